@@ -1,0 +1,38 @@
+// The unified event types every provider's output is translated into (DESIGN "Unified events").
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace aw {
+
+enum class EventType {
+    RunQueued,
+    RunStarted,
+    RunWaitingHuman,
+    RunResumed,
+    RunCompleted,
+    RunFailed,
+    RunStopped,
+    MessageStart,
+    MessageDelta,
+    MessageStop,
+    ToolStart,
+    ToolResult,
+    TodoUpdate,
+    HumanRequest,
+    HumanResponse,
+    WorkspaceRestore,
+    WorkspaceSync,
+    Usage,
+    ProviderSession,
+};
+
+//! Wire name, e.g. `run.completed`, `tool.start`.
+std::string_view toString(EventType type);
+std::optional<EventType> parseEventType(std::string_view name);
+
+//! run.completed, run.failed and run.stopped end a run; exactly one is emitted per run.
+bool isTerminal(EventType type);
+
+}  // namespace aw

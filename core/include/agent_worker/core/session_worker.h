@@ -1,0 +1,51 @@
+// The session worker: the sandbox a chat session's agent runs in, as the domain sees it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace aw {
+
+//! Observed (and desired) state of a session worker. See docs/lifecycle.md.
+enum class WorkerStatus {
+    Pending,   //!< known, nothing created yet
+    Creating,  //!< runtime is creating the sandbox
+    Running,   //!< sandbox up, executor reachable
+    Stopping,  //!< sync done, stop in progress
+    Stopped,   //!< sandbox stopped, files kept by the runtime
+    Removing,  //!< removal in progress
+    Removed,   //!< sandbox gone on purpose; workspace lives in object storage
+    Deleted,   //!< sandbox vanished without us (container missing)
+    Failed,    //!< could not be brought up; see the worker's last error
+};
+
+std::string_view toString(WorkerStatus status);
+std::optional<WorkerStatus> parseWorkerStatus(std::string_view name);
+
+//! Outcome of the last workspace sync, written back on every sync.
+enum class SyncStatus { Never, Succeeded, Failed };
+
+std::string_view toString(SyncStatus status);
+std::optional<SyncStatus> parseSyncStatus(std::string_view name);
+
+//! A session worker record. Times are Unix milliseconds; 0 means "never".
+struct SessionWorker {
+    std::string sessionId;
+    std::string tenantId;
+    WorkerStatus status = WorkerStatus::Pending;
+    WorkerStatus desiredStatus = WorkerStatus::Running;
+    std::int64_t version = 0;  //!< bumped by every compare-and-set transition
+    std::string runtime;       //!< `local` or `docker`
+    std::string workspaceS3Prefix;
+    SyncStatus lastSyncStatus = SyncStatus::Never;
+    std::string lastSyncError;
+    std::int64_t lastSyncAtMs = 0;
+    std::int64_t lastActiveAtMs = 0;
+    std::int64_t createdAtMs = 0;
+    std::int64_t updatedAtMs = 0;
+    std::string providerSessionsJson = "{}";  //!< provider name -> the CLI's own session id
+};
+
+}  // namespace aw

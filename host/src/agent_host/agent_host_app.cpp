@@ -1,0 +1,206 @@
+#include "agent_host/agent_host_app.h"
+
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Path.h>
+#include <Poco/ThreadPool.h>
+#include <Poco/Util/HelpFormatter.h>
+
+#include <iostream>
+#include <memory>
+
+#include "api/routes.h"
+#include "db/database.h"
+#include "db/migrator.h"
+#include "db/soci_session_worker_repository.h"
+#include "http/router.h"
+#include "logging/json_formatter.h"
+
+namespace aw {
+namespace {
+
+// sysexits.h codes, so supervisors can tell a bad configuration from an outage.
+constexpr int kExitConfig = 78;       // EX_CONFIG
+constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE
+constexpr int kExitSoftware = 70;     // EX_SOFTWARE
+
+Poco::Logger& hostLogger() { return Poco::Logger::get("agent-host"); }
+
+//! Says why the host will not start, to a person (plain line) and to log collectors (JSON).
+int refuse(int exitCode, const Problem& problem, bool loggingReady) {
+    std::cerr << "agent-host: cannot start: " << problem.message;
+    if (!problem.hint.empty()) std::cerr << " (" << problem.hint << ")";
+    std::cerr << std::endl;
+    if (loggingReady) {
+        logFields(hostLogger(), Poco::Message::PRIO_FATAL, "refusing to start",
+                  {{"code", problem.code}, {"error", problem.message}, {"hint", problem.hint}});
+    }
+    return exitCode;
+}
+
+struct FlagSpec {
+    const char* flag;
+    const char* key;
+    const char* argument;
+};
+
+constexpr FlagSpec kFlags[] = {
+    {"listen", "listen", "HOST:PORT"},
+    {"data-dir", "data_dir", "DIR"},
+    {"db", "db", "URL"},
+    {"plugins-dir", "plugins_dir", "DIR"},
+    {"log-level", "log_level", "LEVEL"},
+};
+
+}  // namespace
+
+void AgentHostApp::defineOptions(Poco::Util::OptionSet& options) {
+    ServerApplication::defineOptions(options);
+    options.addOption(Poco::Util::Option("help", "h", "print this help and exit"));
+    options.addOption(Poco::Util::Option("config", "", "JSON configuration file")
+                          .argument("FILE")
+                          .repeatable(false));
+    for (const auto& spec : kFlags) {
+        options.addOption(Poco::Util::Option(spec.flag, "",
+                                             std::string("overrides configuration key '") +
+                                                 spec.key + "'")
+                              .argument(spec.argument)
+                              .repeatable(false));
+    }
+}
+
+void AgentHostApp::handleOption(const std::string& name, const std::string& value) {
+    ServerApplication::handleOption(name, value);
+    if (name == "help") {
+        helpRequested_ = true;
+        stopOptionsProcessing();
+    } else if (name == "config") {
+        configFile_ = value;
+    } else {
+        for (const auto& spec : kFlags) {
+            if (name == spec.flag) flags_[spec.key] = value;
+        }
+    }
+}
+
+void AgentHostApp::printHelp() const {
+    Poco::Util::HelpFormatter help(options());
+    help.setCommand(commandName());
+    help.setWidth(100);
+    help.setUsage("[--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--db URL] "
+                  "[--plugins-dir DIR] [--log-level LEVEL]");
+    help.setHeader("Agent Worker control plane: runs coding agents for chat sessions.");
+    std::string footer =
+        "Configuration layers: built-in defaults < --config FILE < AW_* environment < flags.\n"
+        "Keys (environment variable, default):\n";
+    for (const auto& key : hostConfigKeys()) {
+        footer += std::string("  ") + key.key + " (" + envName(key.key) + ", " +
+                  (*key.defaultValue ? key.defaultValue : "-") + "): " + key.description + "\n";
+    }
+    footer += "See docs/configuration.md.";
+    help.setFooter(footer);
+    help.format(std::cout);
+}
+
+int AgentHostApp::main(const std::vector<std::string>&) {
+    if (helpRequested_) {
+        printHelp();
+        return EXIT_OK;
+    }
+    HostConfig hostConfig;
+    try {
+        const std::string binaryDir = Poco::Path(config().getString("application.dir")).toString();
+        hostConfig = loadHostConfig({configFile_, awEnvironment(), flags_, binaryDir});
+    } catch (const ProblemError& e) {
+        return refuse(kExitConfig, e.problem(), false);
+    }
+    configureJsonLogging(hostConfig.logLevel);
+    return serve(hostConfig);
+}
+
+int AgentHostApp::serve(const HostConfig& config) {
+    TokenAuth auth(config.clientTokens, config.adminTokens);
+    if (auth.isOpen() && !config.listen.isLoopback()) {
+        return refuse(kExitConfig,
+                      {"auth_required",
+                       "listening on " + config.listen.url() +
+                           " (not a loopback address) needs API tokens, and none are configured",
+                       "set auth.client_tokens and auth.admin_tokens (AW_AUTH_CLIENT_TOKENS, "
+                       "AW_AUTH_ADMIN_TOKENS), or listen on 127.0.0.1"},
+                      true);
+    }
+    if (auth.isOpen()) {
+        logFields(hostLogger(), Poco::Message::PRIO_WARNING,
+                  "no API tokens configured: serving unauthenticated on loopback only",
+                  {{"listen", config.listen.url()}});
+    }
+
+    std::unique_ptr<Database> database;
+    try {
+        database = std::make_unique<Database>(parseDatabaseUrl(config.databaseUrl),
+                                              config.dbPoolSize,
+                                              std::chrono::seconds(config.dbConnectTimeoutSeconds));
+    } catch (const ProblemError& e) {
+        const bool badUrl = e.problem().code == "unsupported_database";
+        return refuse(badUrl ? kExitConfig : kExitUnavailable, e.problem(), true);
+    }
+    try {
+        const auto report = applyMigrations(*database, config.sqlDir);
+        nlohmann::json applied = nlohmann::json::array();
+        for (const auto& migration : report.applied) applied.push_back(migration.name);
+        logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "database ready",
+                  {{"db", database->url().redacted},
+                   {"migrations_applied", applied},
+                   {"migrations_already_applied", report.alreadyApplied}});
+    } catch (const ProblemError& e) {
+        return refuse(kExitSoftware, e.problem(), true);
+    } catch (const std::exception& e) {
+        return refuse(kExitUnavailable,
+                      {"database_unavailable", std::string("cannot migrate: ") + e.what(),
+                       "check the database server"},
+                      true);
+    }
+
+    SociSessionWorkerRepository workers(*database);
+    Router router(auth, config.maxBodyBytes);
+    addHealthRoutes(router, *database);
+    addSessionRoutes(router, workers);
+    addAdminRoutes(router, config);
+
+    Poco::Net::ServerSocket socket;
+    try {
+        socket.bind(Poco::Net::SocketAddress(config.listen.host, config.listen.port), true, false);
+        socket.listen(128);
+    } catch (const Poco::Exception& e) {
+        return refuse(kExitUnavailable,
+                      {"listen_failed",
+                       "cannot listen on " + config.listen.url() + ": " + e.displayText(),
+                       "is another agent-host (or anything else) using that port? pick another "
+                       "with --listen or AW_LISTEN"},
+                      true);
+    }
+    const ListenAddress bound{config.listen.host, socket.address().port()};
+
+    auto params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(config.httpThreads);
+    params->setMaxQueued(256);
+    params->setKeepAlive(true);
+    params->setTimeout(Poco::Timespan(30, 0));
+    Poco::ThreadPool threads(2, config.httpThreads);
+    Poco::Net::HTTPServer server(router.factory(), threads, socket, params);
+    server.start();
+    // Scripts and tests wait for this line; with port 0 it carries the port chosen.
+    std::cout << "agent-host listening on " << bound.url() << std::endl;
+    logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "listening",
+              {{"url", bound.url()}, {"config", nlohmann::json::parse(config.redactedJson())}});
+
+    waitForTerminationRequest();
+    logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "shutting down", nlohmann::json::object());
+    server.stopAll(true);
+    threads.joinAll();
+    logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "stopped", nlohmann::json::object());
+    return EXIT_OK;
+}
+
+}  // namespace aw

@@ -1,0 +1,71 @@
+// agent-host's configuration: one table of documented keys, resolved in layers
+// (built-in defaults < --config FILE < AW_* environment < command-line flags).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace aw {
+
+//! A documented configuration key. `envName()` derives AW_<KEY> from it.
+struct ConfigKey {
+    const char* key;           //!< dotted name, as in the JSON file (`auth.client_tokens`)
+    const char* defaultValue;  //!< as text; lists are comma-separated; empty = unset
+    const char* description;
+    bool isList = false;
+    bool isSecret = false;  //!< never printed or logged
+};
+
+//! Every key agent-host reads. docs/configuration.md documents the same table.
+const std::vector<ConfigKey>& hostConfigKeys();
+
+//! `auth.client_tokens` -> `AW_AUTH_CLIENT_TOKENS`.
+std::string envName(const std::string& key);
+
+//! A listen address split into host and port.
+struct ListenAddress {
+    std::string host;
+    unsigned short port = 0;
+    bool isLoopback() const;
+    std::string url() const;  //!< http://host:port ([host] for IPv6)
+};
+
+//! Parses `HOST:PORT` or `[V6]:PORT`; throws ProblemError `invalid_listen` when malformed.
+ListenAddress parseListenAddress(const std::string& text);
+
+//! The resolved configuration agent-host runs with.
+struct HostConfig {
+    ListenAddress listen;
+    std::string dataDir;
+    std::string databaseUrl;
+    std::string pluginsDir;
+    std::string sqlDir;
+    std::string logLevel;
+    std::vector<std::string> clientTokens;
+    std::vector<std::string> adminTokens;
+    std::size_t maxBodyBytes = 0;
+    int dbPoolSize = 0;
+    int dbConnectTimeoutSeconds = 0;
+    int httpThreads = 0;
+
+    //! Effective values as JSON, secrets replaced by their count (for /admin/config, logs).
+    std::string redactedJson() const;
+};
+
+//! Where each layer comes from. `binaryDir` anchors the plugins and sql defaults.
+struct ConfigSources {
+    std::string configFile;                    //!< empty: no file layer
+    std::map<std::string, std::string> env;    //!< AW_* variables (others ignored)
+    std::map<std::string, std::string> flags;  //!< key -> value from the command line
+    std::string binaryDir;
+};
+
+//! Resolves the layers. Throws ProblemError (`config_unreadable`, `config_invalid`,
+//! `invalid_listen`, ...) naming the file, key or value at fault.
+HostConfig loadHostConfig(const ConfigSources& sources);
+
+//! The current process environment, AW_* variables only.
+std::map<std::string, std::string> awEnvironment();
+
+}  // namespace aw

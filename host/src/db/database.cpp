@@ -1,0 +1,139 @@
+#include "db/database.h"
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <Poco/Logger.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "agent_worker/core/problem.h"
+#include "logging/json_formatter.h"
+
+namespace aw {
+namespace {
+
+Poco::Logger& logger() { return Poco::Logger::get("db"); }
+
+//! libpq waits for the OS TCP timeout by default; bound each attempt instead.
+std::string withConnectTimeout(const std::string& url) {
+    if (url.find("connect_timeout=") != std::string::npos) return url;
+    return url + (url.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=3";
+}
+
+std::string oneLine(std::string text) {
+    for (char& c : text) {
+        if (c == '\n' || c == '\r') c = ' ';
+    }
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    return text;
+}
+
+}  // namespace
+
+Database::Database(DatabaseUrl url, int poolSize, std::chrono::seconds connectTimeout)
+    : url_(std::move(url)), poolSize_(poolSize),
+      pool_(std::make_unique<soci::connection_pool>(static_cast<std::size_t>(poolSize))) {
+    if (url_.dialect == Dialect::Sqlite) {
+        const auto parent = std::filesystem::path(url_.target).parent_path();
+        std::error_code ignored;
+        if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + connectTimeout;
+    auto pause = std::chrono::milliseconds(200);
+    for (int attempt = 1;; ++attempt) {
+        try {
+            for (int i = 0; i < poolSize_; ++i) {
+                auto& session = pool_->at(static_cast<std::size_t>(i));
+                if (!session.is_connected()) open(session);
+            }
+            return;
+        } catch (const soci::soci_error& e) {
+            const std::string reason = oneLine(e.get_error_message());
+            if (std::chrono::steady_clock::now() + pause >= deadline) {
+                throw ProblemError(
+                    {"database_unreachable",
+                     "cannot connect to database " + url_.redacted + " after " +
+                         std::to_string(attempt) + " attempts: " + reason,
+                     url_.dialect == Dialect::Sqlite
+                         ? "check that the directory exists and is writable"
+                         : "check that PostgreSQL is running and the URL (host, port, user, "
+                           "database) is right"});
+            }
+            logFields(logger(), Poco::Message::PRIO_WARNING, "database not reachable yet, retrying",
+                      {{"attempt", attempt}, {"db", url_.redacted}, {"error", reason}});
+            std::this_thread::sleep_for(pause);
+            pause = std::min(pause * 2, std::chrono::milliseconds(2000));
+        }
+    }
+}
+
+Database::~Database() = default;
+
+void Database::open(soci::session& session) {
+    if (url_.dialect == Dialect::Sqlite) {
+        session.open(soci::sqlite3, "db=\"" + url_.target + "\" timeout=10");
+        session << "PRAGMA journal_mode=WAL";
+        session << "PRAGMA synchronous=NORMAL";
+        session << "PRAGMA foreign_keys=ON";
+        session << "PRAGMA busy_timeout=10000";
+    } else {
+        session.open(soci::postgresql, withConnectTimeout(url_.target));
+    }
+}
+
+void Database::throwUnavailableIfLost(soci::session& session, const soci::soci_error& error) {
+    if (session.is_connected()) return;
+    try {
+        session.close();
+        open(session);
+        logFields(logger(), Poco::Message::PRIO_NOTICE, "database connection reopened",
+                  {{"db", url_.redacted}});
+    } catch (const std::exception& e) {
+        // The server is still away; the next caller tries again.
+        logFields(logger(), Poco::Message::PRIO_DEBUG, "database connection still broken",
+                  {{"db", url_.redacted}, {"error", oneLine(e.what())}});
+    }
+    throw StoreUnavailableError({"database_unavailable",
+                                 "the database " + url_.redacted +
+                                     " is not reachable: " + oneLine(error.get_error_message()),
+                                 "retry shortly; if it persists, check the database server"});
+}
+
+std::optional<std::string> Database::unhealthyReason() {
+    // Each pooled connection dropped by a server restart fails once before it is reopened;
+    // trying once more than the pool holds means a healthy server is never reported down.
+    std::string reason;
+    for (int attempt = 0; attempt <= poolSize_; ++attempt) {
+        try {
+            int one = 0;
+            withSession([&](soci::session& session) { session << "SELECT 1", soci::into(one); });
+            if (one == 1) return std::nullopt;
+            reason = "SELECT 1 returned " + std::to_string(one);
+        } catch (const std::exception& e) {
+            reason = oneLine(e.what());
+        }
+    }
+    return "database " + url_.redacted + " is not answering: " + reason;
+}
+
+WriteTransaction::WriteTransaction(soci::session& session, Dialect dialect) : session_(session) {
+    session_ << (dialect == Dialect::Sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
+}
+
+WriteTransaction::~WriteTransaction() {
+    if (!open_) return;
+    try {
+        session_ << "ROLLBACK";
+    } catch (const std::exception&) {
+        // The connection is gone; the server rolled the transaction back itself.
+    }
+}
+
+void WriteTransaction::commit() {
+    session_ << "COMMIT";
+    open_ = false;
+}
+
+}  // namespace aw

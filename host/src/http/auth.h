@@ -1,0 +1,41 @@
+// Bearer-token authentication with separate client and admin scopes.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace aw {
+
+//! Who may call a route.
+enum class Scope {
+    Public,  //!< no token (health, readiness)
+    Client,  //!< chat backends: /v1/...
+    Admin,   //!< operators: /admin/...
+};
+
+enum class AuthOutcome { Allowed, MissingToken, UnknownToken, WrongScope };
+
+class TokenAuth {
+public:
+    TokenAuth(const std::vector<std::string>& clientTokens,
+              const std::vector<std::string>& adminTokens);
+
+    //! No tokens configured at all: the host serves loopback only, unauthenticated.
+    bool isOpen() const { return client_.empty() && admin_.empty(); }
+
+    //! `authorization` is the raw Authorization header (may be empty). Tokens are compared
+    //! by SHA-256 digest in constant time, every configured token every time.
+    AuthOutcome check(Scope scope, const std::string& authorization) const;
+
+private:
+    using Digest = std::array<unsigned char, 32>;
+    static Digest digest(const std::string& token);
+    static bool matchesAny(const std::vector<Digest>& digests, const Digest& candidate);
+
+    std::vector<Digest> client_;
+    std::vector<Digest> admin_;
+};
+
+}  // namespace aw

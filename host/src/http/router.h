@@ -1,0 +1,89 @@
+// The HTTP front door: a table of routes, plus what every route gets for free — auth,
+// bounded body reading, JSON parsing, the error shape and an access log line.
+#pragma once
+
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "http/api_error.h"
+#include "http/auth.h"
+
+namespace aw {
+
+//! What a handler sees of a request.
+class HttpRequest {
+public:
+    HttpRequest(const Poco::Net::HTTPServerRequest& raw, std::string path,
+                std::map<std::string, std::string> pathParams, std::string body);
+
+    const std::string& method() const;
+    const std::string& path() const { return path_; }
+    //! `{name}` segments of the route pattern, URL-decoded.
+    const std::string& param(const std::string& name) const;
+    //! Query parameter, URL-decoded, if present.
+    std::optional<std::string> query(const std::string& name) const;
+    std::string header(const std::string& name) const;
+    const std::string& body() const { return body_; }
+    //! The body as a JSON object; throws ApiError 400 `invalid_json` naming the problem.
+    const nlohmann::json& json() const;
+
+private:
+    const Poco::Net::HTTPServerRequest& raw_;
+    std::string path_;
+    std::map<std::string, std::string> pathParams_;
+    std::map<std::string, std::string> query_;
+    std::string body_;
+    mutable std::optional<nlohmann::json> json_;
+};
+
+struct HttpResponse {
+    int status = 200;
+    std::string contentType = "application/json";
+    std::string body;
+
+    static HttpResponse json(int status, const nlohmann::json& body);
+    static HttpResponse problem(int status, const Problem& problem);
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+struct Route {
+    std::string method;   //!< GET, POST, ...
+    std::string pattern;  //!< `/v1/sessions/{sid}`: literal segments and `{name}` captures
+    Scope scope;
+    HttpHandler handler;
+};
+
+class Router {
+public:
+    Router(TokenAuth auth, std::size_t maxBodyBytes);
+
+    void add(Route route);
+
+    //! Serves one request end to end; never throws.
+    void handle(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
+
+    //! A factory for Poco::Net::HTTPServer that sends everything to this router.
+    Poco::Net::HTTPRequestHandlerFactory::Ptr factory();
+
+private:
+    struct Dispatch;
+    Dispatch route(const Poco::Net::HTTPServerRequest& request, const std::string& path) const;
+    HttpResponse serve(Poco::Net::HTTPServerRequest& request, const std::string& requestId,
+                       bool& bodyConsumed);
+    std::string readBody(Poco::Net::HTTPServerRequest& request) const;
+
+    TokenAuth auth_;
+    std::size_t maxBodyBytes_;
+    std::vector<Route> routes_;
+};
+
+}  // namespace aw
