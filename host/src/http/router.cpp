@@ -198,9 +198,13 @@ std::string Router::readBody(Poco::Net::HTTPServerRequest& request) const {
 
 HttpResponse Router::serve(Poco::Net::HTTPServerRequest& request, const std::string& requestId,
                            bool& bodyConsumed) {
-    const std::string path = Poco::URI(request.getURI()).getPath();
+    // Route on the raw path and decode each segment on its own, so an encoded slash
+    // (%2F) stays inside its segment and reaches validation instead of adding one.
+    const std::string& uri = request.getURI();
+    const std::string rawPath = uri.substr(0, uri.find_first_of("?#"));
+    const std::string path = decode(rawPath);
     try {
-        Dispatch dispatch = route(request, path);
+        Dispatch dispatch = route(request, rawPath);
         if (!dispatch.route) {
             if (!dispatch.allowedMethods.empty()) {
                 std::string allowed;
@@ -282,7 +286,7 @@ void Router::handle(Poco::Net::HTTPServerRequest& request,
               "request",
               {{"request_id", requestId},
                {"method", request.getMethod()},
-               {"path", Poco::URI(request.getURI()).getPath()},
+               {"path", decode(request.getURI().substr(0, request.getURI().find_first_of("?#")))},
                {"status", answer.status},
                {"duration_ms", elapsed.count()}});
 }

@@ -1,0 +1,35 @@
+# Agent Worker: the two commands a fresh Debian 12 machine needs.
+#   make run    install what is missing, build (Release), start agent-host on 127.0.0.1:8080
+#   make test   install what is missing, build, run every test suite through ctest
+BUILD_DIR ?= build
+BUILD_TYPE ?= Release
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+
+.PHONY: all deps-run deps-test configure build run test clean format
+
+all: build
+
+deps-run:
+	@scripts/install-deps.sh run
+
+deps-test:
+	@scripts/install-deps.sh test
+
+configure:
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+
+build: deps-run configure
+	@cmake --build $(BUILD_DIR) --parallel $(JOBS)
+
+run: build
+	$(BUILD_DIR)/bin/agent-host --data-dir ./data --plugins-dir $(BUILD_DIR)/plugins
+
+test: deps-test build
+	cd $(BUILD_DIR) && ctest --output-on-failure --parallel $(JOBS) $(CTEST_ARGS)
+
+clean:
+	rm -rf $(BUILD_DIR)
+
+format:
+	@find core host plugins tests -name '*.cpp' -o -name '*.h' | xargs clang-format -i

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Agent Worker needs, and only those that are missing.
+#   scripts/install-deps.sh run    build + run the host (make run)
+#   scripts/install-deps.sh test   additionally what the test suites start (make test)
+# Idempotent: when everything is present it changes nothing and takes well under a second.
+set -euo pipefail
+
+purpose="${1:-run}"
+
+build_packages=(
+  g++ cmake ninja-build pkg-config make
+  libpoco-dev libboost-dev nlohmann-json3-dev
+  libsoci-dev libpq-dev libsqlite3-dev
+  libgtest-dev libgmock-dev
+)
+# Tests start a throwaway PostgreSQL cluster (initdb, pg_ctl, run as the postgres user
+# via runuser from util-linux).
+test_packages=(postgresql util-linux)
+
+packages=("${build_packages[@]}")
+if [[ "$purpose" == "test" ]]; then
+  packages+=("${test_packages[@]}")
+elif [[ "$purpose" != "run" ]]; then
+  echo "usage: $0 run|test" >&2
+  exit 2
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
+  [[ "$status" == "installed" ]] || missing+=("$package")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null; then
+    sudo=(sudo)
+  else
+    echo "install-deps: missing packages (${missing[*]}) and not root; install them as root" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,83 @@
+#include <gtest/gtest.h>
+
+#include "agent_worker/core/problem.h"
+#include "config/host_config.h"
+#include "support/temp_dir.h"
+
+namespace aw {
+namespace {
+
+std::string problemCode(const ConfigSources& sources) {
+    try {
+        loadHostConfig(sources);
+    } catch (const ProblemError& e) {
+        return e.problem().code + ": " + e.problem().message;
+    }
+    return "accepted";
+}
+
+TEST(HostConfig, DefaultsGiveTheEmbeddedSetup) {
+    const auto config = loadHostConfig({"", {}, {}, "/opt/aw/bin/"});
+    EXPECT_EQ(config.listen.url(), "http://127.0.0.1:8080");
+    EXPECT_EQ(config.databaseUrl, "sqlite://./data/agent.db");
+    EXPECT_EQ(config.pluginsDir, "/opt/aw/plugins");
+    EXPECT_EQ(config.sqlDir, "/opt/aw/sql");
+    EXPECT_TRUE(config.clientTokens.empty());
+}
+
+TEST(HostConfig, FlagsBeatEnvironmentWhichBeatsTheFileWhichBeatsDefaults) {
+    test::TempDir dir;
+    const auto file = dir.write("aw.json", R"({"listen": "127.0.0.1:9001", "data_dir": "/srv/file",
+        "log_level": "debug", "http": {"max_body_bytes": 100, "threads": 3},
+        "auth": {"admin_tokens": ["a1", "a2"]}})");
+    const auto config = loadHostConfig({file.string(),
+                                        {{"AW_DATA_DIR", "/srv/env"}, {"AW_HTTP_MAX_BODY_BYTES", "200"}},
+                                        {{"data_dir", "/srv/flag"}},
+                                        "/opt/aw/bin"});
+    EXPECT_EQ(config.listen.port, 9001);                   // file over default
+    EXPECT_EQ(config.logLevel, "debug");                   // file over default
+    EXPECT_EQ(config.httpThreads, 3);                      // nested file key
+    EXPECT_EQ(config.maxBodyBytes, 200u);                  // env over file
+    EXPECT_EQ(config.dataDir, "/srv/flag");                // flag over env over file
+    EXPECT_EQ(config.databaseUrl, "sqlite:///srv/flag/agent.db");  // derived from data_dir
+    EXPECT_EQ(config.adminTokens, (std::vector<std::string>{"a1", "a2"}));
+}
+
+TEST(HostConfig, EnvironmentListsAreCommaSeparated) {
+    const auto config = loadHostConfig({"", {{"AW_AUTH_CLIENT_TOKENS", "c1, c2,,"}}, {}, ""});
+    EXPECT_EQ(config.clientTokens, (std::vector<std::string>{"c1", "c2"}));
+}
+
+TEST(HostConfig, RedactedJsonNeverContainsTokensOrPasswords) {
+    const auto config = loadHostConfig(
+        {"", {{"AW_AUTH_CLIENT_TOKENS", "sekrit-client"}, {"AW_DB", "postgresql://u:pw@h/db"}}, {}, ""});
+    const auto json = config.redactedJson();
+    EXPECT_EQ(json.find("sekrit-client"), std::string::npos);
+    EXPECT_EQ(json.find(":pw@"), std::string::npos);
+    EXPECT_NE(json.find("1 configured"), std::string::npos);
+}
+
+TEST(HostConfig, BadInputIsRefusedNamingTheKeyOrFile) {
+    EXPECT_EQ(problemCode({"/nonexistent/aw.json", {}, {}, ""}).rfind("config_unreadable", 0), 0u);
+    test::TempDir dir;
+    const auto broken = dir.write("broken.json", "{\"listen\": ");
+    EXPECT_EQ(problemCode({broken.string(), {}, {}, ""}).rfind("config_unreadable", 0), 0u);
+    EXPECT_NE(problemCode({"", {{"AW_HTTP_THREADS", "many"}}, {}, ""}).find("AW_HTTP_THREADS"),
+              std::string::npos);
+    EXPECT_NE(problemCode({"", {}, {{"log_level", "loud"}}, ""}).find("log_level"), std::string::npos);
+    EXPECT_EQ(problemCode({"", {}, {{"listen", "localhost"}}, ""}).rfind("invalid_listen", 0), 0u);
+    EXPECT_EQ(problemCode({"", {}, {{"listen", "127.0.0.1:99999"}}, ""}).rfind("invalid_listen", 0), 0u);
+}
+
+TEST(HostConfig, ListenAddressesKnowWhetherTheyAreLoopback) {
+    EXPECT_TRUE(parseListenAddress("127.0.0.1:80").isLoopback());
+    EXPECT_TRUE(parseListenAddress("127.9.9.9:80").isLoopback());
+    EXPECT_TRUE(parseListenAddress("[::1]:80").isLoopback());
+    EXPECT_TRUE(parseListenAddress("localhost:80").isLoopback());
+    EXPECT_FALSE(parseListenAddress("0.0.0.0:80").isLoopback());
+    EXPECT_FALSE(parseListenAddress("[::]:80").isLoopback());
+    EXPECT_EQ(parseListenAddress("[::1]:8080").url(), "http://[::1]:8080");
+}
+
+}  // namespace
+}  // namespace aw

@@ -1,0 +1,143 @@
+// The router behind a real Poco HTTP server on loopback: error shapes, auth, body limits.
+#include <gtest/gtest.h>
+
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/ServerSocket.h>
+
+#include <memory>
+
+#include "agent_worker/core/repositories.h"
+#include "http/router.h"
+#include "support/http_client.h"
+
+namespace aw {
+namespace {
+
+using test::HttpCall;
+using test::httpGet;
+using test::httpRequest;
+
+class RouterOnLoopback : public ::testing::Test {
+protected:
+    void serve(TokenAuth auth = TokenAuth({}, {}), std::size_t maxBody = 64) {
+        router_ = std::make_unique<Router>(std::move(auth), maxBody);
+        router_->add({"GET", "/v1/things/{id}", Scope::Client, [](const HttpRequest& request) {
+                          return HttpResponse::json(200, {{"id", request.param("id")},
+                                                          {"q", request.query("q").value_or("")}});
+                      }});
+        router_->add({"POST", "/v1/things", Scope::Client, [](const HttpRequest& request) {
+                          return HttpResponse::json(201, request.json());
+                      }});
+        router_->add({"GET", "/admin/things", Scope::Admin, [](const HttpRequest&) {
+                          return HttpResponse::json(200, {{"admin", true}});
+                      }});
+        router_->add({"GET", "/boom", Scope::Public, [](const HttpRequest&) -> HttpResponse {
+                          throw std::runtime_error("secret internals");
+                      }});
+        router_->add({"GET", "/down", Scope::Public, [](const HttpRequest&) -> HttpResponse {
+                          throw StoreUnavailableError({"database_unavailable", "db away", "retry"});
+                      }});
+        Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
+        port_ = socket.address().port();
+        server_ = std::make_unique<Poco::Net::HTTPServer>(router_->factory(), socket,
+                                                          new Poco::Net::HTTPServerParams);
+        server_->start();
+    }
+    void TearDown() override {
+        if (server_) server_->stopAll(true);
+    }
+
+    static std::string errorCode(const test::HttpResult& result) {
+        return result.json()["error"]["code"].get<std::string>();
+    }
+
+    std::unique_ptr<Router> router_;
+    std::unique_ptr<Poco::Net::HTTPServer> server_;
+    unsigned short port_ = 0;
+};
+
+TEST_F(RouterOnLoopback, CapturesDecodedPathParametersAndQuery) {
+    serve();
+    const auto result = httpGet(port_, "/v1/things/a%20b?q=x%26y");
+    ASSERT_EQ(result.status, 200);
+    EXPECT_EQ(result.json()["id"], "a b");
+    EXPECT_EQ(result.json()["q"], "x&y");
+}
+
+TEST_F(RouterOnLoopback, UnknownRouteIs404AndWrongMethodIs405InTheErrorShape) {
+    serve();
+    const auto missing = httpGet(port_, "/v2/nothing");
+    EXPECT_EQ(missing.status, 404);
+    EXPECT_EQ(errorCode(missing), "not_found");
+    EXPECT_TRUE(missing.json()["error"].contains("hint"));
+    const auto wrong = httpRequest(port_, {"DELETE", "/v1/things/1"});
+    EXPECT_EQ(wrong.status, 405);
+    EXPECT_EQ(errorCode(wrong), "method_not_allowed");
+    EXPECT_NE(wrong.json()["error"]["hint"].get<std::string>().find("GET"), std::string::npos);
+}
+
+TEST_F(RouterOnLoopback, MalformedJsonIs400NamingTheProblem) {
+    serve();
+    const auto broken = httpRequest(port_, {"POST", "/v1/things", "{\"a\": }"});
+    EXPECT_EQ(broken.status, 400);
+    EXPECT_EQ(errorCode(broken), "invalid_json");
+    EXPECT_NE(broken.json()["error"]["message"].get<std::string>().find("parse error"),
+              std::string::npos);
+    const auto array = httpRequest(port_, {"POST", "/v1/things", "[1]"});
+    EXPECT_EQ(array.status, 400);
+    EXPECT_NE(array.json()["error"]["message"].get<std::string>().find("array"), std::string::npos);
+    const auto good = httpRequest(port_, {"POST", "/v1/things", "{\"a\": 1}"});
+    EXPECT_EQ(good.status, 201);
+    EXPECT_EQ(good.json()["a"], 1);
+}
+
+TEST_F(RouterOnLoopback, BodiesOverTheLimitAre413WithOrWithoutContentLength) {
+    serve(TokenAuth({}, {}), 64);
+    const std::string big = "{\"x\": \"" + std::string(100, 'a') + "\"}";
+    const auto declared = httpRequest(port_, {"POST", "/v1/things", big});
+    EXPECT_EQ(declared.status, 413);
+    EXPECT_EQ(errorCode(declared), "body_too_large");
+    const auto chunked = httpRequest(port_, {"POST", "/v1/things", big, {}, true});
+    EXPECT_EQ(chunked.status, 413);
+    const auto fits = httpRequest(port_, {"POST", "/v1/things", "{\"x\": 1}", {}, true});
+    EXPECT_EQ(fits.status, 201);
+}
+
+TEST_F(RouterOnLoopback, HandlerExceptionIs500WithoutInternalsAndServerStaysUp) {
+    serve();
+    const auto boom = httpGet(port_, "/boom");
+    EXPECT_EQ(boom.status, 500);
+    EXPECT_EQ(errorCode(boom), "internal_error");
+    EXPECT_EQ(boom.body.find("secret internals"), std::string::npos);
+    EXPECT_NE(boom.json()["error"]["hint"].get<std::string>().find(boom.headers.at("X-Request-Id")),
+              std::string::npos);
+    EXPECT_EQ(httpGet(port_, "/v1/things/1").status, 200);
+}
+
+TEST_F(RouterOnLoopback, UnavailableStoreIs503) {
+    serve();
+    const auto down = httpGet(port_, "/down");
+    EXPECT_EQ(down.status, 503);
+    EXPECT_EQ(errorCode(down), "database_unavailable");
+}
+
+TEST_F(RouterOnLoopback, TokensAreCheckedPerScope) {
+    serve(TokenAuth({"client-t"}, {"admin-t"}));
+    EXPECT_EQ(httpGet(port_, "/v1/things/1").status, 401);
+    EXPECT_EQ(httpGet(port_, "/v1/things/1", {{"Authorization", "Bearer nope"}}).status, 401);
+    EXPECT_EQ(httpGet(port_, "/v1/things/1", {{"Authorization", "Bearer admin-t"}}).status, 403);
+    EXPECT_EQ(httpGet(port_, "/v1/things/1", {{"Authorization", "Bearer client-t"}}).status, 200);
+    EXPECT_EQ(httpGet(port_, "/admin/things", {{"Authorization", "Bearer client-t"}}).status, 403);
+    EXPECT_EQ(httpGet(port_, "/admin/things", {{"Authorization", "bearer admin-t"}}).status, 200);
+    EXPECT_EQ(httpGet(port_, "/boom").status, 500);  // public routes need no token
+}
+
+TEST(TokenAuth, OpenOnlyWithoutAnyTokens) {
+    EXPECT_TRUE(TokenAuth({}, {}).isOpen());
+    EXPECT_FALSE(TokenAuth({"c"}, {}).isOpen());
+    EXPECT_EQ(TokenAuth({"c"}, {}).check(Scope::Admin, "Bearer c"), AuthOutcome::WrongScope);
+    EXPECT_EQ(TokenAuth({"c"}, {}).check(Scope::Client, "Basic Yzo="), AuthOutcome::MissingToken);
+}
+
+}  // namespace
+}  // namespace aw
