@@ -15,6 +15,7 @@
 #include "db/migrator.h"
 #include "db/soci_session_worker_repository.h"
 #include "http/router.h"
+#include "provider/provider_supervisor.h"
 #include "logging/json_formatter.h"
 
 namespace aw {
@@ -162,10 +163,14 @@ int AgentHostApp::serve(const HostConfig& config) {
                       true);
     }
 
+    ProviderSupervisor providers(config.providers);
+    providers.start();
+
     SociSessionWorkerRepository workers(*database);
     Router router(auth, config.maxBodyBytes);
-    addHealthRoutes(router, *database);
+    addHealthRoutes(router, *database, providers);
     addSessionRoutes(router, workers);
+    addProviderRoutes(router, providers);
     addAdminRoutes(router, config);
 
     Poco::Net::ServerSocket socket;

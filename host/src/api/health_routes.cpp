@@ -2,15 +2,32 @@
 
 namespace aw {
 
-void addHealthRoutes(Router& router, StoreHealth& store) {
+namespace {
+
+//! Provider counts by status. Readiness does not depend on them: a degraded provider
+//! makes only its own runs fail, not the host.
+nlohmann::json providerSummary(const ProviderSupervisor& providers) {
+    nlohmann::json byStatus = nlohmann::json::object();
+    for (const auto& snapshot : providers.list()) {
+        const auto status = toString(snapshot.status);
+        byStatus[status] = byStatus.value(status, 0) + 1;
+    }
+    return byStatus;
+}
+
+}  // namespace
+
+void addHealthRoutes(Router& router, StoreHealth& store, const ProviderSupervisor& providers) {
     router.add({"GET", "/health", Scope::Public, [](const HttpRequest&) {
                     return HttpResponse::json(200, {{"status", "ok"}});
                 }});
-    router.add({"GET", "/ready", Scope::Public, [&store](const HttpRequest&) {
+    router.add({"GET", "/ready", Scope::Public, [&store, &providers](const HttpRequest&) {
                     if (auto reason = store.unhealthyReason()) {
                         return HttpResponse::json(
                             503, {{"status", "unavailable"},
-                                  {"checks", {{"database", {{"ok", false}, {"reason", *reason}}}}},
+                                  {"checks",
+                                   {{"database", {{"ok", false}, {"reason", *reason}}},
+                                    {"providers", providerSummary(providers)}}},
                                   {"error",
                                    {{"code", "database_unavailable"},
                                     {"message", *reason},
@@ -18,7 +35,10 @@ void addHealthRoutes(Router& router, StoreHealth& store) {
                                              "agent-host reconnects by itself"}}}});
                     }
                     return HttpResponse::json(
-                        200, {{"status", "ready"}, {"checks", {{"database", {{"ok", true}}}}}});
+                        200, {{"status", "ready"},
+                              {"checks",
+                               {{"database", {{"ok", true}}},
+                                {"providers", providerSummary(providers)}}}});
                 }});
 }
 

@@ -152,6 +152,24 @@ const std::vector<ConfigKey>& hostConfigKeys() {
         {"http.threads", "16", "HTTP worker threads"},
         {"db_pool_size", "4", "database connections kept open"},
         {"db_connect_timeout_s", "5", "how long start-up retries an unreachable database"},
+        {"provider_host_binary", "", "agent-provider-host program; default <binary "
+                                     "dir>/agent-provider-host"},
+        {"supervisor.start_timeout_ms", "10000", "how long a provider may take to load and "
+                                                 "hand-shake"},
+        {"supervisor.request_timeout_ms", "30000", "longest wait for one provider request; "
+                                                   "past it the provider counts as hung"},
+        {"supervisor.heartbeat_interval_ms", "2000", "how often idle providers are pinged"},
+        {"supervisor.heartbeat_timeout_ms", "5000", "a ping unanswered this long marks a "
+                                                    "provider hung"},
+        {"supervisor.backoff_initial_ms", "200", "first wait before restarting a crashed "
+                                                 "provider (doubles each time)"},
+        {"supervisor.backoff_max_ms", "30000", "longest wait between restarts"},
+        {"supervisor.crash_limit", "5", "crashes within supervisor.crash_window_s that mark a "
+                                        "provider degraded"},
+        {"supervisor.crash_window_s", "60", "window for counting crashes"},
+        {"supervisor.max_response_bytes", "33554432", "largest response line a provider may "
+                                                      "send"},
+        {"supervisor.watch", "true", "watch the plugins directory for dropped files"},
     };
     return keys;
 }
@@ -225,6 +243,30 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     config.httpThreads = static_cast<int>(number("http.threads", 1, 1024));
     config.dbPoolSize = static_cast<int>(number("db_pool_size", 1, 256));
     config.dbConnectTimeoutSeconds = static_cast<int>(number("db_connect_timeout_s", 0, 3600));
+
+    auto& providers = config.providers;
+    auto millis = [&](const char* name) { return std::chrono::milliseconds(number(name, 1, 86400000)); };
+    providers.pluginsDir = config.pluginsDir;
+    providers.providerHostBinary = text("provider_host_binary");
+    if (providers.providerHostBinary.empty()) {
+        const std::filesystem::path base = sources.binaryDir.empty() ? "." : sources.binaryDir;
+        providers.providerHostBinary = (base / "agent-provider-host").lexically_normal().string();
+    }
+    providers.startTimeout = millis("supervisor.start_timeout_ms");
+    providers.requestTimeout = millis("supervisor.request_timeout_ms");
+    providers.heartbeatInterval = millis("supervisor.heartbeat_interval_ms");
+    providers.heartbeatTimeout = millis("supervisor.heartbeat_timeout_ms");
+    providers.backoffInitial = millis("supervisor.backoff_initial_ms");
+    providers.backoffMax = millis("supervisor.backoff_max_ms");
+    providers.crashLimit = static_cast<int>(number("supervisor.crash_limit", 1, 1000));
+    providers.crashWindow = std::chrono::seconds(number("supervisor.crash_window_s", 1, 86400));
+    providers.maxResponseBytes =
+        static_cast<std::size_t>(number("supervisor.max_response_bytes", 1024, 1LL << 32));
+    const std::string watch = text("supervisor.watch");
+    if (watch != "true" && watch != "false") {
+        throw ProblemError(invalidValue("supervisor.watch", watch, "expected true or false"));
+    }
+    providers.watchDirectory = watch == "true";
     return config;
 }
 
@@ -241,6 +283,18 @@ std::string HostConfig::redactedJson() const {
         {"http", {{"max_body_bytes", maxBodyBytes}, {"threads", httpThreads}}},
         {"db_pool_size", dbPoolSize},
         {"db_connect_timeout_s", dbConnectTimeoutSeconds},
+        {"provider_host_binary", providers.providerHostBinary},
+        {"supervisor",
+         {{"start_timeout_ms", providers.startTimeout.count()},
+          {"request_timeout_ms", providers.requestTimeout.count()},
+          {"heartbeat_interval_ms", providers.heartbeatInterval.count()},
+          {"heartbeat_timeout_ms", providers.heartbeatTimeout.count()},
+          {"backoff_initial_ms", providers.backoffInitial.count()},
+          {"backoff_max_ms", providers.backoffMax.count()},
+          {"crash_limit", providers.crashLimit},
+          {"crash_window_s", std::chrono::duration_cast<std::chrono::seconds>(providers.crashWindow).count()},
+          {"max_response_bytes", providers.maxResponseBytes},
+          {"watch", providers.watchDirectory}}},
     };
     return out.dump();
 }

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <map>
+
+#include "provider/provider_supervisor.h"
 #include <string>
 #include <vector>
 
@@ -48,6 +50,8 @@ struct HostConfig {
     int dbPoolSize = 0;
     int dbConnectTimeoutSeconds = 0;
     int httpThreads = 0;
+    //! Provider processes: plugins dir, agent-provider-host path, timeouts, restart policy.
+    ProviderSupervisorOptions providers;
 
     //! Effective values as JSON, secrets replaced by their count (for /admin/config, logs).
     std::string redactedJson() const;

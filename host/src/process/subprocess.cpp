@@ -64,16 +64,19 @@ Subprocess::Subprocess(const SubprocessOptions& options) : ownGroup_(options.own
     auto argPointers = pointers(args);
     auto envPointers = pointers(envStrings);
 
-    int stdinPipe[2] = {-1, -1}, stdoutPipe[2] = {-1, -1}, errorPipe[2] = {-1, -1};
+    int stdinPipe[2] = {-1, -1}, stdoutPipe[2] = {-1, -1}, stderrPipe[2] = {-1, -1};
+    int errorPipe[2] = {-1, -1};
     auto fail = [&](const char* what) {
         const int error = errno;
-        for (int fd : {stdinPipe[0], stdinPipe[1], stdoutPipe[0], stdoutPipe[1], errorPipe[0], errorPipe[1]}) {
+        for (int fd : {stdinPipe[0], stdinPipe[1], stdoutPipe[0], stdoutPipe[1], stderrPipe[0],
+                       stderrPipe[1], errorPipe[0], errorPipe[1]}) {
             if (fd >= 0) ::close(fd);
         }
         throw std::system_error(error, std::generic_category(), what);
     };
     if (options.pipeStdin && ::pipe2(stdinPipe, O_CLOEXEC) != 0) fail("pipe");
     if (options.pipeStdout && ::pipe2(stdoutPipe, O_CLOEXEC) != 0) fail("pipe");
+    if (options.pipeStderr && ::pipe2(stderrPipe, O_CLOEXEC) != 0) fail("pipe");
     // Reports exec failure (errno) to the parent; closes on a successful exec.
     if (::pipe2(errorPipe, O_CLOEXEC) != 0) fail("pipe");
     auto openLog = [&](const std::string& file) {
@@ -82,7 +85,7 @@ Subprocess::Subprocess(const SubprocessOptions& options) : ownGroup_(options.own
         if (fd < 0) fail(("open " + file).c_str());
         return fd;
     };
-    const int stderrFd = openLog(options.stderrFile);
+    const int stderrFd = options.pipeStderr ? -1 : openLog(options.stderrFile);
     const int stdoutFd = options.pipeStdout ? -1 : openLog(options.stdoutFile);
 
     pid_ = ::fork();
@@ -95,6 +98,7 @@ Subprocess::Subprocess(const SubprocessOptions& options) : ownGroup_(options.own
         if (options.pipeStdout) ::dup2(stdoutPipe[1], 1);
         if (stdoutFd >= 0) ::dup2(stdoutFd, 1);
         if (stderrFd >= 0) ::dup2(stderrFd, 2);
+        if (options.pipeStderr) ::dup2(stderrPipe[1], 2);
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -120,6 +124,10 @@ Subprocess::Subprocess(const SubprocessOptions& options) : ownGroup_(options.own
         ::close(stdoutPipe[1]);
         stdoutFd_ = stdoutPipe[0];
     }
+    if (options.pipeStderr) {
+        ::close(stderrPipe[1]);
+        stderrFd_ = stderrPipe[0];
+    }
     int childError = 0;
     const auto got = ::read(errorPipe[0], &childError, sizeof childError);
     ::close(errorPipe[0]);
@@ -129,6 +137,7 @@ Subprocess::Subprocess(const SubprocessOptions& options) : ownGroup_(options.own
         pid_ = -1;
         closeFd(stdinFd_);
         closeFd(stdoutFd_);
+        closeFd(stderrFd_);
         throw std::system_error(childError, std::generic_category(),
                                 "cannot start '" + options.argv[0] + "'");
     }
@@ -138,6 +147,7 @@ Subprocess::~Subprocess() {
     if (pid_ > 0 && !status_) terminate(std::chrono::milliseconds(2000));
     closeFd(stdinFd_);
     closeFd(stdoutFd_);
+    closeFd(stderrFd_);
 }
 
 std::optional<std::string> Subprocess::readLine(std::chrono::milliseconds timeout) {

@@ -20,6 +20,7 @@ struct SubprocessOptions {
     bool pipeStdin = false;    //!< otherwise /dev/null
     bool pipeStdout = true;    //!< otherwise stdoutFile, or inherited
     std::string stdoutFile;    //!< with pipeStdout off: appended to this file
+    bool pipeStderr = false;   //!< read it through stderrFd(); otherwise stderrFile
     std::string stderrFile;    //!< empty: inherited; otherwise appended to this file
     bool ownProcessGroup = true;  //!< so signals reach the whole tree
 };
@@ -48,6 +49,12 @@ public:
     //! True once stdout has reached end of file.
     bool stdoutClosed() const { return stdoutFd_ < 0 && pending_.empty(); }
 
+    //! Raw pipe ends for callers that poll several streams themselves (-1 when not piped
+    //! or closed). Reading them directly bypasses readLine()'s buffer: use one or the other.
+    int stdinFd() const { return stdinFd_; }
+    int stdoutFd() const { return stdoutFd_; }
+    int stderrFd() const { return stderrFd_; }
+
     //! Writes everything to stdin; false when the child closed it.
     bool writeStdin(const std::string& bytes);
     void closeStdin();
@@ -66,6 +73,7 @@ private:
     bool ownGroup_ = false;
     int stdinFd_ = -1;
     int stdoutFd_ = -1;
+    int stderrFd_ = -1;
     std::string pending_;
     std::optional<ExitStatus> status_;
 };

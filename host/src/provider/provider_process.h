@@ -1,0 +1,112 @@
+// One agent-provider-host child, seen from agent-host: handshake, requests multiplexed by
+// id with a deadline each, stderr forwarded to the log. Anything wrong with the child —
+// exit, signal, silence, malformed or oversized output — fails it as a whole: it is
+// killed (TERM, then KILL) and every request in flight gets a clear error.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "agent_worker/core/problem.h"
+#include "process/subprocess.h"
+#include "provider/loaded_provider.h"
+
+namespace aw {
+
+struct ProviderProcessOptions {
+    std::string providerHostBinary;  //!< path of agent-provider-host
+    std::string pluginPath;
+    std::chrono::milliseconds startTimeout{10000};
+    std::chrono::milliseconds killGrace{2000};  //!< between SIGTERM and SIGKILL
+    std::size_t maxResponseBytes = 32 * 1024 * 1024;
+};
+
+//! Why a provider process could not be started.
+class ProviderStartError : public ProblemError {
+public:
+    //! `refused`: the provider-host loaded the file and said no (bad ABI, missing entry...),
+    //! which a restart cannot fix; otherwise it crashed or stayed silent.
+    ProviderStartError(Problem problem, bool refused)
+        : ProblemError(std::move(problem)), refused_(refused) {}
+    bool refused() const noexcept { return refused_; }
+
+private:
+    bool refused_;
+};
+
+//! A request that got no good answer: `provider_timeout`, `provider_crashed`,
+//! `provider_protocol` (the child broke the protocol) or the provider-host's own error
+//! code (e.g. `plugin_error`, `invalid_plugin_output`) for a request it rejected.
+class ProviderCallError : public ProblemError {
+public:
+    using ProblemError::ProblemError;
+};
+
+class ProviderProcess {
+public:
+    //! Spawns agent-provider-host for the plugin and waits for its handshake.
+    static std::shared_ptr<ProviderProcess> start(const ProviderProcessOptions& options);
+    ~ProviderProcess();
+    ProviderProcess(const ProviderProcess&) = delete;
+    ProviderProcess& operator=(const ProviderProcess&) = delete;
+
+    const ProviderInfo& info() const { return info_; }
+    pid_t pid() const { return pid_; }
+    const std::string& pluginPath() const { return options_.pluginPath; }
+
+    //! Sends {"op": op, ...params} and returns the response's "result". Throws
+    //! ProviderCallError. A timeout fails the whole process (a hung plugin hangs all).
+    nlohmann::json call(const std::string& op, nlohmann::json params,
+                        std::chrono::milliseconds timeout);
+
+    //! Requests sent and not yet answered.
+    std::size_t inFlight() const;
+
+    //! Empty while the process is fine; otherwise why it failed.
+    std::optional<std::string> failure() const;
+    //! Waits up to `timeout` for the process to fail; returns the reason if it has.
+    std::optional<std::string> waitForFailure(std::chrono::milliseconds timeout);
+    //! Kills the process (TERM, then KILL) and fails what is in flight with `reason`.
+    void fail(const std::string& reason);
+
+private:
+    struct Pending;
+    explicit ProviderProcess(const ProviderProcessOptions& options);
+    void readLoop();
+    void onStdoutLine(const std::string& line);
+    void onStderrLine(const std::string& line);
+    bool writeRequest(const std::string& line, std::chrono::steady_clock::time_point deadline);
+    std::string recentStderr() const;
+
+    ProviderProcessOptions options_;
+    std::string tag_;  //!< plugin file name, until the handshake gives the name
+    std::unique_ptr<Subprocess> process_;
+    pid_t pid_ = -1;
+    ProviderInfo info_;
+
+    mutable std::mutex mutex_;  //!< guards everything below and process_ signalling
+    std::condition_variable changed_;
+    bool handshakeDone_ = false;
+    std::optional<Problem> handshakeProblem_;
+    bool handshakeRefused_ = false;
+    std::optional<std::string> failure_;
+    std::map<std::int64_t, std::shared_ptr<Pending>> pending_;
+    std::int64_t nextId_ = 0;
+    std::deque<std::string> stderrTail_;
+
+    std::mutex writeMutex_;
+    std::atomic<bool> stopping_{false};
+    std::thread reader_;
+};
+
+}  // namespace aw

@@ -1,0 +1,61 @@
+#include "provider/provider_replay.h"
+
+#include <Poco/UUIDGenerator.h>
+
+namespace aw {
+namespace {
+
+void collect(const nlohmann::json& output, ReplayResult& result) {
+    for (const auto& event : output.value("events", nlohmann::json::array())) {
+        result.events.push_back(event);
+    }
+    if (output.contains("stdin")) result.stdinWrites.push_back(output["stdin"]);
+}
+
+}  // namespace
+
+ReplayResult replayThroughProvider(ProviderProcess& provider, const ReplayInput& input) {
+    const std::string run = "replay-" + Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+    ReplayResult result;
+    result.invocation = provider.call("open", {{"run", run}, {"request", input.request}},
+                                      input.requestTimeout)["invocation"];
+    if (result.invocation.contains("stdin")) result.stdinWrites.push_back(result.invocation["stdin"]);
+    struct Closer {
+        ProviderProcess& provider;
+        const std::string& run;
+        std::chrono::milliseconds timeout;
+        ~Closer() {
+            try {
+                provider.call("close", {{"run", run}}, timeout);
+            } catch (const std::exception&) {
+                // The process is failing anyway; its runs go with it.
+            }
+        }
+    } closer{provider, run, input.requestTimeout};
+
+    const std::size_t batch = std::max<std::size_t>(1, input.batchLines);
+    for (std::size_t start = 0; start < input.lines.size(); start += batch) {
+        const auto end = std::min(input.lines.size(), start + batch);
+        nlohmann::json lines = nlohmann::json::array();
+        for (std::size_t i = start; i < end; ++i) lines.push_back(input.lines[i]);
+        const auto fed = provider.call("feed", {{"run", run}, {"lines", lines}}, input.requestTimeout);
+        const auto& outputs = fed.value("outputs", nlohmann::json::array());
+        for (std::size_t i = 0; i < outputs.size(); ++i) {
+            if (outputs[i].contains("error")) {
+                result.lineErrors.push_back({{"line", start + i + 1}, {"error", outputs[i]["error"]}});
+            } else {
+                collect(outputs[i], result);
+            }
+        }
+    }
+    collect(provider.call("exit",
+                          {{"run", run},
+                           {"exit_code", input.exitCode},
+                           {"signal", input.signal},
+                           {"stop_requested", input.stopRequested}},
+                          input.requestTimeout),
+            result);
+    return result;
+}
+
+}  // namespace aw

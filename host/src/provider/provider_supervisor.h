@@ -1,0 +1,137 @@
+// Runs one agent-provider-host per plugin file in the plugins directory and keeps each
+// alive on its own: start timeout, heartbeat, restart with exponential backoff, `degraded`
+// after repeated crashes, hot drop (new, replaced and deleted files) without a restart.
+// One provider's trouble never blocks another: each file has its own keeper thread and
+// nothing waits on a provider while holding the supervisor's lock.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "provider/provider_process.h"
+
+namespace Poco {
+class DirectoryWatcher;
+}
+
+namespace aw {
+
+enum class ProviderStatus { Starting, Healthy, Restarting, Degraded, Failed, Removed };
+std::string toString(ProviderStatus status);
+
+struct ProviderSupervisorOptions {
+    std::string pluginsDir;
+    std::string providerHostBinary;
+    std::chrono::milliseconds startTimeout{10000};
+    std::chrono::milliseconds requestTimeout{30000};
+    std::chrono::milliseconds heartbeatInterval{2000};
+    std::chrono::milliseconds heartbeatTimeout{5000};
+    std::chrono::milliseconds backoffInitial{200};
+    std::chrono::milliseconds backoffMax{30000};
+    int crashLimit = 5;  //!< crashes within crashWindow that make a provider `degraded`
+    std::chrono::milliseconds crashWindow{60000};
+    std::chrono::milliseconds killGrace{2000};
+    std::size_t maxResponseBytes = 32 * 1024 * 1024;
+    bool watchDirectory = true;
+};
+
+//! One row of GET /admin/providers.
+struct ProviderSnapshot {
+    std::string file;
+    std::optional<std::string> name;  //!< known once a handshake has named it
+    std::string version;
+    std::string abi;
+    std::uint64_t capabilities = 0;
+    nlohmann::json facts = nlohmann::json::object();
+    ProviderStatus status = ProviderStatus::Starting;
+    pid_t pid = 0;
+    int restarts = 0;
+    std::string lastError;
+    std::int64_t loadedAtMs = 0;
+
+    nlohmann::json toJson() const;
+};
+
+struct RescanReport {
+    std::vector<std::string> added, replaced, removed;
+    nlohmann::json toJson() const;
+};
+
+//! The provider is unknown, or known but not able to serve right now.
+class ProviderUnavailableError : public ProblemError {
+public:
+    ProviderUnavailableError(Problem problem, bool known)
+        : ProblemError(std::move(problem)), known_(known) {}
+    bool known() const noexcept { return known_; }
+
+private:
+    bool known_;
+};
+
+class ProviderSupervisor {
+public:
+    explicit ProviderSupervisor(ProviderSupervisorOptions options);
+    ~ProviderSupervisor();
+
+    //! First scan of the plugins directory, and the directory watch.
+    void start();
+    //! Picks up new, replaced and deleted files.
+    RescanReport rescan();
+    //! Clears a `degraded` or `failed` provider's history and starts it again. `key` is a
+    //! provider name or a plugin file name (with or without .so). False when unknown.
+    bool restart(const std::string& key);
+
+    std::vector<ProviderSnapshot> list() const;
+    std::optional<ProviderSnapshot> find(const std::string& key) const;
+
+    //! The healthy process serving `name`. Runs keep the pointer for their lifetime, so a
+    //! replaced plugin's old process finishes its in-flight work before it goes away.
+    std::shared_ptr<ProviderProcess> acquire(const std::string& name) const;
+
+    const ProviderSupervisorOptions& options() const { return options_; }
+
+private:
+    struct Entry;
+    struct FileIdentity {
+        std::uint64_t inode = 0;
+        std::int64_t mtimeNs = 0;
+        std::int64_t size = 0;
+        bool operator==(const FileIdentity&) const = default;
+    };
+    static std::map<std::string, FileIdentity> scanDirectory(const std::string& dir);
+
+    std::shared_ptr<Entry> addEntry(const std::string& path, const FileIdentity& identity);
+    void retire(const std::shared_ptr<Entry>& entry, ProviderStatus finalStatus);
+    void keep(std::shared_ptr<Entry> entry);
+    //! Runs one started process until it fails or the entry is retired/restarted.
+    void supervise(const std::shared_ptr<Entry>& entry, std::shared_ptr<ProviderProcess> process);
+    bool claimName(const std::shared_ptr<Entry>& entry, const std::string& name);
+    void recordCrash(const std::shared_ptr<Entry>& entry, const std::string& reason);
+    ProviderSnapshot snapshotOf(const Entry& entry) const;
+    std::shared_ptr<Entry> findEntry(const std::string& key) const;
+
+    ProviderSupervisorOptions options_;
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::uint64_t nextSequence_ = 0;
+    std::map<std::string, std::shared_ptr<Entry>> byPath_;     //!< current file -> entry
+    std::map<std::string, std::shared_ptr<Entry>> nameOwner_;  //!< provider name -> entry
+    std::vector<std::thread> keepers_;
+    struct WatchListener;
+    std::unique_ptr<WatchListener> listener_;
+    std::unique_ptr<Poco::DirectoryWatcher> watcher_;
+    std::mutex rescanMutex_;  //!< one rescan at a time (watch events and the admin route)
+};
+
+}  // namespace aw

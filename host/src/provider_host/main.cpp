@@ -1,0 +1,241 @@
+// agent-provider-host: runs ONE provider plugin in its own process, so that its crash,
+// hang or flood stays its own.
+//   served:  agent-provider-host --plugin FILE.so            (used by agent-host)
+//   replay:  agent-provider-host --plugin FILE.so --replay CAPTURE.jsonl [--exit-code N]
+//            [--signal N] [--stop-requested] [--request JSON] [--with-stdin]
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+
+#include "provider/provider_protocol.h"
+#include "provider_host/provider_host_service.h"
+
+namespace {
+
+constexpr std::size_t kMaxRequestLineBytes = 64 * 1024 * 1024;
+constexpr std::size_t kReplayBatchLines = 64;
+
+const char* kUsage =
+    "usage: agent-provider-host --plugin FILE.so [--replay CAPTURE.jsonl [--exit-code N]\n"
+    "           [--signal N] [--stop-requested] [--request JSON] [--with-stdin]]\n"
+    "\n"
+    "Without --replay: prints a handshake line, then serves JSON-line requests on stdin\n"
+    "(the protocol agent-host speaks). With --replay: feeds each line of CAPTURE (a\n"
+    "recorded CLI stdout) through the plugin, then the exit, and prints the unified events\n"
+    "as JSON lines. --request is the run request JSON handed to open (default: a minimal\n"
+    "request); --with-stdin also prints what the plugin would write to the CLI's stdin.\n";
+
+struct Arguments {
+    std::string plugin;
+    std::string replay;
+    int exitCode = 0;
+    int signal = 0;
+    bool stopRequested = false;
+    bool withStdin = false;
+    std::string request;
+};
+
+[[noreturn]] void usageError(const std::string& message) {
+    std::cerr << "agent-provider-host: " << message << "\n" << kUsage;
+    std::exit(2);
+}
+
+Arguments parseArguments(int argc, char** argv) {
+    Arguments args;
+    auto value = [&](int& i) -> std::string {
+        if (i + 1 >= argc) usageError(std::string(argv[i]) + " needs a value");
+        return argv[++i];
+    };
+    auto number = [&](int& i) {
+        const std::string text = value(i);
+        try {
+            return std::stoi(text);
+        } catch (const std::exception&) {
+            usageError(std::string(argv[i - 1]) + " needs a number, got '" + text + "'");
+        }
+    };
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            std::cout << kUsage;
+            std::exit(0);
+        } else if (arg == "--plugin") {
+            args.plugin = value(i);
+        } else if (arg == "--replay") {
+            args.replay = value(i);
+        } else if (arg == "--exit-code") {
+            args.exitCode = number(i);
+        } else if (arg == "--signal") {
+            args.signal = number(i);
+        } else if (arg == "--stop-requested") {
+            args.stopRequested = true;
+        } else if (arg == "--with-stdin") {
+            args.withStdin = true;
+        } else if (arg == "--request") {
+            args.request = value(i);
+        } else {
+            usageError("unknown argument '" + arg + "'");
+        }
+    }
+    if (args.plugin.empty()) usageError("--plugin is required");
+    return args;
+}
+
+//! Reads one line of at most `limit` bytes; an overlong line is consumed and reported.
+enum class LineRead { Line, TooLong, End };
+LineRead readBoundedLine(std::FILE* in, std::string& line, std::size_t limit) {
+    line.clear();
+    bool tooLong = false;
+    for (int c = std::fgetc(in); c != EOF; c = std::fgetc(in)) {
+        if (c == '\n') return tooLong ? LineRead::TooLong : LineRead::Line;
+        if (line.size() < limit) {
+            line.push_back(static_cast<char>(c));
+        } else {
+            tooLong = true;
+        }
+    }
+    if (tooLong) return LineRead::TooLong;
+    return line.empty() ? LineRead::End : LineRead::Line;
+}
+
+int serve(const std::string& plugin) {
+    // The protocol keeps a private copy of stdout; fd 1 now points at stderr, so whatever
+    // the plugin prints lands in the log instead of corrupting the protocol.
+    const int protocolFd = ::dup(STDOUT_FILENO);
+    ::dup2(STDERR_FILENO, STDOUT_FILENO);
+    std::FILE* protocol = ::fdopen(protocolFd, "w");
+    auto send = [&](const std::string& line) {
+        std::fwrite(line.data(), 1, line.size(), protocol);
+        std::fputc('\n', protocol);
+        if (std::fflush(protocol) != 0) std::exit(0);  // agent-host is gone
+    };
+
+    std::unique_ptr<aw::LoadedProvider> provider;
+    try {
+        provider = aw::LoadedProvider::load(plugin);
+    } catch (const aw::ProblemError& e) {
+        std::cerr << "agent-provider-host: " << e.problem().message << "\n";
+        send(aw::formatRefusal(e.problem()));
+        return aw::kProviderRefusedExitCode;
+    }
+    send(aw::formatHandshake(provider->info()));
+
+    aw::ProviderHostService service(*provider);
+    std::string line;
+    for (;;) {
+        const auto read = readBoundedLine(stdin, line, kMaxRequestLineBytes);
+        if (read == LineRead::End) return 0;
+        nlohmann::json request;
+        if (read == LineRead::TooLong) {
+            request = nlohmann::json::object();  // answered below as a bad request
+        } else {
+            request = nlohmann::json::parse(line, nullptr, false);
+        }
+        nlohmann::json response =
+            request.is_discarded() ? nlohmann::json{{"id", nullptr}, {"ok", false},
+                                                    {"error", {{"code", "bad_request"},
+                                                               {"message", "request is not JSON"},
+                                                               {"hint", ""}}}}
+                                   : service.handle(request);
+        send(response.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
+}
+
+int replay(const Arguments& args) {
+    std::unique_ptr<aw::LoadedProvider> provider;
+    try {
+        provider = aw::LoadedProvider::load(args.plugin);
+    } catch (const aw::ProblemError& e) {
+        std::cerr << "agent-provider-host: " << e.problem().message << " (" << e.problem().hint
+                  << ")\n";
+        return aw::kProviderRefusedExitCode;
+    }
+    std::ifstream capture(args.replay, std::ios::binary);
+    if (!capture) usageError("cannot read " + args.replay);
+    nlohmann::json runRequest = {{"run_id", "replay"},     {"session_id", "replay"},
+                                 {"prompt", ""},           {"approval_mode", "auto"},
+                                 {"workspace", "."}};
+    if (!args.request.empty()) {
+        runRequest = nlohmann::json::parse(args.request, nullptr, false);
+        if (!runRequest.is_object()) usageError("--request is not a JSON object");
+    }
+
+    aw::ProviderHostService service(*provider);
+    int id = 0;
+    auto call = [&](nlohmann::json request) {
+        request["id"] = ++id;
+        request["run"] = "replay";
+        return service.handle(request);
+    };
+    auto print = [&](const nlohmann::json& output) {
+        if (output.contains("error")) {
+            std::cerr << "agent-provider-host: " << output["error"]["message"].get<std::string>() << "\n";
+            return;
+        }
+        for (const auto& event : output.value("events", nlohmann::json::array())) {
+            std::cout << event.dump() << "\n";
+        }
+        if (args.withStdin && output.contains("stdin")) {
+            std::cout << nlohmann::json{{"stdin", output["stdin"]}}.dump() << "\n";
+        }
+    };
+
+    const auto opened = call({{"op", "open"}, {"request", runRequest}});
+    if (!opened["ok"].get<bool>()) {
+        std::cerr << "agent-provider-host: open failed: " << opened["error"]["message"].get<std::string>() << "\n";
+        return 1;
+    }
+    std::cerr << "agent-provider-host: invocation " << opened["result"]["invocation"].dump() << "\n";
+    if (args.withStdin && opened["result"]["invocation"].contains("stdin")) {
+        std::cout << nlohmann::json{{"stdin", opened["result"]["invocation"]["stdin"]}}.dump() << "\n";
+    }
+
+    nlohmann::json batch = nlohmann::json::array();
+    auto flush = [&] {
+        if (batch.empty()) return;
+        const auto fed = call({{"op", "feed"}, {"lines", batch}});
+        batch = nlohmann::json::array();
+        if (!fed["ok"].get<bool>()) {
+            std::cerr << "agent-provider-host: feed failed: " << fed["error"]["message"].get<std::string>() << "\n";
+            return;
+        }
+        for (const auto& output : fed["result"]["outputs"]) print(output);
+    };
+    std::string line;
+    while (std::getline(capture, line)) {
+        batch.push_back(line);
+        if (batch.size() >= kReplayBatchLines) flush();
+    }
+    flush();
+    const auto exited = call({{"op", "exit"},
+                              {"exit_code", args.exitCode},
+                              {"signal", args.signal},
+                              {"stop_requested", args.stopRequested}});
+    if (!exited["ok"].get<bool>()) {
+        std::cerr << "agent-provider-host: exit failed: " << exited["error"]["message"].get<std::string>() << "\n";
+        return 1;
+    }
+    print(exited["result"]);
+    call({{"op", "close"}});
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const Arguments args = parseArguments(argc, argv);
+    if (args.replay.empty()) {
+        // Die with agent-host: a provider-host must never outlive the process that owns it.
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (::getppid() == 1) return 0;
+        std::signal(SIGPIPE, SIG_IGN);
+        return serve(args.plugin);
+    }
+    return replay(args);
+}

@@ -1,0 +1,112 @@
+#include "provider_host/provider_host_service.h"
+
+namespace aw {
+namespace {
+
+class BadRequest : public ProblemError {
+public:
+    explicit BadRequest(const std::string& message)
+        : ProblemError({"bad_request", message, "see host/src/provider/provider_protocol.h"}) {}
+};
+
+const nlohmann::json& field(const nlohmann::json& request, const char* name) {
+    if (!request.contains(name)) throw BadRequest(std::string("request has no \"") + name + "\"");
+    return request[name];
+}
+
+std::string stringField(const nlohmann::json& request, const char* name) {
+    const auto& value = field(request, name);
+    if (!value.is_string()) throw BadRequest(std::string("\"") + name + "\" is not a string");
+    return value.get<std::string>();
+}
+
+int intField(const nlohmann::json& request, const char* name, int fallback) {
+    if (!request.contains(name)) return fallback;
+    if (!request[name].is_number_integer()) {
+        throw BadRequest(std::string("\"") + name + "\" is not an integer");
+    }
+    return request[name].get<int>();
+}
+
+nlohmann::json errorResponse(const nlohmann::json& id, const Problem& problem) {
+    return {{"id", id},
+            {"ok", false},
+            {"error", {{"code", problem.code}, {"message", problem.message}, {"hint", problem.hint}}}};
+}
+
+}  // namespace
+
+ProviderHostService::~ProviderHostService() {
+    for (auto& [key, run] : runs_) provider_.close(run);
+}
+
+aw_run* ProviderHostService::runFor(const nlohmann::json& request) const {
+    const auto key = stringField(request, "run");
+    const auto it = runs_.find(key);
+    if (it == runs_.end()) throw BadRequest("no open run '" + key + "'");
+    return it->second;
+}
+
+nlohmann::json ProviderHostService::dispatch(const std::string& op, const nlohmann::json& request) {
+    if (op == "ping") return {{"pong", true}};
+    if (op == "open") {
+        const auto key = stringField(request, "run");
+        if (runs_.count(key)) throw BadRequest("run '" + key + "' is already open");
+        const auto& runRequest = field(request, "request");
+        if (!runRequest.is_object()) throw BadRequest("\"request\" is not an object");
+        nlohmann::json invocation;
+        runs_[key] = provider_.open(runRequest, invocation);
+        return {{"invocation", invocation}};
+    }
+    if (op == "feed") {
+        aw_run* run = runFor(request);
+        const auto& lines = field(request, "lines");
+        if (!lines.is_array()) throw BadRequest("\"lines\" is not an array");
+        // One output per line, in order: a line the plugin rejects is reported in place
+        // and does not stop the lines after it.
+        nlohmann::json outputs = nlohmann::json::array();
+        for (const auto& line : lines) {
+            if (!line.is_string()) throw BadRequest("a line is not a string");
+            try {
+                outputs.push_back(provider_.feed(run, line.get<std::string>()));
+            } catch (const PluginCallError& e) {
+                outputs.push_back({{"error",
+                                    {{"code", e.problem().code},
+                                     {"message", e.problem().message},
+                                     {"hint", e.problem().hint}}}});
+            }
+        }
+        return {{"outputs", outputs}};
+    }
+    if (op == "exit") {
+        const auto& stop = request.contains("stop_requested") ? request["stop_requested"] : nlohmann::json(false);
+        return provider_.exit(runFor(request), intField(request, "exit_code", -1),
+                              intField(request, "signal", 0), stop.is_boolean() && stop.get<bool>());
+    }
+    if (op == "reply") return provider_.reply(runFor(request), field(request, "reply"));
+    if (op == "interrupt") return provider_.interrupt(runFor(request));
+    if (op == "close") {
+        const auto key = stringField(request, "run");
+        if (auto it = runs_.find(key); it != runs_.end()) {
+            provider_.close(it->second);
+            runs_.erase(it);
+        }
+        return {{"closed", true}};
+    }
+    throw BadRequest("unknown op '" + op + "'");
+}
+
+nlohmann::json ProviderHostService::handle(const nlohmann::json& request) {
+    const nlohmann::json id = request.is_object() && request.contains("id") ? request["id"] : nlohmann::json();
+    try {
+        if (!request.is_object()) throw BadRequest("request is not a JSON object");
+        const auto op = stringField(request, "op");
+        return {{"id", id}, {"ok", true}, {"result", dispatch(op, request)}};
+    } catch (const ProblemError& e) {
+        return errorResponse(id, e.problem());
+    } catch (const std::exception& e) {
+        return errorResponse(id, {"internal_error", e.what(), ""});
+    }
+}
+
+}  // namespace aw
