@@ -6,48 +6,55 @@ namespace aw {
 namespace {
 
 bool isAllowed(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
-}
-
-Problem invalid(std::string_view kind, std::string message) {
-    return Problem{"invalid_" + std::string(kind), std::move(message),
-                   "use 1-" + std::to_string(kMaxIdentifierLength) +
-                       " characters of letters, digits, '.', '_' and '-', starting with a "
-                       "letter, digit or '_'"};
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
 }
 
 }  // namespace
 
-std::optional<Problem> checkIdentifier(std::string_view kind, std::string_view value) {
-    const std::string name(kind);
-    if (value.empty()) return invalid(kind, name + " id is empty");
+std::string identifierHint() {
+    return "use 1-" + std::to_string(kMaxIdentifierLength) +
+           " characters of letters, digits, '.', '_' and '-', starting with a letter, digit "
+           "or '_'";
+}
+
+std::optional<std::string> identifierFault(std::string_view value) {
+    if (value.empty()) return "is empty";
     if (value.size() > kMaxIdentifierLength) {
-        return invalid(kind, name + " id is " + std::to_string(value.size()) +
-                                 " characters long, over the limit of " +
-                                 std::to_string(kMaxIdentifierLength));
+        return "is " + std::to_string(value.size()) + " characters long, over the limit of " +
+               std::to_string(kMaxIdentifierLength);
     }
     for (std::size_t i = 0; i < value.size(); ++i) {
         const unsigned char c = static_cast<unsigned char>(value[i]);
         if (!isAllowed(value[i])) {
-            std::string message = name + " id contains ";
+            std::string fault = "contains ";
             if (c < 0x20 || c == 0x7f) {
-                message += "a control character";
+                fault += "a control character";
             } else {
-                message += '\'';
-                message += value[i];
-                message += '\'';
+                fault += '\'';
+                fault += value[i];
+                fault += '\'';
             }
-            message += " at position " + std::to_string(i);
-            return invalid(kind, message);
+            fault += " at position " + std::to_string(i);
+            return fault;
         }
     }
+    // A leading '.' would allow `.` and `..`; a leading '-' looks like an option to tools.
     if (value.front() == '.' || value.front() == '-') {
-        std::string message = name + " id must not start with ";
-        message += value.front();
-        return invalid(kind, message);
+        std::string fault = "must not start with ";
+        fault += value.front();
+        return fault;
     }
     return std::nullopt;
+}
+
+std::optional<Problem> checkIdentifier(std::string_view kind, std::string_view value) {
+    const auto fault = identifierFault(value);
+    if (!fault) return std::nullopt;
+    std::string message(kind);
+    message += " id ";
+    message += *fault;
+    return Problem{"invalid_" + std::string(kind), std::move(message), identifierHint()};
 }
 
 }  // namespace aw

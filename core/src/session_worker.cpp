@@ -30,6 +30,11 @@ std::optional<WorkerStatus> parseWorkerStatus(std::string_view name) {
     return parseIn(kWorkerStatusNames, name);
 }
 
+bool isTransitional(WorkerStatus status) {
+    return status == WorkerStatus::Creating || status == WorkerStatus::Stopping ||
+           status == WorkerStatus::Removing;
+}
+
 std::string_view toString(SyncStatus status) { return nameIn(kSyncStatusNames, status); }
 std::optional<SyncStatus> parseSyncStatus(std::string_view name) {
     return parseIn(kSyncStatusNames, name);

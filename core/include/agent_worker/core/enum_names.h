@@ -3,6 +3,7 @@
 
 #include <array>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -25,6 +26,17 @@ constexpr std::optional<Enum> parseIn(const EnumNameTable<Enum, N>& table, std::
         if (candidateName == name) return candidate;
     }
     return std::nullopt;
+}
+
+//! Every wire name, comma-separated, for messages that say what would have been accepted.
+template <typename Enum, std::size_t N>
+std::string joinedNamesIn(const EnumNameTable<Enum, N>& table) {
+    std::string joined;
+    for (const auto& [candidate, name] : table) {
+        if (!joined.empty()) joined += ", ";
+        joined += name;
+    }
+    return joined;
 }
 
 }  // namespace aw

@@ -24,6 +24,10 @@ enum class WorkerStatus {
 std::string_view toString(WorkerStatus status);
 std::optional<WorkerStatus> parseWorkerStatus(std::string_view name);
 
+//! creating, stopping and removing: states a worker only passes through. One that stays
+//! longer than the transition timeout is stuck (see LifecyclePolicy::isStuck).
+bool isTransitional(WorkerStatus status);
+
 //! Outcome of the last workspace sync, written back on every sync.
 enum class SyncStatus { Never, Succeeded, Failed };
 
@@ -36,13 +40,15 @@ struct SessionWorker {
     std::string tenantId;
     WorkerStatus status = WorkerStatus::Pending;
     WorkerStatus desiredStatus = WorkerStatus::Running;
-    std::int64_t version = 0;  //!< bumped by every compare-and-set transition
-    std::string runtime;       //!< `local` or `docker`
-    std::string workspaceS3Prefix;
+    std::int64_t version = 0;       //!< bumped by every compare-and-set transition and activity
+    std::string runtime;            //!< `local` or `docker`
+    std::string workspaceS3Prefix;  //!< see computeWorkspacePrefix()
+    std::string lastError;          //!< why the last transition failed or was forced; may be empty
     SyncStatus lastSyncStatus = SyncStatus::Never;
     std::string lastSyncError;
     std::int64_t lastSyncAtMs = 0;
     std::int64_t lastActiveAtMs = 0;
+    std::int64_t stateChangedAtMs = 0;  //!< when `status` last changed: ages and stuck detection
     std::int64_t createdAtMs = 0;
     std::int64_t updatedAtMs = 0;
     std::string providerSessionsJson = "{}";  //!< provider name -> the CLI's own session id
