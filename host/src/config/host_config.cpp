@@ -169,6 +169,8 @@ const std::vector<ConfigKey>& hostConfigKeys() {
         {"supervisor.crash_window_s", "60", "window for counting crashes"},
         {"supervisor.max_response_bytes", "33554432", "largest response line a provider may "
                                                       "send"},
+        {"supervisor.kill_grace_ms", "2000", "wait between SIGTERM and SIGKILL for a failing "
+                                             "provider"},
         {"supervisor.watch", "true", "watch the plugins directory for dropped files"},
     };
     return keys;
@@ -258,6 +260,7 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     providers.heartbeatTimeout = millis("supervisor.heartbeat_timeout_ms");
     providers.backoffInitial = millis("supervisor.backoff_initial_ms");
     providers.backoffMax = millis("supervisor.backoff_max_ms");
+    providers.killGrace = millis("supervisor.kill_grace_ms");
     providers.crashLimit = static_cast<int>(number("supervisor.crash_limit", 1, 1000));
     providers.crashWindow = std::chrono::seconds(number("supervisor.crash_window_s", 1, 86400));
     providers.maxResponseBytes =
@@ -294,6 +297,7 @@ std::string HostConfig::redactedJson() const {
           {"crash_limit", providers.crashLimit},
           {"crash_window_s", std::chrono::duration_cast<std::chrono::seconds>(providers.crashWindow).count()},
           {"max_response_bytes", providers.maxResponseBytes},
+          {"kill_grace_ms", providers.killGrace.count()},
           {"watch", providers.watchDirectory}}},
     };
     return out.dump();

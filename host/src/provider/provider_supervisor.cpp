@@ -181,9 +181,17 @@ RescanReport ProviderSupervisor::rescan() {
                 continue;
             }
             const bool replacing = it != byPath_.end() && !it->second->retired;
-            if (replacing) retire(it->second, ProviderStatus::Removed);
+            std::shared_ptr<Entry> previous = replacing ? it->second : nullptr;
+            if (replacing) retire(previous, ProviderStatus::Removed);
             (replacing ? report.replaced : report.added).push_back(path);
-            toStart.push_back(addEntry(path, identity));
+            auto entry = addEntry(path, identity);
+            if (previous && previous->named) {
+                // Until the new file has answered, callers learn that this provider is
+                // starting (503, retry) rather than that it does not exist.
+                entry->info = previous->info;
+                entry->named = true;
+            }
+            toStart.push_back(entry);
         }
         for (auto& entry : toStart) keepers_.emplace_back([this, entry] { keep(entry); });
     }
@@ -435,8 +443,13 @@ std::optional<ProviderSnapshot> ProviderSupervisor::find(const std::string& key)
 std::shared_ptr<ProviderProcess> ProviderSupervisor::acquire(const std::string& name) const {
     std::lock_guard lock(mutex_);
     auto entry = findEntry(name);
-    if (!entry || !entry->named || entry->info.name != name) {
-        throw ProviderUnavailableError({"unknown_provider", "no provider named '" + name + "'",
+    if (!entry || !entry->named || entry->info.name != name ||
+        entry->status == ProviderStatus::Removed) {
+        throw ProviderUnavailableError({"unknown_provider",
+                                        "no provider named '" + name + "'" +
+                                            (entry && entry->status == ProviderStatus::Removed
+                                                 ? " (its plugin file was removed)"
+                                                 : ""),
                                         "GET /admin/providers lists the providers; drop a plugin "
                                         "into the plugins directory to add one"},
                                        false);

@@ -3,7 +3,6 @@
 //   served:  agent-provider-host --plugin FILE.so            (used by agent-host)
 //   replay:  agent-provider-host --plugin FILE.so --replay CAPTURE.jsonl [--exit-code N]
 //            [--signal N] [--stop-requested] [--request JSON] [--with-stdin]
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -12,6 +11,7 @@
 #include <iostream>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "provider/provider_protocol.h"
 #include "provider_host/provider_host_service.h"
@@ -231,9 +231,16 @@ int replay(const Arguments& args) {
 int main(int argc, char** argv) {
     const Arguments args = parseArguments(argc, argv);
     if (args.replay.empty()) {
-        // Die with agent-host: a provider-host must never outlive the process that owns it.
-        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (::getppid() == 1) return 0;
+        // Die with agent-host, even while a plugin call hangs: a provider-host must never
+        // outlive the process that owns it. (PR_SET_PDEATHSIG would fire when the host's
+        // spawning *thread* ends, which is not the host ending.)
+        const pid_t owner = ::getppid();
+        std::thread([owner] {
+            for (;;) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(500));
+                if (::getppid() != owner) std::_Exit(0);
+            }
+        }).detach();
         std::signal(SIGPIPE, SIG_IGN);
         return serve(args.plugin);
     }
