@@ -29,7 +29,10 @@ SubprocessOptions optionsFor(const HostLaunch& launch, const std::string& stderr
 std::string agentHostBinary() { return std::string(AW_BUILD_DIR) + "/bin/agent-host"; }
 
 HostLaunch defaultLaunch(const std::string& dataDir) {
-    return HostLaunch{{"--listen", "127.0.0.1:0", "--data-dir", dataDir}, {}};
+    // An empty plugins directory of its own: tests that want providers pass their own.
+    return HostLaunch{
+        {"--listen", "127.0.0.1:0", "--data-dir", dataDir, "--plugins-dir", dataDir + "/plugins"},
+        {}};
 }
 
 AgentHostProcess::AgentHostProcess(HostLaunch launch) {

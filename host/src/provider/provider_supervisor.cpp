@@ -111,8 +111,10 @@ ProviderSupervisor::~ProviderSupervisor() {
         }
         wake_.notify_all();
     }
+    // Wakes keepers waiting on their process, so shutdown does not wait out a heartbeat.
+    for (auto& process : processes) process->fail("agent-host shutting down");
     for (auto& keeper : keepers_) keeper.join();
-    processes.clear();  // terminates them, outside the lock
+    processes.clear();  // reaps them, outside the lock
 }
 
 std::map<std::string, ProviderSupervisor::FileIdentity> ProviderSupervisor::scanDirectory(

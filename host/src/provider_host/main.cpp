@@ -104,12 +104,17 @@ LineRead readBoundedLine(std::FILE* in, std::string& line, std::size_t limit) {
     return line.empty() ? LineRead::End : LineRead::Line;
 }
 
-int serve(const std::string& plugin) {
-    // The protocol keeps a private copy of stdout; fd 1 now points at stderr, so whatever
-    // the plugin prints lands in the log instead of corrupting the protocol.
-    const int protocolFd = ::dup(STDOUT_FILENO);
+//! Keeps a private copy of stdout for our own output and points fd 1 at stderr, so
+//! whatever a plugin prints lands in the log instead of corrupting what we write.
+std::FILE* divertPluginStdout() {
+    std::fflush(stdout);
+    const int privateFd = ::dup(STDOUT_FILENO);
     ::dup2(STDERR_FILENO, STDOUT_FILENO);
-    std::FILE* protocol = ::fdopen(protocolFd, "w");
+    return ::fdopen(privateFd, "w");
+}
+
+int serve(const std::string& plugin) {
+    std::FILE* protocol = divertPluginStdout();
     auto send = [&](const std::string& line) {
         std::fwrite(line.data(), 1, line.size(), protocol);
         std::fputc('\n', protocol);
@@ -148,6 +153,12 @@ int serve(const std::string& plugin) {
 }
 
 int replay(const Arguments& args) {
+    std::FILE* events = divertPluginStdout();
+    auto emit = [&](const nlohmann::json& record) {
+        const std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        std::fwrite(line.data(), 1, line.size(), events);
+        std::fputc('\n', events);
+    };
     std::unique_ptr<aw::LoadedProvider> provider;
     try {
         provider = aw::LoadedProvider::load(args.plugin);
@@ -178,12 +189,8 @@ int replay(const Arguments& args) {
             std::cerr << "agent-provider-host: " << output["error"]["message"].get<std::string>() << "\n";
             return;
         }
-        for (const auto& event : output.value("events", nlohmann::json::array())) {
-            std::cout << event.dump() << "\n";
-        }
-        if (args.withStdin && output.contains("stdin")) {
-            std::cout << nlohmann::json{{"stdin", output["stdin"]}}.dump() << "\n";
-        }
+        for (const auto& event : output.value("events", nlohmann::json::array())) emit(event);
+        if (args.withStdin && output.contains("stdin")) emit({{"stdin", output["stdin"]}});
     };
 
     const auto opened = call({{"op", "open"}, {"request", runRequest}});
@@ -193,7 +200,7 @@ int replay(const Arguments& args) {
     }
     std::cerr << "agent-provider-host: invocation " << opened["result"]["invocation"].dump() << "\n";
     if (args.withStdin && opened["result"]["invocation"].contains("stdin")) {
-        std::cout << nlohmann::json{{"stdin", opened["result"]["invocation"]["stdin"]}}.dump() << "\n";
+        emit({{"stdin", opened["result"]["invocation"]["stdin"]}});
     }
 
     nlohmann::json batch = nlohmann::json::array();
@@ -223,6 +230,7 @@ int replay(const Arguments& args) {
     }
     print(exited["result"]);
     call({{"op", "close"}});
+    std::fflush(events);
     return 0;
 }
 

@@ -1,0 +1,148 @@
+// agent-provider-host as a real process: replay mode for plugin authors, and the served
+// protocol agent-host speaks (handshake, requests multiplexed by id, batching, bad input).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "process/subprocess.h"
+#include "provider/provider_protocol.h"
+#include "support/plugins.h"
+#include "support/temp_dir.h"
+
+namespace aw::test {
+namespace {
+
+using Json = nlohmann::json;
+using namespace std::chrono_literals;
+
+struct Replay {
+    ExitStatus status;
+    std::vector<Json> records;  //!< every stdout line, parsed
+    std::string stderrText;
+};
+
+Replay runReplay(const std::string& plugin, const std::vector<std::string>& lines,
+                 const std::vector<std::string>& extra = {}) {
+    TempDir dir("aw-replay");
+    std::string capture;
+    for (const auto& line : lines) capture += line + "\n";
+    SubprocessOptions options;
+    options.argv = {providerHostBinary(), "--plugin", testPlugin(plugin).string(), "--replay",
+                    dir.write("capture.jsonl", capture).string()};
+    options.argv.insert(options.argv.end(), extra.begin(), extra.end());
+    options.stderrFile = (dir / "stderr.txt").string();
+    Subprocess process(options);
+    Replay replay;
+    while (auto line = process.readLine(10s)) {
+        replay.records.push_back(Json::parse(*line, nullptr, false));
+    }
+    replay.status = *process.waitFor(10s);
+    replay.stderrText = readText(dir / "stderr.txt");
+    return replay;
+}
+
+TEST(ProviderHostReplay, PrintsTheUnifiedEventsOfARecordedStream) {
+    const auto replay = runReplay("example", {"first", "second", "third"});
+    EXPECT_EQ(replay.status.code, 0) << replay.stderrText;
+    ASSERT_EQ(replay.records.size(), 4u);
+    EXPECT_EQ(replay.records[0]["type"], "message.delta");
+    EXPECT_EQ(replay.records[2]["data"]["text"], "third");
+    EXPECT_EQ(replay.records[3]["type"], "run.completed");
+    EXPECT_NE(replay.stderrText.find("invocation"), std::string::npos);
+}
+
+TEST(ProviderHostReplay, ExitCodeSignalAndStopChooseTheTerminalEvent) {
+    EXPECT_EQ(runReplay("example", {"x"}, {"--exit-code", "3"}).records.back()["type"], "run.failed");
+    EXPECT_EQ(runReplay("example", {"x"}, {"--exit-code", "-1", "--signal", "2", "--stop-requested"})
+                  .records.back()["type"],
+              "run.stopped");
+}
+
+TEST(ProviderHostReplay, WhatThePluginPrintsNeverMixesWithTheEvents) {
+    const auto replay = runReplay("garbage-stdout", {"one", "bad-json", "two"});
+    EXPECT_EQ(replay.status.code, 0);
+    ASSERT_EQ(replay.records.size(), 3u) << "two echoes and the terminal event";
+    for (const auto& record : replay.records) EXPECT_TRUE(record.contains("type")) << record.dump();
+    EXPECT_NE(replay.stderrText.find("not JSON"), std::string::npos) << replay.stderrText;
+}
+
+TEST(ProviderHostReplay, ARefusedPluginExitsWithTheReason) {
+    const auto replay = runReplay("wrong-abi-major", {"x"});
+    EXPECT_EQ(replay.status.code, kProviderRefusedExitCode);
+    EXPECT_NE(replay.stderrText.find("rebuild the plugin"), std::string::npos) << replay.stderrText;
+}
+
+class ServedProviderHost : public ::testing::Test {
+protected:
+    void start(const std::string& plugin) {
+        SubprocessOptions options;
+        options.argv = {providerHostBinary(), "--plugin", testPlugin(plugin).string()};
+        options.pipeStdin = true;
+        options.stderrFile = (dir_ / "stderr.txt").string();
+        process_ = std::make_unique<Subprocess>(options);
+        handshake_ = process_->readLine(10s).value_or("");
+    }
+    Json send(const Json& request) {
+        process_->writeStdin(request.dump() + "\n");
+        return Json::parse(process_->readLine(10s).value_or("null"));
+    }
+
+    TempDir dir_{"aw-served"};
+    std::unique_ptr<Subprocess> process_;
+    std::string handshake_;
+};
+
+TEST_F(ServedProviderHost, HandshakesThenAnswersRequestsByIdWithBatchedFeeds) {
+    start("example");
+    const auto handshake = parseHandshake(handshake_);
+    ASSERT_TRUE(handshake && handshake->info) << handshake_;
+    EXPECT_EQ(handshake->info->name, "example");
+    EXPECT_EQ(handshake_.rfind("AWPH|1|1.0|example|1.0.0|7|", 0), 0u) << handshake_;
+
+    // Several requests in flight at once: each answer carries its request's id.
+    process_->writeStdin(Json{{"id", 7}, {"op", "open"}, {"run", "a"}, {"request", Json::object()}}.dump() +
+                         "\n" + Json{{"id", 8}, {"op", "ping"}}.dump() + "\n");
+    const auto opened = Json::parse(*process_->readLine(10s));
+    const auto pong = Json::parse(*process_->readLine(10s));
+    EXPECT_EQ(opened["id"], 7);
+    EXPECT_EQ(opened["result"]["invocation"]["argv"][0], "cat");
+    EXPECT_EQ(pong["id"], 8);
+    EXPECT_EQ(pong["result"]["pong"], true);
+
+    const auto fed = send({{"id", 9}, {"op", "feed"}, {"run", "a"}, {"lines", {"l1", "l2", "l3"}}});
+    ASSERT_EQ(fed["result"]["outputs"].size(), 3u);
+    EXPECT_EQ(fed["result"]["outputs"][2]["events"][0]["data"]["text"], "l3");
+    EXPECT_EQ(send({{"id", 10}, {"op", "exit"}, {"run", "a"}, {"exit_code", 0}})["result"]["events"][0]["type"],
+              "run.completed");
+}
+
+TEST_F(ServedProviderHost, BadRequestsGetErrorsAndServingGoesOn) {
+    start("example");
+    EXPECT_EQ(send({{"id", 1}, {"op", "feed"}, {"run", "nope"}, {"lines", {"x"}}})["error"]["code"],
+              "bad_request");
+    EXPECT_EQ(send({{"id", 2}, {"op", "teleport"}})["error"]["code"], "bad_request");
+    process_->writeStdin("this is not json\n");
+    const auto garbage = Json::parse(*process_->readLine(10s));
+    EXPECT_TRUE(garbage["id"].is_null());
+    EXPECT_EQ(garbage["ok"], false);
+    EXPECT_EQ(send({{"id", 3}, {"op", "ping"}})["ok"], true);
+}
+
+TEST_F(ServedProviderHost, ARefusedPluginAnswersWithARefusalLine) {
+    start("missing-entry");
+    const auto handshake = parseHandshake(handshake_);
+    ASSERT_TRUE(handshake && handshake->refusal) << handshake_;
+    EXPECT_EQ(handshake->refusal->code, "missing_entry");
+    EXPECT_EQ(process_->waitFor(10s)->code, kProviderRefusedExitCode);
+}
+
+TEST_F(ServedProviderHost, ExitsWhenItsInputCloses) {
+    start("example");
+    process_->closeStdin();
+    const auto status = process_->waitFor(10s);
+    ASSERT_TRUE(status.has_value());
+    EXPECT_EQ(status->code, 0);
+}
+
+}  // namespace
+}  // namespace aw::test
