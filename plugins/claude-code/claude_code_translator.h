@@ -15,7 +15,7 @@
 namespace aw::claude_code {
 
 class Translator {
-  public:
+public:
     explicit Translator(RunRequest request);
 
     Json invocation() const { return buildInvocation(request_); }
@@ -28,7 +28,7 @@ class Translator {
     //! {"stdin": interrupt control request} in protocol mode, {"signal":"INT"} otherwise.
     Json interrupt();
 
-  private:
+private:
     struct ToolCall {
         std::string name;
         Json input;

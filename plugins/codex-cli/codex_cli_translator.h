@@ -15,7 +15,7 @@
 namespace aw::codex_cli {
 
 class Translator {
-  public:
+public:
     explicit Translator(RunRequest request);
 
     Json invocation() const { return buildInvocation(request_); }
@@ -24,7 +24,7 @@ class Translator {
     //! The final events, exactly one of them terminal. Throws InvalidInput when called twice.
     Output exit(int32_t exitCode, int32_t signal, bool stopRequested);
 
-  private:
+private:
     // An agent_message or reasoning item: text reported so far and its unified kind.
     struct OpenText {
         std::string kind;

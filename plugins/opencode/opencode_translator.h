@@ -14,7 +14,7 @@
 namespace aw::opencode {
 
 class Translator {
-  public:
+public:
     explicit Translator(RunRequest request);
 
     Json invocation() const { return buildInvocation(request_); }
@@ -23,7 +23,7 @@ class Translator {
     //! The final events, exactly one of them terminal. Throws InvalidInput when called twice.
     Output exit(int32_t exitCode, int32_t signal, bool stopRequested);
 
-  private:
+private:
     struct Usage {
         int64_t input = 0;
         int64_t output = 0;
