@@ -55,7 +55,7 @@ std::string toolResultText(const Json* content) {
 }
 
 Json withParent(Json data, const Json* parent) {
-    if (parent && parent->is_string()) data["parent_call_id"] = *parent;
+    if (parent && parent->is_string()) data["parent_tool_call_id"] = *parent;
     return data;
 }
 
@@ -245,8 +245,9 @@ void Translator::onToolUse(const Json& block, const Json& parent, Output& out) {
     if (tools_.count(id)) return;  // the same block reported twice
     const Json* input = member(block, "input");
     ToolCall call{stringAt(block, "name"), input ? *input : Json::object()};
-    out.add("tool.start",
-            withParent({{"call_id", id}, {"name", call.name}, {"input", call.input}}, &parent));
+    out.add(
+        "tool.start",
+        withParent({{"tool_call_id", id}, {"name", call.name}, {"input", call.input}}, &parent));
     tools_[id] = std::move(call);
     unfinishedTools_.push_back(id);
 }
@@ -280,7 +281,7 @@ void Translator::onToolResult(const Json& block, const Json& line, const Json& p
     const bool isError = boolAt(block, "is_error");
     auto call = tools_.find(id);
     const std::string name = call == tools_.end() ? std::string() : call->second.name;
-    out.add("tool.result", withParent({{"call_id", id},
+    out.add("tool.result", withParent({{"tool_call_id", id},
                                        {"name", name},
                                        {"output", toolResultText(member(block, "content"))},
                                        {"is_error", isError}},
@@ -487,7 +488,7 @@ void Translator::onControlRequest(const Json& line, Output& out) {
     Json data{{"request_id", requestId},
               {"kind", pending.question ? "question" : "permission"},
               {"tool", pending.tool},
-              {"call_id", stringAt(*request, "tool_use_id")},
+              {"tool_call_id", stringAt(*request, "tool_use_id")},
               {"input", pending.input}};
     if (pending.question) {
         const Json* questions = member(pending.input, "questions");
@@ -583,7 +584,7 @@ void Translator::closeDangling(Output& out) {
     }
     streamed_.clear();
     for (const std::string& id : unfinishedTools_) {
-        out.add("tool.result", {{"call_id", id},
+        out.add("tool.result", {{"tool_call_id", id},
                                 {"name", tools_[id].name},
                                 {"output", ""},
                                 {"is_error", true},
@@ -607,9 +608,8 @@ Output Translator::exit(int32_t exitCode, int32_t signal, bool stopRequested) {
         out.add("run.stopped", std::move(data));
     };
     auto failed = [&](const std::string& errorClass, const std::string& message) {
-        data["error_class"] = errorClass;
-        data["message"] = message;
-        if (lastApiErrorStatus_ > 0) data["http_status"] = lastApiErrorStatus_;
+        data["error"] = {{"class", errorClass}, {"message", message}};
+        if (lastApiErrorStatus_ > 0) data["error"]["http_status"] = lastApiErrorStatus_;
         out.add("run.failed", std::move(data));
     };
 

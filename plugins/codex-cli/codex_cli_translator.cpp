@@ -183,11 +183,11 @@ void Translator::onToolItem(const std::string& phase, const std::string& id, con
     if (!toolNames_.count(id)) {
         toolNames_[id] = toolName(item);
         out.add("tool.start",
-                {{"call_id", id}, {"name", toolNames_[id]}, {"input", toolInput(item)}});
+                {{"tool_call_id", id}, {"name", toolNames_[id]}, {"input", toolInput(item)}});
         unfinishedTools_.push_back(id);
     }
     if (phase != "completed") return;
-    Json data{{"call_id", id},
+    Json data{{"tool_call_id", id},
               {"name", toolNames_[id]},
               {"output", toolOutput(item)},
               {"is_error", toolFailed(item)}};
@@ -265,7 +265,7 @@ void Translator::closeDangling(Output& out) {
     }
     openTexts_.clear();
     for (const std::string& id : unfinishedTools_) {
-        out.add("tool.result", {{"call_id", id},
+        out.add("tool.result", {{"tool_call_id", id},
                                 {"name", toolNames_[id]},
                                 {"output", ""},
                                 {"is_error", true},
@@ -286,8 +286,8 @@ Output Translator::exit(int32_t exitCode, int32_t signal, bool stopRequested) {
     if (!usage_.is_null()) data["usage"] = usage_;
     if (!turnFailure_.empty()) {
         // Codex does not classify failures; preceding `error` lines come from the model API.
-        data["error_class"] = lastError_.empty() ? "agent_error" : "api_error";
-        data["message"] = turnFailure_;
+        data["error"] = {{"class", lastError_.empty() ? "agent_error" : "api_error"},
+                         {"message", turnFailure_}};
         out.add("run.failed", std::move(data));
     } else if (turnCompleted_) {
         data["result"] = lastAgentText_;
@@ -305,8 +305,8 @@ Output Translator::exit(int32_t exitCode, int32_t signal, bool stopRequested) {
         } else if (!lastNoise_.empty()) {
             message += ": " + lastNoise_;
         }
-        data["error_class"] = lastError_.empty() ? "process_error" : "api_error";
-        data["message"] = message;
+        data["error"] = {{"class", lastError_.empty() ? "process_error" : "api_error"},
+                         {"message", message}};
         out.add("run.failed", std::move(data));
     }
     return out;

@@ -127,12 +127,12 @@ void Translator::onTool(const Json& part, Output& out) {
         // opencode reports a tool once it has finished: its start is reported with it.
         toolNames_[id] = tool;
         out.add("tool.start",
-                {{"call_id", id}, {"name", tool}, {"input", input ? *input : Json::object()}});
+                {{"tool_call_id", id}, {"name", tool}, {"input", input ? *input : Json::object()}});
         unfinishedTools_.push_back(id);
     }
     const std::string status = stringAt(*state, "status");
     if (status != "completed" && status != "error") return;
-    Json data{{"call_id", id},
+    Json data{{"tool_call_id", id},
               {"name", tool},
               {"output", toolOutput(*state)},
               {"is_error", status == "error"}};
@@ -210,7 +210,7 @@ Json Translator::ignoredLines() const {
 
 void Translator::closeDangling(Output& out) {
     for (const std::string& id : unfinishedTools_) {
-        out.add("tool.result", {{"call_id", id},
+        out.add("tool.result", {{"tool_call_id", id},
                                 {"name", toolNames_[id]},
                                 {"output", ""},
                                 {"is_error", true},
@@ -230,9 +230,9 @@ Output Translator::exit(int32_t exitCode, int32_t signal, bool stopRequested) {
               {"ignored_lines", ignoredLines()}};
     if (usage_.steps > 0) data["usage"] = usageJson();
     if (!errorMessage_.empty()) {
-        data["error_class"] = errorName_ == "APIError" ? "api_error" : "agent_error";
-        data["message"] = errorMessage_;
-        if (errorStatus_ > 0) data["http_status"] = errorStatus_;
+        data["error"] = {{"class", errorName_ == "APIError" ? "api_error" : "agent_error"},
+                         {"message", errorMessage_}};
+        if (errorStatus_ > 0) data["error"]["http_status"] = errorStatus_;
         out.add("run.failed", std::move(data));
     } else if (exitCode == 0 && signal == 0) {
         // No run-level result line exists: a clean exit is the completion.
@@ -247,8 +247,7 @@ Output Translator::exit(int32_t exitCode, int32_t signal, bool stopRequested) {
                                   ? "opencode was killed by signal " + std::to_string(signal)
                                   : "opencode exited with code " + std::to_string(exitCode);
         if (!lastNoise_.empty()) message += ": " + lastNoise_;
-        data["error_class"] = "process_error";
-        data["message"] = message;
+        data["error"] = {{"class", "process_error"}, {"message", message}};
         out.add("run.failed", std::move(data));
     }
     return out;

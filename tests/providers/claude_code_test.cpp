@@ -25,7 +25,7 @@ bool contains(const std::vector<std::string>& list, const std::string& item) {
 
 std::vector<std::string> callIds(const std::vector<Json>& events) {
     std::vector<std::string> ids;
-    for (const Json& data : events) ids.push_back(data.value("call_id", ""));
+    for (const Json& data : events) ids.push_back(data.value("tool_call_id", ""));
     return ids;
 }
 
@@ -192,11 +192,11 @@ TEST(ClaudeCode, Http500FailsWithTheCliMessageAndStatus) {
     replay(run, loadFixture("claude-http500-maxretries2"));
     ASSERT_EQ(run.terminalTypes(), std::vector<std::string>{"run.failed"});
     const Json failed = run.terminal();
-    EXPECT_EQ(failed["error_class"], "api_error");
-    EXPECT_EQ(failed["http_status"], 500);
-    EXPECT_NE(
-        failed["message"].get<std::string>().find("API Error: 500 fake server scripted HTTP 500"),
-        std::string::npos);
+    EXPECT_EQ(failed["error"]["class"], "api_error");
+    EXPECT_EQ(failed["error"]["http_status"], 500);
+    EXPECT_NE(failed["error"]["message"].get<std::string>().find(
+                  "API Error: 500 fake server scripted HTTP 500"),
+              std::string::npos);
     EXPECT_TRUE(run.messageTexts().empty());  // the synthetic error reply is not chat text
 }
 
@@ -208,7 +208,7 @@ TEST(ClaudeCode, SigintAbortIsAStopWhenTheHostAskedForIt) {
     EXPECT_EQ(run.terminal()["usage"]["output_tokens"], 20);
     const auto results = run.eventsOfType("tool.result");
     ASSERT_EQ(results.size(), 1u);
-    EXPECT_EQ(results[0]["call_id"], "toolu_fake_843722_0");
+    EXPECT_EQ(results[0]["tool_call_id"], "toolu_fake_843722_0");
     EXPECT_TRUE(results[0]["is_error"].get<bool>());
 }
 
@@ -216,7 +216,7 @@ TEST(ClaudeCode, SigintAbortIsAFailureWhenNobodyAskedForIt) {
     PluginRun run(claude(), runRequest());
     replay(run, loadFixture("claude-interrupt-sigint"), false);
     ASSERT_EQ(run.terminalTypes(), std::vector<std::string>{"run.failed"});
-    EXPECT_EQ(run.terminal()["error_class"], "interrupted");
+    EXPECT_EQ(run.terminal()["error"]["class"], "interrupted");
 }
 
 TEST(ClaudeCode, DeathWithoutResultIsStoppedOrFailedWithTheLastApiError) {
@@ -230,7 +230,7 @@ TEST(ClaudeCode, DeathWithoutResultIsStoppedOrFailedWithTheLastApiError) {
     for (size_t i = 0; i < 3; ++i) killed.feed(fixture.lines[i]);
     killed.exit(143, 0, false);
     ASSERT_EQ(killed.terminalTypes(), std::vector<std::string>{"run.failed"});
-    const std::string message = killed.terminal()["message"];
+    const std::string message = killed.terminal()["error"]["message"];
     EXPECT_NE(message.find("exited with code 143"), std::string::npos) << message;
     EXPECT_NE(message.find("API retry 2/2"), std::string::npos) << message;
 }
@@ -277,7 +277,7 @@ TEST_F(ClaudeStdioHitl, AskUserQuestionBecomesAQuestionWithItsOptions) {
     EXPECT_EQ(requests[0]["kind"], "question");
     EXPECT_EQ(requests[0]["tool"], "AskUserQuestion");
     EXPECT_EQ(requests[0]["request_id"], "026a423d-139e-4e26-8b50-d629cdd08037");
-    EXPECT_EQ(requests[0]["call_id"], "toolu_fake_805349_0");
+    EXPECT_EQ(requests[0]["tool_call_id"], "toolu_fake_805349_0");
     const Json& question = requests[0]["questions"].at(0);
     EXPECT_EQ(question["question"], "Which greeting should hello.txt contain?");
     EXPECT_EQ(question["options"].at(0)["label"], "hello");
@@ -447,7 +447,7 @@ TEST(ClaudeCode, NoiseAndUnknownTypesAreCountedOnTheTerminalEvent) {
     EXPECT_EQ(ignored["malformed"], 1);
     EXPECT_EQ(ignored["unknown_types"].at(0), "rate_limit_event");
     // With nothing better to go on, the failure quotes the CLI's last words.
-    EXPECT_NE(run.terminal()["message"].get<std::string>().find("no stdin data"),
+    EXPECT_NE(run.terminal()["error"]["message"].get<std::string>().find("no stdin data"),
               std::string::npos);
 }
 

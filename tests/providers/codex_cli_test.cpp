@@ -85,14 +85,14 @@ TEST(CodexCli, BasicRunReportsThreadTextsToolsTodosAndUsage) {
 
     const auto starts = run.eventsOfType("tool.start");
     ASSERT_EQ(starts.size(), 2u);
-    EXPECT_EQ(starts[0]["call_id"], "item_1");
+    EXPECT_EQ(starts[0]["tool_call_id"], "item_1");
     EXPECT_EQ(starts[0]["name"], "command_execution");
     EXPECT_EQ(starts[0]["input"]["command"], "/bin/bash -lc 'echo hello > hello.txt'");
-    EXPECT_EQ(starts[1]["call_id"], "item_4");
+    EXPECT_EQ(starts[1]["tool_call_id"], "item_4");
     EXPECT_EQ(starts[1]["name"], "file_change");
     const auto results = run.eventsOfType("tool.result");
     ASSERT_EQ(results.size(), 2u);
-    EXPECT_EQ(results[0]["call_id"], "item_1");
+    EXPECT_EQ(results[0]["tool_call_id"], "item_1");
     EXPECT_EQ(results[0]["exit_code"], 0);
     EXPECT_FALSE(results[0]["is_error"].get<bool>());
     EXPECT_EQ(results[1]["output"], "add /sandbox/ws/codex-basic/notes.txt");
@@ -146,9 +146,9 @@ TEST(CodexCli, Http500FailsWithTheTurnFailedMessage) {
     PluginRun run(codex(), runRequest());
     replay(run, loadFixture("codex-http500"));
     ASSERT_EQ(run.terminalTypes(), std::vector<std::string>{"run.failed"});
-    EXPECT_EQ(run.terminal()["message"],
+    EXPECT_EQ(run.terminal()["error"]["message"],
               "We\u2019re currently experiencing high demand, which may cause temporary errors.");
-    EXPECT_EQ(run.terminal()["error_class"], "api_error");
+    EXPECT_EQ(run.terminal()["error"]["class"], "api_error");
     EXPECT_TRUE(run.messageTexts().empty());  // reconnect notices are not chat text
 }
 
@@ -159,7 +159,7 @@ TEST(CodexCli, SigintExitWithoutFinalLineIsAStopWhenRequested) {
     // The slow command never reported a result: it is closed as unfinished.
     const auto results = run.eventsOfType("tool.result");
     ASSERT_EQ(results.size(), 1u);
-    EXPECT_EQ(results[0]["call_id"], "item_1");
+    EXPECT_EQ(results[0]["tool_call_id"], "item_1");
     EXPECT_TRUE(results[0]["unfinished"].get<bool>());
 }
 
@@ -167,8 +167,8 @@ TEST(CodexCli, SigintExitWithoutFinalLineIsAFailureWhenNotRequested) {
     PluginRun run(codex(), runRequest());
     replay(run, loadFixture("codex-interrupt-sigint"), false);
     ASSERT_EQ(run.terminalTypes(), std::vector<std::string>{"run.failed"});
-    EXPECT_EQ(run.terminal()["error_class"], "process_error");
-    EXPECT_NE(run.terminal()["message"].get<std::string>().find("exited with code 1"),
+    EXPECT_EQ(run.terminal()["error"]["class"], "process_error");
+    EXPECT_NE(run.terminal()["error"]["message"].get<std::string>().find("exited with code 1"),
               std::string::npos);
 }
 

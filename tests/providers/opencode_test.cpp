@@ -79,7 +79,7 @@ TEST(Opencode, BasicRunReportsSessionTextsFinishedToolsTodosAndUsage) {
     for (const Json& event : run.events()) {
         const std::string type = event["type"];
         if (type == "tool.start" || type == "tool.result") {
-            order.push_back(type + " " + event["data"]["call_id"].get<std::string>());
+            order.push_back(type + " " + event["data"]["tool_call_id"].get<std::string>());
         }
     }
     EXPECT_EQ(order, (std::vector<std::string>{
@@ -133,9 +133,9 @@ TEST(Opencode, Http500FailsWithTheApiMessageAndStatus) {
     PluginRun run(opencode(), runRequest());
     replay(run, loadFixture("opencode-http500"));
     ASSERT_EQ(run.terminalTypes(), std::vector<std::string>{"run.failed"});
-    EXPECT_EQ(run.terminal()["message"], "fake server scripted HTTP 500");
-    EXPECT_EQ(run.terminal()["http_status"], 500);
-    EXPECT_EQ(run.terminal()["error_class"], "api_error");
+    EXPECT_EQ(run.terminal()["error"]["message"], "fake server scripted HTTP 500");
+    EXPECT_EQ(run.terminal()["error"]["http_status"], 500);
+    EXPECT_EQ(run.terminal()["error"]["class"], "api_error");
     EXPECT_EQ(run.eventsOfType("provider.session").size(), 1u);
 }
 
@@ -150,7 +150,8 @@ TEST(Opencode, DeathBySigintIsAStopWhenRequestedAndAFailureOtherwise) {
     PluginRun failed(opencode(), runRequest());
     replay(failed, fixture, false);
     ASSERT_EQ(failed.terminalTypes(), std::vector<std::string>{"run.failed"});
-    EXPECT_NE(failed.terminal()["message"].get<std::string>().find("signal 2"), std::string::npos);
+    EXPECT_NE(failed.terminal()["error"]["message"].get<std::string>().find("signal 2"),
+              std::string::npos);
 }
 
 TEST(Opencode, AutoRejectedPermissionIsAnErrorResultAndTheRunStillCompletes) {
@@ -158,7 +159,7 @@ TEST(Opencode, AutoRejectedPermissionIsAnErrorResultAndTheRunStillCompletes) {
     replay(run, loadFixture("opencode-perm-ask"));
     const auto results = run.eventsOfType("tool.result");
     ASSERT_EQ(results.size(), 2u);
-    EXPECT_EQ(results[1]["call_id"], "call_fake_455816_0");
+    EXPECT_EQ(results[1]["tool_call_id"], "call_fake_455816_0");
     EXPECT_TRUE(results[1]["is_error"].get<bool>());
     EXPECT_EQ(results[1]["output"], "The user rejected permission to use this specific tool call.");
     EXPECT_EQ(run.terminalTypes(), std::vector<std::string>{"run.completed"});
