@@ -1,12 +1,13 @@
 # Agent Worker: the two commands a fresh Debian 12 machine needs.
 #   make run    install what is missing, build (Release), start agent-host on 127.0.0.1:8080
 #   make test   install what is missing, build, run every test suite through ctest
+#   make bench  benchmarks (figures only, no assertions)
 BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps-run deps-test configure build run test clean format
+.PHONY: all deps-run deps-test configure build run test bench clean format
 
 all: build
 
@@ -27,6 +28,9 @@ run: build
 
 test: deps-test build
 	cd $(BUILD_DIR) && ctest --output-on-failure --parallel $(JOBS) $(CTEST_ARGS)
+
+bench: deps-run configure
+	@cmake --build $(BUILD_DIR) --parallel $(JOBS) --target bench
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -57,14 +57,14 @@ TEST(AgentHostRefusesToStart, WhenThePortIsInUse) {
     Poco::Net::ServerSocket taken(Poco::Net::SocketAddress("127.0.0.1", 0));
     TempDir data;
     auto launch = defaultLaunch(data.path().string());
-    launch.args[1] = "127.0.0.1:" + std::to_string(taken.address().port());
+    setFlag(launch, "--listen", "127.0.0.1:" + std::to_string(taken.address().port()));
     expectRefusal(runHostExpectingExit(launch), kExitUnavailable, "cannot listen on");
 }
 
 TEST(AgentHostRefusesToStart, WhenListeningBeyondLoopbackWithoutTokens) {
     TempDir data;
     auto launch = defaultLaunch(data.path().string());
-    launch.args[1] = "0.0.0.0:0";
+    setFlag(launch, "--listen", "0.0.0.0:0");
     expectRefusal(runHostExpectingExit(launch), kExitConfig, "needs API tokens");
 }
 

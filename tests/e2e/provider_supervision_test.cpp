@@ -26,7 +26,7 @@ protected:
         std::filesystem::create_directories(pluginsDir());
         for (const auto& [as, source] : plugins) dropPlugin(source, pluginsDir(), as);
         auto launch = defaultLaunch((data_ / "data").string());
-        launch.args.insert(launch.args.end(), {"--plugins-dir", pluginsDir().string()});  // last wins
+        setFlag(launch, "--plugins-dir", pluginsDir().string());
         // Tight limits so misbehaviour shows within a second or two.
         launch.env = {{"AW_SUPERVISOR_BACKOFF_INITIAL_MS", "50"},
                       {"AW_SUPERVISOR_BACKOFF_MAX_MS", "200"},

@@ -28,6 +28,16 @@ SubprocessOptions optionsFor(const HostLaunch& launch, const std::string& stderr
 
 std::string agentHostBinary() { return std::string(AW_BUILD_DIR) + "/bin/agent-host"; }
 
+void setFlag(HostLaunch& launch, const std::string& flag, const std::string& value) {
+    for (std::size_t i = 0; i + 1 < launch.args.size(); ++i) {
+        if (launch.args[i] == flag) {
+            launch.args[i + 1] = value;
+            return;
+        }
+    }
+    launch.args.insert(launch.args.end(), {flag, value});
+}
+
 HostLaunch defaultLaunch(const std::string& dataDir) {
     // An empty plugins directory of its own: tests that want providers pass their own.
     return HostLaunch{

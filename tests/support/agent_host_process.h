@@ -46,6 +46,9 @@ struct RefusedStart {
 //! Runs a host expected to refuse to start; returns how it ended and what it said.
 RefusedStart runHostExpectingExit(HostLaunch launch);
 
+//! Sets `--flag value`, replacing the flag's value when it is already there.
+void setFlag(HostLaunch& launch, const std::string& flag, const std::string& value);
+
 //! Arguments for a host on a free loopback port with its data in `dataDir`.
 HostLaunch defaultLaunch(const std::string& dataDir);
 

@@ -32,7 +32,8 @@ std::string statusName(aw_status status) {
     return "status " + std::to_string(static_cast<int>(status));
 }
 
-//! Output documents: {"events":[{"type": <unified type>, "data": {...}}...], "stdin"?: "..."}.
+}  // namespace
+
 void validateOutputDocument(const nlohmann::json& output, std::size_t maxEvents) {
     auto invalid = [](const std::string& why) {
         return PluginCallError({"invalid_plugin_output", "plugin output " + why,
@@ -65,7 +66,6 @@ void validateOutputDocument(const nlohmann::json& output, std::size_t maxEvents)
     }
 }
 
-}  // namespace
 
 bool isValidProviderName(std::string_view name) {
     if (name.empty() || name.size() > AW_PROVIDER_NAME_MAX || name.front() == '-') return false;
@@ -151,8 +151,8 @@ LoadedProvider::LoadedProvider(const aw_provider* table, ProviderInfo info,
                                PluginOutputLimits limits)
     : table_(table), info_(std::move(info)), limits_(limits) {}
 
-nlohmann::json LoadedProvider::take(const char* operation, aw_status status, aw_buffer& buffer,
-                                    const aw_error& error, bool isOutputDocument) {
+std::string LoadedProvider::takeText(const char* operation, aw_status status, aw_buffer& buffer,
+                                     const aw_error& error) {
     std::string text;
     if (buffer.data) {
         text.assign(buffer.data, buffer.size);
@@ -174,12 +174,17 @@ nlohmann::json LoadedProvider::take(const char* operation, aw_status status, aw_
                                    std::to_string(limits_.maxBytes),
                                "the provider floods; emit fewer or smaller events"});
     }
-    auto parsed = nlohmann::json::parse(text, nullptr, false);
-    if (parsed.is_discarded()) {
+    if (!nlohmann::json::accept(text)) {
         throw PluginCallError({"invalid_plugin_output",
                                info_.name + " " + operation + " returned text that is not JSON",
                                "fix the plugin's output encoding"});
     }
+    return text;
+}
+
+nlohmann::json LoadedProvider::take(const char* operation, aw_status status, aw_buffer& buffer,
+                                    const aw_error& error, bool isOutputDocument) {
+    auto parsed = nlohmann::json::parse(takeText(operation, status, buffer, error));
     if (isOutputDocument) validateOutputDocument(parsed, limits_.maxEvents);
     return parsed;
 }
@@ -207,10 +212,16 @@ aw_run* LoadedProvider::open(const nlohmann::json& request, nlohmann::json& invo
 }
 
 nlohmann::json LoadedProvider::feed(aw_run* run, std::string_view line) {
+    auto parsed = nlohmann::json::parse(feedText(run, line));
+    validateOutputDocument(parsed, limits_.maxEvents);
+    return parsed;
+}
+
+std::string LoadedProvider::feedText(aw_run* run, std::string_view line) {
     aw_buffer buffer{nullptr, 0};
     aw_error error{};
     const auto status = table_->feed(run, line.data(), line.size(), &buffer, &error);
-    return take("feed", status, buffer, error, true);
+    return takeText("feed", status, buffer, error);
 }
 
 nlohmann::json LoadedProvider::exit(aw_run* run, int exitCode, int signal, bool stopRequested) {

@@ -34,6 +34,11 @@ public:
     using ProblemError::ProblemError;
 };
 
+//! Checks an output document — {"events":[{"type": <unified event type>, "data"?: {...}}],
+//! "stdin"?: "..."} — and throws PluginCallError `invalid_plugin_output` saying what is
+//! wrong. Whoever consumes plugin output calls it: in-process callers and agent-host.
+void validateOutputDocument(const nlohmann::json& output, std::size_t maxEvents);
+
 //! Limits on what one plugin call may return.
 struct PluginOutputLimits {
     std::size_t maxBytes = 16 * 1024 * 1024;
@@ -55,6 +60,9 @@ public:
     //! throws PluginCallError when the plugin fails or its output is invalid.
     aw_run* open(const nlohmann::json& request, nlohmann::json& invocation);
     nlohmann::json feed(aw_run* run, std::string_view line);
+    //! feed() without building the document: the plugin's text, checked to be JSON within
+    //! the size limit. agent-provider-host forwards it as is; agent-host validates it.
+    std::string feedText(aw_run* run, std::string_view line);
     nlohmann::json exit(aw_run* run, int exitCode, int signal, bool stopRequested);
     nlohmann::json reply(aw_run* run, const nlohmann::json& answer);
     nlohmann::json interrupt(aw_run* run);
@@ -62,7 +70,10 @@ public:
 
 private:
     LoadedProvider(const aw_provider* table, ProviderInfo info, PluginOutputLimits limits);
-    //! Copies and releases a plugin buffer, then parses and validates it.
+    //! Copies and releases a plugin buffer; throws unless the call succeeded with JSON text.
+    std::string takeText(const char* operation, aw_status status, aw_buffer& buffer,
+                         const aw_error& error);
+    //! takeText(), parsed, and validated when it is an output document.
     nlohmann::json take(const char* operation, aw_status status, aw_buffer& buffer,
                         const aw_error& error, bool isOutputDocument);
 

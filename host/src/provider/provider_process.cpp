@@ -155,11 +155,10 @@ bool ProviderProcess::writeRequest(const std::string& line,
     return true;
 }
 
-nlohmann::json ProviderProcess::call(const std::string& op, nlohmann::json params,
-                                     std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    auto pending = std::make_shared<Pending>();
-    pending->op = op;
+ProviderProcess::Ticket ProviderProcess::submit(const std::string& op, nlohmann::json params,
+                                                std::chrono::milliseconds timeout) {
+    Ticket ticket{std::make_shared<Pending>(), std::chrono::steady_clock::now() + timeout, timeout};
+    ticket.pending->op = op;
     std::int64_t id = 0;
     {
         std::lock_guard lock(mutex_);
@@ -169,26 +168,35 @@ nlohmann::json ProviderProcess::call(const std::string& op, nlohmann::json param
                                      "it is being restarted; retry shortly"});
         }
         id = ++nextId_;
-        pending_[id] = pending;
+        pending_[id] = ticket.pending;
     }
     params["id"] = id;
     params["op"] = op;
     const std::string line =
         params.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-    if (!writeRequest(line, deadline)) {
+    if (!writeRequest(line, ticket.deadline)) {
         fail("could not send `" + op + "` (the process stopped reading its input)");
     }
+    return ticket;
+}
+
+nlohmann::json ProviderProcess::await(const Ticket& ticket) {
     std::unique_lock lock(mutex_);
-    if (!changed_.wait_until(lock, deadline, [&] { return pending->done; })) {
+    if (!changed_.wait_until(lock, ticket.deadline, [&] { return ticket.pending->done; })) {
         lock.unlock();
-        const std::string reason = "no answer to `" + op + "` within " +
-                                   std::to_string(timeout.count()) + " ms; killed as hung";
+        const std::string reason = "no answer to `" + ticket.pending->op + "` within " +
+                                   std::to_string(ticket.timeout.count()) + " ms; killed as hung";
         fail(reason);
         throw ProviderCallError({"provider_timeout", "provider " + tag_ + ": " + reason,
                                  "the provider is being restarted; retry the request"});
     }
-    if (!pending->ok) throw ProviderCallError(pending->problem);
-    return std::move(pending->result);
+    if (!ticket.pending->ok) throw ProviderCallError(ticket.pending->problem);
+    return std::move(ticket.pending->result);
+}
+
+nlohmann::json ProviderProcess::call(const std::string& op, nlohmann::json params,
+                                     std::chrono::milliseconds timeout) {
+    return await(submit(op, std::move(params), timeout));
 }
 
 void ProviderProcess::onStderrLine(const std::string& line) {

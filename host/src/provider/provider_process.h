@@ -64,8 +64,22 @@ public:
     pid_t pid() const { return pid_; }
     const std::string& pluginPath() const { return options_.pluginPath; }
 
-    //! Sends {"op": op, ...params} and returns the response's "result". Throws
-    //! ProviderCallError. A timeout fails the whole process (a hung plugin hangs all).
+    struct Pending;
+    //! A request sent and not yet awaited.
+    struct Ticket {
+        std::shared_ptr<Pending> pending;
+        std::chrono::steady_clock::time_point deadline;
+        std::chrono::milliseconds timeout;
+    };
+
+    //! Sends {"op": op, ...params} without waiting. The provider-host answers requests in
+    //! the order sent, so a caller may keep several in flight (pipelining) and await them
+    //! in turn. Throws ProviderCallError when the process is not running.
+    Ticket submit(const std::string& op, nlohmann::json params, std::chrono::milliseconds timeout);
+    //! The response's "result"; throws ProviderCallError. A missed deadline fails the whole
+    //! process (a hung plugin hangs everything behind it).
+    nlohmann::json await(const Ticket& ticket);
+    //! submit() then await().
     nlohmann::json call(const std::string& op, nlohmann::json params,
                         std::chrono::milliseconds timeout);
 
@@ -80,7 +94,6 @@ public:
     void fail(const std::string& reason);
 
 private:
-    struct Pending;
     explicit ProviderProcess(const ProviderProcessOptions& options);
     void readLoop();
     void onStdoutLine(const std::string& line);

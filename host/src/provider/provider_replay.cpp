@@ -41,20 +41,35 @@ ReplayResult replayThroughProvider(ProviderProcess& provider, const ReplayInput&
         const auto fed = provider.call("feed", {{"run", run}, {"lines", lines}}, input.requestTimeout);
         const auto& outputs = fed.value("outputs", nlohmann::json::array());
         for (std::size_t i = 0; i < outputs.size(); ++i) {
+            nlohmann::json error;
             if (outputs[i].contains("error")) {
-                result.lineErrors.push_back({{"line", start + i + 1}, {"error", outputs[i]["error"]}});
+                error = outputs[i]["error"];
             } else {
-                collect(outputs[i], result);
+                // The provider-host forwards plugin output as is: it is validated here.
+                try {
+                    validateOutputDocument(outputs[i], input.maxEventsPerLine);
+                    collect(outputs[i], result);
+                } catch (const PluginCallError& e) {
+                    error = {{"code", e.problem().code},
+                             {"message", e.problem().message},
+                             {"hint", e.problem().hint}};
+                }
             }
+            if (!error.is_null()) result.lineErrors.push_back({{"line", start + i + 1}, {"error", error}});
         }
     }
-    collect(provider.call("exit",
+    auto exited = provider.call("exit",
                           {{"run", run},
                            {"exit_code", input.exitCode},
                            {"signal", input.signal},
                            {"stop_requested", input.stopRequested}},
-                          input.requestTimeout),
-            result);
+                          input.requestTimeout);
+    try {
+        validateOutputDocument(exited, input.maxEventsPerLine);
+    } catch (const PluginCallError& e) {
+        throw ProviderCallError(e.problem());
+    }
+    collect(exited, result);
     return result;
 }
 

@@ -18,6 +18,7 @@ struct ReplayInput {
     int signal = 0;
     bool stopRequested = false;
     std::size_t batchLines = 64;  //!< lines per feed request
+    std::size_t maxEventsPerLine = PluginOutputLimits{}.maxEvents;
     std::chrono::milliseconds requestTimeout{30000};
 };
 

@@ -142,13 +142,15 @@ int serve(const std::string& plugin) {
         } else {
             request = nlohmann::json::parse(line, nullptr, false);
         }
-        nlohmann::json response =
-            request.is_discarded() ? nlohmann::json{{"id", nullptr}, {"ok", false},
-                                                    {"error", {{"code", "bad_request"},
-                                                               {"message", "request is not JSON"},
-                                                               {"hint", ""}}}}
-                                   : service.handle(request);
-        send(response.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        if (request.is_discarded()) {
+            send(nlohmann::json{{"id", nullptr},
+                                {"ok", false},
+                                {"error",
+                                 {{"code", "bad_request"}, {"message", "request is not JSON"}, {"hint", ""}}}}
+                     .dump());
+        } else {
+            send(service.handleLine(request));
+        }
     }
 }
 

@@ -58,26 +58,7 @@ nlohmann::json ProviderHostService::dispatch(const std::string& op, const nlohma
         runs_[key] = provider_.open(runRequest, invocation);
         return {{"invocation", invocation}};
     }
-    if (op == "feed") {
-        aw_run* run = runFor(request);
-        const auto& lines = field(request, "lines");
-        if (!lines.is_array()) throw BadRequest("\"lines\" is not an array");
-        // One output per line, in order: a line the plugin rejects is reported in place
-        // and does not stop the lines after it.
-        nlohmann::json outputs = nlohmann::json::array();
-        for (const auto& line : lines) {
-            if (!line.is_string()) throw BadRequest("a line is not a string");
-            try {
-                outputs.push_back(provider_.feed(run, line.get<std::string>()));
-            } catch (const PluginCallError& e) {
-                outputs.push_back({{"error",
-                                    {{"code", e.problem().code},
-                                     {"message", e.problem().message},
-                                     {"hint", e.problem().hint}}}});
-            }
-        }
-        return {{"outputs", outputs}};
-    }
+    if (op == "feed") return nlohmann::json::parse(feedLine(request))["result"];
     if (op == "exit") {
         const auto& stop = request.contains("stop_requested") ? request["stop_requested"] : nlohmann::json(false);
         return provider_.exit(runFor(request), intField(request, "exit_code", -1),
@@ -94,6 +75,48 @@ nlohmann::json ProviderHostService::dispatch(const std::string& op, const nlohma
         return {{"closed", true}};
     }
     throw BadRequest("unknown op '" + op + "'");
+}
+
+std::string ProviderHostService::feedLine(const nlohmann::json& request) {
+    aw_run* run = runFor(request);
+    const auto& lines = field(request, "lines");
+    if (!lines.is_array()) throw BadRequest("\"lines\" is not an array");
+    std::string response = "{\"id\":" + request["id"].dump() + ",\"ok\":true,\"result\":{\"outputs\":[";
+    bool first = true;
+    for (const auto& line : lines) {
+        if (!line.is_string()) throw BadRequest("a line is not a string");
+        if (!first) response += ',';
+        first = false;
+        // One output per line, in order: a line the plugin rejects is reported in place
+        // and does not stop the lines after it.
+        try {
+            std::string output = provider_.feedText(run, line.get<std::string>());
+            if (output.find_first_of("\r\n") != std::string::npos) {
+                output = nlohmann::json::parse(output).dump();  // keep it one line
+            }
+            response += output;
+        } catch (const PluginCallError& e) {
+            response += nlohmann::json{{"error",
+                                        {{"code", e.problem().code},
+                                         {"message", e.problem().message},
+                                         {"hint", e.problem().hint}}}}
+                            .dump();
+        }
+    }
+    return response + "]}}";
+}
+
+std::string ProviderHostService::handleLine(const nlohmann::json& request) {
+    const bool isFeed = request.is_object() && request.contains("op") && request["op"] == "feed" &&
+                        request.contains("id");
+    if (isFeed) {
+        try {
+            return feedLine(request);
+        } catch (const ProblemError& e) {
+            return errorResponse(request["id"], e.problem()).dump();
+        }
+    }
+    return handle(request).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 nlohmann::json ProviderHostService::handle(const nlohmann::json& request) {

@@ -18,10 +18,14 @@ public:
 
     //! Never throws: every failure becomes {"id","ok":false,"error":{...}}.
     nlohmann::json handle(const nlohmann::json& request);
+    //! handle(), as the single line to send. Feed responses embed the plugin's output text
+    //! as is (it was checked to be JSON), sparing a parse and a dump per line.
+    std::string handleLine(const nlohmann::json& request);
 
 private:
     nlohmann::json dispatch(const std::string& op, const nlohmann::json& request);
     aw_run* runFor(const nlohmann::json& request) const;
+    std::string feedLine(const nlohmann::json& request);
 
     LoadedProvider& provider_;
     std::map<std::string, aw_run*> runs_;

@@ -1,0 +1,212 @@
+// Translation throughput and latency through an agent-provider-host subprocess versus the
+// same plugin called in-process, on the recorded CLI streams. Prints a table; asserts
+// nothing (timings belong in benchmarks, not tests).
+//   build/tests/aw_provider_bench [--seconds S]      (make bench)
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "provider/loaded_provider.h"
+#include "provider/provider_process.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+struct Figures {
+    double linesPerSecond = 0;
+    double p50Micros = 0;
+    double p99Micros = 0;
+};
+
+//! The recorded stdout streams of one CLI, concatenated (fixtures/<prefix>-*.jsonl).
+std::vector<std::string> recordedLines(const fs::path& dir, const std::string& prefix) {
+    std::vector<std::string> lines;
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        const auto name = entry.path().filename().string();
+        if (name.rfind(prefix + "-", 0) == 0 && entry.path().extension() == ".jsonl" &&
+            name.find(".stdin.") == std::string::npos && name.find(".http.") == std::string::npos) {
+            files.push_back(entry.path());
+        }
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) {
+        std::ifstream in(file);
+        for (std::string line; std::getline(in, line);) lines.push_back(line);
+    }
+    return lines;
+}
+
+Figures summarise(std::vector<double>& batchMicros, std::size_t lines, double seconds) {
+    std::sort(batchMicros.begin(), batchMicros.end());
+    auto at = [&](double q) {
+        return batchMicros.empty() ? 0.0 : batchMicros[static_cast<std::size_t>(q * (batchMicros.size() - 1))];
+    };
+    return Figures{static_cast<double>(lines) / seconds, at(0.50), at(0.99)};
+}
+
+constexpr std::size_t kLinesPerRun = 2000;
+
+const nlohmann::json kRequest = {{"run_id", "bench"},      {"session_id", "bench"},
+                                 {"prompt", "benchmark"},  {"approval_mode", "auto"},
+                                 {"workspace", "/tmp"}};
+
+//! Whole runs (open, every line in batches, exit, close) until `budget` has passed.
+template <typename Feed, typename Open, typename Close>
+Figures measure(const std::vector<std::string>& lines, std::size_t batch, Clock::duration budget,
+                Open open, Feed feed, Close close) {
+    std::vector<double> batchMicros;
+    std::size_t fed = 0;
+    const auto started = Clock::now();
+    while (Clock::now() - started < budget) {
+        auto run = open();
+        for (std::size_t start = 0; start < lines.size(); start += batch) {
+            const auto end = std::min(lines.size(), start + batch);
+            const auto before = Clock::now();
+            feed(run, start, end);
+            batchMicros.push_back(std::chrono::duration<double, std::micro>(Clock::now() - before).count());
+            fed += end - start;
+        }
+        close(run);
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    return summarise(batchMicros, fed, seconds);
+}
+
+void validateOutputs(const nlohmann::json& fed) {
+    // agent-host validates what the provider-host forwards: the same work as the
+    // in-process path's validation.
+    for (const auto& output : fed["outputs"]) {
+        if (output.contains("error")) continue;
+        try {
+            aw::validateOutputDocument(output, 10000);
+        } catch (const aw::PluginCallError&) {
+        }
+    }
+}
+
+//! Like the hosted case, with two feed batches in flight: the run's stream keeps flowing
+//! while the previous batch's answer is parsed.
+Figures measurePipelined(aw::ProviderProcess& hosted, const std::vector<std::string>& lines,
+                         std::size_t batch, Clock::duration budget) {
+    std::vector<double> batchMicros;
+    std::size_t fed = 0;
+    int runNumber = 0;
+    const auto timeout = std::chrono::seconds(10);
+    const auto started = Clock::now();
+    while (Clock::now() - started < budget) {
+        const std::string run = "pipe-" + std::to_string(++runNumber);
+        hosted.call("open", {{"run", run}, {"request", kRequest}}, timeout);
+        std::vector<std::pair<aw::ProviderProcess::Ticket, Clock::time_point>> inFlight;
+        auto awaitOldest = [&] {
+            validateOutputs(hosted.await(inFlight.front().first));
+            batchMicros.push_back(
+                std::chrono::duration<double, std::micro>(Clock::now() - inFlight.front().second).count());
+            inFlight.erase(inFlight.begin());
+        };
+        for (std::size_t start = 0; start < lines.size(); start += batch) {
+            const auto end = std::min(lines.size(), start + batch);
+            nlohmann::json chunk = nlohmann::json::array();
+            for (std::size_t i = start; i < end; ++i) chunk.push_back(lines[i]);
+            inFlight.emplace_back(hosted.submit("feed", {{"run", run}, {"lines", chunk}}, timeout), Clock::now());
+            if (inFlight.size() > 1) awaitOldest();
+            fed += end - start;
+        }
+        while (!inFlight.empty()) awaitOldest();
+        hosted.call("exit", {{"run", run}, {"exit_code", 0}}, timeout);
+        hosted.call("close", {{"run", run}}, timeout);
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    return summarise(batchMicros, fed, seconds);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    double secondsPerCase = 1.0;
+    for (int i = 1; i + 1 < argc; ++i) {
+        if (std::string(argv[i]) == "--seconds") secondsPerCase = std::stod(argv[i + 1]);
+    }
+    const auto budget = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(secondsPerCase));
+    const fs::path build = AW_BUILD_DIR;
+    const fs::path fixtures = fs::path(AW_SOURCE_DIR) / "tests" / "fixtures" / "providers";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"claude-code", "claude"}, {"codex-cli", "codex"}, {"opencode", "opencode"}};
+
+    std::printf("%-12s %6s %6s  %12s %9s %9s  %12s %9s %9s  %6s  %12s %6s\n", "provider", "lines",
+                "batch", "inproc l/s", "p50 us", "p99 us", "hosted l/s", "p50 us", "p99 us", "ratio",
+                "pipelined", "ratio");
+    for (const auto& [provider, prefix] : cases) {
+        const auto plugin = (build / "plugins" / (provider + ".so")).string();
+        // A run's stream: the recordings, repeated to a realistic length, so the figures
+        // measure translation rather than the per-run open/exit round trips.
+        const auto recorded = recordedLines(fixtures, prefix);
+        if (recorded.empty()) continue;
+        std::vector<std::string> lines;
+        while (lines.size() < kLinesPerRun) lines.insert(lines.end(), recorded.begin(), recorded.end());
+        auto loaded = aw::LoadedProvider::load(plugin);
+        auto hosted = aw::ProviderProcess::start(
+            {(build / "bin" / "agent-provider-host").string(), plugin, std::chrono::seconds(10),
+             std::chrono::seconds(2), 64 * 1024 * 1024});
+        for (std::size_t batch : {1, 16, 64, 256}) {
+            const auto inProcess = measure(
+                lines, batch, budget,
+                [&] {
+                    nlohmann::json invocation;
+                    return loaded->open(kRequest, invocation);
+                },
+                [&](aw_run* run, std::size_t start, std::size_t end) {
+                    for (std::size_t i = start; i < end; ++i) {
+                        try {
+                            loaded->feed(run, lines[i]);
+                        } catch (const aw::PluginCallError&) {
+                            // Same work as the hosted path, which reports it per line.
+                        }
+                    }
+                },
+                [&](aw_run* run) {
+                    loaded->exit(run, 0, 0, false);
+                    loaded->close(run);
+                });
+            int runNumber = 0;
+            const auto throughHost = measure(
+                lines, batch, budget,
+                [&] {
+                    const std::string run = "bench-" + std::to_string(++runNumber);
+                    hosted->call("open", {{"run", run}, {"request", kRequest}}, std::chrono::seconds(10));
+                    return run;
+                },
+                [&](const std::string& run, std::size_t start, std::size_t end) {
+                    nlohmann::json chunk = nlohmann::json::array();
+                    for (std::size_t i = start; i < end; ++i) chunk.push_back(lines[i]);
+                    validateOutputs(hosted->call("feed", {{"run", run}, {"lines", chunk}},
+                                                 std::chrono::seconds(10)));
+                },
+                [&](const std::string& run) {
+                    hosted->call("exit", {{"run", run}, {"exit_code", 0}}, std::chrono::seconds(10));
+                    hosted->call("close", {{"run", run}}, std::chrono::seconds(10));
+                });
+            const auto pipelined = measurePipelined(*hosted, lines, batch, budget);
+            std::printf("%-12s %6zu %6zu  %12.0f %9.1f %9.1f  %12.0f %9.1f %9.1f  %6.2f  %12.0f %6.2f\n",
+                        provider.c_str(), lines.size(), batch, inProcess.linesPerSecond,
+                        inProcess.p50Micros, inProcess.p99Micros, throughHost.linesPerSecond,
+                        throughHost.p50Micros, throughHost.p99Micros,
+                        throughHost.linesPerSecond / inProcess.linesPerSecond,
+                        pipelined.linesPerSecond, pipelined.linesPerSecond / inProcess.linesPerSecond);
+            std::fflush(stdout);
+        }
+    }
+    std::printf(
+        "\nhosted: one batch at a time; pipelined: the next batch is sent before the previous\n"
+        "answer is read (the protocol allows it), so host and provider-host work in parallel.\n"
+        "ratio = hosted lines/s / in-process lines/s (goal: >= 0.5 with batching)\n");
+    return 0;
+}
