@@ -102,6 +102,8 @@ TEST_F(ProviderSupervision, TheShippedPluginsLoadAndDeclareTheirCapabilities) {
         ASSERT_EQ(provider["status"], "healthy") << provider.dump();
         EXPECT_EQ(provider["abi"], "1.0");
         EXPECT_GT(provider["pid"].get<int>(), 0);
+        EXPECT_TRUE(provider["loaded_at"].is_string()) << provider.dump();
+        EXPECT_EQ(provider["restarts"], 0);
         const auto capabilities = provider["capabilities"];
         for (const char* always : {"run", "stream", "stop", "resume", "todo", "usage"}) {
             EXPECT_NE(std::find(capabilities.begin(), capabilities.end(), always), capabilities.end())

@@ -2,7 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <Poco/DateTimeFormatter.h>
 #include <Poco/Delegate.h>
+#include <Poco/Timestamp.h>
 #include <Poco/DirectoryWatcher.h>
 #include <Poco/Logger.h>
 
@@ -57,7 +59,10 @@ nlohmann::json ProviderSnapshot::toJson() const {
         {"restarts", restarts},
         {"last_error", lastError.empty() ? nlohmann::json(nullptr) : nlohmann::json(lastError)},
         {"file", file},
-        {"loaded_at_ms", loadedAtMs > 0 ? nlohmann::json(loadedAtMs) : nlohmann::json(nullptr)},
+        {"loaded_at", loadedAtMs > 0 ? nlohmann::json(Poco::DateTimeFormatter::format(
+                                            Poco::Timestamp(loadedAtMs * 1000),
+                                            "%Y-%m-%dT%H:%M:%S.%iZ"))
+                                      : nlohmann::json(nullptr)},
     };
 }
 
