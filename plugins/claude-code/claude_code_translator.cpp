@@ -103,6 +103,10 @@ Output Translator::feed(std::string_view line) {
     Output out;
     while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == std::string_view::npos) return out;
+    if (nestedTooDeep(line)) {
+        ++malformedLines_;
+        return out;
+    }
     Json json = Json::parse(line.begin(), line.end(), nullptr, false);
     if (json.is_discarded()) {
         ++nonJsonLines_;
@@ -408,13 +412,13 @@ Json Translator::usageOf(const Json& result) const {
     const Json* reported = member(result, "usage");
     const Json& usage = reported ? *reported : Json::object();
     // result.usage is this invocation's own; cost and modelUsage are the session's.
-    Json data{{"input_tokens", integerAt(usage, "input_tokens")},
-              {"output_tokens", integerAt(usage, "output_tokens")},
-              {"cache_read_tokens", integerAt(usage, "cache_read_input_tokens")},
-              {"cache_write_tokens", integerAt(usage, "cache_creation_input_tokens")}};
+    Json data{{"input_tokens", countAt(usage, "input_tokens")},
+              {"output_tokens", countAt(usage, "output_tokens")},
+              {"cache_read_tokens", countAt(usage, "cache_read_input_tokens")},
+              {"cache_write_tokens", countAt(usage, "cache_creation_input_tokens")}};
     if (const Json* details = member(usage, "output_tokens_details");
         details && member(*details, "thinking_tokens")) {
-        data["reasoning_tokens"] = integerAt(*details, "thinking_tokens");
+        data["reasoning_tokens"] = countAt(*details, "thinking_tokens");
     }
     Json totals = Json::object();
     const std::optional<double> totalCost = numberAt(result, "total_cost_usd");
@@ -422,10 +426,10 @@ Json Translator::usageOf(const Json& result) const {
     if (const Json* models = member(result, "modelUsage"); models && models->is_object()) {
         int64_t input = 0, output = 0, cacheRead = 0, cacheWrite = 0;
         for (const auto& [model, figures] : models->items()) {
-            input += integerAt(figures, "inputTokens");
-            output += integerAt(figures, "outputTokens");
-            cacheRead += integerAt(figures, "cacheReadInputTokens");
-            cacheWrite += integerAt(figures, "cacheCreationInputTokens");
+            input += countAt(figures, "inputTokens");
+            output += countAt(figures, "outputTokens");
+            cacheRead += countAt(figures, "cacheReadInputTokens");
+            cacheWrite += countAt(figures, "cacheCreationInputTokens");
         }
         if (!models->empty()) {
             totals["input_tokens"] = input;
@@ -516,9 +520,10 @@ Output Translator::reply(std::string_view text) {
             "this run has approval_mode \"auto\": Claude Code runs without prompts, nothing "
             "waits for a reply");
     }
-    Json reply = Json::parse(text.begin(), text.end(), nullptr, false);
+    Json reply = parseJson(text);
     if (reply.is_discarded() || !reply.is_object()) {
-        throw InvalidInput("the reply is not a JSON object");
+        throw InvalidInput("the reply is not a JSON object (of at most " +
+                           std::to_string(kMaxNesting) + " levels)");
     }
     const std::string requestId = stringAt(reply, "request_id");
     auto pending = pendingHuman_.find(requestId);

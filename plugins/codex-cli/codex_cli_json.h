@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace aw::codex_cli {
@@ -22,6 +23,40 @@ struct InvalidInput : std::runtime_error {
 struct Unsupported : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
+
+//! Copying, comparing and serialising a JSON value recurse once per nesting level, so a line
+//! nested deeper than any CLI writes is refused before it is parsed.
+constexpr int kMaxNesting = 256;
+
+inline bool nestedTooDeep(std::string_view text) {
+    int depth = 0;
+    bool inString = false;
+    bool escaped = false;
+    for (const char c : text) {
+        if (inString) {
+            if (escaped) {
+                escaped = false;
+            } else if (c == '\\') {
+                escaped = true;
+            } else if (c == '"') {
+                inString = false;
+            }
+        } else if (c == '"') {
+            inString = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > kMaxNesting) return true;
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return false;
+}
+
+//! Parses without throwing: a discarded value for invalid or too deeply nested JSON.
+inline Json parseJson(std::string_view text) {
+    if (nestedTooDeep(text)) return Json(Json::value_t::discarded);
+    return Json::parse(text.begin(), text.end(), nullptr, false);
+}
 
 //! The member `key` of `object`, or nullptr when `object` is not an object or lacks it.
 inline const Json* member(const Json& object, const char* key) {
@@ -44,7 +79,12 @@ inline std::optional<double> numberAt(const Json& object, const char* key) {
 inline int64_t integerAt(const Json& object, const char* key, int64_t fallback = 0) {
     const Json* value = member(object, key);
     if (!value || !value->is_number()) return fallback;
-    if (value->is_number_float()) return static_cast<int64_t>(value->get<double>());
+    if (value->is_number_float()) {
+        // Casting a double outside int64's range is undefined: clamp first.
+        const double number = value->get<double>();
+        if (!(number > -9.0e18)) return number < 0 ? INT64_MIN : fallback;
+        return number < 9.0e18 ? static_cast<int64_t>(number) : INT64_MAX;
+    }
     if (value->is_number_unsigned()) {
         const auto unsignedValue = value->get<uint64_t>();
         return unsignedValue > static_cast<uint64_t>(INT64_MAX)
@@ -52,6 +92,14 @@ inline int64_t integerAt(const Json& object, const char* key, int64_t fallback =
                    : static_cast<int64_t>(unsignedValue);
     }
     return value->get<int64_t>();
+}
+
+//! A token count: never negative and far below int64's range, so sums and differences of
+//! counts from hostile lines cannot overflow.
+inline int64_t countAt(const Json& object, const char* key) {
+    constexpr int64_t kMaxCount = 1'000'000'000'000;
+    const int64_t count = integerAt(object, key);
+    return count < 0 ? 0 : (count > kMaxCount ? kMaxCount : count);
 }
 
 inline bool boolAt(const Json& object, const char* key, bool fallback = false) {

@@ -70,6 +70,10 @@ Output Translator::feed(std::string_view line) {
     Output out;
     while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == std::string_view::npos) return out;
+    if (nestedTooDeep(line)) {
+        ++malformedLines_;
+        return out;
+    }
     Json json = Json::parse(line.begin(), line.end(), nullptr, false);
     if (json.is_discarded()) {
         ++nonJsonLines_;
@@ -207,20 +211,20 @@ std::optional<int64_t> Translator::previousTotal(const char* key) const {
     const Json* totals = member(request_.previousUsage, "session_totals");
     const Json& source = totals ? *totals : request_.previousUsage;
     if (!numberAt(source, key)) return std::nullopt;
-    return integerAt(source, key);
+    return countAt(source, key);
 }
 
 void Translator::onTurnCompleted(const Json& line, Output& out) {
     turnCompleted_ = true;
     const Json* reported = member(line, "usage");
     const Json& usage = reported ? *reported : Json::object();
-    const int64_t cached = integerAt(usage, "cached_input_tokens");
+    const int64_t cached = countAt(usage, "cached_input_tokens");
     // Codex counts cached tokens inside input_tokens; the unified input_tokens excludes them.
-    Json totals{{"input_tokens", std::max<int64_t>(0, integerAt(usage, "input_tokens") - cached)},
-                {"output_tokens", integerAt(usage, "output_tokens")},
+    Json totals{{"input_tokens", std::max<int64_t>(0, countAt(usage, "input_tokens") - cached)},
+                {"output_tokens", countAt(usage, "output_tokens")},
                 {"cache_read_tokens", cached},
-                {"cache_write_tokens", integerAt(usage, "cache_write_input_tokens")},
-                {"reasoning_tokens", integerAt(usage, "reasoning_output_tokens")}};
+                {"cache_write_tokens", countAt(usage, "cache_write_input_tokens")},
+                {"reasoning_tokens", countAt(usage, "reasoning_output_tokens")}};
     // After `exec resume` the figures include the thread's earlier turns: subtract what the
     // host recorded for the thread, unless the figures went down (then they are not cumulative).
     Json run = totals;

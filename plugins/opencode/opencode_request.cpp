@@ -47,9 +47,10 @@ void readSettings(const Json& settings, RunRequest& request) {
 }  // namespace
 
 RunRequest RunRequest::parse(std::string_view text) {
-    Json json = Json::parse(text.begin(), text.end(), nullptr, false);
+    Json json = parseJson(text);
     if (json.is_discarded() || !json.is_object()) {
-        throw InvalidInput("the run request is not a JSON object");
+        throw InvalidInput("the run request is not a JSON object (of at most " +
+                           std::to_string(kMaxNesting) + " levels)");
     }
     RunRequest request;
     request.prompt = requiredString(json, "prompt");

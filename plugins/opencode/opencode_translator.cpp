@@ -43,6 +43,10 @@ Output Translator::feed(std::string_view line) {
     Output out;
     while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == std::string_view::npos) return out;
+    if (nestedTooDeep(line)) {
+        ++malformedLines_;
+        return out;
+    }
     Json json = Json::parse(line.begin(), line.end(), nullptr, false);
     if (json.is_discarded()) {
         ++nonJsonLines_;
@@ -161,12 +165,12 @@ void Translator::onStepFinish(const Json& part, Output& out) {
     if (!tokens || !tokens->is_object()) return;
     // Each step is one model call: the run's usage is the sum of its steps. opencode's input
     // already excludes cached tokens.
-    usage_.input += integerAt(*tokens, "input");
-    usage_.output += integerAt(*tokens, "output");
-    usage_.reasoning += integerAt(*tokens, "reasoning");
+    usage_.input += countAt(*tokens, "input");
+    usage_.output += countAt(*tokens, "output");
+    usage_.reasoning += countAt(*tokens, "reasoning");
     if (const Json* cache = member(*tokens, "cache")) {
-        usage_.cacheRead += integerAt(*cache, "read");
-        usage_.cacheWrite += integerAt(*cache, "write");
+        usage_.cacheRead += countAt(*cache, "read");
+        usage_.cacheWrite += countAt(*cache, "write");
     }
     usage_.cost += numberAt(part, "cost").value_or(0.0);
     ++usage_.steps;

@@ -164,6 +164,33 @@ TEST_P(Robustness, TenMegabyteLinesAreHandled) {
     ASSERT_EQ(run.exit(0, 0, false).status, AW_OK);
 }
 
+TEST_P(Robustness, DeeplyNestedLinesAreCountedNotRecursedInto) {
+    const aw_provider& provider = loadProvider(GetParam());
+    const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+    PluginRun run(provider, runRequest());
+    for (const std::string& line :
+         {R"({"type":"assistant","message":{"id":"m","content":[{"type":"tool_use","id":"t",)"
+          R"("name":"Bash","input":{"a":)" +
+              deep + "}}]}}",
+          R"({"type":"item.started","item":{"id":"i","type":"mcp_tool_call","arguments":)" + deep +
+              "}}",
+          R"({"type":"tool_use","part":{"callID":"c","tool":"x","state":{"status":"completed",)"
+          R"("input":)" +
+              deep + "}}}",
+          deep}) {
+        const CallResult result = run.feed(line);
+        EXPECT_EQ(result.status, AW_OK);
+        EXPECT_EQ(result.document["events"], Json::array());
+    }
+    ASSERT_EQ(run.exit(0, 0, false).status, AW_OK);
+    EXPECT_EQ(run.terminal()["ignored_lines"]["malformed"], 4);
+
+    std::string request = runRequest().dump();
+    request.insert(1, "\"x\":" + deep + ",");
+    PluginRun deepRequest(provider, std::string_view(request));
+    EXPECT_EQ(deepRequest.openResult().status, AW_ERR_INVALID_INPUT);
+}
+
 TEST_P(Robustness, MutatedRequestsAndRepliesAreRefusedCleanly) {
     const aw_provider& provider = loadProvider(GetParam());
     std::mt19937 random(7);
