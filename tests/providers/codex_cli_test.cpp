@@ -135,6 +135,20 @@ TEST(CodexCli, ResumedRunReportsTheDeltaOfTheThreadsCumulativeUsage) {
               "messages).");
 }
 
+TEST(CodexCli, PreviousUsageMayBeTheSumOfTheSessionsRuns) {
+    PluginRun run(codex(),
+                  runRequest({{"provider_session_id", "01a20b5c-80df-7bd2-9563-df602d3c1852"},
+                              {"previous_usage",
+                               {{"input_tokens", 1500},
+                                {"cache_read_tokens", 1503},
+                                {"cache_write_tokens", 0},
+                                {"output_tokens", 63},
+                                {"reasoning_tokens", 9}}}}));
+    replay(run, loadFixture("codex-resume"));
+    EXPECT_EQ(run.terminal()["usage"]["input_tokens"], 500);
+    EXPECT_EQ(run.terminal()["usage"]["output_tokens"], 20);
+}
+
 TEST(CodexCli, PreviousUsageIsIgnoredForANewThread) {
     PluginRun run(codex(),
                   runRequest({{"previous_usage", {{"session_totals", {{"output_tokens", 50}}}}}}));
