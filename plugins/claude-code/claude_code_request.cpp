@@ -103,6 +103,8 @@ Json buildInvocation(const RunRequest& request) {
     // Fail within seconds on model API errors instead of ~3 minutes of retries.
     env["CLAUDE_CODE_MAX_RETRIES"] = "2";
     env["DISABLE_AUTOUPDATER"] = "1";
+    // The task tools (todo.update) are off by default for the default model.
+    env["CLAUDE_CODE_ENABLE_TODO_TOOLS"] = "1";
     // As root, --dangerously-skip-permissions is refused unless the CLI knows it is sandboxed.
     if (!request.protocolMode()) env["IS_SANDBOX"] = "1";
     for (const auto& [name, value] : request.extraEnv) env[name] = value;

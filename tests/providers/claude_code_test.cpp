@@ -45,6 +45,7 @@ TEST(ClaudeCode, AutoModeRunsPrintModeWithoutPermissionsAndStdinClosed) {
     const Json& env = run.invocation().at("env");
     EXPECT_EQ(env.at("IS_SANDBOX"), "1");               // root refuses the bypass flag without it
     EXPECT_EQ(env.at("CLAUDE_CODE_MAX_RETRIES"), "2");  // fail fast on API errors
+    EXPECT_EQ(env.at("CLAUDE_CODE_ENABLE_TODO_TOOLS"), "1");  // what makes TODO true
 }
 
 TEST(ClaudeCode, ResumedRunPassesTheSessionIdToResume) {
