@@ -92,7 +92,8 @@ typedef struct aw_run aw_run;
  *   invocation (open_run output): {"argv":[...],"env":{...},"cwd","keep_stdin_open":bool,
  *       "stdin"?:"preamble bytes"}
  *   output (feed/exit/reply output): {"events":[{"type":"message.delta","data":{...}},...],
- *       "stdin"?:"bytes to write to the CLI's stdin"}
+ *       "stdin"?:"bytes to write to the CLI's stdin", "close_stdin"?:true (close the CLI's
+ *       stdin after writing, for CLIs that wait for more input until it closes)}
  *   interrupt output: {"signal":"INT"|"TERM"} or {"stdin":"bytes"}
  */
 typedef struct aw_provider {

@@ -43,6 +43,9 @@ void validateOutputDocument(const nlohmann::json& output, std::size_t maxEvents)
     if (output.contains("stdin") && !output["stdin"].is_string()) {
         throw invalid("has a \"stdin\" that is not a string");
     }
+    if (output.contains("close_stdin") && !output["close_stdin"].is_boolean()) {
+        throw invalid("has a \"close_stdin\" that is not a boolean");
+    }
     if (!output.contains("events")) return;
     const auto& events = output["events"];
     if (!events.is_array()) throw invalid("has \"events\" that is not an array");

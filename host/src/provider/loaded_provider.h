@@ -35,7 +35,7 @@ public:
 };
 
 //! Checks an output document — {"events":[{"type": <unified event type>, "data"?: {...}}],
-//! "stdin"?: "..."} — and throws PluginCallError `invalid_plugin_output` saying what is
+//! "stdin"?: "...", "close_stdin"?: bool} — and throws PluginCallError `invalid_plugin_output` saying what is
 //! wrong. Whoever consumes plugin output calls it: in-process callers and agent-host.
 void validateOutputDocument(const nlohmann::json& output, std::size_t maxEvents);
 
