@@ -269,9 +269,12 @@ void ProviderProcess::readLoop() {
             open = false;
             return;
         }
+        // Only the new bytes can hold a newline: a long response is scanned once, not
+        // once per chunk.
+        const std::size_t scanFrom = buffer.size();
         buffer.append(chunk, static_cast<std::size_t>(n));
         std::size_t start = 0;
-        for (auto newline = buffer.find('\n'); newline != std::string::npos;
+        for (auto newline = buffer.find('\n', scanFrom); newline != std::string::npos;
              newline = buffer.find('\n', start)) {
             const std::string line = buffer.substr(start, newline - start);
             start = newline + 1;
