@@ -16,6 +16,7 @@ deps-run:
 
 deps-test:
 	@scripts/install-deps.sh test
+	@if [ -x scripts/install-agent-clis.sh ]; then scripts/install-agent-clis.sh; fi
 
 configure:
 	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
