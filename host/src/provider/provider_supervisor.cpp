@@ -57,6 +57,7 @@ nlohmann::json ProviderSnapshot::toJson() const {
         {"status", toString(status)},
         {"pid", pid > 0 ? nlohmann::json(pid) : nlohmann::json(nullptr)},
         {"restarts", restarts},
+        {"in_flight", inFlight},
         {"last_error", lastError.empty() ? nlohmann::json(nullptr) : nlohmann::json(lastError)},
         {"file", file},
         {"loaded_at", loadedAtMs > 0 ? nlohmann::json(Poco::DateTimeFormatter::format(
@@ -427,6 +428,7 @@ ProviderSnapshot ProviderSupervisor::snapshotOf(const Entry& entry) const {
     }
     snapshot.status = entry.status;
     snapshot.pid = entry.process ? entry.process->pid() : 0;
+    snapshot.inFlight = entry.process ? entry.process->inFlight() : 0;
     snapshot.restarts = entry.restarts;
     snapshot.lastError = entry.lastError;
     snapshot.loadedAtMs = entry.loadedAtMs;

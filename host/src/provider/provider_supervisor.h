@@ -56,6 +56,7 @@ struct ProviderSnapshot {
     ProviderStatus status = ProviderStatus::Starting;
     pid_t pid = 0;
     int restarts = 0;
+    std::size_t inFlight = 0;  //!< requests sent to the current process, not yet answered
     std::string lastError;
     std::int64_t loadedAtMs = 0;
 
