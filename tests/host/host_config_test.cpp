@@ -69,6 +69,21 @@ TEST(HostConfig, BadInputIsRefusedNamingTheKeyOrFile) {
     EXPECT_EQ(problemCode({"", {}, {{"listen", "127.0.0.1:99999"}}, ""}).rfind("invalid_listen", 0), 0u);
 }
 
+TEST(HostConfig, ExecutorRetryComesFromAwExecutorRetryVariables) {
+    const auto config = loadHostConfig({"",
+                                        {{"AW_EXECUTOR_RETRY_ATTEMPTS", "5"},
+                                         {"AW_EXECUTOR_RETRY_BACKOFF_MS", "50"},
+                                         {"AW_EXECUTOR_RETRY_STATUSES", "502,503"}},
+                                        {},
+                                        ""});
+    EXPECT_EQ(config.executor.retry.maxAttempts, 5);
+    EXPECT_EQ(config.executor.retry.initialBackoff.count(), 50);
+    EXPECT_EQ(config.executor.retry.retryStatuses, (std::vector<int>{502, 503}));
+    EXPECT_NE(problemCode({"", {{"AW_EXECUTOR_RETRY_STATUSES", "500,404"}}, {}, ""}).find("404"),
+              std::string::npos)
+        << "a 4xx may never be retried";
+}
+
 TEST(HostConfig, ListenAddressesKnowWhetherTheyAreLoopback) {
     EXPECT_TRUE(parseListenAddress("127.0.0.1:80").isLoopback());
     EXPECT_TRUE(parseListenAddress("127.9.9.9:80").isLoopback());

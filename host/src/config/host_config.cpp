@@ -172,6 +172,14 @@ const std::vector<ConfigKey>& hostConfigKeys() {
         {"supervisor.kill_grace_ms", "2000", "wait between SIGTERM and SIGKILL for a failing "
                                              "provider"},
         {"supervisor.watch", "true", "watch the plugins directory for dropped files"},
+        {"executor.retry.attempts", "3", "attempts per executor call, the first included"},
+        {"executor.retry.backoff_ms", "200", "wait before the second attempt (doubles, +20% "
+                                            "jitter)"},
+        {"executor.retry.max_backoff_ms", "5000", "longest wait between attempts"},
+        {"executor.retry.statuses", "500,502,503,504", "HTTP statuses retried (5xx only; 4xx "
+                                                       "answers are final)", true},
+        {"executor.timeout_ms", "30000", "executor calls without a longer default of their own "
+                                         "(restore and sync: 10 min)"},
     };
     return keys;
 }
@@ -270,6 +278,17 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
         throw ProblemError(invalidValue("supervisor.watch", watch, "expected true or false"));
     }
     providers.watchDirectory = watch == "true";
+
+    auto& retry = config.executor.retry;
+    retry.maxAttempts = static_cast<int>(number("executor.retry.attempts", 1, 100));
+    retry.initialBackoff = std::chrono::milliseconds(number("executor.retry.backoff_ms", 0, 3600000));
+    retry.maxBackoff = std::chrono::milliseconds(number("executor.retry.max_backoff_ms", 0, 3600000));
+    retry.retryStatuses.clear();
+    for (const auto& status : layers.list(keyNamed("executor.retry.statuses"))) {
+        retry.retryStatuses.push_back(static_cast<int>(parseNumber("executor.retry.statuses", status, 100, 599)));
+    }
+    if (auto problem = retry.check()) throw ProblemError(*problem);
+    config.executor.defaultTimeout = millis("executor.timeout_ms");
     return config;
 }
 
@@ -299,6 +318,13 @@ std::string HostConfig::redactedJson() const {
           {"max_response_bytes", providers.maxResponseBytes},
           {"kill_grace_ms", providers.killGrace.count()},
           {"watch", providers.watchDirectory}}},
+        {"executor",
+         {{"retry",
+           {{"attempts", executor.retry.maxAttempts},
+            {"backoff_ms", executor.retry.initialBackoff.count()},
+            {"max_backoff_ms", executor.retry.maxBackoff.count()},
+            {"statuses", executor.retry.retryStatuses}}},
+          {"timeout_ms", executor.defaultTimeout.count()}}},
     };
     return out.dump();
 }

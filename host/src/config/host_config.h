@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "executor/http_executor_client.h"
 #include "provider/provider_supervisor.h"
 #include <string>
 #include <vector>
@@ -52,6 +53,8 @@ struct HostConfig {
     int httpThreads = 0;
     //! Provider processes: plugins dir, agent-provider-host path, timeouts, restart policy.
     ProviderSupervisorOptions providers;
+    //! Calls to workers' executors: retry policy (AW_EXECUTOR_RETRY_*) and timeouts.
+    HttpExecutorClientOptions executor;
 
     //! Effective values as JSON, secrets replaced by their count (for /admin/config, logs).
     std::string redactedJson() const;

@@ -1,0 +1,71 @@
+// ExecutorClient over HTTP (Poco), to a unix socket or a loopback TCP port: bearer token,
+// trace headers, a timeout per operation, and the retry policy.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "agent_worker/core/executor_client.h"
+
+namespace aw {
+
+struct ExecutorEndpoint {
+    //! `unix:///path/to/executor.sock` or `http://127.0.0.1:PORT`.
+    std::string url;
+    std::string token;
+};
+
+struct HttpExecutorClientOptions {
+    RetryPolicy retry;
+    //! Per operation (`health`, `workspace.restore`, `workspace.sync`, `runs.start`, ...);
+    //! operations not listed use `defaultTimeout`.
+    std::map<std::string, std::chrono::milliseconds> timeouts{
+        {"health", std::chrono::milliseconds(2000)},
+        {"workspace.restore", std::chrono::minutes(10)},
+        {"workspace.link", std::chrono::seconds(60)},
+        {"workspace.validate", std::chrono::seconds(60)},
+        {"workspace.sync", std::chrono::minutes(10)},
+    };
+    std::chrono::milliseconds defaultTimeout{30000};
+    //! Waits between attempts; tests replace it to avoid sleeping.
+    std::function<void(std::chrono::milliseconds)> sleep;
+};
+
+class HttpExecutorClient : public ExecutorClient {
+public:
+    HttpExecutorClient(ExecutorEndpoint endpoint, HttpExecutorClientOptions options);
+
+    nlohmann::json health(const TraceContext& trace) override;
+    nlohmann::json restore(const TraceContext& trace, const nlohmann::json& plan) override;
+    nlohmann::json link(const TraceContext& trace, const nlohmann::json& plan) override;
+    nlohmann::json validate(const TraceContext& trace, const nlohmann::json& request) override;
+    nlohmann::json sync(const TraceContext& trace, const std::string& mode,
+                        const std::string& reason) override;
+    nlohmann::json startRun(const TraceContext& trace, const nlohmann::json& spec) override;
+    nlohmann::json writeStdin(const TraceContext& trace, const std::string& runId,
+                              const std::string& bytes, bool close) override;
+    nlohmann::json signalRun(const TraceContext& trace, const std::string& runId,
+                             const std::string& signal) override;
+    nlohmann::json runStatus(const TraceContext& trace, const std::string& runId) override;
+
+private:
+    struct Attempt;
+    //! One operation with retries; returns the JSON body of a 2xx answer.
+    nlohmann::json call(const std::string& operation, const std::string& method,
+                        const std::string& path, const nlohmann::json* body,
+                        const TraceContext& trace);
+    Attempt attempt(const std::string& operation, const std::string& method,
+                    const std::string& path, const std::string& body, const TraceContext& trace,
+                    std::chrono::milliseconds timeout);
+
+    ExecutorEndpoint endpoint_;
+    HttpExecutorClientOptions options_;
+};
+
+//! A fresh W3C trace id (32 hex) / span id (16 hex).
+std::string newTraceId();
+std::string newSpanId();
+
+}  // namespace aw
