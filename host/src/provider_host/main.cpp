@@ -3,6 +3,8 @@
 //   served:  agent-provider-host --plugin FILE.so            (used by agent-host)
 //   replay:  agent-provider-host --plugin FILE.so --replay CAPTURE.jsonl [--exit-code N]
 //            [--signal N] [--stop-requested] [--request JSON] [--with-stdin]
+//   run:     agent-provider-host --plugin FILE.so --run --request JSON [--replies FILE]
+//            [--interrupt-after-event TYPE | --interrupt-after-ms N] [--timeout-s N]
 #include <unistd.h>
 
 #include <csignal>
@@ -15,6 +17,7 @@
 
 #include "provider/provider_protocol.h"
 #include "provider_host/provider_host_service.h"
+#include "provider_host/run_mode.h"
 
 namespace {
 
@@ -24,12 +27,21 @@ constexpr std::size_t kReplayBatchLines = 64;
 const char* kUsage =
     "usage: agent-provider-host --plugin FILE.so [--replay CAPTURE.jsonl [--exit-code N]\n"
     "           [--signal N] [--stop-requested] [--request JSON] [--with-stdin]]\n"
+    "       agent-provider-host --plugin FILE.so --run --request JSON [--replies FILE]\n"
+    "           [--interrupt-after-event TYPE | --interrupt-after-ms N] [--timeout-s N]\n"
     "\n"
     "Without --replay: prints a handshake line, then serves JSON-line requests on stdin\n"
     "(the protocol agent-host speaks). With --replay: feeds each line of CAPTURE (a\n"
     "recorded CLI stdout) through the plugin, then the exit, and prints the unified events\n"
     "as JSON lines. --request is the run request JSON handed to open (default: a minimal\n"
-    "request); --with-stdin also prints what the plugin would write to the CLI's stdin.\n";
+    "request); --with-stdin also prints what the plugin would write to the CLI's stdin.\n"
+    "With --run: opens the run, starts the CLI the plugin describes (inheriting this\n"
+    "environment plus the invocation's env), feeds it every stdout line and prints the\n"
+    "unified events as JSON lines; the CLI's stderr goes to stderr. human.request events\n"
+    "are answered with the next line of --replies ({\"decision\":\"allow\"|\"deny\",\n"
+    "\"message\"?,\"answers\"?}). The run is interrupted (the plugin's interrupt, then\n"
+    "SIGTERM/SIGKILL after a grace) after the first event of TYPE, N ms after the start,\n"
+    "on SIGINT/SIGTERM, or when --timeout-s runs out; exits 0 once the run ended.\n";
 
 struct Arguments {
     std::string plugin;
@@ -39,6 +51,8 @@ struct Arguments {
     bool stopRequested = false;
     bool withStdin = false;
     std::string request;
+    bool run = false;
+    aw::RunModeOptions runOptions;
 };
 
 [[noreturn]] void usageError(const std::string& message) {
@@ -79,11 +93,27 @@ Arguments parseArguments(int argc, char** argv) {
             args.withStdin = true;
         } else if (arg == "--request") {
             args.request = value(i);
+        } else if (arg == "--run") {
+            args.run = true;
+        } else if (arg == "--replies") {
+            args.runOptions.repliesFile = value(i);
+        } else if (arg == "--interrupt-after-event") {
+            args.runOptions.interruptAfterEvent = value(i);
+        } else if (arg == "--interrupt-after-ms") {
+            args.runOptions.interruptAfterMs = number(i);
+        } else if (arg == "--timeout-s") {
+            args.runOptions.timeoutSeconds = number(i);
         } else {
             usageError("unknown argument '" + arg + "'");
         }
     }
     if (args.plugin.empty()) usageError("--plugin is required");
+    if (args.run) {
+        if (!args.replay.empty()) usageError("--run and --replay exclude each other");
+        if (args.request.empty()) usageError("--run needs --request");
+        args.runOptions.plugin = args.plugin;
+        args.runOptions.request = args.request;
+    }
     return args;
 }
 
@@ -240,6 +270,7 @@ int replay(const Arguments& args) {
 
 int main(int argc, char** argv) {
     const Arguments args = parseArguments(argc, argv);
+    if (args.run) return aw::runMode(args.runOptions);
     if (args.replay.empty()) {
         // Die with agent-host, even while a plugin call hangs: a provider-host must never
         // outlive the process that owns it. (PR_SET_PDEATHSIG would fire when the host's
