@@ -7,9 +7,6 @@
 namespace aw::claude_code {
 namespace {
 
-constexpr size_t kNoiseHintBytes = 300;
-constexpr size_t kUnknownTypesKept = 8;
-
 //! The unified todo status; `cancelled` is set for states the unified model has no name for.
 std::string unifiedStatus(const std::string& status, bool& cancelled) {
     cancelled = false;
@@ -100,31 +97,7 @@ Json answersFor(const Json& answers, const Json& input) {
 Translator::Translator(RunRequest request) : request_(std::move(request)) {}
 
 Output Translator::feed(std::string_view line) {
-    Output out;
-    while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
-    if (line.find_first_not_of(" \t") == std::string_view::npos) return out;
-    if (nestedTooDeep(line)) {
-        ++malformedLines_;
-        return out;
-    }
-    Json json = Json::parse(line.begin(), line.end(), nullptr, false);
-    if (json.is_discarded()) {
-        ++nonJsonLines_;
-        lastNoise_ = std::string(line.substr(0, kNoiseHintBytes));
-        return out;
-    }
-    if (!json.is_object()) {
-        countUnknown("(not an object)");
-        return out;
-    }
-    try {
-        dispatch(json, out);
-    } catch (const Json::exception&) {
-        // A known type with an unexpected shape: skip the line, keep the run.
-        ++malformedLines_;
-        return Output{};
-    }
-    return out;
+    return lines_.read(line, [this](const Json& json, Output& out) { dispatch(json, out); });
 }
 
 void Translator::dispatch(const Json& line, Output& out) {
@@ -147,7 +120,7 @@ void Translator::dispatch(const Json& line, Output& out) {
     } else if (type == "control_response") {
         // Answers to our own initialize/interrupt requests: nothing to report.
     } else {
-        countUnknown(type.empty() ? "(no type)" : type);
+        lines_.countUnknown(type.empty() ? "(no type)" : type);
     }
 }
 
@@ -173,7 +146,7 @@ void Translator::onSystem(const Json& line, Output&) {
         lastApiErrorStatus_ = integerAt(line, "error_status", lastApiErrorStatus_);
     } else if (subtype != "init" && subtype != "status" && subtype != "thinking_tokens" &&
                subtype != "permission_denied") {
-        countUnknown("system/" + subtype);
+        lines_.countUnknown("system/" + subtype);
     }
 }
 
@@ -181,7 +154,7 @@ void Translator::onAssistant(const Json& line, Output& out) {
     const Json* message = member(line, "message");
     const Json* content = message ? member(*message, "content") : nullptr;
     if (!content || !content->is_array()) {
-        ++malformedLines_;
+        lines_.countMalformed();
         return;
     }
     if (boolAt(line, "is_api_error_message") || stringAt(*message, "model") == "<synthetic>") {
@@ -243,7 +216,7 @@ void Translator::emitBlockText(const std::string& apiMessageId, const std::strin
 void Translator::onToolUse(const Json& block, const Json& parent, Output& out) {
     const std::string id = stringAt(block, "id");
     if (id.empty()) {
-        ++malformedLines_;
+        lines_.countMalformed();
         return;
     }
     if (tools_.count(id)) return;  // the same block reported twice
@@ -252,15 +225,15 @@ void Translator::onToolUse(const Json& block, const Json& parent, Output& out) {
     out.add(
         "tool.start",
         withParent({{"tool_call_id", id}, {"name", call.name}, {"input", call.input}}, &parent));
+    unfinishedTools_.started(id, call.name);
     tools_[id] = std::move(call);
-    unfinishedTools_.push_back(id);
 }
 
 void Translator::onUser(const Json& line, Output& out) {
     const Json* message = member(line, "message");
     const Json* content = message ? member(*message, "content") : nullptr;
     if (!content) {
-        ++malformedLines_;
+        lines_.countMalformed();
         return;
     }
     if (!content->is_array()) return;  // an echoed user prompt
@@ -279,7 +252,7 @@ void Translator::onToolResult(const Json& block, const Json& line, const Json& p
                               Output& out) {
     const std::string id = stringAt(block, "tool_use_id");
     if (id.empty()) {
-        ++malformedLines_;
+        lines_.countMalformed();
         return;
     }
     const bool isError = boolAt(block, "is_error");
@@ -290,7 +263,7 @@ void Translator::onToolResult(const Json& block, const Json& line, const Json& p
                                        {"output", toolResultText(member(block, "content"))},
                                        {"is_error", isError}},
                                       &parent));
-    std::erase(unfinishedTools_, id);
+    unfinishedTools_.finished(id);
     if (!isError && call != tools_.end()) {
         const Json* structured = member(line, "tool_use_result");
         updateTodos(name, call->second.input, structured ? *structured : Json(), out);
@@ -354,7 +327,7 @@ void Translator::updateTodos(const std::string& tool, const Json& input, const J
 void Translator::onStreamEvent(const Json& line, Output& out) {
     const Json* event = member(line, "event");
     if (!event || !event->is_object()) {
-        ++malformedLines_;
+        lines_.countMalformed();
         return;
     }
     const std::string type = stringAt(*event, "type");
@@ -462,14 +435,14 @@ void Translator::onResult(const Json& line, Output& out) {
     usage_ = usageOf(line);
     out.add("usage", usage_);
     // In stdio mode the CLI waits for the next user turn until its stdin closes.
-    if (request_.protocolMode()) out.closeStdin = true;
+    if (protocolMode(request_)) out.closeStdin = true;
 }
 
 void Translator::onControlRequest(const Json& line, Output& out) {
     const std::string requestId = stringAt(line, "request_id");
     const Json* request = member(line, "request");
     if (requestId.empty() || !request || !request->is_object()) {
-        ++malformedLines_;
+        lines_.countMalformed();
         return;
     }
     const std::string subtype = stringAt(*request, "subtype");
@@ -515,7 +488,7 @@ void Translator::onControlCancel(const Json& line, Output& out) {
 }
 
 Output Translator::reply(std::string_view text) {
-    if (!request_.protocolMode()) {
+    if (!protocolMode(request_)) {
         throw Unsupported(
             "this run has approval_mode \"auto\": Claude Code runs without prompts, nothing "
             "waits for a reply");
@@ -557,27 +530,12 @@ Output Translator::reply(std::string_view text) {
 }
 
 Json Translator::interrupt() {
-    if (!request_.protocolMode()) return {{"signal", "INT"}};
+    if (!protocolMode(request_)) return {{"signal", "INT"}};
     // The CLI aborts the turn, reports a result and stays alive for the next turn.
     return {{"stdin",
              protocolLine({{"type", "control_request"},
                            {"request_id", "aw_interrupt_" + std::to_string(++interruptRequests_)},
                            {"request", {{"subtype", "interrupt"}}}})}};
-}
-
-void Translator::countUnknown(const std::string& type) {
-    ++unknownLines_;
-    if (unknownTypes_.size() < kUnknownTypesKept &&
-        std::find(unknownTypes_.begin(), unknownTypes_.end(), type) == unknownTypes_.end()) {
-        unknownTypes_.push_back(type);
-    }
-}
-
-Json Translator::ignoredLines() const {
-    return {{"non_json", nonJsonLines_},
-            {"unknown", unknownLines_},
-            {"malformed", malformedLines_},
-            {"unknown_types", unknownTypes_}};
 }
 
 void Translator::closeDangling(Output& out) {
@@ -588,25 +546,14 @@ void Translator::closeDangling(Output& out) {
                                  {"incomplete", true}});
     }
     streamed_.clear();
-    for (const std::string& id : unfinishedTools_) {
-        out.add("tool.result", {{"tool_call_id", id},
-                                {"name", tools_[id].name},
-                                {"output", ""},
-                                {"is_error", true},
-                                {"unfinished", true}});
-    }
-    unfinishedTools_.clear();
+    unfinishedTools_.close(out);
 }
 
 Output Translator::exit(int32_t exitCode, int32_t signal, bool stopRequested) {
-    if (exited_) throw InvalidInput("exit_run was already called for this run");
-    exited_ = true;
     Output out;
     closeDangling(out);
 
-    Json data{{"exit_code", exitCode >= 0 ? Json(exitCode) : Json()},
-              {"signal", signal != 0 ? Json(signal) : Json()},
-              {"ignored_lines", ignoredLines()}};
+    Json data = terminalData(exitCode, signal, lines_);
     if (!usage_.is_null()) data["usage"] = usage_;
     auto stopped = [&] {
         data["reason"] = "cancelled";
@@ -661,8 +608,8 @@ Output Translator::exit(int32_t exitCode, int32_t signal, bool stopRequested) {
     message += " before reporting a result";
     if (!lastApiError_.empty()) {
         message += ": " + lastApiError_;
-    } else if (!lastNoise_.empty()) {
-        message += ": " + lastNoise_;
+    } else if (!lines_.lastNoise().empty()) {
+        message += ": " + lines_.lastNoise();
     }
     failed(lastApiError_.empty() ? "process_error" : "api_error", message);
     return out;

@@ -9,11 +9,11 @@
 #include <string_view>
 #include <vector>
 
-#include "claude_code_json.h"
 #include "claude_code_request.h"
 
 namespace aw::claude_code {
 
+//! One Claude Code run: the Run class of the plugin kit (provider_plugin.hpp).
 class Translator {
 public:
     explicit Translator(RunRequest request);
@@ -21,7 +21,7 @@ public:
     Json invocation() const { return buildInvocation(request_); }
     //! One stdout line (no newline). Never throws for any line content.
     Output feed(std::string_view line);
-    //! The final events, exactly one of them terminal. Throws InvalidInput when called twice.
+    //! The final events, exactly one of them terminal.
     Output exit(int32_t exitCode, int32_t signal, bool stopRequested);
     //! A human's answer to a human.request: the control_response for stdin.
     Output reply(std::string_view reply);
@@ -69,16 +69,15 @@ private:
     void updateTodos(const std::string& tool, const Json& input, const Json& toolUseResult,
                      Output& out);
     Json usageOf(const Json& result) const;
-    Json ignoredLines() const;
     void closeDangling(Output& out);
-    void countUnknown(const std::string& type);
     std::string newMessageId(const std::string& apiMessageId);
     std::optional<double> previousTotal(const char* key) const;
 
     RunRequest request_;
+    JsonLines lines_;
     std::string sessionId_;
     std::map<std::string, ToolCall> tools_;
-    std::vector<std::string> unfinishedTools_;
+    UnfinishedTools unfinishedTools_;
     std::vector<StreamedBlock> streamed_;
     std::string streamApiMessageId_;  // of the last message_start stream event
     std::map<std::string, int> blocksPerApiMessage_;
@@ -88,15 +87,8 @@ private:
     Json usage_;   // this run's usage from that line
     std::string lastApiError_;
     int64_t lastApiErrorStatus_ = 0;
-    std::string
-        lastNoise_;  // the last non-JSON line, as a hint when nothing else explains a failure
     bool interruptedMarker_ = false;
-    bool exited_ = false;
     int interruptRequests_ = 0;
-    int64_t nonJsonLines_ = 0;
-    int64_t unknownLines_ = 0;
-    int64_t malformedLines_ = 0;
-    std::vector<std::string> unknownTypes_;
 };
 
 }  // namespace aw::claude_code

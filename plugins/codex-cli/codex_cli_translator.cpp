@@ -7,9 +7,6 @@
 namespace aw::codex_cli {
 namespace {
 
-constexpr size_t kNoiseHintBytes = 300;
-constexpr size_t kUnknownTypesKept = 8;
-
 //! Tool input as the CLI describes it: the item without its identity and outcome fields.
 Json toolInput(const Json& item) {
     Json input = Json::object();
@@ -67,31 +64,7 @@ bool toolFailed(const Json& item) {
 Translator::Translator(RunRequest request) : request_(std::move(request)) {}
 
 Output Translator::feed(std::string_view line) {
-    Output out;
-    while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
-    if (line.find_first_not_of(" \t") == std::string_view::npos) return out;
-    if (nestedTooDeep(line)) {
-        ++malformedLines_;
-        return out;
-    }
-    Json json = Json::parse(line.begin(), line.end(), nullptr, false);
-    if (json.is_discarded()) {
-        ++nonJsonLines_;
-        lastNoise_ = std::string(line.substr(0, kNoiseHintBytes));
-        return out;
-    }
-    if (!json.is_object()) {
-        countUnknown("(not an object)");
-        return out;
-    }
-    try {
-        dispatch(json, out);
-    } catch (const Json::exception&) {
-        // A known type with an unexpected shape: skip the line, keep the run.
-        ++malformedLines_;
-        return Output{};
-    }
-    return out;
+    return lines_.read(line, [this](const Json& json, Output& out) { dispatch(json, out); });
 }
 
 void Translator::dispatch(const Json& line, Output& out) {
@@ -99,7 +72,7 @@ void Translator::dispatch(const Json& line, Output& out) {
     if (type == "thread.started") {
         const std::string id = stringAt(line, "thread_id");
         if (id.empty()) {
-            ++malformedLines_;
+            lines_.countMalformed();
         } else if (id != threadId_) {
             threadId_ = id;
             out.add("provider.session", {{"provider_session_id", id}});
@@ -107,7 +80,7 @@ void Translator::dispatch(const Json& line, Output& out) {
     } else if (type == "item.started" || type == "item.updated" || type == "item.completed") {
         const Json* item = member(line, "item");
         if (!item || !item->is_object() || stringAt(*item, "id").empty()) {
-            ++malformedLines_;
+            lines_.countMalformed();
             return;
         }
         onItem(type.substr(5), *item, out);
@@ -120,7 +93,7 @@ void Translator::dispatch(const Json& line, Output& out) {
     } else if (type == "error") {
         lastError_ = stringAt(line, "message");
     } else if (type != "turn.started") {
-        countUnknown(type.empty() ? "(no type)" : type);
+        lines_.countUnknown(type.empty() ? "(no type)" : type);
     }
 }
 
@@ -165,7 +138,7 @@ void Translator::onTextItem(const std::string& phase, const std::string& id,
 void Translator::onTodoList(const Json& item, Output& out) {
     const Json* items = member(item, "items");
     if (!items || !items->is_array()) {
-        ++malformedLines_;
+        lines_.countMalformed();
         return;
     }
     Json list = Json::array();
@@ -188,7 +161,7 @@ void Translator::onToolItem(const std::string& phase, const std::string& id, con
         toolNames_[id] = toolName(item);
         out.add("tool.start",
                 {{"tool_call_id", id}, {"name", toolNames_[id]}, {"input", toolInput(item)}});
-        unfinishedTools_.push_back(id);
+        unfinishedTools_.started(id, toolNames_[id]);
     }
     if (phase != "completed") return;
     Json data{{"tool_call_id", id},
@@ -200,7 +173,7 @@ void Translator::onToolItem(const std::string& phase, const std::string& id, con
     }
     if (auto status = stringAt(item, "status"); !status.empty()) data["status"] = status;
     out.add("tool.result", std::move(data));
-    std::erase(unfinishedTools_, id);
+    unfinishedTools_.finished(id);
 }
 
 std::optional<int64_t> Translator::previousTotal(const char* key) const {
@@ -246,21 +219,6 @@ void Translator::onTurnCompleted(const Json& line, Output& out) {
     out.add("usage", std::move(run));
 }
 
-void Translator::countUnknown(const std::string& type) {
-    ++unknownLines_;
-    if (unknownTypes_.size() < kUnknownTypesKept &&
-        std::find(unknownTypes_.begin(), unknownTypes_.end(), type) == unknownTypes_.end()) {
-        unknownTypes_.push_back(type);
-    }
-}
-
-Json Translator::ignoredLines() const {
-    return {{"non_json", nonJsonLines_},
-            {"unknown", unknownLines_},
-            {"malformed", malformedLines_},
-            {"unknown_types", unknownTypes_}};
-}
-
 void Translator::closeDangling(Output& out) {
     for (const auto& [id, open] : openTexts_) {
         out.add(
@@ -268,25 +226,14 @@ void Translator::closeDangling(Output& out) {
             {{"message_id", id}, {"kind", open.kind}, {"text", open.text}, {"incomplete", true}});
     }
     openTexts_.clear();
-    for (const std::string& id : unfinishedTools_) {
-        out.add("tool.result", {{"tool_call_id", id},
-                                {"name", toolNames_[id]},
-                                {"output", ""},
-                                {"is_error", true},
-                                {"unfinished", true}});
-    }
-    unfinishedTools_.clear();
+    unfinishedTools_.close(out);
 }
 
 Output Translator::exit(int32_t exitCode, int32_t signal, bool stopRequested) {
-    if (exited_) throw InvalidInput("exit_run was already called for this run");
-    exited_ = true;
     Output out;
     closeDangling(out);
 
-    Json data{{"exit_code", exitCode >= 0 ? Json(exitCode) : Json()},
-              {"signal", signal != 0 ? Json(signal) : Json()},
-              {"ignored_lines", ignoredLines()}};
+    Json data = terminalData(exitCode, signal, lines_);
     if (!usage_.is_null()) data["usage"] = usage_;
     if (!turnFailure_.empty()) {
         // Codex does not classify failures; preceding `error` lines come from the model API.
@@ -306,8 +253,8 @@ Output Translator::exit(int32_t exitCode, int32_t signal, bool stopRequested) {
         message += " before finishing the turn";
         if (!lastError_.empty()) {
             message += ": " + lastError_;
-        } else if (!lastNoise_.empty()) {
-            message += ": " + lastNoise_;
+        } else if (!lines_.lastNoise().empty()) {
+            message += ": " + lines_.lastNoise();
         }
         data["error"] = {{"class", lastError_.empty() ? "process_error" : "api_error"},
                          {"message", message}};

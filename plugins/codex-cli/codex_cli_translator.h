@@ -7,13 +7,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
-#include "codex_cli_json.h"
 #include "codex_cli_request.h"
 
 namespace aw::codex_cli {
 
+//! One run of `codex exec`: the Run class of the plugin kit (provider_plugin.hpp). It has no
+//! reply() (no human loop) and no interrupt(): the kit's default, SIGINT, stops the CLI.
 class Translator {
 public:
     explicit Translator(RunRequest request);
@@ -21,7 +21,7 @@ public:
     Json invocation() const { return buildInvocation(request_); }
     //! One stdout line (no newline). Never throws for any line content.
     Output feed(std::string_view line);
-    //! The final events, exactly one of them terminal. Throws InvalidInput when called twice.
+    //! The final events, exactly one of them terminal.
     Output exit(int32_t exitCode, int32_t signal, bool stopRequested);
 
 private:
@@ -39,27 +39,20 @@ private:
     void onToolItem(const std::string& phase, const std::string& id, const Json& item, Output& out);
     void onTurnCompleted(const Json& line, Output& out);
     std::optional<int64_t> previousTotal(const char* key) const;
-    Json ignoredLines() const;
     void closeDangling(Output& out);
-    void countUnknown(const std::string& type);
 
     RunRequest request_;
+    JsonLines lines_;
     std::string threadId_;
     std::map<std::string, OpenText> openTexts_;
     std::map<std::string, std::string> toolNames_;  // call id -> name, for started tools
-    std::vector<std::string> unfinishedTools_;
+    UnfinishedTools unfinishedTools_;
     Json todos_ = Json::array();
     std::string lastAgentText_;
     Json usage_;  // this run's usage, null until turn.completed
     bool turnCompleted_ = false;
     std::string turnFailure_;  // turn.failed error.message
     std::string lastError_;    // the last top-level `error` line (reconnect notices, API errors)
-    std::string lastNoise_;
-    bool exited_ = false;
-    int64_t nonJsonLines_ = 0;
-    int64_t unknownLines_ = 0;
-    int64_t malformedLines_ = 0;
-    std::vector<std::string> unknownTypes_;
 };
 
 }  // namespace aw::codex_cli

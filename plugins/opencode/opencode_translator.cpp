@@ -2,13 +2,8 @@
 // (fixtures/providers/FACTS.md, section 3); anything else is counted and skipped.
 #include "opencode_translator.h"
 
-#include <algorithm>
-
 namespace aw::opencode {
 namespace {
-
-constexpr size_t kNoiseHintBytes = 300;
-constexpr size_t kUnknownTypesKept = 8;
 
 //! The unified todo status; opencode's "cancelled" becomes completed + cancelled:true.
 Json todoItem(const std::string& id, const Json& todo) {
@@ -40,31 +35,7 @@ std::string toolOutput(const Json& state) {
 Translator::Translator(RunRequest request) : request_(std::move(request)) {}
 
 Output Translator::feed(std::string_view line) {
-    Output out;
-    while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
-    if (line.find_first_not_of(" \t") == std::string_view::npos) return out;
-    if (nestedTooDeep(line)) {
-        ++malformedLines_;
-        return out;
-    }
-    Json json = Json::parse(line.begin(), line.end(), nullptr, false);
-    if (json.is_discarded()) {
-        ++nonJsonLines_;
-        lastNoise_ = std::string(line.substr(0, kNoiseHintBytes));
-        return out;
-    }
-    if (!json.is_object()) {
-        countUnknown("(not an object)");
-        return out;
-    }
-    try {
-        dispatch(json, out);
-    } catch (const Json::exception&) {
-        // A known type with an unexpected shape: skip the line, keep the run.
-        ++malformedLines_;
-        return Output{};
-    }
-    return out;
+    return lines_.read(line, [this](const Json& json, Output& out) { dispatch(json, out); });
 }
 
 void Translator::dispatch(const Json& line, Output& out) {
@@ -78,11 +49,11 @@ void Translator::dispatch(const Json& line, Output& out) {
     const bool knownPartType = type == "step_start" || type == "text" || type == "reasoning" ||
                                type == "tool_use" || type == "step_finish";
     if (!knownPartType) {
-        countUnknown(type.empty() ? "(no type)" : type);
+        lines_.countUnknown(type.empty() ? "(no type)" : type);
         return;
     }
     if (!part || !part->is_object()) {
-        ++malformedLines_;
+        lines_.countMalformed();
         return;
     }
     if (type == "text") {
@@ -122,7 +93,7 @@ void Translator::onTool(const Json& part, Output& out) {
     const std::string id = stringAt(part, "callID");
     const Json* state = member(part, "state");
     if (id.empty() || !state || !state->is_object()) {
-        ++malformedLines_;
+        lines_.countMalformed();
         return;
     }
     const std::string tool = stringAt(part, "tool");
@@ -132,7 +103,7 @@ void Translator::onTool(const Json& part, Output& out) {
         toolNames_[id] = tool;
         out.add("tool.start",
                 {{"tool_call_id", id}, {"name", tool}, {"input", input ? *input : Json::object()}});
-        unfinishedTools_.push_back(id);
+        unfinishedTools_.started(id, tool);
     }
     const std::string status = stringAt(*state, "status");
     if (status != "completed" && status != "error") return;
@@ -146,7 +117,7 @@ void Translator::onTool(const Json& part, Output& out) {
         data["exit_code"] = integerAt(*metadata, "exit");
     }
     out.add("tool.result", std::move(data));
-    std::erase(unfinishedTools_, id);
+    unfinishedTools_.finished(id);
 
     if (tool != "todowrite" || status != "completed") return;
     const Json* todos = input ? member(*input, "todos") : nullptr;
@@ -197,41 +168,11 @@ Json Translator::usageJson() const {
             {"model_calls", usage_.steps}};
 }
 
-void Translator::countUnknown(const std::string& type) {
-    ++unknownLines_;
-    if (unknownTypes_.size() < kUnknownTypesKept &&
-        std::find(unknownTypes_.begin(), unknownTypes_.end(), type) == unknownTypes_.end()) {
-        unknownTypes_.push_back(type);
-    }
-}
-
-Json Translator::ignoredLines() const {
-    return {{"non_json", nonJsonLines_},
-            {"unknown", unknownLines_},
-            {"malformed", malformedLines_},
-            {"unknown_types", unknownTypes_}};
-}
-
-void Translator::closeDangling(Output& out) {
-    for (const std::string& id : unfinishedTools_) {
-        out.add("tool.result", {{"tool_call_id", id},
-                                {"name", toolNames_[id]},
-                                {"output", ""},
-                                {"is_error", true},
-                                {"unfinished", true}});
-    }
-    unfinishedTools_.clear();
-}
-
 Output Translator::exit(int32_t exitCode, int32_t signal, bool stopRequested) {
-    if (exited_) throw InvalidInput("exit_run was already called for this run");
-    exited_ = true;
     Output out;
-    closeDangling(out);
+    unfinishedTools_.close(out);
 
-    Json data{{"exit_code", exitCode >= 0 ? Json(exitCode) : Json()},
-              {"signal", signal != 0 ? Json(signal) : Json()},
-              {"ignored_lines", ignoredLines()}};
+    Json data = terminalData(exitCode, signal, lines_);
     if (usage_.steps > 0) data["usage"] = usageJson();
     if (!errorMessage_.empty()) {
         data["error"] = {{"class", errorName_ == "APIError" ? "api_error" : "agent_error"},
@@ -250,7 +191,7 @@ Output Translator::exit(int32_t exitCode, int32_t signal, bool stopRequested) {
         std::string message = signal != 0
                                   ? "opencode was killed by signal " + std::to_string(signal)
                                   : "opencode exited with code " + std::to_string(exitCode);
-        if (!lastNoise_.empty()) message += ": " + lastNoise_;
+        if (!lines_.lastNoise().empty()) message += ": " + lines_.lastNoise();
         data["error"] = {{"class", "process_error"}, {"message", message}};
         out.add("run.failed", std::move(data));
     }

@@ -6,13 +6,13 @@
 #include <map>
 #include <string>
 #include <string_view>
-#include <vector>
 
-#include "opencode_json.h"
 #include "opencode_request.h"
 
 namespace aw::opencode {
 
+//! One run of `opencode run`: the Run class of the plugin kit (provider_plugin.hpp). It has no
+//! reply() (no human loop) and no interrupt(): the kit's default, SIGINT, stops the CLI.
 class Translator {
 public:
     explicit Translator(RunRequest request);
@@ -20,7 +20,7 @@ public:
     Json invocation() const { return buildInvocation(request_); }
     //! One stdout line (no newline). Never throws for any line content.
     Output feed(std::string_view line);
-    //! The final events, exactly one of them terminal. Throws InvalidInput when called twice.
+    //! The final events, exactly one of them terminal.
     Output exit(int32_t exitCode, int32_t signal, bool stopRequested);
 
 private:
@@ -41,26 +41,18 @@ private:
     void onStepFinish(const Json& part, Output& out);
     void onError(const Json& line);
     Json usageJson() const;
-    Json ignoredLines() const;
-    void closeDangling(Output& out);
-    void countUnknown(const std::string& type);
 
     RunRequest request_;
+    JsonLines lines_;
     std::string sessionId_;
     std::map<std::string, std::string> toolNames_;  // call id -> tool, once started
-    std::vector<std::string> unfinishedTools_;
+    UnfinishedTools unfinishedTools_;
     int64_t anonymousParts_ = 0;
     std::string lastText_;
     Usage usage_;
     std::string errorName_;
     std::string errorMessage_;
     int64_t errorStatus_ = 0;
-    std::string lastNoise_;
-    bool exited_ = false;
-    int64_t nonJsonLines_ = 0;
-    int64_t unknownLines_ = 0;
-    int64_t malformedLines_ = 0;
-    std::vector<std::string> unknownTypes_;
 };
 
 }  // namespace aw::opencode
