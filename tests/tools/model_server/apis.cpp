@@ -551,15 +551,22 @@ Conversation parseRequest(Api api, const Json& body) {
 }
 
 Rendered renderReply(Api api, const Conversation& conversation, const Reply& reply) {
+    Rendered out;
     switch (api) {
         case Api::Anthropic:
-            return renderAnthropic(conversation, reply);
+            out = renderAnthropic(conversation, reply);
+            break;
         case Api::Responses:
-            return renderResponses(conversation, reply);
+            out = renderResponses(conversation, reply);
+            break;
         case Api::Chat:
-            return renderChat(conversation, reply);
+            out = renderChat(conversation, reply);
+            break;
     }
-    return {};
+    if (reply.retryAfterMs >= 0) {
+        out.headers.emplace_back("retry-after-ms", std::to_string(reply.retryAfterMs));
+    }
+    return out;
 }
 
 }  // namespace aw::model_server

@@ -18,6 +18,7 @@ Conversation parseRequest(Api api, const Json& body);
 struct Rendered {
     int status = 200;
     std::string contentType = "application/json";
+    std::vector<std::pair<std::string, std::string>> headers;
     std::vector<std::string> pieces;
 };
 

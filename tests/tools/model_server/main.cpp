@@ -195,6 +195,7 @@ private:
         response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(rendered.status));
         response.setContentType(rendered.contentType);
         response.set("request-id", "req_aw_" + std::to_string(n));
+        for (const auto& [name, value] : rendered.headers) response.set(name, value);
         if (rendered.contentType == "text/event-stream") {
             response.set("Cache-Control", "no-cache");
             response.setChunkedTransferEncoding(true);

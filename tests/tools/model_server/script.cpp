@@ -241,7 +241,7 @@ Reply slowTool(const Conversation& c, Api api) {
         reply.scenario = "slow/shell";
         reply.text = "Running a slow command.";
         reply.toolCalls.push_back(
-            shellCall(c, api, "touch slow.started && sleep 30 && echo slow done", "Wait"));
+            shellCall(c, api, "touch slow.started && sleep 30 && touch slow.done", "Wait"));
         if (!reply.toolCalls.back().name.empty()) return reply;
         reply.toolCalls.clear();
     }
@@ -365,6 +365,7 @@ Reply scriptedReply(const Conversation& conversation, Api api) {
         reply.scenario = "http500";
         reply.httpStatus = 500;
         reply.errorMessage = "scripted failure: the model server answers 500";
+        if (contains(prompt, "RETRYAFTER")) reply.retryAfterMs = 100;
     } else if (contains(prompt, "FAIL400")) {
         reply.scenario = "http400";
         reply.httpStatus = 400;

@@ -51,6 +51,7 @@ struct ToolCall {
 struct Reply {
     int httpStatus = 200;  //!< not 200: an error reply with `errorMessage`
     std::string errorMessage;
+    int retryAfterMs = -1;  //!< >= 0: a retry-after-ms header on the error reply
     std::string reasoning;  //!< empty: no reasoning block
     std::string text;       //!< empty: no text block
     std::vector<ToolCall> toolCalls;
@@ -59,7 +60,8 @@ struct Reply {
 };
 
 //! Keywords (in the last user prompt) and what they do:
-//!   FAIL500 / FAIL400      the request fails with that HTTP status
+//!   FAIL500 / FAIL400      the request fails with that HTTP status; with RETRYAFTER the 500
+//!                          carries `retry-after-ms: 100` (clients that honour it retry fast)
 //!   TOOLS_AND_TODOS        text + shell command + todo list, then text + file write + todo
 //!                          list all completed, then a final text
 //!   ASKUSER                the ask-the-user tool (Claude Code AskUserQuestion), then a text
