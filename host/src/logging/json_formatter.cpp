@@ -51,7 +51,10 @@ void JsonFormatter::format(const Poco::Message& msg, std::string& text) {
 void configureJsonLogging(const std::string& level) {
     Poco::AutoPtr<Poco::FormattingChannel> channel(
         new Poco::FormattingChannel(new JsonFormatter, new Poco::ConsoleChannel(std::cerr)));
-    // "" addresses the root and every logger created so far, including Poco's own.
+    // The root first (loggers created later inherit from it), then "" for every logger
+    // created so far, including Poco's own.
+    Poco::Logger::root().setChannel(channel);
+    Poco::Logger::root().setLevel(Poco::Logger::parseLevel(level));
     Poco::Logger::setChannel("", channel);
     Poco::Logger::setLevel("", Poco::Logger::parseLevel(level));
 }

@@ -1,0 +1,88 @@
+#include "agent_executor/callback_deliverer.h"
+
+#include <Poco/Logger.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/URI.h>
+
+#include "executor/http_executor_client.h"
+#include "logging/json_formatter.h"
+
+namespace aw {
+namespace {
+
+Poco::Logger& logger() { return Poco::Logger::get("callbacks"); }
+
+}  // namespace
+
+CallbackDeliverer::CallbackDeliverer(OutputSpool& spool, CallbackTarget target)
+    : spool_(spool), target_(std::move(target)), thread_([this] { loop(); }) {}
+
+CallbackDeliverer::~CallbackDeliverer() {
+    stopping_ = true;
+    spool_.wake();
+    thread_.join();
+}
+
+bool CallbackDeliverer::post(const std::vector<OutputRecord>& batch) {
+    nlohmann::json events = nlohmann::json::array();
+    for (const auto& record : batch) events.push_back(record.toJson());
+    const std::string body =
+        nlohmann::json{{"executor_id", target_.executorId},
+                       {"session_id", target_.sessionId},
+                       {"run_id", batch.front().runId},
+                       {"events", events}}
+            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    try {
+        const Poco::URI uri(target_.url);
+        Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
+        session.setTimeout(Poco::Timespan(10, 0));
+        Poco::Net::HTTPRequest request("POST", uri.getPathEtc(), Poco::Net::HTTPMessage::HTTP_1_1);
+        request.set("Authorization", "Bearer " + target_.token);
+        const std::string traceId = newTraceId();
+        request.set("X-Trace-Id", traceId);
+        request.set("X-Session-Id", target_.sessionId);
+        request.set("X-Executor-Id", target_.executorId);
+        request.set("X-Run-Id", batch.front().runId);
+        request.set("X-Operation", "callbacks.output");
+        request.set("traceparent", "00-" + traceId + "-" + newSpanId() + "-01");
+        request.setContentType("application/json");
+        request.setContentLength64(static_cast<Poco::Int64>(body.size()));
+        session.sendRequest(request) << body;
+        Poco::Net::HTTPResponse response;
+        std::string ignored;
+        Poco::StreamCopier::copyToString(session.receiveResponse(response), ignored);
+        const int status = static_cast<int>(response.getStatus());
+        if (status >= 200 && status < 300) return true;
+        logFields(logger(), Poco::Message::PRIO_WARNING, "callback refused",
+                  {{"status", status}, {"run_id", batch.front().runId}, {"records", batch.size()}});
+    } catch (const std::exception& e) {
+        logFields(logger(), Poco::Message::PRIO_WARNING, "callback failed",
+                  {{"error", e.what()}, {"run_id", batch.front().runId}, {"records", batch.size()}});
+    }
+    return false;
+}
+
+void CallbackDeliverer::loop() {
+    auto backoff = std::chrono::milliseconds(100);
+    while (!stopping_) {
+        if (!spool_.waitForPending(std::chrono::milliseconds(500))) continue;
+        const auto batch = spool_.pending(kMaxBatchRecords);
+        if (batch.empty()) continue;
+        if (post(batch)) {
+            spool_.acknowledge(batch.front().runId, batch.size());
+            backoff = std::chrono::milliseconds(100);
+            continue;
+        }
+        // The host is away or refusing: keep everything and try again later.
+        for (auto waited = std::chrono::milliseconds(0); waited < backoff && !stopping_;
+             waited += std::chrono::milliseconds(50)) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    }
+}
+
+}  // namespace aw

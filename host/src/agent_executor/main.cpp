@@ -1,0 +1,137 @@
+// agent-executor: runs inside a session worker. Serves the host over HTTP on a unix socket
+// (and optionally loopback TCP) with a per-worker bearer token: health and the agent
+// processes (start, stdin, signal, status), whose output it delivers to the host's callback
+// URL through a durable spool.
+//   agent-executor --socket PATH [--listen 127.0.0.1:PORT] --spool-dir DIR
+//                  --callback-url URL --executor-id ID --session-id ID
+//   tokens from the environment: AW_EXECUTOR_TOKEN (to call this executor) and
+//   AW_CALLBACK_TOKEN (to call the host back); never on the command line, never logged.
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Util/ServerApplication.h>
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include "agent_executor/callback_deliverer.h"
+#include "agent_executor/run_manager.h"
+#include "http/router.h"
+#include "logging/json_formatter.h"
+
+namespace {
+
+struct Arguments {
+    std::string socket, listen, spoolDir, callbackUrl, executorId, sessionId;
+};
+
+[[noreturn]] void usage(const std::string& message) {
+    std::cerr << "agent-executor: " << message
+              << "\nusage: agent-executor --socket PATH [--listen 127.0.0.1:PORT] --spool-dir DIR"
+                 " --callback-url URL --executor-id ID --session-id ID\n"
+                 "environment: AW_EXECUTOR_TOKEN, AW_CALLBACK_TOKEN, AW_LOG_LEVEL\n";
+    std::exit(2);
+}
+
+Arguments parse(int argc, char** argv) {
+    Arguments args;
+    const std::map<std::string, std::string Arguments::*> flags{
+        {"--socket", &Arguments::socket},         {"--listen", &Arguments::listen},
+        {"--spool-dir", &Arguments::spoolDir},    {"--callback-url", &Arguments::callbackUrl},
+        {"--executor-id", &Arguments::executorId}, {"--session-id", &Arguments::sessionId}};
+    for (int i = 1; i < argc; ++i) {
+        const auto it = flags.find(argv[i]);
+        if (it == flags.end() || i + 1 >= argc) usage(std::string("unexpected argument ") + argv[i]);
+        args.*(it->second) = argv[++i];
+    }
+    if (args.socket.empty() && args.listen.empty()) usage("--socket or --listen is required");
+    if (args.spoolDir.empty() || args.callbackUrl.empty() || args.executorId.empty()) {
+        usage("--spool-dir, --callback-url and --executor-id are required");
+    }
+    return args;
+}
+
+std::string requiredEnv(const char* name) {
+    const char* value = std::getenv(name);
+    if (!value || !*value) usage(std::string(name) + " is not set");
+    return value;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    sigset_t termination;
+    sigemptyset(&termination);
+    sigaddset(&termination, SIGINT);
+    sigaddset(&termination, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &termination, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    const Arguments args = parse(argc, argv);
+    const std::string token = requiredEnv("AW_EXECUTOR_TOKEN");
+    const std::string callbackToken = requiredEnv("AW_CALLBACK_TOKEN");
+    const char* level = std::getenv("AW_LOG_LEVEL");
+    aw::configureJsonLogging(level && *level ? level : "information");
+
+    aw::OutputSpool spool(args.spoolDir);
+    aw::RunManager runs(spool);
+    aw::CallbackDeliverer deliverer(spool, {args.callbackUrl, callbackToken, args.executorId, args.sessionId});
+
+    aw::Router router(aw::TokenAuth({token}, {}), 16 * 1024 * 1024);
+    router.add({"GET", "/health", aw::Scope::Client, [&](const aw::HttpRequest&) {
+                    return aw::HttpResponse::json(200, {{"status", "ok"}, {"executor_id", args.executorId}});
+                }});
+    router.add({"POST", "/runs", aw::Scope::Client,
+                [&](const aw::HttpRequest& request) { return aw::HttpResponse::json(201, runs.start(request.json())); }});
+    router.add({"GET", "/runs/{id}", aw::Scope::Client, [&](const aw::HttpRequest& request) {
+                    return aw::HttpResponse::json(200, runs.status(request.param("id")));
+                }});
+    router.add({"POST", "/runs/{id}/stdin", aw::Scope::Client, [&](const aw::HttpRequest& request) {
+                    const auto& body = request.json();
+                    return aw::HttpResponse::json(
+                        200, runs.writeStdin(request.param("id"), body.value("data", ""), body.value("close", false)));
+                }});
+    router.add({"POST", "/runs/{id}/signal", aw::Scope::Client, [&](const aw::HttpRequest& request) {
+                    return aw::HttpResponse::json(200, runs.signal(request.param("id"), request.json().value("signal", "")));
+                }});
+
+    std::vector<std::unique_ptr<Poco::Net::HTTPServer>> servers;
+    auto serve = [&](Poco::Net::ServerSocket socket) {
+        auto params = new Poco::Net::HTTPServerParams;
+        params->setMaxThreads(8);
+        servers.push_back(std::make_unique<Poco::Net::HTTPServer>(router.factory(), socket, params));
+        servers.back()->start();
+    };
+    try {
+        if (!args.socket.empty()) {
+            std::error_code ignored;
+            std::filesystem::remove(args.socket, ignored);  // a stale socket of a previous life
+            Poco::Net::ServerSocket socket;
+            socket.bind(Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, args.socket));
+            socket.listen(64);
+            std::filesystem::permissions(args.socket, std::filesystem::perms::owner_read |
+                                                          std::filesystem::perms::owner_write);
+            serve(socket);
+            std::cout << "agent-executor listening on unix://" << args.socket << std::endl;
+        }
+        if (!args.listen.empty()) {
+            const auto colon = args.listen.rfind(':');
+            Poco::Net::ServerSocket socket;
+            socket.bind(Poco::Net::SocketAddress(args.listen.substr(0, colon),
+                                                 static_cast<Poco::UInt16>(std::stoi(args.listen.substr(colon + 1)))),
+                        true);
+            socket.listen(64);
+            if (!Poco::Net::SocketAddress(socket.address()).host().isLoopback()) usage("--listen must be loopback");
+            serve(socket);
+            std::cout << "agent-executor listening on http://" << socket.address().toString() << std::endl;
+        }
+    } catch (const Poco::Exception& e) {
+        std::cerr << "agent-executor: cannot listen: " << e.displayText() << std::endl;
+        return 69;
+    }
+
+    int received = 0;
+    sigwait(&termination, &received);
+    for (auto& server : servers) server->stopAll(true);
+    return 0;
+}

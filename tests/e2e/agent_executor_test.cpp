@@ -1,0 +1,249 @@
+// agent-executor as a real process: runs in their own process groups, output delivered to
+// a callback sink exactly once and in order, through host outages and executor restarts.
+#include <gtest/gtest.h>
+
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/StreamCopier.h>
+
+#include <signal.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "executor/http_executor_client.h"
+#include "process/subprocess.h"
+#include "support/temp_dir.h"
+
+namespace aw::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Json = nlohmann::json;
+
+//! Stands in for agent-host's callback endpoint: keeps each event once (by event_id), in
+//! arrival order, and can play dead (503) for a while.
+class CallbackSink {
+public:
+    CallbackSink() {
+        Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
+        port_ = socket.address().port();
+        server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), socket, new Poco::Net::HTTPServerParams);
+        server_->start();
+    }
+    ~CallbackSink() { server_->stopAll(true); }
+
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1/callbacks/executor"; }
+    void setDown(bool down) { down_ = down; }
+    int refused() const { return refused_; }
+
+    std::vector<Json> events(const std::string& runId, const std::string& stream) {
+        std::lock_guard lock(mutex_);
+        std::vector<Json> out;
+        for (const auto& event : events_) {
+            if (event["run_id"] == runId && event["stream"] == stream) out.push_back(event);
+        }
+        return out;
+    }
+    //! Waits until the run's exit record has arrived (or `timeout`).
+    bool waitForExit(const std::string& runId, std::chrono::milliseconds timeout = 20s) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (!events(runId, "exit").empty()) return true;
+            std::this_thread::sleep_for(20ms);
+        }
+        return false;
+    }
+    std::string lastToken() {
+        std::lock_guard lock(mutex_);
+        return token_;
+    }
+
+private:
+    struct Handler : Poco::Net::HTTPRequestHandler {
+        explicit Handler(CallbackSink& sink) : sink(sink) {}
+        void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override {
+            std::string body;
+            Poco::StreamCopier::copyToString(request.stream(), body);
+            if (sink.down_) {
+                ++sink.refused_;
+                response.setStatus(Poco::Net::HTTPResponse::HTTP_SERVICE_UNAVAILABLE);
+                response.setContentLength(2);
+                response.send() << "{}";
+                return;
+            }
+            {
+                std::lock_guard lock(sink.mutex_);
+                sink.token_ = request.get("Authorization", "");
+                const Json batch = Json::parse(body);  // outlives the loop over its events
+                for (const auto& event : batch["events"]) {
+                    if (sink.seen_.insert(event["event_id"].get<std::string>()).second) sink.events_.push_back(event);
+                }
+            }
+            response.setContentType("application/json");
+            response.setContentLength(11);
+            response.send() << "{\"ok\":true}";
+        }
+        CallbackSink& sink;
+    };
+    struct Factory : Poco::Net::HTTPRequestHandlerFactory {
+        explicit Factory(CallbackSink& sink) : sink(sink) {}
+        Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+            return new Handler(sink);
+        }
+        CallbackSink& sink;
+    };
+
+    unsigned short port_ = 0;
+    std::atomic<bool> down_{false};
+    std::atomic<int> refused_{0};
+    std::mutex mutex_;
+    std::set<std::string> seen_;
+    std::vector<Json> events_;
+    std::string token_;
+    std::unique_ptr<Poco::Net::HTTPServer> server_;
+};
+
+class AgentExecutor : public ::testing::Test {
+protected:
+    void startExecutor() {
+        SubprocessOptions options;
+        options.argv = {std::string(AW_BUILD_DIR) + "/bin/agent-executor", "--socket", socket(),
+                        "--spool-dir", (dir_ / "spool").string(), "--callback-url", sink_.url(),
+                        "--executor-id", "exec-1", "--session-id", "chat-1"};
+        options.env = {{"AW_EXECUTOR_TOKEN", "exec-token"}, {"AW_CALLBACK_TOKEN", "cb-token"}};
+        options.stderrFile = (dir_ / "executor.log").string();
+        executor_ = std::make_unique<Subprocess>(options);
+        const auto line = executor_->readLine(10s);
+        ASSERT_TRUE(line && line->find("listening") != std::string::npos) << readText(dir_ / "executor.log");
+    }
+    std::string socket() const { return (dir_ / "executor.sock").string(); }
+    HttpExecutorClient client(const std::string& token = "exec-token") {
+        HttpExecutorClientOptions options;
+        options.retry.maxAttempts = 1;
+        return HttpExecutorClient({"unix://" + socket(), token}, options);
+    }
+    Json startRun(const std::string& runId, const std::string& script, Json extra = Json::object()) {
+        Json spec{{"run_id", runId}, {"argv", {"sh", "-c", script}}, {"cwd", dir_.path().string()}};
+        spec.update(extra);
+        return client().startRun({"", "chat-1", "exec-1", runId}, spec);
+    }
+
+    TempDir dir_{"aw-exec"};
+    CallbackSink sink_;
+    std::unique_ptr<Subprocess> executor_;
+    const TraceContext trace_{"", "chat-1", "exec-1", ""};
+};
+
+TEST_F(AgentExecutor, OutputArrivesNumberedInOrderWithTheExitLast) {
+    startExecutor();
+    startRun("run-1", "i=1; while [ $i -le 500 ]; do echo line $i; i=$((i+1)); done; echo oops >&2; exit 3");
+    ASSERT_TRUE(sink_.waitForExit("run-1")) << readText(dir_ / "executor.log") << sink_.events("run-1", "stdout").size() << " lines; status " << client().runStatus(trace_, "run-1").dump();
+    const auto lines = sink_.events("run-1", "stdout");
+    ASSERT_EQ(lines.size(), 500u);
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        EXPECT_EQ(lines[i]["seq"], i + 1);
+        EXPECT_EQ(lines[i]["line"], "line " + std::to_string(i + 1));
+        EXPECT_EQ(lines[i]["event_id"], "run-1/stdout/" + std::to_string(i + 1));
+    }
+    EXPECT_EQ(sink_.events("run-1", "stderr").at(0)["line"], "oops");
+    const auto exit = sink_.events("run-1", "exit").at(0);
+    EXPECT_EQ(exit["exit_code"], 3);
+    EXPECT_EQ(exit["stdout_lines"], 500);
+    EXPECT_EQ(sink_.lastToken(), "Bearer cb-token");
+    EXPECT_EQ(client().runStatus(trace_, "run-1")["state"], "exited");
+}
+
+TEST_F(AgentExecutor, AHostOutageLosesNothingAndDuplicatesNothing) {
+    startExecutor();
+    sink_.setDown(true);
+    startRun("run-2", "i=1; while [ $i -le 200 ]; do echo $i; i=$((i+1)); done");
+    // The executor keeps trying while the host is down...
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (sink_.refused() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+    ASSERT_GE(sink_.refused(), 2);
+    sink_.setDown(false);
+    // ...and delivers everything, once, in order, when it is back.
+    ASSERT_TRUE(sink_.waitForExit("run-2")) << readText(dir_ / "executor.log");
+    const auto lines = sink_.events("run-2", "stdout");
+    ASSERT_EQ(lines.size(), 200u);
+    for (std::size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(lines[i]["line"], std::to_string(i + 1));
+}
+
+TEST_F(AgentExecutor, AnExecutorKilledMidDeliveryLosesNothing) {
+    startExecutor();
+    sink_.setDown(true);
+    startRun("run-3", "i=1; while [ $i -le 300 ]; do echo $i; i=$((i+1)); done");
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (client().runStatus(trace_, "run-3")["state"] != "exited" && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    executor_->signal(SIGKILL);
+    executor_->waitFor(5s);
+    sink_.setDown(false);
+    startExecutor();  // same spool directory: it picks up where the killed one stopped
+    ASSERT_TRUE(sink_.waitForExit("run-3")) << readText(dir_ / "executor.log");
+    const auto lines = sink_.events("run-3", "stdout");
+    ASSERT_EQ(lines.size(), 300u);
+    for (std::size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(lines[i]["seq"], i + 1);
+}
+
+TEST_F(AgentExecutor, StopBySignalReachesTheWholeProcessGroup) {
+    startExecutor();
+    startRun("run-4", "sleep 300 & echo $!; wait");
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (sink_.events("run-4", "stdout").empty() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    const pid_t grandchild = std::stoi(sink_.events("run-4", "stdout").at(0)["line"].get<std::string>());
+    ASSERT_EQ(::kill(grandchild, 0), 0) << "the background sleep runs";
+    client().signalRun(trace_, "run-4", "TERM");
+    ASSERT_TRUE(sink_.waitForExit("run-4"));
+    EXPECT_EQ(sink_.events("run-4", "exit").at(0)["signal"], SIGTERM);
+    const auto gone = std::chrono::steady_clock::now() + 5s;
+    while (::kill(grandchild, 0) == 0 && std::chrono::steady_clock::now() < gone) std::this_thread::sleep_for(20ms);
+    EXPECT_NE(::kill(grandchild, 0), 0) << "the grandchild survived the stop";
+}
+
+TEST_F(AgentExecutor, StdinReachesTheProcessAndLongLinesArriveInPieces) {
+    startExecutor();
+    startRun("run-5", "cat", {{"keep_stdin_open", true}});
+    const std::string longLine(3 * 1024 * 1024 + 5, 'x');
+    client().writeStdin(trace_, "run-5", "hello\n" + longLine + "\n", true);
+    ASSERT_TRUE(sink_.waitForExit("run-5"));
+    const auto lines = sink_.events("run-5", "stdout");
+    ASSERT_GE(lines.size(), 5u);
+    EXPECT_EQ(lines[0]["line"], "hello");
+    std::string rebuilt;
+    for (std::size_t i = 1; i < lines.size(); ++i) {
+        rebuilt += lines[i]["line"].get<std::string>();
+        EXPECT_EQ(lines[i].value("continued", false), i + 1 < lines.size()) << i;
+    }
+    EXPECT_EQ(rebuilt, longLine);
+    EXPECT_EQ(sink_.events("run-5", "exit").at(0)["exit_code"], 0);
+}
+
+TEST_F(AgentExecutor, EveryCallNeedsTheWorkersToken) {
+    startExecutor();
+    try {
+        client("wrong").health(trace_);
+        FAIL() << "wrong token accepted";
+    } catch (const ExecutorCallError& e) {
+        EXPECT_EQ(e.failure().status, 401);
+    }
+    EXPECT_EQ(client().health(trace_)["status"], "ok");
+    // A repeated start of the same run id is the same run, not a second process.
+    const auto first = startRun("run-6", "sleep 5");
+    const auto again = startRun("run-6", "echo never");
+    EXPECT_EQ(first["pid"], again["pid"]);
+    client().signalRun(trace_, "run-6", "KILL");
+}
+
+}  // namespace
+}  // namespace aw::test
