@@ -9,8 +9,8 @@ protected:
     ClaudeCodeLive() : LiveTest({Cli::ClaudeCode, "Bash", "Write", "toolu_", "TaskUpdate", true}) {}
 
     //! approval_mode "ask": the stdio protocol mode, human.request answered from `replies`.
-    RunResult runAsking(const std::string& prompt, std::vector<Json> replies) {
-        RunOptions options;
+    RunResult runAsking(const std::string& prompt, std::vector<Json> replies,
+                        RunOptions options = {}) {
         options.replies = std::move(replies);
         options.timeoutSeconds = 120;
         return sandbox_->run(sandbox_->request(prompt, {{"approval_mode", "ask"}}), options);
@@ -98,6 +98,21 @@ TEST_F(ClaudeCodeLive, HumanLoopDenyRefusesTheTools) {
     EXPECT_TRUE(refused) << run.describe();
     EXPECT_FALSE(std::filesystem::exists(sandbox_->workspace() / "hello.txt"));
     EXPECT_FALSE(std::filesystem::exists(sandbox_->workspace() / "notes.txt"));
+}
+
+TEST_F(ClaudeCodeLive, InterruptInAskModeStopsThroughTheProtocol) {
+    // In stdio protocol mode the plugin interrupts with a control request on stdin.
+    RunOptions options;
+    options.interruptWhenFileExists = sandbox_->workspace() / "slow.started";
+    const RunResult run =
+        runAsking("SLOWTOOL: wait for something", {{{"decision", "allow"}}}, options);
+    expectWellFormed(run, *sandbox_);
+    EXPECT_TRUE(run.interruptSent) << run.describe();
+    EXPECT_EQ(run.terminal().value("type", ""), "run.stopped") << run.describe();
+    EXPECT_NE(run.stderrText.find("): {\"stdin\":"), std::string::npos)
+        << "not interrupted through the protocol\n"
+        << run.describe();
+    EXPECT_LT(run.seconds, 30);
 }
 
 TEST_F(ClaudeCodeLive, AskUserQuestionIsAnswered) {
