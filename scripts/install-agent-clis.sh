@@ -27,11 +27,11 @@ fail() {
 
 command -v npm >/dev/null || fail "npm is not installed (node 20+ with npm is needed for the live CLI tests)"
 command -v node >/dev/null || fail "node is not installed"
-mkdir -p "$cache" || fail "cannot create the cache directory $cache"
-cache="$(cd "$cache" && pwd)"
+cache="$(realpath -m "$cache")"
 case "$cache/" in
-  "$(cd "$(dirname "$0")/.." && pwd)/"*) fail "the cache directory $cache is inside the source tree; set AW_CLI_CACHE elsewhere" ;;
+  "$(cd "$(dirname "$0")/.." && pwd -P)/"*) fail "the cache directory $cache is inside the source tree; set AW_CLI_CACHE elsewhere" ;;
 esac
+mkdir -p "$cache" || fail "cannot create the cache directory $cache"
 
 # One installer at a time per cache (make test runs may overlap).
 exec 9>"$cache/.lock"
