@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <map>
 #include <set>
 
 namespace aw::live {
@@ -59,12 +60,20 @@ void expectWellFormed(const RunResult& run, const CliSandbox& sandbox) {
     EXPECT_EQ(run.terminalCount(), 1) << run.describe();
     EXPECT_FALSE(run.terminal().is_null()) << "the last event is not terminal\n" << run.describe();
     std::set<std::string> open;
+    std::map<std::string, std::string> deltas;
     for (const auto& event : run.events) {
         const std::string type = event.value("type", "");
         const Json data = event.value("data", Json::object());
+        const std::string id = data.value("message_id", "");
         EXPECT_NE(type, "<not JSON>") << run.describe();
-        if (type == "message.start") open.insert(data.value("message_id", ""));
-        if (type == "message.stop") open.erase(data.value("message_id", ""));
+        if (type == "message.start") open.insert(id);
+        if (type == "message.delta") deltas[id] += data.value("text", "");
+        if (type == "message.stop") {
+            open.erase(id);
+            if (!data.value("incomplete", false)) {
+                EXPECT_EQ(deltas[id], data.value("text", "")) << "deltas of " << id;
+            }
+        }
     }
     EXPECT_TRUE(open.empty()) << "messages never stopped: " << *open.begin();
     for (const auto& start : run.ofType("tool.start")) {
