@@ -43,5 +43,15 @@ TEST_F(CodexCliLive, InterruptAfterToolStartStops) {
     checkInterruptAfterToolStart(traits_, *sandbox_);
 }
 
+TEST_F(CodexCliLive, InterruptAfterMillisecondsStops) {
+    RunOptions options;
+    options.interruptAfterMs = 5000;  // Codex has long started the 30 s command by then
+    const RunResult run = sandbox_->run(sandbox_->request("SLOWTOOL: wait for something"), options);
+    expectWellFormed(run, *sandbox_);
+    EXPECT_EQ(run.terminal().value("type", ""), "run.stopped") << run.describe();
+    EXPECT_TRUE(std::filesystem::exists(sandbox_->workspace() / "slow.started"));
+    EXPECT_LT(run.seconds, 25);
+}
+
 }  // namespace
 }  // namespace aw::live

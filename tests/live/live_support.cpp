@@ -255,6 +255,10 @@ RunResult CliSandbox::run(const Json& request, const RunOptions& options) {
         spawn.argv.push_back("--interrupt-after-event");
         spawn.argv.push_back(options.interruptAfterEvent);
     }
+    if (options.interruptAfterMs >= 0) {
+        spawn.argv.push_back("--interrupt-after-ms");
+        spawn.argv.push_back(std::to_string(options.interruptAfterMs));
+    }
     if (options.timeoutSeconds > 0) {
         spawn.argv.push_back("--timeout-s");
         spawn.argv.push_back(std::to_string(options.timeoutSeconds));

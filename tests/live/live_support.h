@@ -59,6 +59,7 @@ private:
 struct RunOptions {
     std::vector<Json> replies;        //!< --replies, one per human.request
     std::string interruptAfterEvent;  //!< --interrupt-after-event
+    int interruptAfterMs = -1;        //!< --interrupt-after-ms
     int timeoutSeconds = 0;           //!< --timeout-s
     //! Sends SIGINT to agent-provider-host (its Ctrl-C: interrupt the run) once this file
     //! exists, e.g. the marker the slow tool touches when it has started.
