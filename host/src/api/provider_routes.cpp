@@ -25,7 +25,7 @@ ReplayInput replayInputFrom(const nlohmann::json& body, std::chrono::millisecond
     }
     input.request = body.value("request", nlohmann::json{{"run_id", "admin-replay"},
                                                          {"session_id", "admin-replay"},
-                                                         {"prompt", ""},
+                                                         {"prompt", "replay"},
                                                          {"approval_mode", "auto"},
                                                          {"workspace", "."}});
     if (!input.request.is_object()) throw bad("\"request\" must be an object");

@@ -202,7 +202,7 @@ int replay(const Arguments& args) {
     std::ifstream capture(args.replay, std::ios::binary);
     if (!capture) usageError("cannot read " + args.replay);
     nlohmann::json runRequest = {{"run_id", "replay"},     {"session_id", "replay"},
-                                 {"prompt", ""},           {"approval_mode", "auto"},
+                                 {"prompt", "replay"},     {"approval_mode", "auto"},
                                  {"workspace", "."}};
     if (!args.request.empty()) {
         runRequest = nlohmann::json::parse(args.request, nullptr, false);
