@@ -16,19 +16,25 @@
 
 #include "agent_executor/callback_deliverer.h"
 #include "agent_executor/run_manager.h"
+#include "agent_executor/workspace_service.h"
 #include "http/router.h"
 #include "logging/json_formatter.h"
+#include "storage/file_object_store.h"
 
 namespace {
 
 struct Arguments {
     std::string socket, listen, spoolDir, callbackUrl, executorId, sessionId;
+    // The workspace: all or none (without them the executor only runs processes).
+    std::string workspace, home, objectsDir, bucket, keyPrefix, stateDir;
 };
 
 [[noreturn]] void usage(const std::string& message) {
     std::cerr << "agent-executor: " << message
               << "\nusage: agent-executor --socket PATH [--listen 127.0.0.1:PORT] --spool-dir DIR"
                  " --callback-url URL --executor-id ID --session-id ID\n"
+                 "         [--workspace DIR --home DIR --objects-dir DIR --bucket B --key-prefix P"
+                 " --state-dir DIR]\n"
                  "environment: AW_EXECUTOR_TOKEN, AW_CALLBACK_TOKEN, AW_LOG_LEVEL\n";
     std::exit(2);
 }
@@ -38,7 +44,10 @@ Arguments parse(int argc, char** argv) {
     const std::map<std::string, std::string Arguments::*> flags{
         {"--socket", &Arguments::socket},         {"--listen", &Arguments::listen},
         {"--spool-dir", &Arguments::spoolDir},    {"--callback-url", &Arguments::callbackUrl},
-        {"--executor-id", &Arguments::executorId}, {"--session-id", &Arguments::sessionId}};
+        {"--executor-id", &Arguments::executorId}, {"--session-id", &Arguments::sessionId},
+        {"--workspace", &Arguments::workspace},   {"--home", &Arguments::home},
+        {"--objects-dir", &Arguments::objectsDir}, {"--bucket", &Arguments::bucket},
+        {"--key-prefix", &Arguments::keyPrefix},   {"--state-dir", &Arguments::stateDir}};
     for (int i = 1; i < argc; ++i) {
         const auto it = flags.find(argv[i]);
         if (it == flags.end() || i + 1 >= argc) usage(std::string("unexpected argument ") + argv[i]);
@@ -47,6 +56,13 @@ Arguments parse(int argc, char** argv) {
     if (args.socket.empty() && args.listen.empty()) usage("--socket or --listen is required");
     if (args.spoolDir.empty() || args.callbackUrl.empty() || args.executorId.empty()) {
         usage("--spool-dir, --callback-url and --executor-id are required");
+    }
+    const bool anyWorkspace = !(args.workspace + args.home + args.objectsDir + args.bucket +
+                                args.keyPrefix + args.stateDir).empty();
+    const bool allWorkspace = !args.workspace.empty() && !args.home.empty() && !args.objectsDir.empty() &&
+                              !args.bucket.empty() && !args.keyPrefix.empty() && !args.stateDir.empty();
+    if (anyWorkspace && !allWorkspace) {
+        usage("--workspace, --home, --objects-dir, --bucket, --key-prefix and --state-dir go together");
     }
     return args;
 }
@@ -94,6 +110,28 @@ int main(int argc, char** argv) {
     router.add({"POST", "/runs/{id}/signal", aw::Scope::Client, [&](const aw::HttpRequest& request) {
                     return aw::HttpResponse::json(200, runs.signal(request.param("id"), request.json().value("signal", "")));
                 }});
+
+    std::unique_ptr<aw::FileObjectStore> objects;
+    std::unique_ptr<aw::WorkspaceService> workspace;
+    if (!args.workspace.empty()) {
+        objects = std::make_unique<aw::FileObjectStore>(args.objectsDir);
+        workspace = std::make_unique<aw::WorkspaceService>(
+            aw::WorkspaceLayout{{std::filesystem::absolute(args.workspace).lexically_normal().string(),
+                                 std::filesystem::absolute(args.home).lexically_normal().string()},
+                                args.bucket, args.keyPrefix, args.stateDir},
+            *objects);
+        router.add({"POST", "/workspace/restore", aw::Scope::Client,
+                    [&](const aw::HttpRequest& r) { return aw::HttpResponse::json(200, workspace->restore(r.json())); }});
+        router.add({"POST", "/workspace/link", aw::Scope::Client,
+                    [&](const aw::HttpRequest& r) { return aw::HttpResponse::json(200, workspace->link(r.json())); }});
+        router.add({"POST", "/workspace/validate", aw::Scope::Client,
+                    [&](const aw::HttpRequest& r) { return aw::HttpResponse::json(200, workspace->validate(r.json())); }});
+        router.add({"POST", "/workspace/sync", aw::Scope::Client, [&](const aw::HttpRequest& r) {
+                        const auto& body = r.json();
+                        return aw::HttpResponse::json(200, workspace->sync(body.value("mode", "incremental"),
+                                                                           body.value("reason", "")));
+                    }});
+    }
 
     std::vector<std::unique_ptr<Poco::Net::HTTPServer>> servers;
     auto serve = [&](Poco::Net::ServerSocket socket) {

@@ -1,0 +1,250 @@
+#include "agent_executor/workspace_service.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <fstream>
+#include <set>
+
+#include "http/api_error.h"
+
+namespace aw {
+namespace {
+
+namespace fs = std::filesystem;
+
+double millisSince(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+//! Refuses a target that leaves `base`, enters a protected path, or would be written
+//! through a symlink that points elsewhere (the parent is resolved on disk).
+void checkTarget(const fs::path& target, const fs::path& base, const RestorePlan& plan) {
+    const std::string normal = lexicallyNormalAbsolute(target.string());
+    auto refuse = [&](const std::string& why) {
+        throw ApiError(422, {"restore_path_rejected", "restore target " + normal + " " + why,
+                             "object keys must stay inside their entry's target"});
+    };
+    if (!isSameOrInside(normal, base.string())) refuse("leaves " + base.string());
+    std::vector<std::string> protectedPaths = plan.protectedPaths;
+    for (const auto& path : builtinProtectedPaths()) protectedPaths.push_back(path);
+    for (const auto& path : protectedPaths) {
+        if (isSameOrInside(normal, path)) refuse("is inside the protected path " + path);
+    }
+    std::error_code error;
+    const auto parent = fs::weakly_canonical(fs::path(normal).parent_path(), error);
+    if (!error && !isSameOrInside(parent.string(), fs::weakly_canonical(base, error).string())) {
+        refuse("would be written through a symlink to " + parent.string());
+    }
+}
+
+struct FileState {
+    std::uint64_t size = 0;
+    std::int64_t mtimeNs = 0;
+    bool operator==(const FileState&) const = default;
+};
+
+//! Regular files below `root`, relative paths to their state. Symlinks are not followed:
+//! a link to outside the workspace must never pull foreign files into the store.
+std::map<std::string, FileState> scanFiles(const fs::path& root) {
+    std::map<std::string, FileState> files;
+    std::error_code error;
+    if (!fs::is_directory(root, error)) return files;
+    for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, error);
+         it != fs::recursive_directory_iterator(); it.increment(error)) {
+        if (error) break;
+        if (it->is_symlink() || !it->is_regular_file()) continue;
+        struct stat info {};
+        if (::lstat(it->path().c_str(), &info) != 0) continue;
+        files[fs::relative(it->path(), root).generic_string()] =
+            FileState{static_cast<std::uint64_t>(info.st_size),
+                      static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec};
+    }
+    return files;
+}
+
+}  // namespace
+
+WorkspaceService::WorkspaceService(WorkspaceLayout layout, ObjectStore& store)
+    : layout_(std::move(layout)), store_(store) {
+    fs::create_directories(layout_.stateDir);
+}
+
+std::string WorkspaceService::workspaceKey() const {
+    return layout_.bucket + "/" + layout_.keyPrefix + "workspace/";
+}
+
+RestorePlan WorkspaceService::checkedPlan(const nlohmann::json& planJson) const {
+    RestorePlan plan;
+    try {
+        plan = restorePlanFromJson(planJson);
+    } catch (const ProblemError& e) {
+        throw ApiError(400, e.problem());
+    }
+    if (auto problem = validateRestorePlan(plan, layout_.roots)) throw ApiError(422, *problem);
+    if (plan.bucket != layout_.bucket || plan.keyPrefix != layout_.keyPrefix) {
+        throw ApiError(422, {"restore_plan_rejected",
+                             "the plan is for " + plan.bucket + "/" + plan.keyPrefix +
+                                 ", not this worker's session",
+                             "send the plan made for this session"});
+    }
+    return plan;
+}
+
+void WorkspaceService::restoreTree(const std::string& sourceKey, const fs::path& target,
+                                   ConflictPolicy policy, const RestorePlan& plan,
+                                   nlohmann::json& counts) {
+    for (const auto& object : store_.list(sourceKey)) {
+        const fs::path destination = target / object.key.substr(sourceKey.size());
+        checkTarget(destination, target, plan);
+        if (fs::exists(fs::symlink_status(destination))) {
+            if (policy == ConflictPolicy::KeepSession) {
+                counts["kept"] = counts["kept"].get<int>() + 1;
+                continue;
+            }
+            if (policy == ConflictPolicy::Fail) {
+                throw ApiError(409, {"restore_conflict",
+                                     destination.string() + " already exists and the entry's "
+                                                            "conflict policy is `fail`",
+                                     "remove the file or restore with keep_session"});
+            }
+        }
+        store_.getFile(object.key, destination.string());
+        counts["files"] = counts["files"].get<int>() + 1;
+        counts["bytes"] = counts["bytes"].get<std::uint64_t>() + object.size;
+    }
+}
+
+nlohmann::json WorkspaceService::restore(const nlohmann::json& planJson) {
+    std::lock_guard lock(mutex_);
+    const auto started = std::chrono::steady_clock::now();
+    const RestorePlan plan = checkedPlan(planJson);
+    nlohmann::json counts{{"files", 0}, {"bytes", std::uint64_t{0}}, {"kept", 0}, {"entries", 0}};
+    for (const auto& entry : plan.entries) {
+        if (entry.mode != RestoreMode::Copy) continue;
+        fs::create_directories(entry.targetPath);
+        restoreTree(layout_.bucket + "/" + entry.sourceKeyPrefix, entry.targetPath,
+                    entry.conflictPolicy, plan, counts);
+        counts["entries"] = counts["entries"].get<int>() + 1;
+    }
+    counts["duration_ms"] = millisSince(started);
+    return counts;
+}
+
+nlohmann::json WorkspaceService::link(const nlohmann::json& planJson) {
+    std::lock_guard lock(mutex_);
+    const auto started = std::chrono::steady_clock::now();
+    const RestorePlan plan = checkedPlan(planJson);
+    nlohmann::json counts{{"files", 0}, {"bytes", std::uint64_t{0}}, {"kept", 0}, {"links", 0}};
+    for (const auto& entry : plan.entries) {
+        if (entry.mode != RestoreMode::Link) continue;
+        std::string slot = entry.name;
+        for (char& c : slot) {
+            if (c == '/') c = '_';
+        }
+        const fs::path store = layout_.stateDir / "links" / slot;
+        fs::create_directories(store);
+        restoreTree(layout_.bucket + "/" + entry.sourceKeyPrefix, store, entry.conflictPolicy, plan, counts);
+        const fs::path target = entry.targetPath;
+        const auto status = fs::symlink_status(target);
+        if (fs::is_symlink(status) && fs::read_symlink(target) == store) continue;
+        if (fs::exists(status)) {
+            if (entry.conflictPolicy == ConflictPolicy::KeepSession) {
+                counts["kept"] = counts["kept"].get<int>() + 1;
+                continue;
+            }
+            if (entry.conflictPolicy == ConflictPolicy::Fail) {
+                throw ApiError(409, {"restore_conflict", target.string() + " already exists",
+                                     "remove it or restore with keep_session"});
+            }
+            fs::remove_all(target);
+        }
+        fs::create_directories(target.parent_path());
+        fs::create_directory_symlink(store, target);
+        counts["links"] = counts["links"].get<int>() + 1;
+    }
+    counts["duration_ms"] = millisSince(started);
+    return counts;
+}
+
+nlohmann::json WorkspaceService::validate(const nlohmann::json& request) {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> required;
+    if (request.contains("entries")) {
+        required = checkedPlan(request).requiredPaths;
+    } else if (request.contains("required_paths") && request["required_paths"].is_array()) {
+        for (const auto& path : request["required_paths"]) {
+            if (!path.is_string()) throw ApiError(400, {"invalid_validation", "required paths must be strings", ""});
+            const auto resolved = resolveRestorePath(path.get<std::string>(), layout_.roots);
+            if (!resolved.ok()) throw ApiError(422, {"restore_path_rejected", resolved.fault, ""});
+            required.push_back(resolved.path);
+        }
+    } else {
+        throw ApiError(400, {"invalid_validation", "send {\"required_paths\": [...]} or a restore plan", ""});
+    }
+    nlohmann::json missing = nlohmann::json::array();
+    for (const auto& path : required) {
+        if (!fs::exists(path)) missing.push_back(path);
+    }
+    return {{"missing_paths", missing}};
+}
+
+nlohmann::json WorkspaceService::sync(const std::string& mode, const std::string& reason) {
+    if (mode != "full" && mode != "incremental") {
+        throw ApiError(400, {"invalid_sync", "sync mode '" + mode + "' is not full or incremental", ""});
+    }
+    std::lock_guard lock(mutex_);
+    const auto started = std::chrono::steady_clock::now();
+    const fs::path root = layout_.roots.workspaceRoot;
+    const fs::path manifestPath = layout_.stateDir / "sync-manifest.json";
+    const std::string prefix = workspaceKey();
+
+    // What the store holds: the manifest of the last sync, or (full) the store itself.
+    std::map<std::string, FileState> stored;
+    if (mode == "full") {
+        for (const auto& object : store_.list(prefix)) {
+            stored[object.key.substr(prefix.size())] = FileState{object.size, -1};  // re-upload all
+        }
+    } else {
+        std::ifstream in(manifestPath);
+        const auto manifest = nlohmann::json::parse(in, nullptr, false);
+        if (manifest.is_object()) {
+            for (const auto& [path, state] : manifest.items()) {
+                stored[path] = FileState{state.value("size", std::uint64_t{0}), state.value("mtime_ns", std::int64_t{0})};
+            }
+        }
+    }
+    const auto current = scanFiles(root);
+    std::uint64_t uploadedBytes = 0;
+    int uploaded = 0, deleted = 0, unchanged = 0;
+    nlohmann::json manifest = nlohmann::json::object();
+    for (const auto& [path, state] : current) {
+        const auto it = stored.find(path);
+        if (it != stored.end() && it->second == state) {
+            ++unchanged;
+        } else {
+            store_.putFile(prefix + path, (root / path).string());
+            ++uploaded;
+            uploadedBytes += state.size;
+        }
+        manifest[path] = {{"size", state.size}, {"mtime_ns", state.mtimeNs}};
+    }
+    for (const auto& [path, state] : stored) {
+        if (!current.count(path) && store_.remove(prefix + path)) ++deleted;
+    }
+    // The manifest is written last: a sync cut short leaves the previous one, so the next
+    // sync redoes whatever this one did not record.
+    const auto temporary = manifestPath.string() + ".tmp";
+    std::ofstream(temporary) << manifest.dump();
+    fs::rename(temporary, manifestPath);
+    return {{"mode", mode},
+            {"reason", reason},
+            {"files", current.size()},
+            {"uploaded_files", uploaded},
+            {"uploaded_bytes", uploadedBytes},
+            {"deleted_files", deleted},
+            {"unchanged_files", unchanged},
+            {"duration_ms", millisSince(started)}};
+}
+
+}  // namespace aw

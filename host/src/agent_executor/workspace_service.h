@@ -1,0 +1,50 @@
+// The executor's side of workspace persistence: restore (and link) a plan's entries from
+// the object store, validate required paths, and sync the workspace back, full or
+// incremental (only new and changed files, deletions propagated, tracked in a manifest).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <mutex>
+#include <string>
+
+#include "agent_worker/core/object_store.h"
+#include "agent_worker/core/restore_plan.h"
+
+namespace aw {
+
+struct WorkspaceLayout {
+    RestoreRoots roots;              //!< workspace and home directories of this worker
+    std::string bucket;              //!< object store bucket of this session
+    std::string keyPrefix;           //!< the session's key prefix (`<root>/<tenant>/<session>/`)
+    std::filesystem::path stateDir;  //!< the executor's own files (manifest, link targets)
+};
+
+class WorkspaceService {
+public:
+    WorkspaceService(WorkspaceLayout layout, ObjectStore& store);
+
+    //! Copies the plan's `copy` entries into place. Throws ApiError: 422 for a plan that
+    //! fails validation, 409 when a `fail` conflict policy meets an existing file.
+    nlohmann::json restore(const nlohmann::json& planJson);
+    //! Restores the plan's `link` entries into the state area and points their targets at it.
+    nlohmann::json link(const nlohmann::json& planJson);
+    //! `{"required_paths": [...]}` (or a whole plan) -> `{"missing_paths": [...]}`.
+    nlohmann::json validate(const nlohmann::json& request);
+    //! `mode`: `full` (compare with the store) or `incremental` (compare with the manifest).
+    nlohmann::json sync(const std::string& mode, const std::string& reason);
+
+private:
+    RestorePlan checkedPlan(const nlohmann::json& planJson) const;
+    //! Writes the objects under `sourceKey` below `target` per `policy`; adds to `counts`.
+    void restoreTree(const std::string& sourceKey, const std::filesystem::path& target,
+                     ConflictPolicy policy, const RestorePlan& plan, nlohmann::json& counts);
+    std::string workspaceKey() const;
+
+    WorkspaceLayout layout_;
+    ObjectStore& store_;
+    std::mutex mutex_;  //!< one workspace operation at a time
+};
+
+}  // namespace aw
