@@ -2,13 +2,6 @@
 // a callback sink exactly once and in order, through host outages and executor restarts.
 #include <gtest/gtest.h>
 
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/StreamCopier.h>
 
 #include <signal.h>
 
@@ -19,6 +12,7 @@
 
 #include "executor/http_executor_client.h"
 #include "process/subprocess.h"
+#include "support/callback_sink.h"
 #include "support/temp_dir.h"
 
 namespace aw::test {
@@ -26,89 +20,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using Json = nlohmann::json;
-
-//! Stands in for agent-host's callback endpoint: keeps each event once (by event_id), in
-//! arrival order, and can play dead (503) for a while.
-class CallbackSink {
-public:
-    CallbackSink() {
-        Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
-        port_ = socket.address().port();
-        server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), socket, new Poco::Net::HTTPServerParams);
-        server_->start();
-    }
-    ~CallbackSink() { server_->stopAll(true); }
-
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1/callbacks/executor"; }
-    void setDown(bool down) { down_ = down; }
-    int refused() const { return refused_; }
-
-    std::vector<Json> events(const std::string& runId, const std::string& stream) {
-        std::lock_guard lock(mutex_);
-        std::vector<Json> out;
-        for (const auto& event : events_) {
-            if (event["run_id"] == runId && event["stream"] == stream) out.push_back(event);
-        }
-        return out;
-    }
-    //! Waits until the run's exit record has arrived (or `timeout`).
-    bool waitForExit(const std::string& runId, std::chrono::milliseconds timeout = 20s) {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (std::chrono::steady_clock::now() < deadline) {
-            if (!events(runId, "exit").empty()) return true;
-            std::this_thread::sleep_for(20ms);
-        }
-        return false;
-    }
-    std::string lastToken() {
-        std::lock_guard lock(mutex_);
-        return token_;
-    }
-
-private:
-    struct Handler : Poco::Net::HTTPRequestHandler {
-        explicit Handler(CallbackSink& sink) : sink(sink) {}
-        void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override {
-            std::string body;
-            Poco::StreamCopier::copyToString(request.stream(), body);
-            if (sink.down_) {
-                ++sink.refused_;
-                response.setStatus(Poco::Net::HTTPResponse::HTTP_SERVICE_UNAVAILABLE);
-                response.setContentLength(2);
-                response.send() << "{}";
-                return;
-            }
-            {
-                std::lock_guard lock(sink.mutex_);
-                sink.token_ = request.get("Authorization", "");
-                const Json batch = Json::parse(body);  // outlives the loop over its events
-                for (const auto& event : batch["events"]) {
-                    if (sink.seen_.insert(event["event_id"].get<std::string>()).second) sink.events_.push_back(event);
-                }
-            }
-            response.setContentType("application/json");
-            response.setContentLength(11);
-            response.send() << "{\"ok\":true}";
-        }
-        CallbackSink& sink;
-    };
-    struct Factory : Poco::Net::HTTPRequestHandlerFactory {
-        explicit Factory(CallbackSink& sink) : sink(sink) {}
-        Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
-            return new Handler(sink);
-        }
-        CallbackSink& sink;
-    };
-
-    unsigned short port_ = 0;
-    std::atomic<bool> down_{false};
-    std::atomic<int> refused_{0};
-    std::mutex mutex_;
-    std::set<std::string> seen_;
-    std::vector<Json> events_;
-    std::string token_;
-    std::unique_ptr<Poco::Net::HTTPServer> server_;
-};
 
 class AgentExecutor : public ::testing::Test {
 protected:

@@ -1,0 +1,46 @@
+// Stands in for agent-host's callback endpoint in executor tests and benchmarks: keeps
+// each event once (by event_id), in arrival order, and can play dead (503) for a while.
+#pragma once
+
+#include <Poco/Net/HTTPServer.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace aw::test {
+
+class CallbackSink {
+public:
+    CallbackSink();
+    ~CallbackSink();
+
+    std::string url() const;
+    void setDown(bool down) { down_ = down; }
+    int refused() const { return refused_; }
+    //! The run's events of one stream (stdout, stderr, exit), in arrival order.
+    std::vector<nlohmann::json> events(const std::string& runId, const std::string& stream);
+    //! Waits until the run's exit record has arrived (or `timeout`).
+    bool waitForExit(const std::string& runId,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(20));
+    std::string lastToken();
+
+private:
+    struct Handler;
+    struct Factory;
+    unsigned short port_ = 0;
+    std::atomic<bool> down_{false};
+    std::atomic<int> refused_{0};
+    std::mutex mutex_;
+    std::set<std::string> seen_;
+    std::vector<nlohmann::json> events_;
+    std::string token_;
+    std::unique_ptr<Poco::Net::HTTPServer> server_;
+};
+
+}  // namespace aw::test
