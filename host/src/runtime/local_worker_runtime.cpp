@@ -1,0 +1,145 @@
+#include "runtime/local_worker_runtime.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "agent_worker/core/identifiers.h"
+#include "agent_worker/core/workspace_prefix.h"
+
+namespace aw {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string randomToken() {
+    std::random_device random;
+    std::ostringstream out;
+    for (int i = 0; i < 4; ++i) out << std::hex << random() << random();
+    return out.str();
+}
+
+ProblemError runtimeProblem(const std::string& message, const std::string& hint) {
+    return ProblemError({"runtime_unavailable", message, hint});
+}
+
+}  // namespace
+
+LocalWorkerRuntime::LocalWorkerRuntime(LocalRuntimeOptions options) : options_(std::move(options)) {
+    options_.workersDir = fs::absolute(options_.workersDir).lexically_normal();
+    options_.objectsDir = fs::absolute(options_.objectsDir).lexically_normal();
+    fs::create_directories(options_.workersDir);
+}
+
+LocalWorkerRuntime::~LocalWorkerRuntime() {
+    // Executors stop with the host that started them; their spools keep undelivered output.
+    std::lock_guard lock(mutex_);
+    for (auto& [session, executor] : executors_) executor->terminate(options_.stopGrace);
+}
+
+fs::path LocalWorkerRuntime::workerDir(const SessionWorker& worker) const {
+    if (auto problem = checkIdentifier("session", worker.sessionId)) throw ProblemError(*problem);
+    return options_.workersDir / worker.sessionId;
+}
+
+ExecutorEndpoint LocalWorkerRuntime::endpoint(const SessionWorker& worker) const {
+    return {"unix://" + (workerDir(worker) / "executor.sock").string(), readToken(worker)};
+}
+
+std::optional<pid_t> LocalWorkerRuntime::executorPid(const SessionWorker& worker) const {
+    std::lock_guard lock(mutex_);
+    const auto it = executors_.find(worker.sessionId);
+    if (it == executors_.end() || it->second->poll()) return std::nullopt;
+    return it->second->pid();
+}
+
+std::string LocalWorkerRuntime::readToken(const SessionWorker& worker) const {
+    std::ifstream in(workerDir(worker) / "state" / "token");
+    std::string token;
+    std::getline(in, token);
+    return token;
+}
+
+SandboxState LocalWorkerRuntime::inspect(const SessionWorker& worker) {
+    const auto dir = workerDir(worker);
+    if (!fs::is_directory(dir / "workspace")) return SandboxState::Missing;
+    std::lock_guard lock(mutex_);
+    const auto it = executors_.find(worker.sessionId);
+    if (it == executors_.end() || it->second->poll()) return SandboxState::Stopped;
+    return SandboxState::Running;
+}
+
+void LocalWorkerRuntime::create(const SessionWorker& worker) {
+    const auto dir = workerDir(worker);
+    for (const char* sub : {"workspace", "home", "state"}) fs::create_directories(dir / sub);
+    fs::permissions(dir / "state", fs::perms::owner_all);
+    const auto tokenFile = dir / "state" / "token";
+    if (!fs::exists(tokenFile)) {
+        // Written with 0600 from the start: the token is the worker's only credential.
+        const int fd = ::open(tokenFile.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (fd < 0) throw runtimeProblem("cannot create " + tokenFile.string(), "check the data dir");
+        const std::string token = randomToken() + "\n";
+        const bool written = ::write(fd, token.data(), token.size()) == static_cast<ssize_t>(token.size());
+        ::close(fd);
+        if (!written) throw runtimeProblem("cannot write " + tokenFile.string(), "check free space");
+    }
+}
+
+void LocalWorkerRuntime::start(const SessionWorker& worker) {
+    if (inspect(worker) == SandboxState::Running) return;
+    if (inspect(worker) == SandboxState::Missing) {
+        throw runtimeProblem("worker " + worker.sessionId + " has no sandbox to start", "create it first");
+    }
+    const auto dir = workerDir(worker);
+    const auto prefix = parseWorkspacePrefix(worker.workspaceS3Prefix);
+    SubprocessOptions spawn;
+    spawn.argv = {options_.executorBinary, "--socket", (dir / "executor.sock").string(), "--spool-dir",
+                  (dir / "state" / "spool").string(), "--callback-url", options_.callbackUrl,
+                  "--executor-id", "local-" + worker.sessionId, "--session-id", worker.sessionId,
+                  "--workspace", (dir / "workspace").string(), "--home", (dir / "home").string(),
+                  "--objects-dir", options_.objectsDir.string(), "--bucket", prefix.bucket,
+                  "--key-prefix", prefix.keyPrefix, "--state-dir", (dir / "state").string()};
+    spawn.env = {{"AW_EXECUTOR_TOKEN", readToken(worker)}, {"AW_CALLBACK_TOKEN", options_.callbackToken}};
+    spawn.unsetEnv = {"AW_AUTH_CLIENT_TOKENS", "AW_AUTH_ADMIN_TOKENS", "AW_DB"};
+    spawn.stderrFile = (dir / "state" / "executor.log").string();
+    std::unique_ptr<Subprocess> executor;
+    try {
+        executor = std::make_unique<Subprocess>(spawn);
+    } catch (const std::system_error& e) {
+        throw runtimeProblem(std::string("cannot start agent-executor: ") + e.what(),
+                             "build it (make) or set the executor binary path");
+    }
+    const auto line = executor->readLine(options_.startTimeout);
+    if (!line || line->find("listening") == std::string::npos) {
+        const auto status = executor->terminate(options_.stopGrace);
+        throw runtimeProblem("agent-executor for " + worker.sessionId + " did not start (" +
+                                 status.describe() + "); see " + (dir / "state" / "executor.log").string(),
+                             "check the executor log");
+    }
+    std::lock_guard lock(mutex_);
+    executors_[worker.sessionId] = std::move(executor);
+}
+
+void LocalWorkerRuntime::stop(const SessionWorker& worker) {
+    std::unique_ptr<Subprocess> executor;
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = executors_.find(worker.sessionId);
+        if (it == executors_.end()) return;
+        executor = std::move(it->second);
+        executors_.erase(it);
+    }
+    executor->terminate(options_.stopGrace);
+}
+
+void LocalWorkerRuntime::remove(const SessionWorker& worker) {
+    stop(worker);
+    std::error_code error;
+    fs::remove_all(workerDir(worker), error);
+    if (error) throw runtimeProblem("cannot remove " + workerDir(worker).string() + ": " + error.message(), "");
+}
+
+}  // namespace aw

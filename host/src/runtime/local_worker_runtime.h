@@ -1,0 +1,57 @@
+// The `local` worker runtime (the embedded default): each session worker is a directory
+// under the data dir (workspace, home, executor state) and an agent-executor process
+// serving a unix socket with a token of its own. A dead executor shows as Stopped, so the
+// lifecycle never believes a worker runs when it does not.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "agent_worker/core/lifecycle_ports.h"
+#include "executor/http_executor_client.h"
+#include "process/subprocess.h"
+
+namespace aw {
+
+struct LocalRuntimeOptions {
+    std::filesystem::path workersDir;  //!< <data dir>/workers
+    std::filesystem::path objectsDir;  //!< the file object store root
+    std::string executorBinary;        //!< path of agent-executor
+    std::string callbackUrl;           //!< the host's POST /v1/callbacks/executor
+    std::string callbackToken;
+    std::chrono::milliseconds startTimeout{10000};
+    std::chrono::milliseconds stopGrace{5000};  //!< SIGTERM, then SIGKILL
+};
+
+class LocalWorkerRuntime : public WorkerRuntime {
+public:
+    explicit LocalWorkerRuntime(LocalRuntimeOptions options);
+    ~LocalWorkerRuntime() override;
+
+    SandboxState inspect(const SessionWorker& worker) override;
+    void create(const SessionWorker& worker) override;
+    void start(const SessionWorker& worker) override;
+    void stop(const SessionWorker& worker) override;
+    void remove(const SessionWorker& worker) override;
+
+    //! Where and how to call the worker's executor.
+    ExecutorEndpoint endpoint(const SessionWorker& worker) const;
+    //! The worker's executor process, while it runs.
+    std::optional<pid_t> executorPid(const SessionWorker& worker) const;
+    //! The worker's directories (absolute).
+    std::filesystem::path workerDir(const SessionWorker& worker) const;
+
+private:
+    std::string readToken(const SessionWorker& worker) const;
+
+    LocalRuntimeOptions options_;
+    mutable std::mutex mutex_;
+    std::map<std::string, std::unique_ptr<Subprocess>> executors_;
+};
+
+}  // namespace aw
