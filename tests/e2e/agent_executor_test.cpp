@@ -69,6 +69,11 @@ TEST_F(AgentExecutor, OutputArrivesNumberedInOrderWithTheExitLast) {
     EXPECT_EQ(exit["stdout_lines"], 500);
     EXPECT_EQ(sink_.lastToken(), "Bearer cb-token");
     EXPECT_EQ(client().runStatus(trace_, "run-1")["state"], "exited");
+    // The executor's log carries the caller's trace headers.
+    const auto log = readText(dir_ / "executor.log");
+    EXPECT_NE(log.find("\"operation\":\"runs.start\""), std::string::npos) << log.substr(0, 2000);
+    EXPECT_NE(log.find("\"run_id\":\"run-1\""), std::string::npos);
+    EXPECT_NE(log.find("\"executor_id\":\"exec-1\""), std::string::npos);
 }
 
 TEST_F(AgentExecutor, AHostOutageLosesNothingAndDuplicatesNothing) {

@@ -282,13 +282,22 @@ void Router::handle(Poco::Net::HTTPServerRequest& request,
     }
     const auto elapsed = std::chrono::duration<double, std::milli>(
         std::chrono::steady_clock::now() - started);
+    nlohmann::json fields{{"request_id", requestId},
+                          {"method", request.getMethod()},
+                          {"path", decode(request.getURI().substr(0, request.getURI().find_first_of("?#")))},
+                          {"status", answer.status},
+                          {"duration_ms", elapsed.count()}};
+    // Trace headers of host <-> executor calls, so both sides' logs join on them.
+    static const std::pair<const char*, const char*> kTraceHeaders[] = {
+        {"X-Trace-Id", "trace_id"},       {"X-Session-Id", "session_id"},
+        {"X-Executor-Id", "executor_id"}, {"X-Run-Id", "run_id"},
+        {"X-Operation", "operation"},     {"traceparent", "traceparent"}};
+    for (const auto& [header, field] : kTraceHeaders) {
+        const std::string value = request.get(header, "");
+        if (!value.empty()) fields[field] = value.substr(0, 200);
+    }
     logFields(logger(), answer.status >= 500 ? Poco::Message::PRIO_WARNING : Poco::Message::PRIO_INFORMATION,
-              "request",
-              {{"request_id", requestId},
-               {"method", request.getMethod()},
-               {"path", decode(request.getURI().substr(0, request.getURI().find_first_of("?#")))},
-               {"status", answer.status},
-               {"duration_ms", elapsed.count()}});
+              "request", fields);
 }
 
 }  // namespace aw
