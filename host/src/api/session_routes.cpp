@@ -1,7 +1,5 @@
-#include <Poco/DateTimeFormatter.h>
-#include <Poco/Timestamp.h>
-
 #include "agent_worker/core/identifiers.h"
+#include "common/time_format.h"
 #include "api/routes.h"
 
 namespace aw {
@@ -9,7 +7,7 @@ namespace {
 
 nlohmann::json timeOrNull(std::int64_t ms) {
     if (ms == 0) return nullptr;
-    return Poco::DateTimeFormatter::format(Poco::Timestamp(ms * 1000), "%Y-%m-%dT%H:%M:%S.%iZ");
+    return isoUtcMillis(ms);
 }
 
 nlohmann::json toJson(const SessionWorker& worker) {

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "agent_worker/core/problem.h"
+#include "common/time_format.h"
 #include "db/sql_script.h"
 
 namespace aw {
@@ -15,12 +16,6 @@ namespace {
 
 // Any constant works; it only has to be the same for every agent-host.
 constexpr long long kMigrationLockKey = 0x4157'4D49'4752;  // "AWMIGR"
-
-std::int64_t nowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 std::string readFile(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
@@ -70,7 +65,7 @@ bool applyOne(Database& database, const Migration& migration, const std::string&
                                     "start agent-host again"});
             }
         }
-        std::int64_t appliedAt = nowMs();
+        std::int64_t appliedAt = unixMillisNow();
         sql << "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (:v, :n, :t)",
             soci::use(migration.version), soci::use(migration.name), soci::use(appliedAt);
         transaction.commit();

@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "common/time_format.h"
 #include "logging/json_formatter.h"
 
 namespace aw {
@@ -35,19 +36,6 @@ std::string randomHex(std::size_t digits) {
 double jitter() {
     thread_local std::mt19937_64 generator{std::random_device{}()};
     return std::uniform_real_distribution<double>(0.0, 1.0)(generator);
-}
-
-std::string isoNow() {
-    const auto now = std::chrono::system_clock::now();
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-    std::tm utc{};
-    gmtime_r(&seconds, &utc);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
-    char out[40];
-    std::snprintf(out, sizeof out, "%s.%03dZ", text, static_cast<int>(ms % 1000));
-    return out;
 }
 
 std::string escapeSegment(const std::string& value) {
@@ -105,7 +93,7 @@ HttpExecutorClient::Attempt HttpExecutorClient::attempt(const std::string& opera
         request.set("X-Executor-Id", trace.executorId);
         if (!trace.runId.empty()) request.set("X-Run-Id", trace.runId);
         request.set("X-Operation", operation);
-        request.set("X-Ts", isoNow());
+        request.set("X-Ts", isoUtcMillis(unixMillisNow()));
         request.set("traceparent", "00-" + trace.traceId + "-" + newSpanId() + "-01");
         request.setContentType("application/json");
         request.setContentLength64(static_cast<Poco::Int64>(body.size()));

@@ -1,9 +1,9 @@
 #include "logging/json_formatter.h"
 
+#include "common/time_format.h"
+
 #include <Poco/AutoPtr.h>
 #include <Poco/ConsoleChannel.h>
-#include <Poco/DateTimeFormat.h>
-#include <Poco/DateTimeFormatter.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
 #include <Poco/Message.h>
@@ -34,7 +34,7 @@ const char* levelName(Poco::Message::Priority priority) {
 
 void JsonFormatter::format(const Poco::Message& msg, std::string& text) {
     nlohmann::json line;
-    line["ts"] = Poco::DateTimeFormatter::format(msg.getTime(), "%Y-%m-%dT%H:%M:%S.%iZ");
+    line["ts"] = isoUtcMillis(msg.getTime().epochMicroseconds() / 1000);
     line["level"] = levelName(msg.getPriority());
     line["logger"] = msg.getSource();
     line["msg"] = msg.getText();

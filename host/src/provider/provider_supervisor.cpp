@@ -2,9 +2,7 @@
 
 #include <sys/stat.h>
 
-#include <Poco/DateTimeFormatter.h>
 #include <Poco/Delegate.h>
-#include <Poco/Timestamp.h>
 #include <Poco/DirectoryWatcher.h>
 #include <Poco/Logger.h>
 
@@ -13,18 +11,13 @@
 #include <filesystem>
 
 #include "agent_worker/core/capabilities.h"
+#include "common/time_format.h"
 #include "logging/json_formatter.h"
 
 namespace aw {
 namespace {
 
 Poco::Logger& logger() { return Poco::Logger::get("providers"); }
-
-std::int64_t nowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 //! Only finished drops count: `name.so`, not hidden (`.name.so.tmp` while being copied).
 bool isPluginFile(const std::filesystem::path& path) {
@@ -60,10 +53,7 @@ nlohmann::json ProviderSnapshot::toJson() const {
         {"in_flight", inFlight},
         {"last_error", lastError.empty() ? nlohmann::json(nullptr) : nlohmann::json(lastError)},
         {"file", file},
-        {"loaded_at", loadedAtMs > 0 ? nlohmann::json(Poco::DateTimeFormatter::format(
-                                            Poco::Timestamp(loadedAtMs * 1000),
-                                            "%Y-%m-%dT%H:%M:%S.%iZ"))
-                                      : nlohmann::json(nullptr)},
+        {"loaded_at", loadedAtMs > 0 ? nlohmann::json(isoUtcMillis(loadedAtMs)) : nlohmann::json(nullptr)},
     };
 }
 
@@ -345,7 +335,7 @@ void ProviderSupervisor::keep(std::shared_ptr<Entry> entry) {
             }
             entry->status = ProviderStatus::Healthy;
             entry->process = process;
-            entry->loadedAtMs = nowMs();
+            entry->loadedAtMs = unixMillisNow();
             entry->lastError.clear();
         }
         logFields(logger(), Poco::Message::PRIO_INFORMATION, "provider healthy",
