@@ -20,6 +20,11 @@ test_packages=(postgresql util-linux)
 packages=("${build_packages[@]}")
 if [[ "$purpose" == "test" ]]; then
   packages+=("${test_packages[@]}")
+  # The live tests install the agent CLIs with npm (scripts/install-agent-clis.sh). Any node
+  # with npm will do; Debian's is the fallback when the machine has none.
+  if ! command -v npm >/dev/null; then
+    packages+=(nodejs npm)
+  fi
 elif [[ "$purpose" != "run" ]]; then
   echo "usage: $0 run|test" >&2
   exit 2
