@@ -41,13 +41,9 @@ bool CallbackDeliverer::post(const std::vector<OutputRecord>& batch) {
         session.setTimeout(Poco::Timespan(10, 0));
         Poco::Net::HTTPRequest request("POST", uri.getPathEtc(), Poco::Net::HTTPMessage::HTTP_1_1);
         request.set("Authorization", "Bearer " + target_.token);
-        const std::string traceId = newTraceId();
-        request.set("X-Trace-Id", traceId);
-        request.set("X-Session-Id", target_.sessionId);
-        request.set("X-Executor-Id", target_.executorId);
-        request.set("X-Run-Id", batch.front().runId);
-        request.set("X-Operation", "callbacks.output");
-        request.set("traceparent", "00-" + traceId + "-" + newSpanId() + "-01");
+        setTraceHeaders(request,
+                        {newTraceId(), target_.sessionId, target_.executorId, batch.front().runId},
+                        "callbacks.output");
         request.setContentType("application/json");
         request.setContentLength64(static_cast<Poco::Int64>(body.size()));
         session.sendRequest(request) << body;

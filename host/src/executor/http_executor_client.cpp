@@ -46,6 +46,17 @@ std::string escapeSegment(const std::string& value) {
 
 }  // namespace
 
+void setTraceHeaders(Poco::Net::HTTPRequest& request, const TraceContext& trace,
+                     const std::string& operation) {
+    request.set("X-Trace-Id", trace.traceId);
+    request.set("X-Session-Id", trace.sessionId);
+    request.set("X-Executor-Id", trace.executorId);
+    if (!trace.runId.empty()) request.set("X-Run-Id", trace.runId);
+    request.set("X-Operation", operation);
+    request.set("X-Ts", isoUtcMillis(unixMillisNow()));
+    request.set("traceparent", "00-" + trace.traceId + "-" + newSpanId() + "-01");
+}
+
 std::string newTraceId() { return randomHex(32); }
 std::string newSpanId() { return randomHex(16); }
 
@@ -88,13 +99,7 @@ HttpExecutorClient::Attempt HttpExecutorClient::attempt(const std::string& opera
         session->setTimeout(span);
         Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
         request.set("Authorization", "Bearer " + endpoint_.token);
-        request.set("X-Trace-Id", trace.traceId);
-        request.set("X-Session-Id", trace.sessionId);
-        request.set("X-Executor-Id", trace.executorId);
-        if (!trace.runId.empty()) request.set("X-Run-Id", trace.runId);
-        request.set("X-Operation", operation);
-        request.set("X-Ts", isoUtcMillis(unixMillisNow()));
-        request.set("traceparent", "00-" + trace.traceId + "-" + newSpanId() + "-01");
+        setTraceHeaders(request, trace, operation);
         request.setContentType("application/json");
         request.setContentLength64(static_cast<Poco::Int64>(body.size()));
         session->sendRequest(request) << body;

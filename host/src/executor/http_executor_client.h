@@ -9,6 +9,10 @@
 
 #include "agent_worker/core/executor_client.h"
 
+namespace Poco::Net {
+class HTTPRequest;
+}
+
 namespace aw {
 
 struct ExecutorEndpoint {
@@ -63,6 +67,12 @@ private:
     ExecutorEndpoint endpoint_;
     HttpExecutorClientOptions options_;
 };
+
+//! Sets the trace headers of one host <-> executor call (either direction): X-Trace-Id,
+//! X-Session-Id, X-Executor-Id, X-Run-Id (when in a run), X-Operation, X-Ts and a W3C
+//! traceparent with a fresh span id. `trace.traceId` must be set.
+void setTraceHeaders(Poco::Net::HTTPRequest& request, const TraceContext& trace,
+                     const std::string& operation);
 
 //! A fresh W3C trace id (32 hex) / span id (16 hex).
 std::string newTraceId();
