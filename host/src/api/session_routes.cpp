@@ -1,5 +1,5 @@
 #include "agent_worker/core/identifiers.h"
-#include "common/time_format.h"
+#include "agent_worker/core/time_format.h"
 #include "api/routes.h"
 
 namespace aw {

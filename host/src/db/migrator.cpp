@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "agent_worker/core/problem.h"
-#include "common/time_format.h"
+#include "agent_worker/core/time_format.h"
 #include "db/sql_script.h"
 
 namespace aw {

@@ -14,7 +14,7 @@
 #include <random>
 #include <thread>
 
-#include "common/time_format.h"
+#include "agent_worker/core/time_format.h"
 #include "logging/json_formatter.h"
 
 namespace aw {

@@ -1,6 +1,6 @@
 #include "logging/json_formatter.h"
 
-#include "common/time_format.h"
+#include "agent_worker/core/time_format.h"
 
 #include <Poco/AutoPtr.h>
 #include <Poco/ConsoleChannel.h>

@@ -11,7 +11,7 @@
 #include <filesystem>
 
 #include "agent_worker/core/capabilities.h"
-#include "common/time_format.h"
+#include "agent_worker/core/time_format.h"
 #include "logging/json_formatter.h"
 
 namespace aw {
