@@ -75,11 +75,14 @@ RestorePlan RestorePlanner::plan(const std::string& sessionId, const WorkspacePr
                                        "fix the runtime manifest entry named above: targets must "
                                        "stay inside the workspace and home roots"});
         }
-        if (candidate.required) plan.requiredPaths.push_back(target.path);
+        // A new session has nothing stored, so nothing can be required of it yet.
+        const bool required = candidate.required && request.situation != RestoreSituation::NewWorker;
+        if (required) plan.requiredPaths.push_back(target.path);
         const bool restoreNow = [&] {
             switch (request.situation) {
                 case RestoreSituation::NewWorker:
-                    return false;  // storage holds nothing for this session yet
+                    // Storage holds nothing for this session yet, so nothing is copied; but
+                    // the links are made, so the CLI's state lands in the synced state area.
                 case RestoreSituation::StoppedWithFiles:
                     return candidate.mode == RestoreMode::Link;
                 case RestoreSituation::Recreated:
@@ -93,10 +96,8 @@ RestorePlan RestorePlanner::plan(const std::string& sessionId, const WorkspacePr
                                 target.path, candidate.mode,
                                 request.conflictPolicy.value_or(
                                     candidate.conflictPolicy.value_or(ConflictPolicy::KeepSession)),
-                                candidate.required});
+                                required});
     }
-    // A new session has nothing stored, so nothing can be required of it yet.
-    if (request.situation == RestoreSituation::NewWorker) plan.requiredPaths.clear();
 
     if (auto problem = validateRestorePlan(plan, roots_)) throw ProblemError(std::move(*problem));
     return plan;

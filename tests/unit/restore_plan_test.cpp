@@ -153,10 +153,27 @@ TEST(RestorePlan, ResumeBringsTheProvidersStateEvenBelowL2AndRequiresIt) {
     EXPECT_THAT(plan.requiredPaths, ElementsAre("/workspace", "/home/agent/.claude"));
 }
 
-TEST(RestorePlan, NewWorkerRestoresNothingAndRequiresNothing) {
+TEST(RestorePlan, NewWorkerOnlyLinksAndRequiresNothing) {
+    // Nothing is copied (the store holds nothing yet), but the links are made so that the
+    // CLI's state is written into the executor's synced state area from the first run.
     const RestorePlan plan =
         planFor(ask(RestoreLevel::Full, RestoreSituation::NewWorker, "claude-code"));
-    EXPECT_TRUE(plan.entries.empty());
+    EXPECT_THAT(names(plan), ElementsAre("tools", "claude-code/claude", "codex-cli/codex"));
+    for (const auto& entry : plan.entries) {
+        EXPECT_EQ(entry.mode, RestoreMode::Link) << entry.name;
+        EXPECT_FALSE(entry.required) << entry.name << ": a new session can require nothing";
+    }
+    EXPECT_EQ(plan.entries.at(1).sourceKeyPrefix, "prod/acme/chat-42/agent-state/claude-code/claude/");
+    EXPECT_EQ(plan.entries.at(1).targetPath, "/home/agent/.claude");
+    EXPECT_TRUE(plan.requiredPaths.empty());
+    EXPECT_EQ(restorePlanFromJson(toJson(plan)), plan);
+}
+
+TEST(RestorePlan, NewWorkerBelowL2LinksOnlyTheResumedProvidersState) {
+    EXPECT_TRUE(planFor(ask(RestoreLevel::Workspace, RestoreSituation::NewWorker)).entries.empty());
+    const RestorePlan plan =
+        planFor(ask(RestoreLevel::Workspace, RestoreSituation::NewWorker, "codex-cli"));
+    EXPECT_THAT(names(plan), ElementsAre("codex-cli/codex"));
     EXPECT_TRUE(plan.requiredPaths.empty());
 }
 

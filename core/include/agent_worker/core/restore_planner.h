@@ -33,8 +33,10 @@ public:
     //! The plan for `sessionId` stored under `prefix`:
     //! - entries of the manifest up to `request.level` (provider state paths from L2, as
     //!   links), plus the resumed provider's state paths whatever the level;
-    //! - new_worker: nothing to restore; stopped_with_files: only link entries (the
-    //!   sandbox's own files are current, copying would bring back what the user deleted);
+    //! - new_worker: only link entries (storage holds nothing yet, but the links must exist
+    //!   so the CLI's state is written into the synced state area), none required;
+    //!   stopped_with_files: only link entries (the sandbox's own files are current,
+    //!   copying would bring back what the user deleted);
     //!   recreated and adopted: every selected entry;
     //! - conflict policy: the request's, else the entry's, else keep_session.
     //! Throws ProblemError `restore_plan_rejected` naming the entry when a target escapes
