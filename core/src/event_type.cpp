@@ -5,7 +5,7 @@
 namespace aw {
 namespace {
 
-constexpr EnumNameTable<EventType, 19> kEventTypeNames{{
+constexpr EnumNameTable<EventType, 20> kEventTypeNames{{
     {EventType::RunQueued, "run.queued"},
     {EventType::RunStarted, "run.started"},
     {EventType::RunWaitingHuman, "run.waiting_human"},
@@ -25,6 +25,7 @@ constexpr EnumNameTable<EventType, 19> kEventTypeNames{{
     {EventType::WorkspaceSync, "workspace.sync"},
     {EventType::Usage, "usage"},
     {EventType::ProviderSession, "provider.session"},
+    {EventType::ProviderQuarantine, "provider.quarantine"},
 }};
 
 }  // namespace

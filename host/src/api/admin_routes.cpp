@@ -4,7 +4,7 @@ namespace aw {
 
 void addAdminRoutes(Router& router, const HostConfig& config) {
     router.add({"GET", "/admin/config", Scope::Admin, [&config](const HttpRequest&) {
-                    return HttpResponse{200, "application/json", config.redactedJson()};
+                    return HttpResponse::json(200, nlohmann::json::parse(config.redactedJson()));
                 }});
 }
 

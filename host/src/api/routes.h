@@ -1,12 +1,19 @@
 // The route groups agent-host serves. Each adds its routes to the router; see docs/api.md.
 #pragma once
 
+#include <chrono>
+
+#include "agent_worker/core/lifecycle_manager.h"
 #include "agent_worker/core/repositories.h"
+#include "agent_worker/core/run_store.h"
 #include "config/host_config.h"
 #include "http/router.h"
 #include "provider/provider_supervisor.h"
 
 namespace aw {
+
+class EventHub;
+class RunEngine;
 
 //! GET /health (liveness) and GET /ready (database reachable; providers reported).
 void addHealthRoutes(Router& router, StoreHealth& store, const ProviderSupervisor& providers);
@@ -20,5 +27,16 @@ void addProviderRoutes(Router& router, ProviderSupervisor& supervisor);
 
 //! GET /admin/config: the effective configuration, secrets redacted.
 void addAdminRoutes(Router& router, const HostConfig& config);
+
+//! Live event streams (SSE): how many at once, and the keep-alive comment interval.
+struct RunStreamOptions {
+    int maxStreams = 8;
+    std::chrono::milliseconds keepAlive{15000};
+};
+
+//! Messages, runs, events (JSON and SSE), stop, human replies, the run queue, maintenance
+//! passes and POST /v1/callbacks/executor.
+void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& queue,
+                  LifecycleManager& lifecycle, EventHub& hub, const RunStreamOptions& streams);
 
 }  // namespace aw

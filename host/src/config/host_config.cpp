@@ -133,6 +133,39 @@ std::string besideBinaryDir(const std::string& binaryDir, const std::string& nam
     return (base / ".." / name).lexically_normal().string();
 }
 
+//! `providers`: a JSON object from AW_PROVIDERS (JSON text) or the file's `providers`.
+nlohmann::json providerSettings(const ConfigSources& sources) {
+    nlohmann::json settings = nlohmann::json::object();
+    std::string origin;
+    if (auto it = sources.env.find(envName("providers")); it != sources.env.end()) {
+        settings = nlohmann::json::parse(it->second, nullptr, false);
+        origin = "AW_PROVIDERS";
+    } else if (!sources.configFile.empty()) {
+        std::ifstream in(sources.configFile);
+        const auto file = nlohmann::json::parse(in, nullptr, false);
+        if (file.is_object() && file.contains("providers")) settings = file["providers"];
+        origin = sources.configFile;
+    }
+    auto bad = [&](const std::string& why) {
+        return ProblemError({"config_invalid", "configuration key 'providers' (" + origin + "): " + why,
+                             "expected {\"<provider>\": {\"binary\": \"...\", \"args\": [...], "
+                             "\"env\": {\"NAME\": \"value\"}}}"});
+    };
+    if (!settings.is_object()) throw bad("not a JSON object");
+    for (const auto& [name, entry] : settings.items()) {
+        if (!entry.is_object()) throw bad("'" + name + "' is not an object");
+        for (const auto& [field, value] : entry.items()) {
+            const bool ok = (field == "binary" && value.is_string()) ||
+                            (field == "args" && value.is_array() &&
+                             std::all_of(value.begin(), value.end(), [](const auto& a) { return a.is_string(); })) ||
+                            (field == "env" && value.is_object() &&
+                             std::all_of(value.begin(), value.end(), [](const auto& v) { return v.is_string(); }));
+            if (!ok) throw bad("'" + name + "." + field + "' is not a known setting of the right type");
+        }
+    }
+    return settings;
+}
+
 }  // namespace
 
 const std::vector<ConfigKey>& hostConfigKeys() {
@@ -180,6 +213,45 @@ const std::vector<ConfigKey>& hostConfigKeys() {
                                                        "answers are final)", true},
         {"executor.timeout_ms", "30000", "executor calls without a longer default of their own "
                                          "(restore and sync: 10 min)"},
+        {"executor_binary", "", "agent-executor program for local workers; default <binary "
+                                "dir>/agent-executor"},
+        {"auth.executor_tokens", "", "bearer tokens executors present on /v1/callbacks/executor; "
+                                     "default: one random token per start", true, true},
+        {"host_id", "", "this host's name in queue leases; default <hostname>:<port>. Keep it "
+                        "stable: a restarted host takes back its own leases at once"},
+        {"tenant_id", "default", "tenant of the sessions this host serves (workspace prefix)"},
+        {"runtime", "local", "worker runtime: local (docker is not available yet)"},
+        {"object_store.kind", "file", "object store: file (s3 is not available yet)"},
+        {"object_store.dir", "", "root of the file object store; default <data_dir>/objects"},
+        {"object_store.bucket", "agent-worker", "bucket of the session workspaces"},
+        {"object_store.root_prefix", "sessions", "key prefix above <tenant>/<session>/"},
+        {"restore.level", "agent_state", "what a worker gets back: none, workspace, agent_state, "
+                                         "caches or full"},
+        {"restore.manifest_file", "", "runtime manifest (JSON, docs/restore-plan.md); default: "
+                                      "the workspace plus the providers' state paths"},
+        {"lifecycle.idle_timeout_s", "1800", "a worker with no active run this long is synced and "
+                                             "stopped"},
+        {"lifecycle.remove_after_s", "604800", "a stopped worker this long (whose last sync "
+                                               "succeeded) is removed"},
+        {"lifecycle.transition_timeout_s", "600", "a creating/stopping/removing worker this long "
+                                                  "is stuck and taken over"},
+        {"lifecycle.reaper_interval_s", "60", "how often the idle-stop, remove and recovery "
+                                              "passes run (0: only on request)"},
+        {"queue.max_attempts", "3", "attempts per run before final_failed"},
+        {"queue.lease_s", "120", "queue lease; extended while a run is worked on"},
+        {"queue.retry_initial_ms", "1000", "wait before a retried run (doubles, +-20% jitter)"},
+        {"queue.retry_max_ms", "60000", "longest wait before a retried run"},
+        {"dispatcher.concurrency", "4", "runs this host works on at once (0: only POST "
+                                        "/v1/run-queue/drain)"},
+        {"runs.stop_grace_ms", "5000", "after a stop: graceful interrupt, TERM after this, KILL "
+                                       "after twice this"},
+        {"runs.timeout_s", "3600", "a run still going after this is stopped"},
+        {"human.timeout_s", "3600", "an unanswered human.request is denied as timed_out after "
+                                    "this"},
+        {"sse.max_streams", "8", "live event streams at once (each holds an HTTP thread)"},
+        {"sse.keepalive_ms", "15000", "keep-alive comment interval of a quiet event stream"},
+        {"providers", "", "per provider settings as a JSON object: {\"<name>\": {\"binary\", "
+                          "\"args\": [...], \"env\": {...}}}"},
     };
     return keys;
 }
@@ -289,6 +361,58 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     }
     if (auto problem = retry.check()) throw ProblemError(*problem);
     config.executor.defaultTimeout = millis("executor.timeout_ms");
+
+    config.executorBinary = text("executor_binary");
+    if (config.executorBinary.empty()) {
+        const std::filesystem::path base = sources.binaryDir.empty() ? "." : sources.binaryDir;
+        config.executorBinary = (base / "agent-executor").lexically_normal().string();
+    }
+    config.executorTokens = layers.list(keyNamed("auth.executor_tokens"));
+    auto& runs = config.runs;
+    runs.hostId = text("host_id");
+    runs.tenantId = text("tenant_id");
+    runs.runtime = text("runtime");
+    if (runs.runtime != "local") {
+        throw ProblemError(invalidValue("runtime", runs.runtime,
+                                        "only the local runtime is available in this version"));
+    }
+    if (text("object_store.kind") != "file") {
+        throw ProblemError(invalidValue("object_store.kind", text("object_store.kind"),
+                                        "only the file object store is available in this version"));
+    }
+    config.objectsDir = text("object_store.dir");
+    if (config.objectsDir.empty()) config.objectsDir = config.dataDir + "/objects";
+    runs.bucket = text("object_store.bucket");
+    runs.rootPrefix = text("object_store.root_prefix");
+    const auto level = parseRestoreLevel(text("restore.level"));
+    if (!level) {
+        throw ProblemError(invalidValue("restore.level", text("restore.level"),
+                                        "expected none, workspace, agent_state, caches or full"));
+    }
+    runs.restoreLevel = *level;
+    config.restoreManifestFile = text("restore.manifest_file");
+    auto seconds = [&](const char* name) { return number(name, 0, 10LL * 365 * 86400); };
+    config.lifecycle.idleTimeoutMs = seconds("lifecycle.idle_timeout_s") * 1000;
+    config.lifecycle.removeAfterMs = seconds("lifecycle.remove_after_s") * 1000;
+    config.lifecycle.transitionTimeoutMs = number("lifecycle.transition_timeout_s", 1, 86400) * 1000;
+    config.reaperInterval = std::chrono::seconds(seconds("lifecycle.reaper_interval_s"));
+    runs.maxAttempts = static_cast<int>(number("queue.max_attempts", 1, 100));
+    runs.lease = std::chrono::seconds(number("queue.lease_s", 5, 86400));
+    runs.retryInitial = millis("queue.retry_initial_ms");
+    runs.retryMax = millis("queue.retry_max_ms");
+    runs.concurrency = static_cast<int>(number("dispatcher.concurrency", 0, 256));
+    runs.stopGrace = millis("runs.stop_grace_ms");
+    runs.runTimeout = std::chrono::seconds(number("runs.timeout_s", 1, 7 * 86400));
+    runs.humanTimeout = std::chrono::seconds(number("human.timeout_s", 1, 30 * 86400));
+    runs.providerCallTimeout = providers.requestTimeout;
+    config.sseMaxStreams = static_cast<int>(number("sse.max_streams", 1, 1024));
+    if (config.sseMaxStreams >= config.httpThreads) {
+        throw ProblemError(invalidValue("sse.max_streams", std::to_string(config.sseMaxStreams),
+                                        "must be below http.threads (" + std::to_string(config.httpThreads) +
+                                            "), or streams could take every HTTP thread"));
+    }
+    config.sseKeepAlive = millis("sse.keepalive_ms");
+    runs.providerSettings = providerSettings(sources);
     return config;
 }
 
@@ -325,7 +449,42 @@ std::string HostConfig::redactedJson() const {
             {"max_backoff_ms", executor.retry.maxBackoff.count()},
             {"statuses", executor.retry.retryStatuses}}},
           {"timeout_ms", executor.defaultTimeout.count()}}},
+        {"executor_binary", executorBinary},
+        {"host_id", runs.hostId},
+        {"tenant_id", runs.tenantId},
+        {"runtime", runs.runtime},
+        {"object_store", {{"kind", "file"}, {"dir", objectsDir}, {"bucket", runs.bucket}, {"root_prefix", runs.rootPrefix}}},
+        {"restore", {{"level", toString(runs.restoreLevel)}, {"manifest_file", restoreManifestFile}}},
+        {"lifecycle",
+         {{"idle_timeout_s", lifecycle.idleTimeoutMs / 1000},
+          {"remove_after_s", lifecycle.removeAfterMs / 1000},
+          {"transition_timeout_s", lifecycle.transitionTimeoutMs / 1000},
+          {"reaper_interval_s", reaperInterval.count()}}},
+        {"queue",
+         {{"max_attempts", runs.maxAttempts},
+          {"lease_s", std::chrono::duration_cast<std::chrono::seconds>(runs.lease).count()},
+          {"retry_initial_ms", runs.retryInitial.count()},
+          {"retry_max_ms", runs.retryMax.count()}}},
+        {"dispatcher", {{"concurrency", runs.concurrency}}},
+        {"runs", {{"stop_grace_ms", runs.stopGrace.count()},
+                  {"timeout_s", std::chrono::duration_cast<std::chrono::seconds>(runs.runTimeout).count()}}},
+        {"human", {{"timeout_s", std::chrono::duration_cast<std::chrono::seconds>(runs.humanTimeout).count()}}},
+        {"sse", {{"max_streams", sseMaxStreams}, {"keepalive_ms", sseKeepAlive.count()}}},
     };
+    // Provider settings without their environment values: those hold API keys.
+    nlohmann::json providers = nlohmann::json::object();
+    for (const auto& [name, entry] : runs.providerSettings.items()) {
+        nlohmann::json shown = entry;
+        if (shown.contains("env")) {
+            nlohmann::json names = nlohmann::json::array();
+            for (const auto& [variable, value] : entry["env"].items()) names.push_back(variable);
+            shown["env"] = names;
+        }
+        providers[name] = shown;
+    }
+    out["providers"] = providers;
+    out["auth"]["executor_tokens"] = executorTokens.empty() ? std::string("random per start")
+                                                             : std::to_string(executorTokens.size()) + " configured";
     return out.dump();
 }
 

@@ -2,6 +2,9 @@
 // (built-in defaults < --config FILE < AW_* environment < command-line flags).
 #pragma once
 
+#include "agent_worker/core/lifecycle_policy.h"
+#include "runs/run_engine.h"
+
 #include <map>
 
 #include "executor/http_executor_client.h"
@@ -55,6 +58,17 @@ struct HostConfig {
     ProviderSupervisorOptions providers;
     //! Calls to workers' executors: retry policy (AW_EXECUTOR_RETRY_*) and timeouts.
     HttpExecutorClientOptions executor;
+    std::string executorBinary;
+    std::vector<std::string> executorTokens;  //!< empty: one random token per start
+    std::string objectsDir;                   //!< the file object store's root
+    std::string restoreManifestFile;          //!< empty: the default manifest
+    LifecyclePolicy lifecycle;
+    std::chrono::seconds reaperInterval{60};  //!< 0: reapers only on request
+    //! The run path: queue, dispatcher, stop, timeouts, restore level, object store naming,
+    //! provider settings. `runs.hostId` may be empty (the host fills in hostname:port).
+    RunEngineOptions runs;
+    int sseMaxStreams = 8;
+    std::chrono::milliseconds sseKeepAlive{15000};
 
     //! Effective values as JSON, secrets replaced by their count (for /admin/config, logs).
     std::string redactedJson() const;

@@ -140,8 +140,18 @@ nlohmann::json HttpExecutorClient::call(const std::string& operation, const std:
                                         const TraceContext& given) {
     TraceContext trace = given;
     if (trace.traceId.empty()) trace.traceId = newTraceId();
-    const auto timeoutIt = options_.timeouts.find(operation);
-    const auto timeout = timeoutIt == options_.timeouts.end() ? options_.defaultTimeout : timeoutIt->second;
+    // `workspace.sync.message.stop` times out like `workspace.sync`: the longest listed
+    // operation name the call's name starts with decides.
+    auto timeout = options_.defaultTimeout;
+    std::size_t matched = 0;
+    for (const auto& [name, limit] : options_.timeouts) {
+        const bool prefix = operation.compare(0, name.size(), name) == 0 &&
+                            (operation.size() == name.size() || operation[name.size()] == '.');
+        if (prefix && name.size() > matched) {
+            matched = name.size();
+            timeout = limit;
+        }
+    }
     const std::string text = body ? body->dump() : "";
     for (int number = 1;; ++number) {
         const auto started = std::chrono::steady_clock::now();
@@ -187,7 +197,10 @@ nlohmann::json HttpExecutorClient::validate(const TraceContext& trace, const nlo
 nlohmann::json HttpExecutorClient::sync(const TraceContext& trace, const std::string& mode,
                                         const std::string& reason) {
     const nlohmann::json body{{"mode", mode}, {"reason", reason}};
-    return call("workspace.sync", "POST", "/workspace/sync", &body, trace);
+    // The reason is part of the operation name (`workspace.sync.message.stop`), so both
+    // sides' logs tell a sync after a message from an idle-stop sync.
+    return call(reason.empty() ? "workspace.sync" : "workspace.sync." + reason, "POST",
+                "/workspace/sync", &body, trace);
 }
 nlohmann::json HttpExecutorClient::startRun(const TraceContext& trace, const nlohmann::json& spec) {
     return call("runs.start", "POST", "/runs", &spec, trace);

@@ -7,7 +7,9 @@
 namespace aw {
 
 TokenAuth::TokenAuth(const std::vector<std::string>& clientTokens,
-                     const std::vector<std::string>& adminTokens) {
+                     const std::vector<std::string>& adminTokens,
+                     const std::vector<std::string>& executorTokens) {
+    std::transform(executorTokens.begin(), executorTokens.end(), std::back_inserter(executor_), digest);
     std::transform(clientTokens.begin(), clientTokens.end(), std::back_inserter(client_), digest);
     std::transform(adminTokens.begin(), adminTokens.end(), std::back_inserter(admin_), digest);
 }
@@ -33,7 +35,7 @@ bool TokenAuth::matchesAny(const std::vector<Digest>& digests, const Digest& can
 }
 
 AuthOutcome TokenAuth::check(Scope scope, const std::string& authorization) const {
-    if (scope == Scope::Public || isOpen()) return AuthOutcome::Allowed;
+    if (scope == Scope::Public || (isOpen() && scope != Scope::Executor)) return AuthOutcome::Allowed;
     static const std::string kBearer = "Bearer ";
     if (authorization.size() <= kBearer.size() ||
         !std::equal(kBearer.begin(), kBearer.end(), authorization.begin(),
@@ -43,9 +45,10 @@ AuthOutcome TokenAuth::check(Scope scope, const std::string& authorization) cons
     const Digest candidate = digest(authorization.substr(kBearer.size()));
     const bool isClient = matchesAny(client_, candidate);
     const bool isAdmin = matchesAny(admin_, candidate);
-    const bool allowed = scope == Scope::Client ? isClient : isAdmin;
+    const bool isExecutor = matchesAny(executor_, candidate);
+    const bool allowed = scope == Scope::Client ? isClient : scope == Scope::Admin ? isAdmin : isExecutor;
     if (allowed) return AuthOutcome::Allowed;
-    return (isClient || isAdmin) ? AuthOutcome::WrongScope : AuthOutcome::UnknownToken;
+    return (isClient || isAdmin || isExecutor) ? AuthOutcome::WrongScope : AuthOutcome::UnknownToken;
 }
 
 }  // namespace aw

@@ -13,6 +13,9 @@ enum class Scope {
     Public,  //!< no token (health, readiness)
     Client,  //!< chat backends: /v1/...
     Admin,   //!< operators: /admin/...
+    //! Session workers' executors calling back (/v1/callbacks/executor). Always needs the
+    //! executor token, even when client and admin tokens are not configured.
+    Executor,
 };
 
 enum class AuthOutcome { Allowed, MissingToken, UnknownToken, WrongScope };
@@ -20,7 +23,8 @@ enum class AuthOutcome { Allowed, MissingToken, UnknownToken, WrongScope };
 class TokenAuth {
 public:
     TokenAuth(const std::vector<std::string>& clientTokens,
-              const std::vector<std::string>& adminTokens);
+              const std::vector<std::string>& adminTokens,
+              const std::vector<std::string>& executorTokens = {});
 
     //! No tokens configured at all: the host serves loopback only, unauthenticated.
     bool isOpen() const { return client_.empty() && admin_.empty(); }
@@ -36,6 +40,7 @@ private:
 
     std::vector<Digest> client_;
     std::vector<Digest> admin_;
+    std::vector<Digest> executor_;
 };
 
 }  // namespace aw

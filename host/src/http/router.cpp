@@ -128,8 +128,10 @@ const nlohmann::json& HttpRequest::json() const {
 // --- HttpResponse ------------------------------------------------------------------------
 
 HttpResponse HttpResponse::json(int status, const nlohmann::json& body) {
-    return HttpResponse{status, "application/json",
-                        body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+    HttpResponse response;
+    response.status = status;
+    response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return response;
 }
 
 HttpResponse HttpResponse::problem(int status, const Problem& problem) {
@@ -234,10 +236,14 @@ HttpResponse Router::serve(Poco::Net::HTTPServerRequest& request, const std::str
                 return HttpResponse::problem(
                     403, {"forbidden",
                           std::string("the token is valid but not for this route, which needs ") +
-                              (dispatch.route->scope == Scope::Admin ? "an admin" : "a client") +
+                              (dispatch.route->scope == Scope::Admin      ? "an admin"
+                               : dispatch.route->scope == Scope::Executor ? "an executor"
+                                                                          : "a client") +
                               " token",
                           dispatch.route->scope == Scope::Admin ? "use a token from auth.admin_tokens"
-                                                                : "use a token from auth.client_tokens"});
+                          : dispatch.route->scope == Scope::Executor
+                              ? "only session workers' executors call this route"
+                              : "use a token from auth.client_tokens"});
         }
         std::string body = readBody(request);
         bodyConsumed = true;
@@ -274,8 +280,16 @@ void Router::handle(Poco::Net::HTTPServerRequest& request,
         response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(answer.status));
         response.setContentType(answer.contentType);
         response.set("X-Request-Id", requestId);
-        response.setContentLength64(static_cast<Poco::Int64>(answer.body.size()));
-        response.send() << answer.body;
+        for (const auto& [name, value] : answer.headers) response.set(name, value);
+        if (answer.stream) {
+            response.setChunkedTransferEncoding(true);
+            std::ostream& out = response.send();
+            out.flush();
+            answer.stream(out);
+        } else {
+            response.setContentLength64(static_cast<Poco::Int64>(answer.body.size()));
+            response.send() << answer.body;
+        }
     } catch (const std::exception& e) {
         logFields(logger(), Poco::Message::PRIO_WARNING, "could not send response",
                   {{"request_id", requestId}, {"error", e.what()}});

@@ -48,6 +48,11 @@ struct HttpResponse {
     int status = 200;
     std::string contentType = "application/json";
     std::string body;
+    //! Set for a streamed answer (server-sent events): the headers go out at once with
+    //! chunked transfer encoding, then this writes the body until it returns. `body` is
+    //! ignored. It runs on the HTTP thread, so callers bound how many streams run at once.
+    std::function<void(std::ostream&)> stream;
+    std::map<std::string, std::string> headers;  //!< extra response headers
 
     static HttpResponse json(int status, const nlohmann::json& body);
     static HttpResponse problem(int status, const Problem& problem);

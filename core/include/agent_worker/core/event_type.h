@@ -26,6 +26,8 @@ enum class EventType {
     WorkspaceSync,
     Usage,
     ProviderSession,
+    //! Host-emitted: a raw line that kept crashing the plugin was skipped (see docs/events.md).
+    ProviderQuarantine,
 };
 
 //! Wire name, e.g. `run.completed`, `tool.start`.

@@ -1,0 +1,32 @@
+// Wakes live readers of a run's event log (SSE streams, the dispatcher waiting for a run to
+// end) when new events are stored. It carries no events itself: readers read them from the
+// store, so a reader on another replica, or one that missed a wake-up, only waits longer.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace aw {
+
+class EventHub {
+public:
+    //! The run's events up to `lastSeq` are stored.
+    void publish(const std::string& runId, std::int64_t lastSeq);
+    //! Waits until the run has an event after `afterSeq` (as published here) or `timeout`
+    //! passes; true when there is one.
+    bool waitForMore(const std::string& runId, std::int64_t afterSeq,
+                     std::chrono::milliseconds timeout);
+    //! Forgets a finished run (readers fall back to the store).
+    void forget(const std::string& runId);
+
+private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::map<std::string, std::int64_t> lastSeq_;
+};
+
+}  // namespace aw

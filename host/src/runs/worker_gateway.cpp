@@ -1,0 +1,40 @@
+#include "runs/worker_gateway.h"
+
+#include "runtime/local_worker_runtime.h"
+
+namespace aw {
+
+std::unique_ptr<ExecutorClient> LocalWorkerGateway::executor(const SessionWorker& worker) {
+    return std::make_unique<HttpExecutorClient>(runtime_.endpoint(worker), options_);
+}
+
+std::string LocalWorkerGateway::executorId(const SessionWorker& worker) {
+    return "local-" + worker.sessionId;
+}
+
+RestoreRoots LocalWorkerGateway::roots(const SessionWorker& worker) {
+    const auto dir = runtime_.workerDir(worker);
+    return {(dir / "workspace").string(), (dir / "home").string()};
+}
+
+bool LocalWorkerGateway::executorAlive(const SessionWorker& worker) {
+    return runtime_.executorPid(worker).has_value();
+}
+
+SyncResult ExecutorWorkspaceSyncer::syncWorkspace(const SessionWorker& worker,
+                                                  std::string_view reason) {
+    SyncResult result;
+    try {
+        const auto answer = gateway_.executor(worker)->sync(
+            {"", worker.sessionId, gateway_.executorId(worker), ""}, "incremental",
+            std::string(reason));
+        result.succeeded = true;
+        result.files = answer.value("uploaded_files", std::int64_t{0});
+        result.bytes = answer.value("uploaded_bytes", std::int64_t{0});
+    } catch (const std::exception& e) {
+        result.error = e.what();
+    }
+    return result;
+}
+
+}  // namespace aw
