@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <set>
+#include <stdexcept>
 
 #include "http/api_error.h"
 
@@ -61,6 +63,100 @@ std::map<std::string, FileState> scanFiles(const fs::path& root) {
                       static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec};
     }
     return files;
+}
+
+//! What one tree's sync did.
+struct TreeCounts {
+    std::size_t files = 0;
+    int uploaded = 0;
+    int deleted = 0;
+    int unchanged = 0;
+    std::uint64_t uploadedBytes = 0;
+
+    TreeCounts& operator+=(const TreeCounts& other) {
+        files += other.files;
+        uploaded += other.uploaded;
+        deleted += other.deleted;
+        unchanged += other.unchanged;
+        uploadedBytes += other.uploadedBytes;
+        return *this;
+    }
+    void addTo(nlohmann::json& out) const {
+        out["files"] = files;
+        out["uploaded_files"] = uploaded;
+        out["uploaded_bytes"] = uploadedBytes;
+        out["deleted_files"] = deleted;
+        out["unchanged_files"] = unchanged;
+    }
+};
+
+//! Writes `document` to `path` atomically (a reader sees the old or the new file).
+void writeJsonFile(const fs::path& path, const nlohmann::json& document) {
+    fs::create_directories(path.parent_path());
+    const auto temporary = path.string() + ".tmp";
+    {
+        std::ofstream out(temporary, std::ios::trunc);
+        out << document.dump();
+        out.flush();
+        if (!out) throw std::runtime_error("cannot write " + temporary);
+    }
+    fs::rename(temporary, path);
+}
+
+//! Syncs the regular files below `root` to the objects under `prefix` (a full key prefix,
+//! bucket included). `full`, or a first sync without a manifest, compares with what the
+//! store holds and uploads every file; otherwise only files that differ from the manifest
+//! of the last sync go up. Files gone from `root` are deleted in the store either way.
+TreeCounts syncTree(ObjectStore& store, const fs::path& root, const std::string& prefix,
+                    const fs::path& manifestPath, bool full) {
+    std::map<std::string, FileState> stored;
+    bool haveManifest = false;
+    if (!full) {
+        std::ifstream in(manifestPath);
+        const auto manifest = nlohmann::json::parse(in, nullptr, false);
+        if (manifest.is_object()) {
+            haveManifest = true;
+            for (const auto& [path, state] : manifest.items()) {
+                stored[path] = FileState{state.value("size", std::uint64_t{0}), state.value("mtime_ns", std::int64_t{0})};
+            }
+        }
+    }
+    if (!haveManifest) {
+        for (const auto& object : store.list(prefix)) {
+            stored[object.key.substr(prefix.size())] = FileState{object.size, -1};  // re-upload all
+        }
+    }
+    const auto current = scanFiles(root);
+    TreeCounts counts;
+    counts.files = current.size();
+    nlohmann::json manifest = nlohmann::json::object();
+    for (const auto& [path, state] : current) {
+        const auto it = stored.find(path);
+        if (it != stored.end() && it->second == state) {
+            ++counts.unchanged;
+        } else {
+            store.putFile(prefix + path, (root / path).string());
+            ++counts.uploaded;
+            counts.uploadedBytes += state.size;
+        }
+        manifest[path] = {{"size", state.size}, {"mtime_ns", state.mtimeNs}};
+    }
+    for (const auto& [path, state] : stored) {
+        if (!current.count(path) && store.remove(prefix + path)) ++counts.deleted;
+    }
+    // The manifest is written last: a sync cut short leaves the previous one, so the next
+    // sync redoes whatever this one did not record.
+    writeJsonFile(manifestPath, manifest);
+    return counts;
+}
+
+//! The state-area folder of a link entry: its name with `/` made `_`.
+std::string slotOf(const std::string& entryName) {
+    std::string slot = entryName;
+    for (char& c : slot) {
+        if (c == '/') c = '_';
+    }
+    return slot;
 }
 
 }  // namespace
@@ -136,14 +232,20 @@ nlohmann::json WorkspaceService::link(const nlohmann::json& planJson) {
     const auto started = std::chrono::steady_clock::now();
     const RestorePlan plan = checkedPlan(planJson);
     nlohmann::json counts{{"files", 0}, {"bytes", std::uint64_t{0}}, {"kept", 0}, {"links", 0}};
+    nlohmann::json links = readLinks();
     for (const auto& entry : plan.entries) {
         if (entry.mode != RestoreMode::Link) continue;
-        std::string slot = entry.name;
-        for (char& c : slot) {
-            if (c == '/') c = '_';
-        }
+        const std::string slot = slotOf(entry.name);
         const fs::path store = layout_.stateDir / "links" / slot;
         fs::create_directories(store);
+        // Recorded before anything else: from now on every sync sends the slot to its key.
+        const nlohmann::json record{{"name", entry.name},
+                                    {"source_key_prefix", entry.sourceKeyPrefix},
+                                    {"target", entry.targetPath}};
+        if (links[slot] != record) {
+            links[slot] = record;
+            writeJsonFile(linksPath(), links);
+        }
         restoreTree(layout_.bucket + "/" + entry.sourceKeyPrefix, store, entry.conflictPolicy, plan, counts);
         const fs::path target = entry.targetPath;
         const auto status = fs::symlink_status(target);
@@ -189,62 +291,59 @@ nlohmann::json WorkspaceService::validate(const nlohmann::json& request) {
     return {{"missing_paths", missing}};
 }
 
+fs::path WorkspaceService::linksPath() const { return layout_.stateDir / "links.json"; }
+
+nlohmann::json WorkspaceService::readLinks() const {
+    std::ifstream in(linksPath());
+    if (!in) return nlohmann::json::object();
+    auto links = nlohmann::json::parse(in, nullptr, false);
+    auto corrupt = [&](const std::string& why) {
+        return ApiError(500, {"corrupt_executor_state", linksPath().string() + " " + why,
+                              "remove the file and link the plan again"});
+    };
+    if (!links.is_object()) throw corrupt("is not a JSON object");
+    for (const auto& [slot, record] : links.items()) {
+        if (!record.is_object() || !record.contains("source_key_prefix") ||
+            !record["source_key_prefix"].is_string() || slot.empty() || slot.find('/') != std::string::npos ||
+            slot == "." || slot == "..") {
+            throw corrupt("has a malformed entry \"" + slot + "\"");
+        }
+        const std::string key = record["source_key_prefix"];
+        // Only this session's keys, whatever the file says.
+        if (key.rfind(layout_.keyPrefix, 0) != 0 || key.back() != '/' || checkObjectKey(key, true)) {
+            throw corrupt("names a key outside this session: " + key);
+        }
+    }
+    return links;
+}
+
 nlohmann::json WorkspaceService::sync(const std::string& mode, const std::string& reason) {
     if (mode != "full" && mode != "incremental") {
         throw ApiError(400, {"invalid_sync", "sync mode '" + mode + "' is not full or incremental", ""});
     }
     std::lock_guard lock(mutex_);
     const auto started = std::chrono::steady_clock::now();
-    const fs::path root = layout_.roots.workspaceRoot;
-    const fs::path manifestPath = layout_.stateDir / "sync-manifest.json";
-    const std::string prefix = workspaceKey();
-
-    // What the store holds: the manifest of the last sync, or (full) the store itself.
-    std::map<std::string, FileState> stored;
-    if (mode == "full") {
-        for (const auto& object : store_.list(prefix)) {
-            stored[object.key.substr(prefix.size())] = FileState{object.size, -1};  // re-upload all
-        }
-    } else {
-        std::ifstream in(manifestPath);
-        const auto manifest = nlohmann::json::parse(in, nullptr, false);
-        if (manifest.is_object()) {
-            for (const auto& [path, state] : manifest.items()) {
-                stored[path] = FileState{state.value("size", std::uint64_t{0}), state.value("mtime_ns", std::int64_t{0})};
-            }
-        }
+    const bool full = mode == "full";
+    const TreeCounts workspace = syncTree(store_, layout_.roots.workspaceRoot, workspaceKey(),
+                                          layout_.stateDir / "sync-manifest.json", full);
+    // Every linked slot (the CLIs' state) goes to the key it is restored from, with a
+    // manifest of its own.
+    TreeCounts agentState;
+    const nlohmann::json links = readLinks();
+    for (const auto& [slot, record] : links.items()) {
+        agentState += syncTree(store_, layout_.stateDir / "links" / slot,
+                               layout_.bucket + "/" + record["source_key_prefix"].get<std::string>(),
+                               layout_.stateDir / "link-manifests" / (slot + ".json"), full);
     }
-    const auto current = scanFiles(root);
-    std::uint64_t uploadedBytes = 0;
-    int uploaded = 0, deleted = 0, unchanged = 0;
-    nlohmann::json manifest = nlohmann::json::object();
-    for (const auto& [path, state] : current) {
-        const auto it = stored.find(path);
-        if (it != stored.end() && it->second == state) {
-            ++unchanged;
-        } else {
-            store_.putFile(prefix + path, (root / path).string());
-            ++uploaded;
-            uploadedBytes += state.size;
-        }
-        manifest[path] = {{"size", state.size}, {"mtime_ns", state.mtimeNs}};
-    }
-    for (const auto& [path, state] : stored) {
-        if (!current.count(path) && store_.remove(prefix + path)) ++deleted;
-    }
-    // The manifest is written last: a sync cut short leaves the previous one, so the next
-    // sync redoes whatever this one did not record.
-    const auto temporary = manifestPath.string() + ".tmp";
-    std::ofstream(temporary) << manifest.dump();
-    fs::rename(temporary, manifestPath);
-    return {{"mode", mode},
-            {"reason", reason},
-            {"files", current.size()},
-            {"uploaded_files", uploaded},
-            {"uploaded_bytes", uploadedBytes},
-            {"deleted_files", deleted},
-            {"unchanged_files", unchanged},
-            {"duration_ms", millisSince(started)}};
+    TreeCounts total = workspace;
+    total += agentState;
+    nlohmann::json answer{{"mode", mode}, {"reason", reason}};
+    total.addTo(answer);
+    workspace.addTo(answer["workspace"]);
+    agentState.addTo(answer["agent_state"]);
+    answer["agent_state"]["slots"] = links.size();
+    answer["duration_ms"] = millisSince(started);
+    return answer;
 }
 
 }  // namespace aw

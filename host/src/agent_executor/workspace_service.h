@@ -1,6 +1,7 @@
 // The executor's side of workspace persistence: restore (and link) a plan's entries from
-// the object store, validate required paths, and sync the workspace back, full or
-// incremental (only new and changed files, deletions propagated, tracked in a manifest).
+// the object store, validate required paths, and sync the workspace and every linked
+// state slot back, full or incremental (only new and changed files, deletions propagated,
+// tracked in a manifest per tree).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -28,11 +29,15 @@ public:
     //! Copies the plan's `copy` entries into place. Throws ApiError: 422 for a plan that
     //! fails validation, 409 when a `fail` conflict policy meets an existing file.
     nlohmann::json restore(const nlohmann::json& planJson);
-    //! Restores the plan's `link` entries into the state area and points their targets at it.
+    //! Restores the plan's `link` entries into the state area (`<stateDir>/links/<slot>`),
+    //! points their targets at it, and records each slot's source key in links.json so
+    //! that sync sends it back.
     nlohmann::json link(const nlohmann::json& planJson);
     //! `{"required_paths": [...]}` (or a whole plan) -> `{"missing_paths": [...]}`.
     nlohmann::json validate(const nlohmann::json& request);
     //! `mode`: `full` (compare with the store) or `incremental` (compare with the manifest).
+    //! Syncs the workspace and every recorded link slot; the answer's counts are totals,
+    //! with `workspace` and `agent_state` breakdowns.
     nlohmann::json sync(const std::string& mode, const std::string& reason);
 
 private:
@@ -41,6 +46,11 @@ private:
     void restoreTree(const std::string& sourceKey, const std::filesystem::path& target,
                      ConflictPolicy policy, const RestorePlan& plan, nlohmann::json& counts);
     std::string workspaceKey() const;
+    //! `<stateDir>/links.json`: slot -> {name, source_key_prefix, target} of every link made.
+    std::filesystem::path linksPath() const;
+    //! The recorded links; throws ApiError 500 when the file is corrupt or names a key
+    //! outside this session.
+    nlohmann::json readLinks() const;
 
     WorkspaceLayout layout_;
     ObjectStore& store_;
