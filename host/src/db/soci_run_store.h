@@ -1,0 +1,56 @@
+// RunStore and RunQueue on SOCI: the same statements on SQLite and PostgreSQL (named
+// placeholders, INSERT ... ON CONFLICT DO NOTHING), JSON as text, times as Unix ms.
+#pragma once
+
+#include "agent_worker/core/run_store.h"
+#include "db/database.h"
+
+namespace aw {
+
+class SociRunStore : public RunStore, public RunQueue {
+public:
+    explicit SociRunStore(Database& database) : database_(database) {}
+
+    // RunStore
+    CreatedRun createRun(const NewRun& run) override;
+    std::optional<RunRecord> findRun(const std::string& runId) override;
+    std::vector<StoredEvent> events(const std::string& runId, std::int64_t afterSeq,
+                                    std::size_t limit) override;
+    std::int64_t lastSeq(const std::string& runId) override;
+    std::vector<StoredEvent> appendEvents(const std::string& runId,
+                                          const std::vector<NewEvent>& events,
+                                          const std::vector<std::string>& rawEventIds,
+                                          RawState rawState, std::int64_t nowMs) override;
+    std::vector<RawOutputRecord> insertRawOutput(const std::vector<RawOutputRecord>& records,
+                                                 std::int64_t nowMs) override;
+    std::vector<RawOutputRecord> rawOutput(const std::string& runId,
+                                           const std::string& stream) override;
+    bool markStarting(const std::string& runId, int attempts, std::int64_t nowMs) override;
+    bool requestStop(const std::string& runId, std::int64_t nowMs) override;
+    std::optional<HumanLoopRecord> humanRequest(const std::string& runId,
+                                                const std::string& requestId) override;
+    std::vector<HumanLoopRecord> pendingHumanRequests(const std::string& runId) override;
+    std::vector<HumanLoopRecord> expiredHumanRequests(std::int64_t createdBeforeMs) override;
+    std::vector<TodoItem> todos(const std::string& sessionId) override;
+    std::vector<RunRecord> runsWithStatus(const std::vector<RunStatus>& statuses,
+                                          std::size_t limit) override;
+    std::vector<RunStatus> unfinishedRunStatuses(const std::string& sessionId) override;
+
+    // RunQueue
+    std::vector<QueueEntry> claim(const std::string& holder, std::int64_t nowMs,
+                                  std::int64_t leaseMs, std::size_t limit) override;
+    bool extendLease(std::int64_t queueId, const std::string& holder, std::int64_t untilMs,
+                     std::int64_t nowMs) override;
+    bool finish(std::int64_t queueId, const std::string& holder, QueueStatus status,
+                const std::string& error, std::int64_t nowMs) override;
+    std::optional<QueueStatus> retryLater(std::int64_t queueId, const std::string& holder,
+                                          std::int64_t availableAtMs, const std::string& error,
+                                          std::int64_t nowMs) override;
+    std::optional<QueueEntry> findByRun(const std::string& runId) override;
+    std::vector<QueueEntry> list(std::optional<QueueStatus> status, std::size_t limit) override;
+
+private:
+    Database& database_;
+};
+
+}  // namespace aw

@@ -1,0 +1,799 @@
+// SociRunStore (RunStore + RunQueue) and the session worker store against real databases:
+// every test runs on a SQLite file and on a throwaway PostgreSQL cluster (one cluster per
+// test program, a fresh database per test).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "agent_worker/core/problem.h"
+#include "db/migrator.h"
+#include "db/soci_run_store.h"
+#include "db/soci_session_worker_repository.h"
+#include "support/postgres_cluster.h"
+#include "support/temp_dir.h"
+
+namespace aw {
+namespace {
+
+using nlohmann::json;
+
+//! The PostgreSQL cluster every test of this program shares: started when the first
+//! PostgreSQL test needs it (startup takes seconds), stopped when the program ends.
+class SharedPostgres : public ::testing::Environment {
+public:
+    static test::PostgresCluster& cluster() {
+        auto& instance = holder();
+        if (!instance) instance = std::make_unique<test::PostgresCluster>();
+        return *instance;
+    }
+    void TearDown() override { holder().reset(); }
+
+private:
+    static std::unique_ptr<test::PostgresCluster>& holder() {
+        static std::unique_ptr<test::PostgresCluster> instance;
+        return instance;
+    }
+};
+
+[[maybe_unused]] ::testing::Environment* const kSharedPostgres =
+    ::testing::AddGlobalTestEnvironment(new SharedPostgres);
+
+constexpr std::int64_t kNow = 1'700'000'000'000;
+constexpr const char* kProvider = "claude-code";
+
+std::string dialectLabel(const ::testing::TestParamInfo<Dialect>& info) {
+    return dialectName(info.param);
+}
+
+class RunStoreTest : public ::testing::TestWithParam<Dialect> {
+protected:
+    void SetUp() override {
+        std::string url;
+        if (GetParam() == Dialect::Postgresql) {
+            if (const auto reason = test::PostgresCluster::unavailableReason(); !reason.empty()) {
+                GTEST_FAIL() << "PostgreSQL is needed for these tests: " << reason;
+            }
+            static int databases = 0;
+            const std::string name = "runstore" + std::to_string(++databases);
+            SharedPostgres::cluster().createDatabase(name);
+            url = SharedPostgres::cluster().url(name);
+        } else {
+            url = "sqlite://" + (dir_ / "aw.db").string();
+        }
+        db_ = std::make_unique<Database>(parseDatabaseUrl(url), 8, std::chrono::seconds(10));
+        applyMigrations(*db_, std::filesystem::path(AW_SOURCE_DIR) / "sql");
+        store_ = std::make_unique<SociRunStore>(*db_);
+        workers_ = std::make_unique<SociSessionWorkerRepository>(*db_);
+    }
+
+    static NewRun newRun(const std::string& sessionId, const std::string& runId,
+                         const std::string& idempotencyKey = "", std::int64_t now = kNow) {
+        NewRun run;
+        run.runId = runId;
+        run.sessionId = sessionId;
+        run.workspaceS3Prefix = "s3://bucket/aw/default/" + sessionId + "/";
+        run.provider = kProvider;
+        run.prompt = "héllo";  // 5 characters, 6 bytes
+        run.idempotencyKey = idempotencyKey;
+        run.nowMs = now;
+        return run;
+    }
+
+    RunRecord create(const std::string& sessionId, const std::string& runId, int maxAttempts = 3,
+                     std::int64_t now = kNow) {
+        auto run = newRun(sessionId, runId, "", now);
+        run.maxAttempts = maxAttempts;
+        const auto created = store_->createRun(run);
+        EXPECT_TRUE(created.created);
+        return created.run;
+    }
+
+    static NewEvent event(const std::string& id, const std::string& type, json data = json::object()) {
+        return NewEvent{id, type, std::move(data), kNow};
+    }
+
+    std::vector<StoredEvent> append(const std::string& runId, const std::vector<NewEvent>& events,
+                                    std::int64_t now = kNow) {
+        return store_->appendEvents(runId, events, {}, RawState::Translated, now);
+    }
+
+    RunRecord run(const std::string& runId) {
+        auto found = store_->findRun(runId);
+        EXPECT_TRUE(found.has_value()) << runId;
+        return found.value_or(RunRecord{});
+    }
+
+    int count(const std::string& query) {
+        return db_->withSession([&](soci::session& sql) {
+            int n = -1;
+            sql << query, soci::into(n);
+            return n;
+        });
+    }
+
+    std::string text(const std::string& query) {
+        return db_->withSession([&](soci::session& sql) {
+            std::string value;
+            sql << query, soci::into(value);
+            return value;
+        });
+    }
+
+    test::TempDir dir_;
+    std::unique_ptr<Database> db_;
+    std::unique_ptr<SociRunStore> store_;
+    std::unique_ptr<SociSessionWorkerRepository> workers_;
+};
+
+// ----- createRun ------------------------------------------------------------------------
+
+TEST_P(RunStoreTest, CreateRunMakesWorkerRunQueueEntryAndQueuedEvent) {
+    const auto created = store_->createRun(newRun("s1", "r1", "key-1"));
+    ASSERT_TRUE(created.created);
+    EXPECT_EQ(created.run.runId, "r1");
+    EXPECT_EQ(created.run.status, RunStatus::Queued);
+    EXPECT_EQ(created.run.idempotencyKey, "key-1");
+    EXPECT_EQ(created.run.prompt, "héllo");
+    EXPECT_EQ(created.run.createdAtMs, kNow);
+
+    const auto worker = workers_->find("s1");
+    ASSERT_TRUE(worker.has_value());
+    EXPECT_EQ(worker->status, WorkerStatus::Pending);
+    EXPECT_EQ(worker->desiredStatus, WorkerStatus::Running);
+    EXPECT_EQ(worker->version, 0);
+    EXPECT_EQ(worker->workspaceS3Prefix, "s3://bucket/aw/default/s1/");
+
+    const auto entry = store_->findByRun("r1");
+    ASSERT_TRUE(entry.has_value());
+    EXPECT_EQ(entry->enqueueKey, "r1");  // defaults to the run id
+    EXPECT_EQ(entry->status, QueueStatus::Queued);
+    EXPECT_EQ(entry->attempts, 0);
+    EXPECT_EQ(entry->maxAttempts, 3);
+    EXPECT_EQ(entry->availableAtMs, kNow);
+
+    const auto events = store_->events("r1", 0, 10);
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].eventId, "r1:host:run.queued");
+    EXPECT_EQ(events[0].seq, 1);
+    EXPECT_EQ(events[0].type, "run.queued");
+    EXPECT_EQ(events[0].provider, kProvider);
+    EXPECT_EQ(events[0].sessionId, "s1");
+    EXPECT_EQ(events[0].data, (json{{"provider", kProvider}, {"prompt_chars", 5}}));
+    EXPECT_EQ(store_->lastSeq("r1"), 1);
+}
+
+TEST_P(RunStoreTest, CreateRunWithTheSameKeyReturnsTheFirstRun) {
+    ASSERT_TRUE(store_->createRun(newRun("s1", "r1", "key-1")).created);
+    const auto again = store_->createRun(newRun("s1", "r2", "key-1"));
+    EXPECT_FALSE(again.created);
+    EXPECT_EQ(again.run.runId, "r1");
+    EXPECT_EQ(count("SELECT COUNT(*) FROM runs"), 1);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM run_queue"), 1);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM run_events"), 1);
+
+    // The key is per session; no key never conflicts.
+    EXPECT_TRUE(store_->createRun(newRun("s2", "r3", "key-1")).created);
+    EXPECT_TRUE(store_->createRun(newRun("s1", "r4")).created);
+    EXPECT_TRUE(store_->createRun(newRun("s1", "r5")).created);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM runs"), 4);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM session_workers"), 2);
+}
+
+TEST_P(RunStoreTest, CreateRunWithAKnownEnqueueKeyReturnsThatRunAndWritesNothing) {
+    auto first = newRun("s1", "r1");
+    first.enqueueKey = "job-7";
+    ASSERT_TRUE(store_->createRun(first).created);
+    auto second = newRun("s2", "r2");
+    second.enqueueKey = "job-7";
+    const auto again = store_->createRun(second);
+    EXPECT_FALSE(again.created);
+    EXPECT_EQ(again.run.runId, "r1");
+    EXPECT_EQ(count("SELECT COUNT(*) FROM runs"), 1);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM session_workers"), 1);  // rolled back with the run
+    EXPECT_EQ(count("SELECT COUNT(*) FROM run_queue"), 1);
+}
+
+TEST_P(RunStoreTest, ConcurrentCreateRunWithOneKeyMakesExactlyOneRun) {
+    constexpr int kThreads = 6;
+    std::vector<CreatedRun> results(kThreads);
+    std::vector<std::string> errors(kThreads);
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+        threads.emplace_back([&, i] {
+            ready.fetch_add(1);
+            while (ready.load() < kThreads) std::this_thread::yield();
+            try {
+                results[i] = store_->createRun(newRun("s1", "r" + std::to_string(i), "same-key"));
+            } catch (const std::exception& e) {
+                errors[i] = e.what();
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    int created = 0;
+    std::set<std::string> runIds;
+    for (int i = 0; i < kThreads; ++i) {
+        EXPECT_EQ(errors[i], "") << "thread " << i;
+        created += results[i].created ? 1 : 0;
+        runIds.insert(results[i].run.runId);
+    }
+    EXPECT_EQ(created, 1);
+    EXPECT_EQ(runIds.size(), 1u);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM runs"), 1);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM run_queue"), 1);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM run_events"), 1);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM session_workers"), 1);
+}
+
+// ----- events ---------------------------------------------------------------------------
+
+TEST_P(RunStoreTest, AppendEventsGivesDenseSeqAndSkipsStoredIds) {
+    create("s1", "r1");
+    const auto first = append("r1", {event("r1/stdout/1#0", "message.start"),
+                                     event("r1/stdout/1#1", "message.delta", {{"text", "a"}}),
+                                     event("r1/stdout/2#0", "message.delta", {{"text", "b"}})});
+    ASSERT_EQ(first.size(), 3u);
+    EXPECT_EQ(first[0].seq, 2);
+    EXPECT_EQ(first[1].seq, 3);
+    EXPECT_EQ(first[2].seq, 4);
+    EXPECT_EQ(first[2].provider, kProvider);
+    EXPECT_EQ(first[2].sessionId, "s1");
+
+    // A replay of stored ids plus one new event repeated within the batch.
+    const auto second = append("r1", {event("r1/stdout/1#1", "message.delta", {{"text", "a"}}),
+                                      event("r1/stdout/3#0", "message.stop", {{"text", "ab"}}),
+                                      event("r1/stdout/3#0", "message.stop", {{"text", "ab"}})});
+    ASSERT_EQ(second.size(), 1u);
+    EXPECT_EQ(second[0].eventId, "r1/stdout/3#0");
+    EXPECT_EQ(second[0].seq, 5);
+    EXPECT_EQ(store_->lastSeq("r1"), 5);
+
+    const auto page = store_->events("r1", 2, 2);
+    ASSERT_EQ(page.size(), 2u);
+    EXPECT_EQ(page[0].seq, 3);
+    EXPECT_EQ(page[0].data, (json{{"text", "a"}}));
+    EXPECT_EQ(page[1].seq, 4);
+    EXPECT_TRUE(store_->events("r1", 5, 10).empty());
+    EXPECT_EQ(store_->lastSeq("unknown"), 0);
+}
+
+TEST_P(RunStoreTest, AppendEventsToAnUnknownRunIsRunNotFound) {
+    try {
+        append("nope", {event("nope:host:x", "message.start")});
+        FAIL() << "appended to a run that does not exist";
+    } catch (const ProblemError& e) {
+        EXPECT_EQ(e.problem().code, "run_not_found");
+    }
+}
+
+TEST_P(RunStoreTest, TodoUpdateReplacesTheSessionsList) {
+    create("s1", "r1");
+    append("r1", {event("e1", "todo.update",
+                        {{"todos", json::array({{{"id", "a"}, {"content", "first"}, {"status", "completed"}},
+                                                {{"id", "b"}, {"content", "second"}, {"status", "in_progress"}},
+                                                {{"id", "c"}, {"content", "third"}, {"status", "pending"}}})}})});
+    ASSERT_EQ(store_->todos("s1").size(), 3u);
+
+    create("s1", "r2");
+    append("r2", {event("e2", "todo.update",
+                        {{"todos", json::array({{{"id", "z"}, {"content", "last"}, {"status", "pending"}},
+                                                {{"id", "b"}, {"content", "second!"}, {"status", "completed"}}})}})},
+           kNow + 5);
+    const auto todos = store_->todos("s1");
+    ASSERT_EQ(todos.size(), 2u);
+    EXPECT_EQ(todos[0].id, "z");
+    EXPECT_EQ(todos[0].content, "last");
+    EXPECT_EQ(todos[0].status, "pending");
+    EXPECT_EQ(todos[0].runId, "r2");
+    EXPECT_EQ(todos[0].updatedAtMs, kNow + 5);
+    EXPECT_EQ(todos[1].id, "b");
+    EXPECT_EQ(todos[1].status, "completed");
+    EXPECT_TRUE(store_->todos("s2").empty());
+}
+
+TEST_P(RunStoreTest, HumanRequestWaitsAndHumanResponseAnswersOnce) {
+    create("s1", "r1");
+    append("r1", {event("e1", "run.started")}, kNow + 10);
+    EXPECT_EQ(run("r1").status, RunStatus::Running);
+    EXPECT_EQ(run("r1").startedAtMs, kNow + 10);
+
+    append("r1", {event("e2", "human.request",
+                        {{"request_id", "q1"}, {"kind", "permission"}, {"tool", "Bash"},
+                         {"input", {{"command", "rm -rf build"}}},
+                         {"options", json::array({"allow", "deny"})}}),
+                  event("e3", "run.waiting_human", {{"request_id", "q1"}})},
+           kNow + 20);
+    EXPECT_EQ(run("r1").status, RunStatus::WaitingHuman);
+    auto request = store_->humanRequest("r1", "q1");
+    ASSERT_TRUE(request.has_value());
+    EXPECT_EQ(request->status, "pending");
+    EXPECT_EQ(request->kind, "permission");
+    EXPECT_EQ(request->tool, "Bash");
+    EXPECT_EQ(request->sessionId, "s1");
+    EXPECT_EQ(request->input, (json{{"command", "rm -rf build"}}));
+    EXPECT_EQ(request->options, json::array({"allow", "deny"}));
+    EXPECT_EQ(request->createdAtMs, kNow + 20);
+    EXPECT_EQ(store_->pendingHumanRequests("r1").size(), 1u);
+    EXPECT_EQ(store_->expiredHumanRequests(kNow + 21).size(), 1u);
+    EXPECT_TRUE(store_->expiredHumanRequests(kNow + 20).empty());
+
+    append("r1", {event("r1:host:human.response:q1", "human.response",
+                        {{"request_id", "q1"}, {"decision", "allow"}, {"by", "alice"}, {"message", "ok"}}),
+                  event("e4", "run.resumed")},
+           kNow + 30);
+    request = store_->humanRequest("r1", "q1");
+    ASSERT_TRUE(request.has_value());
+    EXPECT_EQ(request->status, "answered");
+    EXPECT_EQ(request->decision, "allow");
+    EXPECT_EQ(request->answeredBy, "alice");
+    EXPECT_EQ(request->message, "ok");
+    EXPECT_EQ(request->answeredAtMs, kNow + 30);
+    EXPECT_TRUE(store_->pendingHumanRequests("r1").empty());
+    EXPECT_TRUE(store_->expiredHumanRequests(kNow + 1000).empty());
+    EXPECT_EQ(run("r1").status, RunStatus::Running);
+    EXPECT_EQ(run("r1").startedAtMs, kNow + 10);  // kept
+
+    // A second answer (another event id) leaves the first one standing.
+    append("r1", {event("late", "human.response", {{"request_id", "q1"}, {"decision", "deny"}})},
+           kNow + 40);
+    EXPECT_EQ(store_->humanRequest("r1", "q1")->decision, "allow");
+    // A repeated request id does not reopen it.
+    append("r1", {event("e5", "human.request", {{"request_id", "q1"}, {"kind", "question"}})});
+    EXPECT_EQ(store_->humanRequest("r1", "q1")->status, "answered");
+    EXPECT_FALSE(store_->humanRequest("r1", "q2").has_value());
+}
+
+TEST_P(RunStoreTest, WaitingHumanOnlyFromRunning) {
+    create("s1", "r1");
+    append("r1", {event("e1", "run.waiting_human")});
+    EXPECT_EQ(run("r1").status, RunStatus::Queued);
+}
+
+TEST_P(RunStoreTest, FinalUsageSettlesIntoTheSessionsProviderUsage) {
+    create("s1", "r1");
+    append("r1", {event("e1", "run.started"), event("e2", "usage", {{"input_tokens", 10}, {"output_tokens", 5}})});
+    EXPECT_EQ(run("r1").usage, (json{{"input_tokens", 10}, {"output_tokens", 5}}));
+    EXPECT_EQ(text("SELECT provider_usage FROM session_workers WHERE session_id = 's1'"), "{}");
+
+    append("r1", {event("e3", "run.completed",
+                        {{"usage", {{"input_tokens", 100}, {"output_tokens", 50}, {"cost_usd", 0.5}}}})},
+           kNow + 100);
+    auto first = run("r1");
+    EXPECT_EQ(first.status, RunStatus::Completed);
+    EXPECT_EQ(first.finishedAtMs, kNow + 100);
+    EXPECT_EQ(first.usage, (json{{"input_tokens", 100}, {"output_tokens", 50}, {"cost_usd", 0.5}}));
+
+    create("s1", "r2");
+    append("r2", {event("f1", "run.started"),
+                  event("f2", "run.completed",
+                        {{"usage", {{"input_tokens", 1}, {"output_tokens", 2}, {"cost_usd", 0.25}}}})});
+    const auto usage = json::parse(text("SELECT provider_usage FROM session_workers WHERE session_id = 's1'"));
+    EXPECT_EQ(usage, (json{{kProvider, {{"input_tokens", 101}, {"output_tokens", 52}, {"cost_usd", 0.75}}}}));
+
+    // A usage event after the run settled changes nothing.
+    append("r2", {event("f3", "usage", {{"input_tokens", 999}})});
+    EXPECT_EQ(run("r2").usage["input_tokens"], 1);
+}
+
+TEST_P(RunStoreTest, RunFailedRecordsItsError) {
+    create("s1", "r1");
+    append("r1", {event("e1", "run.started"),
+                  event("e2", "run.failed", {{"error", {{"class", "timeout"}, {"message", "too slow"}}}})});
+    const auto failed = run("r1");
+    EXPECT_EQ(failed.status, RunStatus::Failed);
+    EXPECT_EQ(failed.errorCode, "timeout");
+    EXPECT_EQ(failed.errorMessage, "too slow");
+    EXPECT_EQ(failed.toJson()["error"]["code"], "timeout");
+}
+
+TEST_P(RunStoreTest, ProviderSessionIsKeptOnTheRunAndTheWorker) {
+    create("s1", "r1");
+    append("r1", {event("e1", "provider.session", {{"provider_session_id", "cli-abc"}})});
+    EXPECT_EQ(run("r1").providerSessionId, "cli-abc");
+    const auto worker = workers_->find("s1");
+    ASSERT_TRUE(worker.has_value());
+    EXPECT_EQ(json::parse(worker->providerSessionsJson), (json{{kProvider, "cli-abc"}}));
+
+    create("s1", "r2");
+    append("r2", {event("f1", "provider.session", {{"provider_session_id", "cli-def"}})});
+    EXPECT_EQ(json::parse(workers_->find("s1")->providerSessionsJson), (json{{kProvider, "cli-def"}}));
+    EXPECT_EQ(run("r1").providerSessionId, "cli-abc");
+}
+
+TEST_P(RunStoreTest, TerminalStatusIsNeverReopened) {
+    create("s1", "r1");
+    append("r1", {event("e1", "run.started"), event("e2", "run.completed")}, kNow + 50);
+    append("r1", {event("e3", "run.resumed"), event("e4", "run.waiting_human"),
+                  event("e5", "run.failed", {{"error", {{"class", "late"}}}}),
+                  event("e6", "run.started")},
+           kNow + 90);
+    const auto done = run("r1");
+    EXPECT_EQ(done.status, RunStatus::Completed);
+    EXPECT_EQ(done.finishedAtMs, kNow + 50);
+    EXPECT_EQ(done.errorCode, "");
+    EXPECT_EQ(store_->lastSeq("r1"), 7);  // the events are logged all the same
+    EXPECT_FALSE(store_->requestStop("r1", kNow + 100));
+    EXPECT_FALSE(store_->markStarting("r1", 1, kNow + 100));
+    EXPECT_EQ(run("r1").stopRequestedAtMs, 0);
+}
+
+TEST_P(RunStoreTest, MarkStartingAndRequestStop) {
+    create("s1", "r1");
+    EXPECT_TRUE(store_->markStarting("r1", 1, kNow + 1));
+    auto starting = run("r1");
+    EXPECT_EQ(starting.status, RunStatus::Starting);
+    EXPECT_EQ(starting.attempts, 1);
+    EXPECT_EQ(starting.startedAtMs, kNow + 1);
+    EXPECT_TRUE(store_->markStarting("r1", 2, kNow + 2));
+    EXPECT_EQ(run("r1").attempts, 2);
+    EXPECT_EQ(run("r1").startedAtMs, kNow + 1);
+
+    append("r1", {event("e1", "run.started")}, kNow + 3);
+    EXPECT_EQ(run("r1").startedAtMs, kNow + 1);
+    EXPECT_FALSE(store_->markStarting("r1", 3, kNow + 4));
+
+    EXPECT_TRUE(store_->requestStop("r1", kNow + 5));
+    EXPECT_TRUE(store_->requestStop("r1", kNow + 6));
+    EXPECT_EQ(run("r1").stopRequestedAtMs, kNow + 5);  // the first one wins
+    EXPECT_TRUE(run("r1").toJson()["stop_requested"].get<bool>());
+    EXPECT_FALSE(store_->requestStop("unknown", kNow));
+}
+
+TEST_P(RunStoreTest, RunsWithStatusAndUnfinishedStatuses) {
+    create("s1", "r1", 3, kNow);
+    create("s1", "r2", 3, kNow + 1);
+    create("s2", "r3", 3, kNow + 2);
+    append("r1", {event("e1", "run.started")});
+    append("r3", {event("g1", "run.started"), event("g2", "run.completed")});
+
+    const auto queued = store_->runsWithStatus({RunStatus::Queued, RunStatus::Running}, 10);
+    ASSERT_EQ(queued.size(), 2u);
+    EXPECT_EQ(queued[0].runId, "r1");
+    EXPECT_EQ(queued[1].runId, "r2");
+    EXPECT_EQ(store_->runsWithStatus({RunStatus::Queued, RunStatus::Running}, 1).size(), 1u);
+    EXPECT_TRUE(store_->runsWithStatus({}, 10).empty());
+
+    const auto unfinished = store_->unfinishedRunStatuses("s1");
+    EXPECT_EQ(unfinished, (std::vector<RunStatus>{RunStatus::Running, RunStatus::Queued}));
+    EXPECT_TRUE(store_->unfinishedRunStatuses("s2").empty());
+}
+
+// ----- raw output -----------------------------------------------------------------------
+
+RawOutputRecord raw(const std::string& runId, const std::string& stream, std::int64_t seq,
+                    const std::string& line, bool continued = false) {
+    RawOutputRecord record;
+    record.eventId = runId + "/" + stream + "/" + std::to_string(seq);
+    record.runId = runId;
+    record.stream = stream;
+    record.seq = seq;
+    record.line = line;
+    record.continued = continued;
+    return record;
+}
+
+TEST_P(RunStoreTest, RawOutputIsStoredOnceAndMarkedWhenTranslated) {
+    create("s1", "r1");
+    const auto first = store_->insertRawOutput({raw("r1", "stdout", 2, "{\"b\":2}"),
+                                                raw("r1", "stdout", 1, "{\"a\":1", true)},
+                                               kNow);
+    ASSERT_EQ(first.size(), 2u);
+    EXPECT_EQ(first[0].seq, 2);
+    const auto second = store_->insertRawOutput(
+        {raw("r1", "stdout", 2, "{\"b\":2}"), raw("r1", "stdout", 3, "x"), raw("r1", "exit", 1, "{\"code\":0}")},
+        kNow);
+    ASSERT_EQ(second.size(), 2u);
+    EXPECT_EQ(second[0].eventId, "r1/stdout/3");
+    EXPECT_EQ(second[1].eventId, "r1/exit/1");
+
+    auto stdoutRecords = store_->rawOutput("r1", "stdout");
+    ASSERT_EQ(stdoutRecords.size(), 3u);
+    EXPECT_EQ(stdoutRecords[0].seq, 1);
+    EXPECT_TRUE(stdoutRecords[0].continued);
+    EXPECT_EQ(stdoutRecords[0].line, "{\"a\":1");
+    EXPECT_FALSE(stdoutRecords[1].continued);
+    EXPECT_EQ(stdoutRecords[2].seq, 3);
+    for (const auto& record : stdoutRecords) EXPECT_EQ(record.state, RawState::Pending);
+    ASSERT_EQ(store_->rawOutput("r1", "exit").size(), 1u);
+
+    store_->appendEvents("r1", {event("r1/stdout/1#0", "message.start")}, {"r1/stdout/1", "r1/stdout/2"},
+                         RawState::Translated, kNow);
+    store_->appendEvents("r1", {}, {"r1/stdout/3"}, RawState::Quarantined, kNow);
+    stdoutRecords = store_->rawOutput("r1", "stdout");
+    EXPECT_EQ(stdoutRecords[0].state, RawState::Translated);
+    EXPECT_EQ(stdoutRecords[1].state, RawState::Translated);
+    EXPECT_EQ(stdoutRecords[2].state, RawState::Quarantined);
+}
+
+TEST_P(RunStoreTest, RawOutputOfAnUnknownRunIsRefusedWhole) {
+    create("s1", "r1");
+    try {
+        store_->insertRawOutput({raw("r1", "stdout", 1, "kept?"), raw("ghost", "stdout", 1, "no")}, kNow);
+        FAIL() << "stored output of a run that does not exist";
+    } catch (const ProblemError& e) {
+        EXPECT_EQ(e.problem().code, "run_not_found");
+    }
+    EXPECT_TRUE(store_->rawOutput("r1", "stdout").empty());
+}
+
+// ----- run queue ------------------------------------------------------------------------
+
+TEST_P(RunStoreTest, ClaimCountsAttemptsAndSerialisesASessionsRuns) {
+    create("a", "a1", 3, kNow);
+    create("a", "a2", 3, kNow + 1);
+    create("b", "b1", 3, kNow + 2);
+
+    const auto claimed = store_->claim("host-1", kNow + 10, 1000, 10);
+    ASSERT_EQ(claimed.size(), 2u);  // one per session, oldest first
+    EXPECT_EQ(claimed[0].runId, "a1");
+    EXPECT_EQ(claimed[1].runId, "b1");
+    for (const auto& entry : claimed) {
+        EXPECT_EQ(entry.status, QueueStatus::Claimed);
+        EXPECT_EQ(entry.attempts, 1);
+        EXPECT_EQ(entry.lockedBy, "host-1");
+        EXPECT_EQ(entry.lockExpiresAtMs, kNow + 1010);
+    }
+    EXPECT_TRUE(store_->claim("host-2", kNow + 20, 1000, 10).empty());  // a2 waits for a1
+
+    EXPECT_FALSE(store_->finish(claimed[0].queueId, "host-2", QueueStatus::Succeeded, "", kNow + 30));
+    EXPECT_TRUE(store_->finish(claimed[0].queueId, "host-1", QueueStatus::Succeeded, "", kNow + 30));
+    EXPECT_FALSE(store_->finish(claimed[0].queueId, "host-1", QueueStatus::Succeeded, "", kNow + 31));
+    const auto next = store_->claim("host-2", kNow + 40, 1000, 10);
+    ASSERT_EQ(next.size(), 1u);
+    EXPECT_EQ(next[0].runId, "a2");
+    EXPECT_EQ(next[0].lockedBy, "host-2");
+    EXPECT_EQ(store_->findByRun("a1")->status, QueueStatus::Succeeded);
+}
+
+TEST_P(RunStoreTest, ClaimRespectsLimitAndAvailability) {
+    for (int i = 0; i < 5; ++i) create("s" + std::to_string(i), "r" + std::to_string(i), 3, kNow + i);
+    EXPECT_TRUE(store_->claim("h", kNow - 1, 1000, 10).empty());  // not available yet
+    EXPECT_TRUE(store_->claim("h", kNow + 10, 1000, 0).empty());
+    const auto two = store_->claim("h", kNow + 10, 1000, 2);
+    ASSERT_EQ(two.size(), 2u);
+    EXPECT_EQ(two[0].runId, "r0");
+    EXPECT_EQ(two[1].runId, "r1");
+    EXPECT_EQ(store_->claim("h", kNow + 10, 1000, 10).size(), 3u);
+}
+
+TEST_P(RunStoreTest, ExpiredLeaseIsReclaimedAndTheOldHolderLosesIt) {
+    create("s1", "r1");
+    const auto first = store_->claim("host-1", kNow, 1000, 1);
+    ASSERT_EQ(first.size(), 1u);
+    EXPECT_TRUE(store_->extendLease(first[0].queueId, "host-1", kNow + 1500, kNow + 400));
+    EXPECT_TRUE(store_->claim("host-2", kNow + 1499, 1000, 1).empty());
+
+    const auto second = store_->claim("host-2", kNow + 1500, 1000, 1);
+    ASSERT_EQ(second.size(), 1u);
+    EXPECT_EQ(second[0].queueId, first[0].queueId);
+    EXPECT_EQ(second[0].attempts, 2);
+    EXPECT_EQ(second[0].lockedBy, "host-2");
+
+    EXPECT_FALSE(store_->extendLease(first[0].queueId, "host-1", kNow + 9000, kNow + 1600));
+    EXPECT_FALSE(store_->finish(first[0].queueId, "host-1", QueueStatus::FinalFailed, "x", kNow + 1600));
+    EXPECT_FALSE(store_->retryLater(first[0].queueId, "host-1", kNow + 2000, "x", kNow + 1600).has_value());
+    EXPECT_TRUE(store_->extendLease(first[0].queueId, "host-2", kNow + 9000, kNow + 1600));
+    EXPECT_EQ(store_->findByRun("r1")->lockExpiresAtMs, kNow + 9000);
+}
+
+TEST_P(RunStoreTest, RetryLaterWaitsThenFailsFinallyAfterMaxAttempts) {
+    create("s1", "r1", 2);
+    auto claimed = store_->claim("h", kNow, 1000, 1);
+    ASSERT_EQ(claimed.size(), 1u);
+    const auto queueId = claimed[0].queueId;
+    EXPECT_EQ(store_->retryLater(queueId, "h", kNow + 100, "executor 503", kNow + 10), QueueStatus::RetryWait);
+    auto entry = store_->findByRun("r1");
+    EXPECT_EQ(entry->status, QueueStatus::RetryWait);
+    EXPECT_EQ(entry->availableAtMs, kNow + 100);
+    EXPECT_EQ(entry->lastError, "executor 503");
+    EXPECT_FALSE(store_->extendLease(queueId, "h", kNow + 5000, kNow + 20));  // no longer claimed
+
+    EXPECT_TRUE(store_->claim("h", kNow + 99, 1000, 1).empty());
+    claimed = store_->claim("h", kNow + 100, 1000, 1);
+    ASSERT_EQ(claimed.size(), 1u);
+    EXPECT_EQ(claimed[0].attempts, 2);
+    EXPECT_EQ(store_->retryLater(queueId, "h", kNow + 300, "executor 503 again", kNow + 110),
+              QueueStatus::FinalFailed);
+    EXPECT_TRUE(store_->claim("h", kNow + 10'000, 1000, 1).empty());
+    EXPECT_EQ(store_->list(QueueStatus::FinalFailed, 10).size(), 1u);
+    EXPECT_EQ(store_->list(std::nullopt, 10).front().lastError, "executor 503 again");
+}
+
+TEST_P(RunStoreTest, ListIsNewestFirst) {
+    create("s1", "r1");
+    create("s2", "r2");
+    create("s3", "r3");
+    store_->claim("h", kNow, 1000, 1);
+    const auto all = store_->list(std::nullopt, 10);
+    ASSERT_EQ(all.size(), 3u);
+    EXPECT_EQ(all[0].runId, "r3");
+    EXPECT_EQ(all[2].runId, "r1");
+    EXPECT_EQ(store_->list(std::nullopt, 2).size(), 2u);
+    const auto queued = store_->list(QueueStatus::Queued, 10);
+    ASSERT_EQ(queued.size(), 2u);
+    EXPECT_EQ(queued[0].runId, "r3");
+    EXPECT_EQ(store_->list(QueueStatus::Claimed, 10).front().runId, "r1");
+    EXPECT_FALSE(store_->findByRun("nope").has_value());
+}
+
+TEST_P(RunStoreTest, ConcurrentClaimersTakeEachEntryExactlyOnce) {
+    constexpr int kEntries = 50;
+    constexpr int kThreads = 4;
+    for (int i = 0; i < kEntries; ++i) create("s" + std::to_string(i), "r" + std::to_string(i));
+    std::mutex mutex;
+    std::map<std::int64_t, int> timesClaimed;
+    std::map<std::int64_t, std::string> holderOf;
+    std::atomic<int> total{0};
+    std::atomic<int> ready{0};
+    std::vector<std::string> errors(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            const std::string holder = "host-" + std::to_string(t);
+            ready.fetch_add(1);
+            while (ready.load() < kThreads) std::this_thread::yield();
+            try {
+                for (int round = 0; round < 1000 && total.load() < kEntries; ++round) {
+                    for (const auto& entry : store_->claim(holder, kNow, 60'000, 3)) {
+                        std::lock_guard lock(mutex);
+                        ++timesClaimed[entry.queueId];
+                        holderOf[entry.queueId] = holder;
+                        total.fetch_add(1);
+                    }
+                }
+            } catch (const std::exception& e) {
+                errors[t] = e.what();
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    for (const auto& error : errors) EXPECT_EQ(error, "");
+    EXPECT_EQ(total.load(), kEntries);
+    EXPECT_EQ(timesClaimed.size(), static_cast<std::size_t>(kEntries));
+    for (const auto& [queueId, times] : timesClaimed) EXPECT_EQ(times, 1) << queueId;
+    EXPECT_EQ(count("SELECT COUNT(*) FROM run_queue WHERE status = 'claimed' AND attempts = 1"), kEntries);
+    for (const auto& entry : store_->list(QueueStatus::Claimed, 100)) {
+        EXPECT_EQ(entry.lockedBy, holderOf[entry.queueId]);
+    }
+}
+
+TEST_P(RunStoreTest, ConcurrentClaimersNeverHoldTwoEntriesOfOneSession) {
+    constexpr int kSessions = 8;
+    constexpr int kPerSession = 3;
+    constexpr int kThreads = 4;
+    for (int e = 0; e < kPerSession; ++e) {
+        for (int s = 0; s < kSessions; ++s) {
+            create("s" + std::to_string(s), "r" + std::to_string(s) + "-" + std::to_string(e), 3, kNow + e);
+        }
+    }
+    std::atomic<int> ready{0};
+    std::vector<std::string> errors(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            ready.fetch_add(1);
+            while (ready.load() < kThreads) std::this_thread::yield();
+            try {
+                // Different clocks per claimer, as on different hosts.
+                for (int round = 0; round < 5; ++round) {
+                    store_->claim("host-" + std::to_string(t), kNow + 10 + t, 60'000, kSessions);
+                }
+            } catch (const std::exception& e) {
+                errors[t] = e.what();
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    for (const auto& error : errors) EXPECT_EQ(error, "");
+    store_->claim("late", kNow + 20, 60'000, kSessions);  // whatever a skipped lock left
+    EXPECT_EQ(count("SELECT COUNT(*) FROM run_queue WHERE status = 'claimed'"), kSessions);
+    EXPECT_EQ(count("SELECT COUNT(DISTINCT session_id) FROM run_queue WHERE status = 'claimed'"), kSessions);
+    // Each session's oldest entry is the one that was claimed.
+    EXPECT_EQ(count("SELECT COUNT(*) FROM run_queue WHERE status = 'claimed' AND run_id LIKE '%-0'"), kSessions);
+}
+
+// ----- session worker store -------------------------------------------------------------
+
+SessionWorker worker(const std::string& sessionId, WorkerStatus status, std::int64_t changedAt) {
+    SessionWorker w;
+    w.sessionId = sessionId;
+    w.tenantId = "default";
+    w.status = status;
+    w.runtime = "local";
+    w.workspaceS3Prefix = "s3://bucket/aw/default/" + sessionId + "/";
+    w.stateChangedAtMs = changedAt;
+    w.createdAtMs = changedAt;
+    w.updatedAtMs = changedAt;
+    return w;
+}
+
+TEST_P(RunStoreTest, WorkerStoreInsertsOnceAndListsOldestChangeFirst) {
+    EXPECT_TRUE(workers_->insertIfAbsent(worker("w1", WorkerStatus::Running, kNow + 5)));
+    EXPECT_TRUE(workers_->insertIfAbsent(worker("w2", WorkerStatus::Running, kNow + 1)));
+    EXPECT_TRUE(workers_->insertIfAbsent(worker("w3", WorkerStatus::Stopped, kNow)));
+    EXPECT_FALSE(workers_->insertIfAbsent(worker("w1", WorkerStatus::Failed, kNow)));
+    EXPECT_EQ(workers_->find("w1")->status, WorkerStatus::Running);
+
+    const auto running = workers_->listByStatus(WorkerStatus::Running, 10);
+    ASSERT_EQ(running.size(), 2u);
+    EXPECT_EQ(running[0].sessionId, "w2");
+    EXPECT_EQ(running[1].sessionId, "w1");
+    EXPECT_EQ(running[0].stateChangedAtMs, kNow + 1);
+    EXPECT_EQ(workers_->listByStatus(WorkerStatus::Running, 1).size(), 1u);
+    EXPECT_TRUE(workers_->listByStatus(WorkerStatus::Removed, 10).empty());
+    EXPECT_FALSE(workers_->find("nobody").has_value());
+}
+
+TEST_P(RunStoreTest, WorkerCompareAndSetHasExactlyOneWinner) {
+    ASSERT_TRUE(workers_->insertIfAbsent(worker("w1", WorkerStatus::Running, kNow)));
+    std::atomic<int> ready{0};
+    bool won[2] = {false, false};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 2; ++i) {
+        threads.emplace_back([&, i] {
+            ready.fetch_add(1);
+            while (ready.load() < 2) std::this_thread::yield();
+            won[i] = workers_->compareAndSet(
+                "w1", 0,
+                WorkerTransition{i == 0 ? WorkerStatus::Stopping : WorkerStatus::Removing,
+                                 WorkerStatus::Stopped, std::string("reaper ") + std::to_string(i)},
+                kNow + 10 + i);
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_NE(won[0], won[1]);
+    const auto after = workers_->find("w1");
+    EXPECT_EQ(after->version, 1);
+    EXPECT_EQ(after->status, won[0] ? WorkerStatus::Stopping : WorkerStatus::Removing);
+    EXPECT_EQ(after->desiredStatus, WorkerStatus::Stopped);
+    EXPECT_EQ(after->lastError, won[0] ? "reaper 0" : "reaper 1");
+    EXPECT_EQ(after->stateChangedAtMs, won[0] ? kNow + 10 : kNow + 11);
+
+    // No last error given keeps it; an empty one clears it.
+    EXPECT_TRUE(workers_->compareAndSet("w1", 1, WorkerTransition{WorkerStatus::Stopped, WorkerStatus::Stopped, {}},
+                                        kNow + 20));
+    EXPECT_EQ(workers_->find("w1")->lastError, won[0] ? "reaper 0" : "reaper 1");
+    EXPECT_TRUE(workers_->compareAndSet("w1", 2, WorkerTransition{WorkerStatus::Running, WorkerStatus::Running, ""},
+                                        kNow + 30));
+    EXPECT_EQ(workers_->find("w1")->lastError, "");
+    EXPECT_FALSE(workers_->compareAndSet("w1", 2, WorkerTransition(), kNow + 40));
+    EXPECT_FALSE(workers_->compareAndSet("nobody", 0, WorkerTransition(), kNow + 40));
+}
+
+TEST_P(RunStoreTest, WorkerActivityMovesForwardAndSyncKeepsTheVersion) {
+    ASSERT_TRUE(workers_->insertIfAbsent(worker("w1", WorkerStatus::Running, kNow)));
+    EXPECT_TRUE(workers_->touchActivity("w1", kNow + 100));
+    EXPECT_TRUE(workers_->touchActivity("w1", kNow + 50));  // older: kept, version bumped
+    auto record = workers_->find("w1");
+    EXPECT_EQ(record->lastActiveAtMs, kNow + 100);
+    EXPECT_EQ(record->version, 2);
+    EXPECT_FALSE(workers_->touchActivity("nobody", kNow));
+
+    workers_->recordSync("w1", SyncRecord{SyncStatus::Failed, "bucket unreachable", kNow + 200});
+    record = workers_->find("w1");
+    EXPECT_EQ(record->lastSyncStatus, SyncStatus::Failed);
+    EXPECT_EQ(record->lastSyncError, "bucket unreachable");
+    EXPECT_EQ(record->lastSyncAtMs, kNow + 200);
+    EXPECT_EQ(record->version, 2);
+    workers_->recordSync("w1", SyncRecord{SyncStatus::Succeeded, "", kNow + 300});
+    record = workers_->find("w1");
+    EXPECT_EQ(record->lastSyncStatus, SyncStatus::Succeeded);
+    EXPECT_EQ(record->lastSyncError, "");
+    // A compare-and-set decided on the record before the activity loses.
+    EXPECT_FALSE(workers_->compareAndSet("w1", 0, WorkerTransition{WorkerStatus::Stopping, WorkerStatus::Stopped, {}}, kNow + 400));
+    EXPECT_TRUE(workers_->compareAndSet("w1", 2, WorkerTransition{WorkerStatus::Stopping, WorkerStatus::Stopped, {}}, kNow + 400));
+}
+
+INSTANTIATE_TEST_SUITE_P(Dialects, RunStoreTest,
+                         ::testing::Values(Dialect::Sqlite, Dialect::Postgresql), dialectLabel);
+
+}  // namespace
+}  // namespace aw
