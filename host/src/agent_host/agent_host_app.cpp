@@ -1,5 +1,6 @@
 #include "agent_host/agent_host_app.h"
 
+#include <Poco/Environment.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>
@@ -7,16 +8,25 @@
 #include <Poco/ThreadPool.h>
 #include <Poco/Util/HelpFormatter.h>
 
+#include <fstream>
 #include <iostream>
 #include <memory>
+#include <random>
+#include <sstream>
 
 #include "api/routes.h"
 #include "db/database.h"
 #include "db/migrator.h"
+#include "db/soci_run_store.h"
 #include "db/soci_session_worker_repository.h"
 #include "http/router.h"
-#include "provider/provider_supervisor.h"
 #include "logging/json_formatter.h"
+#include "provider/provider_supervisor.h"
+#include "runs/event_hub.h"
+#include "runs/maintenance.h"
+#include "runs/run_engine.h"
+#include "runs/worker_gateway.h"
+#include "runtime/local_worker_runtime.h"
 
 namespace aw {
 namespace {
@@ -27,6 +37,30 @@ constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE
 constexpr int kExitSoftware = 70;     // EX_SOFTWARE
 
 Poco::Logger& hostLogger() { return Poco::Logger::get("agent-host"); }
+
+std::string randomToken() {
+    std::random_device random;
+    std::ostringstream out;
+    for (int i = 0; i < 4; ++i) out << std::hex << random() << random();
+    return out.str();
+}
+
+//! The deployment's manifest, or the default: the workspace itself (the providers' state
+//! paths join per run, from their plugin facts).
+RuntimeManifest loadRuntimeManifest(const std::string& file) {
+    if (file.empty()) {
+        return runtimeManifestFromJson(
+            {{"version", 1}, {"entries", {{{"name", "workspace"}, {"level", "workspace"}, {"target", "."}}}}});
+    }
+    std::ifstream in(file);
+    if (!in) {
+        throw ProblemError({"config_unreadable", "cannot read the runtime manifest '" + file + "'",
+                            "check restore.manifest_file (AW_RESTORE_MANIFEST_FILE)"});
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    return parseRuntimeManifest(text.str());
+}
 
 //! Says why the host will not start, to a person (plain line) and to log collectors (JSON).
 int refuse(int exitCode, const Problem& problem, bool loggingReady) {
@@ -163,15 +197,12 @@ int AgentHostApp::serve(const HostConfig& config) {
                       true);
     }
 
-    ProviderSupervisor providers(config.providers);
-    providers.start();
-
-    SociSessionWorkerRepository workers(*database);
-    Router router(auth, config.maxBodyBytes);
-    addHealthRoutes(router, *database, providers);
-    addSessionRoutes(router, workers);
-    addProviderRoutes(router, providers);
-    addAdminRoutes(router, config);
+    RuntimeManifest manifest;
+    try {
+        manifest = loadRuntimeManifest(config.restoreManifestFile);
+    } catch (const ProblemError& e) {
+        return refuse(kExitConfig, e.problem(), true);
+    }
 
     Poco::Net::ServerSocket socket;
     try {
@@ -187,6 +218,44 @@ int AgentHostApp::serve(const HostConfig& config) {
     }
     const ListenAddress bound{config.listen.host, socket.address().port()};
 
+    ProviderSupervisor providers(config.providers);
+    providers.start();
+
+    // Local executors call back on loopback whatever address the API listens on.
+    const std::vector<std::string> executorTokens =
+        config.executorTokens.empty() ? std::vector<std::string>{randomToken()} : config.executorTokens;
+    const bool v6 = bound.host.find(':') != std::string::npos;
+    LocalRuntimeOptions runtimeOptions;
+    runtimeOptions.workersDir = config.dataDir + "/workers";
+    runtimeOptions.objectsDir = config.objectsDir;
+    runtimeOptions.executorBinary = config.executorBinary;
+    runtimeOptions.callbackUrl = std::string(v6 ? "http://[::1]:" : "http://127.0.0.1:") +
+                                 std::to_string(bound.port) + "/v1/callbacks/executor";
+    runtimeOptions.callbackToken = executorTokens.front();
+    LocalWorkerRuntime runtime(runtimeOptions);
+    LocalWorkerGateway gateway(runtime, config.executor);
+    ExecutorWorkspaceSyncer syncer(gateway);
+
+    SociSessionWorkerRepository workers(*database);
+    SociRunStore runStore(*database);
+    StoreRunActivity activity(runStore);
+    SystemClock clock;
+    LifecycleManager lifecycle(workers, runtime, syncer, activity, clock, config.lifecycle);
+    EventHub hub;
+    RunEngineOptions runOptions = config.runs;
+    runOptions.manifest = manifest;
+    if (runOptions.hostId.empty()) runOptions.hostId = Poco::Environment::nodeName() + ":" + std::to_string(bound.port);
+    RunEngine engine(runOptions, runStore, runStore, workers, lifecycle, gateway, providers, hub);
+    Maintenance maintenance(lifecycle, config.reaperInterval);
+
+    Router router(TokenAuth(config.clientTokens, config.adminTokens, executorTokens), config.maxBodyBytes);
+    addHealthRoutes(router, *database, providers);
+    addSessionRoutes(router, workers);
+    addRunRoutes(router, engine, runStore, runStore, lifecycle, hub,
+                 {config.sseMaxStreams, config.sseKeepAlive});
+    addProviderRoutes(router, providers);
+    addAdminRoutes(router, config);
+
     auto params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(config.httpThreads);
     params->setMaxQueued(256);
@@ -195,6 +264,8 @@ int AgentHostApp::serve(const HostConfig& config) {
     Poco::ThreadPool threads(2, config.httpThreads);
     Poco::Net::HTTPServer server(router.factory(), threads, socket, params);
     server.start();
+    engine.start();
+    maintenance.start();
     // Scripts and tests wait for this line; with port 0 it carries the port chosen.
     std::cout << "agent-host listening on " << bound.url() << std::endl;
     logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "listening",
@@ -204,6 +275,8 @@ int AgentHostApp::serve(const HostConfig& config) {
     logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "shutting down", nlohmann::json::object());
     server.stopAll(true);
     threads.joinAll();
+    maintenance.stop();
+    engine.stop();
     logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "stopped", nlohmann::json::object());
     return EXIT_OK;
 }
