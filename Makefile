@@ -16,7 +16,11 @@ deps-run:
 
 deps-test:
 	@scripts/install-deps.sh test
-	@if [ -x scripts/install-agent-clis.sh ]; then scripts/install-agent-clis.sh; fi
+	@scripts/install-agent-clis.sh
+
+# The pinned agent CLIs' bin directories, so the providers find claude, codex and opencode.
+CLI_CACHE = $${AW_CLI_CACHE:-$$HOME/.cache/agent-worker/clis}
+CLI_PATH = $$(for bin in $(CLI_CACHE)/*/node_modules/.bin; do printf '%s:' "$$bin"; done)
 
 configure:
 	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
@@ -25,7 +29,8 @@ build: deps-run configure
 	@cmake --build $(BUILD_DIR) --parallel $(JOBS)
 
 run: build
-	$(BUILD_DIR)/bin/agent-host --data-dir ./data --plugins-dir $(BUILD_DIR)/plugins
+	@scripts/install-agent-clis.sh
+	PATH="$(CLI_PATH)$$PATH" $(BUILD_DIR)/bin/agent-host --data-dir ./data --plugins-dir $(BUILD_DIR)/plugins
 
 test: deps-test build
 	cd $(BUILD_DIR) && ctest --output-on-failure --parallel $(JOBS) $(CTEST_ARGS)

@@ -18,13 +18,13 @@ build_packages=(
 test_packages=(postgresql util-linux)
 
 packages=("${build_packages[@]}")
+# The agent CLIs come from npm (scripts/install-agent-clis.sh): runs need them, and so do the
+# live tests. Any node with npm will do; Debian's is the fallback when the machine has none.
+if ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 if [[ "$purpose" == "test" ]]; then
   packages+=("${test_packages[@]}")
-  # The live tests install the agent CLIs with npm (scripts/install-agent-clis.sh). Any node
-  # with npm will do; Debian's is the fallback when the machine has none.
-  if ! command -v npm >/dev/null; then
-    packages+=(nodejs npm)
-  fi
 elif [[ "$purpose" != "run" ]]; then
   echo "usage: $0 run|test" >&2
   exit 2
