@@ -51,6 +51,13 @@ StateChange deriveStateChange(std::string_view type, const nlohmann::json& data)
     const auto parsed = parseEventType(type);
     if (!parsed || !data.is_object()) return change;
     switch (*parsed) {
+        case EventType::RunQueued:
+            // A retried attempt goes back to the queue; the first run.queued changes nothing.
+            if (data.value("retry", false)) {
+                change.runStatus = RunStatus::Queued;
+                change.onlyFrom = {RunStatus::Starting};
+            }
+            break;
         case EventType::RunStarted:
         case EventType::RunResumed:
             change.runStatus = RunStatus::Running;
