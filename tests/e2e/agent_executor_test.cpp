@@ -1,11 +1,13 @@
 // agent-executor as a real process: runs in their own process groups, output delivered to
-// a callback sink exactly once and in order, through host outages and executor restarts.
+// a callback sink exactly once and in order, through host outages and executor restarts;
+// no process outliving its run (but none of another run's killed); the executor exiting
+// with its parent.
 #include <gtest/gtest.h>
-
 
 #include <signal.h>
 
 #include <atomic>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -159,6 +161,105 @@ TEST_F(AgentExecutor, EveryCallNeedsTheWorkersToken) {
     const auto again = startRun("run-6", "echo never");
     EXPECT_EQ(first["pid"], again["pid"]);
     client().signalRun(trace_, "run-6", "KILL");
+}
+
+//! True while `pid` exists and is not a zombie.
+bool alive(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text;
+    if (!std::getline(stat, text)) return false;
+    const auto close = text.rfind(')');
+    return close != std::string::npos && close + 2 < text.size() && text[close + 2] != 'Z';
+}
+
+//! Whether `pid` is gone entirely (reaped), waiting up to `timeout` for it.
+bool waitGone(pid_t pid, std::chrono::milliseconds timeout = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::filesystem::exists("/proc/" + std::to_string(pid)) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    return !std::filesystem::exists("/proc/" + std::to_string(pid));
+}
+
+//! The pids a run printed, one per line, once it printed `count` of them.
+std::vector<pid_t> printedPids(CallbackSink& sink, const std::string& runId, std::size_t count) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (sink.events(runId, "stdout").size() < count && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    std::vector<pid_t> pids;
+    for (const auto& line : sink.events(runId, "stdout")) pids.push_back(std::stoi(line["line"].get<std::string>()));
+    return pids;
+}
+
+TEST_F(AgentExecutor, NothingARunStartedOutlivesIt) {
+    startExecutor();
+    // Children in sessions of their own are out of reach of a process-group kill; the first
+    // keeps the output pipe open, the second is an orphan re-parented to the executor.
+    startRun("run-7", "setsid sleep 300 & echo $!; (setsid sleep 301 >/dev/null 2>&1 </dev/null & echo $!)");
+    ASSERT_TRUE(sink_.waitForExit("run-7", 10s)) << "a child holding the pipe must not hold the run open";
+    const auto pids = printedPids(sink_, "run-7", 2);
+    ASSERT_EQ(pids.size(), 2u);
+    EXPECT_EQ(sink_.events("run-7", "exit").at(0)["exit_code"], 0);
+    for (const pid_t pid : pids) EXPECT_TRUE(waitGone(pid)) << pid << " survived its run (or is an unreaped zombie)";
+}
+
+TEST_F(AgentExecutor, ARunsCleanupSparesTheOtherRuns) {
+    startExecutor();
+    // run-8 goes on: a child in its own session below it, an orphan of it re-parented to
+    // the executor, and a short-lived orphan that must be reaped when it ends.
+    startRun("run-8",
+             "setsid sleep 300 >/dev/null 2>&1 </dev/null & echo $!;"
+             " (setsid sleep 301 >/dev/null 2>&1 </dev/null & echo $!);"
+             " (setsid sleep 0.3 >/dev/null 2>&1 </dev/null & echo $!); wait");
+    const auto kept = printedPids(sink_, "run-8", 3);
+    ASSERT_EQ(kept.size(), 3u);
+    startRun("run-9", "setsid sleep 302 & echo $!");
+    ASSERT_TRUE(sink_.waitForExit("run-9", 10s));
+    const auto ended = printedPids(sink_, "run-9", 1);
+    ASSERT_EQ(ended.size(), 1u);
+    EXPECT_TRUE(waitGone(ended[0])) << "run-9's leftover survived";
+    EXPECT_TRUE(alive(kept[0])) << "run-9's cleanup killed run-8's child";
+    EXPECT_TRUE(alive(kept[1])) << "run-9's cleanup killed run-8's orphan";
+    EXPECT_EQ(client().runStatus(trace_, "run-8")["state"], "running");
+    EXPECT_TRUE(waitGone(kept[2])) << "an adopted orphan that ended was not reaped";
+
+    client().signalRun(trace_, "run-8", "KILL");
+    ASSERT_TRUE(sink_.waitForExit("run-8", 10s));
+    EXPECT_TRUE(waitGone(kept[0]));
+    EXPECT_TRUE(waitGone(kept[1]));
+}
+
+TEST_F(AgentExecutor, WithExitWithParentItEndsWhenItsParentDoesAndItsRunsWithIt) {
+    // A parent that starts the executor, waits for the test's go, and exits.
+    SubprocessOptions options;
+    options.argv = {"sh", "-c",
+                    "\"$0\" --socket \"$1\" --spool-dir \"$2\" --callback-url \"$3\" --executor-id exec-1"
+                    " --session-id chat-1 --exit-with-parent >/dev/null 2>>\"$4\" & echo $!;"
+                    " while [ ! -e \"$5\" ]; do sleep 0.05; done; exit 0",
+                    std::string(AW_BUILD_DIR) + "/bin/agent-executor", socket(), (dir_ / "spool").string(),
+                    sink_.url(), (dir_ / "executor.log").string(), (dir_ / "go").string()};
+    options.env = {{"AW_EXECUTOR_TOKEN", "exec-token"}, {"AW_CALLBACK_TOKEN", "cb-token"}};
+    Subprocess parent(options);
+    const auto line = parent.readLine(10s);
+    ASSERT_TRUE(line.has_value());
+    const pid_t executor = std::stoi(*line);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!std::filesystem::exists(socket()) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_EQ(client().health(trace_)["status"], "ok") << readText(dir_ / "executor.log");
+    const pid_t sleeper = client().startRun(trace_, {{"run_id", "run-10"}, {"argv", {"sleep", "300"}}})["pid"];
+    ASSERT_TRUE(alive(sleeper));
+
+    std::ofstream(dir_ / "go") << "";
+    ASSERT_TRUE(parent.waitFor(10s).has_value());
+    // The executor is re-parented (to init or a subreaper, which may or may not reap it).
+    const auto gone = std::chrono::steady_clock::now() + 10s;
+    while (alive(executor) && std::chrono::steady_clock::now() < gone) std::this_thread::sleep_for(20ms);
+    EXPECT_FALSE(alive(executor)) << "the executor outlived its parent";
+    EXPECT_FALSE(alive(sleeper)) << "its run outlived it";
+    EXPECT_NE(readText(dir_ / "executor.log").find("parent process is gone"), std::string::npos);
 }
 
 }  // namespace

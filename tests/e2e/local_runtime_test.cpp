@@ -1,11 +1,16 @@
 // The local worker runtime with real agent-executor processes: create, start, a run whose
 // output reaches the host's callback, sync into the file store, a dead executor seen as
-// stopped, stop and remove.
+// stopped and restarted (delivering what the dead one could not), the executor's clean
+// environment, stop and remove.
 #include <gtest/gtest.h>
 
 #include <signal.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "agent_worker/core/workspace_prefix.h"
@@ -70,21 +75,89 @@ TEST_F(LocalRuntime, AWorkerLivesThroughCreateStartRunSyncStopAndRemove) {
     EXPECT_FALSE(std::filesystem::exists(runtime_.workerDir(worker_)));
 }
 
-TEST_F(LocalRuntime, ADeadExecutorIsSeenAsStoppedAndCanBeStartedAgain) {
+TEST_F(LocalRuntime, ADeadExecutorIsSeenAsStoppedAndItsSuccessorDeliversWhatItCouldNot) {
     runtime_.create(worker_);
     runtime_.start(worker_);
     const auto pid = runtime_.executorPid(worker_);
     ASSERT_TRUE(pid.has_value());
+    const auto token = runtime_.endpoint(worker_).token;
+    // Output the host never received: the host is down while the run prints and ends.
+    sink_.setDown(true);
+    client().startRun(trace_, {{"run_id", "r2"}, {"argv", {"sh", "-c", "for i in 1 2 3 4 5; do echo $i; done"}}});
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (client().runStatus(trace_, "r2")["state"] != "exited" && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_EQ(client().runStatus(trace_, "r2")["state"], "exited");
     ::kill(*pid, SIGKILL);
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    deadline = std::chrono::steady_clock::now() + 10s;
     while (runtime_.inspect(worker_) == SandboxState::Running && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(20ms);
     }
     EXPECT_EQ(runtime_.inspect(worker_), SandboxState::Stopped) << "a dead executor must not look running";
+    EXPECT_TRUE(std::filesystem::exists(runtime_.workerDir(worker_) / "executor.sock")) << "a stale socket is left";
+
+    sink_.setDown(false);
     runtime_.start(worker_);
     EXPECT_EQ(runtime_.inspect(worker_), SandboxState::Running);
+    EXPECT_EQ(runtime_.endpoint(worker_).token, token) << "the worker keeps its token";
     EXPECT_EQ(client().health(trace_)["status"], "ok");
     EXPECT_NE(runtime_.executorPid(worker_), pid);
+    ASSERT_TRUE(sink_.waitForExit("r2")) << "the new executor delivers the old one's spool";
+    const auto lines = sink_.events("r2", "stdout");
+    ASSERT_EQ(lines.size(), 5u);
+    for (std::size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(lines[i]["line"], std::to_string(i + 1));
+}
+
+TEST_F(LocalRuntime, TheExecutorGetsACleanEnvironmentWithItsOwnHome) {
+    ::setenv("ANTHROPIC_API_KEY", "sk-must-not-leak", 1);
+    ::setenv("AW_DB", "postgresql://secret", 1);
+    runtime_.create(worker_);
+    runtime_.start(worker_);
+    ::unsetenv("ANTHROPIC_API_KEY");
+    ::unsetenv("AW_DB");
+    const auto pid = runtime_.executorPid(worker_);
+    ASSERT_TRUE(pid.has_value());
+    std::ifstream in("/proc/" + std::to_string(*pid) + "/environ", std::ios::binary);
+    const std::string environ((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::map<std::string, std::string> values;
+    for (std::size_t start = 0; start < environ.size();) {
+        auto end = environ.find('\0', start);
+        if (end == std::string::npos) end = environ.size();
+        const std::string item = environ.substr(start, end - start);
+        values[item.substr(0, item.find('='))] = item.substr(item.find('=') + 1);
+        start = end + 1;
+    }
+    EXPECT_FALSE(values.count("ANTHROPIC_API_KEY")) << "agent-host's environment leaked";
+    EXPECT_FALSE(values.count("AW_DB"));
+    const auto dir = runtime_.workerDir(worker_);
+    EXPECT_EQ(values["HOME"], (dir / "home").string());
+    EXPECT_EQ(values["TMPDIR"], (dir / "tmp").string());
+    EXPECT_TRUE(std::filesystem::is_directory(dir / "tmp"));
+    if (const char* path = std::getenv("PATH")) {
+        EXPECT_EQ(values["PATH"], path);
+    }
+    for (const auto& [name, value] : values) {
+        static const std::set<std::string> allowed{"PATH", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "SHELL",
+                                                   "HOME", "TMPDIR", "AW_EXECUTOR_TOKEN", "AW_CALLBACK_TOKEN"};
+        EXPECT_TRUE(allowed.count(name)) << name << " reached the executor";
+    }
+
+    // What a run sees: the same, without the executor's own tokens, plus its run id.
+    client().startRun(trace_, {{"run_id", "env"}, {"argv", {"env"}}});
+    ASSERT_TRUE(sink_.waitForExit("env"));
+    std::set<std::string> runNames;
+    for (const auto& line : sink_.events("env", "stdout")) {
+        const std::string text = line["line"];
+        runNames.insert(text.substr(0, text.find('=')));
+        if (text.rfind("HOME=", 0) == 0) {
+            EXPECT_EQ(text, "HOME=" + (dir / "home").string());
+        }
+    }
+    EXPECT_TRUE(runNames.count("HOME"));
+    EXPECT_FALSE(runNames.count("ANTHROPIC_API_KEY"));
+    EXPECT_FALSE(runNames.count("AW_EXECUTOR_TOKEN")) << "the run could call its own executor";
+    EXPECT_FALSE(runNames.count("AW_CALLBACK_TOKEN")) << "the run could post callbacks as the executor";
 }
 
 }  // namespace

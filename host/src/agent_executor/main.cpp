@@ -3,16 +3,26 @@
 // processes (start, stdin, signal, status), whose output it delivers to the host's callback
 // URL through a durable spool.
 //   agent-executor --socket PATH [--listen 127.0.0.1:PORT] --spool-dir DIR
-//                  --callback-url URL --executor-id ID --session-id ID
+//                  --callback-url URL --executor-id ID --session-id ID [--exit-with-parent]
+//                  [--workspace DIR --home DIR --objects-dir DIR --bucket B --key-prefix P
+//                   --state-dir DIR]
+//   It is a child subreaper: what its runs leave behind ends up below it, to be killed
+//   when the run ends. --exit-with-parent: shut down (as on SIGTERM) when the process that
+//   started it goes away (the local runtime's agent-host).
 //   tokens from the environment: AW_EXECUTOR_TOKEN (to call this executor) and
 //   AW_CALLBACK_TOKEN (to call the host back); never on the command line, never logged.
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Util/ServerApplication.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "agent_executor/callback_deliverer.h"
 #include "agent_executor/run_manager.h"
@@ -27,12 +37,13 @@ struct Arguments {
     std::string socket, listen, spoolDir, callbackUrl, executorId, sessionId;
     // The workspace: all or none (without them the executor only runs processes).
     std::string workspace, home, objectsDir, bucket, keyPrefix, stateDir;
+    bool exitWithParent = false;
 };
 
 [[noreturn]] void usage(const std::string& message) {
     std::cerr << "agent-executor: " << message
               << "\nusage: agent-executor --socket PATH [--listen 127.0.0.1:PORT] --spool-dir DIR"
-                 " --callback-url URL --executor-id ID --session-id ID\n"
+                 " --callback-url URL --executor-id ID --session-id ID [--exit-with-parent]\n"
                  "         [--workspace DIR --home DIR --objects-dir DIR --bucket B --key-prefix P"
                  " --state-dir DIR]\n"
                  "environment: AW_EXECUTOR_TOKEN, AW_CALLBACK_TOKEN, AW_LOG_LEVEL\n";
@@ -49,6 +60,10 @@ Arguments parse(int argc, char** argv) {
         {"--objects-dir", &Arguments::objectsDir}, {"--bucket", &Arguments::bucket},
         {"--key-prefix", &Arguments::keyPrefix},   {"--state-dir", &Arguments::stateDir}};
     for (int i = 1; i < argc; ++i) {
+        if (std::string(argv[i]) == "--exit-with-parent") {
+            args.exitWithParent = true;
+            continue;
+        }
         const auto it = flags.find(argv[i]);
         if (it == flags.end() || i + 1 >= argc) usage(std::string("unexpected argument ") + argv[i]);
         args.*(it->second) = argv[++i];
@@ -83,9 +98,19 @@ int main(int argc, char** argv) {
     pthread_sigmask(SIG_BLOCK, &termination, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
+    const pid_t parent = ::getppid();
     const Arguments args = parse(argc, argv);
+    // Orphans of the runs (children in sessions of their own whose parent exited) are
+    // re-parented to us rather than to init, so that RunManager can kill and reap them.
+    if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+        std::cerr << "agent-executor: cannot become a child subreaper; orphans of runs may survive them" << std::endl;
+    }
     const std::string token = requiredEnv("AW_EXECUTOR_TOKEN");
     const std::string callbackToken = requiredEnv("AW_CALLBACK_TOKEN");
+    // The runs inherit our environment: the tokens must not reach the agent CLI, which
+    // could otherwise call its own executor or post callbacks as us. (No thread runs yet.)
+    ::unsetenv("AW_EXECUTOR_TOKEN");
+    ::unsetenv("AW_CALLBACK_TOKEN");
     const char* level = std::getenv("AW_LOG_LEVEL");
     aw::configureJsonLogging(level && *level ? level : "information");
 
@@ -118,7 +143,8 @@ int main(int argc, char** argv) {
         workspace = std::make_unique<aw::WorkspaceService>(
             aw::WorkspaceLayout{{std::filesystem::absolute(args.workspace).lexically_normal().string(),
                                  std::filesystem::absolute(args.home).lexically_normal().string()},
-                                args.bucket, args.keyPrefix, args.stateDir},
+                                args.bucket, args.keyPrefix,
+                                std::filesystem::absolute(args.stateDir).lexically_normal()},
             *objects);
         router.add({"POST", "/workspace/restore", aw::Scope::Client,
                     [&](const aw::HttpRequest& r) { return aw::HttpResponse::json(200, workspace->restore(r.json())); }});
@@ -168,8 +194,29 @@ int main(int argc, char** argv) {
         return 69;
     }
 
+    // --exit-with-parent: a parent that dies re-parents us (to init or a subreaper). Not
+    // PR_SET_PDEATHSIG: that fires when the *thread* that forked us exits, not the process.
+    std::atomic<bool> stopping{false};
+    std::thread watchdog;
+    if (args.exitWithParent) {
+        watchdog = std::thread([&] {
+            while (!stopping) {
+                if (::getppid() != parent) {
+                    std::cerr << "agent-executor: the parent process is gone; shutting down" << std::endl;
+                    ::kill(::getpid(), SIGTERM);  // process-directed: sigwait below takes it
+                    return;
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
+        });
+    }
+
     int received = 0;
     sigwait(&termination, &received);
+    stopping = true;
+    if (watchdog.joinable()) watchdog.join();
     for (auto& server : servers) server->stopAll(true);
+    // Leaving main ends the runs (RunManager's destructor kills them and what they left
+    // behind); the spool keeps what was not delivered for the next executor.
     return 0;
 }

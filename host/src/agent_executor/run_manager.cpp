@@ -6,9 +6,14 @@
 
 #include <atomic>
 #include <cerrno>
+#include <set>
 
+#include <Poco/Logger.h>
+
+#include "agent_executor/process_tree.h"
 #include "agent_worker/core/identifiers.h"
 #include "http/api_error.h"
+#include "logging/json_formatter.h"
 
 namespace aw {
 
@@ -25,15 +30,95 @@ struct RunManager::Run {
     std::thread pumpThread;
 };
 
+namespace {
+
+using namespace std::chrono_literals;
+
+Poco::Logger& logger() { return Poco::Logger::get("runs"); }
+
+}  // namespace
+
+RunManager::RunManager(OutputSpool& spool) : spool_(spool) {
+    // Orphans re-parented to the executor die some time after their run; reaped here so
+    // that no zombie piles up.
+    reaper_ = std::thread([this] {
+        std::unique_lock lock(reaperMutex_);
+        while (!reaperWake_.wait_for(lock, 2s, [this] { return stopping_; })) {
+            lock.unlock();
+            reapOrphans();
+            lock.lock();
+        }
+    });
+}
+
 RunManager::~RunManager() {
+    {
+        std::lock_guard lock(reaperMutex_);
+        stopping_ = true;
+    }
+    reaperWake_.notify_all();
+    reaper_.join();
     std::lock_guard lock(mutex_);
     for (auto& [id, run] : runs_) {
         {
             std::lock_guard runLock(run->mutex);
-            if (!run->exited) run->process->signal(SIGKILL);
+            if (!run->exited) ::kill(-run->process->pid(), SIGKILL);
         }
         if (run->pumpThread.joinable()) run->pumpThread.join();
     }
+    killLeftovers(std::nullopt);
+}
+
+void RunManager::reapOrphans() {
+    std::lock_guard lock(processMutex_);
+    reapZombieChildren(readProcessTable(), ::getpid(), [this](pid_t pid) { return !live_.count(pid); });
+}
+
+std::size_t RunManager::killLeftovers(const std::optional<std::string>& finished) {
+    const pid_t self = ::getpid();
+    std::set<pid_t> killed;
+    for (int round = 0; round < 50; ++round) {
+        bool left = false;
+        {
+            std::lock_guard lock(processMutex_);
+            const auto table = readProcessTable();
+            std::set<std::string> liveRuns;
+            for (const auto& [pid, runId] : live_) liveRuns.insert(runId);
+            // Spared: a live run's leader, its group, whatever is tagged with a live run's
+            // id (orphans of a live run), and everything below those.
+            std::map<pid_t, bool> spared;
+            auto isSpared = [&](auto& self_, pid_t pid) -> bool {
+                if (pid == self || pid <= 1) return false;
+                if (const auto known = spared.find(pid); known != spared.end()) return known->second;
+                bool result = false;
+                const auto info = table.find(pid);
+                if (live_.count(pid)) {
+                    result = true;
+                } else if (info != table.end() && live_.count(info->second.group)) {
+                    result = true;
+                } else if (const auto tag = startEnvironmentValue(pid, kRunIdVariable);
+                           tag && tag != finished && liveRuns.count(*tag)) {
+                    result = true;
+                } else if (info != table.end()) {
+                    result = self_(self_, info->second.parent);
+                }
+                spared[pid] = result;
+                return result;
+            };
+            for (const pid_t pid : descendantsOf(self, table)) {
+                const auto& info = table.at(pid);
+                if (info.state == 'Z' || isSpared(isSpared, pid)) continue;
+                left = true;
+                if (::kill(pid, SIGKILL) == 0) killed.insert(pid);
+            }
+            reapZombieChildren(table, self, [this](pid_t pid) { return !live_.count(pid); });
+        }
+        if (!left) break;
+        std::this_thread::sleep_for(20ms);
+    }
+    // The last round's victims may have died since: reap them now rather than in 2 s.
+    reapOrphans();
+    return killed.size();
 }
 
 std::shared_ptr<RunManager::Run> RunManager::find(const std::string& runId) {
@@ -80,13 +165,18 @@ nlohmann::json RunManager::start(const nlohmann::json& spec) {
     options.pipeStdout = true;
     options.pipeStderr = true;
     options.ownProcessGroup = true;
+    options.env[kRunIdVariable] = runId;
     auto run = std::make_shared<Run>();
     run->id = runId;
-    try {
-        run->process = std::make_unique<Subprocess>(options);
-    } catch (const std::system_error& e) {
-        throw ApiError(422, {"run_start_failed", e.what(),
-                             "check argv[0] is installed in the worker and cwd exists"});
+    {
+        std::lock_guard lock(processMutex_);
+        try {
+            run->process = std::make_unique<Subprocess>(options);
+        } catch (const std::system_error& e) {
+            throw ApiError(422, {"run_start_failed", e.what(),
+                                 "check argv[0] is installed in the worker and cwd exists"});
+        }
+        live_[run->process->pid()] = runId;
     }
     if (spec.contains("stdin") && spec["stdin"].is_string()) {
         run->process->writeStdin(spec["stdin"].get<std::string>());
@@ -115,10 +205,29 @@ void RunManager::pump(std::shared_ptr<Run> run) {
         spool_.append({run->id, stream.name, ++stream.seq, std::move(body)});
         if (stream.name[3] == 'o') ++run->lines;
     };
+    // The run ends when its process does, even if what it started keeps the pipes open
+    // (a child in a session of its own): then that is killed, and the pipes drain to EOF.
+    bool leaderGone = false;
+    auto nextCheck = std::chrono::steady_clock::now() + 100ms;
     while (streams[0].open || streams[1].open) {
+        if (const auto now = std::chrono::steady_clock::now(); now >= nextCheck) {
+            {
+                std::lock_guard lock(run->mutex);
+                leaderGone = run->process->poll().has_value();
+            }
+            nextCheck = now + (leaderGone ? 1000ms : 100ms);
+            if (leaderGone) {
+                {
+                    std::lock_guard lock(processMutex_);
+                    live_.erase(run->process->pid());
+                }
+                ::kill(-run->process->pid(), SIGKILL);
+                killLeftovers(run->id);
+            }
+        }
         pollfd fds[2] = {{streams[0].open ? streams[0].fd : -1, POLLIN, 0},
                          {streams[1].open ? streams[1].fd : -1, POLLIN, 0}};
-        if (::poll(fds, 2, 1000) < 0 && errno != EINTR) break;
+        if (::poll(fds, 2, 100) < 0 && errno != EINTR) break;
         for (int i = 0; i < 2; ++i) {
             auto& stream = streams[i];
             if (!stream.open || !fds[i].revents) continue;
@@ -149,11 +258,24 @@ void RunManager::pump(std::shared_ptr<Run> run) {
             }
         }
     }
-    // Both streams closed: the exit goes last, after every line.
+    // Both streams closed: the exit goes last, after every line, and after what the run
+    // left behind is gone.
     ExitStatus exit;
     {
         std::lock_guard lock(run->mutex);
         exit = run->process->waitFor(std::chrono::seconds(5)).value_or(run->process->terminate());
+    }
+    {
+        std::lock_guard lock(processMutex_);
+        live_.erase(run->process->pid());
+    }
+    ::kill(-run->process->pid(), SIGKILL);
+    if (const auto killed = killLeftovers(run->id); killed > 0) {
+        logFields(logger(), Poco::Message::PRIO_INFORMATION, "killed what the run left behind",
+                  {{"run_id", run->id}, {"processes", killed}});
+    }
+    {
+        std::lock_guard lock(run->mutex);
         run->exit = exit;
         run->exited = true;
     }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -74,7 +75,7 @@ SandboxState LocalWorkerRuntime::inspect(const SessionWorker& worker) {
 
 void LocalWorkerRuntime::create(const SessionWorker& worker) {
     const auto dir = workerDir(worker);
-    for (const char* sub : {"workspace", "home", "state"}) fs::create_directories(dir / sub);
+    for (const char* sub : {"workspace", "home", "tmp", "state"}) fs::create_directories(dir / sub);
     fs::permissions(dir / "state", fs::perms::owner_all);
     const auto tokenFile = dir / "state" / "token";
     if (!fs::exists(tokenFile)) {
@@ -95,15 +96,28 @@ void LocalWorkerRuntime::start(const SessionWorker& worker) {
     }
     const auto dir = workerDir(worker);
     const auto prefix = parseWorkspacePrefix(worker.workspaceS3Prefix);
+    fs::create_directories(dir / "tmp");  // workers created before it existed
     SubprocessOptions spawn;
+    // It stops with this host (the watchdog notices the parent is gone); a restarted host
+    // starts a new one on the same spool, which delivers what the old one could not.
     spawn.argv = {options_.executorBinary, "--socket", (dir / "executor.sock").string(), "--spool-dir",
                   (dir / "state" / "spool").string(), "--callback-url", options_.callbackUrl,
                   "--executor-id", "local-" + worker.sessionId, "--session-id", worker.sessionId,
                   "--workspace", (dir / "workspace").string(), "--home", (dir / "home").string(),
                   "--objects-dir", options_.objectsDir.string(), "--bucket", prefix.bucket,
-                  "--key-prefix", prefix.keyPrefix, "--state-dir", (dir / "state").string()};
-    spawn.env = {{"AW_EXECUTOR_TOKEN", readToken(worker)}, {"AW_CALLBACK_TOKEN", options_.callbackToken}};
-    spawn.unsetEnv = {"AW_AUTH_CLIENT_TOKENS", "AW_AUTH_ADMIN_TOKENS", "AW_DB"};
+                  "--key-prefix", prefix.keyPrefix, "--state-dir", (dir / "state").string(),
+                  "--exit-with-parent"};
+    // A clean environment: nothing of agent-host's (API keys, AW_* settings) reaches the
+    // executor and thus the agent CLI; provider variables come with each run's spec.
+    spawn.inheritEnvironment = false;
+    for (const char* name : {"PATH", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "SHELL"}) {
+        if (const char* value = std::getenv(name)) spawn.env[name] = value;
+    }
+    spawn.env["HOME"] = (dir / "home").string();
+    spawn.env["TMPDIR"] = (dir / "tmp").string();
+    spawn.env["AW_EXECUTOR_TOKEN"] = readToken(worker);
+    spawn.env["AW_CALLBACK_TOKEN"] = options_.callbackToken;
+    spawn.workingDir = (dir / "workspace").string();
     spawn.stderrFile = (dir / "state" / "executor.log").string();
     std::unique_ptr<Subprocess> executor;
     try {

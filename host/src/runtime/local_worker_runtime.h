@@ -1,7 +1,10 @@
 // The `local` worker runtime (the embedded default): each session worker is a directory
-// under the data dir (workspace, home, executor state) and an agent-executor process
-// serving a unix socket with a token of its own. A dead executor shows as Stopped, so the
-// lifecycle never believes a worker runs when it does not.
+// under the data dir (workspace, home, tmp, executor state) and an agent-executor process
+// serving a unix socket with a token of its own. The executor gets a clean environment
+// (PATH, locale, user and shell, HOME and TMPDIR in the worker, its two tokens: nothing of
+// agent-host's) and exits when agent-host does (--exit-with-parent). A dead executor shows
+// as Stopped, so the lifecycle never believes a worker runs when it does not; starting it
+// again starts a new executor on the same token and spool, which delivers what was left.
 #pragma once
 
 #include <chrono>
