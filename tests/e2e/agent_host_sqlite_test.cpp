@@ -131,7 +131,7 @@ TEST(AgentHostOnSqlite, MigrationsAreAppliedOnceAcrossRestarts) {
         AgentHostProcess host(defaultLaunch(data.path().string()));
         EXPECT_EQ(httpGet(host.port(), "/ready").status, 200);
         const bool firstStart = start == 0;
-        EXPECT_EQ(host.log().find("\"migrations_applied\":[\"001_init.sql\"]") != std::string::npos,
+        EXPECT_EQ(host.log().find("\"migrations_applied\":[\"001_init.sql\",\"002_runs.sql\"]") != std::string::npos,
                   firstStart)
             << host.log();
         EXPECT_EQ(host.stop().code, 0);

@@ -607,6 +607,20 @@ TEST_P(RunStoreTest, RetryLaterWaitsThenFailsFinallyAfterMaxAttempts) {
     EXPECT_EQ(store_->list(std::nullopt, 10).front().lastError, "executor 503 again");
 }
 
+TEST_P(RunStoreTest, ANewerRunNeverOvertakesAnOlderOneWaitingForItsRetry) {
+    create("s1", "older", 3, kNow);
+    create("s1", "newer", 3, kNow + 1);
+    const auto first = store_->claim("h", kNow + 10, 1000, 10);
+    ASSERT_EQ(first.size(), 1u);
+    EXPECT_EQ(first[0].runId, "older");
+    ASSERT_EQ(store_->retryLater(first[0].queueId, "h", kNow + 500, "executor 503", kNow + 20),
+              QueueStatus::RetryWait);
+    EXPECT_TRUE(store_->claim("h", kNow + 30, 1000, 10).empty());  // the older one is not due yet
+    const auto again = store_->claim("h", kNow + 500, 1000, 10);
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].runId, "older");
+}
+
 TEST_P(RunStoreTest, ListIsNewestFirst) {
     create("s1", "r1");
     create("s2", "r2");

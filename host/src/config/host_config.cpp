@@ -405,12 +405,10 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     runs.runTimeout = std::chrono::seconds(number("runs.timeout_s", 1, 7 * 86400));
     runs.humanTimeout = std::chrono::seconds(number("human.timeout_s", 1, 30 * 86400));
     runs.providerCallTimeout = providers.requestTimeout;
-    config.sseMaxStreams = static_cast<int>(number("sse.max_streams", 1, 1024));
-    if (config.sseMaxStreams >= config.httpThreads) {
-        throw ProblemError(invalidValue("sse.max_streams", std::to_string(config.sseMaxStreams),
-                                        "must be below http.threads (" + std::to_string(config.httpThreads) +
-                                            "), or streams could take every HTTP thread"));
-    }
+    // Each stream holds an HTTP thread: streams never get more than half of them, so they
+    // cannot starve the API.
+    config.sseMaxStreams = std::min(static_cast<int>(number("sse.max_streams", 1, 1024)),
+                                    std::max(1, config.httpThreads / 2));
     config.sseKeepAlive = millis("sse.keepalive_ms");
     runs.providerSettings = providerSettings(sources);
     return config;

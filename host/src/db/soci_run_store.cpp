@@ -712,8 +712,8 @@ std::vector<RunStatus> SociRunStore::unfinishedRunStatuses(const std::string& se
 // RunQueue
 //
 // A claim runs in one write transaction:
-//  1. Candidates: the oldest ready entry of each session that has no entry claimed under a
-//     live lease, oldest first. On PostgreSQL `FOR UPDATE OF q SKIP LOCKED` locks them, so
+//  1. Candidates: the oldest unfinished entry of each session, when it is ready and the
+//     session has no entry claimed under a live lease, oldest first. On PostgreSQL `FOR UPDATE OF q SKIP LOCKED` locks them, so
 //     concurrent claimers pass over each other's candidates instead of queueing on them.
 //  2. For each candidate, on PostgreSQL, pg_try_advisory_xact_lock on the session: the
 //     candidate query reads a snapshot, so two claimers could still pick two different
@@ -750,11 +750,13 @@ std::vector<QueueEntry> SociRunStore::claim(const std::string& holder, std::int6
             sql,
             "SELECT q.queue_id, q.session_id FROM run_queue q WHERE " + readyPredicate("q", "r") +
                 " AND NOT " + liveSiblingPredicate("q", "live") +
+                // A session's runs go in order: an older unfinished entry (even one waiting
+                // for its retry) holds back the newer ones.
                 " AND NOT EXISTS (SELECT 1 FROM run_queue p WHERE p.session_id = q.session_id"
-                " AND p.queue_id < q.queue_id AND " +
-                readyPredicate("p", "older") + ") ORDER BY q.queue_id LIMIT :limit" +
+                " AND p.queue_id < q.queue_id AND p.status IN ('queued', 'retry_wait', 'claimed'))"
+                " ORDER BY q.queue_id LIMIT :limit" +
                 (postgres ? " FOR UPDATE OF q SKIP LOCKED" : ""),
-            now, now, now, now, now, static_cast<long long>(limit));
+            now, now, now, static_cast<long long>(limit));
 
         std::set<std::string> sessions;
         std::vector<long long> claimed;
