@@ -29,6 +29,9 @@ nlohmann::json toJson(const SessionWorker& worker) {
         {"created_at", timeOrNull(worker.createdAtMs)},
         {"updated_at", timeOrNull(worker.updatedAtMs)},
         {"provider_sessions", providerSessions},
+        {"provider_usage", nlohmann::json::parse(worker.providerUsageJson, nullptr, false).is_object()
+                               ? nlohmann::json::parse(worker.providerUsageJson)
+                               : nlohmann::json::object()},
     };
 }
 

@@ -6,12 +6,12 @@ namespace {
 constexpr const char* kWorkerColumns =
     "session_id, tenant_id, status, desired_status, version, runtime, workspace_s3_prefix,"
     " last_error, last_sync_status, last_sync_error, last_sync_at_ms, last_active_at_ms,"
-    " state_changed_at_ms, created_at_ms, updated_at_ms, provider_sessions";
+    " state_changed_at_ms, created_at_ms, updated_at_ms, provider_sessions, provider_usage";
 
 //! The variables one session_workers row is fetched into (kWorkerColumns, in order).
 struct WorkerRow {
     std::string sessionId, tenantId, status, desired, runtime, prefix, lastError, syncStatus,
-        syncError, providerSessions;
+        syncError, providerSessions, providerUsage;
     soci::indicator lastErrorInd = soci::i_ok, syncErrorInd = soci::i_ok;
     long long version = 0, lastSyncAt = 0, lastActiveAt = 0, stateChangedAt = 0, createdAt = 0,
               updatedAt = 0;
@@ -22,7 +22,7 @@ struct WorkerRow {
             soci::into(lastError, lastErrorInd), soci::into(syncStatus),
             soci::into(syncError, syncErrorInd), soci::into(lastSyncAt), soci::into(lastActiveAt),
             soci::into(stateChangedAt), soci::into(createdAt), soci::into(updatedAt),
-            soci::into(providerSessions);
+            soci::into(providerSessions), soci::into(providerUsage);
     }
 
     SessionWorker get() const {
@@ -44,6 +44,7 @@ struct WorkerRow {
         worker.createdAtMs = createdAt;
         worker.updatedAtMs = updatedAt;
         worker.providerSessionsJson = providerSessions.empty() ? "{}" : providerSessions;
+        worker.providerUsageJson = providerUsage.empty() ? "{}" : providerUsage;
         return worker;
     }
 };

@@ -497,6 +497,11 @@ void RunEngine::startCli(ActiveRun& active) {
     const Json sessions = Json::parse(active.worker.providerSessionsJson, nullptr, false);
     if (sessions.is_object() && sessions.contains(run.provider) && sessions[run.provider].is_string()) {
         request["provider_session_id"] = sessions[run.provider];
+        // What the session's earlier runs used, for CLIs that report cumulative figures.
+        const Json usage = Json::parse(active.worker.providerUsageJson, nullptr, false);
+        if (usage.is_object() && usage.contains(run.provider) && usage[run.provider].is_object()) {
+            request["previous_usage"] = usage[run.provider];
+        }
     }
     Json settings = options_.providerSettings.value(run.provider, Json::object());
     settings["env"] = providerEnvironment(run.provider, facts);

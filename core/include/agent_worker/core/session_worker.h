@@ -52,6 +52,9 @@ struct SessionWorker {
     std::int64_t createdAtMs = 0;
     std::int64_t updatedAtMs = 0;
     std::string providerSessionsJson = "{}";  //!< provider name -> the CLI's own session id
+    //! Provider name -> the usage of the session's runs of that provider, summed (read only:
+    //! settled by the run store when a run ends; the next run's `previous_usage`).
+    std::string providerUsageJson = "{}";
 };
 
 }  // namespace aw
