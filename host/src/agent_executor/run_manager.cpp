@@ -10,7 +10,7 @@
 
 #include <Poco/Logger.h>
 
-#include "agent_executor/process_tree.h"
+#include "process/process_tree.h"
 #include "agent_worker/core/identifiers.h"
 #include "http/api_error.h"
 #include "logging/json_formatter.h"

@@ -18,9 +18,9 @@
 #include <memory>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <thread>
 
+#include "process/process_tree.h"
 #include "process/subprocess.h"
 #include "provider/provider_protocol.h"
 #include "provider_host/provider_host_service.h"
@@ -51,44 +51,13 @@ std::string fixed(double value) {
     return text;
 }
 
-//! Every process below `root`, from /proc (parents before children).
-std::vector<pid_t> descendantsOf(pid_t root) {
-    std::multimap<pid_t, pid_t> children;
-    std::error_code error;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
-        const std::string name = entry.path().filename().string();
-        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-        std::ifstream stat(entry.path() / "stat");
-        std::string text;
-        std::getline(stat, text);
-        const auto close = text.rfind(')');  // the command name may hold spaces and parens
-        if (close == std::string::npos) continue;
-        std::istringstream rest(text.substr(close + 1));
-        char state = 0;
-        pid_t parent = 0;
-        if (rest >> state >> parent) children.emplace(parent, static_cast<pid_t>(std::stol(name)));
-    }
-    std::vector<pid_t> found;
-    std::vector<pid_t> queue{root};
-    while (!queue.empty()) {
-        const pid_t pid = queue.back();
-        queue.pop_back();
-        const auto [begin, end] = children.equal_range(pid);
-        for (auto it = begin; it != end; ++it) {
-            found.push_back(it->second);
-            queue.push_back(it->second);
-        }
-    }
-    return found;
-}
-
 //! Kills what the CLI left running. agent-provider-host is a child subreaper in run mode,
 //! so orphans (opencode's tool children live in sessions of their own, out of reach of a
 //! process-group kill) end up below it. Returns how many processes it killed.
 std::size_t killLeftovers() {
     std::set<pid_t> killed;
     for (int round = 0; round < 20; ++round) {
-        const auto left = descendantsOf(::getpid());
+        const auto left = descendantsOf(::getpid(), readProcessTable());
         for (const pid_t pid : left) {
             if (::kill(pid, SIGKILL) == 0) killed.insert(pid);
         }

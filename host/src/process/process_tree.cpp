@@ -1,4 +1,4 @@
-#include "agent_executor/process_tree.h"
+#include "process/process_tree.h"
 
 #include <sys/wait.h>
 
