@@ -362,7 +362,14 @@ void RunEngine::execute(const QueueEntry& entry) {
         std::lock_guard lock(mutex_);
         active_.erase(entry.runId);
     }
-    hub_.publish(entry.runId, store_.lastSeq(entry.runId));
+    try {
+        // Idle time counts from the end of the run, not from the message that started it.
+        workers_.touchActivity(entry.sessionId, unixMillisNow());
+        hub_.publish(entry.runId, store_.lastSeq(entry.runId));
+    } catch (const std::exception& e) {
+        logFields(logger(), Poco::Message::PRIO_WARNING, "cannot record the end of the run",
+                  {{"run_id", entry.runId}, {"error", e.what()}});
+    }
 }
 
 void RunEngine::attempt(ActiveRun& active) {
