@@ -84,6 +84,24 @@ RunHarness::RunHarness(HarnessOptions options) : options_(std::move(options)) {
         test::setFlag(launch, "--db", SharedPostgres::instance().newDatabaseUrl());
     }
     host_ = std::make_unique<test::AgentHostProcess>(launch);
+
+    // The plugins hand-shake after the host listens; until then their names are unknown and
+    // a message is refused with 404 unknown_provider.
+    Json last;
+    const bool healthy = eventually(
+        [&] {
+            last = test::httpGet(port(), "/admin/providers").json();
+            int ready = 0;
+            for (const auto& row : last.value("providers", Json::array())) {
+                ready += row.value("status", "") == "healthy" ? 1 : 0;
+            }
+            return ready == 2;
+        },
+        30s);
+    if (!healthy) {
+        throw std::runtime_error("the providers did not become healthy: " + last.dump() + "\n" +
+                                 tail(host_->log(), 4000));
+    }
 }
 
 RunHarness::~RunHarness() {
