@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <ostream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -30,6 +31,7 @@ using live::Cli;
 
 enum class Db { Sqlite, Postgres };
 const char* toString(Db db);
+inline void PrintTo(Db db, std::ostream* out) { *out << toString(db); }
 
 //! The PostgreSQL cluster of the whole binary, started on first use and stopped at the end
 //! (a gtest Environment). Each caller gets a database of its own.
