@@ -308,6 +308,21 @@ bool processAlive(pid_t pid) {
     return stat[close + 2] != 'Z' && stat[close + 2] != 'X';
 }
 
+bool descendsFrom(pid_t pid, pid_t ancestor) {
+    for (int depth = 0; depth < 64 && pid > 1; ++depth) {
+        if (pid == ancestor) return true;
+        const std::string stat = test::readText("/proc/" + std::to_string(pid) + "/stat");
+        const auto close = stat.rfind(')');
+        if (close == std::string::npos) return false;
+        std::istringstream fields(stat.substr(close + 2));
+        std::string state;
+        long parent = 0;
+        fields >> state >> parent;
+        pid = static_cast<pid_t>(parent);
+    }
+    return pid == ancestor;
+}
+
 // ---- event checks -------------------------------------------------------------------------
 
 std::vector<std::string> typesOf(const std::vector<Json>& events) {

@@ -105,6 +105,8 @@ std::filesystem::path fixturePath(const std::string& name);
 std::map<pid_t, std::string> processesUnder(const std::filesystem::path& dir);
 //! True while /proc/<pid> exists and is not a zombie.
 bool processAlive(pid_t pid);
+//! True when `ancestor` is `pid` or one of its parents (by /proc/<pid>/stat).
+bool descendsFrom(pid_t pid, pid_t ancestor);
 
 // ---- event log checks -------------------------------------------------------------------
 

@@ -442,6 +442,13 @@ TEST_F(RunRobustness, AgentHostKilledMidRunEndsTheRunAndLeavesNoProcess) {
     }
     if (providerPid > 0 && processAlive(providerPid)) survivors += "  provider-host " + std::to_string(providerPid) + "\n";
     EXPECT_TRUE(gone) << "processes of the killed host still run:\n" << survivors << "old host log:\n" << firstLog;
+    // Nor anything they started after the snapshot: whatever runs in the workers now belongs
+    // to the new host.
+    std::string orphans;
+    for (const auto& [pid, command] : processesUnder(dataDir() / "workers")) {
+        if (processAlive(pid) && !descendsFrom(pid, second.pid())) orphans += "  " + std::to_string(pid) + " " + command + "\n";
+    }
+    EXPECT_EQ(orphans, "") << "processes in the workers that the new host did not start";
 }
 
 // ---- 5. idle stop, removal, restore and resume --------------------------------------------
@@ -551,6 +558,11 @@ TEST_F(RunRobustness, SyncFailureKeepsTheWorkerRunning) {
     ASSERT_EQ(idle.status, 200) << idle.body;
     EXPECT_EQ(idle.json().value("failed", -1), 1) << idle.body;
     EXPECT_EQ(idle.json().value("stopped", -1), 0) << idle.body;
+    const Json details = idle.json().value("workers", Json::array());
+    ASSERT_EQ(details.size(), 1u) << idle.body;
+    EXPECT_EQ(details[0].value("session_id", ""), sid);
+    EXPECT_EQ(details[0].value("outcome", ""), "failed") << idle.body;
+    EXPECT_FALSE(details[0].value("reason", "").empty()) << idle.body;
     Json worker = host.worker(sid);
     EXPECT_EQ(worker.value("status", ""), "running") << worker.dump();
     EXPECT_EQ(worker.value("last_sync_status", ""), "failed") << worker.dump();
