@@ -253,8 +253,20 @@ TEST_P(ClaudeRuns, ToolsAndTodosRunCompletes) {
         uploaded += sync.value("files", 0);
     }
     EXPECT_GE(uploaded, 2) << "hello.txt and notes.txt were never uploaded";
+    // ... into the object store, under the session's prefix.
+    std::map<std::string, std::string> stored;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(h.dataDir() / "objects")) {
+        const std::string name = entry.path().filename().string();
+        if (entry.is_regular_file() && (name == "hello.txt" || name == "notes.txt")) {
+            EXPECT_TRUE(contains(entry.path().string(), "/" + sid + "/")) << entry.path();
+            stored[name] = test::readText(entry.path());
+        }
+    }
+    EXPECT_EQ(stored["hello.txt"], "hello\n");
+    EXPECT_EQ(stored["notes.txt"], "notes written by the scripted model\n");
     const Json session = h.session(sid);
     EXPECT_EQ(session.value("last_sync_status", ""), "succeeded") << session.dump();
+    EXPECT_TRUE(contains(session.value("workspace_s3_prefix", ""), sid)) << session.dump();
     EXPECT_EQ(session["provider_sessions"].value("claude-code", ""), providerSessionOf(events))
         << session.dump();
     EXPECT_EQ(run.value("provider_session_id", ""), providerSessionOf(events)) << run.dump();
@@ -601,6 +613,27 @@ TEST_P(RunRefusals, AskModeAndHumanRepliesNeedHumanLoop) {
     const auto missing = h.humanReply("run_unknown", {{"request_id", "any"}, {"decision", "allow"}});
     EXPECT_EQ(missing.status, 404) << missing.body;
     EXPECT_EQ(h.stop("run_unknown").status, 404);
+}
+
+// DISABLED: product bug. A message posted right after agent-host printed "listening", while
+// the plugins are still loading, is refused with 404 unknown_provider ("loaded providers:
+// none") although claude-code.so is in the plugins directory and becomes healthy a moment
+// later. docs/api.md promises 503 provider_unavailable (retry) while a provider is starting;
+// a 404 tells the client the provider does not exist. ProviderSupervisor::find does find
+// claude-code.so by its file stem, but the snapshot of a plugin that has not answered its
+// handshake yet has no name, and RunEngine::submit treats `!provider->name` as unknown.
+// Timing-dependent: it shows when the message beats the plugin's handshake (seen in the
+// first full runs of this binary on 2 busy cores; a quiet machine often hands-shake first).
+TEST_P(RunRefusals, DISABLED_MessageWhileProvidersStartIsNotUnknownProvider) {
+    HarnessOptions options;
+    options.db = GetParam();
+    options.waitForProviders = false;
+    RunHarness h(options);
+    const auto posted = h.postMessage("chat-early", {{"provider", "claude-code"}, {"prompt", "hello"}});
+    EXPECT_TRUE(posted.status == 202 || posted.status == 503) << posted.status << " " << posted.body;
+    if (posted.status == 503) {
+        EXPECT_EQ(posted.json()["error"].value("code", ""), "provider_unavailable") << posted.body;
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Db, RunRefusals, ::testing::Values(Db::Sqlite, Db::Postgres), paramName);

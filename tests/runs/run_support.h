@@ -53,6 +53,8 @@ struct HarnessOptions {
     std::map<std::string, std::string> hostEnv;
     //! providers.codex-cli.binary; codex-cli is configured only when set.
     std::string codexBinary;
+    //! Waits until both providers are healthy before the harness is handed out.
+    bool waitForProviders = true;
 };
 
 //! A model server and an agent-host whose claude-code provider talks to it.
