@@ -422,13 +422,10 @@ TEST_P(ClaudeRuns, QuietStreamSendsKeepAlivesAndEndsWithTheRun) {
               dataOf(events, "human.request").at(0).value("request_id", "-"));
 }
 
-// DISABLED: product bug. Stopping a run that waits for a human logs two human.response
-// events for the one request: {decision: cancelled, by: host} from the host's
-// cancelPendingHumanRequests (run_engine.cpp beginStop), then {decision: cancelled, by:
-// provider} from the claude-code plugin when the interrupted CLI withdraws the permission
-// prompt. One request should get one answer (docs/events.md: the plugin emits human.response
-// only when the CLI itself withdraws a pending request; here the host already answered it).
-TEST_P(ClaudeRuns, DISABLED_StopWhileWaitingAnswersTheRequestOnce) {
+// Stopping a run that waits for a human answers its request once: the host cancels it, and
+// the plugin's own withdrawal (the interrupted CLI drops its permission prompt) is not
+// logged again.
+TEST_P(ClaudeRuns, StopWhileWaitingAnswersTheRequestOnce) {
     auto& h = start();
     const std::string sid = "chat-stop-waiting";
     const std::string rid = h.startRun(sid, kToolsPrompt, {{"approval_mode", "ask"}});
@@ -615,16 +612,9 @@ TEST_P(RunRefusals, AskModeAndHumanRepliesNeedHumanLoop) {
     EXPECT_EQ(h.stop("run_unknown").status, 404);
 }
 
-// DISABLED: product bug. A message posted right after agent-host printed "listening", while
-// the plugins are still loading, is refused with 404 unknown_provider ("loaded providers:
-// none") although claude-code.so is in the plugins directory and becomes healthy a moment
-// later. docs/api.md promises 503 provider_unavailable (retry) while a provider is starting;
-// a 404 tells the client the provider does not exist. ProviderSupervisor::find does find
-// claude-code.so by its file stem, but the snapshot of a plugin that has not answered its
-// handshake yet has no name, and RunEngine::submit treats `!provider->name` as unknown.
-// Timing-dependent: it shows when the message beats the plugin's handshake (seen in the
-// first full runs of this binary on 2 busy cores; a quiet machine often hands-shake first).
-TEST_P(RunRefusals, DISABLED_MessageWhileProvidersStartIsNotUnknownProvider) {
+// A message posted while the plugins are still loading gets 503 provider_unavailable (retry),
+// never 404: a plugin that has not handshaken yet has no name, but may be the provider asked.
+TEST_P(RunRefusals, MessageWhileProvidersStartIsNotUnknownProvider) {
     HarnessOptions options;
     options.db = GetParam();
     options.waitForProviders = false;

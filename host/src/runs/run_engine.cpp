@@ -8,6 +8,7 @@
 #include <functional>
 #include <future>
 #include <random>
+#include <set>
 
 #include "agent_worker/core/capabilities.h"
 #include "agent_worker/core/event_type.h"
@@ -209,6 +210,18 @@ CreatedRun RunEngine::submit(const MessageRequest& request) {
         return text.empty() ? std::string("none") : text;
     };
     if (!provider || !provider->name) {
+        // A plugin that has not handshaken yet has no name: it may be this provider.
+        const auto all = providers_.list();
+        const bool starting = std::any_of(all.begin(), all.end(), [](const ProviderSnapshot& snapshot) {
+            return !snapshot.name && (snapshot.status == ProviderStatus::Starting ||
+                                      snapshot.status == ProviderStatus::Restarting);
+        });
+        if (starting) {
+            throw ApiError(503, {"provider_unavailable",
+                                 "no provider named '" + request.provider + "' has started yet, and some "
+                                 "plugins are still starting",
+                                 "retry in a moment; GET /admin/providers shows their status"});
+        }
         throw ApiError(404, {"unknown_provider", "no provider named '" + request.provider + "'",
                              "loaded providers: " + names(known) + " (GET /admin/providers)"});
     }
@@ -701,11 +714,34 @@ void RunEngine::feedChunk(ActiveRun& active, const std::vector<LineToFeed>& chun
         applyOutput(active, output, chunk[i].rawIds.front(), events);
         rawIds.insert(rawIds.end(), chunk[i].rawIds.begin(), chunk[i].rawIds.end());
     }
+    dropSettledHumanResponses(active, events);
     const auto stored = append(active, std::move(events), rawIds);
     for (std::size_t i = 0; i < chunk.size() && i < outputs.size(); ++i) sideEffects(active, outputs[i], stored);
     for (const auto& event : stored) {
         if (event.type == "message.stop") syncAfterMessage(active, event.eventId);
     }
+}
+
+//! A plugin's human.response withdraws a request the CLI gave up on. Once the host has
+//! answered or cancelled the request (a stop cancels it before the CLI withdraws it), the
+//! plugin's echo would answer it twice: it is dropped.
+void RunEngine::dropSettledHumanResponses(ActiveRun& active, std::vector<NewEvent>& events) {
+    std::set<std::string> requestedHere;
+    std::vector<NewEvent> kept;
+    for (auto& event : events) {
+        const std::string requestId = event.data.value("request_id", std::string());
+        if (event.type == "human.request") requestedHere.insert(requestId);
+        if (event.type == "human.response" && !requestedHere.count(requestId)) {
+            const auto request = store_.humanRequest(active.run.runId, requestId);
+            if (!request || request->status != "pending") {
+                logFields(logger(), Poco::Message::PRIO_INFORMATION, "dropped a settled human.response",
+                          {{"run_id", active.run.runId}, {"request_id", requestId}});
+                continue;
+            }
+        }
+        kept.push_back(std::move(event));
+    }
+    events.swap(kept);
 }
 
 void RunEngine::applyOutput(ActiveRun& active, const Json& output, const std::string& sourceId,
@@ -776,6 +812,7 @@ void RunEngine::finishExit(ActiveRun& active) {
     }
     std::vector<NewEvent> events;
     applyOutput(active, output, exit.eventId, events);
+    dropSettledHumanResponses(active, events);
     const bool terminal = std::any_of(events.begin(), events.end(), [](const NewEvent& event) {
         const auto type = parseEventType(event.type);
         return type && isTerminal(*type);
@@ -921,7 +958,14 @@ void RunEngine::answerHuman(ActiveRun& active, const HumanLoopRecord& request, c
     if (!message.empty()) data["message"] = message;
     std::vector<NewEvent> events{{hostEventId(active.run.runId, "human.response:" + request.requestId),
                                   "human.response", data, unixMillisNow()}};
-    applyOutput(active, output, hostEventId(active.run.runId, "reply:" + request.requestId), events);
+    std::vector<NewEvent> pluginEvents;
+    applyOutput(active, output, hostEventId(active.run.runId, "reply:" + request.requestId), pluginEvents);
+    for (auto& event : pluginEvents) {
+        // The host's human.response above is the answer; the plugin's own would repeat it.
+        const bool echo = event.type == "human.response" &&
+                          event.data.value("request_id", std::string()) == request.requestId;
+        if (!echo) events.push_back(std::move(event));
+    }
     append(active, std::move(events));
     if (store_.pendingHumanRequests(active.run.runId).empty()) {
         appendHostEvent(active.run, "run.resumed:" + request.requestId, "run.resumed",

@@ -109,6 +109,7 @@ private:
     void translate(ActiveRun& active);
     void feed(ActiveRun& active, std::vector<LineToFeed> lines);
     void feedChunk(ActiveRun& active, const std::vector<LineToFeed>& chunk);
+    void dropSettledHumanResponses(ActiveRun& active, std::vector<NewEvent>& events);
     void applyOutput(ActiveRun& active, const nlohmann::json& output,
                      const std::string& sourceId, std::vector<NewEvent>& events);
     void sideEffects(ActiveRun& active, const nlohmann::json& output,
