@@ -313,9 +313,13 @@ TEST_F(RunRobustness, DISABLED_ProviderHostKilledMidRunLosesNothing) {
     int terminals = 0;
     for (const auto& type : typesOf(events)) terminals += isTerminalType(type) ? 1 : 0;
     EXPECT_EQ(terminals, 1) << describe(events);
-    EXPECT_EQ(typesOf(events), typesOf(calmEvents)) << "killed:\n" << describe(events) << "calm:\n"
-                                                    << describe(calmEvents);
-    EXPECT_EQ(comparable(events, rid), comparable(calmEvents, calm));
+    // Nothing lost, nothing doubled: the same translated events in the same order, the same
+    // host events (a workspace.sync may sit elsewhere: it follows its chunk's feed).
+    EXPECT_EQ(translatedOnly(comparable(events, rid)), translatedOnly(comparable(calmEvents, calm)))
+        << "killed:\n" << describe(events) << "calm:\n" << describe(calmEvents);
+    EXPECT_EQ(sortedById(comparable(events, rid)), sortedById(comparable(calmEvents, calm)))
+        << "killed:\n" << describe(events) << "calm:\n" << describe(calmEvents);
+    EXPECT_EQ(syncsAfterTheirMessage(events), "") << describe(events);
     EXPECT_EQ(countType(events, "provider.quarantine"), 0);
     EXPECT_EQ(run.value("usage", Json()), calmRun.value("usage", Json()));
     // The provider came back as a new process.
