@@ -332,26 +332,33 @@ TEST_F(RunRobustness, DISABLED_ProviderHostKilledMidRunLosesNothing) {
 
 TEST_F(RunRobustness, PoisonLineIsQuarantinedAndTheRestTranslated) {
     // abort-on-poison runs `cat` (from PATH) and aborts on any line containing "poison". The
-    // `cat` first on the host's PATH prints the test's lines when the provider's env names them.
+    // `cat` first on the host's PATH prints lines/<session>.txt when the provider's env names
+    // the folder (its working directory is the workspace, whose parent is named after the
+    // session), and behaves as cat otherwise.
     test::dropPlugin(test::testPlugin("abort-on-poison"), pluginsDir(), "abort-on-poison.so");
     writeScript(binDir() / "cat",
-                "if [ -n \"$AWRR_LINES\" ]; then exec " + realCat() + " \"$AWRR_LINES\"; fi\n"
+                "if [ -n \"$AWRR_LINES_DIR\" ]; then\n"
+                "  exec " + realCat() + " \"$AWRR_LINES_DIR/$(basename \"$(dirname \"$PWD\")\").txt\"\n"
+                "fi\n"
                 "exec " + realCat() + " \"$@\"\n");
     const std::vector<std::string> good = {R"({"n":1,"text":"good one"})", R"({"n":2,"text":"good two"})",
                                            R"({"n":3,"text":"good three"})", R"({"n":4,"text":"good four"})",
                                            R"({"n":5,"text":"good five"})", R"({"n":6,"text":"good six"})"};
     const std::string poison = R"({"n":"x","text":"a poison pill"})";
+    fs::create_directories(root_ / "lines");
     {
-        std::ofstream out(root_ / "lines.txt");
+        std::ofstream poisoned(root_ / "lines" / "rr-poison.txt");
+        std::ofstream clean(root_ / "lines" / "rr-clean.txt");
         for (std::size_t i = 0; i < good.size(); ++i) {
-            if (i == 3) out << poison << "\n";
-            out << good[i] << "\n";
+            if (i == 3) poisoned << poison << "\n";
+            poisoned << good[i] << "\n";
+            clean << good[i] << "\n";
         }
     }
     const char* path = std::getenv("PATH");
     Host host(spec({{"PATH", binDir().string() + ":" + (path ? path : "/usr/bin:/bin")},
                     {"AW_PROVIDERS",
-                     Json{{"abort-on-poison", {{"env", {{"AWRR_LINES", (root_ / "lines.txt").string()}}}}}}.dump()}}));
+                     Json{{"abort-on-poison", {{"env", {{"AWRR_LINES_DIR", (root_ / "lines").string()}}}}}}.dump()}}));
     host.waitProviderHealthy("abort-on-poison");
 
     const auto rid = host.sendMessage("rr-poison", "abort-on-poison", "anything");
@@ -387,6 +394,14 @@ TEST_F(RunRobustness, PoisonLineIsQuarantinedAndTheRestTranslated) {
     // The crashes were counted, and the provider is serving again, not degraded.
     const Json row = host.waitProviderHealthy("abort-on-poison", 30s);
     EXPECT_GE(row.value("restarts", 0), 2) << row.dump();
+    const auto clean = host.sendMessage("rr-clean", "abort-on-poison", "anything");
+    const Json cleanRun = host.waitRunFinished(clean, 60s);
+    const auto cleanEvents = host.events(clean);
+    EXPECT_EQ(cleanRun.value("status", ""), "completed") << describe(cleanEvents) << host.logTail();
+    EXPECT_EQ(countType(cleanEvents, "message.delta"), static_cast<int>(good.size())) << describe(cleanEvents);
+    EXPECT_EQ(countType(cleanEvents, "provider.quarantine"), 0) << describe(cleanEvents);
+    EXPECT_EQ(host.provider("abort-on-poison").value("restarts", -1), row.value("restarts", 0))
+        << "the clean run crashed the provider";
 }
 
 // ---- 4. agent-host killed mid-run --------------------------------------------------------
