@@ -120,7 +120,7 @@ protected:
     std::string url_;
 };
 
-//! Real Claude Code against a scripted model server, or why not.
+//! The real Claude Code CLI, pointed at a scripted model server of its own.
 struct RealClaude {
     live::ModelServer server;
     std::string binary = live::cliBinary(live::Cli::ClaudeCode).string();
