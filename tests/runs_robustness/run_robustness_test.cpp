@@ -275,14 +275,9 @@ TEST_F(RunRobustnessPostgres, DuplicateAndReorderedCallbacksChangeNothing) {
 
 // ---- 2. the provider's process killed mid-run -------------------------------------------
 
-// DISABLED (product bug): a provider process killed while it is idle between two feeds fails
-// the run with `internal_error` ("provider claude-code is not running: exited with signal 9")
-// instead of replaying the run into the restarted provider. ProviderProcess::submit throws
-// ProviderCallError code `provider_unavailable` once the process is known dead, and
-// RunEngine's isProcessFailure() does not count that code, so feed() rethrows and execute()
-// fails the run as unexpected. Only a crash *during* a request (`provider_crashed`, as in the
-// poison test below) takes the replay path.
-TEST_F(RunRobustness, DISABLED_ProviderHostKilledMidRunLosesNothing) {
+// A provider process killed while it is idle between two feeds: the run's next feed finds it
+// gone, and the run is replayed into the restarted provider instead of failing.
+TEST_F(RunRobustness, ProviderHostKilledMidRunLosesNothing) {
     dropClaudeCode();
     // Six lines (text, two tool calls and their results), a pause, the rest of the turn.
     const auto slow = fakeClaude("slow-claude", "claude-todowrite.jsonl", 6);
@@ -676,11 +671,8 @@ TEST_F(RunRobustnessQueue, DrainNeverClaimsTwoRunsOfOneSession) {
     for (const auto& id : {a1_, a2_, b1_}) EXPECT_EQ(denseAndUnique(host_->events(id)), "");
 }
 
-// DISABLED: with dispatcher.concurrency 0 a drain claims one entry, not one per session
-// (RunEngine::drain claims max(concurrency, 1)); docs/api.md says "claims what is ready now
-// (one entry per session, up to dispatcher.concurrency)". Enable once it is decided which
-// one is right.
-TEST_F(RunRobustnessQueue, DISABLED_OneDrainClaimsTheOldestEntryOfEachSession) {
+// One drain is one pass over the queue: the oldest unfinished entry of every session.
+TEST_F(RunRobustnessQueue, OneDrainClaimsTheOldestEntryOfEachSession) {
     start();
     EXPECT_EQ(queued(), (std::set<std::string>{a1_, a2_, b1_}));
     const auto first = drain();

@@ -36,7 +36,7 @@ constexpr auto kCheckEvery = milliseconds(1000);
 //! Provider error codes that mean the plugin's process failed, not the one request.
 bool isProcessFailure(const std::string& code) {
     return code == "provider_crashed" || code == "provider_timeout" || code == "provider_protocol" ||
-           code == "unknown_run";
+           code == "provider_unavailable" || code == "unknown_run";
 }
 
 std::string newRunId() {
@@ -180,8 +180,9 @@ void RunEngine::dispatchLoop() {
 
 std::vector<std::string> RunEngine::drain() {
     std::vector<std::string> started;
-    const auto claimed = queue_.claim(options_.hostId, unixMillisNow(), options_.lease.count(),
-                                      static_cast<std::size_t>(std::max(options_.concurrency, 1)));
+    // One pass: everything ready now, one entry per session (the claim's rule), bounded.
+    constexpr std::size_t kDrainLimit = 100;
+    const auto claimed = queue_.claim(options_.hostId, unixMillisNow(), options_.lease.count(), kDrainLimit);
     std::lock_guard lock(mutex_);
     for (const auto& entry : claimed) {
         started.push_back(entry.runId);

@@ -80,7 +80,8 @@ public:
     //! Validates and queues. Throws ApiError (400 bad session id or body, 404 unknown
     //! provider, 503 provider unavailable, 422 capability missing).
     CreatedRun submit(const MessageRequest& request);
-    //! Claims what is ready now (up to the free slots) and runs it; returns the run ids.
+    //! One pass: claims what is ready now (one entry per session, at most 100) and runs each
+    //! on a thread of its own; returns the run ids.
     std::vector<std::string> drain();
 
     //! POST /v1/callbacks/executor: stores the records, hands new ones to the run's thread.
