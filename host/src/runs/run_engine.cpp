@@ -718,9 +718,13 @@ void RunEngine::feedChunk(ActiveRun& active, const std::vector<LineToFeed>& chun
     dropSettledHumanResponses(active, events);
     const auto stored = append(active, std::move(events), rawIds);
     for (std::size_t i = 0; i < chunk.size() && i < outputs.size(); ++i) sideEffects(active, outputs[i], stored);
+    // One sync covers every message that ended in this batch of lines: a sync per message
+    // would make the CLI's pace the sync's.
+    std::vector<std::string> messageStops;
     for (const auto& event : stored) {
-        if (event.type == "message.stop") syncAfterMessage(active, event.eventId);
+        if (event.type == "message.stop") messageStops.push_back(event.eventId);
     }
+    if (!messageStops.empty()) syncAfterMessages(active, messageStops);
 }
 
 //! A plugin's human.response withdraws a request the CLI gave up on. Once the host has
@@ -995,9 +999,12 @@ void RunEngine::cancelPendingHumanRequests(ActiveRun& active) {
     if (!events.empty()) append(active, std::move(events));
 }
 
-void RunEngine::syncAfterMessage(ActiveRun& active, const std::string& messageEventId) {
+void RunEngine::syncAfterMessages(ActiveRun& active, const std::vector<std::string>& messageEventIds) {
+    const std::string& messageEventId = messageEventIds.back();
     const auto startedAtMs = unixMillisNow();
-    Json data{{"reason", std::string(kSyncReasonMessageStop)}, {"message_event_id", messageEventId}};
+    Json data{{"reason", std::string(kSyncReasonMessageStop)},
+              {"message_event_id", messageEventId},
+              {"message_event_ids", messageEventIds}};
     SyncRecord record{SyncStatus::Succeeded, "", startedAtMs};
     try {
         const Json answer = active.executor->sync(active.trace, "incremental", std::string(kSyncReasonMessageStop));

@@ -127,7 +127,7 @@ private:
                      const std::string& by);
     void expireHumanRequests(ActiveRun& active);
     void cancelPendingHumanRequests(ActiveRun& active);
-    void syncAfterMessage(ActiveRun& active, const std::string& messageEventId);
+    void syncAfterMessages(ActiveRun& active, const std::vector<std::string>& messageEventIds);
 
     std::vector<StoredEvent> append(ActiveRun& active, std::vector<NewEvent> events,
                                     const std::vector<std::string>& rawIds = {},
