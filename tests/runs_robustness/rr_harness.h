@@ -117,7 +117,8 @@ bool isTerminalType(const std::string& type);
 std::string denseAndUnique(const std::vector<Json>& events);
 //! The events as comparable values: {event_id with the run id replaced, type, data} where
 //! the data of host events whose figures vary from run to run (durations, executor ids)
-//! is reduced to what must not vary.
+//! is reduced to what must not vary. workspace.sync events are left out: one sync covers
+//! the messages of one batch of lines, so their number follows the batching.
 Json comparable(const std::vector<Json>& events, const std::string& runId);
 //! For failure messages: one line per event, clipped.
 std::string describe(const std::vector<Json>& events);

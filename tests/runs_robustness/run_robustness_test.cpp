@@ -176,16 +176,25 @@ Json sortedById(Json comparableEvents) {
     return comparableEvents;
 }
 
-//! Empty when every workspace.sync names a message.stop logged before it.
-std::string syncsAfterTheirMessage(const std::vector<Json>& events) {
+//! Empty when every message.stop is covered by exactly one later, successful workspace.sync
+//! (one sync covers the messages that ended in one batch of lines).
+std::string syncsCoverEveryMessage(const std::vector<Json>& events) {
     std::set<std::string> stops;
+    std::map<std::string, int> covered;
     std::string problems;
     for (const auto& event : events) {
-        if (event.value("type", "") == "message.stop") stops.insert(event.value("event_id", ""));
-        if (event.value("type", "") == "workspace.sync") {
-            const std::string message = event.value("data", Json::object()).value("message_event_id", "");
-            if (!message.empty() && !stops.count(message)) problems += "sync before " + message + "; ";
+        const std::string type = event.value("type", "");
+        if (type == "message.stop") stops.insert(event.value("event_id", ""));
+        if (type != "workspace.sync") continue;
+        const Json data = event.value("data", Json::object());
+        if (data.value("status", "") != "succeeded") problems += "sync " + data.dump() + " failed; ";
+        for (const auto& id : data.value("message_event_ids", Json::array())) {
+            if (!stops.count(id.get<std::string>())) problems += "sync before " + id.get<std::string>() + "; ";
+            ++covered[id.get<std::string>()];
         }
+    }
+    for (const auto& stop : stops) {
+        if (covered[stop] != 1) problems += stop + " synced " + std::to_string(covered[stop]) + " times; ";
     }
     return problems;
 }
@@ -255,7 +264,7 @@ void RunRobustnessBase::duplicateAndReorderedCallbacksChangeNothing() {
         << "reordered:\n" << describe(events) << "in order:\n" << describe(refEvents);
     EXPECT_EQ(sortedById(comparable(events, rid)), sortedById(comparable(refEvents, ref)))
         << "reordered:\n" << describe(events) << "in order:\n" << describe(refEvents);
-    EXPECT_EQ(syncsAfterTheirMessage(events), "") << describe(events);
+    EXPECT_EQ(syncsCoverEveryMessage(events), "") << describe(events);
     EXPECT_EQ(run.value("usage", Json()), refRun.value("usage", Json()));
     EXPECT_EQ(run.value("provider_session_id", Json()), refRun.value("provider_session_id", Json()));
     const Json todos = host.get("/v1/sessions/" + sid + "/todos").json().value("todos", Json::array());
@@ -314,7 +323,7 @@ TEST_F(RunRobustness, ProviderHostKilledMidRunLosesNothing) {
         << "killed:\n" << describe(events) << "calm:\n" << describe(calmEvents);
     EXPECT_EQ(sortedById(comparable(events, rid)), sortedById(comparable(calmEvents, calm)))
         << "killed:\n" << describe(events) << "calm:\n" << describe(calmEvents);
-    EXPECT_EQ(syncsAfterTheirMessage(events), "") << describe(events);
+    EXPECT_EQ(syncsCoverEveryMessage(events), "") << describe(events);
     EXPECT_EQ(countType(events, "provider.quarantine"), 0);
     EXPECT_EQ(run.value("usage", Json()), calmRun.value("usage", Json()));
     // The provider came back as a new process.
