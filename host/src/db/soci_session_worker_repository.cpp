@@ -1,7 +1,12 @@
 #include "db/soci_session_worker_repository.h"
 
+#include "db/soci_statements.h"
+
 namespace aw {
 namespace {
+
+using stmt::execute;
+using stmt::NullableText;
 
 constexpr const char* kWorkerColumns =
     "session_id, tenant_id, status, desired_status, version, runtime, workspace_s3_prefix,"
@@ -49,45 +54,10 @@ struct WorkerRow {
     }
 };
 
-//! Text that is stored as NULL when empty.
-struct NullableText {
-    explicit NullableText(std::string value)
-        : text(std::move(value)), ind(text.empty() ? soci::i_null : soci::i_ok) {}
-    std::string text;
-    mutable soci::indicator ind;
-};
-
-template <typename T>
-void bindUse(soci::details::prepare_temp_type& prep, const T& value) {
-    prep, soci::use(value);
-}
-inline void bindUse(soci::details::prepare_temp_type& prep, const NullableText& value) {
-    prep, soci::use(value.text, value.ind);
-}
-
-//! Runs a statement that returns no rows, binding `values` to its placeholders in order
-//! (each placeholder named once). Returns the number of rows it changed.
-template <typename... Values>
-long long execute(soci::session& sql, const std::string& query, const Values&... values) {
-    soci::details::prepare_temp_type prep = (sql.prepare << query);
-    (bindUse(prep, values), ...);
-    soci::statement statement(prep);
-    statement.execute(true);
-    return statement.get_affected_rows();
-}
-
 template <typename... Values>
 std::vector<SessionWorker> selectWorkers(soci::session& sql, const std::string& query,
                                          const Values&... values) {
-    WorkerRow row;
-    soci::details::prepare_temp_type prep = (sql.prepare << query);
-    row.bind(prep);
-    (bindUse(prep, values), ...);
-    soci::statement statement(prep);
-    statement.execute();
-    std::vector<SessionWorker> workers;
-    while (statement.fetch()) workers.push_back(row.get());
-    return workers;
+    return stmt::select<WorkerRow>(sql, query, values...);
 }
 
 }  // namespace
