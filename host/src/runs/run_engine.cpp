@@ -151,11 +151,14 @@ void RunEngine::stop() {
     stopping_ = true;
     wake_.notify_all();
     std::vector<std::thread> threads;
+    std::vector<DrainThread> drained;
     {
         std::lock_guard lock(mutex_);
         threads.swap(threads_);
+        drained.swap(drainThreads_);
         for (auto& [id, active] : active_) active->wake.notify_all();
     }
+    for (auto& drainThread : drained) threads.push_back(std::move(drainThread.thread));
     for (auto& thread : threads) {
         if (thread.joinable()) thread.join();
     }
@@ -184,9 +187,20 @@ std::vector<std::string> RunEngine::drain() {
     constexpr std::size_t kDrainLimit = 100;
     const auto claimed = queue_.claim(options_.hostId, unixMillisNow(), options_.lease.count(), kDrainLimit);
     std::lock_guard lock(mutex_);
+    // Threads of earlier drains that are done are joined here, so drains never pile them up.
+    std::erase_if(drainThreads_, [](DrainThread& drainThread) {
+        if (!drainThread.done->load()) return false;
+        drainThread.thread.join();
+        return true;
+    });
     for (const auto& entry : claimed) {
         started.push_back(entry.runId);
-        threads_.emplace_back([this, entry] { execute(entry); });
+        auto done = std::make_shared<std::atomic<bool>>(false);
+        drainThreads_.push_back({std::thread([this, entry, done] {
+                                     execute(entry);
+                                     done->store(true);
+                                 }),
+                                 done});
     }
     return started;
 }

@@ -151,10 +151,17 @@ private:
     ProviderSupervisor& providers_;
     EventHub& hub_;
 
-    std::mutex mutex_;  //!< guards active_, threads_, busy_
+    //! A run started by drain() on a thread of its own.
+    struct DrainThread {
+        std::thread thread;
+        std::shared_ptr<std::atomic<bool>> done;
+    };
+
+    std::mutex mutex_;  //!< guards active_, threads_, drainThreads_
     std::condition_variable wake_;
     std::map<std::string, std::shared_ptr<ActiveRun>> active_;
-    std::vector<std::thread> threads_;
+    std::vector<std::thread> threads_;  //!< the dispatcher threads
+    std::vector<DrainThread> drainThreads_;
     std::atomic<bool> stopping_{false};
 };
 
