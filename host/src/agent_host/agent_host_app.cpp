@@ -11,7 +11,6 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <random>
 #include <sstream>
 
 #include "api/routes.h"
@@ -37,13 +36,6 @@ constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE
 constexpr int kExitSoftware = 70;     // EX_SOFTWARE
 
 Poco::Logger& hostLogger() { return Poco::Logger::get("agent-host"); }
-
-std::string randomToken() {
-    std::random_device random;
-    std::ostringstream out;
-    for (int i = 0; i < 4; ++i) out << std::hex << random() << random();
-    return out.str();
-}
 
 //! The deployment's manifest, or the default: the workspace itself (the providers' state
 //! paths join per run, from their plugin facts).
@@ -222,8 +214,6 @@ int AgentHostApp::serve(const HostConfig& config) {
     providers.start();
 
     // Local executors call back on loopback whatever address the API listens on.
-    const std::vector<std::string> executorTokens =
-        config.executorTokens.empty() ? std::vector<std::string>{randomToken()} : config.executorTokens;
     const bool v6 = bound.host.find(':') != std::string::npos;
     LocalRuntimeOptions runtimeOptions;
     runtimeOptions.workersDir = config.dataDir + "/workers";
@@ -231,8 +221,10 @@ int AgentHostApp::serve(const HostConfig& config) {
     runtimeOptions.executorBinary = config.executorBinary;
     runtimeOptions.callbackUrl = std::string(v6 ? "http://[::1]:" : "http://127.0.0.1:") +
                                  std::to_string(bound.port) + "/v1/callbacks/executor";
-    runtimeOptions.callbackToken = executorTokens.front();
+    if (!config.executorTokens.empty()) runtimeOptions.callbackToken = config.executorTokens.front();
     LocalWorkerRuntime runtime(runtimeOptions);
+    const std::vector<std::string> executorTokens =
+        config.executorTokens.empty() ? std::vector<std::string>{runtime.callbackToken()} : config.executorTokens;
     LocalWorkerGateway gateway(runtime, config.executor);
     ExecutorWorkspaceSyncer syncer(gateway);
 

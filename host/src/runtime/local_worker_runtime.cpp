@@ -32,6 +32,7 @@ ProblemError runtimeProblem(const std::string& message, const std::string& hint)
 LocalWorkerRuntime::LocalWorkerRuntime(LocalRuntimeOptions options) : options_(std::move(options)) {
     options_.workersDir = fs::absolute(options_.workersDir).lexically_normal();
     options_.objectsDir = fs::absolute(options_.objectsDir).lexically_normal();
+    if (options_.callbackToken.empty()) options_.callbackToken = randomToken();
     fs::create_directories(options_.workersDir);
 }
 

@@ -26,7 +26,7 @@ struct LocalRuntimeOptions {
     std::filesystem::path objectsDir;  //!< the file object store root
     std::string executorBinary;        //!< path of agent-executor
     std::string callbackUrl;           //!< the host's POST /v1/callbacks/executor
-    std::string callbackToken;
+    std::string callbackToken;  //!< empty: the runtime makes a random one
     std::chrono::milliseconds startTimeout{10000};
     std::chrono::milliseconds stopGrace{5000};  //!< SIGTERM, then SIGKILL
 };
@@ -42,6 +42,8 @@ public:
     void stop(const SessionWorker& worker) override;
     void remove(const SessionWorker& worker) override;
 
+    //! The token executors present on their callbacks.
+    const std::string& callbackToken() const { return options_.callbackToken; }
     //! Where and how to call the worker's executor.
     ExecutorEndpoint endpoint(const SessionWorker& worker) const;
     //! The worker's executor process, while it runs.
