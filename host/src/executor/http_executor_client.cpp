@@ -14,6 +14,8 @@
 #include <random>
 #include <thread>
 
+#include "agent_worker/core/backoff.h"
+#include "agent_worker/core/random_id.h"
 #include "agent_worker/core/time_format.h"
 #include "logging/json_formatter.h"
 
@@ -21,22 +23,6 @@ namespace aw {
 namespace {
 
 Poco::Logger& logger() { return Poco::Logger::get("executor-client"); }
-
-std::string randomHex(std::size_t digits) {
-    thread_local std::mt19937_64 generator{std::random_device{}()};
-    static const char* kHex = "0123456789abcdef";
-    std::string out;
-    while (out.size() < digits) {
-        auto value = generator();
-        for (int i = 0; i < 16 && out.size() < digits; ++i, value >>= 4) out += kHex[value & 0xf];
-    }
-    return out;
-}
-
-double jitter() {
-    thread_local std::mt19937_64 generator{std::random_device{}()};
-    return std::uniform_real_distribution<double>(0.0, 1.0)(generator);
-}
 
 std::string escapeSegment(const std::string& value) {
     std::string out;
@@ -57,7 +43,6 @@ void setTraceHeaders(Poco::Net::HTTPRequest& request, const TraceContext& trace,
     request.set("traceparent", "00-" + trace.traceId + "-" + newSpanId() + "-01");
 }
 
-std::string newTraceId() { return randomHex(32); }
 std::string newSpanId() { return randomHex(16); }
 
 struct HttpExecutorClient::Attempt {
@@ -178,7 +163,7 @@ nlohmann::json HttpExecutorClient::call(const std::string& operation, const std:
         if (!retry) {
             throw ExecutorCallError({result.kind, result.status, result.message, number, operation});
         }
-        options_.sleep(options_.retry.backoffAfter(number, jitter()));
+        options_.sleep(options_.retry.backoffAfter(number, unitRandom()));
     }
 }
 

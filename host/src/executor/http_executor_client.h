@@ -8,6 +8,7 @@
 #include <string>
 
 #include "agent_worker/core/executor_client.h"
+#include "agent_worker/core/random_id.h"
 
 namespace Poco::Net {
 class HTTPRequest;
@@ -74,8 +75,7 @@ private:
 void setTraceHeaders(Poco::Net::HTTPRequest& request, const TraceContext& trace,
                      const std::string& operation);
 
-//! A fresh W3C trace id (32 hex) / span id (16 hex).
-std::string newTraceId();
+//! A fresh W3C span id (16 hex); trace ids come from agent_worker/core/random_id.h.
 std::string newSpanId();
 
 }  // namespace aw

@@ -3,11 +3,11 @@
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/URI.h>
-#include <Poco/UUIDGenerator.h>
 
 #include <chrono>
 #include <istream>
 
+#include "agent_worker/core/random_id.h"
 #include "agent_worker/core/repositories.h"
 #include "logging/json_formatter.h"
 
@@ -268,7 +268,7 @@ void Router::handle(Poco::Net::HTTPServerRequest& request,
     const auto started = std::chrono::steady_clock::now();
     std::string requestId = request.get("X-Request-Id", "");
     if (requestId.empty() || requestId.size() > 128) {
-        requestId = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+        requestId = randomHex(32);
     }
     bool bodyConsumed = false;
     const HttpResponse answer = serve(request, requestId, bodyConsumed);

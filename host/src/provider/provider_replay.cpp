@@ -1,6 +1,6 @@
 #include "provider/provider_replay.h"
 
-#include <Poco/UUIDGenerator.h>
+#include "agent_worker/core/random_id.h"
 
 namespace aw {
 namespace {
@@ -15,7 +15,7 @@ void collect(const nlohmann::json& output, ReplayResult& result) {
 }  // namespace
 
 ReplayResult replayThroughProvider(ProviderProcess& provider, const ReplayInput& input) {
-    const std::string run = "replay-" + Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+    const std::string run = newRandomId("replay-");
     ReplayResult result;
     result.invocation = provider.call("open", {{"run", run}, {"request", input.request}},
                                       input.requestTimeout)["invocation"];

@@ -1,7 +1,6 @@
 #include "runs/run_engine.h"
 
 #include <Poco/Logger.h>
-#include <Poco/UUIDGenerator.h>
 
 #include <algorithm>
 #include <deque>
@@ -13,6 +12,7 @@
 #include "agent_worker/core/capabilities.h"
 #include "agent_worker/core/event_type.h"
 #include "agent_worker/core/identifiers.h"
+#include "agent_worker/core/random_id.h"
 #include "agent_worker/core/restore_planner.h"
 #include "agent_worker/core/time_format.h"
 #include "agent_worker/core/workspace_prefix.h"
@@ -40,7 +40,7 @@ bool isProcessFailure(const std::string& code) {
 }
 
 std::string newRunId() {
-    return "run_" + Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+    return newRandomId("run_");
 }
 
 //! "~/.claude/projects" -> "claude-projects": a manifest name for a plugin's state path.

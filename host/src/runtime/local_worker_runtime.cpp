@@ -5,23 +5,16 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <random>
 #include <sstream>
 
 #include "agent_worker/core/identifiers.h"
+#include "agent_worker/core/random_id.h"
 #include "agent_worker/core/workspace_prefix.h"
 
 namespace aw {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string randomToken() {
-    std::random_device random;
-    std::ostringstream out;
-    for (int i = 0; i < 4; ++i) out << std::hex << random() << random();
-    return out.str();
-}
 
 ProblemError runtimeProblem(const std::string& message, const std::string& hint) {
     return ProblemError({"runtime_unavailable", message, hint});
@@ -32,7 +25,7 @@ ProblemError runtimeProblem(const std::string& message, const std::string& hint)
 LocalWorkerRuntime::LocalWorkerRuntime(LocalRuntimeOptions options) : options_(std::move(options)) {
     options_.workersDir = fs::absolute(options_.workersDir).lexically_normal();
     options_.objectsDir = fs::absolute(options_.objectsDir).lexically_normal();
-    if (options_.callbackToken.empty()) options_.callbackToken = randomToken();
+    if (options_.callbackToken.empty()) options_.callbackToken = newToken();
     fs::create_directories(options_.workersDir);
 }
 
@@ -83,7 +76,7 @@ void LocalWorkerRuntime::create(const SessionWorker& worker) {
         // Written with 0600 from the start: the token is the worker's only credential.
         const int fd = ::open(tokenFile.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
         if (fd < 0) throw runtimeProblem("cannot create " + tokenFile.string(), "check the data dir");
-        const std::string token = randomToken() + "\n";
+        const std::string token = newToken() + "\n";
         const bool written = ::write(fd, token.data(), token.size()) == static_cast<ssize_t>(token.size());
         ::close(fd);
         if (!written) throw runtimeProblem("cannot write " + tokenFile.string(), "check free space");
