@@ -23,6 +23,7 @@
 #include "provider/provider_supervisor.h"
 #include "runs/event_hub.h"
 #include "runs/maintenance.h"
+#include "provider/supervised_provider_registry.h"
 #include "runs/run_engine.h"
 #include "runs/worker_gateway.h"
 #include "runtime/local_worker_runtime.h"
@@ -236,8 +237,11 @@ int AgentHostApp::serve(const HostConfig& config) {
     EventHub hub;
     RunEngineOptions runOptions = config.runs;
     runOptions.manifest = manifest;
-    if (runOptions.hostId.empty()) runOptions.hostId = Poco::Environment::nodeName() + ":" + std::to_string(bound.port);
-    RunEngine engine(runOptions, runStore, runStore, workers, lifecycle, gateway, providers, hub);
+    if (runOptions.queue.hostId.empty()) {
+        runOptions.queue.hostId = Poco::Environment::nodeName() + ":" + std::to_string(bound.port);
+    }
+    SupervisedProviderRegistry providerRegistry(providers, runOptions.providerCallTimeout);
+    RunEngine engine(runOptions, runStore, runStore, workers, lifecycle, gateway, providerRegistry, hub);
     Maintenance maintenance(lifecycle, config.reaperInterval);
 
     Router router(TokenAuth(config.clientTokens, config.adminTokens, executorTokens), config.maxBodyBytes);

@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "agent_worker/core/identifiers.h"
+#include "agent_worker/core/refusal.h"
 #include "api/routes.h"
 #include "runs/event_hub.h"
 #include "runs/run_engine.h"
@@ -37,6 +38,70 @@ MessageRequest messageFrom(const Json& body, const std::string& sessionId) {
     const std::string mode = optionalString(body, "approval_mode");
     if (!mode.empty()) message.approvalMode = mode;
     return message;
+}
+
+//! The run path refuses with a kind; HTTP statuses are this layer's alone.
+int statusOf(RefusalKind kind) {
+    switch (kind) {
+        case RefusalKind::InvalidInput: return 400;
+        case RefusalKind::NotFound: return 404;
+        case RefusalKind::Conflict: return 409;
+        case RefusalKind::Unprocessable: return 422;
+        case RefusalKind::Unavailable: return 503;
+    }
+    return 400;
+}
+
+//! Runs a call into the run path, answering its refusals with their HTTP status.
+template <class Call>
+auto answeringRefusals(Call&& call) -> decltype(call()) {
+    try {
+        return call();
+    } catch (const Refused& refused) {
+        throw ApiError(statusOf(refused.kind()), refused.problem());
+    }
+}
+
+HumanReplyRequest humanReplyFrom(const Json& body) {
+    HumanReplyRequest reply;
+    reply.requestId = optionalString(body, "request_id");
+    reply.decision = optionalString(body, "decision");
+    reply.message = optionalString(body, "message");
+    reply.answers = body.value("answers", Json(nullptr));
+    return reply;
+}
+
+//! POST /v1/callbacks/executor: {"events": [{run_id, stream, seq, line?, continued?, ...}]}.
+std::vector<RawOutputRecord> callbackRecords(const Json& body) {
+    if (!body.contains("events") || !body["events"].is_array()) {
+        throw ApiError(400, {"invalid_callback", "\"events\" must be a list of output records", ""});
+    }
+    std::vector<RawOutputRecord> records;
+    for (const auto& item : body["events"]) {
+        if (!item.is_object() || !item.contains("run_id") || !item["run_id"].is_string() ||
+            !item.contains("stream") || !item["stream"].is_string() || !item.contains("seq") ||
+            !item["seq"].is_number_integer()) {
+            throw ApiError(400, {"invalid_callback", "an output record lacks run_id, stream or seq", ""});
+        }
+        RawOutputRecord record;
+        record.runId = item["run_id"];
+        record.stream = item["stream"];
+        record.seq = item["seq"];
+        if (record.stream != "stdout" && record.stream != "stderr" && record.stream != "exit") {
+            throw ApiError(400, {"invalid_callback", "unknown stream '" + record.stream + "'", ""});
+        }
+        record.eventId = record.runId + "/" + record.stream + "/" + std::to_string(record.seq);
+        if (record.stream == "exit") {
+            Json exitBody = item;
+            for (const char* key : {"event_id", "run_id", "stream", "seq"}) exitBody.erase(key);
+            record.line = exitBody.dump();
+        } else {
+            record.line = item.value("line", std::string());
+            record.continued = item.value("continued", false);
+        }
+        records.push_back(std::move(record));
+    }
+    return records;
 }
 
 HttpResponse accepted(const CreatedRun& created) {
@@ -153,7 +218,7 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
                     if (message.idempotencyKey.size() > 200) {
                         throw ApiError(400, {"invalid_idempotency_key", "Idempotency-Key is longer than 200 characters", ""});
                     }
-                    return accepted(engine.submit(message));
+                    return accepted(answeringRefusals([&] { return engine.submit(message); }));
                 }});
     router.add({"GET", "/v1/sessions/{sid}/todos", Scope::Client, [&store](const HttpRequest& request) {
                     const auto& sessionId = request.param("sid");
@@ -202,10 +267,13 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
                                                     {"next_after", found.empty() ? after : found.back().seq}});
                 }});
     router.add({"POST", "/v1/runs/{rid}/stop", Scope::Client, [&engine](const HttpRequest& request) {
-                    return HttpResponse::json(202, engine.requestStop(request.param("rid")).toJson());
+                    return HttpResponse::json(
+                        202, answeringRefusals([&] { return engine.requestStop(request.param("rid")); }).toJson());
                 }});
     router.add({"POST", "/v1/runs/{rid}/human-reply", Scope::Client, [&engine](const HttpRequest& request) {
-                    return HttpResponse::json(200, engine.humanReply(request.param("rid"), request.json()));
+                    const auto reply = humanReplyFrom(request.json());
+                    return HttpResponse::json(
+                        200, answeringRefusals([&] { return engine.humanReply(request.param("rid"), reply); }));
                 }});
 
     router.add({"POST", "/v1/run-queue", Scope::Client, [&engine](const HttpRequest& request) {
@@ -213,7 +281,7 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
                     MessageRequest message = messageFrom(body, optionalString(body, "session_id"));
                     message.enqueueKey = optionalString(body, "enqueue_key");
                     message.idempotencyKey = optionalString(body, "idempotency_key");
-                    return accepted(engine.submit(message));
+                    return accepted(answeringRefusals([&] { return engine.submit(message); }));
                 }});
     router.add({"POST", "/v1/run-queue/drain", Scope::Client, [&engine](const HttpRequest&) {
                     return HttpResponse::json(200, {{"claimed", engine.drain()}});
@@ -243,7 +311,8 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
                 }});
 
     router.add({"POST", "/v1/callbacks/executor", Scope::Executor, [&engine](const HttpRequest& request) {
-                    return HttpResponse::json(200, engine.acceptCallback(request.json()));
+                    const auto records = callbackRecords(request.json());
+                    return HttpResponse::json(200, answeringRefusals([&] { return engine.deliver(records); }));
                 }});
 }
 

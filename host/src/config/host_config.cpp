@@ -369,11 +369,12 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     }
     config.executorTokens = layers.list(keyNamed("auth.executor_tokens"));
     auto& runs = config.runs;
-    runs.hostId = text("host_id");
-    runs.tenantId = text("tenant_id");
-    runs.runtime = text("runtime");
-    if (runs.runtime != "local") {
-        throw ProblemError(invalidValue("runtime", runs.runtime,
+    auto& placement = runs.submission.placement;
+    runs.queue.hostId = text("host_id");
+    placement.tenantId = text("tenant_id");
+    placement.runtime = text("runtime");
+    if (placement.runtime != "local") {
+        throw ProblemError(invalidValue("runtime", placement.runtime,
                                         "only the local runtime is available in this version"));
     }
     if (text("object_store.kind") != "file") {
@@ -382,8 +383,8 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     }
     config.objectsDir = text("object_store.dir");
     if (config.objectsDir.empty()) config.objectsDir = config.dataDir + "/objects";
-    runs.bucket = text("object_store.bucket");
-    runs.rootPrefix = text("object_store.root_prefix");
+    placement.bucket = text("object_store.bucket");
+    placement.rootPrefix = text("object_store.root_prefix");
     const auto level = parseRestoreLevel(text("restore.level"));
     if (!level) {
         throw ProblemError(invalidValue("restore.level", text("restore.level"),
@@ -396,10 +397,10 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     config.lifecycle.removeAfterMs = seconds("lifecycle.remove_after_s") * 1000;
     config.lifecycle.transitionTimeoutMs = number("lifecycle.transition_timeout_s", 1, 86400) * 1000;
     config.reaperInterval = std::chrono::seconds(seconds("lifecycle.reaper_interval_s"));
-    runs.maxAttempts = static_cast<int>(number("queue.max_attempts", 1, 100));
-    runs.lease = std::chrono::seconds(number("queue.lease_s", 5, 86400));
-    runs.retryInitial = millis("queue.retry_initial_ms");
-    runs.retryMax = millis("queue.retry_max_ms");
+    runs.submission.maxAttempts = static_cast<int>(number("queue.max_attempts", 1, 100));
+    runs.queue.lease = std::chrono::seconds(number("queue.lease_s", 5, 86400));
+    runs.queue.retry.initial = millis("queue.retry_initial_ms");
+    runs.queue.retry.max = millis("queue.retry_max_ms");
     runs.concurrency = static_cast<int>(number("dispatcher.concurrency", 0, 256));
     runs.stopGrace = millis("runs.stop_grace_ms");
     runs.runTimeout = std::chrono::seconds(number("runs.timeout_s", 1, 7 * 86400));
@@ -448,10 +449,14 @@ std::string HostConfig::redactedJson() const {
             {"statuses", executor.retry.retryStatuses}}},
           {"timeout_ms", executor.defaultTimeout.count()}}},
         {"executor_binary", executorBinary},
-        {"host_id", runs.hostId},
-        {"tenant_id", runs.tenantId},
-        {"runtime", runs.runtime},
-        {"object_store", {{"kind", "file"}, {"dir", objectsDir}, {"bucket", runs.bucket}, {"root_prefix", runs.rootPrefix}}},
+        {"host_id", runs.queue.hostId},
+        {"tenant_id", runs.submission.placement.tenantId},
+        {"runtime", runs.submission.placement.runtime},
+        {"object_store",
+         {{"kind", "file"},
+          {"dir", objectsDir},
+          {"bucket", runs.submission.placement.bucket},
+          {"root_prefix", runs.submission.placement.rootPrefix}}},
         {"restore", {{"level", toString(runs.restoreLevel)}, {"manifest_file", restoreManifestFile}}},
         {"lifecycle",
          {{"idle_timeout_s", lifecycle.idleTimeoutMs / 1000},
@@ -459,10 +464,10 @@ std::string HostConfig::redactedJson() const {
           {"transition_timeout_s", lifecycle.transitionTimeoutMs / 1000},
           {"reaper_interval_s", reaperInterval.count()}}},
         {"queue",
-         {{"max_attempts", runs.maxAttempts},
-          {"lease_s", std::chrono::duration_cast<std::chrono::seconds>(runs.lease).count()},
-          {"retry_initial_ms", runs.retryInitial.count()},
-          {"retry_max_ms", runs.retryMax.count()}}},
+         {{"max_attempts", runs.submission.maxAttempts},
+          {"lease_s", std::chrono::duration_cast<std::chrono::seconds>(runs.queue.lease).count()},
+          {"retry_initial_ms", runs.queue.retry.initial.count()},
+          {"retry_max_ms", runs.queue.retry.max.count()}}},
         {"dispatcher", {{"concurrency", runs.concurrency}}},
         {"runs", {{"stop_grace_ms", runs.stopGrace.count()},
                   {"timeout_s", std::chrono::duration_cast<std::chrono::seconds>(runs.runTimeout).count()}}},

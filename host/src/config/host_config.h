@@ -2,15 +2,14 @@
 // (built-in defaults < --config FILE < AW_* environment < command-line flags).
 #pragma once
 
-#include "agent_worker/core/lifecycle_policy.h"
-#include "runs/run_engine.h"
-
 #include <map>
-
-#include "executor/http_executor_client.h"
-#include "provider/provider_supervisor.h"
 #include <string>
 #include <vector>
+
+#include "agent_worker/core/lifecycle_policy.h"
+#include "executor/http_executor_client.h"
+#include "provider/provider_supervisor.h"
+#include "runs/run_engine_options.h"
 
 namespace aw {
 
@@ -65,7 +64,7 @@ struct HostConfig {
     LifecyclePolicy lifecycle;
     std::chrono::seconds reaperInterval{60};  //!< 0: reapers only on request
     //! The run path: queue, dispatcher, stop, timeouts, restore level, object store naming,
-    //! provider settings. `runs.hostId` may be empty (the host fills in hostname:port).
+    //! provider settings. `runs.queue.hostId` may be empty (the host fills in hostname:port).
     RunEngineOptions runs;
     int sseMaxStreams = 8;
     std::chrono::milliseconds sseKeepAlive{15000};

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "agent_worker/core/problem.h"
+#include "agent_worker/core/provider_registry.h"
 #include "process/subprocess.h"
 #include "provider/loaded_provider.h"
 
@@ -42,14 +43,6 @@ public:
 
 private:
     bool refused_;
-};
-
-//! A request that got no good answer: `provider_timeout`, `provider_crashed`,
-//! `provider_protocol` (the child broke the protocol) or the provider-host's own error
-//! code (e.g. `plugin_error`, `invalid_plugin_output`) for a request it rejected.
-class ProviderCallError : public ProblemError {
-public:
-    using ProblemError::ProblemError;
 };
 
 class ProviderProcess {

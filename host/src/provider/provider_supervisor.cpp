@@ -27,18 +27,6 @@ bool isPluginFile(const std::filesystem::path& path) {
 
 }  // namespace
 
-std::string toString(ProviderStatus status) {
-    switch (status) {
-        case ProviderStatus::Starting: return "starting";
-        case ProviderStatus::Healthy: return "healthy";
-        case ProviderStatus::Restarting: return "restarting";
-        case ProviderStatus::Degraded: return "degraded";
-        case ProviderStatus::Failed: return "failed";
-        case ProviderStatus::Removed: return "removed";
-    }
-    return "unknown";
-}
-
 nlohmann::json ProviderSnapshot::toJson() const {
     return {
         {"name", name ? nlohmann::json(*name) : nlohmann::json(nullptr)},

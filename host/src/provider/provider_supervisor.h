@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent_worker/core/provider_registry.h"
 #include "provider/provider_process.h"
 
 namespace Poco {
@@ -26,8 +27,6 @@ class DirectoryWatcher;
 
 namespace aw {
 
-enum class ProviderStatus { Starting, Healthy, Restarting, Degraded, Failed, Removed };
-std::string toString(ProviderStatus status);
 
 struct ProviderSupervisorOptions {
     std::string pluginsDir;

@@ -1,74 +1,48 @@
-// The run path: a user message becomes a run and a queue entry; dispatcher threads claim
-// entries, bring the session's worker up (lifecycle activation, restore, validate), open a
-// plugin session in the provider's own process, start the agent CLI through the worker's
-// executor and translate what the executor delivers (callbacks) into the unified event log.
-// One thread drives each run: plugin calls, stop escalation, human replies and timeouts all
-// happen on it, so a plugin session is never used by two threads at once.
+// The run engine assembles the run path's parts (core/include/agent_worker/core/runs/) and
+// gives them threads: dispatcher threads claim queue entries, and one thread drives each
+// run from its claim to its terminal event: worker preparation, the plugin session, the
+// CLI on the worker's executor, and the translation of what the executor delivers. Plugin
+// calls, stop escalation, human replies and timeouts all happen on the run's thread, so a
+// plugin session is never used by two threads at once. docs/architecture.md walks it.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "agent_worker/core/lifecycle_manager.h"
+#include "agent_worker/core/provider_registry.h"
 #include "agent_worker/core/run_store.h"
-#include "agent_worker/core/runtime_manifest.h"
-#include "provider/provider_supervisor.h"
+#include "agent_worker/core/runs/human_loop.h"
+#include "agent_worker/core/runs/message_submission.h"
+#include "agent_worker/core/runs/queue_driver.h"
+#include "agent_worker/core/runs/run_log.h"
+#include "agent_worker/core/runs/worker_preparation.h"
+#include "agent_worker/core/worker_gateway.h"
 #include "runs/event_hub.h"
-#include "runs/worker_gateway.h"
+#include "runs/run_engine_options.h"
 
 namespace aw {
 
-struct RunEngineOptions {
-    std::string hostId;       //!< queue lease holder; stable across restarts of one host
-    int concurrency = 4;      //!< dispatcher threads (0: only POST /v1/run-queue/drain runs)
-    int maxAttempts = 3;      //!< queue attempts before `final_failed`
-    std::chrono::milliseconds lease{120000};
-    std::chrono::milliseconds pollInterval{500};
-    std::chrono::milliseconds retryInitial{1000};  //!< doubles per attempt, +-20% jitter
-    std::chrono::milliseconds retryMax{60000};
-    std::chrono::milliseconds stopGrace{5000};  //!< interrupt, then TERM, then KILL
-    std::chrono::milliseconds runTimeout{3600000};
-    std::chrono::milliseconds humanTimeout{3600000};
-    std::chrono::milliseconds providerWait{30000};  //!< for a restarting provider
-    std::chrono::milliseconds providerCallTimeout{30000};
-    int quarantineAfter = 2;  //!< crashes of the plugin on one line, fed alone
-    RestoreLevel restoreLevel = RestoreLevel::AgentState;
-    std::string tenantId = "default";
-    std::string runtime = "local";
-    std::string bucket = "agent-worker";
-    std::string rootPrefix = "sessions";
-    //! `providers.<name>`: {"binary", "args", "env"} per provider.
-    nlohmann::json providerSettings = nlohmann::json::object();
-    //! The deployment's manifest; each provider's state paths are merged in per run.
-    RuntimeManifest manifest;
-};
-
-//! POST /v1/sessions/{sid}/messages.
-struct MessageRequest {
-    std::string sessionId;
-    std::string provider;
-    std::string prompt;
-    std::string model;
-    std::string approvalMode = "auto";
-    std::string idempotencyKey;
-    std::string enqueueKey;
+//! POST /v1/runs/{rid}/human-reply, as the API read it.
+struct HumanReplyRequest {
+    std::string requestId;
+    std::string decision;  //!< allow | deny
+    std::string message;
+    nlohmann::json answers;  //!< a question's answers; null when none
 };
 
 class RunEngine {
 public:
-    RunEngine(RunEngineOptions options, RunStore& store, RunQueue& queue,
-              SessionWorkerStore& workers, LifecycleManager& lifecycle, WorkerGateway& gateway,
-              ProviderSupervisor& providers, EventHub& hub);
+    RunEngine(RunEngineOptions options, RunStore& store, RunQueue& queue, SessionWorkerStore& workers,
+              LifecycleManager& lifecycle, WorkerGateway& gateway, ProviderRegistry& providers, EventHub& hub);
     ~RunEngine();
 
     //! Recovers what a previous life of this host left claimed, then starts dispatching.
@@ -77,79 +51,53 @@ public:
     //! workers' executors).
     void stop();
 
-    //! Validates and queues. Throws ApiError (400 bad session id or body, 404 unknown
-    //! provider, 503 provider unavailable, 422 capability missing).
+    //! Checks and queues (MessageSubmission). Throws Refused.
     CreatedRun submit(const MessageRequest& request);
     //! One pass: claims what is ready now (one entry per session, at most 100) and runs each
     //! on a thread of its own; returns the run ids.
     std::vector<std::string> drain();
 
-    //! POST /v1/callbacks/executor: stores the records, hands new ones to the run's thread.
-    nlohmann::json acceptCallback(const nlohmann::json& body);
+    //! The executor's records: stores the new ones (before answering, so nothing is lost)
+    //! and hands them to their runs' threads. Returns {accepted, new}. Throws Refused
+    //! NotFound for records of an unknown run.
+    nlohmann::json deliver(const std::vector<RawOutputRecord>& records);
 
-    //! POST /v1/runs/{rid}/stop. Throws ApiError 404 / 409 (already finished).
+    //! Throws Refused NotFound / Conflict (already finished).
     RunRecord requestStop(const std::string& runId);
-    //! POST /v1/runs/{rid}/human-reply. Throws ApiError 404, 409, 422.
-    nlohmann::json humanReply(const std::string& runId, const nlohmann::json& body);
+    //! Throws Refused InvalidInput, NotFound, Conflict, Unprocessable (no HUMAN_LOOP, or the
+    //! plugin rejected the reply), Unavailable (the run did not take it in time).
+    nlohmann::json humanReply(const std::string& runId, const HumanReplyRequest& reply);
 
     const RunEngineOptions& options() const { return options_; }
 
 private:
     struct ActiveRun;
-    struct PluginSession;
-    struct LineToFeed;
-    class RunFailure;
 
     void dispatchLoop();
     void execute(const QueueEntry& entry);
+    //! True when the entry was settled without running (missing, finished, host lost,
+    //! stopped while queued).
+    bool settledWithoutRunning(const QueueEntry& entry, const std::optional<RunRecord>& run);
     void attempt(ActiveRun& active);
-    void prepareWorker(ActiveRun& active);
     void startCli(ActiveRun& active);
     void superviseCli(ActiveRun& active);
-
+    void checkOnRun(ActiveRun& active);
     void translate(ActiveRun& active);
-    void feed(ActiveRun& active, std::vector<LineToFeed> lines);
-    void feedChunk(ActiveRun& active, const std::vector<LineToFeed>& chunk);
-    void dropSettledHumanResponses(ActiveRun& active, std::vector<NewEvent>& events);
-    void applyOutput(ActiveRun& active, const nlohmann::json& output,
-                     const std::string& sourceId, std::vector<NewEvent>& events);
-    void sideEffects(ActiveRun& active, const nlohmann::json& output,
-                     const std::vector<StoredEvent>& stored);
     void finishExit(ActiveRun& active);
-    void recoverPlugin(ActiveRun& active, const std::string& why);
-    void quarantine(ActiveRun& active, const LineToFeed& line, const std::string& why);
-    nlohmann::json pluginCall(ActiveRun& active, const std::string& op, nlohmann::json params);
-
     void beginStop(ActiveRun& active, const std::string& why);
-    void escalateStop(ActiveRun& active);
-    void answerHuman(ActiveRun& active, const HumanLoopRecord& request, const std::string& decision,
-                     const std::string& message, const nlohmann::json& answers,
-                     const std::string& by);
-    void expireHumanRequests(ActiveRun& active);
-    void cancelPendingHumanRequests(ActiveRun& active);
-    void syncAfterMessages(ActiveRun& active, const std::vector<std::string>& messageEventIds);
-
-    std::vector<StoredEvent> append(ActiveRun& active, std::vector<NewEvent> events,
-                                    const std::vector<std::string>& rawIds = {},
-                                    RawState rawState = RawState::Translated);
-    std::vector<StoredEvent> appendHostEvent(const RunRecord& run, const std::string& name,
-                                             const std::string& type, nlohmann::json data);
-    void failRun(const RunRecord& run, const std::string& code, const std::string& message);
-
-    std::shared_ptr<ProviderProcess> waitForProvider(const std::string& name,
-                                                     const ProviderProcess* notThis);
-    nlohmann::json providerEnvironment(const std::string& provider, const nlohmann::json& facts) const;
+    void signalCli(ActiveRun& active, const std::string& signal);
     std::shared_ptr<ActiveRun> activeRun(const std::string& runId);
-    std::chrono::milliseconds retryDelay(int attempts) const;
 
     RunEngineOptions options_;
     RunStore& store_;
-    RunQueue& queue_;
     SessionWorkerStore& workers_;
-    LifecycleManager& lifecycle_;
     WorkerGateway& gateway_;
-    ProviderSupervisor& providers_;
+    ProviderRegistry& providers_;
     EventHub& hub_;
+    RunLog log_;
+    MessageSubmission submission_;
+    QueueDriver queue_;
+    WorkerPreparation preparation_;
 
     //! A run started by drain() on a thread of its own.
     struct DrainThread {

@@ -1,11 +1,11 @@
-// How the run engine reaches a session worker: its executor (client, identity, liveness)
-// and the roots its restore plans are made for. One implementation per worker runtime.
+// The `local` runtime's side of the WorkerGateway port (executors on unix sockets under the
+// data dir), and the lifecycle's workspace syncer, which goes through the same port.
 #pragma once
 
 #include <memory>
 #include <string>
 
-#include "agent_worker/core/executor_client.h"
+#include "agent_worker/core/worker_gateway.h"
 #include "agent_worker/core/lifecycle_ports.h"
 #include "agent_worker/core/restore_paths.h"
 #include "agent_worker/core/session_worker.h"
@@ -14,17 +14,6 @@
 namespace aw {
 
 class LocalWorkerRuntime;
-
-class WorkerGateway {
-public:
-    virtual ~WorkerGateway() = default;
-    virtual std::unique_ptr<ExecutorClient> executor(const SessionWorker& worker) = 0;
-    virtual std::string executorId(const SessionWorker& worker) = 0;
-    //! The workspace and home directories as the executor (and the agent CLI) see them.
-    virtual RestoreRoots roots(const SessionWorker& worker) = 0;
-    //! False once the worker's executor is gone (crashed, killed, stopped).
-    virtual bool executorAlive(const SessionWorker& worker) = 0;
-};
 
 //! Workers of the `local` runtime: executors on unix sockets under the data dir.
 class LocalWorkerGateway : public WorkerGateway {

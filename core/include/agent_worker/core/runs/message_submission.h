@@ -1,0 +1,51 @@
+// Step 1 of a run: a user's message is checked and becomes a queued run. Refusals are
+// typed (Refused with a RefusalKind); the API layer alone turns them into HTTP statuses.
+#pragma once
+
+#include <string>
+
+#include "agent_worker/core/provider_registry.h"
+#include "agent_worker/core/refusal.h"
+#include "agent_worker/core/run_store.h"
+#include "agent_worker/core/runs/worker_placement.h"
+
+namespace aw {
+
+//! POST /v1/sessions/{sid}/messages, and POST /v1/run-queue.
+struct MessageRequest {
+    std::string sessionId;
+    std::string provider;
+    std::string prompt;
+    std::string model;
+    std::string approvalMode = "auto";
+    std::string idempotencyKey;
+    std::string enqueueKey;
+};
+
+struct SubmissionOptions {
+    WorkerPlacement placement;
+    int maxAttempts = 3;  //!< queue attempts before `final_failed`
+};
+
+class MessageSubmission {
+public:
+    MessageSubmission(SubmissionOptions options, const ProviderRegistry& providers, RunStore& store)
+        : options_(std::move(options)), providers_(providers), store_(store) {}
+
+    //! Throws Refused: InvalidInput (session id, empty prompt, approval mode), NotFound
+    //! (unknown provider), Unavailable (provider degraded/failed, or plugins still starting),
+    //! Unprocessable (no RUN, or `ask` without HUMAN_LOOP).
+    void check(const MessageRequest& request) const;
+    //! check(), then the run, its queue entry and `run.queued` in one transaction. A repeated
+    //! idempotency or enqueue key returns the existing run (`created` false).
+    CreatedRun submit(const MessageRequest& request, std::int64_t nowMs);
+
+    const SubmissionOptions& options() const { return options_; }
+
+private:
+    SubmissionOptions options_;
+    const ProviderRegistry& providers_;
+    RunStore& store_;
+};
+
+}  // namespace aw

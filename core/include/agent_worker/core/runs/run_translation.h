@@ -1,0 +1,62 @@
+// Steps 7 and 8 of a run: what the plugin answered becomes the run's log and its effects.
+// Each chunk's events are stored together with the chunk's raw records (so a replay after
+// a crash knows what was translated); bytes the plugin wants written go to the CLI's
+// stdin; a `human.request` puts the run in `waiting_human`; and one incremental workspace
+// sync covers every message that ended in the chunk (a sync per message would make the
+// CLI's pace the sync's). The exit settles the run with exactly one terminal event.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "agent_worker/core/executor_client.h"
+#include "agent_worker/core/repositories.h"
+#include "agent_worker/core/run_store.h"
+#include "agent_worker/core/runs/output_assembly.h"
+#include "agent_worker/core/runs/run_log.h"
+
+namespace aw {
+
+//! The live links of one running run: its record, its worker's executor and its trace.
+struct RunChannel {
+    const RunRecord& run;
+    ExecutorClient& executor;
+    const TraceContext& trace;
+};
+
+class RunTranslation {
+public:
+    RunTranslation(RunChannel channel, RunLog& log, SessionWorkerStore& workers)
+        : channel_(channel), log_(log), workers_(workers) {}
+
+    //! A chunk of lines the plugin answered (`outputs[i]` for `lines[i]`).
+    void translated(const std::vector<AssembledLine>& lines, const nlohmann::json& outputs);
+    //! A line that kept crashing the plugin: skipped, and surfaced as `provider.quarantine`.
+    void quarantined(const AssembledLine& line, int crashes, const std::string& why);
+    //! The plugin's output for the CLI's exit; adds the host's terminal event when the
+    //! plugin gave none (a plugin that lies does not leave the run open).
+    void finished(const RawOutputRecord& exitRecord, const CliExit& exit, const nlohmann::json& output,
+                  bool stopRequested);
+
+    //! The events of one plugin output document; their ids come from `sourceId`.
+    std::vector<NewEvent> eventsOf(const nlohmann::json& output, const std::string& sourceId);
+    //! Writes the output's `stdin` bytes (and `close_stdin`) to the CLI; a `human.request`
+    //! event makes the run wait for a human.
+    void effects(const nlohmann::json& output);
+    //! A plugin's human.response withdraws a request the CLI gave up on. Once the host has
+    //! answered or cancelled the request, that echo would answer it twice: it is dropped.
+    void dropSettledHumanResponses(std::vector<NewEvent>& events);
+    //! One incremental sync for the messages that ended (`message.stop` event ids).
+    void syncAfterMessages(const std::vector<std::string>& messageEventIds);
+
+    const RunChannel& channel() const { return channel_; }
+
+private:
+    RunChannel channel_;
+    RunLog& log_;
+    SessionWorkerStore& workers_;
+};
+
+}  // namespace aw

@@ -1,0 +1,173 @@
+#include "agent_worker/core/runs/plugin_session.h"
+
+#include <thread>
+
+#include "agent_worker/core/runs/run_failure.h"
+
+namespace aw {
+namespace {
+
+using Json = nlohmann::json;
+constexpr auto kAcquireRetry = std::chrono::milliseconds(100);
+
+}  // namespace
+
+PluginSession::PluginSession(PluginSessionOptions options, ProviderRegistry& providers, RunStore& store,
+                             std::string runId, std::string provider, const std::atomic<bool>* stopping)
+    : options_(options),
+      providers_(providers),
+      store_(store),
+      runId_(std::move(runId)),
+      provider_(std::move(provider)),
+      stopping_(stopping) {}
+
+PluginSession::~PluginSession() { close(); }
+
+void PluginSession::acquire() { process_ = waitForProcess(nullptr); }
+
+std::uint64_t PluginSession::capabilities() const { return process_ ? process_->capabilities() : 0; }
+
+const Json& PluginSession::facts() const {
+    static const Json kNone = Json::object();
+    return process_ ? process_->facts() : kNone;
+}
+
+std::shared_ptr<PluginProcess> PluginSession::waitForProcess(const void* notThis) {
+    const auto deadline = std::chrono::steady_clock::now() + options_.providerWait;
+    std::string why = "its process is restarting";
+    while (!(stopping_ && stopping_->load())) {
+        try {
+            auto process = providers_.acquire(provider_);
+            if (process && process->identity() != notThis && !process->failed()) return process;
+            why = "its process is restarting";
+        } catch (const ProblemError& e) {
+            why = e.problem().message;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) break;
+        std::this_thread::sleep_for(kAcquireRetry);
+    }
+    throw RunAttemptFailure({"provider_unavailable", "provider '" + provider_ + "' is not available: " + why,
+                             "see GET /admin/providers"},
+                            true);
+}
+
+Json PluginSession::call(const std::string& op, Json params) {
+    params["run"] = key_;
+    return process_->call(op, std::move(params));
+}
+
+Json PluginSession::open(Json request) {
+    request_ = std::move(request);
+    key_ = runId_ + "#" + std::to_string(++generation_);
+    return process_->call("open", {{"run", key_}, {"request", request_}});
+}
+
+void PluginSession::feed(const std::vector<AssembledLine>& lines, std::int64_t replayBefore,
+                         const Translated& translated, const Quarantined& quarantined) {
+    for (std::size_t start = 0; start < lines.size(); start += options_.feedChunk) {
+        const auto end = std::min(lines.size(), start + options_.feedChunk);
+        const std::vector<AssembledLine> chunk(lines.begin() + static_cast<std::ptrdiff_t>(start),
+                                               lines.begin() + static_cast<std::ptrdiff_t>(end));
+        try {
+            feedChunk(chunk, translated);
+            continue;
+        } catch (const ProviderCallError& e) {
+            if (!e.processFailed()) throw;
+            recover(e.problem().message, replayBefore);
+        }
+        // The chunk crashed the plugin: feed its lines one at a time to find the one that
+        // does, and quarantine it once it crashed a fresh plugin quarantineAfter times.
+        for (const auto& line : chunk) {
+            for (;;) {
+                try {
+                    feedChunk({line}, translated);
+                    break;
+                } catch (const ProviderCallError& e) {
+                    if (!e.processFailed()) throw;
+                    const int crashes = ++lineCrashes_[line.rawIds.back()];
+                    recover(e.problem().message, replayBefore);
+                    if (crashes >= options_.quarantineAfter) {
+                        quarantined(line, crashes, e.problem().message);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+void PluginSession::feedChunk(const std::vector<AssembledLine>& chunk, const Translated& translated) {
+    Json texts = Json::array();
+    for (const auto& line : chunk) texts.push_back(line.text);
+    const Json fed = call("feed", {{"lines", texts}});
+    translated(chunk, fed.value("outputs", Json::array()));
+}
+
+Json PluginSession::exit(const CliExit& exit, bool stopRequested, std::int64_t replayBefore) {
+    for (int tries = 0;; ++tries) {
+        try {
+            return call("exit", {{"exit_code", exit.exitCode.value_or(-1)},
+                                 {"signal", exit.signal.value_or(0)},
+                                 {"stop_requested", stopRequested}});
+        } catch (const ProviderCallError& e) {
+            if (!e.processFailed() || tries >= options_.quarantineAfter) return Json::object();
+            recover(e.problem().message, replayBefore);
+        }
+    }
+}
+
+Json PluginSession::reply(const Json& reply) { return call("reply", {{"reply", reply}}); }
+
+Json PluginSession::interrupt() { return call("interrupt", Json::object()); }
+
+void PluginSession::recover(const std::string& why, std::int64_t replayBefore) {
+    for (int tries = 0; tries < 3; ++tries) {
+        process_ = waitForProcess(process_ ? process_->identity() : nullptr);
+        key_ = runId_ + "#" + std::to_string(++generation_);
+        try {
+            process_->call("open", {{"run", key_}, {"request", request_}});
+            // Rebuild the plugin's state from the lines it already translated; their events
+            // are stored, so the outputs are dropped (and nothing is written to the CLI again).
+            Json batch = Json::array();
+            std::string pieces;
+            auto flush = [&] {
+                if (batch.empty()) return;
+                call("feed", {{"lines", batch}});
+                batch = Json::array();
+            };
+            for (const auto& row : store_.rawOutput(runId_, "stdout")) {
+                if (row.seq >= replayBefore) break;
+                if (row.state != RawState::Translated) {
+                    pieces.clear();
+                    continue;
+                }
+                if (row.continued) {
+                    pieces += row.line;
+                    continue;
+                }
+                batch.push_back(pieces + row.line);
+                pieces.clear();
+                if (batch.size() >= options_.feedChunk) flush();
+            }
+            flush();
+            return;
+        } catch (const ProviderCallError& e) {
+            if (!e.processFailed()) throw;
+        }
+    }
+    throw RunAttemptFailure({"provider_crashed",
+                             "provider '" + provider_ + "' keeps crashing while replaying this run (" + why + ")",
+                             "see GET /admin/providers for its last error"},
+                            false);
+}
+
+void PluginSession::close() noexcept {
+    if (!process_ || key_.empty()) return;
+    try {
+        process_->call("close", {{"run", key_}});
+    } catch (const std::exception&) {
+        // The session dies with the process anyway.
+    }
+}
+
+}  // namespace aw

@@ -1,0 +1,27 @@
+#include "agent_worker/core/runs/run_log.h"
+
+#include "agent_worker/core/time_format.h"
+
+namespace aw {
+
+std::vector<StoredEvent> RunLog::append(const std::string& runId, std::vector<NewEvent> events,
+                                        const std::vector<std::string>& rawIds, RawState rawState) {
+    if (events.empty() && rawIds.empty()) return {};
+    auto stored = store_.appendEvents(runId, events, rawIds, rawState, unixMillisNow());
+    if (!stored.empty() && published_) published_(runId, stored.back().seq);
+    return stored;
+}
+
+std::vector<StoredEvent> RunLog::appendHostEvent(const std::string& runId, const std::string& name,
+                                                 const std::string& type, nlohmann::json data) {
+    return append(runId, {{hostEventId(runId, name), type, std::move(data), unixMillisNow()}});
+}
+
+void RunLog::failRun(const std::string& runId, const std::string& code, const std::string& message) {
+    appendHostEvent(runId, "run.failed", "run.failed",
+                    {{"exit_code", nullptr},
+                     {"signal", nullptr},
+                     {"error", {{"class", code}, {"message", message}}}});
+}
+
+}  // namespace aw

@@ -1,0 +1,155 @@
+#include "agent_worker/core/runs/run_translation.h"
+
+#include <algorithm>
+#include <set>
+
+#include "agent_worker/core/event_type.h"
+#include "agent_worker/core/lifecycle_ports.h"
+#include "agent_worker/core/time_format.h"
+
+namespace aw {
+namespace {
+
+using Json = nlohmann::json;
+
+}  // namespace
+
+std::vector<NewEvent> RunTranslation::eventsOf(const Json& output, const std::string& sourceId) {
+    std::vector<NewEvent> events;
+    if (output.contains("error")) {
+        log_.note("warning", "the plugin rejected a line",
+                  {{"run_id", channel_.run.runId}, {"raw_event_id", sourceId}, {"error", output["error"]}});
+        return events;
+    }
+    std::size_t index = 0;
+    const auto now = unixMillisNow();
+    for (const auto& event : output.value("events", Json::array())) {
+        events.push_back({translatedEventId(sourceId, index++), event.value("type", std::string()),
+                          event.value("data", Json::object()), now});
+    }
+    return events;
+}
+
+void RunTranslation::translated(const std::vector<AssembledLine>& lines, const Json& outputs) {
+    std::vector<NewEvent> events;
+    std::vector<std::string> rawIds;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        const Json output = i < outputs.size() ? outputs[i] : Json::object();
+        auto lineEvents = eventsOf(output, lines[i].rawIds.front());
+        events.insert(events.end(), std::make_move_iterator(lineEvents.begin()),
+                      std::make_move_iterator(lineEvents.end()));
+        rawIds.insert(rawIds.end(), lines[i].rawIds.begin(), lines[i].rawIds.end());
+    }
+    dropSettledHumanResponses(events);
+    const auto stored = log_.append(channel_.run.runId, std::move(events), rawIds);
+    for (std::size_t i = 0; i < lines.size() && i < outputs.size(); ++i) effects(outputs[i]);
+    std::vector<std::string> messageStops;
+    for (const auto& event : stored) {
+        if (event.type == "message.stop") messageStops.push_back(event.eventId);
+    }
+    if (!messageStops.empty()) syncAfterMessages(messageStops);
+}
+
+void RunTranslation::quarantined(const AssembledLine& line, int crashes, const std::string& why) {
+    const auto& runId = channel_.run.runId;
+    log_.note("error", "line quarantined", {{"run_id", runId}, {"raw_event_id", line.rawIds.back()}, {"error", why}});
+    Json data{{"raw_event_ids", line.rawIds},
+              {"crashes", crashes},
+              {"error", why},
+              {"line_preview", line.text.substr(0, 200)}};
+    log_.append(runId,
+                {{hostEventId(runId, "provider.quarantine:" + line.rawIds.back()), "provider.quarantine", data,
+                  unixMillisNow()}},
+                line.rawIds, RawState::Quarantined);
+}
+
+void RunTranslation::finished(const RawOutputRecord& exitRecord, const CliExit& exit, const Json& output,
+                              bool stopRequested) {
+    const auto& runId = channel_.run.runId;
+    auto events = eventsOf(output, exitRecord.eventId);
+    dropSettledHumanResponses(events);
+    const bool terminal = std::any_of(events.begin(), events.end(), [](const NewEvent& event) {
+        const auto type = parseEventType(event.type);
+        return type && isTerminal(*type);
+    });
+    if (!terminal) {
+        Json data{{"exit_code", exit.exitCode ? Json(*exit.exitCode) : Json(nullptr)},
+                  {"signal", exit.signal ? Json(*exit.signal) : Json(nullptr)}};
+        if (stopRequested) {
+            data["reason"] = "cancelled";
+            events.push_back({hostEventId(runId, "run.stopped"), "run.stopped", data, unixMillisNow()});
+        } else {
+            data["error"] = {{"class", "process_error"},
+                             {"message", "the provider plugin gave no outcome for the CLI's exit"}};
+            events.push_back({hostEventId(runId, "run.failed"), "run.failed", data, unixMillisNow()});
+        }
+    }
+    log_.append(runId, std::move(events), {exitRecord.eventId});
+}
+
+void RunTranslation::effects(const Json& output) {
+    const std::string bytes = output.value("stdin", std::string());
+    const bool close = output.value("close_stdin", false);
+    const auto& runId = channel_.run.runId;
+    if (!bytes.empty() || close) {
+        try {
+            channel_.executor.writeStdin(channel_.trace, runId, bytes, close);
+        } catch (const std::exception& e) {
+            log_.note("warning", "cannot write to the CLI's stdin", {{"run_id", runId}, {"error", e.what()}});
+        }
+    }
+    for (const auto& event : output.value("events", Json::array())) {
+        if (event.value("type", std::string()) != "human.request") continue;
+        const std::string requestId = event.value("data", Json::object()).value("request_id", std::string());
+        log_.appendHostEvent(runId, "run.waiting_human:" + requestId, "run.waiting_human", {{"request_id", requestId}});
+    }
+}
+
+void RunTranslation::dropSettledHumanResponses(std::vector<NewEvent>& events) {
+    std::set<std::string> requestedHere;
+    std::vector<NewEvent> kept;
+    for (auto& event : events) {
+        const std::string requestId = event.data.value("request_id", std::string());
+        if (event.type == "human.request") requestedHere.insert(requestId);
+        if (event.type == "human.response" && !requestedHere.count(requestId)) {
+            const auto request = log_.store().humanRequest(channel_.run.runId, requestId);
+            if (!request || request->status != "pending") {
+                log_.note("information", "dropped a settled human.response",
+                          {{"run_id", channel_.run.runId}, {"request_id", requestId}});
+                continue;
+            }
+        }
+        kept.push_back(std::move(event));
+    }
+    events.swap(kept);
+}
+
+void RunTranslation::syncAfterMessages(const std::vector<std::string>& messageEventIds) {
+    const std::string& messageEventId = messageEventIds.back();
+    const auto startedAtMs = unixMillisNow();
+    Json data{{"reason", std::string(kSyncReasonMessageStop)},
+              {"message_event_id", messageEventId},
+              {"message_event_ids", messageEventIds}};
+    SyncRecord record{SyncStatus::Succeeded, "", startedAtMs};
+    try {
+        const Json answer =
+            channel_.executor.sync(channel_.trace, "incremental", std::string(kSyncReasonMessageStop));
+        data["status"] = "succeeded";
+        data["files"] = answer.value("uploaded_files", 0);
+        data["bytes"] = answer.value("uploaded_bytes", 0);
+        data["deleted_files"] = answer.value("deleted_files", 0);
+        data["duration_ms"] = answer.value("duration_ms", 0);
+    } catch (const std::exception& e) {
+        record = {SyncStatus::Failed, e.what(), startedAtMs};
+        data["status"] = "failed";
+        data["error"] = e.what();
+    }
+    try {
+        workers_.recordSync(channel_.run.sessionId, record);
+    } catch (const std::exception& e) {
+        log_.note("warning", "cannot record the sync", {{"run_id", channel_.run.runId}, {"error", e.what()}});
+    }
+    log_.appendHostEvent(channel_.run.runId, "workspace.sync:" + messageEventId, "workspace.sync", data);
+}
+
+}  // namespace aw
