@@ -76,49 +76,41 @@ void RunManager::reapOrphans() {
 
 std::size_t RunManager::killLeftovers(const std::optional<std::string>& finished) {
     const pid_t self = ::getpid();
-    std::set<pid_t> killed;
-    for (int round = 0; round < 50; ++round) {
-        bool left = false;
-        {
-            std::lock_guard lock(processMutex_);
-            const auto table = readProcessTable();
-            std::set<std::string> liveRuns;
-            for (const auto& [pid, runId] : live_) liveRuns.insert(runId);
-            // Spared: a live run's leader, its group, whatever is tagged with a live run's
-            // id (orphans of a live run), and everything below those.
-            std::map<pid_t, bool> spared;
-            auto isSpared = [&](auto& self_, pid_t pid) -> bool {
-                if (pid == self || pid <= 1) return false;
-                if (const auto known = spared.find(pid); known != spared.end()) return known->second;
-                bool result = false;
-                const auto info = table.find(pid);
-                if (live_.count(pid)) {
-                    result = true;
-                } else if (info != table.end() && live_.count(info->second.group)) {
-                    result = true;
-                } else if (const auto tag = startEnvironmentValue(pid, kRunIdVariable);
-                           tag && tag != finished && liveRuns.count(*tag)) {
-                    result = true;
-                } else if (info != table.end()) {
-                    result = self_(self_, info->second.parent);
-                }
-                spared[pid] = result;
-                return result;
-            };
-            for (const pid_t pid : descendantsOf(self, table)) {
-                const auto& info = table.at(pid);
-                if (info.state == 'Z' || isSpared(isSpared, pid)) continue;
-                left = true;
-                if (::kill(pid, SIGKILL) == 0) killed.insert(pid);
+    // Spared: a live run's leader, its group, whatever is tagged with a live run's id
+    // (orphans of a live run), and everything below those. Called with processMutex_ held.
+    auto spared = [&](const ProcessTable& table) {
+        std::set<std::string> liveRuns;
+        for (const auto& [pid, runId] : live_) liveRuns.insert(runId);
+        std::map<pid_t, bool> memo;
+        auto isSpared = [&](auto& self_, pid_t pid) -> bool {
+            if (pid == self || pid <= 1) return false;
+            if (const auto known = memo.find(pid); known != memo.end()) return known->second;
+            bool result = false;
+            const auto info = table.find(pid);
+            if (live_.count(pid)) {
+                result = true;
+            } else if (info != table.end() && live_.count(info->second.group)) {
+                result = true;
+            } else if (const auto tag = startEnvironmentValue(pid, kRunIdVariable);
+                       tag && tag != finished && liveRuns.count(*tag)) {
+                result = true;
+            } else if (info != table.end()) {
+                result = self_(self_, info->second.parent);
             }
-            reapZombieChildren(table, self, [this](pid_t pid) { return !live_.count(pid); });
+            memo[pid] = result;
+            return result;
+        };
+        std::set<pid_t> keep;
+        for (const pid_t pid : descendantsOf(self, table)) {
+            if (isSpared(isSpared, pid)) keep.insert(pid);
         }
-        if (!left) break;
-        std::this_thread::sleep_for(20ms);
-    }
+        return keep;
+    };
+    const auto killed =
+        aw::killLeftovers(spared, [this](pid_t pid) { return !live_.count(pid); }, &processMutex_);
     // The last round's victims may have died since: reap them now rather than in 2 s.
     reapOrphans();
-    return killed.size();
+    return killed;
 }
 
 std::shared_ptr<RunManager::Run> RunManager::find(const std::string& runId) {

@@ -1,11 +1,14 @@
 #include "process/process_tree.h"
 
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <thread>
 
 namespace aw {
 
@@ -68,6 +71,30 @@ std::size_t reapPids(const std::vector<pid_t>& pids) {
         if (::waitpid(pid, nullptr, WNOHANG) == pid) ++reaped;
     }
     return reaped;
+}
+
+std::size_t killLeftovers(const std::function<std::set<pid_t>(const ProcessTable&)>& spared,
+                          const std::function<bool(pid_t)>& mayReap, std::mutex* guard, int rounds) {
+    const pid_t self = ::getpid();
+    std::set<pid_t> killed;
+    for (int round = 0; round < rounds; ++round) {
+        bool left = false;
+        {
+            std::unique_lock<std::mutex> lock;
+            if (guard) lock = std::unique_lock(*guard);
+            const auto table = readProcessTable();
+            const auto keep = spared ? spared(table) : std::set<pid_t>{};
+            for (const pid_t pid : descendantsOf(self, table)) {
+                if (table.at(pid).state == 'Z' || keep.count(pid)) continue;
+                left = true;
+                if (::kill(pid, SIGKILL) == 0) killed.insert(pid);
+            }
+            reapZombieChildren(table, self, mayReap);
+        }
+        if (!left) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return killed.size();
 }
 
 }  // namespace aw

@@ -5,8 +5,11 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,5 +45,15 @@ std::size_t reapZombieChildren(const std::map<pid_t, ProcessInfo>& table, pid_t 
     }
     return reapPids(zombies);
 }
+
+using ProcessTable = std::map<pid_t, ProcessInfo>;
+
+//! Kills (SIGKILL) what runs below this process, round after round until nothing is left
+//! or `rounds` pass: every descendant except those `spared(table)` names, reaping the
+//! zombie children `mayReap` allows. `guard`, when given, is held through each round (the
+//! caller's bookkeeping of live processes). Returns how many processes it killed.
+std::size_t killLeftovers(const std::function<std::set<pid_t>(const ProcessTable&)>& spared,
+                          const std::function<bool(pid_t)>& mayReap, std::mutex* guard = nullptr,
+                          int rounds = 50);
 
 }  // namespace aw

@@ -20,6 +20,8 @@
 #include <set>
 #include <thread>
 
+#include "agent_worker/core/runs/cli_invocation.h"
+#include "agent_worker/core/runs/stop_escalation.h"
 #include "process/process_tree.h"
 #include "process/subprocess.h"
 #include "provider/provider_protocol.h"
@@ -49,24 +51,6 @@ std::string fixed(double value) {
     char text[32];
     std::snprintf(text, sizeof text, "%.1f", value);
     return text;
-}
-
-//! Kills what the CLI left running. agent-provider-host is a child subreaper in run mode,
-//! so orphans (opencode's tool children live in sessions of their own, out of reach of a
-//! process-group kill) end up below it. Returns how many processes it killed.
-std::size_t killLeftovers() {
-    std::set<pid_t> killed;
-    for (int round = 0; round < 20; ++round) {
-        const auto left = descendantsOf(::getpid(), readProcessTable());
-        for (const pid_t pid : left) {
-            if (::kill(pid, SIGKILL) == 0) killed.insert(pid);
-        }
-        while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-        }
-        if (left.empty()) break;
-        std::this_thread::sleep_for(milliseconds(20));
-    }
-    return killed.size();
 }
 
 //! The run: one plugin run and the CLI process it describes.
@@ -109,10 +93,8 @@ private:
     bool stdoutEof_ = false;
     std::string pending_;  //!< stdout bytes after the last newline
     bool stopRequested_ = false;
-    bool interrupted_ = false;
+    std::optional<StopEscalation> stop_;  //!< set once the run is interrupted
     Clock::time_point started_;
-    Clock::time_point interruptedAt_;
-    int escalation_ = 0;  //!< 0 none, 1 TERM sent, 2 KILL sent
 };
 
 bool Runner::loadReplies() {
@@ -157,11 +139,8 @@ std::optional<SubprocessOptions> Runner::spawnOptions(const Json& request, const
     for (const auto& [name, value] : env.items()) {
         if (value.is_string()) spawn.env[name] = value.get<std::string>();
     }
-    std::filesystem::path cwd = invocation.value("cwd", std::string());
-    const std::filesystem::path workspace = request.value("workspace", std::string("."));
-    if (cwd.empty()) cwd = workspace;
-    if (cwd.is_relative()) cwd = workspace / cwd;
-    spawn.workingDir = cwd.lexically_normal().string();
+    const Json spec = runSpec("run", invocation, Json::object(), request.value("workspace", std::string(".")));
+    spawn.workingDir = std::filesystem::path(spec["cwd"].get<std::string>()).lexically_normal().string();
     const bool keepOpen = invocation.value("keep_stdin_open", false);
     spawn.pipeStdin = keepOpen || !invocation.value("stdin", std::string()).empty();
     spawn.pipeStdout = true;
@@ -227,7 +206,7 @@ void Runner::handleOutput(const Json& output) {
     }
     if (output.value("close_stdin", false)) closeStdin();
     for (const auto& request : humanRequests) answer(request);
-    if (interruptNow && !interrupted_) {
+    if (interruptNow && !stop_) {
         interrupt("after the first " + options_.interruptAfterEvent + " event");
     }
 }
@@ -246,10 +225,10 @@ void Runner::feed(std::vector<std::string>& lines) {
 }
 
 void Runner::interrupt(const std::string& why) {
-    if (interrupted_) return;
-    interrupted_ = true;
+    if (stop_) return;
+    stop_.emplace(milliseconds(options_.graceMs));
+    stop_->begin(Clock::now());
     stopRequested_ = true;
-    interruptedAt_ = Clock::now();
     const Json answer = call({{"op", "interrupt"}});
     Json how = answer.value("ok", false) ? answer["result"] : Json::object();
     say("interrupting the run " + why + " (" + fixed(secondsSince(started_)) +
@@ -265,18 +244,15 @@ void Runner::interrupt(const std::string& why) {
 }
 
 void Runner::escalate() {
-    if (!interrupted_ || cli_->poll()) return;
-    const auto grace = milliseconds(options_.graceMs);
-    const auto since = Clock::now() - interruptedAt_;
-    if (escalation_ == 0 && since >= grace) {
+    if (!stop_ || cli_->poll()) return;
+    const auto signal = stop_->due(Clock::now());
+    if (signal == "TERM") {
         say("the CLI is still running " + fixed(options_.graceMs / 1000.0) +
             " s after the interrupt: SIGTERM to its process group");
         cli_->signal(SIGTERM);
-        escalation_ = 1;
-    } else if (escalation_ == 1 && since >= 2 * grace) {
+    } else if (signal == "KILL") {
         say("still running: SIGKILL to its process group");
         cli_->signal(SIGKILL);
-        escalation_ = 2;
     }
 }
 
@@ -363,20 +339,20 @@ int Runner::run() {
         pumpStdout(50);
         if (gStopSignals > signalsSeen) {
             signalsSeen = gStopSignals;
-            if (!interrupted_) {
+            if (!stop_) {
                 interrupt("on a stop signal to agent-provider-host");
             } else if (!cli_->poll()) {
                 say("second stop signal: SIGKILL to the CLI's process group");
                 cli_->signal(SIGKILL);
-                escalation_ = 2;
+                stop_->killedEarly();
             }
         }
-        if (!interrupted_ && ::getppid() != owner) interrupt("because our parent went away");
-        if (!interrupted_ && options_.interruptAfterMs >= 0 &&
+        if (!stop_ && ::getppid() != owner) interrupt("because our parent went away");
+        if (!stop_ && options_.interruptAfterMs >= 0 &&
             Clock::now() - started_ >= milliseconds(options_.interruptAfterMs)) {
             interrupt("after " + std::to_string(options_.interruptAfterMs) + " ms");
         }
-        if (!interrupted_ && options_.timeoutSeconds > 0 &&
+        if (!stop_ && options_.timeoutSeconds > 0 &&
             Clock::now() - started_ >= std::chrono::seconds(options_.timeoutSeconds)) {
             interrupt("on the run timeout of " + std::to_string(options_.timeoutSeconds) + " s");
         }
@@ -396,7 +372,10 @@ int Runner::run() {
     // Whatever the CLI left running goes: its process group, then every orphan that was
     // re-parented to us (opencode leaves its tool children running in sessions of their own).
     ::kill(-cli_->pid(), SIGKILL);
-    if (const auto killed = killLeftovers(); killed > 0) {
+    // agent-provider-host is a child subreaper in run mode, so orphans (opencode's tool
+    // children live in sessions of their own, out of reach of a group kill) are below it.
+    const auto killed = killLeftovers(nullptr, [](pid_t) { return true; });
+    if (killed > 0) {
         say("killed " + std::to_string(killed) + " process(es) the CLI left behind");
     }
     say("the CLI ended with " + status->describe() + " after " + fixed(secondsSince(started_)) +

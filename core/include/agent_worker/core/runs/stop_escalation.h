@@ -20,6 +20,8 @@ public:
     bool begun() const { return begun_; }
     //! The signal due now ("TERM", then "KILL"), each once; nullopt when none is.
     std::optional<std::string> due(Clock::time_point now);
+    //! KILL was sent out of turn (a second stop request): nothing more is due.
+    void killedEarly() { sent_ = 2; }
 
 private:
     std::chrono::milliseconds grace_;
