@@ -20,7 +20,7 @@ struct CallbackSink::Handler : Poco::Net::HTTPRequestHandler {
         Poco::StreamCopier::copyToString(request.stream(), body);
         if (sink.down_) {
             ++sink.refused_;
-            response.setStatus(Poco::Net::HTTPResponse::HTTP_SERVICE_UNAVAILABLE);
+            response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_SERVICE_UNAVAILABLE);
             response.setContentLength(2);
             response.send() << "{}";
             return;
