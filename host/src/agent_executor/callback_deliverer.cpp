@@ -62,22 +62,22 @@ bool CallbackDeliverer::post(const std::vector<OutputRecord>& batch) {
 }
 
 void CallbackDeliverer::loop() {
-    auto backoff = std::chrono::milliseconds(100);
+    int failures = 0;  // in a row: each one doubles the wait before the next attempt
     while (!stopping_) {
         if (!spool_.waitForPending(std::chrono::milliseconds(500))) continue;
         const auto batch = spool_.pending(kMaxBatchRecords);
         if (batch.empty()) continue;
         if (post(batch)) {
             spool_.acknowledge(batch.front().runId, batch.size());
-            backoff = std::chrono::milliseconds(100);
+            failures = 0;
             continue;
         }
         // The host is away or refusing: keep everything and try again later.
-        for (auto waited = std::chrono::milliseconds(0); waited < backoff && !stopping_;
+        const auto pause = kRetryBackoff.after(++failures);
+        for (auto waited = std::chrono::milliseconds(0); waited < pause && !stopping_;
              waited += std::chrono::milliseconds(50)) {
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
     }
 }
 

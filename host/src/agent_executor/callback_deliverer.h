@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "agent_executor/output_spool.h"
+#include "agent_worker/core/backoff.h"
 
 namespace aw {
 
@@ -21,6 +22,8 @@ struct CallbackTarget {
 class CallbackDeliverer {
 public:
     static constexpr std::size_t kMaxBatchRecords = 256;
+    //! Waits between failed deliveries: 100 ms doubling to 5 s, +-20%.
+    static constexpr Backoff kRetryBackoff{std::chrono::milliseconds(100), std::chrono::milliseconds(5000), 0.2};
 
     CallbackDeliverer(OutputSpool& spool, CallbackTarget target);
     ~CallbackDeliverer();

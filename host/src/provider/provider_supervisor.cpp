@@ -10,6 +10,7 @@
 #include <deque>
 #include <filesystem>
 
+#include "agent_worker/core/backoff.h"
 #include "agent_worker/core/capabilities.h"
 #include "agent_worker/core/time_format.h"
 #include "logging/json_formatter.h"
@@ -74,8 +75,8 @@ struct ProviderSupervisor::Entry {
     std::string lastError;
     std::string duplicateOf;  //!< provider name another file holds
     std::int64_t loadedAtMs = 0;
+    //! Crashes within the crash window: their count decides the restart backoff.
     std::deque<std::chrono::steady_clock::time_point> crashes;
-    std::chrono::milliseconds backoff{0};
     bool retired = false;
     bool restartRequested = false;
 };
@@ -206,7 +207,6 @@ std::shared_ptr<ProviderSupervisor::Entry> ProviderSupervisor::addEntry(
     entry->path = path;
     entry->identity = identity;
     entry->sequence = ++nextSequence_;
-    entry->backoff = options_.backoffInitial;
     byPath_[path] = entry;
     return entry;
 }
@@ -258,7 +258,6 @@ void ProviderSupervisor::recordCrash(const std::shared_ptr<Entry>& entry, const 
     while (!entry->crashes.empty() && now - entry->crashes.front() > options_.crashWindow) {
         entry->crashes.pop_front();
     }
-    if (entry->crashes.empty()) entry->backoff = options_.backoffInitial;
     entry->crashes.push_back(now);
     entry->lastError = reason;
     if (static_cast<int>(entry->crashes.size()) >= options_.crashLimit) {
@@ -294,7 +293,6 @@ void ProviderSupervisor::keep(std::shared_ptr<Entry> entry) {
             if (entry->restartRequested) {
                 entry->restartRequested = false;
                 entry->crashes.clear();
-                entry->backoff = options_.backoffInitial;
             }
             if (!firstStart) ++entry->restarts;
             entry->status = firstStart ? ProviderStatus::Starting : ProviderStatus::Restarting;
@@ -315,8 +313,7 @@ void ProviderSupervisor::keep(std::shared_ptr<Entry> entry) {
                 continue;
             }
             recordCrash(entry, reason);
-            pause = entry->backoff;
-            entry->backoff = std::min(entry->backoff * 2, options_.backoffMax);
+            pause = restartPause(*entry);
             wake_.wait_for(lock, pause, [&] {
                 return stopping_ || entry->retired || entry->restartRequested;
             });
@@ -364,8 +361,7 @@ void ProviderSupervisor::supervise(const std::shared_ptr<Entry>& entry,
             entry->process.reset();
             recordCrash(entry, *failure);
             if (entry->status == ProviderStatus::Degraded) return;
-            const auto pause = entry->backoff;
-            entry->backoff = std::min(entry->backoff * 2, options_.backoffMax);
+            const auto pause = restartPause(*entry);
             wake_.wait_for(lock, pause, [&] {
                 return stopping_ || entry->retired || entry->restartRequested;
             });
@@ -380,6 +376,13 @@ void ProviderSupervisor::supervise(const std::shared_ptr<Entry>& entry,
             process->fail("missed heartbeat: " + e.problem().message);
         }
     }
+}
+
+std::chrono::milliseconds ProviderSupervisor::restartPause(const Entry& entry) const {
+    // The first crash in a while waits backoffInitial; each further one within the crash
+    // window waits twice as long, up to backoffMax.
+    const Backoff backoff{options_.backoffInitial, options_.backoffMax, options_.backoffJitter};
+    return backoff.after(static_cast<int>(entry.crashes.size()));
 }
 
 bool ProviderSupervisor::restart(const std::string& key) {

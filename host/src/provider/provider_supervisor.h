@@ -36,8 +36,11 @@ struct ProviderSupervisorOptions {
     std::chrono::milliseconds requestTimeout{30000};
     std::chrono::milliseconds heartbeatInterval{2000};
     std::chrono::milliseconds heartbeatTimeout{5000};
+    //! Restarts wait Backoff{backoffInitial, backoffMax, backoffJitter}.after(n) after the
+    //! n-th crash within crashWindow (backoff.h: the one backoff policy).
     std::chrono::milliseconds backoffInitial{200};
     std::chrono::milliseconds backoffMax{30000};
+    double backoffJitter = 0.2;
     int crashLimit = 5;  //!< crashes within crashWindow that make a provider `degraded`
     std::chrono::milliseconds crashWindow{60000};
     std::chrono::milliseconds killGrace{2000};
@@ -119,6 +122,8 @@ private:
     bool claimName(const std::shared_ptr<Entry>& entry, const std::string& name);
     void recordCrash(const std::shared_ptr<Entry>& entry, const std::string& reason);
     ProviderSnapshot snapshotOf(const Entry& entry) const;
+    //! How long to wait before restarting `entry` after its latest crash.
+    std::chrono::milliseconds restartPause(const Entry& entry) const;
     std::shared_ptr<Entry> findEntry(const std::string& key) const;
 
     ProviderSupervisorOptions options_;
