@@ -61,6 +61,9 @@ struct ProviderSnapshot {
     int restarts = 0;
     std::size_t inFlight = 0;  //!< requests sent to the current process, not yet answered
     std::string lastError;
+    //! Why it is not serving, for machines (provider_errors.h: `abi_mismatch`, `crashed`...);
+    //! empty exactly when lastError is.
+    std::string errorCode;
     std::int64_t loadedAtMs = 0;
 
     nlohmann::json toJson() const;
@@ -120,7 +123,7 @@ private:
     //! Runs one started process until it fails or the entry is retired/restarted.
     void supervise(const std::shared_ptr<Entry>& entry, std::shared_ptr<ProviderProcess> process);
     bool claimName(const std::shared_ptr<Entry>& entry, const std::string& name);
-    void recordCrash(const std::shared_ptr<Entry>& entry, const std::string& reason);
+    void recordCrash(const std::shared_ptr<Entry>& entry, std::string_view code, const std::string& reason);
     ProviderSnapshot snapshotOf(const Entry& entry) const;
     //! How long to wait before restarting `entry` after its latest crash.
     std::chrono::milliseconds restartPause(const Entry& entry) const;
