@@ -26,23 +26,19 @@ CallbackDeliverer::~CallbackDeliverer() {
     thread_.join();
 }
 
-bool CallbackDeliverer::post(const std::vector<OutputRecord>& batch) {
-    nlohmann::json events = nlohmann::json::array();
-    for (const auto& record : batch) events.push_back(record.toJson());
+bool CallbackDeliverer::post(const PendingBatch& batch) {
     const std::string body =
-        nlohmann::json{{"executor_id", target_.executorId},
-                       {"session_id", target_.sessionId},
-                       {"run_id", batch.front().runId},
-                       {"events", events}}
+        CallbackBatch{target_.executorId, target_.sessionId, batch.runId, batch.records}
+            .toJson()
             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    const std::string traceId = newTraceId();
     try {
         const Poco::URI uri(target_.url);
         Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
         session.setTimeout(Poco::Timespan(10, 0));
         Poco::Net::HTTPRequest request("POST", uri.getPathEtc(), Poco::Net::HTTPMessage::HTTP_1_1);
         request.set("Authorization", "Bearer " + target_.token);
-        setTraceHeaders(request,
-                        {newTraceId(), target_.sessionId, target_.executorId, batch.front().runId},
+        setTraceHeaders(request, {traceId, target_.sessionId, target_.executorId, batch.runId},
                         "callbacks.output");
         request.setContentType("application/json");
         request.setContentLength64(static_cast<Poco::Int64>(body.size()));
@@ -53,10 +49,12 @@ bool CallbackDeliverer::post(const std::vector<OutputRecord>& batch) {
         const int status = static_cast<int>(response.getStatus());
         if (status >= 200 && status < 300) return true;
         logFields(logger(), Poco::Message::PRIO_WARNING, "callback refused",
-                  {{"status", status}, {"run_id", batch.front().runId}, {"records", batch.size()}});
+                  {{"status", status}, {"run_id", batch.runId}, {"trace_id", traceId},
+                   {"records", batch.records.size()}});
     } catch (const std::exception& e) {
         logFields(logger(), Poco::Message::PRIO_WARNING, "callback failed",
-                  {{"error", e.what()}, {"run_id", batch.front().runId}, {"records", batch.size()}});
+                  {{"error", e.what()}, {"run_id", batch.runId}, {"trace_id", traceId},
+                   {"records", batch.records.size()}});
     }
     return false;
 }
@@ -68,7 +66,7 @@ void CallbackDeliverer::loop() {
         const auto batch = spool_.pending(kMaxBatchRecords);
         if (batch.empty()) continue;
         if (post(batch)) {
-            spool_.acknowledge(batch.front().runId, batch.size());
+            spool_.acknowledge(batch.runId, batch.records.size());
             failures = 0;
             continue;
         }

@@ -31,7 +31,7 @@ public:
 private:
     void loop();
     //! True when the host acknowledged the batch.
-    bool post(const std::vector<OutputRecord>& batch);
+    bool post(const PendingBatch& batch);
 
     OutputSpool& spool_;
     CallbackTarget target_;

@@ -3,8 +3,7 @@
 // an executor restart, so nothing is lost and nothing is sent out of order.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -13,28 +12,27 @@
 #include <string>
 #include <vector>
 
+#include "agent_worker/core/executor_protocol.h"
+
 namespace aw {
 
-//! One delivered unit: a line of stdout or stderr, or the exit of the process.
-//! `event_id` is `<run id>/<stream>/<seq>`: the same record always has the same id, so the
-//! host can drop duplicates of a batch it acknowledged but the executor sent again.
-struct OutputRecord {
+//! Records of one run, oldest first.
+struct PendingBatch {
     std::string runId;
-    std::string stream;  //!< stdout | stderr | exit
-    std::int64_t seq = 0;  //!< dense per run and stream, from 1
-    nlohmann::json body;   //!< {"line", "continued"?} or {"exit_code", "signal"}
+    std::vector<OutputRecord> records;
 
-    nlohmann::json toJson() const;
-    static OutputRecord fromJson(const nlohmann::json& json);
+    bool empty() const { return records.empty(); }
 };
 
 class OutputSpool {
 public:
+    //! Reads what an earlier executor on `dir` left: its runs and unacknowledged records.
     explicit OutputSpool(std::filesystem::path dir);
 
     void append(const OutputRecord& record);
-    //! Up to `maxRecords` records after the acknowledged ones, oldest run first.
-    std::vector<OutputRecord> pending(std::size_t maxRecords);
+    //! Up to `maxRecords` records after the acknowledged ones, of the oldest run that has
+    //! any (one run per batch keeps each batch in one run's order).
+    PendingBatch pending(std::size_t maxRecords);
     //! Marks the first `count` pending records of `runId` as delivered (durably).
     void acknowledge(const std::string& runId, std::size_t count);
     //! Waits until something is pending or `timeout` passes.
@@ -47,6 +45,8 @@ private:
         std::size_t acknowledged = 0;             //!< records delivered, durably counted
     };
     void load();
+    //! The run's log, registered in delivery order on first use. Needs `mutex_`.
+    RunLog& logOf(const std::string& runId);
     std::filesystem::path logPath(const std::string& runId) const;
     std::filesystem::path cursorPath(const std::string& runId) const;
 

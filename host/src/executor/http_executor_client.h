@@ -1,5 +1,7 @@
 // ExecutorClient over HTTP (Poco), to a unix socket or a loopback TCP port: bearer token,
-// trace headers, a timeout per operation, and the retry policy.
+// trace headers, a timeout per operation, and the retry policy. Request bodies are the
+// executor protocol's documents (executor_protocol.h); answers are returned as sent, for
+// the caller to read with the matching fromJson().
 #pragma once
 
 #include <chrono>
