@@ -7,6 +7,7 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
+#include "agent_worker/core/random_id.h"
 #include "executor/http_executor_client.h"
 #include "logging/json_formatter.h"
 
@@ -31,7 +32,8 @@ bool CallbackDeliverer::post(const PendingBatch& batch) {
         CallbackBatch{target_.executorId, target_.sessionId, batch.runId, batch.records}
             .toJson()
             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    const std::string traceId = newTraceId();
+    // The run's own trace (from its start), so the host's log joins its callbacks to it.
+    const std::string traceId = batch.traceId.empty() ? newTraceId() : batch.traceId;
     try {
         const Poco::URI uri(target_.url);
         Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());

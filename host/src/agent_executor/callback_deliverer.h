@@ -1,5 +1,6 @@
 // Delivers the output spool to the host's callback URL: batches of one run's records in
-// order, retried with backoff until the host acknowledges them (2xx), durably marked.
+// order, under the run's trace id, retried with backoff until the host acknowledges them
+// (2xx), durably marked.
 #pragma once
 
 #include <atomic>

@@ -28,6 +28,7 @@
 #include "agent_executor/run_manager.h"
 #include "agent_executor/workspace_service.h"
 #include "agent_worker/core/executor_protocol.h"
+#include "executor/http_executor_client.h"
 #include "http/router.h"
 #include "logging/json_formatter.h"
 #include "storage/file_object_store.h"
@@ -139,7 +140,10 @@ int main(int argc, char** argv) {
                     return answer(200, aw::ExecutorHealth{"ok", args.executorId});
                 }});
     router.add({"POST", "/runs", aw::Scope::Client, [&](const aw::HttpRequest& request) {
-                    return answer(201, runs.start(bodyAs<aw::ExecutorRunSpec>(request)));
+                    // The host's trace for this run: every callback of the run carries it.
+                    const auto trace = aw::readTraceId(request.header("X-Trace-Id"),
+                                                       request.header("traceparent"));
+                    return answer(201, runs.start(bodyAs<aw::ExecutorRunSpec>(request), trace.value_or("")));
                 }});
     router.add({"GET", "/runs/{id}", aw::Scope::Client, [&](const aw::HttpRequest& request) {
                     return answer(200, runs.status(request.param("id")));

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "agent_worker/core/random_id.h"
 #include "logging/json_formatter.h"
 
 namespace aw {
@@ -17,6 +18,13 @@ void writeFileAtomically(const std::filesystem::path& path, const std::string& t
     const auto temporary = path.string() + ".tmp";
     std::ofstream(temporary, std::ios::trunc) << text;
     std::filesystem::rename(temporary, path);
+}
+
+std::string readWord(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    std::string word;
+    in >> word;
+    return word;
 }
 
 }  // namespace
@@ -32,6 +40,10 @@ std::filesystem::path OutputSpool::logPath(const std::string& runId) const {
 
 std::filesystem::path OutputSpool::cursorPath(const std::string& runId) const {
     return dir_ / (runId + ".acked");
+}
+
+std::filesystem::path OutputSpool::tracePath(const std::string& runId) const {
+    return dir_ / (runId + ".trace");
 }
 
 OutputSpool::RunLog& OutputSpool::logOf(const std::string& runId) {
@@ -50,6 +62,12 @@ void OutputSpool::load() {
     std::sort(found.begin(), found.end());
     for (const auto& [time, runId] : found) {
         RunLog& log = logOf(runId);
+        log.traceId = readWord(tracePath(runId));
+        if (log.traceId.empty()) {
+            // A spool written before runs kept their trace: one trace for the rest of it.
+            log.traceId = newTraceId();
+            writeFileAtomically(tracePath(runId), log.traceId);
+        }
         std::ifstream cursor(cursorPath(runId));
         cursor >> log.acknowledged;
         std::ifstream in(logPath(runId));
@@ -70,6 +88,20 @@ void OutputSpool::load() {
     }
 }
 
+void OutputSpool::beginRun(const std::string& runId, const std::string& traceId) {
+    std::lock_guard lock(mutex_);
+    RunLog& log = logOf(runId);
+    if (!log.traceId.empty()) return;
+    writeFileAtomically(tracePath(runId), traceId);
+    log.traceId = traceId;
+}
+
+std::string OutputSpool::traceId(const std::string& runId) {
+    std::lock_guard lock(mutex_);
+    const auto it = runs_.find(runId);
+    return it == runs_.end() ? std::string() : it->second.traceId;
+}
+
 void OutputSpool::append(const OutputRecord& record) {
     std::lock_guard lock(mutex_);
     RunLog& log = logOf(record.runId);
@@ -85,7 +117,7 @@ PendingBatch OutputSpool::pending(std::size_t maxRecords) {
     for (const auto& runId : order_) {
         const RunLog& log = runs_[runId];
         if (log.unacknowledged.empty()) continue;
-        PendingBatch batch{runId, {}};
+        PendingBatch batch{runId, log.traceId, {}};
         const std::size_t count = std::min(maxRecords, log.unacknowledged.size());
         batch.records.assign(log.unacknowledged.begin(),
                              log.unacknowledged.begin() + static_cast<std::ptrdiff_t>(count));

@@ -1,6 +1,8 @@
 // The executor's durable output log: every line a run prints is appended here before it is
 // delivered, and delivery resumes from the last acknowledged record after a host outage or
-// an executor restart, so nothing is lost and nothing is sent out of order.
+// an executor restart, so nothing is lost and nothing is sent out of order. Each run's
+// trace id is kept with it, so every callback of the run carries the trace its start came
+// with, also after a restart.
 #pragma once
 
 #include <chrono>
@@ -16,9 +18,10 @@
 
 namespace aw {
 
-//! Records of one run, oldest first.
+//! Records of one run, oldest first, with the trace id to deliver them under.
 struct PendingBatch {
     std::string runId;
+    std::string traceId;
     std::vector<OutputRecord> records;
 
     bool empty() const { return records.empty(); }
@@ -26,8 +29,15 @@ struct PendingBatch {
 
 class OutputSpool {
 public:
-    //! Reads what an earlier executor on `dir` left: its runs and unacknowledged records.
+    //! Reads what an earlier executor on `dir` left: its runs, trace ids and unacknowledged
+    //! records.
     explicit OutputSpool(std::filesystem::path dir);
+
+    //! Records the run's trace id durably (`<run>.trace`), before its first record. A run
+    //! that already has one keeps it: a retried start does not change the trace.
+    void beginRun(const std::string& runId, const std::string& traceId);
+    //! The run's trace id; empty for a run never begun.
+    std::string traceId(const std::string& runId);
 
     void append(const OutputRecord& record);
     //! Up to `maxRecords` records after the acknowledged ones, of the oldest run that has
@@ -41,6 +51,7 @@ public:
 
 private:
     struct RunLog {
+        std::string traceId;
         std::deque<OutputRecord> unacknowledged;  //!< kept in memory until delivered
         std::size_t acknowledged = 0;             //!< records delivered, durably counted
     };
@@ -49,12 +60,13 @@ private:
     RunLog& logOf(const std::string& runId);
     std::filesystem::path logPath(const std::string& runId) const;
     std::filesystem::path cursorPath(const std::string& runId) const;
+    std::filesystem::path tracePath(const std::string& runId) const;
 
     std::filesystem::path dir_;
     std::mutex mutex_;
     std::condition_variable changed_;
     std::map<std::string, RunLog> runs_;
-    std::vector<std::string> order_;  //!< runs in the order they first appended
+    std::vector<std::string> order_;  //!< runs in the order they began
 };
 
 }  // namespace aw

@@ -12,6 +12,7 @@
 
 #include "process/process_tree.h"
 #include "agent_worker/core/identifiers.h"
+#include "agent_worker/core/random_id.h"
 #include "http/api_error.h"
 #include "logging/json_formatter.h"
 
@@ -131,7 +132,7 @@ std::shared_ptr<RunManager::Run> RunManager::find(const std::string& runId) {
     return it->second;
 }
 
-ExecutorRunStatus RunManager::start(const ExecutorRunSpec& spec) {
+ExecutorRunStatus RunManager::start(const ExecutorRunSpec& spec, const std::string& traceId) {
     // The id names the run's spool files: checked here too, whoever built the spec.
     if (auto problem = checkIdentifier("run", spec.runId)) throw ApiError(400, *problem);
     if (spec.argv.empty()) {
@@ -143,6 +144,8 @@ ExecutorRunStatus RunManager::start(const ExecutorRunSpec& spec) {
         known = runs_.count(spec.runId) > 0;
     }
     if (known) return status(spec.runId);
+    // Before the process can print anything: its records are delivered under this trace.
+    spool_.beginRun(spec.runId, traceId.empty() ? newTraceId() : traceId);
     SubprocessOptions options;
     options.argv = spec.argv;
     options.env = spec.env;

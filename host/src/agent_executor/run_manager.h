@@ -34,8 +34,9 @@ public:
     ~RunManager();
 
     //! Starts the spec's process. Starting a run id that exists returns its status: a
-    //! retried start never starts it twice.
-    ExecutorRunStatus start(const ExecutorRunSpec& spec);
+    //! retried start never starts it twice. `traceId` (the trace of the host's start call;
+    //! a fresh one when empty) goes with every callback of the run, kept in the spool.
+    ExecutorRunStatus start(const ExecutorRunSpec& spec, const std::string& traceId);
     StdinWriteAnswer writeStdin(const std::string& runId, const StdinWrite& write);
     //! To the whole process group.
     SignalAnswer signal(const std::string& runId, RunSignal signal);

@@ -46,6 +46,25 @@ void setTraceHeaders(Poco::Net::HTTPRequest& request, const TraceContext& trace,
 
 std::string newSpanId() { return randomHex(16); }
 
+namespace {
+
+bool isTraceId(std::string_view text) {
+    return text.size() == 32 && text.find_first_not_of("0123456789abcdef") == std::string_view::npos &&
+           text.find_first_not_of('0') != std::string_view::npos;
+}
+
+}  // namespace
+
+std::optional<std::string> readTraceId(std::string_view xTraceId, std::string_view traceparent) {
+    if (isTraceId(xTraceId)) return std::string(xTraceId);
+    // version "-" trace id "-" parent id "-" flags: 00-<32 hex>-<16 hex>-<2 hex>
+    if (traceparent.size() >= 55 && traceparent[2] == '-' && traceparent[35] == '-' &&
+        isTraceId(traceparent.substr(3, 32))) {
+        return std::string(traceparent.substr(3, 32));
+    }
+    return std::nullopt;
+}
+
 struct HttpExecutorClient::Attempt {
     bool ok = false;
     CallFailureKind kind = CallFailureKind::Network;

@@ -7,7 +7,9 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "agent_worker/core/executor_client.h"
 #include "agent_worker/core/random_id.h"
@@ -79,5 +81,10 @@ void setTraceHeaders(Poco::Net::HTTPRequest& request, const TraceContext& trace,
 
 //! A fresh W3C span id (16 hex); trace ids come from agent_worker/core/random_id.h.
 std::string newSpanId();
+
+//! The trace id a call came with, as setTraceHeaders() sends it: `X-Trace-Id` when it is a
+//! valid W3C trace id (32 lower-case hex digits, not all zero), else the trace id inside a
+//! valid `traceparent`; nullopt when neither is.
+std::optional<std::string> readTraceId(std::string_view xTraceId, std::string_view traceparent);
 
 }  // namespace aw
