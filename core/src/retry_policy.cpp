@@ -1,7 +1,8 @@
 #include "agent_worker/core/retry_policy.h"
 
 #include <algorithm>
-#include <cmath>
+
+#include "agent_worker/core/backoff.h"
 
 namespace aw {
 namespace {
@@ -50,12 +51,8 @@ bool RetryPolicy::shouldRetry(CallFailureKind kind, std::optional<int> status, i
     return std::find(retryStatuses.begin(), retryStatuses.end(), *status) != retryStatuses.end();
 }
 
-std::chrono::milliseconds RetryPolicy::backoffAfter(int attempt, double jitter) const {
-    const double base = static_cast<double>(initialBackoff.count()) *
-                        std::pow(2.0, std::max(0, attempt - 1));
-    const double capped = std::min(base, static_cast<double>(maxBackoff.count()));
-    const double withJitter = capped * (1.0 + 0.2 * std::clamp(jitter, 0.0, 1.0));
-    return std::chrono::milliseconds(static_cast<std::int64_t>(withJitter));
+std::chrono::milliseconds RetryPolicy::backoffAfter(int attempt, double unitRandom) const {
+    return Backoff{initialBackoff, maxBackoff, kBackoffJitter}.after(attempt, unitRandom);
 }
 
 std::optional<Problem> RetryPolicy::check() const {

@@ -1,5 +1,5 @@
 // Strict reading of JSON documents we accept from outside (runtime manifest, restore plan,
-// validation answers): wrong types, unknown keys and unknown enum names are errors that
+// executor protocol): wrong types, unknown keys and unknown enum names are errors that
 // name the field, so a typo never silently means "default".
 #pragma once
 
@@ -100,6 +100,27 @@ public:
         const nlohmann::json& value = require(key);
         if (!value.is_number_integer()) fail(pathOf(key) + " must be an integer");
         return value.get<std::int64_t>();
+    }
+
+    std::optional<std::int64_t> optionalInteger(std::string_view key) {
+        const nlohmann::json* value = find(key);
+        if (!value) return std::nullopt;
+        if (!value->is_number_integer()) fail(pathOf(key) + " must be an integer");
+        return value->get<std::int64_t>();
+    }
+
+    //! Absent and null both mean "none".
+    std::optional<std::int64_t> nullableInteger(std::string_view key) {
+        const nlohmann::json* value = find(key);
+        if (!value || value->is_null()) return std::nullopt;
+        if (!value->is_number_integer()) fail(pathOf(key) + " must be an integer or null");
+        return value->get<std::int64_t>();
+    }
+
+    double requiredNumber(std::string_view key) {
+        const nlohmann::json& value = require(key);
+        if (!value.is_number()) fail(pathOf(key) + " must be a number");
+        return value.get<double>();
     }
 
     const nlohmann::json& requiredArray(std::string_view key) {

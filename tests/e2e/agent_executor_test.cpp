@@ -6,6 +6,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <mutex>
@@ -42,10 +43,22 @@ protected:
         options.retry.maxAttempts = 1;
         return HttpExecutorClient({"unix://" + socket(), token}, options);
     }
-    Json startRun(const std::string& runId, const std::string& script, Json extra = Json::object()) {
+    //! Starts `script` as run `runId`, under `traceId` (a fresh one per call when empty).
+    Json startRun(const std::string& runId, const std::string& script, Json extra = Json::object(),
+                  const std::string& traceId = "") {
         Json spec{{"run_id", runId}, {"argv", {"sh", "-c", script}}, {"cwd", dir_.path().string()}};
         spec.update(extra);
-        return client().startRun({"", "chat-1", "exec-1", runId}, spec);
+        return client().startRun({traceId, "chat-1", "exec-1", runId}, spec);
+    }
+    //! Every callback request of the run carried `traceId`, as X-Trace-Id and in traceparent.
+    void expectEveryCallbackCarries(const std::string& runId, const std::string& traceId) {
+        const auto deliveries = sink_.deliveries(runId);
+        ASSERT_FALSE(deliveries.empty()) << runId;
+        for (std::size_t i = 0; i < deliveries.size(); ++i) {
+            EXPECT_EQ(deliveries[i].traceId, traceId) << runId << " callback " << i;
+            EXPECT_EQ(deliveries[i].traceparent.substr(0, 36), "00-" + traceId + "-")
+                << runId << " callback " << i;
+        }
     }
 
     TempDir dir_{"aw-exec"};
@@ -110,6 +123,46 @@ TEST_F(AgentExecutor, AnExecutorKilledMidDeliveryLosesNothing) {
     const auto lines = sink_.events("run-3", "stdout");
     ASSERT_EQ(lines.size(), 300u);
     for (std::size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(lines[i]["seq"], i + 1);
+}
+
+TEST_F(AgentExecutor, EveryCallbackOfARunCarriesTheTraceOfItsStart) {
+    startExecutor();
+    const std::string traceA = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const std::string traceB = "0af7651916cd43dd8448eb211c80319c";
+    // More lines than one batch holds (256), on both streams, then the exit.
+    startRun("run-11", "sleep 0.5; i=1; while [ $i -le 600 ]; do echo $i; echo e$i >&2; i=$((i+1)); done",
+             Json::object(), traceA);
+    // A retried start under another trace is the same run, with its first trace.
+    startRun("run-11", "echo never", Json::object(), "ffffffffffffffffffffffffffffffff");
+    startRun("run-12", "i=1; while [ $i -le 300 ]; do echo $i; i=$((i+1)); done", Json::object(), traceB);
+    ASSERT_TRUE(sink_.waitForExit("run-11")) << readText(dir_ / "executor.log");
+    ASSERT_TRUE(sink_.waitForExit("run-12")) << readText(dir_ / "executor.log");
+    ASSERT_EQ(sink_.events("run-11", "stdout").size(), 600u);
+    EXPECT_GE(sink_.deliveries("run-11").size(), 5u) << "1201 records need several batches";
+    expectEveryCallbackCarries("run-11", traceA);
+    expectEveryCallbackCarries("run-12", traceB);
+}
+
+TEST_F(AgentExecutor, ARunKeepsItsTraceAcrossAnExecutorRestart) {
+    startExecutor();
+    sink_.setDown(true);
+    const std::string trace = "5e8f2a1c9b7d4e3fa6c0b1d2e3f40516";
+    startRun("run-13", "i=1; while [ $i -le 300 ]; do echo $i; i=$((i+1)); done", Json::object(), trace);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while ((client().runStatus(trace_, "run-13")["state"] != "exited" || sink_.refused() < 1) &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    executor_->signal(SIGKILL);
+    executor_->waitFor(5s);
+    sink_.setDown(false);
+    startExecutor();  // same spool directory: the run's trace comes back with its records
+    ASSERT_TRUE(sink_.waitForExit("run-13")) << readText(dir_ / "executor.log");
+    ASSERT_EQ(sink_.events("run-13", "stdout").size(), 300u);
+    const auto deliveries = sink_.deliveries("run-13");
+    ASSERT_TRUE(std::any_of(deliveries.begin(), deliveries.end(), [](const auto& d) { return d.refused; }));
+    ASSERT_TRUE(std::any_of(deliveries.begin(), deliveries.end(), [](const auto& d) { return !d.refused; }));
+    expectEveryCallbackCarries("run-13", trace);
 }
 
 TEST_F(AgentExecutor, StopBySignalReachesTheWholeProcessGroup) {

@@ -7,6 +7,8 @@
 
 #include <csignal>
 #include <filesystem>
+#include <sstream>
+#include <thread>
 
 #include "support/agent_host_process.h"
 #include "support/http_client.h"
@@ -160,6 +162,43 @@ TEST(AgentHostOnSqlite, FailedMigrationLeavesTheDatabaseUnchangedAndNamesTheFile
     EXPECT_EQ(sqliteCount(data / "agent.db",
                           "SELECT COUNT(*) FROM schema_migrations WHERE version = 950"),
               0);
+}
+
+//! The first JSON log line whose "msg" is `message`, waiting up to 5 s for it; null if none.
+nlohmann::json logLine(const AgentHostProcess& host, const std::string& message) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    do {
+        std::istringstream lines(host.log());
+        for (std::string line; std::getline(lines, line);) {
+            const auto json = nlohmann::json::parse(line, nullptr, false);
+            if (json.is_object() && json.value("msg", "") == message) return json;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    } while (std::chrono::steady_clock::now() < deadline);
+    return nullptr;
+}
+
+TEST(AgentHostOnSqlite, TheStartLogNamesThePortChosenForPortZeroAndTheHostIdInUse) {
+    TempDir data;
+    AgentHostProcess host(defaultLaunch(data.path().string()));  // --listen 127.0.0.1:0
+    const std::string url = "http://127.0.0.1:" + std::to_string(host.port());
+
+    const auto listening = logLine(host, "listening");
+    ASSERT_TRUE(listening.is_object()) << host.log();
+    EXPECT_EQ(listening["url"], url);
+    EXPECT_EQ(listening["config"]["listen"], url) << "the configured :0, not the bound port";
+    const std::string hostId = listening.value("host_id", "");
+    EXPECT_FALSE(hostId.empty()) << listening.dump();
+    const std::string portSuffix = ":" + std::to_string(host.port());
+    EXPECT_TRUE(hostId.size() > portSuffix.size() &&
+                hostId.compare(hostId.size() - portSuffix.size(), portSuffix.size(), portSuffix) == 0)
+        << "documented default <hostname>:<port> with the real port, got " << hostId;
+    EXPECT_EQ(listening["config"]["host_id"], hostId);
+
+    // Without tokens the host warns that it serves unauthenticated: on the real address.
+    const auto open = logLine(host, "no API tokens configured: serving unauthenticated on loopback only");
+    ASSERT_TRUE(open.is_object()) << host.log();
+    EXPECT_EQ(open["listen"], url);
 }
 
 TEST(AgentHostOnSqlite, SigtermShutsDownCleanly) {

@@ -126,9 +126,12 @@ TEST_F(ProviderSupervision, CrashWhileLoadingEndsDegradedAndOthersKeepServing) {
         EXPECT_EQ(provider["restarts"], 2) << "crash limit 3 = first start + 2 restarts";
         EXPECT_NE(provider["last_error"].get<std::string>().find("signal 11"), std::string::npos)
             << provider.dump();
+        EXPECT_EQ(provider["error_code"], "crashed_on_load") << provider.dump();
         EXPECT_TRUE(provider["pid"].is_null());
     }
-    EXPECT_EQ(waitForStatus("example.so", "healthy")["status"], "healthy");
+    const auto healthy = waitForStatus("example.so", "healthy");
+    EXPECT_EQ(healthy["status"], "healthy");
+    EXPECT_TRUE(healthy["error_code"].is_null()) << healthy.dump();
     expectExampleAnswers();
     EXPECT_EQ(httpGet(host_->port(), "/health").status, 200);
 }
@@ -140,23 +143,57 @@ TEST_F(ProviderSupervision, RefusedPluginsAreFailedWithThePreciseReason) {
                {"table-too-small.so", testPlugin("table-too-small")},
                {"newer-minor.so", testPlugin("newer-minor")},
                {"example.so", testPlugin("example")}});
-    const std::map<std::string, std::string> reasons{
-        {"wrong-abi-major.so", "built for provider ABI 2."},
-        {"missing-entry.so", "does not export aw_provider_entry"},
-        {"invalid-name.so", "its name 'Bad Name!' is not [a-z0-9-]+"},
-        {"table-too-small.so", "below the minimum"},
+    struct Refusal {
+        std::string reason;  //!< in last_error, for people
+        std::string code;    //!< error_code, for machines
     };
-    for (const auto& [file, reason] : reasons) {
+    const std::map<std::string, Refusal> refusals{
+        {"wrong-abi-major.so", {"built for provider ABI 2.", "abi_mismatch"}},
+        {"missing-entry.so", {"does not export aw_provider_entry", "missing_entry"}},
+        {"invalid-name.so", {"its name 'Bad Name!' is not [a-z0-9-]+", "invalid_name"}},
+        {"table-too-small.so", {"below the minimum", "table_too_small"}},
+    };
+    for (const auto& [file, refusal] : refusals) {
         const auto provider = waitForStatus(file, "failed");
         ASSERT_EQ(provider["status"], "failed") << provider.dump();
-        EXPECT_NE(provider["last_error"].get<std::string>().find(reason), std::string::npos)
+        EXPECT_NE(provider["last_error"].get<std::string>().find(refusal.reason), std::string::npos)
             << provider.dump();
+        EXPECT_EQ(provider["error_code"], refusal.code) << provider.dump();
         EXPECT_EQ(provider["restarts"], 0) << "a refusal is not retried";
     }
     const auto newer = waitForStatus("newer-minor.so", "healthy");
     EXPECT_EQ(newer["status"], "healthy") << "a newer minor ABI must load";
     EXPECT_EQ(newer["abi"], "1.5");
+    EXPECT_TRUE(newer["error_code"].is_null()) << newer.dump();
     expectExampleAnswers();
+}
+
+TEST_F(ProviderSupervision, AnAbiMismatchSaysToRebuildNotToRestart) {
+    // A serving provider's file replaced by a build for another ABI: the name stays known,
+    // so its callers learn why it does not serve and what helps.
+    startHost({{"example.so", testPlugin("example")}});
+    ASSERT_EQ(waitForStatus("example.so", "healthy")["status"], "healthy");
+    dropPlugin(testPlugin("wrong-abi-major"), pluginsDir(), "example.so");
+    const auto provider = waitFor("example.so", [](const Json& r) { return r["status"] == "failed"; });
+    ASSERT_EQ(provider["error_code"], "abi_mismatch") << provider.dump();
+    const std::string lastError = provider["last_error"];
+    EXPECT_NE(lastError.find("rebuild the plugin against the current provider_abi.h"), std::string::npos)
+        << lastError;
+    EXPECT_NE(lastError.find("cannot fix it"), std::string::npos) << lastError;
+
+    const auto refused = replay("example", {"x"});
+    ASSERT_EQ(refused.status, 503) << refused.body;
+    const std::string hint = refused.json()["error"]["hint"];
+    EXPECT_NE(hint.find("rebuild the plugin against the current provider_abi.h"), std::string::npos) << hint;
+    EXPECT_EQ(hint.find("POST /admin/providers"), std::string::npos) << "a restart cannot fix it: " << hint;
+
+    // Indeed: a restart loads the same file, which stays refused for the same reason.
+    ASSERT_EQ(httpRequest(host_->port(), {"POST", "/admin/providers/example/restart"}).status, 202);
+    const auto again = waitFor("example.so", [](const Json& r) {
+        return r["status"] == "failed" && r["restarts"].get<int>() >= 1;
+    });
+    EXPECT_EQ(again["status"], "failed") << again.dump();
+    EXPECT_EQ(again["error_code"], "abi_mismatch") << again.dump();
 }
 
 TEST_F(ProviderSupervision, AbortInsideFeedFailsThatRequestAndTheProviderRestarts) {
@@ -212,6 +249,8 @@ TEST_F(ProviderSupervision, AStoppedProcessMissesItsHeartbeatAndIsReplaced) {
     });
     EXPECT_EQ(after["status"], "healthy") << after.dump();
     EXPECT_GE(after["restarts"].get<int>(), 1);
+    EXPECT_TRUE(after["error_code"].is_null()) << "serving again clears the code: " << after.dump();
+    EXPECT_NE(host_->log().find("\"error_code\":\"hung\""), std::string::npos) << host_->log();
     expectExampleAnswers();
 }
 
@@ -224,6 +263,7 @@ TEST_F(ProviderSupervision, AKilledProcessIsRestartedWithBackoff) {
     });
     EXPECT_EQ(after["restarts"], 1) << after.dump();
     EXPECT_NE(host_->log().find("signal 9"), std::string::npos);
+    EXPECT_NE(host_->log().find("\"error_code\":\"crashed\""), std::string::npos) << host_->log();
 }
 
 TEST_F(ProviderSupervision, GarbageAndFloodsAreErrorsOfThatProviderOnly) {
@@ -257,6 +297,7 @@ TEST_F(ProviderSupervision, TwoFilesClaimingOneNameLeaveTheFirstInCharge) {
     const auto second = waitForStatus("b-duplicate.so", "failed");
     ASSERT_EQ(second["status"], "failed") << second.dump();
     EXPECT_NE(second["last_error"].get<std::string>().find("already provided by"), std::string::npos);
+    EXPECT_EQ(second["error_code"], "duplicate_name") << second.dump();
     EXPECT_EQ(waitForStatus("a-example.so", "healthy")["name"], "example");
     expectExampleAnswers();
 }
@@ -279,7 +320,9 @@ TEST_F(ProviderSupervision, DroppedReplacedAndDeletedFilesAreFollowedWithoutARes
     EXPECT_EQ(replay("hotdrop", {"v?"}).json()["events"][0]["data"]["version"], "2.0.0");
 
     std::filesystem::remove(pluginsDir() / "hotdrop.so");
-    EXPECT_EQ(waitForStatus("hotdrop.so", "removed")["status"], "removed");
+    const auto removed = waitForStatus("hotdrop.so", "removed");
+    EXPECT_EQ(removed["status"], "removed");
+    EXPECT_EQ(removed["error_code"], "file_removed") << removed.dump();
     EXPECT_EQ(replay("hotdrop", {"x"}).status, 404);
     expectExampleAnswers();
 }

@@ -3,6 +3,7 @@
 
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/StreamSocket.h>
 
 #include <memory>
 
@@ -37,6 +38,12 @@ protected:
         router_->add({"GET", "/down", Scope::Public, [](const HttpRequest&) -> HttpResponse {
                           throw StoreUnavailableError({"database_unavailable", "db away", "retry"});
                       }});
+        router_->add({"POST", "/accepted", Scope::Public, [](const HttpRequest&) {
+                          return HttpResponse::json(202, {{"queued", true}});
+                      }});
+        router_->add({"GET", "/status/{code}", Scope::Public, [](const HttpRequest& request) -> HttpResponse {
+                          throw ApiError(std::stoi(request.param("code")), {"scripted", "scripted", ""});
+                      }});
         Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
         port_ = socket.address().port();
         server_ = std::make_unique<Poco::Net::HTTPServer>(router_->factory(), socket,
@@ -45,6 +52,21 @@ protected:
     }
     void TearDown() override {
         if (server_) server_->stopAll(true);
+    }
+
+    //! The first line of the raw answer to `request`, without its CRLF: what a proxy or
+    //! curl -v shows, which the parsed status code alone does not reveal.
+    std::string statusLine(const std::string& request) const {
+        Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", port_));
+        socket.sendBytes(request.data(), static_cast<int>(request.size()));
+        std::string received;
+        char buffer[1024];
+        while (received.find("\r\n") == std::string::npos) {
+            const int n = socket.receiveBytes(buffer, sizeof buffer);
+            if (n <= 0) break;
+            received.append(buffer, static_cast<std::size_t>(n));
+        }
+        return received.substr(0, received.find("\r\n"));
     }
 
     static std::string errorCode(const test::HttpResult& result) {
@@ -119,6 +141,24 @@ TEST_F(RouterOnLoopback, UnavailableStoreIs503) {
     const auto down = httpGet(port_, "/down");
     EXPECT_EQ(down.status, 503);
     EXPECT_EQ(errorCode(down), "database_unavailable");
+}
+
+TEST_F(RouterOnLoopback, StatusLinesCarryTheReasonPhraseOfTheirCode) {
+    serve(TokenAuth({}, {}), 64);
+    const auto get = [](const std::string& path) {
+        return "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    };
+    EXPECT_EQ(statusLine("POST /accepted HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n"
+                         "Connection: close\r\n\r\n"),
+              "HTTP/1.1 202 Accepted");
+    EXPECT_EQ(statusLine(get("/v2/nothing")), "HTTP/1.1 404 Not Found");
+    EXPECT_EQ(statusLine(get("/status/409")), "HTTP/1.1 409 Conflict");
+    EXPECT_EQ(statusLine("POST /accepted HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n"
+                         "Connection: close\r\n\r\n" + std::string(100, 'x')),
+              "HTTP/1.1 413 Request Entity Too Large");
+    EXPECT_EQ(statusLine(get("/status/422")), "HTTP/1.1 422 Unprocessable Entity");
+    EXPECT_EQ(statusLine(get("/down")), "HTTP/1.1 503 Service Unavailable");
+    EXPECT_EQ(statusLine(get("/v1/things/1")), "HTTP/1.1 200 OK");
 }
 
 TEST_F(RouterOnLoopback, TokensAreCheckedPerScope) {

@@ -18,9 +18,16 @@ struct CallbackSink::Handler : Poco::Net::HTTPRequestHandler {
     void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override {
         std::string body;
         Poco::StreamCopier::copyToString(request.stream(), body);
+        {
+            const Json batch = Json::parse(body, nullptr, false);
+            std::lock_guard lock(sink.mutex_);
+            sink.deliveries_.push_back({batch.is_object() ? batch.value("run_id", "") : "",
+                                        request.get("X-Trace-Id", ""), request.get("traceparent", ""),
+                                        sink.down_.load()});
+        }
         if (sink.down_) {
             ++sink.refused_;
-            response.setStatus(Poco::Net::HTTPResponse::HTTP_SERVICE_UNAVAILABLE);
+            response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_SERVICE_UNAVAILABLE);
             response.setContentLength(2);
             response.send() << "{}";
             return;
@@ -77,6 +84,15 @@ bool CallbackSink::waitForExit(const std::string& runId, std::chrono::millisecon
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return false;
+}
+
+std::vector<CallbackSink::Delivery> CallbackSink::deliveries(const std::string& runId) {
+    std::lock_guard lock(mutex_);
+    std::vector<Delivery> out;
+    for (const auto& delivery : deliveries_) {
+        if (delivery.runId == runId) out.push_back(delivery);
+    }
+    return out;
 }
 
 std::string CallbackSink::lastToken() {

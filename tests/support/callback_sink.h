@@ -1,5 +1,6 @@
 // Stands in for agent-host's callback endpoint in executor tests and benchmarks: keeps
-// each event once (by event_id), in arrival order, and can play dead (503) for a while.
+// each event once (by event_id), in arrival order, the trace headers of every request, and
+// can play dead (503) for a while.
 #pragma once
 
 #include <Poco/Net/HTTPServer.h>
@@ -30,6 +31,16 @@ public:
                      std::chrono::milliseconds timeout = std::chrono::seconds(20));
     std::string lastToken();
 
+    //! One callback request as it arrived, refused ones included.
+    struct Delivery {
+        std::string runId;  //!< the batch's run_id
+        std::string traceId;  //!< X-Trace-Id
+        std::string traceparent;
+        bool refused = false;  //!< answered 503 while down
+    };
+    //! Every callback request of `runId`, in arrival order.
+    std::vector<Delivery> deliveries(const std::string& runId);
+
 private:
     struct Handler;
     struct Factory;
@@ -39,6 +50,7 @@ private:
     std::mutex mutex_;
     std::set<std::string> seen_;
     std::vector<nlohmann::json> events_;
+    std::vector<Delivery> deliveries_;
     std::string token_;
     std::unique_ptr<Poco::Net::HTTPServer> server_;
 };

@@ -24,14 +24,18 @@ TEST(RetryPolicy, ClientErrorsAreNeverRetried) {
     EXPECT_NE(policy.check()->message.find("429"), std::string::npos);
 }
 
-TEST(RetryPolicy, BackoffDoublesIsCappedAndJitteredUpward) {
+TEST(RetryPolicy, BackoffDoublesIsCappedAndJitteredEitherWay) {
+    // The band is the one Backoff's: +-20% around the doubled, capped wait (until the
+    // shared Backoff it was +0..20%, never below the doubled wait).
     const RetryPolicy policy{5, std::chrono::milliseconds(100), std::chrono::milliseconds(300), {500}};
-    EXPECT_EQ(policy.backoffAfter(1, 0.0).count(), 100);
-    EXPECT_EQ(policy.backoffAfter(2, 0.0).count(), 200);
-    EXPECT_EQ(policy.backoffAfter(3, 0.0).count(), 300);
-    EXPECT_EQ(policy.backoffAfter(9, 0.0).count(), 300);
-    EXPECT_EQ(policy.backoffAfter(1, 0.5).count(), 110);
+    EXPECT_EQ(policy.backoffAfter(1, 0.5).count(), 100);
+    EXPECT_EQ(policy.backoffAfter(2, 0.5).count(), 200);
+    EXPECT_EQ(policy.backoffAfter(3, 0.5).count(), 300);
+    EXPECT_EQ(policy.backoffAfter(9, 0.5).count(), 300);
+    EXPECT_EQ(policy.backoffAfter(1, 0.0).count(), 80);
+    EXPECT_EQ(policy.backoffAfter(1, 1.0).count(), 120);
     EXPECT_LE(policy.backoffAfter(3, 0.999).count(), 360);
+    EXPECT_GE(policy.backoffAfter(3, 0.0).count(), 240);
 }
 
 TEST(RetryPolicy, FailuresBecomeOneErrorShape) {

@@ -1,5 +1,6 @@
 // Delivers the output spool to the host's callback URL: batches of one run's records in
-// order, retried with backoff until the host acknowledges them (2xx), durably marked.
+// order, under the run's trace id, retried with backoff until the host acknowledges them
+// (2xx), durably marked.
 #pragma once
 
 #include <atomic>
@@ -8,6 +9,7 @@
 #include <thread>
 
 #include "agent_executor/output_spool.h"
+#include "agent_worker/core/backoff.h"
 
 namespace aw {
 
@@ -21,6 +23,8 @@ struct CallbackTarget {
 class CallbackDeliverer {
 public:
     static constexpr std::size_t kMaxBatchRecords = 256;
+    //! Waits between failed deliveries: 100 ms doubling to 5 s, +-20%.
+    static constexpr Backoff kRetryBackoff{std::chrono::milliseconds(100), std::chrono::milliseconds(5000), 0.2};
 
     CallbackDeliverer(OutputSpool& spool, CallbackTarget target);
     ~CallbackDeliverer();
@@ -28,7 +32,7 @@ public:
 private:
     void loop();
     //! True when the host acknowledged the batch.
-    bool post(const std::vector<OutputRecord>& batch);
+    bool post(const PendingBatch& batch);
 
     OutputSpool& spool_;
     CallbackTarget target_;

@@ -27,6 +27,8 @@
 #include "agent_executor/callback_deliverer.h"
 #include "agent_executor/run_manager.h"
 #include "agent_executor/workspace_service.h"
+#include "agent_worker/core/executor_protocol.h"
+#include "executor/http_executor_client.h"
 #include "http/router.h"
 #include "logging/json_formatter.h"
 #include "storage/file_object_store.h"
@@ -88,6 +90,21 @@ std::string requiredEnv(const char* name) {
     return value;
 }
 
+//! The request body as an executor protocol document; a malformed one is answered 400.
+template <typename Document>
+Document bodyAs(const aw::HttpRequest& request) {
+    const nlohmann::json& body = request.json();  // throws ApiError 400 itself
+    try {
+        return Document::fromJson(body);
+    } catch (const aw::ProblemError& e) {
+        throw aw::ApiError(400, e.problem());
+    }
+}
+
+aw::HttpResponse answer(int status, const auto& document) {
+    return aw::HttpResponse::json(status, document.toJson());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -120,20 +137,22 @@ int main(int argc, char** argv) {
 
     aw::Router router(aw::TokenAuth({token}, {}), 16 * 1024 * 1024);
     router.add({"GET", "/health", aw::Scope::Client, [&](const aw::HttpRequest&) {
-                    return aw::HttpResponse::json(200, {{"status", "ok"}, {"executor_id", args.executorId}});
+                    return answer(200, aw::ExecutorHealth{"ok", args.executorId});
                 }});
-    router.add({"POST", "/runs", aw::Scope::Client,
-                [&](const aw::HttpRequest& request) { return aw::HttpResponse::json(201, runs.start(request.json())); }});
+    router.add({"POST", "/runs", aw::Scope::Client, [&](const aw::HttpRequest& request) {
+                    // The host's trace for this run: every callback of the run carries it.
+                    const auto trace = aw::readTraceId(request.header("X-Trace-Id"),
+                                                       request.header("traceparent"));
+                    return answer(201, runs.start(bodyAs<aw::ExecutorRunSpec>(request), trace.value_or("")));
+                }});
     router.add({"GET", "/runs/{id}", aw::Scope::Client, [&](const aw::HttpRequest& request) {
-                    return aw::HttpResponse::json(200, runs.status(request.param("id")));
+                    return answer(200, runs.status(request.param("id")));
                 }});
     router.add({"POST", "/runs/{id}/stdin", aw::Scope::Client, [&](const aw::HttpRequest& request) {
-                    const auto& body = request.json();
-                    return aw::HttpResponse::json(
-                        200, runs.writeStdin(request.param("id"), body.value("data", ""), body.value("close", false)));
+                    return answer(200, runs.writeStdin(request.param("id"), bodyAs<aw::StdinWrite>(request)));
                 }});
     router.add({"POST", "/runs/{id}/signal", aw::Scope::Client, [&](const aw::HttpRequest& request) {
-                    return aw::HttpResponse::json(200, runs.signal(request.param("id"), request.json().value("signal", "")));
+                    return answer(200, runs.signal(request.param("id"), bodyAs<aw::SignalRequest>(request).signal));
                 }});
 
     std::unique_ptr<aw::FileObjectStore> objects;
@@ -147,15 +166,13 @@ int main(int argc, char** argv) {
                                 std::filesystem::absolute(args.stateDir).lexically_normal()},
             *objects);
         router.add({"POST", "/workspace/restore", aw::Scope::Client,
-                    [&](const aw::HttpRequest& r) { return aw::HttpResponse::json(200, workspace->restore(r.json())); }});
+                    [&](const aw::HttpRequest& r) { return answer(200, workspace->restore(r.json())); }});
         router.add({"POST", "/workspace/link", aw::Scope::Client,
-                    [&](const aw::HttpRequest& r) { return aw::HttpResponse::json(200, workspace->link(r.json())); }});
+                    [&](const aw::HttpRequest& r) { return answer(200, workspace->link(r.json())); }});
         router.add({"POST", "/workspace/validate", aw::Scope::Client,
-                    [&](const aw::HttpRequest& r) { return aw::HttpResponse::json(200, workspace->validate(r.json())); }});
+                    [&](const aw::HttpRequest& r) { return answer(200, workspace->validate(r.json())); }});
         router.add({"POST", "/workspace/sync", aw::Scope::Client, [&](const aw::HttpRequest& r) {
-                        const auto& body = r.json();
-                        return aw::HttpResponse::json(200, workspace->sync(body.value("mode", "incremental"),
-                                                                           body.value("reason", "")));
+                        return answer(200, workspace->sync(bodyAs<aw::SyncRequest>(r)));
                     }});
     }
 

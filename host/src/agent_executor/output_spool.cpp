@@ -1,24 +1,33 @@
 #include "agent_executor/output_spool.h"
 
+#include <Poco/Logger.h>
+
 #include <algorithm>
 #include <fstream>
 
+#include "agent_worker/core/random_id.h"
+#include "logging/json_formatter.h"
+
 namespace aw {
+namespace {
 
-nlohmann::json OutputRecord::toJson() const {
-    nlohmann::json json = body;
-    json["event_id"] = runId + "/" + stream + "/" + std::to_string(seq);
-    json["run_id"] = runId;
-    json["stream"] = stream;
-    json["seq"] = seq;
-    return json;
+Poco::Logger& logger() { return Poco::Logger::get("spool"); }
+
+//! Replaces `path` with `text` atomically: a crash leaves the old file or the new one.
+void writeFileAtomically(const std::filesystem::path& path, const std::string& text) {
+    const auto temporary = path.string() + ".tmp";
+    std::ofstream(temporary, std::ios::trunc) << text;
+    std::filesystem::rename(temporary, path);
 }
 
-OutputRecord OutputRecord::fromJson(const nlohmann::json& json) {
-    OutputRecord record{json.at("run_id"), json.at("stream"), json.at("seq"), json};
-    for (const char* key : {"event_id", "run_id", "stream", "seq"}) record.body.erase(key);
-    return record;
+std::string readWord(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    std::string word;
+    in >> word;
+    return word;
 }
+
+}  // namespace
 
 OutputSpool::OutputSpool(std::filesystem::path dir) : dir_(std::move(dir)) {
     std::filesystem::create_directories(dir_);
@@ -33,6 +42,16 @@ std::filesystem::path OutputSpool::cursorPath(const std::string& runId) const {
     return dir_ / (runId + ".acked");
 }
 
+std::filesystem::path OutputSpool::tracePath(const std::string& runId) const {
+    return dir_ / (runId + ".trace");
+}
+
+OutputSpool::RunLog& OutputSpool::logOf(const std::string& runId) {
+    auto [it, inserted] = runs_.try_emplace(runId);
+    if (inserted) order_.push_back(runId);
+    return it->second;
+}
+
 void OutputSpool::load() {
     std::vector<std::pair<std::filesystem::file_time_type, std::string>> found;
     for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
@@ -42,45 +61,69 @@ void OutputSpool::load() {
     }
     std::sort(found.begin(), found.end());
     for (const auto& [time, runId] : found) {
-        RunLog log;
+        RunLog& log = logOf(runId);
+        log.traceId = readWord(tracePath(runId));
+        if (log.traceId.empty()) {
+            // A spool written before runs kept their trace: one trace for the rest of it.
+            log.traceId = newTraceId();
+            writeFileAtomically(tracePath(runId), log.traceId);
+        }
         std::ifstream cursor(cursorPath(runId));
         cursor >> log.acknowledged;
         std::ifstream in(logPath(runId));
         std::size_t index = 0;
         for (std::string line; std::getline(in, line); ++index) {
             if (index < log.acknowledged) continue;
-            auto json = nlohmann::json::parse(line, nullptr, false);
             // Only the last record can be torn (a crash mid-append); it was never
             // acknowledged, and its line died with the process that printed it.
-            if (json.is_object()) log.unacknowledged.push_back(OutputRecord::fromJson(json));
+            const auto json = nlohmann::json::parse(line, nullptr, false);
+            if (!json.is_object()) continue;
+            try {
+                log.unacknowledged.push_back(OutputRecord::fromJson(json));
+            } catch (const ProblemError& e) {
+                logFields(logger(), Poco::Message::PRIO_WARNING, "unreadable spool record skipped",
+                          {{"run_id", runId}, {"index", index}, {"error", e.what()}});
+            }
         }
-        runs_[runId] = std::move(log);
-        order_.push_back(runId);
     }
+}
+
+void OutputSpool::beginRun(const std::string& runId, const std::string& traceId) {
+    std::lock_guard lock(mutex_);
+    RunLog& log = logOf(runId);
+    if (!log.traceId.empty()) return;
+    writeFileAtomically(tracePath(runId), traceId);
+    log.traceId = traceId;
+}
+
+std::string OutputSpool::traceId(const std::string& runId) {
+    std::lock_guard lock(mutex_);
+    const auto it = runs_.find(runId);
+    return it == runs_.end() ? std::string() : it->second.traceId;
 }
 
 void OutputSpool::append(const OutputRecord& record) {
     std::lock_guard lock(mutex_);
-    auto [it, inserted] = runs_.try_emplace(record.runId);
-    if (inserted) order_.push_back(record.runId);
+    RunLog& log = logOf(record.runId);
     std::ofstream out(logPath(record.runId), std::ios::app);
     out << record.toJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     out.flush();
-    it->second.unacknowledged.push_back(record);
+    log.unacknowledged.push_back(record);
     changed_.notify_all();
 }
 
-std::vector<OutputRecord> OutputSpool::pending(std::size_t maxRecords) {
+PendingBatch OutputSpool::pending(std::size_t maxRecords) {
     std::lock_guard lock(mutex_);
-    std::vector<OutputRecord> out;
     for (const auto& runId : order_) {
-        const auto& log = runs_[runId];
-        for (std::size_t i = 0; i < log.unacknowledged.size() && out.size() < maxRecords; ++i) {
-            out.push_back(log.unacknowledged[i]);
-        }
-        if (!out.empty()) break;  // one run per batch keeps each batch in one run's order
+        const RunLog& log = runs_[runId];
+        if (log.unacknowledged.empty()) continue;
+        PendingBatch batch{runId, log.traceId, {}};
+        const std::size_t count = std::min(maxRecords, log.unacknowledged.size());
+        batch.records.assign(log.unacknowledged.begin(),
+                             log.unacknowledged.begin() + static_cast<std::ptrdiff_t>(count));
+        return batch;
     }
-    return out;
+    return {};
 }
 
 void OutputSpool::acknowledge(const std::string& runId, std::size_t count) {
@@ -90,9 +133,7 @@ void OutputSpool::acknowledge(const std::string& runId, std::size_t count) {
     log.unacknowledged.erase(log.unacknowledged.begin(),
                              log.unacknowledged.begin() + static_cast<std::ptrdiff_t>(count));
     log.acknowledged += count;
-    const auto temporary = cursorPath(runId).string() + ".tmp";
-    std::ofstream(temporary) << log.acknowledged;
-    std::filesystem::rename(temporary, cursorPath(runId));
+    writeFileAtomically(cursorPath(runId), std::to_string(log.acknowledged));
 }
 
 bool OutputSpool::waitForPending(std::chrono::milliseconds timeout) {

@@ -1,10 +1,11 @@
 // The executor's durable output log: every line a run prints is appended here before it is
 // delivered, and delivery resumes from the last acknowledged record after a host outage or
-// an executor restart, so nothing is lost and nothing is sent out of order.
+// an executor restart, so nothing is lost and nothing is sent out of order. Each run's
+// trace id is kept with it, so every callback of the run carries the trace its start came
+// with, also after a restart.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -13,28 +14,35 @@
 #include <string>
 #include <vector>
 
+#include "agent_worker/core/executor_protocol.h"
+
 namespace aw {
 
-//! One delivered unit: a line of stdout or stderr, or the exit of the process.
-//! `event_id` is `<run id>/<stream>/<seq>`: the same record always has the same id, so the
-//! host can drop duplicates of a batch it acknowledged but the executor sent again.
-struct OutputRecord {
+//! Records of one run, oldest first, with the trace id to deliver them under.
+struct PendingBatch {
     std::string runId;
-    std::string stream;  //!< stdout | stderr | exit
-    std::int64_t seq = 0;  //!< dense per run and stream, from 1
-    nlohmann::json body;   //!< {"line", "continued"?} or {"exit_code", "signal"}
+    std::string traceId;
+    std::vector<OutputRecord> records;
 
-    nlohmann::json toJson() const;
-    static OutputRecord fromJson(const nlohmann::json& json);
+    bool empty() const { return records.empty(); }
 };
 
 class OutputSpool {
 public:
+    //! Reads what an earlier executor on `dir` left: its runs, trace ids and unacknowledged
+    //! records.
     explicit OutputSpool(std::filesystem::path dir);
 
+    //! Records the run's trace id durably (`<run>.trace`), before its first record. A run
+    //! that already has one keeps it: a retried start does not change the trace.
+    void beginRun(const std::string& runId, const std::string& traceId);
+    //! The run's trace id; empty for a run never begun.
+    std::string traceId(const std::string& runId);
+
     void append(const OutputRecord& record);
-    //! Up to `maxRecords` records after the acknowledged ones, oldest run first.
-    std::vector<OutputRecord> pending(std::size_t maxRecords);
+    //! Up to `maxRecords` records after the acknowledged ones, of the oldest run that has
+    //! any (one run per batch keeps each batch in one run's order).
+    PendingBatch pending(std::size_t maxRecords);
     //! Marks the first `count` pending records of `runId` as delivered (durably).
     void acknowledge(const std::string& runId, std::size_t count);
     //! Waits until something is pending or `timeout` passes.
@@ -43,18 +51,22 @@ public:
 
 private:
     struct RunLog {
+        std::string traceId;
         std::deque<OutputRecord> unacknowledged;  //!< kept in memory until delivered
         std::size_t acknowledged = 0;             //!< records delivered, durably counted
     };
     void load();
+    //! The run's log, registered in delivery order on first use. Needs `mutex_`.
+    RunLog& logOf(const std::string& runId);
     std::filesystem::path logPath(const std::string& runId) const;
     std::filesystem::path cursorPath(const std::string& runId) const;
+    std::filesystem::path tracePath(const std::string& runId) const;
 
     std::filesystem::path dir_;
     std::mutex mutex_;
     std::condition_variable changed_;
     std::map<std::string, RunLog> runs_;
-    std::vector<std::string> order_;  //!< runs in the order they first appended
+    std::vector<std::string> order_;  //!< runs in the order they began
 };
 
 }  // namespace aw

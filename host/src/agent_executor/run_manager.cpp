@@ -12,6 +12,7 @@
 
 #include "process/process_tree.h"
 #include "agent_worker/core/identifiers.h"
+#include "agent_worker/core/random_id.h"
 #include "http/api_error.h"
 #include "logging/json_formatter.h"
 
@@ -123,43 +124,31 @@ std::shared_ptr<RunManager::Run> RunManager::find(const std::string& runId) {
     return it->second;
 }
 
-nlohmann::json RunManager::start(const nlohmann::json& spec) {
-    auto bad = [](const std::string& why) {
-        return ApiError(400, {"invalid_run", why,
-                              "send {\"run_id\", \"argv\": [...], \"env\"?: {}, \"cwd\"?: \"...\"}"});
-    };
-    if (!spec.contains("run_id") || !spec["run_id"].is_string()) throw bad("\"run_id\" is missing");
-    const std::string runId = spec["run_id"];
-    if (auto problem = checkIdentifier("run", runId)) throw ApiError(400, *problem);
+ExecutorRunStatus RunManager::start(const ExecutorRunSpec& spec, const std::string& traceId) {
+    // The id names the run's spool files: checked here too, whoever built the spec.
+    if (auto problem = checkIdentifier("run", spec.runId)) throw ApiError(400, *problem);
+    if (spec.argv.empty()) {
+        throw ApiError(400, {"invalid_run", "argv must not be empty", "send the command to run"});
+    }
     bool known = false;
     {
         std::lock_guard lock(mutex_);
-        known = runs_.count(runId) > 0;
+        known = runs_.count(spec.runId) > 0;
     }
-    if (known) return status(runId);
+    if (known) return status(spec.runId);
+    // Before the process can print anything: its records are delivered under this trace.
+    spool_.beginRun(spec.runId, traceId.empty() ? newTraceId() : traceId);
     SubprocessOptions options;
-    if (!spec.contains("argv") || !spec["argv"].is_array() || spec["argv"].empty()) {
-        throw bad("\"argv\" must be a non-empty array of strings");
-    }
-    for (const auto& arg : spec["argv"]) {
-        if (!arg.is_string()) throw bad("\"argv\" must be a non-empty array of strings");
-        options.argv.push_back(arg);
-    }
-    if (spec.contains("env")) {
-        if (!spec["env"].is_object()) throw bad("\"env\" must be an object of strings");
-        for (const auto& [name, value] : spec["env"].items()) {
-            if (!value.is_string()) throw bad("\"env\" must be an object of strings");
-            options.env[name] = value;
-        }
-    }
-    options.workingDir = spec.value("cwd", "");
+    options.argv = spec.argv;
+    options.env = spec.env;
+    options.workingDir = spec.cwd;
     options.pipeStdin = true;
     options.pipeStdout = true;
     options.pipeStderr = true;
     options.ownProcessGroup = true;
-    options.env[kRunIdVariable] = runId;
+    options.env[kRunIdVariable] = spec.runId;
     auto run = std::make_shared<Run>();
-    run->id = runId;
+    run->id = spec.runId;
     {
         std::lock_guard lock(processMutex_);
         try {
@@ -168,34 +157,31 @@ nlohmann::json RunManager::start(const nlohmann::json& spec) {
             throw ApiError(422, {"run_start_failed", e.what(),
                                  "check argv[0] is installed in the worker and cwd exists"});
         }
-        live_[run->process->pid()] = runId;
+        live_[run->process->pid()] = spec.runId;
     }
-    if (spec.contains("stdin") && spec["stdin"].is_string()) {
-        run->process->writeStdin(spec["stdin"].get<std::string>());
-    }
-    if (!spec.value("keep_stdin_open", false)) run->process->closeStdin();
+    if (spec.stdinBytes) run->process->writeStdin(*spec.stdinBytes);
+    if (!spec.keepStdinOpen) run->process->closeStdin();
     {
         std::lock_guard lock(mutex_);
-        runs_[runId] = run;
+        runs_[spec.runId] = run;
     }
     run->pumpThread = std::thread([this, run] { pump(run); });
-    return status(runId);
+    return status(spec.runId);
 }
 
 void RunManager::pump(std::shared_ptr<Run> run) {
     struct Stream {
-        const char* name;
+        OutputStream name;
         int fd;
         std::string buffer;
         std::int64_t seq = 0;
         bool open = true;
     };
-    Stream streams[2] = {{"stdout", run->process->stdoutFd(), {}}, {"stderr", run->process->stderrFd(), {}}};
+    Stream streams[2] = {{OutputStream::Stdout, run->process->stdoutFd(), {}},
+                         {OutputStream::Stderr, run->process->stderrFd(), {}}};
     auto emit = [&](Stream& stream, std::string line, bool continued) {
-        nlohmann::json body{{"line", std::move(line)}};
-        if (continued) body["continued"] = true;
-        spool_.append({run->id, stream.name, ++stream.seq, std::move(body)});
-        if (stream.name[3] == 'o') ++run->lines;
+        spool_.append(OutputRecord::lineOf(run->id, stream.name, ++stream.seq, std::move(line), continued));
+        if (stream.name == OutputStream::Stdout) ++run->lines;
     };
     // The run ends when its process does, even if what it started keeps the pipes open
     // (a child in a session of its own): then that is killed, and the pipes drain to EOF.
@@ -271,53 +257,50 @@ void RunManager::pump(std::shared_ptr<Run> run) {
         run->exit = exit;
         run->exited = true;
     }
-    spool_.append({run->id, "exit", 1,
-                   {{"exit_code", exit.signal ? nlohmann::json(nullptr) : nlohmann::json(exit.code)},
-                    {"signal", exit.signal ? nlohmann::json(exit.signal) : nlohmann::json(nullptr)},
-                    {"stdout_lines", streams[0].seq},
-                    {"stderr_lines", streams[1].seq}}});
+    spool_.append(OutputRecord::exitOf(run->id, exit.signal ? std::nullopt : std::optional<int>(exit.code),
+                                       exit.signal ? std::optional<int>(exit.signal) : std::nullopt,
+                                       streams[0].seq, streams[1].seq));
 }
 
-nlohmann::json RunManager::writeStdin(const std::string& runId, const std::string& bytes, bool close) {
+StdinWriteAnswer RunManager::writeStdin(const std::string& runId, const StdinWrite& write) {
     auto run = find(runId);
     {
         std::lock_guard lock(run->mutex);
         if (run->exited) throw ApiError(409, {"run_exited", "run '" + runId + "' has exited", ""});
     }
     std::lock_guard lock(run->stdinMutex);
-    const bool written = bytes.empty() || run->process->writeStdin(bytes);
-    if (close) run->process->closeStdin();
+    const bool written = write.data.empty() || run->process->writeStdin(write.data);
+    if (write.close) run->process->closeStdin();
     if (!written) {
         throw ApiError(409, {"stdin_closed", "run '" + runId + "' no longer reads its input",
                              "the process closed its stdin or was started without keep_stdin_open"});
     }
-    return {{"written", bytes.size()}, {"closed", close}};
+    return {static_cast<std::int64_t>(write.data.size()), write.close};
 }
 
-nlohmann::json RunManager::signal(const std::string& runId, const std::string& name) {
-    static const std::map<std::string, int> kSignals{{"INT", SIGINT}, {"TERM", SIGTERM}, {"KILL", SIGKILL}};
-    const auto it = kSignals.find(name);
-    if (it == kSignals.end()) {
-        throw ApiError(400, {"invalid_signal", "signal '" + name + "' is not INT, TERM or KILL", ""});
-    }
+SignalAnswer RunManager::signal(const std::string& runId, RunSignal signal) {
+    static const std::map<RunSignal, int> kSignals{
+        {RunSignal::Int, SIGINT}, {RunSignal::Term, SIGTERM}, {RunSignal::Kill, SIGKILL}};
     auto run = find(runId);
     std::lock_guard lock(run->mutex);
-    if (!run->exited) run->process->signal(it->second);  // the whole process group
-    return {{"run_id", runId}, {"signal", name}, {"delivered", !run->exited}};
+    if (!run->exited) run->process->signal(kSignals.at(signal));  // the whole process group
+    return {runId, signal, !run->exited};
 }
 
-nlohmann::json RunManager::status(const std::string& runId) {
+ExecutorRunStatus RunManager::status(const std::string& runId) {
     auto run = find(runId);
     std::lock_guard lock(run->mutex);
-    nlohmann::json out{{"run_id", runId},
-                       {"pid", run->process->pid()},
-                       {"state", run->exited ? "exited" : "running"},
-                       {"stdout_lines", run->lines.load()}};
+    ExecutorRunStatus status{runId, run->process->pid(),
+                             run->exited ? ExecutorRunState::Exited : ExecutorRunState::Running,
+                             run->lines.load(), std::nullopt, std::nullopt};
     if (run->exited) {
-        out["exit_code"] = run->exit.signal ? nlohmann::json(nullptr) : nlohmann::json(run->exit.code);
-        out["signal"] = run->exit.signal ? nlohmann::json(run->exit.signal) : nlohmann::json(nullptr);
+        if (run->exit.signal) {
+            status.signal = run->exit.signal;
+        } else {
+            status.exitCode = run->exit.code;
+        }
     }
-    return out;
+    return status;
 }
 
 }  // namespace aw

@@ -6,8 +6,6 @@
 // be a child subreaper (PR_SET_CHILD_SUBREAPER); the orphans it adopts are reaped here.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -17,6 +15,7 @@
 #include <thread>
 
 #include "agent_executor/output_spool.h"
+#include "agent_worker/core/executor_protocol.h"
 #include "process/subprocess.h"
 
 namespace aw {
@@ -34,13 +33,14 @@ public:
     //! Kills every run and everything they left behind.
     ~RunManager();
 
-    //! {"run_id","argv":[...],"env":{...},"cwd","stdin"?,"keep_stdin_open"?}. Starting a
-    //! run id that exists returns its status: a retried start never starts it twice.
-    nlohmann::json start(const nlohmann::json& spec);
-    nlohmann::json writeStdin(const std::string& runId, const std::string& bytes, bool close);
-    //! INT, TERM or KILL, to the whole process group.
-    nlohmann::json signal(const std::string& runId, const std::string& signal);
-    nlohmann::json status(const std::string& runId);
+    //! Starts the spec's process. Starting a run id that exists returns its status: a
+    //! retried start never starts it twice. `traceId` (the trace of the host's start call;
+    //! a fresh one when empty) goes with every callback of the run, kept in the spool.
+    ExecutorRunStatus start(const ExecutorRunSpec& spec, const std::string& traceId);
+    StdinWriteAnswer writeStdin(const std::string& runId, const StdinWrite& write);
+    //! To the whole process group.
+    SignalAnswer signal(const std::string& runId, RunSignal signal);
+    ExecutorRunStatus status(const std::string& runId);
 
 private:
     struct Run;

@@ -65,31 +65,6 @@ std::map<std::string, FileState> scanFiles(const fs::path& root) {
     return files;
 }
 
-//! What one tree's sync did.
-struct TreeCounts {
-    std::size_t files = 0;
-    int uploaded = 0;
-    int deleted = 0;
-    int unchanged = 0;
-    std::uint64_t uploadedBytes = 0;
-
-    TreeCounts& operator+=(const TreeCounts& other) {
-        files += other.files;
-        uploaded += other.uploaded;
-        deleted += other.deleted;
-        unchanged += other.unchanged;
-        uploadedBytes += other.uploadedBytes;
-        return *this;
-    }
-    void addTo(nlohmann::json& out) const {
-        out["files"] = files;
-        out["uploaded_files"] = uploaded;
-        out["uploaded_bytes"] = uploadedBytes;
-        out["deleted_files"] = deleted;
-        out["unchanged_files"] = unchanged;
-    }
-};
-
 //! Writes `document` to `path` atomically (a reader sees the old or the new file).
 void writeJsonFile(const fs::path& path, const nlohmann::json& document) {
     fs::create_directories(path.parent_path());
@@ -107,7 +82,7 @@ void writeJsonFile(const fs::path& path, const nlohmann::json& document) {
 //! bucket included). `full`, or a first sync without a manifest, compares with what the
 //! store holds and uploads every file; otherwise only files that differ from the manifest
 //! of the last sync go up. Files gone from `root` are deleted in the store either way.
-TreeCounts syncTree(ObjectStore& store, const fs::path& root, const std::string& prefix,
+SyncCounts syncTree(ObjectStore& store, const fs::path& root, const std::string& prefix,
                     const fs::path& manifestPath, bool full) {
     std::map<std::string, FileState> stored;
     bool haveManifest = false;
@@ -127,22 +102,22 @@ TreeCounts syncTree(ObjectStore& store, const fs::path& root, const std::string&
         }
     }
     const auto current = scanFiles(root);
-    TreeCounts counts;
-    counts.files = current.size();
+    SyncCounts counts;
+    counts.files = static_cast<std::int64_t>(current.size());
     nlohmann::json manifest = nlohmann::json::object();
     for (const auto& [path, state] : current) {
         const auto it = stored.find(path);
         if (it != stored.end() && it->second == state) {
-            ++counts.unchanged;
+            ++counts.unchangedFiles;
         } else {
             store.putFile(prefix + path, (root / path).string());
-            ++counts.uploaded;
-            counts.uploadedBytes += state.size;
+            ++counts.uploadedFiles;
+            counts.uploadedBytes += static_cast<std::int64_t>(state.size);
         }
         manifest[path] = {{"size", state.size}, {"mtime_ns", state.mtimeNs}};
     }
     for (const auto& [path, state] : stored) {
-        if (!current.count(path) && store.remove(prefix + path)) ++counts.deleted;
+        if (!current.count(path) && store.remove(prefix + path)) ++counts.deletedFiles;
     }
     // The manifest is written last: a sync cut short leaves the previous one, so the next
     // sync redoes whatever this one did not record.
@@ -189,13 +164,13 @@ RestorePlan WorkspaceService::checkedPlan(const nlohmann::json& planJson) const 
 
 void WorkspaceService::restoreTree(const std::string& sourceKey, const fs::path& target,
                                    ConflictPolicy policy, const RestorePlan& plan,
-                                   nlohmann::json& counts) {
+                                   TreeRestore& counts) {
     for (const auto& object : store_.list(sourceKey)) {
         const fs::path destination = target / object.key.substr(sourceKey.size());
         checkTarget(destination, target, plan);
         if (fs::exists(fs::symlink_status(destination))) {
             if (policy == ConflictPolicy::KeepSession) {
-                counts["kept"] = counts["kept"].get<int>() + 1;
+                ++counts.kept;
                 continue;
             }
             if (policy == ConflictPolicy::Fail) {
@@ -206,32 +181,33 @@ void WorkspaceService::restoreTree(const std::string& sourceKey, const fs::path&
             }
         }
         store_.getFile(object.key, destination.string());
-        counts["files"] = counts["files"].get<int>() + 1;
-        counts["bytes"] = counts["bytes"].get<std::uint64_t>() + object.size;
+        ++counts.files;
+        counts.bytes += static_cast<std::int64_t>(object.size);
     }
 }
 
-nlohmann::json WorkspaceService::restore(const nlohmann::json& planJson) {
+RestoreAnswer WorkspaceService::restore(const nlohmann::json& planJson) {
     std::lock_guard lock(mutex_);
     const auto started = std::chrono::steady_clock::now();
     const RestorePlan plan = checkedPlan(planJson);
-    nlohmann::json counts{{"files", 0}, {"bytes", std::uint64_t{0}}, {"kept", 0}, {"entries", 0}};
+    TreeRestore counts;
+    std::int64_t entries = 0;
     for (const auto& entry : plan.entries) {
         if (entry.mode != RestoreMode::Copy) continue;
         fs::create_directories(entry.targetPath);
         restoreTree(layout_.bucket + "/" + entry.sourceKeyPrefix, entry.targetPath,
                     entry.conflictPolicy, plan, counts);
-        counts["entries"] = counts["entries"].get<int>() + 1;
+        ++entries;
     }
-    counts["duration_ms"] = millisSince(started);
-    return counts;
+    return {entries, counts.files, counts.bytes, counts.kept, millisSince(started)};
 }
 
-nlohmann::json WorkspaceService::link(const nlohmann::json& planJson) {
+LinkAnswer WorkspaceService::link(const nlohmann::json& planJson) {
     std::lock_guard lock(mutex_);
     const auto started = std::chrono::steady_clock::now();
     const RestorePlan plan = checkedPlan(planJson);
-    nlohmann::json counts{{"files", 0}, {"bytes", std::uint64_t{0}}, {"kept", 0}, {"links", 0}};
+    TreeRestore counts;
+    std::int64_t linked = 0;
     nlohmann::json links = readLinks();
     for (const auto& entry : plan.entries) {
         if (entry.mode != RestoreMode::Link) continue;
@@ -252,7 +228,7 @@ nlohmann::json WorkspaceService::link(const nlohmann::json& planJson) {
         if (fs::is_symlink(status) && fs::read_symlink(target) == store) continue;
         if (fs::exists(status)) {
             if (entry.conflictPolicy == ConflictPolicy::KeepSession) {
-                counts["kept"] = counts["kept"].get<int>() + 1;
+                ++counts.kept;
                 continue;
             }
             if (entry.conflictPolicy == ConflictPolicy::Fail) {
@@ -263,13 +239,12 @@ nlohmann::json WorkspaceService::link(const nlohmann::json& planJson) {
         }
         fs::create_directories(target.parent_path());
         fs::create_directory_symlink(store, target);
-        counts["links"] = counts["links"].get<int>() + 1;
+        ++linked;
     }
-    counts["duration_ms"] = millisSince(started);
-    return counts;
+    return {linked, counts.files, counts.bytes, counts.kept, millisSince(started)};
 }
 
-nlohmann::json WorkspaceService::validate(const nlohmann::json& request) {
+ValidateAnswer WorkspaceService::validate(const nlohmann::json& request) {
     std::lock_guard lock(mutex_);
     std::vector<std::string> required;
     if (request.contains("entries")) {
@@ -284,11 +259,11 @@ nlohmann::json WorkspaceService::validate(const nlohmann::json& request) {
     } else {
         throw ApiError(400, {"invalid_validation", "send {\"required_paths\": [...]} or a restore plan", ""});
     }
-    nlohmann::json missing = nlohmann::json::array();
+    ValidateAnswer answer;
     for (const auto& path : required) {
-        if (!fs::exists(path)) missing.push_back(path);
+        if (!fs::exists(path)) answer.missingPaths.push_back(path);
     }
-    return {{"missing_paths", missing}};
+    return answer;
 }
 
 fs::path WorkspaceService::linksPath() const { return layout_.stateDir / "links.json"; }
@@ -317,32 +292,27 @@ nlohmann::json WorkspaceService::readLinks() const {
     return links;
 }
 
-nlohmann::json WorkspaceService::sync(const std::string& mode, const std::string& reason) {
-    if (mode != "full" && mode != "incremental") {
-        throw ApiError(400, {"invalid_sync", "sync mode '" + mode + "' is not full or incremental", ""});
-    }
+SyncAnswer WorkspaceService::sync(const SyncRequest& request) {
     std::lock_guard lock(mutex_);
     const auto started = std::chrono::steady_clock::now();
-    const bool full = mode == "full";
-    const TreeCounts workspace = syncTree(store_, layout_.roots.workspaceRoot, workspaceKey(),
-                                          layout_.stateDir / "sync-manifest.json", full);
+    const bool full = request.mode == SyncMode::Full;
+    SyncAnswer answer;
+    answer.mode = request.mode;
+    answer.reason = request.reason;
+    answer.workspace = syncTree(store_, layout_.roots.workspaceRoot, workspaceKey(),
+                                layout_.stateDir / "sync-manifest.json", full);
     // Every linked slot (the CLIs' state) goes to the key it is restored from, with a
     // manifest of its own.
-    TreeCounts agentState;
     const nlohmann::json links = readLinks();
     for (const auto& [slot, record] : links.items()) {
-        agentState += syncTree(store_, layout_.stateDir / "links" / slot,
-                               layout_.bucket + "/" + record["source_key_prefix"].get<std::string>(),
-                               layout_.stateDir / "link-manifests" / (slot + ".json"), full);
+        answer.agentState += syncTree(store_, layout_.stateDir / "links" / slot,
+                                      layout_.bucket + "/" + record["source_key_prefix"].get<std::string>(),
+                                      layout_.stateDir / "link-manifests" / (slot + ".json"), full);
     }
-    TreeCounts total = workspace;
-    total += agentState;
-    nlohmann::json answer{{"mode", mode}, {"reason", reason}};
-    total.addTo(answer);
-    workspace.addTo(answer["workspace"]);
-    agentState.addTo(answer["agent_state"]);
-    answer["agent_state"]["slots"] = links.size();
-    answer["duration_ms"] = millisSince(started);
+    answer.slots = static_cast<std::int64_t>(links.size());
+    answer.total = answer.workspace;
+    answer.total += answer.agentState;
+    answer.durationMs = millisSince(started);
     return answer;
 }
 

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 
+#include "agent_worker/core/executor_protocol.h"
 #include "agent_worker/core/object_store.h"
 #include "agent_worker/core/restore_plan.h"
 
@@ -28,23 +29,29 @@ public:
 
     //! Copies the plan's `copy` entries into place. Throws ApiError: 422 for a plan that
     //! fails validation, 409 when a `fail` conflict policy meets an existing file.
-    nlohmann::json restore(const nlohmann::json& planJson);
+    RestoreAnswer restore(const nlohmann::json& planJson);
     //! Restores the plan's `link` entries into the state area (`<stateDir>/links/<slot>`),
     //! points their targets at it, and records each slot's source key in links.json so
     //! that sync sends it back.
-    nlohmann::json link(const nlohmann::json& planJson);
+    LinkAnswer link(const nlohmann::json& planJson);
     //! `{"required_paths": [...]}` (or a whole plan) -> `{"missing_paths": [...]}`.
-    nlohmann::json validate(const nlohmann::json& request);
-    //! `mode`: `full` (compare with the store) or `incremental` (compare with the manifest).
+    ValidateAnswer validate(const nlohmann::json& request);
+    //! `full` compares with the store, `incremental` with the manifest of the last sync.
     //! Syncs the workspace and every recorded link slot; the answer's counts are totals,
     //! with `workspace` and `agent_state` breakdowns.
-    nlohmann::json sync(const std::string& mode, const std::string& reason);
+    SyncAnswer sync(const SyncRequest& request);
 
 private:
     RestorePlan checkedPlan(const nlohmann::json& planJson) const;
+    //! What restoring trees wrote and kept.
+    struct TreeRestore {
+        std::int64_t files = 0;
+        std::int64_t bytes = 0;
+        std::int64_t kept = 0;
+    };
     //! Writes the objects under `sourceKey` below `target` per `policy`; adds to `counts`.
     void restoreTree(const std::string& sourceKey, const std::filesystem::path& target,
-                     ConflictPolicy policy, const RestorePlan& plan, nlohmann::json& counts);
+                     ConflictPolicy policy, const RestorePlan& plan, TreeRestore& counts);
     std::string workspaceKey() const;
     //! `<stateDir>/links.json`: slot -> {name, source_key_prefix, target} of every link made.
     std::filesystem::path linksPath() const;

@@ -158,12 +158,6 @@ int AgentHostApp::serve(const HostConfig& config) {
                        "AW_AUTH_ADMIN_TOKENS), or listen on 127.0.0.1"},
                       true);
     }
-    if (auth.isOpen()) {
-        logFields(hostLogger(), Poco::Message::PRIO_WARNING,
-                  "no API tokens configured: serving unauthenticated on loopback only",
-                  {{"listen", config.listen.url()}});
-    }
-
     std::unique_ptr<Database> database;
     try {
         database = std::make_unique<Database>(parseDatabaseUrl(config.databaseUrl),
@@ -209,7 +203,14 @@ int AgentHostApp::serve(const HostConfig& config) {
                        "with --listen or AW_LISTEN"},
                       true);
     }
+    // With `listen` on port 0 the system picks the port: from here on only `bound` says
+    // where the host really listens, in the log as on stdout.
     const ListenAddress bound{config.listen.host, socket.address().port()};
+    if (auth.isOpen()) {
+        logFields(hostLogger(), Poco::Message::PRIO_WARNING,
+                  "no API tokens configured: serving unauthenticated on loopback only",
+                  {{"listen", bound.url()}});
+    }
 
     ProviderSupervisor providers(config.providers);
     providers.start();
@@ -264,8 +265,13 @@ int AgentHostApp::serve(const HostConfig& config) {
     maintenance.start();
     // Scripts and tests wait for this line; with port 0 it carries the port chosen.
     std::cout << "agent-host listening on " << bound.url() << std::endl;
+    // The configuration as it is in effect: the bound address and the host id derived
+    // from it, not the `:0` and empty id that were asked for.
+    nlohmann::json effective = nlohmann::json::parse(config.redactedJson());
+    effective["listen"] = bound.url();
+    effective["host_id"] = runOptions.hostId;
     logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "listening",
-              {{"url", bound.url()}, {"config", nlohmann::json::parse(config.redactedJson())}});
+              {{"url", bound.url()}, {"host_id", runOptions.hostId}, {"config", effective}});
 
     waitForTerminationRequest();
     logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "shutting down", nlohmann::json::object());

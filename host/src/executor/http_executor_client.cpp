@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "agent_worker/core/backoff.h"
+#include "agent_worker/core/executor_protocol.h"
 #include "agent_worker/core/random_id.h"
 #include "agent_worker/core/time_format.h"
 #include "logging/json_formatter.h"
@@ -44,6 +45,25 @@ void setTraceHeaders(Poco::Net::HTTPRequest& request, const TraceContext& trace,
 }
 
 std::string newSpanId() { return randomHex(16); }
+
+namespace {
+
+bool isTraceId(std::string_view text) {
+    return text.size() == 32 && text.find_first_not_of("0123456789abcdef") == std::string_view::npos &&
+           text.find_first_not_of('0') != std::string_view::npos;
+}
+
+}  // namespace
+
+std::optional<std::string> readTraceId(std::string_view xTraceId, std::string_view traceparent) {
+    if (isTraceId(xTraceId)) return std::string(xTraceId);
+    // version "-" trace id "-" parent id "-" flags: 00-<32 hex>-<16 hex>-<2 hex>
+    if (traceparent.size() >= 55 && traceparent[2] == '-' && traceparent[35] == '-' &&
+        isTraceId(traceparent.substr(3, 32))) {
+        return std::string(traceparent.substr(3, 32));
+    }
+    return std::nullopt;
+}
 
 struct HttpExecutorClient::Attempt {
     bool ok = false;
@@ -181,7 +201,10 @@ nlohmann::json HttpExecutorClient::validate(const TraceContext& trace, const nlo
 }
 nlohmann::json HttpExecutorClient::sync(const TraceContext& trace, const std::string& mode,
                                         const std::string& reason) {
-    const nlohmann::json body{{"mode", mode}, {"reason", reason}};
+    // A mode the protocol does not know goes out as given: the executor's 400 says why.
+    const auto known = parseSyncMode(mode);
+    const nlohmann::json body = known ? SyncRequest{*known, reason}.toJson()
+                                      : nlohmann::json{{"mode", mode}, {"reason", reason}};
     // The reason is part of the operation name (`workspace.sync.message.stop`), so both
     // sides' logs tell a sync after a message from an idle-stop sync.
     return call(reason.empty() ? "workspace.sync" : "workspace.sync." + reason, "POST",
@@ -192,12 +215,15 @@ nlohmann::json HttpExecutorClient::startRun(const TraceContext& trace, const nlo
 }
 nlohmann::json HttpExecutorClient::writeStdin(const TraceContext& trace, const std::string& runId,
                                               const std::string& bytes, bool close) {
-    const nlohmann::json body{{"data", bytes}, {"close", close}};
+    const nlohmann::json body = StdinWrite{bytes, close}.toJson();
     return call("runs.stdin", "POST", "/runs/" + escapeSegment(runId) + "/stdin", &body, trace);
 }
 nlohmann::json HttpExecutorClient::signalRun(const TraceContext& trace, const std::string& runId,
                                              const std::string& signal) {
-    const nlohmann::json body{{"signal", signal}};
+    // A signal the protocol does not know goes out as given: the executor's 400 says why.
+    const auto known = parseRunSignal(signal);
+    const nlohmann::json body =
+        known ? SignalRequest{*known}.toJson() : nlohmann::json{{"signal", signal}};
     return call("runs.signal", "POST", "/runs/" + escapeSegment(runId) + "/signal", &body, trace);
 }
 nlohmann::json HttpExecutorClient::runStatus(const TraceContext& trace, const std::string& runId) {

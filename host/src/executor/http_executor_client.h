@@ -1,11 +1,15 @@
 // ExecutorClient over HTTP (Poco), to a unix socket or a loopback TCP port: bearer token,
-// trace headers, a timeout per operation, and the retry policy.
+// trace headers, a timeout per operation, and the retry policy. Request bodies are the
+// executor protocol's documents (executor_protocol.h); answers are returned as sent, for
+// the caller to read with the matching fromJson().
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "agent_worker/core/executor_client.h"
 #include "agent_worker/core/random_id.h"
@@ -77,5 +81,10 @@ void setTraceHeaders(Poco::Net::HTTPRequest& request, const TraceContext& trace,
 
 //! A fresh W3C span id (16 hex); trace ids come from agent_worker/core/random_id.h.
 std::string newSpanId();
+
+//! The trace id a call came with, as setTraceHeaders() sends it: `X-Trace-Id` when it is a
+//! valid W3C trace id (32 lower-case hex digits, not all zero), else the trace id inside a
+//! valid `traceparent`; nullopt when neither is.
+std::optional<std::string> readTraceId(std::string_view xTraceId, std::string_view traceparent);
 
 }  // namespace aw

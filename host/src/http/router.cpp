@@ -277,7 +277,9 @@ void Router::handle(Poco::Net::HTTPServerRequest& request,
         const bool bodyPending = !bodyConsumed && (request.getChunkedTransferEncoding() ||
                                                    request.getContentLength64() > 0);
         if (bodyPending) response.setKeepAlive(false);
-        response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(answer.status));
+        // setStatus() alone keeps the default reason ("OK") whatever the code: a 503 went
+        // out as "503 OK". Every answer gets the reason phrase that belongs to its code.
+        response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(answer.status));
         response.setContentType(answer.contentType);
         response.set("X-Request-Id", requestId);
         for (const auto& [name, value] : answer.headers) response.set(name, value);

@@ -6,15 +6,16 @@
 #include <cstring>
 
 #include "agent_worker/core/event_type.h"
+#include "provider/provider_errors.h"
 
 namespace aw {
 namespace {
 
 using EntryFunction = const aw_provider*(std::uint16_t, std::uint16_t);
 
-Problem loadProblem(const std::string& code, const std::string& path, const std::string& why,
+Problem loadProblem(std::string_view code, const std::string& path, const std::string& why,
                     const std::string& hint) {
-    return Problem{code, "cannot load provider plugin " + path + ": " + why, hint};
+    return Problem{std::string(code), "cannot load provider plugin " + path + ": " + why, hint};
 }
 
 std::string errorText(const aw_error& error) {
@@ -86,12 +87,12 @@ std::unique_ptr<LoadedProvider> LoadedProvider::load(const std::string& path,
     try {
         library->load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
     } catch (const std::exception& e) {
-        throw ProblemError(loadProblem("plugin_load_failed", path, e.what(),
+        throw ProblemError(loadProblem(provider_error::kPluginLoadFailed, path, e.what(),
                                        "check that the file is a shared library built for this "
                                        "machine, with all its dependencies present"));
     }
     if (!library->has(AW_PROVIDER_ENTRY_SYMBOL)) {
-        throw ProblemError(loadProblem("missing_entry", path,
+        throw ProblemError(loadProblem(provider_error::kMissingEntry, path,
                                        "it does not export " + std::string(AW_PROVIDER_ENTRY_SYMBOL),
                                        "export `extern \"C\" const aw_provider* "
                                        "aw_provider_entry(uint16_t, uint16_t)` with default "
@@ -100,7 +101,7 @@ std::unique_ptr<LoadedProvider> LoadedProvider::load(const std::string& path,
     auto entry = boost::dll::import<EntryFunction>(*library, AW_PROVIDER_ENTRY_SYMBOL);
     const aw_provider* table = entry(AW_PROVIDER_ABI_MAJOR, AW_PROVIDER_ABI_MINOR);
     if (!table) {
-        throw ProblemError(loadProblem("entry_returned_null", path,
+        throw ProblemError(loadProblem(provider_error::kEntryReturnedNull, path,
                                        "its entry function returned no table for host ABI " +
                                            std::to_string(AW_PROVIDER_ABI_MAJOR) + "." +
                                            std::to_string(AW_PROVIDER_ABI_MINOR),
@@ -108,7 +109,7 @@ std::unique_ptr<LoadedProvider> LoadedProvider::load(const std::string& path,
     }
     if (table->struct_size < AW_PROVIDER_MIN_STRUCT_SIZE) {
         throw ProblemError(loadProblem(
-            "table_too_small", path,
+            provider_error::kTableTooSmall, path,
             "its table is " + std::to_string(table->struct_size) + " bytes, below the minimum of " +
                 std::to_string(AW_PROVIDER_MIN_STRUCT_SIZE) + " for ABI " +
                 std::to_string(AW_PROVIDER_ABI_MAJOR) + ".0",
@@ -116,15 +117,15 @@ std::unique_ptr<LoadedProvider> LoadedProvider::load(const std::string& path,
     }
     if (table->abi_major != AW_PROVIDER_ABI_MAJOR) {
         throw ProblemError(loadProblem(
-            "abi_mismatch", path,
+            provider_error::kAbiMismatch, path,
             "it was built for provider ABI " + std::to_string(table->abi_major) + "." +
                 std::to_string(table->abi_minor) + " but this host speaks ABI " +
                 std::to_string(AW_PROVIDER_ABI_MAJOR) + "." + std::to_string(AW_PROVIDER_ABI_MINOR),
-            "rebuild the plugin against this host's provider_abi.h"));
+            provider_error::hintFor(provider_error::kAbiMismatch, "")));
     }
     const std::string name = table->name ? table->name : "";
     if (!isValidProviderName(name)) {
-        throw ProblemError(loadProblem("invalid_name", path,
+        throw ProblemError(loadProblem(provider_error::kInvalidName, path,
                                        "its name '" + name + "' is not [a-z0-9-]+ (at most " +
                                            std::to_string(AW_PROVIDER_NAME_MAX) + " characters)",
                                        "use a lower-case name such as \"my-agent\""));
@@ -132,7 +133,7 @@ std::unique_ptr<LoadedProvider> LoadedProvider::load(const std::string& path,
     const bool complete = table->open_run && table->feed && table->exit_run && table->reply &&
                           table->interrupt && table->close_run && table->free_buffer;
     if (!complete) {
-        throw ProblemError(loadProblem("incomplete_table", path,
+        throw ProblemError(loadProblem(provider_error::kIncompleteTable, path,
                                        "its table leaves a function pointer empty",
                                        "set every function; return AW_ERR_UNSUPPORTED from the "
                                        "ones the provider does not offer"));
@@ -142,7 +143,7 @@ std::unique_ptr<LoadedProvider> LoadedProvider::load(const std::string& path,
     if (table->facts_json) {
         info.facts = nlohmann::json::parse(table->facts_json, nullptr, false);
         if (!info.facts.is_object()) {
-            throw ProblemError(loadProblem("invalid_facts", path,
+            throw ProblemError(loadProblem(provider_error::kInvalidFacts, path,
                                            "its facts_json is not a JSON object",
                                            "see docs/plugin-sdk.md for the facts document"));
         }

@@ -45,7 +45,7 @@ ProviderProcess::ProviderProcess(const ProviderProcessOptions& options)
     try {
         process_ = std::make_unique<Subprocess>(spawn);
     } catch (const std::system_error& e) {
-        throw ProviderStartError({"provider_host_missing",
+        throw ProviderStartError({std::string(provider_error::kProviderHostMissing),
                                   "cannot start " + options.providerHostBinary + ": " + e.what(),
                                   "build agent-provider-host (make) or set provider_host_binary"},
                                  true);
@@ -66,8 +66,8 @@ std::shared_ptr<ProviderProcess> ProviderProcess::start(const ProviderProcessOpt
         lock.unlock();
         const std::string reason = "no handshake within " +
                                    std::to_string(options.startTimeout.count()) + " ms";
-        process->fail(reason);
-        throw ProviderStartError({"provider_start_timeout", process->tag_ + ": " + reason,
+        process->fail(reason, provider_error::kStartTimeout);
+        throw ProviderStartError({std::string(provider_error::kStartTimeout), process->tag_ + ": " + reason,
                                   "a plugin that hangs while loading must be fixed; raise "
                                   "supervisor.start_timeout_ms if it is only slow"},
                                  false);
@@ -82,7 +82,7 @@ std::shared_ptr<ProviderProcess> ProviderProcess::start(const ProviderProcessOpt
     if (!process->handshakeDone_) {
         const std::string reason = *process->failure_;
         lock.unlock();
-        throw ProviderStartError({"provider_crashed", process->tag_ + " " + reason,
+        throw ProviderStartError({std::string(provider_error::kCrashedOnLoad), process->tag_ + " " + reason,
                                   "the plugin crashes while loading; see the provider log lines"},
                                  false);
     }
@@ -112,10 +112,16 @@ std::optional<std::string> ProviderProcess::waitForFailure(std::chrono::millisec
     return failure_;
 }
 
-void ProviderProcess::fail(const std::string& reason) {
+std::string ProviderProcess::failureCode() const {
+    std::lock_guard lock(mutex_);
+    return failureCode_;
+}
+
+void ProviderProcess::fail(const std::string& reason, std::string_view code) {
     std::lock_guard lock(mutex_);
     if (failure_) return;
     failure_ = reason;
+    failureCode_ = code;
     for (auto& [id, pending] : pending_) {
         pending->done = true;
         pending->problem = {"provider_crashed",
@@ -175,7 +181,7 @@ ProviderProcess::Ticket ProviderProcess::submit(const std::string& op, nlohmann:
     const std::string line =
         params.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     if (!writeRequest(line, ticket.deadline)) {
-        fail("could not send `" + op + "` (the process stopped reading its input)");
+        fail("could not send `" + op + "` (the process stopped reading its input)", provider_error::kHung);
     }
     return ticket;
 }
@@ -186,7 +192,7 @@ nlohmann::json ProviderProcess::await(const Ticket& ticket) {
         lock.unlock();
         const std::string reason = "no answer to `" + ticket.pending->op + "` within " +
                                    std::to_string(ticket.timeout.count()) + " ms; killed as hung";
-        fail(reason);
+        fail(reason, provider_error::kHung);
         throw ProviderCallError({"provider_timeout", "provider " + tag_ + ": " + reason,
                                  "the provider is being restarted; retry the request"});
     }
@@ -215,7 +221,7 @@ void ProviderProcess::onStdoutLine(const std::string& line) {
     if (!handshakeDone_ && !handshakeProblem_) {
         const auto handshake = parseHandshake(line);
         if (!handshake) {
-            handshakeProblem_ = Problem{"bad_handshake",
+            handshakeProblem_ = Problem{std::string(provider_error::kBadHandshake),
                                         tag_ + " did not start with a handshake line but with '" +
                                             shorten(line) + "'",
                                         "is provider_host_binary really agent-provider-host?"};
@@ -239,7 +245,8 @@ void ProviderProcess::onStdoutLine(const std::string& line) {
     if (it == pending_.end()) {
         lock.unlock();
         fail(wellFormed ? "answered a request it was never sent"
-                        : "broke the protocol with the line '" + shorten(line) + "'");
+                        : "broke the protocol with the line '" + shorten(line) + "'",
+             provider_error::kProtocolError);
         return;
     }
     auto pending = it->second;
@@ -283,7 +290,8 @@ void ProviderProcess::readLoop() {
         buffer.erase(0, start);
         if (isStdout && buffer.size() > options_.maxResponseBytes) {
             buffer.clear();
-            fail("sent a response line over " + std::to_string(options_.maxResponseBytes) + " bytes");
+            fail("sent a response line over " + std::to_string(options_.maxResponseBytes) + " bytes",
+                 provider_error::kProtocolError);
         } else if (!isStdout && buffer.size() > kMaxStderrLineBytes) {
             onStderrLine(buffer);
             buffer.clear();

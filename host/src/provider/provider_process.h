@@ -21,6 +21,7 @@
 #include "agent_worker/core/provider_registry.h"
 #include "process/subprocess.h"
 #include "provider/loaded_provider.h"
+#include "provider/provider_errors.h"
 
 namespace aw {
 
@@ -36,7 +37,8 @@ struct ProviderProcessOptions {
 class ProviderStartError : public ProblemError {
 public:
     //! `refused`: the provider-host loaded the file and said no (bad ABI, missing entry...),
-    //! which a restart cannot fix; otherwise it crashed or stayed silent.
+    //! which a restart cannot fix; otherwise it crashed or stayed silent. The problem's
+    //! code is one of provider_errors.h.
     ProviderStartError(Problem problem, bool refused)
         : ProblemError(std::move(problem)), refused_(refused) {}
     bool refused() const noexcept { return refused_; }
@@ -83,8 +85,12 @@ public:
     std::optional<std::string> failure() const;
     //! Waits up to `timeout` for the process to fail; returns the reason if it has.
     std::optional<std::string> waitForFailure(std::chrono::milliseconds timeout);
-    //! Kills the process (TERM, then KILL) and fails what is in flight with `reason`.
-    void fail(const std::string& reason);
+    //! Why it failed, as a provider_errors.h code (`crashed`, `hung`, `protocol_error`);
+    //! empty while it is fine.
+    std::string failureCode() const;
+    //! Kills the process (TERM, then KILL) and fails what is in flight with `reason`. The
+    //! first failure wins; `code` classifies it (provider_errors.h).
+    void fail(const std::string& reason, std::string_view code = provider_error::kCrashed);
 
 private:
     explicit ProviderProcess(const ProviderProcessOptions& options);
@@ -106,6 +112,7 @@ private:
     std::optional<Problem> handshakeProblem_;
     bool handshakeRefused_ = false;
     std::optional<std::string> failure_;
+    std::string failureCode_;
     std::map<std::int64_t, std::shared_ptr<Pending>> pending_;
     std::int64_t nextId_ = 0;
     std::deque<std::string> stderrTail_;

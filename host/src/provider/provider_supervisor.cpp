@@ -10,9 +10,11 @@
 #include <deque>
 #include <filesystem>
 
+#include "agent_worker/core/backoff.h"
 #include "agent_worker/core/capabilities.h"
 #include "agent_worker/core/time_format.h"
 #include "logging/json_formatter.h"
+#include "provider/provider_errors.h"
 
 namespace aw {
 namespace {
@@ -40,6 +42,7 @@ nlohmann::json ProviderSnapshot::toJson() const {
         {"restarts", restarts},
         {"in_flight", inFlight},
         {"last_error", lastError.empty() ? nlohmann::json(nullptr) : nlohmann::json(lastError)},
+        {"error_code", errorCode.empty() ? nlohmann::json(nullptr) : nlohmann::json(errorCode)},
         {"file", file},
         {"loaded_at", loadedAtMs > 0 ? nlohmann::json(isoUtcMillis(loadedAtMs)) : nlohmann::json(nullptr)},
     };
@@ -60,10 +63,11 @@ struct ProviderSupervisor::Entry {
     std::shared_ptr<ProviderProcess> process;  //!< set while healthy
     int restarts = 0;
     std::string lastError;
+    std::string errorCode;    //!< provider_errors.h code of lastError
     std::string duplicateOf;  //!< provider name another file holds
     std::int64_t loadedAtMs = 0;
+    //! Crashes within the crash window: their count decides the restart backoff.
     std::deque<std::chrono::steady_clock::time_point> crashes;
-    std::chrono::milliseconds backoff{0};
     bool retired = false;
     bool restartRequested = false;
 };
@@ -194,7 +198,6 @@ std::shared_ptr<ProviderSupervisor::Entry> ProviderSupervisor::addEntry(
     entry->path = path;
     entry->identity = identity;
     entry->sequence = ++nextSequence_;
-    entry->backoff = options_.backoffInitial;
     byPath_[path] = entry;
     return entry;
 }
@@ -203,6 +206,7 @@ void ProviderSupervisor::retire(const std::shared_ptr<Entry>& entry, ProviderSta
     entry->retired = true;
     entry->status = finalStatus;
     entry->lastError = "plugin file removed or replaced";
+    entry->errorCode = provider_error::kFileRemoved;
     if (entry->named) {
         const auto it = nameOwner_.find(entry->info.name);
         if (it != nameOwner_.end() && it->second == entry) {
@@ -228,6 +232,7 @@ bool ProviderSupervisor::claimName(const std::shared_ptr<Entry>& entry, const st
     if (owner->sequence < entry->sequence) {
         entry->duplicateOf = name;
         entry->lastError = "provider name '" + name + "' is already provided by " + owner->path;
+        entry->errorCode = provider_error::kDuplicateName;
         return false;
     }
     // This file was there first but started later: it keeps the name.
@@ -235,20 +240,23 @@ bool ProviderSupervisor::claimName(const std::shared_ptr<Entry>& entry, const st
     previous->status = ProviderStatus::Failed;
     previous->duplicateOf = name;
     previous->lastError = "provider name '" + name + "' is already provided by " + entry->path;
-    if (previous->process) previous->process->fail(previous->lastError);
+    previous->errorCode = provider_error::kDuplicateName;
+    if (previous->process) previous->process->fail(previous->lastError, provider_error::kDuplicateName);
     owner = entry;
     wake_.notify_all();
     return true;
 }
 
-void ProviderSupervisor::recordCrash(const std::shared_ptr<Entry>& entry, const std::string& reason) {
+void ProviderSupervisor::recordCrash(const std::shared_ptr<Entry>& entry, std::string_view code,
+                                     const std::string& reason) {
     const auto now = std::chrono::steady_clock::now();
     while (!entry->crashes.empty() && now - entry->crashes.front() > options_.crashWindow) {
         entry->crashes.pop_front();
     }
-    if (entry->crashes.empty()) entry->backoff = options_.backoffInitial;
     entry->crashes.push_back(now);
     entry->lastError = reason;
+    // Degraded keeps the code of the crash that made it so: the status says "too often".
+    entry->errorCode = code;
     if (static_cast<int>(entry->crashes.size()) >= options_.crashLimit) {
         entry->status = ProviderStatus::Degraded;
         entry->lastError = reason + " (" + std::to_string(entry->crashes.size()) +
@@ -261,6 +269,7 @@ void ProviderSupervisor::recordCrash(const std::shared_ptr<Entry>& entry, const 
               {{"file", entry->path},
                {"provider", entry->named ? entry->info.name : ""},
                {"status", toString(entry->status)},
+               {"error_code", entry->errorCode},
                {"error", entry->lastError}});
 }
 
@@ -282,7 +291,6 @@ void ProviderSupervisor::keep(std::shared_ptr<Entry> entry) {
             if (entry->restartRequested) {
                 entry->restartRequested = false;
                 entry->crashes.clear();
-                entry->backoff = options_.backoffInitial;
             }
             if (!firstStart) ++entry->restarts;
             entry->status = firstStart ? ProviderStatus::Starting : ProviderStatus::Restarting;
@@ -298,13 +306,13 @@ void ProviderSupervisor::keep(std::shared_ptr<Entry> entry) {
             if (e.refused()) {
                 entry->status = ProviderStatus::Failed;
                 entry->lastError = reason;
+                entry->errorCode = e.problem().code;
                 logFields(logger(), Poco::Message::PRIO_ERROR, "provider refused",
-                          {{"file", entry->path}, {"error", reason}});
+                          {{"file", entry->path}, {"error_code", entry->errorCode}, {"error", reason}});
                 continue;
             }
-            recordCrash(entry, reason);
-            pause = entry->backoff;
-            entry->backoff = std::min(entry->backoff * 2, options_.backoffMax);
+            recordCrash(entry, e.problem().code, reason);
+            pause = restartPause(*entry);
             wake_.wait_for(lock, pause, [&] {
                 return stopping_ || entry->retired || entry->restartRequested;
             });
@@ -325,6 +333,7 @@ void ProviderSupervisor::keep(std::shared_ptr<Entry> entry) {
             entry->process = process;
             entry->loadedAtMs = unixMillisNow();
             entry->lastError.clear();
+            entry->errorCode.clear();
         }
         logFields(logger(), Poco::Message::PRIO_INFORMATION, "provider healthy",
                   {{"file", entry->path},
@@ -350,10 +359,9 @@ void ProviderSupervisor::supervise(const std::shared_ptr<Entry>& entry,
         }
         if (failure) {
             entry->process.reset();
-            recordCrash(entry, *failure);
+            recordCrash(entry, process->failureCode(), *failure);
             if (entry->status == ProviderStatus::Degraded) return;
-            const auto pause = entry->backoff;
-            entry->backoff = std::min(entry->backoff * 2, options_.backoffMax);
+            const auto pause = restartPause(*entry);
             wake_.wait_for(lock, pause, [&] {
                 return stopping_ || entry->retired || entry->restartRequested;
             });
@@ -365,9 +373,16 @@ void ProviderSupervisor::supervise(const std::shared_ptr<Entry>& entry,
         try {
             process->call("ping", nlohmann::json::object(), options_.heartbeatTimeout);
         } catch (const ProviderCallError& e) {
-            process->fail("missed heartbeat: " + e.problem().message);
+            process->fail("missed heartbeat: " + e.problem().message, provider_error::kHung);
         }
     }
+}
+
+std::chrono::milliseconds ProviderSupervisor::restartPause(const Entry& entry) const {
+    // The first crash in a while waits backoffInitial; each further one within the crash
+    // window waits twice as long, up to backoffMax.
+    const Backoff backoff{options_.backoffInitial, options_.backoffMax, options_.backoffJitter};
+    return backoff.after(static_cast<int>(entry.crashes.size()));
 }
 
 bool ProviderSupervisor::restart(const std::string& key) {
@@ -409,6 +424,7 @@ ProviderSnapshot ProviderSupervisor::snapshotOf(const Entry& entry) const {
     snapshot.inFlight = entry.process ? entry.process->inFlight() : 0;
     snapshot.restarts = entry.restarts;
     snapshot.lastError = entry.lastError;
+    snapshot.errorCode = entry.errorCode;
     snapshot.loadedAtMs = entry.loadedAtMs;
     return snapshot;
 }
@@ -447,7 +463,7 @@ std::shared_ptr<ProviderProcess> ProviderSupervisor::acquire(const std::string& 
              "provider '" + name + "' is " + toString(entry->status) +
                  (entry->lastError.empty() ? "" : ": " + entry->lastError),
              entry->status == ProviderStatus::Degraded || entry->status == ProviderStatus::Failed
-                 ? "fix or replace the plugin, then POST /admin/providers/" + name + "/restart"
+                 ? provider_error::hintFor(entry->errorCode, name)
                  : "it is starting; retry shortly"},
             true);
     }

@@ -35,8 +35,11 @@ struct ProviderSupervisorOptions {
     std::chrono::milliseconds requestTimeout{30000};
     std::chrono::milliseconds heartbeatInterval{2000};
     std::chrono::milliseconds heartbeatTimeout{5000};
+    //! Restarts wait Backoff{backoffInitial, backoffMax, backoffJitter}.after(n) after the
+    //! n-th crash within crashWindow (backoff.h: the one backoff policy).
     std::chrono::milliseconds backoffInitial{200};
     std::chrono::milliseconds backoffMax{30000};
+    double backoffJitter = 0.2;
     int crashLimit = 5;  //!< crashes within crashWindow that make a provider `degraded`
     std::chrono::milliseconds crashWindow{60000};
     std::chrono::milliseconds killGrace{2000};
@@ -57,6 +60,9 @@ struct ProviderSnapshot {
     int restarts = 0;
     std::size_t inFlight = 0;  //!< requests sent to the current process, not yet answered
     std::string lastError;
+    //! Why it is not serving, for machines (provider_errors.h: `abi_mismatch`, `crashed`...);
+    //! empty exactly when lastError is.
+    std::string errorCode;
     std::int64_t loadedAtMs = 0;
 
     nlohmann::json toJson() const;
@@ -116,8 +122,10 @@ private:
     //! Runs one started process until it fails or the entry is retired/restarted.
     void supervise(const std::shared_ptr<Entry>& entry, std::shared_ptr<ProviderProcess> process);
     bool claimName(const std::shared_ptr<Entry>& entry, const std::string& name);
-    void recordCrash(const std::shared_ptr<Entry>& entry, const std::string& reason);
+    void recordCrash(const std::shared_ptr<Entry>& entry, std::string_view code, const std::string& reason);
     ProviderSnapshot snapshotOf(const Entry& entry) const;
+    //! How long to wait before restarting `entry` after its latest crash.
+    std::chrono::milliseconds restartPause(const Entry& entry) const;
     std::shared_ptr<Entry> findEntry(const std::string& key) const;
 
     ProviderSupervisorOptions options_;

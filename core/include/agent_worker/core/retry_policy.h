@@ -51,9 +51,14 @@ struct RetryPolicy {
     //! yes; HTTP: only the listed 5xx statuses, never a 4xx; never past maxAttempts.
     bool shouldRetry(CallFailureKind kind, std::optional<int> status, int attempt) const;
 
-    //! Wait before attempt `attempt + 1`: initial * 2^(attempt-1), capped, with up to 20%
-    //! jitter taken from `jitter` in [0, 1) so replicas do not retry in lockstep.
-    std::chrono::milliseconds backoffAfter(int attempt, double jitter) const;
+    //! Jitter of the waits between attempts: each is scaled by a factor in [0.8, 1.2].
+    static constexpr double kBackoffJitter = 0.2;
+
+    //! Wait before attempt `attempt + 1`: the project's one Backoff (backoff.h) with these
+    //! bounds — initial * 2^(attempt-1), capped at maxBackoff, then scaled by
+    //! 1 + kBackoffJitter * (2 * unitRandom - 1), so replicas do not retry in lockstep.
+    //! `unitRandom` in [0, 1]; 0.5 means no jitter.
+    std::chrono::milliseconds backoffAfter(int attempt, double unitRandom) const;
 
     //! Empty when sane; otherwise what is wrong (attempts < 1, a non-5xx status...).
     std::optional<Problem> check() const;
