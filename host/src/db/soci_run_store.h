@@ -1,5 +1,8 @@
 // RunStore and RunQueue on SOCI: the same statements on SQLite and PostgreSQL (named
 // placeholders, INSERT ... ON CONFLICT DO NOTHING), JSON as text, times as Unix ms.
+// One class, one file per job: soci_run_store.cpp (runs), soci_run_events.cpp (events and
+// the state they derive), soci_run_raw_output.cpp, soci_run_queue.cpp (RunQueue); what
+// they share is in soci_run_rows.h.
 #pragma once
 
 #include "agent_worker/core/run_store.h"

@@ -1,0 +1,84 @@
+// SociRunStore, raw output: the lines a run's CLI printed, as agent-executor delivered
+// them, each stored once (redeliveries skipped) and marked when translated or quarantined.
+#include <set>
+
+#include "db/soci_run_rows.h"
+#include "db/soci_run_store.h"
+
+namespace aw {
+namespace {
+
+using run_rows::runNotFound;
+using run_rows::ScalarRow;
+using stmt::execute;
+using stmt::select;
+using stmt::selectOne;
+
+constexpr const char* kRawColumns = "event_id, run_id, stream, seq, line, continued, translated";
+
+struct RawRow {
+    std::string eventId, runId, stream, line;
+    long long seq = 0;
+    int continued = 0, translated = 0;
+
+    void bind(soci::details::prepare_temp_type& prep) {
+        prep, soci::into(eventId), soci::into(runId), soci::into(stream), soci::into(seq),
+            soci::into(line), soci::into(continued), soci::into(translated);
+    }
+
+    RawOutputRecord get() const {
+        RawOutputRecord record;
+        record.eventId = eventId;
+        record.runId = runId;
+        record.stream = stream;
+        record.seq = seq;
+        record.line = line;
+        record.continued = continued != 0;
+        record.state = translated == static_cast<int>(RawState::Translated)    ? RawState::Translated
+                       : translated == static_cast<int>(RawState::Quarantined) ? RawState::Quarantined
+                                                                               : RawState::Pending;
+        return record;
+    }
+};
+
+}  // namespace
+
+std::vector<RawOutputRecord> SociRunStore::insertRawOutput(const std::vector<RawOutputRecord>& records,
+                                                           std::int64_t nowMs) {
+    const long long now = nowMs;
+    return database_.withSession([&](soci::session& sql) {
+        WriteTransaction transaction(sql, database_.dialect());
+        std::set<std::string> knownRuns;
+        std::vector<RawOutputRecord> stored;
+        for (const auto& record : records) {
+            if (!knownRuns.count(record.runId)) {
+                const auto found = selectOne<ScalarRow<int>>(
+                    sql, "SELECT COUNT(*) FROM runs WHERE run_id = :rid", record.runId);
+                if (found.value_or(0) == 0) throw ProblemError(runNotFound(record.runId));
+                knownRuns.insert(record.runId);
+            }
+            const long long added = execute(
+                sql,
+                "INSERT INTO raw_output (event_id, run_id, stream, seq, line, continued, translated,"
+                " received_at_ms) VALUES (:id, :rid, :stream, :seq, :line, :continued, :state, :at)"
+                " ON CONFLICT DO NOTHING",
+                record.eventId, record.runId, record.stream, static_cast<long long>(record.seq),
+                record.line, record.continued ? 1 : 0, static_cast<int>(record.state), now);
+            if (added == 1) stored.push_back(record);
+        }
+        transaction.commit();
+        return stored;
+    });
+}
+
+std::vector<RawOutputRecord> SociRunStore::rawOutput(const std::string& runId,
+                                                     const std::string& stream) {
+    return database_.withSession([&](soci::session& sql) {
+        return select<RawRow>(sql,
+                              std::string("SELECT ") + kRawColumns +
+                                  " FROM raw_output WHERE run_id = :rid AND stream = :stream ORDER BY seq",
+                              runId, stream);
+    });
+}
+
+}  // namespace aw
