@@ -45,14 +45,37 @@ TEST(CliInvocation, AResumedSessionCarriesItsProviderSessionAndPreviousUsage) {
 
 TEST(CliInvocation, TheSpecPutsTheInvocationsEnvOverTheProvidersAndItsCwdInsideTheWorkspace) {
     const Json invocation{{"argv", {"claude", "-p"}}, {"env", {{"A", "plugin"}}}, {"cwd", "sub"}, {"stdin", "x"}};
-    const Json spec = runSpec("run_1", invocation, {{"A", "host"}, {"B", "host"}}, "/w");
-    EXPECT_EQ(spec["env"], (Json{{"A", "plugin"}, {"B", "host"}}));
-    EXPECT_EQ(spec["cwd"], "/w/sub");
-    EXPECT_EQ(spec["stdin"], "x");
-    EXPECT_EQ(spec["keep_stdin_open"], false);
-    EXPECT_EQ(runSpec("r", {{"cwd", "."}}, Json::object(), "/w")["cwd"], "/w");
-    EXPECT_EQ(runSpec("r", {{"cwd", "/abs"}}, Json::object(), "/w")["cwd"], "/abs");
-    EXPECT_EQ(runSpec("r", Json::object(), Json::object(), "/w")["cwd"], "/w");
+    const auto spec = runSpec("run_1", invocation, {{"A", "host"}, {"B", "host"}}, "/w");
+    EXPECT_EQ(spec.argv, (std::vector<std::string>{"claude", "-p"}));
+    EXPECT_EQ(spec.env, (std::map<std::string, std::string>{{"A", "plugin"}, {"B", "host"}}));
+    EXPECT_EQ(spec.cwd, "/w/sub");
+    EXPECT_EQ(spec.stdinBytes, "x");
+    EXPECT_FALSE(spec.keepStdinOpen);
+    const Json argv{{"argv", {"x"}}};
+    auto with = [&](const char* key, Json value) {
+        Json invocation = argv;
+        invocation[key] = std::move(value);
+        return invocation;
+    };
+    EXPECT_EQ(runSpec("r", with("cwd", "."), Json::object(), "/w").cwd, "/w");
+    EXPECT_EQ(runSpec("r", with("cwd", "/abs"), Json::object(), "/w").cwd, "/abs");
+    EXPECT_EQ(runSpec("r", argv, Json::object(), "/w").cwd, "/w");
+}
+
+TEST(CliInvocation, AnInvocationOfTheWrongShapeIsRefusedNamingTheField) {
+    auto codeOf = [](const Json& invocation) {
+        try {
+            runSpec("r", invocation, Json::object(), "/w");
+        } catch (const ProblemError& e) {
+            return e.problem().code + ": " + e.problem().message;
+        }
+        return std::string("accepted");
+    };
+    EXPECT_EQ(codeOf({{"argv", Json::array()}}), "invalid_invocation: the plugin's invocation has no argv");
+    EXPECT_NE(codeOf({{"argv", {"x", 1}}}).find("argv holds a non-string"), std::string::npos);
+    EXPECT_NE(codeOf({{"argv", {"x"}}, {"env", {{"K", 1}}}}).find("env.K"), std::string::npos);
+    EXPECT_NE(codeOf({{"argv", {"x"}}, {"stdin", 5}}).find("stdin"), std::string::npos);
+    EXPECT_NE(codeOf({{"argv", {"x"}}, {"cwd", false}}).find("cwd"), std::string::npos);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // waiting for a human, one sync per chunk of lines that ended messages, one terminal event).
 #include <gtest/gtest.h>
 
+#include "agent_worker/core/executor_protocol.h"
 #include "agent_worker/core/runs/run_translation.h"
 #include "lifecycle_doubles.h"
 #include "run_path_doubles.h"
@@ -16,6 +17,15 @@ using Json = nlohmann::json;
 using testing::InMemoryRunStore;
 using testing::InMemoryWorkerStore;
 using testing::MockExecutorClient;
+
+//! The executor's answer to an incremental sync that uploaded `files` files of `bytes` bytes.
+Json syncAnswer(std::int64_t files, std::int64_t bytes) {
+    SyncAnswer answer;
+    answer.reason = "message.stop";
+    answer.total.uploadedFiles = answer.workspace.uploadedFiles = files;
+    answer.total.uploadedBytes = answer.workspace.uploadedBytes = bytes;
+    return answer.toJson();
+}
 
 Json eventsOutput(std::initializer_list<Json> events) { return Json{{"events", Json::array_t(events)}}; }
 Json event(const std::string& type, Json data = Json::object()) { return {{"type", type}, {"data", data}}; }
@@ -63,7 +73,7 @@ TEST_F(RunTranslationTest, AChunksEventsAreStoredWithItsRawRecordsMarkedTranslat
 
 TEST_F(RunTranslationTest, OneSyncCoversEveryMessageThatEndedInTheChunk) {
     EXPECT_CALL(executor, sync(_, "incremental", "message.stop"))
-        .WillOnce(Return(Json{{"uploaded_files", 2}, {"uploaded_bytes", 10}}));
+        .WillOnce(Return(syncAnswer(2, 10)));
     translation.translated({line(1, "a"), line(2, "b")},
                            Json::array({eventsOutput({event("message.stop", {{"text", "x"}})}),
                                         eventsOutput({event("message.stop", {{"text", "y"}})})}));

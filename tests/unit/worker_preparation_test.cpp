@@ -1,6 +1,7 @@
 // Step 3 of a run: the worker is brought up, restored, linked and validated.
 #include <gtest/gtest.h>
 
+#include "agent_worker/core/executor_protocol.h"
 #include "agent_worker/core/runs/run_failure.h"
 #include "agent_worker/core/runs/worker_preparation.h"
 #include "lifecycle_doubles.h"
@@ -28,10 +29,18 @@ protected:
             auto executor = std::make_unique<NiceMock<MockExecutorClient>>();
             ON_CALL(*executor, restore(_, _)).WillByDefault([this](const TraceContext&, const Json& plan) {
                 plans.push_back(plan);
-                return Json{{"restored_files", 3}};
+                RestoreAnswer answer;
+                answer.files = 3;
+                return answer.toJson();
             });
-            ON_CALL(*executor, link(_, _)).WillByDefault(Return(Json{{"links", 2}}));
-            ON_CALL(*executor, validate(_, _)).WillByDefault(Return(Json{{"missing_paths", missing}}));
+            LinkAnswer linked;
+            linked.links = 2;
+            ON_CALL(*executor, link(_, _)).WillByDefault(Return(linked.toJson()));
+            ON_CALL(*executor, validate(_, _)).WillByDefault([this](const TraceContext&, const Json&) {
+                ValidateAnswer answer;
+                for (const auto& path : missing) answer.missingPaths.push_back(path);
+                return answer.toJson();
+            });
             return executor;
         };
     }
@@ -64,6 +73,9 @@ TEST_F(WorkerPreparationTest, ANewSessionsWorkerIsCreatedRestoredAndRunningWithT
     EXPECT_EQ(prepared.trace.runId, "run_1");
     EXPECT_EQ(prepared.trace.executorId, "fake-chat-1");
     EXPECT_EQ(prepared.trace.traceId.size(), 32u);
+    RunRecord again = run;  // another attempt of the run (on a fresh worker record)
+    again.sessionId = "chat-2";
+    EXPECT_EQ(preparation.activate(again).trace.traceId, prepared.trace.traceId) << "one trace per run";
     EXPECT_EQ(prepared.roots.workspaceRoot, "/w/workspace");
     preparation.restore(prepared, run, 1, {{"state_paths", {"~/.claude/projects"}}});
     EXPECT_EQ(prepared.worker.status, WorkerStatus::Running);

@@ -45,22 +45,53 @@ Json openRequest(const RunRecord& run, const SessionWorker& worker, const std::s
     return request;
 }
 
-Json runSpec(const std::string& runId, const Json& invocation, const Json& env, const std::string& workspaceRoot) {
-    Json merged = env.is_object() ? env : Json::object();
-    const Json invocationEnv = invocation.value("env", Json::object());
-    for (const auto& [name, value] : invocationEnv.items()) merged[name] = value;
-    std::string cwd = invocation.value("cwd", std::string());
-    if (cwd.empty() || cwd == ".") {
-        cwd = workspaceRoot;
-    } else if (cwd.front() != '/') {
-        cwd = workspaceRoot + "/" + cwd;
+namespace {
+
+ProblemError invalidInvocation(const std::string& what) {
+    return ProblemError({"invalid_invocation", "the plugin's invocation " + what,
+                         "the provider plugin is at fault: report it to its author"});
+}
+
+}  // namespace
+
+ExecutorRunSpec runSpec(const std::string& runId, const Json& invocation, const Json& env,
+                        const std::string& workspaceRoot) {
+    if (!invocation.is_object()) throw invalidInvocation("is not a JSON object");
+    ExecutorRunSpec spec;
+    spec.runId = runId;
+    const Json argv = invocation.value("argv", Json::array());
+    if (!argv.is_array()) throw invalidInvocation("argv is not a list");
+    for (const auto& arg : argv) {
+        if (!arg.is_string()) throw invalidInvocation("argv holds a non-string: " + arg.dump());
+        spec.argv.push_back(arg.get<std::string>());
     }
-    Json spec{{"run_id", runId},
-              {"argv", invocation.value("argv", Json::array())},
-              {"env", merged},
-              {"cwd", cwd},
-              {"keep_stdin_open", invocation.value("keep_stdin_open", false)}};
-    if (invocation.contains("stdin")) spec["stdin"] = invocation["stdin"];
+    if (spec.argv.empty()) throw invalidInvocation("has no argv");
+    // The provider's environment first, the invocation's own over it.
+    auto addEnvironment = [&spec](const Json& vars) {
+        if (!vars.is_object()) throw invalidInvocation("env is not an object");
+        for (const auto& [name, value] : vars.items()) {
+            if (!value.is_string()) throw invalidInvocation("env." + name + " is not a string");
+            spec.env[name] = value.get<std::string>();
+        }
+    };
+    addEnvironment(env.is_null() ? Json::object() : env);
+    addEnvironment(invocation.value("env", Json::object()));
+    const Json cwd = invocation.value("cwd", Json(""));
+    if (!cwd.is_string()) throw invalidInvocation("cwd is not a string");
+    std::string dir = cwd.get<std::string>();
+    if (dir.empty() || dir == ".") {
+        dir = workspaceRoot;
+    } else if (dir.front() != '/') {
+        dir = workspaceRoot + "/" + dir;
+    }
+    spec.cwd = dir;
+    if (invocation.contains("stdin") && !invocation["stdin"].is_null()) {
+        if (!invocation["stdin"].is_string()) throw invalidInvocation("stdin is not a string");
+        spec.stdinBytes = invocation["stdin"].get<std::string>();
+    }
+    const Json keepOpen = invocation.value("keep_stdin_open", Json(false));
+    if (!keepOpen.is_boolean()) throw invalidInvocation("keep_stdin_open is not a boolean");
+    spec.keepStdinOpen = keepOpen.get<bool>();
     return spec;
 }
 

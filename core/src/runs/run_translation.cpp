@@ -4,6 +4,7 @@
 #include <set>
 
 #include "agent_worker/core/event_type.h"
+#include "agent_worker/core/executor_protocol.h"
 #include "agent_worker/core/lifecycle_ports.h"
 #include "agent_worker/core/time_format.h"
 
@@ -132,13 +133,13 @@ void RunTranslation::syncAfterMessages(const std::vector<std::string>& messageEv
               {"message_event_ids", messageEventIds}};
     SyncRecord record{SyncStatus::Succeeded, "", startedAtMs};
     try {
-        const Json answer =
-            channel_.executor.sync(channel_.trace, "incremental", std::string(kSyncReasonMessageStop));
+        const auto answer = SyncAnswer::fromJson(
+            channel_.executor.sync(channel_.trace, "incremental", std::string(kSyncReasonMessageStop)));
         data["status"] = "succeeded";
-        data["files"] = answer.value("uploaded_files", 0);
-        data["bytes"] = answer.value("uploaded_bytes", 0);
-        data["deleted_files"] = answer.value("deleted_files", 0);
-        data["duration_ms"] = answer.value("duration_ms", 0);
+        data["files"] = answer.total.uploadedFiles;
+        data["bytes"] = answer.total.uploadedBytes;
+        data["deleted_files"] = answer.total.deletedFiles;
+        data["duration_ms"] = static_cast<std::int64_t>(answer.durationMs);
     } catch (const std::exception& e) {
         record = {SyncStatus::Failed, e.what(), startedAtMs};
         data["status"] = "failed";

@@ -3,7 +3,7 @@
 #include <cctype>
 #include <chrono>
 
-#include "agent_worker/core/random_id.h"
+#include "agent_worker/core/executor_protocol.h"
 #include "agent_worker/core/restore_planner.h"
 #include "agent_worker/core/runs/run_failure.h"
 #include "agent_worker/core/workspace_prefix.h"
@@ -12,6 +12,22 @@ namespace aw {
 namespace {
 
 using Json = nlohmann::json;
+
+//! One trace per run, the same on every attempt: the executor keeps the trace of a run's
+//! first start, and every call and callback of the run carries it. Run ids made here are
+//! `run_` + 32 hex digits, which is a trace id already; other ids are hashed (FNV-1a).
+std::string traceIdOf(const std::string& runId) {
+    const std::string hex = runId.rfind("run_", 0) == 0 ? runId.substr(4) : "";
+    if (hex.size() == 32 && hex.find_first_not_of("0123456789abcdef") == std::string::npos) return hex;
+    std::string out;
+    for (std::uint64_t seed : {0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL}) {
+        std::uint64_t hash = seed;
+        for (unsigned char c : runId) hash = (hash ^ c) * 0x100000001b3ULL;
+        static constexpr char kHex[] = "0123456789abcdef";
+        for (int i = 0; i < 16; ++i, hash >>= 4) out += kHex[hash & 0xf];
+    }
+    return out;
+}
 
 }  // namespace
 
@@ -46,7 +62,7 @@ PreparedWorker WorkerPreparation::activate(const RunRecord& run) {
     }
     prepared.worker = prepared.activation.worker;
     prepared.executor = gateway_.executor(prepared.worker);
-    prepared.trace = {newTraceId(), run.sessionId, gateway_.executorId(prepared.worker), run.runId};
+    prepared.trace = {traceIdOf(run.runId), run.sessionId, gateway_.executorId(prepared.worker), run.runId};
     prepared.roots = gateway_.roots(prepared.worker);
     return prepared;
 }
@@ -76,14 +92,12 @@ void WorkerPreparation::restore(PreparedWorker& prepared, const RunRecord& run, 
         const auto plan =
             toJson(planner.plan(run.sessionId, parseWorkspacePrefix(prepared.worker.workspaceS3Prefix), request));
         auto& executor = *prepared.executor;
-        restored = executor.restore(prepared.trace, plan);
-        const Json linked = executor.link(prepared.trace, plan);
-        restored["links"] = linked.value("links", 0);
-        const Json validated = executor.validate(prepared.trace, plan);
-        const Json missing = validated.value("missing_paths", Json::array());
+        restored = RestoreAnswer::fromJson(executor.restore(prepared.trace, plan)).toJson();
+        restored["links"] = LinkAnswer::fromJson(executor.link(prepared.trace, plan)).links;
+        const auto missing = ValidateAnswer::fromJson(executor.validate(prepared.trace, plan)).missingPaths;
         if (!missing.empty()) {
             problem = Problem{"restore_validation_failed",
-                              "required paths are missing after the restore: " + missing.dump(),
+                              "required paths are missing after the restore: " + Json(missing).dump(),
                               "the session's stored files are incomplete; check the object store under " +
                                   prepared.worker.workspaceS3Prefix};
             restored["missing_paths"] = missing;

@@ -269,9 +269,9 @@ int AgentHostApp::serve(const HostConfig& config) {
     // from it, not the `:0` and empty id that were asked for.
     nlohmann::json effective = nlohmann::json::parse(config.redactedJson());
     effective["listen"] = bound.url();
-    effective["host_id"] = runOptions.hostId;
+    effective["host_id"] = runOptions.queue.hostId;
     logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "listening",
-              {{"url", bound.url()}, {"host_id", runOptions.hostId}, {"config", effective}});
+              {{"url", bound.url()}, {"host_id", runOptions.queue.hostId}, {"config", effective}});
 
     waitForTerminationRequest();
     logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "shutting down", nlohmann::json::object());

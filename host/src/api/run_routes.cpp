@@ -2,6 +2,7 @@
 // the maintenance passes and the executors' callbacks. See docs/api.md.
 #include <atomic>
 
+#include "agent_worker/core/executor_protocol.h"
 #include "agent_worker/core/identifiers.h"
 #include "agent_worker/core/refusal.h"
 #include "api/routes.h"
@@ -71,36 +72,12 @@ HumanReplyRequest humanReplyFrom(const Json& body) {
     return reply;
 }
 
-//! POST /v1/callbacks/executor: {"events": [{run_id, stream, seq, line?, continued?, ...}]}.
+//! POST /v1/callbacks/executor: the executor protocol's callback batch, as raw records.
 std::vector<RawOutputRecord> callbackRecords(const Json& body) {
-    if (!body.contains("events") || !body["events"].is_array()) {
-        throw ApiError(400, {"invalid_callback", "\"events\" must be a list of output records", ""});
-    }
+    auto parsed = parseCallbackBatch(body);
+    if (const auto* problem = std::get_if<Problem>(&parsed)) throw ApiError(400, *problem);
     std::vector<RawOutputRecord> records;
-    for (const auto& item : body["events"]) {
-        if (!item.is_object() || !item.contains("run_id") || !item["run_id"].is_string() ||
-            !item.contains("stream") || !item["stream"].is_string() || !item.contains("seq") ||
-            !item["seq"].is_number_integer()) {
-            throw ApiError(400, {"invalid_callback", "an output record lacks run_id, stream or seq", ""});
-        }
-        RawOutputRecord record;
-        record.runId = item["run_id"];
-        record.stream = item["stream"];
-        record.seq = item["seq"];
-        if (record.stream != "stdout" && record.stream != "stderr" && record.stream != "exit") {
-            throw ApiError(400, {"invalid_callback", "unknown stream '" + record.stream + "'", ""});
-        }
-        record.eventId = record.runId + "/" + record.stream + "/" + std::to_string(record.seq);
-        if (record.stream == "exit") {
-            Json exitBody = item;
-            for (const char* key : {"event_id", "run_id", "stream", "seq"}) exitBody.erase(key);
-            record.line = exitBody.dump();
-        } else {
-            record.line = item.value("line", std::string());
-            record.continued = item.value("continued", false);
-        }
-        records.push_back(std::move(record));
-    }
+    for (const auto& record : std::get<CallbackBatch>(parsed).events) records.push_back(toRawOutputRecord(record));
     return records;
 }
 

@@ -139,8 +139,13 @@ std::optional<SubprocessOptions> Runner::spawnOptions(const Json& request, const
     for (const auto& [name, value] : env.items()) {
         if (value.is_string()) spawn.env[name] = value.get<std::string>();
     }
-    const Json spec = runSpec("run", invocation, Json::object(), request.value("workspace", std::string(".")));
-    spawn.workingDir = std::filesystem::path(spec["cwd"].get<std::string>()).lexically_normal().string();
+    try {
+        const auto spec = runSpec("run", invocation, Json::object(), request.value("workspace", std::string(".")));
+        spawn.workingDir = std::filesystem::path(spec.cwd).lexically_normal().string();
+    } catch (const ProblemError& e) {
+        say(e.problem().message);
+        return std::nullopt;
+    }
     const bool keepOpen = invocation.value("keep_stdin_open", false);
     spawn.pipeStdin = keepOpen || !invocation.value("stdin", std::string()).empty();
     spawn.pipeStdout = true;

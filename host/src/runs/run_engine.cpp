@@ -290,14 +290,19 @@ void RunEngine::startCli(ActiveRun& active) {
              crashed ? "retried with the restarted provider" : "check the request and provider settings"},
             crashed);
     }
-    const Json spec = runSpec(run.runId, opened.value("invocation", Json::object()), settings["env"],
-                              active.worker.roots.workspaceRoot);
+    ExecutorRunSpec spec;
+    try {
+        spec = runSpec(run.runId, opened.value("invocation", Json::object()), settings["env"],
+                       active.worker.roots.workspaceRoot);
+    } catch (const ProblemError& e) {
+        throw RunAttemptFailure(e.problem(), false);
+    }
     log_.appendHostEvent(run.runId, "run.started", "run.started",
                          {{"attempt", active.entry.attempts},
                           {"executor_id", active.worker.trace.executorId},
-                          {"argv0", spec["argv"].empty() ? Json("") : spec["argv"][0]}});
+                          {"argv0", spec.argv.front()}});
     try {
-        active.worker.executor->startRun(active.worker.trace, spec);
+        active.worker.executor->startRun(active.worker.trace, spec.toJson());
     } catch (const ExecutorCallError& e) {
         // A repeated start of the same run id is the same run on the executor, so a retry
         // never starts the CLI twice.

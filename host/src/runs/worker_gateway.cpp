@@ -1,5 +1,7 @@
 #include "runs/worker_gateway.h"
 
+#include "agent_worker/core/executor_protocol.h"
+#include "agent_worker/core/random_id.h"
 #include "runtime/local_worker_runtime.h"
 
 namespace aw {
@@ -25,12 +27,12 @@ SyncResult ExecutorWorkspaceSyncer::syncWorkspace(const SessionWorker& worker,
                                                   std::string_view reason) {
     SyncResult result;
     try {
-        const auto answer = gateway_.executor(worker)->sync(
-            {"", worker.sessionId, gateway_.executorId(worker), ""}, "incremental",
-            std::string(reason));
+        const auto answer = SyncAnswer::fromJson(gateway_.executor(worker)->sync(
+            {newTraceId(), worker.sessionId, gateway_.executorId(worker), ""}, "incremental",
+            std::string(reason)));
         result.succeeded = true;
-        result.files = answer.value("uploaded_files", std::int64_t{0});
-        result.bytes = answer.value("uploaded_bytes", std::int64_t{0});
+        result.files = answer.total.uploadedFiles;
+        result.bytes = answer.total.uploadedBytes;
     } catch (const std::exception& e) {
         result.error = e.what();
     }

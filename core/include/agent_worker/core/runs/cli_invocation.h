@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "agent_worker/core/executor_protocol.h"
 #include "agent_worker/core/run_store.h"
 #include "agent_worker/core/session_worker.h"
 
@@ -32,10 +33,11 @@ nlohmann::json providerEnvironment(const nlohmann::json& facts, const nlohmann::
 nlohmann::json openRequest(const RunRecord& run, const SessionWorker& worker, const std::string& workspaceRoot,
                            const nlohmann::json& settings);
 
-//! The executor's run spec: {run_id, argv, env, cwd, keep_stdin_open, stdin?}. `env` is the
-//! provider's environment with the invocation's own env over it; a relative or empty cwd
-//! is taken inside `workspaceRoot`.
-nlohmann::json runSpec(const std::string& runId, const nlohmann::json& invocation, const nlohmann::json& env,
-                       const std::string& workspaceRoot);
+//! The executor's run spec from the plugin's invocation. `env` is the provider's
+//! environment with the invocation's own env over it; a relative or empty cwd is taken
+//! inside `workspaceRoot`. Throws ProblemError `invalid_invocation` naming the field when
+//! the invocation's argv, env or stdin has the wrong JSON type, or argv is empty.
+ExecutorRunSpec runSpec(const std::string& runId, const nlohmann::json& invocation, const nlohmann::json& env,
+                        const std::string& workspaceRoot);
 
 }  // namespace aw
