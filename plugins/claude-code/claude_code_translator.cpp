@@ -2,6 +2,8 @@
 // (fixtures/providers/FACTS.md, section 1); anything else is counted and skipped.
 #include "claude_code_translator.h"
 
+#include <agent_worker/event_types.h>
+
 #include <algorithm>
 
 namespace aw::claude_code {
@@ -133,7 +135,7 @@ void Translator::noteSession(const Json& line, Output& out) {
         if (auto model = stringAt(line, "model"); !model.empty()) data["model"] = model;
         if (auto cwd = stringAt(line, "cwd"); !cwd.empty()) data["cwd"] = cwd;
     }
-    out.add("provider.session", std::move(data));
+    out.add(AW_EVENT_PROVIDER_SESSION, std::move(data));
 }
 
 void Translator::onSystem(const Json& line, Output&) {
@@ -197,7 +199,7 @@ void Translator::emitBlockText(const std::string& apiMessageId, const std::strin
         return b.apiMessageId == apiMessageId && b.kind == kind;
     });
     if (streamed != streamed_.end()) {
-        out.add("message.stop",
+        out.add(AW_EVENT_MESSAGE_STOP,
                 withParent({{"message_id", streamed->messageId}, {"kind", kind}, {"text", text}},
                            &parent));
         streamed_.erase(streamed);
@@ -205,11 +207,11 @@ void Translator::emitBlockText(const std::string& apiMessageId, const std::strin
     }
     if (text.empty()) return;
     const std::string id = newMessageId(apiMessageId);
-    out.add("message.start",
+    out.add(AW_EVENT_MESSAGE_START,
             withParent({{"message_id", id}, {"kind", kind}, {"role", "assistant"}}, &parent));
-    out.add("message.delta",
+    out.add(AW_EVENT_MESSAGE_DELTA,
             withParent({{"message_id", id}, {"kind", kind}, {"text", text}}, &parent));
-    out.add("message.stop",
+    out.add(AW_EVENT_MESSAGE_STOP,
             withParent({{"message_id", id}, {"kind", kind}, {"text", text}}, &parent));
 }
 
@@ -221,9 +223,10 @@ void Translator::onToolUse(const Json& block, const Json& parent, Output& out) {
     }
     if (tools_.count(id)) return;  // the same block reported twice
     const Json* input = member(block, "input");
-    ToolCall call{stringAt(block, "name"), input ? *input : Json::object()};
+    // tool.start's input is an object (docs/events.md): anything else is not the CLI's input.
+    ToolCall call{stringAt(block, "name"), input && input->is_object() ? *input : Json::object()};
     out.add(
-        "tool.start",
+        AW_EVENT_TOOL_START,
         withParent({{"tool_call_id", id}, {"name", call.name}, {"input", call.input}}, &parent));
     unfinishedTools_.started(id, call.name);
     tools_[id] = std::move(call);
@@ -258,11 +261,11 @@ void Translator::onToolResult(const Json& block, const Json& line, const Json& p
     const bool isError = boolAt(block, "is_error");
     auto call = tools_.find(id);
     const std::string name = call == tools_.end() ? std::string() : call->second.name;
-    out.add("tool.result", withParent({{"tool_call_id", id},
-                                       {"name", name},
-                                       {"output", toolResultText(member(block, "content"))},
-                                       {"is_error", isError}},
-                                      &parent));
+    out.add(AW_EVENT_TOOL_RESULT, withParent({{"tool_call_id", id},
+                                              {"name", name},
+                                              {"output", toolResultText(member(block, "content"))},
+                                              {"is_error", isError}},
+                                             &parent));
     unfinishedTools_.finished(id);
     if (!isError && call != tools_.end()) {
         const Json* structured = member(line, "tool_use_result");
@@ -283,7 +286,7 @@ void Translator::updateTodos(const std::string& tool, const Json& input, const J
             list.push_back(todoItem(id.empty() ? std::to_string(i + 1) : id,
                                     stringAt(todo, "content"), stringAt(todo, "status")));
         }
-        out.add("todo.update", {{"todos", std::move(list)}, {"source", tool}});
+        out.add(AW_EVENT_TODO_UPDATE, {{"todos", std::move(list)}, {"source", tool}});
         return;
     }
     if (tool == "TaskCreate") {
@@ -321,7 +324,7 @@ void Translator::updateTodos(const std::string& tool, const Json& input, const J
     }
     Json list = Json::array();
     for (const Task& task : tasks_) list.push_back(todoItem(task.id, task.content, task.status));
-    out.add("todo.update", {{"todos", std::move(list)}, {"source", tool}});
+    out.add(AW_EVENT_TODO_UPDATE, {{"todos", std::move(list)}, {"source", tool}});
 }
 
 void Translator::onStreamEvent(const Json& line, Output& out) {
@@ -344,7 +347,7 @@ void Translator::onStreamEvent(const Json& line, Output& out) {
     const Json parent = parentMember ? *parentMember : Json();
     auto open = [&](const std::string& kind) -> StreamedBlock& {
         StreamedBlock block{apiMessageId, index, newMessageId(apiMessageId), kind, ""};
-        out.add("message.start",
+        out.add(AW_EVENT_MESSAGE_START,
                 withParent({{"message_id", block.messageId}, {"kind", kind}, {"role", "assistant"}},
                            &parent));
         streamed_.push_back(std::move(block));
@@ -366,7 +369,7 @@ void Translator::onStreamEvent(const Json& line, Output& out) {
         });
         StreamedBlock& block = found != streamed_.end() ? *found : open(kind);
         block.text += piece;
-        out.add("message.delta",
+        out.add(AW_EVENT_MESSAGE_DELTA,
                 withParent({{"message_id", block.messageId}, {"kind", kind}, {"text", piece}},
                            &parent));
     }
@@ -433,7 +436,7 @@ Json Translator::usageOf(const Json& result) const {
 void Translator::onResult(const Json& line, Output& out) {
     result_ = line;
     usage_ = usageOf(line);
-    out.add("usage", usage_);
+    out.add(AW_EVENT_USAGE, usage_);
     // In stdio mode the CLI waits for the next user turn until its stdin closes.
     if (protocolMode(request_)) out.closeStdin = true;
 }
@@ -477,13 +480,13 @@ void Translator::onControlRequest(const Json& line, Output& out) {
         }
     }
     pendingHuman_[requestId] = std::move(pending);
-    out.add("human.request", std::move(data));
+    out.add(AW_EVENT_HUMAN_REQUEST, std::move(data));
 }
 
 void Translator::onControlCancel(const Json& line, Output& out) {
     const std::string requestId = stringAt(line, "request_id");
     if (pendingHuman_.erase(requestId) == 0) return;
-    out.add("human.response",
+    out.add(AW_EVENT_HUMAN_RESPONSE,
             {{"request_id", requestId}, {"decision", "cancelled"}, {"by", "provider"}});
 }
 
@@ -540,10 +543,10 @@ Json Translator::interrupt() {
 
 void Translator::closeDangling(Output& out) {
     for (const StreamedBlock& block : streamed_) {
-        out.add("message.stop", {{"message_id", block.messageId},
-                                 {"kind", block.kind},
-                                 {"text", block.text},
-                                 {"incomplete", true}});
+        out.add(AW_EVENT_MESSAGE_STOP, {{"message_id", block.messageId},
+                                        {"kind", block.kind},
+                                        {"text", block.text},
+                                        {"incomplete", true}});
     }
     streamed_.clear();
     unfinishedTools_.close(out);
@@ -557,12 +560,12 @@ Output Translator::exit(int32_t exitCode, int32_t signal, bool stopRequested) {
     if (!usage_.is_null()) data["usage"] = usage_;
     auto stopped = [&] {
         data["reason"] = "cancelled";
-        out.add("run.stopped", std::move(data));
+        out.add(AW_EVENT_RUN_STOPPED, std::move(data));
     };
     auto failed = [&](const std::string& errorClass, const std::string& message) {
         data["error"] = {{"class", errorClass}, {"message", message}};
         if (lastApiErrorStatus_ > 0) data["error"]["http_status"] = lastApiErrorStatus_;
-        out.add("run.failed", std::move(data));
+        out.add(AW_EVENT_RUN_FAILED, std::move(data));
     };
 
     if (!result_.is_null()) {
@@ -596,7 +599,7 @@ Output Translator::exit(int32_t exitCode, int32_t signal, bool stopRequested) {
             return out;
         }
         data["result"] = stringAt(result_, "result");
-        out.add("run.completed", std::move(data));
+        out.add(AW_EVENT_RUN_COMPLETED, std::move(data));
         return out;
     }
     if (stopRequested) {

@@ -40,7 +40,8 @@
 //
 // feed, exit and reply may return an Output or a Json document. Everything here is inline or
 // a template and, on GCC and Clang, hidden: the plugin exports aw_provider_entry and nothing
-// else. Needs provider_abi.h and nlohmann/json.hpp (3.11), nothing else of Agent Worker.
+// else. Needs provider_abi.h, event_types.h (the AW_EVENT_* type names) and nlohmann/json.hpp
+// (3.11), nothing else of Agent Worker.
 #ifndef AGENT_WORKER_PROVIDER_PLUGIN_HPP
 #define AGENT_WORKER_PROVIDER_PLUGIN_HPP
 
@@ -60,6 +61,7 @@
 #include <utility>
 #include <vector>
 
+#include "event_types.h"
 #include "provider_abi.h"
 
 #if defined(__GNUC__)
@@ -190,7 +192,7 @@ struct Output {
     std::string stdinBytes;
     bool closeStdin = false;
 
-    //! Appends the event {"type": type, "data": data}.
+    //! Appends the event {"type": type, "data": data}; `type` is one of the AW_EVENT_* names.
     void add(const char* type, Json data) {
         events.push_back(Json{{"type", type}, {"data", std::move(data)}});
     }
@@ -391,11 +393,11 @@ public:
     //! Adds {"tool_call_id","name","output":"","is_error":true,"unfinished":true} for each.
     void close(Output& out) {
         for (const auto& [toolCallId, name] : open_) {
-            out.add("tool.result", {{"tool_call_id", toolCallId},
-                                    {"name", name},
-                                    {"output", ""},
-                                    {"is_error", true},
-                                    {"unfinished", true}});
+            out.add(AW_EVENT_TOOL_RESULT, {{"tool_call_id", toolCallId},
+                                           {"name", name},
+                                           {"output", ""},
+                                           {"is_error", true},
+                                           {"unfinished", true}});
         }
         open_.clear();
     }
