@@ -87,8 +87,8 @@ std::string ProviderHostService::feedLine(const nlohmann::json& request) {
         if (!line.is_string()) throw BadRequest("a line is not a string");
         if (!first) response += ',';
         first = false;
-        // One output per line, in order: a line the plugin rejects is reported in place
-        // and does not stop the lines after it.
+        // One output per line, in order: a line the plugin fails, or whose output the event
+        // table rejects, is reported in place and does not stop the lines after it.
         try {
             std::string output = provider_.feedText(run, line.get<std::string>());
             if (output.find_first_of("\r\n") != std::string::npos) {
