@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "claude_code_answers.h"
+
 namespace aw::claude_code {
 namespace {
 
@@ -56,42 +58,6 @@ std::string toolResultText(const Json* content) {
 Json withParent(Json data, const Json* parent) {
     if (parent && parent->is_string()) data["parent_tool_call_id"] = *parent;
     return data;
-}
-
-std::string joinedAnswer(const Json& answer) {
-    if (answer.is_string()) return answer.get<std::string>();
-    if (!answer.is_array() || answer.empty()) {
-        throw InvalidInput("each answer must be a label or a list of labels");
-    }
-    std::string joined;
-    for (const Json& label : answer) {
-        if (!label.is_string()) throw InvalidInput("answer labels must be strings");
-        if (!joined.empty()) joined += ", ";
-        joined += label.get<std::string>();
-    }
-    return joined;
-}
-
-//! AskUserQuestion takes {"<question text>": "<label>"}; the host may also answer by position.
-Json answersFor(const Json& answers, const Json& input) {
-    Json byQuestion = Json::object();
-    if (answers.is_object()) {
-        for (const auto& [question, answer] : answers.items()) {
-            byQuestion[question] = joinedAnswer(answer);
-        }
-    } else if (answers.is_array()) {
-        const Json* questions = member(input, "questions");
-        for (size_t i = 0; i < answers.size(); ++i) {
-            if (!questions || !questions->is_array() || i >= questions->size()) {
-                throw InvalidInput("more answers than questions");
-            }
-            byQuestion[stringAt((*questions)[i], "question")] = joinedAnswer(answers[i]);
-        }
-    }
-    if (byQuestion.empty()) {
-        throw InvalidInput("reply.answers must map each question to a label");
-    }
-    return byQuestion;
 }
 
 }  // namespace
