@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "claude_code_answers.h"
+#include "claude_code_notice.h"
 
 namespace aw::claude_code {
 namespace {
@@ -104,10 +105,11 @@ void Translator::noteSession(const Json& line, Output& out) {
     out.add(AW_EVENT_PROVIDER_SESSION, std::move(data));
 }
 
-void Translator::onSystem(const Json& line, Output&) {
+void Translator::onSystem(const Json& line, Output& out) {
     const std::string subtype = stringAt(line, "subtype");
     if (subtype == "api_retry") {
-        // Remembered so a run that dies while retrying still says why.
+        // Shown while the CLI waits; remembered so a run that dies while retrying says why.
+        out.add(AW_EVENT_PROVIDER_NOTICE, apiRetryNotice(line));
         lastApiError_ = "API retry " + std::to_string(integerAt(line, "attempt")) + "/" +
                         std::to_string(integerAt(line, "max_retries")) + ": " +
                         stringAt(line, "error");

@@ -5,6 +5,7 @@
 #include <agent_worker/event_types.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace aw::codex_cli {
 namespace {
@@ -51,6 +52,29 @@ std::string toolOutput(const Json& item) {
     return {};
 }
 
+//! The provider.notice data of a top-level `error` line that announces a retry
+//! ("Reconnecting... 2/5 (<why>)", or "Reconnecting... waiting for network (...)" without a
+//! count), or null for any other error line. A retry is not the run's failure: only
+//! turn.failed (or the CLI's death) decides that.
+Json reconnectNotice(const std::string& message) {
+    static constexpr std::string_view kPrefix = "Reconnecting...";
+    if (!message.starts_with(kPrefix)) return Json();
+    Json data{{"kind", "api_retry"}, {"message", message}};
+    const char* counts = message.c_str() + kPrefix.size();
+    while (*counts == ' ') ++counts;
+    char* end = nullptr;
+    const long attempt = std::strtol(counts, &end, 10);
+    if (end != counts && *end == '/') {
+        const char* maxStart = end + 1;
+        const long maxAttempts = std::strtol(maxStart, &end, 10);
+        if (end != maxStart && attempt > 0 && maxAttempts > 0) {
+            data["attempt"] = attempt;
+            data["max_attempts"] = maxAttempts;
+        }
+    }
+    return data;
+}
+
 bool toolFailed(const Json& item) {
     const std::string status = stringAt(item, "status");
     if (status == "failed" || status == "declined" || status == "error") return true;
@@ -94,6 +118,9 @@ void Translator::dispatch(const Json& line, Output& out) {
         if (turnFailure_.empty()) turnFailure_ = "the turn failed";
     } else if (type == "error") {
         lastError_ = stringAt(line, "message");
+        if (Json notice = reconnectNotice(lastError_); !notice.is_null()) {
+            out.add(AW_EVENT_PROVIDER_NOTICE, std::move(notice));
+        }
     } else if (type != "turn.started") {
         lines_.countUnknown(type.empty() ? "(no type)" : type);
     }

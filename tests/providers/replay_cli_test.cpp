@@ -277,6 +277,18 @@ TEST(ReplayCliContent, Http500RecordingsFailWithTheCliMessage) {
     }
 }
 
+TEST(ReplayCliContent, RetriedApiErrorsAreNoticesBeforeTheFailure) {
+    for (const auto& [fixture, count] : std::vector<std::pair<std::string, std::size_t>>{
+             {"claude-http500-maxretries2", 2}, {"codex-http500", 5}}) {
+        const Replayed run = replay(fixture, requestFor(fixture));
+        const auto notices = run.ofType("provider.notice");
+        ASSERT_EQ(notices.size(), count) << run.describe();
+        EXPECT_EQ(notices.back().value("attempt", 0), static_cast<int>(count));
+        EXPECT_EQ(notices.back().value("max_attempts", 0), static_cast<int>(count));
+        EXPECT_EQ(run.events.back().value("type", ""), "run.failed") << run.describe();
+    }
+}
+
 TEST(ReplayCliContent, OpencodeKilledBySigintIsStoppedWithTheSignal) {
     const Replayed run =
         replay("opencode-interrupt-sigint", requestFor("opencode-interrupt-sigint"));
