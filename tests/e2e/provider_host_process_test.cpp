@@ -101,6 +101,14 @@ TEST(ProviderHostReplay, LinesWhoseEventsBreakTheTableAreNamedAndFailTheReplay) 
     EXPECT_EQ(replay.stderrText.find("line 1: "), std::string::npos) << replay.stderrText;
 }
 
+TEST(ProviderHostReplay, ARejectedLinesBytesForTheCliStillReachIt) {
+    const auto replay = runReplay("lying-events", {"a host type"}, {"--with-stdin"});
+    ASSERT_EQ(replay.records.size(), 3u) << replay.stderrText;
+    EXPECT_EQ(replay.records[0]["type"], "provider.line_error");
+    EXPECT_EQ(replay.records[1]["stdin"], "still answered\n");
+    EXPECT_EQ(replay.records[2]["type"], "run.completed");
+}
+
 TEST(ProviderHostReplay, ARefusedPluginExitsWithTheReason) {
     const auto replay = runReplay("wrong-abi-major", {"x"});
     EXPECT_EQ(replay.status.code, kProviderRefusedExitCode);
@@ -149,6 +157,22 @@ TEST_F(ServedProviderHost, HandshakesThenAnswersRequestsByIdWithBatchedFeeds) {
     EXPECT_EQ(fed["result"]["outputs"][2]["events"][0]["data"]["text"], "l3");
     EXPECT_EQ(send({{"id", 10}, {"op", "exit"}, {"run", "a"}, {"exit_code", 0}})["result"]["events"][0]["type"],
               "run.completed");
+}
+
+TEST_F(ServedProviderHost, ALineWhoseEventsBreakTheTableIsAnErrorInPlaceThatKeepsItsStdin) {
+    start("lying-events");
+    ASSERT_EQ(send({{"id", 1}, {"op", "open"}, {"run", "a"}, {"request", Json::object()}})["ok"],
+              true);
+    const auto fed =
+        send({{"id", 2}, {"op", "feed"}, {"run", "a"}, {"lines", {"fine", "a host type"}}});
+    const auto& outputs = fed["result"]["outputs"];
+    ASSERT_EQ(outputs.size(), 2u) << fed.dump();
+    EXPECT_EQ(outputs[0]["events"][0]["type"], "message.delta");
+    EXPECT_FALSE(outputs[1].contains("events")) << outputs[1].dump();
+    EXPECT_EQ(outputs[1]["error"]["code"], "invalid_plugin_output");
+    EXPECT_EQ(outputs[1]["error"]["message"],
+              "event 0 (run.queued): only the host emits run.queued");
+    EXPECT_EQ(outputs[1]["stdin"], "still answered\n") << "agent-host still writes it to the CLI";
 }
 
 TEST_F(ServedProviderHost, BadRequestsGetErrorsAndServingGoesOn) {

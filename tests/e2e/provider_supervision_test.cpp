@@ -279,6 +279,7 @@ TEST_F(ProviderSupervision, TheAdminReplayRejectsLinesWhoseEventsBreakTheTable) 
                                                "provider.line_error", "run.completed"}));
     EXPECT_EQ(body["events"][1]["data"]["raw_event_id"], "admin-replay/stdout/2");
     EXPECT_EQ(body["events"].back()["data"]["line_errors"], 2);
+    EXPECT_EQ(body["stdin"], Json::array({"still answered\n"})) << "the CLI still gets its answer";
     EXPECT_EQ(row("lying-events.so")["status"], "healthy")
         << "a lie is the line's, not the provider's";
 }

@@ -2,7 +2,8 @@
  * the way a careless plugin would. The host must reject each such line as a whole and say
  * which and why (docs/events.md, "Every type at a glance"):
  *   a line containing "unknown"  -> an echo, then an event of a type that does not exist
- *   a line containing "host"     -> a run.queued event, which only the host emits
+ *   a line containing "host"     -> a run.queued event, which only the host emits, and
+ *                                   bytes for the CLI's stdin (which still reach it)
  *   a line containing "missing"  -> a tool.start without its name
  *   a line containing "terminal" -> a run.completed from feed, which only exit_run returns
  * Any other line is echoed correctly. */
@@ -23,7 +24,9 @@ static aw_status lying_feed(aw_run* run, const char* line, size_t line_size, aw_
               "\",\"data\":{\"message_id\":\"m\",\"kind\":\"text\",\"text\":\"fine so far\"}},"
               "{\"type\":\"message.shout\",\"data\":{\"text\":\"HI\"}}]}";
     else if (contains(line, line_size, "host"))
-        lie = "{\"events\":[{\"type\":\"" AW_EVENT_RUN_QUEUED "\",\"data\":{}}]}";
+        lie = "{\"events\":[{\"type\":\"" AW_EVENT_RUN_QUEUED
+              "\",\"data\":{}}],"
+              "\"stdin\":\"still answered\\n\"}";
     else if (contains(line, line_size, "missing"))
         lie = "{\"events\":[{\"type\":\"" AW_EVENT_TOOL_START
               "\",\"data\":{\"tool_call_id\":\"t1\",\"input\":{}}}]}";

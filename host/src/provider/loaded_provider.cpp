@@ -36,8 +36,9 @@ void validateOutputDocument(const nlohmann::json& output, PluginCall call, std::
     const CheckedOutput checked = checkPluginOutput(output, call, maxEvents);
     if (checked.accepted()) return;
     // The check's reason as is: the same words whichever path rejected the output.
-    throw PluginCallError({"invalid_plugin_output", checked.reason(),
-                           "fix the plugin; docs/events.md lists what each event type needs"});
+    throw RejectedOutputError({"invalid_plugin_output", checked.reason(),
+                               "fix the plugin; docs/events.md lists what each event type needs"},
+                              checked.stdinBytes, checked.closeStdin);
 }
 
 bool isValidProviderName(std::string_view name) {

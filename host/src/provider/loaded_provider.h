@@ -36,8 +36,25 @@ public:
     using ProblemError::ProblemError;
 };
 
-//! checkPluginOutput (core/plugin_output_check.h) as an exception: throws PluginCallError
-//! `invalid_plugin_output` with the check's reason when it rejects `output`.
+//! An output document the check rejected (`invalid_plugin_output`): its events are dropped,
+//! but what it asked for the CLI's stdin is kept, well formed, for whoever answers the CLI
+//! (holding back an answer to the CLI's protocol would only leave it waiting).
+class RejectedOutputError : public PluginCallError {
+public:
+    RejectedOutputError(Problem problem, std::string stdinBytes, bool closeStdin)
+        : PluginCallError(std::move(problem)),
+          stdinBytes_(std::move(stdinBytes)),
+          closeStdin_(closeStdin) {}
+    const std::string& stdinBytes() const noexcept { return stdinBytes_; }
+    bool closeStdin() const noexcept { return closeStdin_; }
+
+private:
+    std::string stdinBytes_;
+    bool closeStdin_;
+};
+
+//! checkPluginOutput (core/plugin_output_check.h) as an exception: throws RejectedOutputError
+//! with the check's reason when it rejects `output`.
 void validateOutputDocument(const nlohmann::json& output, PluginCall call, std::size_t maxEvents);
 
 //! Limits on what one plugin call may return.

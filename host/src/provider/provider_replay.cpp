@@ -27,6 +27,16 @@ std::string runIdOf(const Json& request) {
                : std::string("replay");
 }
 
+//! A rejected line in the provider-host's answer still carries the bytes for the CLI's stdin.
+PluginOutputGate::Admitted withStdinOf(const Json& failed, PluginOutputGate::Admitted admitted) {
+    if (const auto bytes = failed.find("stdin"); bytes != failed.end() && bytes->is_string()) {
+        admitted.stdinBytes = bytes->get<std::string>();
+    }
+    const auto close = failed.find("close_stdin");
+    admitted.closeStdin = close != failed.end() && close->is_boolean() && close->get<bool>();
+    return admitted;
+}
+
 //! One replay: the gate, what it let through, and who is told.
 class Replay {
 public:
@@ -70,7 +80,7 @@ private:
         const std::string rawId = runId_ + "/stdout/" + std::to_string(line);
         if (output.is_object() && output.contains("error")) {
             const Problem problem = problemOf(output["error"]);
-            keep(gate_.reject(rawId, problem.message), line, rawId, problem);
+            keep(withStdinOf(output, gate_.reject(rawId, problem.message)), line, rawId, problem);
         } else if (output.is_null()) {
             const Problem problem{"provider_protocol", "the provider answered no output for it",
                                   ""};
