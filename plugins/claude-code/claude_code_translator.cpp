@@ -2,7 +2,12 @@
 // (fixtures/providers/FACTS.md, section 1); anything else is counted and skipped.
 #include "claude_code_translator.h"
 
+#include <agent_worker/event_types.h>
+
 #include <algorithm>
+
+#include "claude_code_answers.h"
+#include "claude_code_notice.h"
 
 namespace aw::claude_code {
 namespace {
@@ -56,42 +61,6 @@ Json withParent(Json data, const Json* parent) {
     return data;
 }
 
-std::string joinedAnswer(const Json& answer) {
-    if (answer.is_string()) return answer.get<std::string>();
-    if (!answer.is_array() || answer.empty()) {
-        throw InvalidInput("each answer must be a label or a list of labels");
-    }
-    std::string joined;
-    for (const Json& label : answer) {
-        if (!label.is_string()) throw InvalidInput("answer labels must be strings");
-        if (!joined.empty()) joined += ", ";
-        joined += label.get<std::string>();
-    }
-    return joined;
-}
-
-//! AskUserQuestion takes {"<question text>": "<label>"}; the host may also answer by position.
-Json answersFor(const Json& answers, const Json& input) {
-    Json byQuestion = Json::object();
-    if (answers.is_object()) {
-        for (const auto& [question, answer] : answers.items()) {
-            byQuestion[question] = joinedAnswer(answer);
-        }
-    } else if (answers.is_array()) {
-        const Json* questions = member(input, "questions");
-        for (size_t i = 0; i < answers.size(); ++i) {
-            if (!questions || !questions->is_array() || i >= questions->size()) {
-                throw InvalidInput("more answers than questions");
-            }
-            byQuestion[stringAt((*questions)[i], "question")] = joinedAnswer(answers[i]);
-        }
-    }
-    if (byQuestion.empty()) {
-        throw InvalidInput("reply.answers must map each question to a label");
-    }
-    return byQuestion;
-}
-
 }  // namespace
 
 Translator::Translator(RunRequest request) : request_(std::move(request)) {}
@@ -133,13 +102,14 @@ void Translator::noteSession(const Json& line, Output& out) {
         if (auto model = stringAt(line, "model"); !model.empty()) data["model"] = model;
         if (auto cwd = stringAt(line, "cwd"); !cwd.empty()) data["cwd"] = cwd;
     }
-    out.add("provider.session", std::move(data));
+    out.add(AW_EVENT_PROVIDER_SESSION, std::move(data));
 }
 
-void Translator::onSystem(const Json& line, Output&) {
+void Translator::onSystem(const Json& line, Output& out) {
     const std::string subtype = stringAt(line, "subtype");
     if (subtype == "api_retry") {
-        // Remembered so a run that dies while retrying still says why.
+        // Shown while the CLI waits; remembered so a run that dies while retrying says why.
+        out.add(AW_EVENT_PROVIDER_NOTICE, apiRetryNotice(line));
         lastApiError_ = "API retry " + std::to_string(integerAt(line, "attempt")) + "/" +
                         std::to_string(integerAt(line, "max_retries")) + ": " +
                         stringAt(line, "error");
@@ -197,7 +167,7 @@ void Translator::emitBlockText(const std::string& apiMessageId, const std::strin
         return b.apiMessageId == apiMessageId && b.kind == kind;
     });
     if (streamed != streamed_.end()) {
-        out.add("message.stop",
+        out.add(AW_EVENT_MESSAGE_STOP,
                 withParent({{"message_id", streamed->messageId}, {"kind", kind}, {"text", text}},
                            &parent));
         streamed_.erase(streamed);
@@ -205,11 +175,11 @@ void Translator::emitBlockText(const std::string& apiMessageId, const std::strin
     }
     if (text.empty()) return;
     const std::string id = newMessageId(apiMessageId);
-    out.add("message.start",
+    out.add(AW_EVENT_MESSAGE_START,
             withParent({{"message_id", id}, {"kind", kind}, {"role", "assistant"}}, &parent));
-    out.add("message.delta",
+    out.add(AW_EVENT_MESSAGE_DELTA,
             withParent({{"message_id", id}, {"kind", kind}, {"text", text}}, &parent));
-    out.add("message.stop",
+    out.add(AW_EVENT_MESSAGE_STOP,
             withParent({{"message_id", id}, {"kind", kind}, {"text", text}}, &parent));
 }
 
@@ -221,9 +191,10 @@ void Translator::onToolUse(const Json& block, const Json& parent, Output& out) {
     }
     if (tools_.count(id)) return;  // the same block reported twice
     const Json* input = member(block, "input");
-    ToolCall call{stringAt(block, "name"), input ? *input : Json::object()};
+    // tool.start's input is an object (docs/events.md): anything else is not the CLI's input.
+    ToolCall call{stringAt(block, "name"), input && input->is_object() ? *input : Json::object()};
     out.add(
-        "tool.start",
+        AW_EVENT_TOOL_START,
         withParent({{"tool_call_id", id}, {"name", call.name}, {"input", call.input}}, &parent));
     unfinishedTools_.started(id, call.name);
     tools_[id] = std::move(call);
@@ -258,11 +229,11 @@ void Translator::onToolResult(const Json& block, const Json& line, const Json& p
     const bool isError = boolAt(block, "is_error");
     auto call = tools_.find(id);
     const std::string name = call == tools_.end() ? std::string() : call->second.name;
-    out.add("tool.result", withParent({{"tool_call_id", id},
-                                       {"name", name},
-                                       {"output", toolResultText(member(block, "content"))},
-                                       {"is_error", isError}},
-                                      &parent));
+    out.add(AW_EVENT_TOOL_RESULT, withParent({{"tool_call_id", id},
+                                              {"name", name},
+                                              {"output", toolResultText(member(block, "content"))},
+                                              {"is_error", isError}},
+                                             &parent));
     unfinishedTools_.finished(id);
     if (!isError && call != tools_.end()) {
         const Json* structured = member(line, "tool_use_result");
@@ -283,7 +254,7 @@ void Translator::updateTodos(const std::string& tool, const Json& input, const J
             list.push_back(todoItem(id.empty() ? std::to_string(i + 1) : id,
                                     stringAt(todo, "content"), stringAt(todo, "status")));
         }
-        out.add("todo.update", {{"todos", std::move(list)}, {"source", tool}});
+        out.add(AW_EVENT_TODO_UPDATE, {{"todos", std::move(list)}, {"source", tool}});
         return;
     }
     if (tool == "TaskCreate") {
@@ -321,7 +292,7 @@ void Translator::updateTodos(const std::string& tool, const Json& input, const J
     }
     Json list = Json::array();
     for (const Task& task : tasks_) list.push_back(todoItem(task.id, task.content, task.status));
-    out.add("todo.update", {{"todos", std::move(list)}, {"source", tool}});
+    out.add(AW_EVENT_TODO_UPDATE, {{"todos", std::move(list)}, {"source", tool}});
 }
 
 void Translator::onStreamEvent(const Json& line, Output& out) {
@@ -344,7 +315,7 @@ void Translator::onStreamEvent(const Json& line, Output& out) {
     const Json parent = parentMember ? *parentMember : Json();
     auto open = [&](const std::string& kind) -> StreamedBlock& {
         StreamedBlock block{apiMessageId, index, newMessageId(apiMessageId), kind, ""};
-        out.add("message.start",
+        out.add(AW_EVENT_MESSAGE_START,
                 withParent({{"message_id", block.messageId}, {"kind", kind}, {"role", "assistant"}},
                            &parent));
         streamed_.push_back(std::move(block));
@@ -366,7 +337,7 @@ void Translator::onStreamEvent(const Json& line, Output& out) {
         });
         StreamedBlock& block = found != streamed_.end() ? *found : open(kind);
         block.text += piece;
-        out.add("message.delta",
+        out.add(AW_EVENT_MESSAGE_DELTA,
                 withParent({{"message_id", block.messageId}, {"kind", kind}, {"text", piece}},
                            &parent));
     }
@@ -433,7 +404,7 @@ Json Translator::usageOf(const Json& result) const {
 void Translator::onResult(const Json& line, Output& out) {
     result_ = line;
     usage_ = usageOf(line);
-    out.add("usage", usage_);
+    out.add(AW_EVENT_USAGE, usage_);
     // In stdio mode the CLI waits for the next user turn until its stdin closes.
     if (protocolMode(request_)) out.closeStdin = true;
 }
@@ -477,13 +448,13 @@ void Translator::onControlRequest(const Json& line, Output& out) {
         }
     }
     pendingHuman_[requestId] = std::move(pending);
-    out.add("human.request", std::move(data));
+    out.add(AW_EVENT_HUMAN_REQUEST, std::move(data));
 }
 
 void Translator::onControlCancel(const Json& line, Output& out) {
     const std::string requestId = stringAt(line, "request_id");
     if (pendingHuman_.erase(requestId) == 0) return;
-    out.add("human.response",
+    out.add(AW_EVENT_HUMAN_RESPONSE,
             {{"request_id", requestId}, {"decision", "cancelled"}, {"by", "provider"}});
 }
 
@@ -540,10 +511,10 @@ Json Translator::interrupt() {
 
 void Translator::closeDangling(Output& out) {
     for (const StreamedBlock& block : streamed_) {
-        out.add("message.stop", {{"message_id", block.messageId},
-                                 {"kind", block.kind},
-                                 {"text", block.text},
-                                 {"incomplete", true}});
+        out.add(AW_EVENT_MESSAGE_STOP, {{"message_id", block.messageId},
+                                        {"kind", block.kind},
+                                        {"text", block.text},
+                                        {"incomplete", true}});
     }
     streamed_.clear();
     unfinishedTools_.close(out);
@@ -557,12 +528,12 @@ Output Translator::exit(int32_t exitCode, int32_t signal, bool stopRequested) {
     if (!usage_.is_null()) data["usage"] = usage_;
     auto stopped = [&] {
         data["reason"] = "cancelled";
-        out.add("run.stopped", std::move(data));
+        out.add(AW_EVENT_RUN_STOPPED, std::move(data));
     };
     auto failed = [&](const std::string& errorClass, const std::string& message) {
         data["error"] = {{"class", errorClass}, {"message", message}};
         if (lastApiErrorStatus_ > 0) data["error"]["http_status"] = lastApiErrorStatus_;
-        out.add("run.failed", std::move(data));
+        out.add(AW_EVENT_RUN_FAILED, std::move(data));
     };
 
     if (!result_.is_null()) {
@@ -596,7 +567,7 @@ Output Translator::exit(int32_t exitCode, int32_t signal, bool stopRequested) {
             return out;
         }
         data["result"] = stringAt(result_, "result");
-        out.add("run.completed", std::move(data));
+        out.add(AW_EVENT_RUN_COMPLETED, std::move(data));
         return out;
     }
     if (stopRequested) {

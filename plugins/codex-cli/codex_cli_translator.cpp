@@ -2,7 +2,10 @@
 // (fixtures/providers/FACTS.md, section 2); anything else is counted and skipped.
 #include "codex_cli_translator.h"
 
+#include <agent_worker/event_types.h>
+
 #include <algorithm>
+#include <cstdlib>
 
 namespace aw::codex_cli {
 namespace {
@@ -49,6 +52,29 @@ std::string toolOutput(const Json& item) {
     return {};
 }
 
+//! The provider.notice data of a top-level `error` line that announces a retry
+//! ("Reconnecting... 2/5 (<why>)", or "Reconnecting... waiting for network (...)" without a
+//! count), or null for any other error line. A retry is not the run's failure: only
+//! turn.failed (or the CLI's death) decides that.
+Json reconnectNotice(const std::string& message) {
+    static constexpr std::string_view kPrefix = "Reconnecting...";
+    if (!message.starts_with(kPrefix)) return Json();
+    Json data{{"kind", "api_retry"}, {"message", message}};
+    const char* counts = message.c_str() + kPrefix.size();
+    while (*counts == ' ') ++counts;
+    char* end = nullptr;
+    const long attempt = std::strtol(counts, &end, 10);
+    if (end != counts && *end == '/') {
+        const char* maxStart = end + 1;
+        const long maxAttempts = std::strtol(maxStart, &end, 10);
+        if (end != maxStart && attempt > 0 && maxAttempts > 0) {
+            data["attempt"] = attempt;
+            data["max_attempts"] = maxAttempts;
+        }
+    }
+    return data;
+}
+
 bool toolFailed(const Json& item) {
     const std::string status = stringAt(item, "status");
     if (status == "failed" || status == "declined" || status == "error") return true;
@@ -75,7 +101,7 @@ void Translator::dispatch(const Json& line, Output& out) {
             lines_.countMalformed();
         } else if (id != threadId_) {
             threadId_ = id;
-            out.add("provider.session", {{"provider_session_id", id}});
+            out.add(AW_EVENT_PROVIDER_SESSION, {{"provider_session_id", id}});
         }
     } else if (type == "item.started" || type == "item.updated" || type == "item.completed") {
         const Json* item = member(line, "item");
@@ -92,6 +118,9 @@ void Translator::dispatch(const Json& line, Output& out) {
         if (turnFailure_.empty()) turnFailure_ = "the turn failed";
     } else if (type == "error") {
         lastError_ = stringAt(line, "message");
+        if (Json notice = reconnectNotice(lastError_); !notice.is_null()) {
+            out.add(AW_EVENT_PROVIDER_NOTICE, std::move(notice));
+        }
     } else if (type != "turn.started") {
         lines_.countUnknown(type.empty() ? "(no type)" : type);
     }
@@ -118,18 +147,19 @@ void Translator::onTextItem(const std::string& phase, const std::string& id,
     auto open = openTexts_.find(id);
     if (open == openTexts_.end()) {
         if (phase == "completed" && text.empty()) return;
-        out.add("message.start", {{"message_id", id}, {"kind", kind}, {"role", "assistant"}});
+        out.add(AW_EVENT_MESSAGE_START,
+                {{"message_id", id}, {"kind", kind}, {"role", "assistant"}});
         open = openTexts_.emplace(id, OpenText{kind, ""}).first;
     }
     // Items carry their whole text so far: the delta is what is new.
     std::string piece =
         text.starts_with(open->second.text) ? text.substr(open->second.text.size()) : text;
     if (!piece.empty()) {
-        out.add("message.delta", {{"message_id", id}, {"kind", kind}, {"text", piece}});
+        out.add(AW_EVENT_MESSAGE_DELTA, {{"message_id", id}, {"kind", kind}, {"text", piece}});
         open->second.text = text;
     }
     if (phase == "completed") {
-        out.add("message.stop", {{"message_id", id}, {"kind", kind}, {"text", text}});
+        out.add(AW_EVENT_MESSAGE_STOP, {{"message_id", id}, {"kind", kind}, {"text", text}});
         if (kind == "text") lastAgentText_ = text;
         openTexts_.erase(open);
     }
@@ -152,14 +182,14 @@ void Translator::onTodoList(const Json& item, Output& out) {
     // item.completed repeats the last list at the end of the turn.
     if (list == todos_) return;
     todos_ = list;
-    out.add("todo.update", {{"todos", std::move(list)}, {"source", "todo_list"}});
+    out.add(AW_EVENT_TODO_UPDATE, {{"todos", std::move(list)}, {"source", "todo_list"}});
 }
 
 void Translator::onToolItem(const std::string& phase, const std::string& id, const Json& item,
                             Output& out) {
     if (!toolNames_.count(id)) {
         toolNames_[id] = toolName(item);
-        out.add("tool.start",
+        out.add(AW_EVENT_TOOL_START,
                 {{"tool_call_id", id}, {"name", toolNames_[id]}, {"input", toolInput(item)}});
         unfinishedTools_.started(id, toolNames_[id]);
     }
@@ -172,7 +202,7 @@ void Translator::onToolItem(const std::string& phase, const std::string& id, con
         data["exit_code"] = integerAt(item, "exit_code");
     }
     if (auto status = stringAt(item, "status"); !status.empty()) data["status"] = status;
-    out.add("tool.result", std::move(data));
+    out.add(AW_EVENT_TOOL_RESULT, std::move(data));
     unfinishedTools_.finished(id);
 }
 
@@ -216,13 +246,13 @@ void Translator::onTurnCompleted(const Json& line, Output& out) {
     }
     run["session_totals"] = std::move(totals);
     usage_ = run;
-    out.add("usage", std::move(run));
+    out.add(AW_EVENT_USAGE, std::move(run));
 }
 
 void Translator::closeDangling(Output& out) {
     for (const auto& [id, open] : openTexts_) {
         out.add(
-            "message.stop",
+            AW_EVENT_MESSAGE_STOP,
             {{"message_id", id}, {"kind", open.kind}, {"text", open.text}, {"incomplete", true}});
     }
     openTexts_.clear();
@@ -239,14 +269,14 @@ Output Translator::exit(int32_t exitCode, int32_t signal, bool stopRequested) {
         // Codex does not classify failures; preceding `error` lines come from the model API.
         data["error"] = {{"class", lastError_.empty() ? "agent_error" : "api_error"},
                          {"message", turnFailure_}};
-        out.add("run.failed", std::move(data));
+        out.add(AW_EVENT_RUN_FAILED, std::move(data));
     } else if (turnCompleted_) {
         data["result"] = lastAgentText_;
-        out.add("run.completed", std::move(data));
+        out.add(AW_EVENT_RUN_COMPLETED, std::move(data));
     } else if (stopRequested) {
         // SIGINT ends `codex exec` with exit code 1 and no final line.
         data["reason"] = "cancelled";
-        out.add("run.stopped", std::move(data));
+        out.add(AW_EVENT_RUN_STOPPED, std::move(data));
     } else {
         std::string message = signal != 0 ? "codex was killed by signal " + std::to_string(signal)
                                           : "codex exited with code " + std::to_string(exitCode);
@@ -258,7 +288,7 @@ Output Translator::exit(int32_t exitCode, int32_t signal, bool stopRequested) {
         }
         data["error"] = {{"class", lastError_.empty() ? "process_error" : "api_error"},
                          {"message", message}};
-        out.add("run.failed", std::move(data));
+        out.add(AW_EVENT_RUN_FAILED, std::move(data));
     }
     return out;
 }

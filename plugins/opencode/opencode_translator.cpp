@@ -2,6 +2,8 @@
 // (fixtures/providers/FACTS.md, section 3); anything else is counted and skipped.
 #include "opencode_translator.h"
 
+#include <agent_worker/event_types.h>
+
 namespace aw::opencode {
 namespace {
 
@@ -74,7 +76,7 @@ void Translator::noteSession(const Json& line, Output& out) {
     }
     if (id.empty() || id == sessionId_) return;
     sessionId_ = id;
-    out.add("provider.session", {{"provider_session_id", id}});
+    out.add(AW_EVENT_PROVIDER_SESSION, {{"provider_session_id", id}});
 }
 
 void Translator::onText(const Json& part, const std::string& kind, Output& out) {
@@ -83,9 +85,9 @@ void Translator::onText(const Json& part, const std::string& kind, Output& out) 
     if (text.empty()) return;
     std::string id = stringAt(part, "id");
     if (id.empty()) id = "opencode#" + std::to_string(++anonymousParts_);
-    out.add("message.start", {{"message_id", id}, {"kind", kind}, {"role", "assistant"}});
-    out.add("message.delta", {{"message_id", id}, {"kind", kind}, {"text", text}});
-    out.add("message.stop", {{"message_id", id}, {"kind", kind}, {"text", text}});
+    out.add(AW_EVENT_MESSAGE_START, {{"message_id", id}, {"kind", kind}, {"role", "assistant"}});
+    out.add(AW_EVENT_MESSAGE_DELTA, {{"message_id", id}, {"kind", kind}, {"text", text}});
+    out.add(AW_EVENT_MESSAGE_STOP, {{"message_id", id}, {"kind", kind}, {"text", text}});
     if (kind == "text") lastText_ = text;
 }
 
@@ -101,8 +103,10 @@ void Translator::onTool(const Json& part, Output& out) {
     if (!toolNames_.count(id)) {
         // opencode reports a tool once it has finished: its start is reported with it.
         toolNames_[id] = tool;
-        out.add("tool.start",
-                {{"tool_call_id", id}, {"name", tool}, {"input", input ? *input : Json::object()}});
+        out.add(AW_EVENT_TOOL_START,
+                {{"tool_call_id", id},
+                 {"name", tool},
+                 {"input", input && input->is_object() ? *input : Json::object()}});
         unfinishedTools_.started(id, tool);
     }
     const std::string status = stringAt(*state, "status");
@@ -116,7 +120,7 @@ void Translator::onTool(const Json& part, Output& out) {
         exitCode && exitCode->is_number()) {
         data["exit_code"] = integerAt(*metadata, "exit");
     }
-    out.add("tool.result", std::move(data));
+    out.add(AW_EVENT_TOOL_RESULT, std::move(data));
     unfinishedTools_.finished(id);
 
     if (tool != "todowrite" || status != "completed") return;
@@ -128,7 +132,7 @@ void Translator::onTool(const Json& part, Output& out) {
         std::string todoId = stringAt((*todos)[i], "id");
         list.push_back(todoItem(todoId.empty() ? std::to_string(i + 1) : todoId, (*todos)[i]));
     }
-    out.add("todo.update", {{"todos", std::move(list)}, {"source", tool}});
+    out.add(AW_EVENT_TODO_UPDATE, {{"todos", std::move(list)}, {"source", tool}});
 }
 
 void Translator::onStepFinish(const Json& part, Output& out) {
@@ -145,7 +149,7 @@ void Translator::onStepFinish(const Json& part, Output& out) {
     }
     usage_.cost += numberAt(part, "cost").value_or(0.0);
     ++usage_.steps;
-    out.add("usage", usageJson());
+    out.add(AW_EVENT_USAGE, usageJson());
 }
 
 void Translator::onError(const Json& line) {
@@ -178,22 +182,22 @@ Output Translator::exit(int32_t exitCode, int32_t signal, bool stopRequested) {
         data["error"] = {{"class", errorName_ == "APIError" ? "api_error" : "agent_error"},
                          {"message", errorMessage_}};
         if (errorStatus_ > 0) data["error"]["http_status"] = errorStatus_;
-        out.add("run.failed", std::move(data));
+        out.add(AW_EVENT_RUN_FAILED, std::move(data));
     } else if (exitCode == 0 && signal == 0) {
         // No run-level result line exists: a clean exit is the completion.
         data["result"] = lastText_;
-        out.add("run.completed", std::move(data));
+        out.add(AW_EVENT_RUN_COMPLETED, std::move(data));
     } else if (stopRequested) {
         // SIGINT kills `opencode run` (signal 2) without a final line.
         data["reason"] = "cancelled";
-        out.add("run.stopped", std::move(data));
+        out.add(AW_EVENT_RUN_STOPPED, std::move(data));
     } else {
         std::string message = signal != 0
                                   ? "opencode was killed by signal " + std::to_string(signal)
                                   : "opencode exited with code " + std::to_string(exitCode);
         if (!lines_.lastNoise().empty()) message += ": " + lines_.lastNoise();
         data["error"] = {{"class", "process_error"}, {"message", message}};
-        out.add("run.failed", std::move(data));
+        out.add(AW_EVENT_RUN_FAILED, std::move(data));
     }
     return out;
 }

@@ -87,7 +87,7 @@ void validateOutputs(const nlohmann::json& fed) {
     for (const auto& output : fed["outputs"]) {
         if (output.contains("error")) continue;
         try {
-            aw::validateOutputDocument(output, 10000);
+            aw::validateOutputDocument(output, aw::PluginCall::Feed, 10000);
         } catch (const aw::PluginCallError&) {
         }
     }

@@ -60,10 +60,53 @@ TEST(ProviderHostReplay, ExitCodeSignalAndStopChooseTheTerminalEvent) {
 
 TEST(ProviderHostReplay, WhatThePluginPrintsNeverMixesWithTheEvents) {
     const auto replay = runReplay("garbage-stdout", {"one", "bad-json", "two"});
-    EXPECT_EQ(replay.status.code, 0);
-    ASSERT_EQ(replay.records.size(), 3u) << "two echoes and the terminal event";
+    EXPECT_EQ(replay.status.code, 1) << "a line the plugin failed fails the replay";
+    ASSERT_EQ(replay.records.size(), 4u) << "two echoes, the line error, the terminal event";
     for (const auto& record : replay.records) EXPECT_TRUE(record.contains("type")) << record.dump();
+    EXPECT_EQ(replay.records[1]["type"], "provider.line_error");
+    EXPECT_NE(replay.stderrText.find("line 2: "), std::string::npos) << replay.stderrText;
     EXPECT_NE(replay.stderrText.find("not JSON"), std::string::npos) << replay.stderrText;
+}
+
+TEST(ProviderHostReplay, ACleanReplayCountsNoLineErrorsOnTheTerminalEvent) {
+    const auto replay = runReplay("example", {"one"});
+    EXPECT_EQ(replay.status.code, 0) << replay.stderrText;
+    ASSERT_FALSE(replay.records.empty());
+    EXPECT_EQ(replay.records.back()["data"]["line_errors"], 0);
+}
+
+TEST(ProviderHostReplay, LinesWhoseEventsBreakTheTableAreNamedAndFailTheReplay) {
+    const auto replay =
+        runReplay("lying-events", {"fine", "an unknown type", "a host type", "missing name",
+                                   "terminal too early", "fine again"});
+    EXPECT_EQ(replay.status.code, 1) << replay.stderrText;
+    // Each bad line's events are replaced by one provider.line_error, in place.
+    std::vector<std::string> types;
+    for (const auto& record : replay.records) types.push_back(record.value("type", "?"));
+    EXPECT_EQ(types,
+              (std::vector<std::string>{"message.delta", "provider.line_error",
+                                        "provider.line_error", "provider.line_error",
+                                        "provider.line_error", "message.delta", "run.completed"}));
+    EXPECT_EQ(replay.records[1]["data"]["raw_event_id"], "replay/stdout/2");
+    EXPECT_EQ(replay.records[1]["data"]["provider"], "lying-events");
+    EXPECT_NE(replay.records[1]["data"]["reason"].get<std::string>().find("unknown type"),
+              std::string::npos);
+    EXPECT_EQ(replay.records.back()["data"]["line_errors"], 4);
+    for (const char* named :
+         {"line 2: ", "unknown type 'message.shout'", "line 3: ", "only the host emits run.queued",
+          "line 4: ", "data.name is missing", "line 5: ", "only exit_run"}) {
+        EXPECT_NE(replay.stderrText.find(named), std::string::npos) << named << "\n"
+                                                                    << replay.stderrText;
+    }
+    EXPECT_EQ(replay.stderrText.find("line 1: "), std::string::npos) << replay.stderrText;
+}
+
+TEST(ProviderHostReplay, ARejectedLinesBytesForTheCliStillReachIt) {
+    const auto replay = runReplay("lying-events", {"a host type"}, {"--with-stdin"});
+    ASSERT_EQ(replay.records.size(), 3u) << replay.stderrText;
+    EXPECT_EQ(replay.records[0]["type"], "provider.line_error");
+    EXPECT_EQ(replay.records[1]["stdin"], "still answered\n");
+    EXPECT_EQ(replay.records[2]["type"], "run.completed");
 }
 
 TEST(ProviderHostReplay, ARefusedPluginExitsWithTheReason) {
@@ -114,6 +157,22 @@ TEST_F(ServedProviderHost, HandshakesThenAnswersRequestsByIdWithBatchedFeeds) {
     EXPECT_EQ(fed["result"]["outputs"][2]["events"][0]["data"]["text"], "l3");
     EXPECT_EQ(send({{"id", 10}, {"op", "exit"}, {"run", "a"}, {"exit_code", 0}})["result"]["events"][0]["type"],
               "run.completed");
+}
+
+TEST_F(ServedProviderHost, ALineWhoseEventsBreakTheTableIsAnErrorInPlaceThatKeepsItsStdin) {
+    start("lying-events");
+    ASSERT_EQ(send({{"id", 1}, {"op", "open"}, {"run", "a"}, {"request", Json::object()}})["ok"],
+              true);
+    const auto fed =
+        send({{"id", 2}, {"op", "feed"}, {"run", "a"}, {"lines", {"fine", "a host type"}}});
+    const auto& outputs = fed["result"]["outputs"];
+    ASSERT_EQ(outputs.size(), 2u) << fed.dump();
+    EXPECT_EQ(outputs[0]["events"][0]["type"], "message.delta");
+    EXPECT_FALSE(outputs[1].contains("events")) << outputs[1].dump();
+    EXPECT_EQ(outputs[1]["error"]["code"], "invalid_plugin_output");
+    EXPECT_EQ(outputs[1]["error"]["message"],
+              "event 0 (run.queued): only the host emits run.queued");
+    EXPECT_EQ(outputs[1]["stdin"], "still answered\n") << "agent-host still writes it to the CLI";
 }
 
 TEST_F(ServedProviderHost, BadRequestsGetErrorsAndServingGoesOn) {

@@ -280,7 +280,9 @@ TEST_F(ProviderSupervision, GarbageAndFloodsAreErrorsOfThatProviderOnly) {
     ASSERT_EQ(body["line_errors"].size(), 1u) << body.dump();
     EXPECT_EQ(body["line_errors"][0]["line"], 2);
     EXPECT_EQ(body["line_errors"][0]["error"]["code"], "invalid_plugin_output");
-    EXPECT_EQ(body["events"].size(), 3u) << "two echoes and the terminal event";
+    ASSERT_EQ(body["events"].size(), 4u) << "two echoes, the line error, the terminal event";
+    EXPECT_EQ(body["events"][1]["type"], "provider.line_error");
+    EXPECT_EQ(body["events"][3]["data"]["line_errors"], 1);
     EXPECT_NE(host_->log().find("\"provider\":\"garbage-stdout\""), std::string::npos);
 
     const auto flood = replay("flood-events", {"x"});
@@ -290,6 +292,36 @@ TEST_F(ProviderSupervision, GarbageAndFloodsAreErrorsOfThatProviderOnly) {
     EXPECT_EQ(row("garbage-stdout.so")["restarts"], 0);
     EXPECT_EQ(row("flood-events.so")["status"], "healthy");
     expectExampleAnswers();
+}
+
+TEST_F(ProviderSupervision, TheAdminReplayRejectsLinesWhoseEventsBreakTheTable) {
+    startHost({{"lying-events.so", testPlugin("lying-events")}});
+    ASSERT_EQ(waitForStatus("lying-events.so", "healthy")["status"], "healthy");
+    const auto result = replay("lying-events", {"fine", "an unknown type", "a host type"});
+    ASSERT_EQ(result.status, 200) << result.body;
+    const auto body = result.json();
+    ASSERT_EQ(body["line_errors"].size(), 2u) << body.dump();
+    EXPECT_EQ(body["line_errors"][0]["line"], 2);
+    EXPECT_EQ(body["line_errors"][0]["error"]["code"], "invalid_plugin_output");
+    EXPECT_NE(body["line_errors"][0]["error"]["message"].get<std::string>().find(
+                  "unknown type 'message.shout'"),
+              std::string::npos)
+        << body.dump();
+    EXPECT_EQ(body["line_errors"][1]["line"], 3);
+    EXPECT_NE(body["line_errors"][1]["error"]["message"].get<std::string>().find(
+                  "only the host emits run.queued"),
+              std::string::npos)
+        << body.dump();
+    // The events a run would store: the good line, a line error per bad line, the end.
+    std::vector<std::string> types;
+    for (const auto& event : body["events"]) types.push_back(event["type"]);
+    EXPECT_EQ(types, (std::vector<std::string>{"message.delta", "provider.line_error",
+                                               "provider.line_error", "run.completed"}));
+    EXPECT_EQ(body["events"][1]["data"]["raw_event_id"], "admin-replay/stdout/2");
+    EXPECT_EQ(body["events"].back()["data"]["line_errors"], 2);
+    EXPECT_EQ(body["stdin"], Json::array({"still answered\n"})) << "the CLI still gets its answer";
+    EXPECT_EQ(row("lying-events.so")["status"], "healthy")
+        << "a lie is the line's, not the provider's";
 }
 
 TEST_F(ProviderSupervision, TwoFilesClaimingOneNameLeaveTheFirstInCharge) {

@@ -1,9 +1,11 @@
-# Builds the SDK example out of tree against the provider ABI header alone, the way a
-# third party would, and checks the result exports aw_provider_entry.
-#   cmake -DCC=<c compiler> -DNM=<nm> -DHEADER=<provider_abi.h> -DSOURCE=<example .c>
+# Builds the SDK example out of tree against the SDK's C headers alone (the provider ABI and
+# the event type names), the way a third party would, and checks the result exports
+# aw_provider_entry.
+#   cmake -DCC=<c compiler> -DNM=<nm> -DHEADER=<provider_abi.h>
+#         -DEVENT_TYPES_HEADER=<event_types.h> -DSOURCE=<example .c>
 #         -DWORK_DIR=<scratch dir> -P sdk_check.cmake
 cmake_minimum_required(VERSION 3.25)
-foreach(var CC NM HEADER SOURCE WORK_DIR)
+foreach(var CC NM HEADER EVENT_TYPES_HEADER SOURCE WORK_DIR)
   if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
     message(FATAL_ERROR "sdk_check: -D${var}=... is required")
   endif()
@@ -11,7 +13,7 @@ endforeach()
 
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}/include/agent_worker")
-file(COPY "${HEADER}" DESTINATION "${WORK_DIR}/include/agent_worker")
+file(COPY "${HEADER}" "${EVENT_TYPES_HEADER}" DESTINATION "${WORK_DIR}/include/agent_worker")
 
 # Runs a command, failing the test with its output if it fails.
 function(run_checked what)
@@ -36,7 +38,7 @@ endfunction()
 
 # 1. The command line from docs/plugin-sdk.md, strict C99, warnings as errors.
 set(plain "${WORK_DIR}/example.so")
-run_checked("compiling the example against the header alone"
+run_checked("compiling the example against the SDK headers alone"
   "${CC}" -std=c99 -Wall -Wextra -Werror -pedantic -shared -fPIC
   "-I${WORK_DIR}/include" "${SOURCE}" -Wl,--no-undefined -o "${plain}")
 defined_symbols("${plain}" symbols)
@@ -54,4 +56,5 @@ if(NOT symbols STREQUAL "aw_provider_entry")
   message(FATAL_ERROR "sdk_check: expected only aw_provider_entry exported, got: ${symbols}")
 endif()
 
-message(STATUS "sdk_check: ${SOURCE} builds against ${HEADER} alone and exports aw_provider_entry")
+message(STATUS "sdk_check: ${SOURCE} builds against ${HEADER} and ${EVENT_TYPES_HEADER} alone "
+  "and exports aw_provider_entry")

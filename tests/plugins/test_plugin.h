@@ -9,6 +9,7 @@
 #ifndef AW_TEST_PLUGIN_H
 #define AW_TEST_PLUGIN_H
 
+#include <agent_worker/event_types.h>
 #include <agent_worker/provider_abi.h>
 
 #include <stdarg.h>
@@ -100,13 +101,18 @@ static inline aw_status tp_reply_with(const char* json, aw_buffer* out, aw_error
 }
 
 /* The echo output every well-behaved test plugin returns for a line:
- * {"events":[{"type":"message.delta","data":{"text":<line>,"line":n,<extra>}}]}
+ * {"events":[{"type":"message.delta","data":{"message_id":"line-n","kind":"text",
+ *  "text":<line>,"line":n,<extra>}}]}
  * where extra_fields is "" or JSON members without the leading comma. */
 static inline aw_status tp_echo(aw_run* run, const char* line, size_t line_size,
                                 const char* extra_fields, aw_buffer* output, aw_error* error) {
     tp_text t = {0, 0, 0, 0};
     run->lines++;
-    tp_append_str(&t, "{\"events\":[{\"type\":\"message.delta\",\"data\":{\"text\":");
+    tp_appendf(&t,
+               "{\"events\":[{\"type\":\"" AW_EVENT_MESSAGE_DELTA
+               "\",\"data\":{"
+               "\"message_id\":\"line-%lu\",\"kind\":\"text\",\"text\":",
+               run->lines);
     tp_append_json_string(&t, line, line_size);
     tp_appendf(&t, ",\"line\":%lu", run->lines);
     if (extra_fields != NULL && extra_fields[0] != '\0') {
@@ -140,21 +146,34 @@ static inline aw_status tp_feed(aw_run* run, const char* line, size_t line_size,
     return tp_echo(run, line, line_size, "", output, error);
 }
 
+/* The terminal event: exit_code and signal (null for the one that did not end the CLI), as
+ * every terminal event carries them. */
 static inline aw_status tp_exit_run(aw_run* run, int32_t exit_code, int32_t signal,
                                     int32_t stop_requested, aw_buffer* output, aw_error* error) {
+    char exit_code_text[16] = "null";
+    char signal_text[16] = "null";
     char json[256];
     (void)run;
+    if (exit_code >= 0) snprintf(exit_code_text, sizeof exit_code_text, "%d", (int)exit_code);
+    if (signal != 0) snprintf(signal_text, sizeof signal_text, "%d", (int)signal);
     if (exit_code == 0 && signal == 0)
         snprintf(json, sizeof json,
-                 "{\"events\":[{\"type\":\"run.completed\",\"data\":{\"exit_code\":0}}]}");
+                 "{\"events\":[{\"type\":\"" AW_EVENT_RUN_COMPLETED
+                 "\",\"data\":{"
+                 "\"exit_code\":0,\"signal\":null}}]}");
     else if (stop_requested)
         snprintf(json, sizeof json,
-                 "{\"events\":[{\"type\":\"run.stopped\",\"data\":{\"reason\":\"cancelled\"}}]}");
+                 "{\"events\":[{\"type\":\"" AW_EVENT_RUN_STOPPED
+                 "\",\"data\":{"
+                 "\"exit_code\":%s,\"signal\":%s,\"reason\":\"cancelled\"}}]}",
+                 exit_code_text, signal_text);
     else
         snprintf(json, sizeof json,
-                 "{\"events\":[{\"type\":\"run.failed\",\"data\":{\"error\":{\"class\":\"exit\","
+                 "{\"events\":[{\"type\":\"" AW_EVENT_RUN_FAILED
+                 "\",\"data\":{"
+                 "\"exit_code\":%s,\"signal\":%s,\"error\":{\"class\":\"process_error\","
                  "\"message\":\"exit code %d, signal %d\"}}}]}",
-                 (int)exit_code, (int)signal);
+                 exit_code_text, signal_text, (int)exit_code, (int)signal);
     return tp_reply_with(json, output, error);
 }
 

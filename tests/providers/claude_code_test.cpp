@@ -201,6 +201,37 @@ TEST(ClaudeCode, Http500FailsWithTheCliMessageAndStatus) {
     EXPECT_TRUE(run.messageTexts().empty());  // the synthetic error reply is not chat text
 }
 
+TEST(ClaudeCode, ApiRetriesAreProviderNoticesWithTheRetryCount) {
+    PluginRun run(claude(), runRequest());
+    replay(run, loadFixture("claude-http500-maxretries2"));
+    const auto notices = run.eventsOfType("provider.notice");
+    ASSERT_EQ(notices.size(), 2u);
+    EXPECT_EQ(notices[1]["kind"], "api_retry");
+    EXPECT_EQ(notices[1]["attempt"], 2);
+    EXPECT_EQ(notices[1]["max_attempts"], 2);
+    EXPECT_EQ(notices[1]["http_status"], 500);
+    const std::string message = notices[1]["message"];
+    EXPECT_NE(message.find("HTTP 500"), std::string::npos) << message;
+    EXPECT_NE(message.find("attempt 2 of 2"), std::string::npos) << message;
+    // The notices say what happened on the way; the failure is still the result's.
+    EXPECT_EQ(run.terminalTypes(), std::vector<std::string>{"run.failed"});
+}
+
+TEST(ClaudeCode, ARetryThatSucceedsLeavesOnlyANotice) {
+    PluginRun run(claude(), runRequest());
+    const Fixture basic = loadFixture("claude-basic");
+    run.feed(basic.lines.at(0));
+    run.feed(R"({"type":"system","subtype":"api_retry","attempt":1,"max_retries":10,)"
+             R"("retry_delay_ms":600,"error_status":null,"error":"unknown"})");
+    for (size_t i = 1; i < basic.lines.size(); ++i) run.feed(basic.lines[i]);
+    run.exit(0, 0, false);
+    ASSERT_EQ(run.terminalTypes(), std::vector<std::string>{"run.completed"});
+    const auto notices = run.eventsOfType("provider.notice");
+    ASSERT_EQ(notices.size(), 1u);
+    EXPECT_FALSE(notices[0].contains("http_status")) << "no HTTP status when unreachable";
+    EXPECT_EQ(notices[0]["max_attempts"], 10);
+}
+
 TEST(ClaudeCode, SigintAbortIsAStopWhenTheHostAskedForIt) {
     PluginRun run(claude(), runRequest());
     replay(run, loadFixture("claude-interrupt-sigint"), true);

@@ -166,6 +166,44 @@ TEST(CodexCli, Http500FailsWithTheTurnFailedMessage) {
     EXPECT_TRUE(run.messageTexts().empty());  // reconnect notices are not chat text
 }
 
+TEST(CodexCli, ReconnectNoticesAreProviderNoticesWithTheRetryCount) {
+    PluginRun run(codex(), runRequest());
+    replay(run, loadFixture("codex-http500"));
+    const auto notices = run.eventsOfType("provider.notice");
+    ASSERT_EQ(notices.size(), 5u);  // Reconnecting... 1/5 to 5/5; the final error is no notice
+    EXPECT_EQ(notices[1]["kind"], "api_retry");
+    EXPECT_EQ(notices[1]["attempt"], 2);
+    EXPECT_EQ(notices[1]["max_attempts"], 5);
+    EXPECT_EQ(notices[1]["message"],
+              "Reconnecting... 2/5 (We\u2019re currently experiencing high demand, which may "
+              "cause temporary errors.)");
+    EXPECT_EQ(notices[4]["attempt"], 5);
+}
+
+TEST(CodexCli, RetryNoticesAloneDoNotFailARunThatCompletes) {
+    PluginRun run(codex(), runRequest());
+    const Fixture basic = loadFixture("codex-basic");
+    run.feed(basic.lines.at(0));
+    run.feed(R"json({"type":"error","message":"Reconnecting... 1/5 (stream disconnected)"})json");
+    for (size_t i = 1; i < basic.lines.size(); ++i) run.feed(basic.lines[i]);
+    run.exit(0, 0, false);
+    ASSERT_EQ(run.terminalTypes(), std::vector<std::string>{"run.completed"});
+    ASSERT_EQ(run.eventsOfType("provider.notice").size(), 1u);
+}
+
+TEST(CodexCli, AReconnectWithoutACountIsANoticeWithoutAttempts) {
+    PluginRun run(codex(), runRequest());
+    run.feed(
+        R"json({"type":"error","message":"Reconnecting... waiting for network (no route)"})json");
+    run.feed(R"({"type":"error","message":"Reconnecting... x/y"})");
+    const auto notices = run.eventsOfType("provider.notice");
+    ASSERT_EQ(notices.size(), 2u);
+    EXPECT_FALSE(notices[0].contains("attempt")) << notices[0].dump();
+    EXPECT_FALSE(notices[1].contains("max_attempts")) << notices[1].dump();
+    run.feed(R"({"type":"error","message":"unexpected status 400"})");
+    EXPECT_EQ(run.eventsOfType("provider.notice").size(), 2u) << "an error is not a retry";
+}
+
 TEST(CodexCli, SigintExitWithoutFinalLineIsAStopWhenRequested) {
     PluginRun run(codex(), runRequest());
     replay(run, loadFixture("codex-interrupt-sigint"), true);

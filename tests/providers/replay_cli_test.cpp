@@ -143,9 +143,10 @@ std::string expectedTerminal(const std::string& fixture) {
 
 const std::set<std::string>& knownTypes() {
     static const std::set<std::string> types = {
-        "provider.session", "message.start", "message.delta", "message.stop",   "tool.start",
-        "tool.result",      "todo.update",   "human.request", "human.response", "usage",
-        "run.completed",    "run.failed",    "run.stopped"};
+        "provider.session", "provider.notice", "message.start", "message.delta",
+        "message.stop",     "tool.start",      "tool.result",   "todo.update",
+        "human.request",    "human.response",  "usage",         "run.completed",
+        "run.failed",       "run.stopped"};
     return types;
 }
 
@@ -165,6 +166,9 @@ TEST_P(ReplayCli, ExitsZeroWithExactlyOneTerminalEvent) {
         terminals += isTerminal(type) ? 1 : 0;
     }
     EXPECT_EQ(terminals, 1) << run.describe();
+    // The host's check accepts every line of every recording: none becomes a line error.
+    EXPECT_TRUE(run.ofType("provider.line_error").empty()) << run.describe();
+    EXPECT_EQ(run.events.back()["data"].value("line_errors", -1), 0) << run.describe();
     EXPECT_EQ(run.events.back().value("type", ""), expectedTerminal(fixture)) << run.describe();
     // Every tool.start has its tool.result, every message.start its message.stop.
     for (const auto& start : run.ofType("tool.start")) {
@@ -270,6 +274,18 @@ TEST(ReplayCliContent, Http500RecordingsFailWithTheCliMessage) {
         const Json error = run.events.back()["data"].value("error", Json::object());
         EXPECT_FALSE(error.value("message", "").empty()) << fixture << ": " << run.describe();
         EXPECT_EQ(error.value("class", ""), "api_error") << fixture << ": " << error.dump();
+    }
+}
+
+TEST(ReplayCliContent, RetriedApiErrorsAreNoticesBeforeTheFailure) {
+    for (const auto& [fixture, count] : std::vector<std::pair<std::string, std::size_t>>{
+             {"claude-http500-maxretries2", 2}, {"codex-http500", 5}}) {
+        const Replayed run = replay(fixture, requestFor(fixture));
+        const auto notices = run.ofType("provider.notice");
+        ASSERT_EQ(notices.size(), count) << run.describe();
+        EXPECT_EQ(notices.back().value("attempt", 0), static_cast<int>(count));
+        EXPECT_EQ(notices.back().value("max_attempts", 0), static_cast<int>(count));
+        EXPECT_EQ(run.events.back().value("type", ""), "run.failed") << run.describe();
     }
 }
 

@@ -1,23 +1,18 @@
 // Property test for every plugin: whatever a CLI prints (truncated lines, flipped bytes, values
-// of the wrong type, garbage, a 10 MB line), feed answers valid JSON with well-formed,
-// non-terminal events or a clean error, and the run still ends with exactly one terminal event.
+// of the wrong type, garbage, a 10 MB line), feed answers valid JSON that the host's check of
+// plugin output accepts (core/plugin_output_check.h: known plugin types, their fields, nothing
+// terminal) or a clean error, and the run still ends with exactly one terminal event.
 #include <gtest/gtest.h>
 
+#include "agent_worker/core/plugin_output_check.h"
+
 #include <random>
-#include <set>
 #include <sstream>
 
 #include "provider_harness.h"
 
 namespace aw::provider_tests {
 namespace {
-
-const std::set<std::string> kUnifiedTypes{
-    "run.queued",     "run.started",   "run.waiting_human", "run.resumed",
-    "run.completed",  "run.failed",    "run.stopped",       "message.start",
-    "message.delta",  "message.stop",  "tool.start",        "tool.result",
-    "todo.update",    "human.request", "human.response",    "workspace.restore",
-    "workspace.sync", "usage",         "provider.session"};
 
 //! Every line of every recorded stream, of all three CLIs and their other modes.
 std::vector<std::vector<std::string>> corpus() {
@@ -104,17 +99,8 @@ void expectWellFormed(const CallResult& result, const std::string& line) {
     ASSERT_TRUE(result.outputIsJson) << shown;
     ASSERT_TRUE(result.document.is_object()) << shown;
     ASSERT_TRUE(result.document["events"].is_array()) << shown;
-    for (const Json& event : result.document["events"]) {
-        ASSERT_TRUE(event["type"].is_string()) << shown;
-        EXPECT_TRUE(kUnifiedTypes.count(event["type"])) << event["type"] << " for " << shown;
-        EXPECT_TRUE(event["data"].is_object()) << shown;
-        const std::string type = event["type"];
-        EXPECT_FALSE(type == "run.completed" || type == "run.failed" || type == "run.stopped")
-            << "feed must not end the run: " << shown;
-    }
-    if (result.document.contains("stdin")) {
-        EXPECT_TRUE(result.document["stdin"].is_string()) << shown;
-    }
+    const CheckedOutput checked = checkPluginOutput(result.document, PluginCall::Feed);
+    EXPECT_TRUE(checked.accepted()) << checked.reason() << " for " << shown;
 }
 
 class Robustness : public ::testing::TestWithParam<std::string> {};
@@ -137,8 +123,11 @@ TEST_P(Robustness, MutatedFixtureLinesNeverBreakTheRun) {
                 const std::string bytes = garbage(random);
                 expectWellFormed(run.feed(bytes), bytes);
             }
-            ASSERT_EQ(run.exit(-1, 9, false).status, AW_OK);
+            const CallResult exited = run.exit(-1, 9, false);
+            ASSERT_EQ(exited.status, AW_OK);
             EXPECT_EQ(run.terminalTypes().size(), 1u);
+            const CheckedOutput checked = checkPluginOutput(exited.document, PluginCall::Exit);
+            EXPECT_TRUE(checked.accepted()) << checked.reason();
         }
     }
 }

@@ -43,8 +43,8 @@
 //
 // feed, exit and reply may return an Output or a Json document. Everything here is inline or
 // a template and, on GCC and Clang, hidden: the plugin exports aw_provider_entry and nothing
-// else. Needs provider_abi.h, provider_plugin_run.hpp (both beside it) and nlohmann/json.hpp
-// (3.11), nothing else of Agent Worker.
+// else. Needs provider_abi.h, event_types.h, provider_plugin_run.hpp (all beside it) and
+// nlohmann/json.hpp (3.11), nothing else of Agent Worker.
 #ifndef AGENT_WORKER_PROVIDER_PLUGIN_HPP
 #define AGENT_WORKER_PROVIDER_PLUGIN_HPP
 

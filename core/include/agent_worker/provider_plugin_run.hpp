@@ -9,8 +9,8 @@
 //     and terminalData for the events that end a run.
 //
 // Nothing here touches the C ABI, so a plugin's translation can be unit-tested with this
-// header alone. Inline, header-only C++17, hidden on GCC and Clang; needs nlohmann/json.hpp
-// (3.11).
+// header and event_types.h alone. Inline, header-only C++17, hidden on GCC and Clang; needs
+// nlohmann/json.hpp (3.11).
 #ifndef AGENT_WORKER_PROVIDER_PLUGIN_RUN_HPP
 #define AGENT_WORKER_PROVIDER_PLUGIN_RUN_HPP
 
@@ -24,6 +24,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "event_types.h"
 
 #if defined(__GNUC__)
 #pragma GCC visibility push(hidden)
@@ -153,7 +155,7 @@ struct Output {
     std::string stdinBytes;
     bool closeStdin = false;
 
-    //! Appends the event {"type": type, "data": data}.
+    //! Appends the event {"type": type, "data": data}; `type` is one of the AW_EVENT_* names.
     void add(const char* type, Json data) {
         events.push_back(Json{{"type", type}, {"data", std::move(data)}});
     }
@@ -354,11 +356,11 @@ public:
     //! Adds {"tool_call_id","name","output":"","is_error":true,"unfinished":true} for each.
     void close(Output& out) {
         for (const auto& [toolCallId, name] : open_) {
-            out.add("tool.result", {{"tool_call_id", toolCallId},
-                                    {"name", name},
-                                    {"output", ""},
-                                    {"is_error", true},
-                                    {"unfinished", true}});
+            out.add(AW_EVENT_TOOL_RESULT, {{"tool_call_id", toolCallId},
+                                           {"name", name},
+                                           {"output", ""},
+                                           {"is_error", true},
+                                           {"unfinished", true}});
         }
         open_.clear();
     }

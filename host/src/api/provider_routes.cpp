@@ -1,3 +1,5 @@
+// /admin/providers: the listing, rescan, restart, and the replay of recorded CLI output
+// through a provider (checked line by line exactly as a run's output is).
 #include "api/routes.h"
 #include "provider/provider_replay.h"
 
@@ -79,7 +81,7 @@ void addProviderRoutes(Router& router, ProviderSupervisor& supervisor) {
                                                         {"invocation", result.invocation},
                                                         {"events", result.events},
                                                         {"stdin", result.stdinWrites},
-                                                        {"line_errors", result.lineErrors}});
+                                                        {"line_errors", result.lineErrorsJson()}});
                     } catch (const ProviderCallError& e) {
                         throw ApiError(502, e.problem());
                     }

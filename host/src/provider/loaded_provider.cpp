@@ -35,41 +35,14 @@ std::string statusName(aw_status status) {
 
 }  // namespace
 
-void validateOutputDocument(const nlohmann::json& output, std::size_t maxEvents) {
-    auto invalid = [](const std::string& why) {
-        return PluginCallError({"invalid_plugin_output", "plugin output " + why,
-                                "fix the plugin; see docs/plugin-sdk.md for the output document"});
-    };
-    if (!output.is_object()) throw invalid("is not a JSON object");
-    if (output.contains("stdin") && !output["stdin"].is_string()) {
-        throw invalid("has a \"stdin\" that is not a string");
-    }
-    if (output.contains("close_stdin") && !output["close_stdin"].is_boolean()) {
-        throw invalid("has a \"close_stdin\" that is not a boolean");
-    }
-    if (!output.contains("events")) return;
-    const auto& events = output["events"];
-    if (!events.is_array()) throw invalid("has \"events\" that is not an array");
-    if (events.size() > maxEvents) {
-        throw invalid("has " + std::to_string(events.size()) + " events, over the limit of " +
-                      std::to_string(maxEvents) + " per call");
-    }
-    for (std::size_t i = 0; i < events.size(); ++i) {
-        const auto& event = events[i];
-        const std::string where = "event " + std::to_string(i);
-        if (!event.is_object() || !event.contains("type") || !event["type"].is_string()) {
-            throw invalid("has " + where + " without a string \"type\"");
-        }
-        if (!parseEventType(event["type"].get<std::string>())) {
-            throw invalid("has " + where + " of unknown type '" + event["type"].get<std::string>() +
-                          "'");
-        }
-        if (event.contains("data") && !event["data"].is_object()) {
-            throw invalid("has " + where + " whose \"data\" is not an object");
-        }
-    }
+void validateOutputDocument(const nlohmann::json& output, PluginCall call, std::size_t maxEvents) {
+    const CheckedOutput checked = checkPluginOutput(output, call, maxEvents);
+    if (checked.accepted()) return;
+    // The check's reason as is: the same words whichever path rejected the output.
+    throw RejectedOutputError({"invalid_plugin_output", checked.reason(),
+                               "fix the plugin; docs/events.md lists what each event type needs"},
+                              checked.stdinBytes, checked.closeStdin);
 }
-
 
 bool isValidProviderName(std::string_view name) {
     if (name.empty() || name.size() > AW_PROVIDER_NAME_MAX || name.front() == '-') return false;
@@ -187,9 +160,9 @@ std::string LoadedProvider::takeText(const char* operation, aw_status status, aw
 }
 
 nlohmann::json LoadedProvider::take(const char* operation, aw_status status, aw_buffer& buffer,
-                                    const aw_error& error, bool isOutputDocument) {
+                                    const aw_error& error, std::optional<PluginCall> document) {
     auto parsed = nlohmann::json::parse(takeText(operation, status, buffer, error));
-    if (isOutputDocument) validateOutputDocument(parsed, limits_.maxEvents);
+    if (document) validateOutputDocument(parsed, *document, limits_.maxEvents);
     return parsed;
 }
 
@@ -200,7 +173,7 @@ aw_run* LoadedProvider::open(const nlohmann::json& request, nlohmann::json& invo
     aw_error error{};
     const auto status = table_->open_run(text.data(), text.size(), &run, &buffer, &error);
     try {
-        invocation = take("open_run", status, buffer, error, false);
+        invocation = take("open_run", status, buffer, error, std::nullopt);
     } catch (...) {
         if (run) table_->close_run(run);
         throw;
@@ -216,23 +189,31 @@ aw_run* LoadedProvider::open(const nlohmann::json& request, nlohmann::json& invo
 }
 
 nlohmann::json LoadedProvider::feed(aw_run* run, std::string_view line) {
-    auto parsed = nlohmann::json::parse(feedText(run, line));
-    validateOutputDocument(parsed, limits_.maxEvents);
-    return parsed;
+    std::string text;
+    return feedDocument(run, line, text);
 }
 
 std::string LoadedProvider::feedText(aw_run* run, std::string_view line) {
+    std::string text;
+    feedDocument(run, line, text);
+    return text;
+}
+
+nlohmann::json LoadedProvider::feedDocument(aw_run* run, std::string_view line, std::string& text) {
     aw_buffer buffer{nullptr, 0};
     aw_error error{};
     const auto status = table_->feed(run, line.data(), line.size(), &buffer, &error);
-    return takeText("feed", status, buffer, error);
+    text = takeText("feed", status, buffer, error);
+    auto parsed = nlohmann::json::parse(text);
+    validateOutputDocument(parsed, PluginCall::Feed, limits_.maxEvents);
+    return parsed;
 }
 
 nlohmann::json LoadedProvider::exit(aw_run* run, int exitCode, int signal, bool stopRequested) {
     aw_buffer buffer{nullptr, 0};
     aw_error error{};
     const auto status = table_->exit_run(run, exitCode, signal, stopRequested ? 1 : 0, &buffer, &error);
-    return take("exit_run", status, buffer, error, true);
+    return take("exit_run", status, buffer, error, PluginCall::Exit);
 }
 
 nlohmann::json LoadedProvider::reply(aw_run* run, const nlohmann::json& answer) {
@@ -240,14 +221,14 @@ nlohmann::json LoadedProvider::reply(aw_run* run, const nlohmann::json& answer) 
     aw_buffer buffer{nullptr, 0};
     aw_error error{};
     const auto status = table_->reply(run, text.data(), text.size(), &buffer, &error);
-    return take("reply", status, buffer, error, true);
+    return take("reply", status, buffer, error, PluginCall::Reply);
 }
 
 nlohmann::json LoadedProvider::interrupt(aw_run* run) {
     aw_buffer buffer{nullptr, 0};
     aw_error error{};
     const auto status = table_->interrupt(run, &buffer, &error);
-    return take("interrupt", status, buffer, error, false);
+    return take("interrupt", status, buffer, error, std::nullopt);
 }
 
 void LoadedProvider::close(aw_run* run) { table_->close_run(run); }

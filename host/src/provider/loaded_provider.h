@@ -7,9 +7,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "agent_worker/core/plugin_output_check.h"
 #include "agent_worker/core/problem.h"
 #include "agent_worker/provider_abi.h"
 
@@ -34,15 +36,31 @@ public:
     using ProblemError::ProblemError;
 };
 
-//! Checks an output document — {"events":[{"type": <unified event type>, "data"?: {...}}],
-//! "stdin"?: "...", "close_stdin"?: bool} — and throws PluginCallError `invalid_plugin_output` saying what is
-//! wrong. Whoever consumes plugin output calls it: in-process callers and agent-host.
-void validateOutputDocument(const nlohmann::json& output, std::size_t maxEvents);
+//! An output document the check rejected (`invalid_plugin_output`): its events are dropped,
+//! but what it asked for the CLI's stdin is kept, well formed, for whoever answers the CLI
+//! (holding back an answer to the CLI's protocol would only leave it waiting).
+class RejectedOutputError : public PluginCallError {
+public:
+    RejectedOutputError(Problem problem, std::string stdinBytes, bool closeStdin)
+        : PluginCallError(std::move(problem)),
+          stdinBytes_(std::move(stdinBytes)),
+          closeStdin_(closeStdin) {}
+    const std::string& stdinBytes() const noexcept { return stdinBytes_; }
+    bool closeStdin() const noexcept { return closeStdin_; }
+
+private:
+    std::string stdinBytes_;
+    bool closeStdin_;
+};
+
+//! checkPluginOutput (core/plugin_output_check.h) as an exception: throws RejectedOutputError
+//! with the check's reason when it rejects `output`.
+void validateOutputDocument(const nlohmann::json& output, PluginCall call, std::size_t maxEvents);
 
 //! Limits on what one plugin call may return.
 struct PluginOutputLimits {
     std::size_t maxBytes = 16 * 1024 * 1024;
-    std::size_t maxEvents = 10000;
+    std::size_t maxEvents = kMaxEventsPerPluginOutput;
 };
 
 class LoadedProvider {
@@ -56,12 +74,12 @@ public:
 
     const ProviderInfo& info() const { return info_; }
 
-    //! Per-run translator calls. Each returns the plugin's JSON output after validation and
-    //! throws PluginCallError when the plugin fails or its output is invalid.
+    //! Per-run translator calls. Each returns the plugin's JSON output after the check and
+    //! throws PluginCallError when the plugin fails or its output is rejected.
     aw_run* open(const nlohmann::json& request, nlohmann::json& invocation);
     nlohmann::json feed(aw_run* run, std::string_view line);
-    //! feed() without building the document: the plugin's text, checked to be JSON within
-    //! the size limit. agent-provider-host forwards it as is; agent-host validates it.
+    //! feed(), as the plugin's own text (checked the same way): agent-provider-host forwards
+    //! it as is, sparing a dump per line.
     std::string feedText(aw_run* run, std::string_view line);
     nlohmann::json exit(aw_run* run, int exitCode, int signal, bool stopRequested);
     nlohmann::json reply(aw_run* run, const nlohmann::json& answer);
@@ -73,9 +91,11 @@ private:
     //! Copies and releases a plugin buffer; throws unless the call succeeded with JSON text.
     std::string takeText(const char* operation, aw_status status, aw_buffer& buffer,
                          const aw_error& error);
-    //! takeText(), parsed, and validated when it is an output document.
+    //! Calls feed; `text` receives the plugin's text, the result is its checked document.
+    nlohmann::json feedDocument(aw_run* run, std::string_view line, std::string& text);
+    //! takeText(), parsed, and checked when it is the output document of `document`.
     nlohmann::json take(const char* operation, aw_status status, aw_buffer& buffer,
-                        const aw_error& error, bool isOutputDocument);
+                        const aw_error& error, std::optional<PluginCall> document);
 
     const aw_provider* table_;
     ProviderInfo info_;

@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -16,13 +17,13 @@
 #include <thread>
 
 #include "provider/provider_protocol.h"
+#include "provider/provider_replay.h"
 #include "provider_host/provider_host_service.h"
 #include "provider_host/run_mode.h"
 
 namespace {
 
 constexpr std::size_t kMaxRequestLineBytes = 64 * 1024 * 1024;
-constexpr std::size_t kReplayBatchLines = 64;
 
 const char* kUsage =
     "usage: agent-provider-host --plugin FILE.so [--replay CAPTURE.jsonl [--exit-code N]\n"
@@ -33,8 +34,11 @@ const char* kUsage =
     "Without --replay: prints a handshake line, then serves JSON-line requests on stdin\n"
     "(the protocol agent-host speaks). With --replay: feeds each line of CAPTURE (a\n"
     "recorded CLI stdout) through the plugin, then the exit, and prints the unified events\n"
-    "as JSON lines. --request is the run request JSON handed to open (default: a minimal\n"
-    "request); --with-stdin also prints what the plugin would write to the CLI's stdin.\n"
+    "a run would store as JSON lines. --request is the run request JSON handed to open\n"
+    "(default: a minimal request); --with-stdin also prints what the plugin would write to\n"
+    "the CLI's stdin. A line the plugin fails or whose output is rejected (docs/events.md)\n"
+    "is named on stderr (line N: reason) and stands as a provider.line_error event; the\n"
+    "replay then exits 1 (3: the plugin was refused).\n"
     "With --run: opens the run, starts the CLI the plugin describes (inheriting this\n"
     "environment plus the invocation's env), feeds it every stdout line and prints the\n"
     "unified events as JSON lines; the CLI's stderr goes to stderr. human.request events\n"
@@ -184,13 +188,58 @@ int serve(const std::string& plugin) {
     }
 }
 
+//! The capture line being fed, for the note a crashing plugin leaves (0: none).
+volatile std::sig_atomic_t gFeedingLine = 0;
+
+//! A plugin that crashes in --replay takes the process with it: say on which line first,
+//! with nothing but write(2) (a signal handler may not allocate), then die of that signal.
+extern "C" void onReplayCrash(int signal) {
+    const long line = gFeedingLine;
+    if (line > 0) {
+        char digits[24];
+        int length = 0;
+        for (long rest = line; rest > 0 && length < 20; rest /= 10)
+            digits[length++] = static_cast<char>('0' + rest % 10);
+        char note[96] = "agent-provider-host: the plugin crashed on line ";
+        std::size_t size = std::strlen(note);
+        while (length > 0) note[size++] = digits[--length];
+        note[size++] = '\n';
+        [[maybe_unused]] const auto written = ::write(STDERR_FILENO, note, size);
+    }
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+}
+
+//! Prints the replay as it goes: events (and stdin with --with-stdin) on our stdout, one JSON
+//! object per line; the invocation and every line error on stderr.
+class ReplayPrinter : public aw::ReplayObserver {
+public:
+    ReplayPrinter(std::FILE* events, bool withStdin) : events_(events), withStdin_(withStdin) {}
+
+    void opened(const nlohmann::json& invocation) override {
+        std::cerr << "agent-provider-host: invocation " << invocation.dump() << "\n";
+    }
+    void feeding(std::size_t first, std::size_t) override {
+        gFeedingLine = static_cast<std::sig_atomic_t>(first);
+    }
+    void record(const nlohmann::json& record) override {
+        if (record.contains("stdin") && !withStdin_) return;
+        const std::string line =
+            record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        std::fwrite(line.data(), 1, line.size(), events_);
+        std::fputc('\n', events_);
+    }
+    void lineError(const aw::ReplayLineError& error) override {
+        std::cerr << "agent-provider-host: " << error.describe() << "\n";
+    }
+
+private:
+    std::FILE* events_;
+    bool withStdin_;
+};
+
 int replay(const Arguments& args) {
     std::FILE* events = divertPluginStdout();
-    auto emit = [&](const nlohmann::json& record) {
-        const std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        std::fwrite(line.data(), 1, line.size(), events);
-        std::fputc('\n', events);
-    };
     std::unique_ptr<aw::LoadedProvider> provider;
     try {
         provider = aw::LoadedProvider::load(args.plugin);
@@ -201,69 +250,62 @@ int replay(const Arguments& args) {
     }
     std::ifstream capture(args.replay, std::ios::binary);
     if (!capture) usageError("cannot read " + args.replay);
-    nlohmann::json runRequest = {{"run_id", "replay"},     {"session_id", "replay"},
-                                 {"prompt", "replay"},     {"approval_mode", "auto"},
-                                 {"workspace", "."}};
+    aw::ReplayInput input;
+    input.provider = provider->info().name;
+    input.request = {{"run_id", "replay"},
+                     {"session_id", "replay"},
+                     {"prompt", "replay"},
+                     {"approval_mode", "auto"},
+                     {"workspace", "."}};
     if (!args.request.empty()) {
-        runRequest = nlohmann::json::parse(args.request, nullptr, false);
-        if (!runRequest.is_object()) usageError("--request is not a JSON object");
+        input.request = nlohmann::json::parse(args.request, nullptr, false);
+        if (!input.request.is_object()) usageError("--request is not a JSON object");
     }
+    for (std::string line; std::getline(capture, line);) input.lines.push_back(std::move(line));
+    input.exitCode = args.exitCode;
+    input.signal = args.signal;
+    input.stopRequested = args.stopRequested;
+    // In process, batches save nothing; one line at a time names the line a crash happened on.
+    input.batchLines = 1;
 
+    for (const int signal : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT})
+        std::signal(signal, onReplayCrash);
+
+    // The same service the served mode answers agent-host with, called in process.
     aw::ProviderHostService service(*provider);
     int id = 0;
-    auto call = [&](nlohmann::json request) {
-        request["id"] = ++id;
-        request["run"] = "replay";
-        return service.handle(request);
-    };
-    auto print = [&](const nlohmann::json& output) {
-        if (output.contains("error")) {
-            std::cerr << "agent-provider-host: " << output["error"]["message"].get<std::string>() << "\n";
-            return;
+    std::string lastOp;
+    const auto call = [&](const std::string& op, nlohmann::json params) {
+        lastOp = op;
+        params["op"] = op;
+        params["id"] = ++id;
+        params["run"] = "replay";
+        const nlohmann::json response = service.handle(params);
+        if (!response.value("ok", false)) {
+            const auto& error = response["error"];
+            throw aw::ProviderCallError({error.value("code", std::string("plugin_error")),
+                                         error.value("message", std::string("?")),
+                                         error.value("hint", std::string())});
         }
-        for (const auto& event : output.value("events", nlohmann::json::array())) emit(event);
-        if (args.withStdin && output.contains("stdin")) emit({{"stdin", output["stdin"]}});
+        return response["result"];
     };
-
-    const auto opened = call({{"op", "open"}, {"request", runRequest}});
-    if (!opened["ok"].get<bool>()) {
-        std::cerr << "agent-provider-host: open failed: " << opened["error"]["message"].get<std::string>() << "\n";
+    ReplayPrinter printer(events, args.withStdin);
+    try {
+        const auto result = aw::replayCapture(call, input, &printer);
+        gFeedingLine = 0;
+        std::fflush(events);
+        if (!result.lineErrors.empty()) {
+            std::cerr << "agent-provider-host: " << result.lineErrors.size()
+                      << " line error(s), named above: a run would not store their events\n";
+            return 1;
+        }
+        return 0;
+    } catch (const aw::ProviderCallError& e) {
+        std::fflush(events);
+        std::cerr << "agent-provider-host: " << lastOp << " failed: " << e.problem().message
+                  << "\n";
         return 1;
     }
-    std::cerr << "agent-provider-host: invocation " << opened["result"]["invocation"].dump() << "\n";
-    if (args.withStdin && opened["result"]["invocation"].contains("stdin")) {
-        emit({{"stdin", opened["result"]["invocation"]["stdin"]}});
-    }
-
-    nlohmann::json batch = nlohmann::json::array();
-    auto flush = [&] {
-        if (batch.empty()) return;
-        const auto fed = call({{"op", "feed"}, {"lines", batch}});
-        batch = nlohmann::json::array();
-        if (!fed["ok"].get<bool>()) {
-            std::cerr << "agent-provider-host: feed failed: " << fed["error"]["message"].get<std::string>() << "\n";
-            return;
-        }
-        for (const auto& output : fed["result"]["outputs"]) print(output);
-    };
-    std::string line;
-    while (std::getline(capture, line)) {
-        batch.push_back(line);
-        if (batch.size() >= kReplayBatchLines) flush();
-    }
-    flush();
-    const auto exited = call({{"op", "exit"},
-                              {"exit_code", args.exitCode},
-                              {"signal", args.signal},
-                              {"stop_requested", args.stopRequested}});
-    if (!exited["ok"].get<bool>()) {
-        std::cerr << "agent-provider-host: exit failed: " << exited["error"]["message"].get<std::string>() << "\n";
-        return 1;
-    }
-    print(exited["result"]);
-    call({{"op", "close"}});
-    std::fflush(events);
-    return 0;
 }
 
 }  // namespace

@@ -87,8 +87,8 @@ std::string ProviderHostService::feedLine(const nlohmann::json& request) {
         if (!line.is_string()) throw BadRequest("a line is not a string");
         if (!first) response += ',';
         first = false;
-        // One output per line, in order: a line the plugin rejects is reported in place
-        // and does not stop the lines after it.
+        // One output per line, in order: a line the plugin fails, or whose output the event
+        // table rejects, is reported in place and does not stop the lines after it.
         try {
             std::string output = provider_.feedText(run, line.get<std::string>());
             if (output.find_first_of("\r\n") != std::string::npos) {
@@ -96,11 +96,16 @@ std::string ProviderHostService::feedLine(const nlohmann::json& request) {
             }
             response += output;
         } catch (const PluginCallError& e) {
-            response += nlohmann::json{{"error",
-                                        {{"code", e.problem().code},
-                                         {"message", e.problem().message},
-                                         {"hint", e.problem().hint}}}}
-                            .dump();
+            nlohmann::json failed{{"error",
+                                   {{"code", e.problem().code},
+                                    {"message", e.problem().message},
+                                    {"hint", e.problem().hint}}}};
+            // A rejected line's events are dropped; its answer to the CLI still goes out.
+            if (const auto* rejected = dynamic_cast<const RejectedOutputError*>(&e)) {
+                if (!rejected->stdinBytes().empty()) failed["stdin"] = rejected->stdinBytes();
+                if (rejected->closeStdin()) failed["close_stdin"] = true;
+            }
+            response += failed.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         }
     }
     return response + "]}}";

@@ -19,7 +19,7 @@ public:
     //! Never throws: every failure becomes {"id","ok":false,"error":{...}}.
     nlohmann::json handle(const nlohmann::json& request);
     //! handle(), as the single line to send. Feed responses embed the plugin's output text
-    //! as is (it was checked to be JSON), sparing a parse and a dump per line.
+    //! as is (once it passed the check of core/plugin_output_check.h), sparing a dump per line.
     std::string handleLine(const nlohmann::json& request);
 
 private:

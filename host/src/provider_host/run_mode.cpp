@@ -22,6 +22,7 @@
 
 #include "agent_worker/core/runs/cli_invocation.h"
 #include "agent_worker/core/runs/stop_escalation.h"
+#include "agent_worker/event_types.h"
 #include "process/process_tree.h"
 #include "process/subprocess.h"
 #include "provider/provider_protocol.h"
@@ -200,7 +201,7 @@ void Runner::handleOutput(const Json& output) {
     for (const auto& event : output.value("events", Json::array())) {
         emit(event);
         const std::string type = event.value("type", std::string());
-        if (type == "human.request") humanRequests.push_back(event);
+        if (type == AW_EVENT_HUMAN_REQUEST) humanRequests.push_back(event);
         if (!options_.interruptAfterEvent.empty() && type == options_.interruptAfterEvent) {
             interruptNow = true;
         }

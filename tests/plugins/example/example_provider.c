@@ -5,6 +5,9 @@
  * message.delta event. Real providers do the same job with a richer parser (one CLI line
  * may become a tool.start, a todo.update and a usage event at once).
  *
+ * It needs only the SDK's two C headers: provider_abi.h (the ABI) and event_types.h (the
+ * event type names, as string literals that paste into the JSON texts below).
+ *
  * Build it out of tree (see docs/plugin-sdk.md):
  *     cc -std=c99 -shared -fPIC -I<prefix>/include example_provider.c -o example.so
  *
@@ -17,6 +20,7 @@
  * - Run state lives in aw_run, never in globals: one process multiplexes all of this
  *   provider's runs, and after a crash the host replays a run into a fresh aw_run.
  */
+#include <agent_worker/event_types.h> /* the AW_EVENT_* type names */
 #include <agent_worker/provider_abi.h>
 
 #include <stdarg.h>
@@ -75,6 +79,12 @@ static void append_str(text* t, const char* s) { append(t, s, strlen(s)); }
 static void append_ulong(text* t, unsigned long value) {
     char digits[24];
     snprintf(digits, sizeof digits, "%lu", value);
+    append_str(t, digits);
+}
+
+static void append_long(text* t, long value) {
+    char digits[24];
+    snprintf(digits, sizeof digits, "%ld", value);
     append_str(t, digits);
 }
 
@@ -153,9 +163,15 @@ static aw_status example_feed(aw_run* run, const char* line, size_t line_size,
                               aw_buffer* output, aw_error* error) {
     run->lines++;
     /* Plugins emit only {"type","data"}: the host adds event_id, run_id, session_id, seq,
-     * ts and provider, so replaying the same lines yields the same events. */
+     * ts and provider, so replaying the same lines yields the same events.
+     * Each line is a whole message of its own: its id names the line, its kind says it is
+     * answer text (not reasoning). */
     text t = {0};
-    append_str(&t, "{\"events\":[{\"type\":\"message.delta\",\"data\":{\"text\":");
+    append_str(&t, "{\"events\":[{\"type\":\"" AW_EVENT_MESSAGE_DELTA
+                   "\",\"data\":{"
+                   "\"message_id\":\"line-");
+    append_ulong(&t, run->lines);
+    append_str(&t, "\",\"kind\":\"text\",\"text\":");
     append_json_string(&t, line, line_size);
     append_str(&t, ",\"line\":");
     append_ulong(&t, run->lines);
@@ -163,29 +179,50 @@ static aw_status example_feed(aw_run* run, const char* line, size_t line_size,
     return finish(&t, output, error);
 }
 
+/* Every terminal event says how the CLI ended: exit_code, or signal when a signal ended it
+ * (the other one is null). The host passes exit_code -1 when there is none. */
+static void append_exit_status(text* t, int32_t exit_code, int32_t signal) {
+    append_str(t, "\"exit_code\":");
+    if (exit_code >= 0)
+        append_long(t, (long)exit_code);
+    else
+        append_str(t, "null");
+    append_str(t, ",\"signal\":");
+    if (signal != 0)
+        append_long(t, (long)signal);
+    else
+        append_str(t, "null");
+}
+
 static aw_status example_exit_run(aw_run* run, int32_t exit_code, int32_t signal,
                                   int32_t stop_requested, aw_buffer* output, aw_error* error) {
     (void)run;
     /* Exactly one terminal event per run. A clean exit wins even after a stop request (the
      * work did finish); otherwise a requested stop is not a failure. */
-    char json[256];
-    if (exit_code == 0 && signal == 0)
-        snprintf(json, sizeof json,
-                 "{\"events\":[{\"type\":\"run.completed\",\"data\":{\"exit_code\":0}}]}");
-    else if (stop_requested)
-        snprintf(json, sizeof json,
-                 "{\"events\":[{\"type\":\"run.stopped\",\"data\":{\"reason\":\"cancelled\"}}]}");
-    else if (signal != 0)
-        snprintf(json, sizeof json,
-                 "{\"events\":[{\"type\":\"run.failed\",\"data\":{\"error\":{\"class\":\"exit\","
-                 "\"message\":\"cat was killed by signal %d\"}}}]}",
-                 (int)signal);
-    else
-        snprintf(json, sizeof json,
-                 "{\"events\":[{\"type\":\"run.failed\",\"data\":{\"error\":{\"class\":\"exit\","
-                 "\"message\":\"cat exited with code %d\"}}}]}",
-                 (int)exit_code);
-    return reply_with(json, output, error);
+    text t = {0};
+    if (exit_code == 0 && signal == 0) {
+        append_str(&t, "{\"events\":[{\"type\":\"" AW_EVENT_RUN_COMPLETED "\",\"data\":{");
+        append_exit_status(&t, exit_code, signal);
+    } else if (stop_requested) {
+        append_str(&t, "{\"events\":[{\"type\":\"" AW_EVENT_RUN_STOPPED "\",\"data\":{");
+        append_exit_status(&t, exit_code, signal);
+        append_str(&t, ",\"reason\":\"cancelled\"");
+    } else {
+        /* process_error: the CLI ended without reporting an outcome (docs/events.md). */
+        append_str(&t, "{\"events\":[{\"type\":\"" AW_EVENT_RUN_FAILED "\",\"data\":{");
+        append_exit_status(&t, exit_code, signal);
+        append_str(&t, ",\"error\":{\"class\":\"process_error\",\"message\":\"cat ");
+        if (signal != 0) {
+            append_str(&t, "was killed by signal ");
+            append_long(&t, (long)signal);
+        } else {
+            append_str(&t, "exited with code ");
+            append_long(&t, (long)exit_code);
+        }
+        append_str(&t, "\"}");
+    }
+    append_str(&t, "}}]}");
+    return finish(&t, output, error);
 }
 
 static aw_status example_reply(aw_run* run, const char* reply, size_t reply_size,

@@ -1,4 +1,5 @@
 // The unified event types every provider's output is translated into (DESIGN "Unified events").
+// Their wire names are the AW_EVENT_* macros of the SDK header agent_worker/event_types.h.
 #pragma once
 
 #include <optional>
@@ -28,6 +29,10 @@ enum class EventType {
     ProviderSession,
     //! Host-emitted: a raw line that kept crashing the plugin was skipped (see docs/events.md).
     ProviderQuarantine,
+    //! Plugin-emitted: something a chat UI can show while the CLI works (a retried API error).
+    ProviderNotice,
+    //! Host-emitted: a raw line whose plugin output was rejected; its events were not stored.
+    ProviderLineError,
 };
 
 //! Wire name, e.g. `run.completed`, `tool.start`.
