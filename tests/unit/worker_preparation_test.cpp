@@ -67,8 +67,8 @@ protected:
 };
 
 TEST_F(WorkerPreparationTest, ANewSessionsWorkerIsCreatedRestoredAndRunningWithTheRunsTrace) {
-    EXPECT_CALL(runtime, create(_));
-    EXPECT_CALL(runtime, start(_));
+    EXPECT_CALL(runtime, create(_)).Times(2);  // this session's, and chat-2's below
+    EXPECT_CALL(runtime, start(_)).Times(2);
     auto prepared = preparation.activate(run);
     EXPECT_EQ(prepared.trace.runId, "run_1");
     EXPECT_EQ(prepared.trace.executorId, "fake-chat-1");

@@ -1,6 +1,7 @@
 // /admin/providers: the listing, rescan, restart, and the replay of recorded CLI output
 // through a provider (checked line by line exactly as a run's output is).
 #include "api/routes.h"
+#include "agent_worker/core/random_id.h"
 #include "provider/provider_replay.h"
 
 namespace aw {
@@ -75,7 +76,14 @@ void addProviderRoutes(Router& router, ProviderSupervisor& supervisor) {
                         throw ApiError(e.known() ? 503 : 404, e.problem());
                     }
                     try {
-                        const auto result = replayThroughProvider(*provider, input);
+                        const std::string run = newRandomId("replay-");
+                        const auto call = [&](const std::string& op, nlohmann::json params) {
+                            params["run"] = run;
+                            return provider->call(op, std::move(params), input.requestTimeout);
+                        };
+                        auto named = input;
+                        if (named.provider.empty()) named.provider = provider->info().name;
+                        const auto result = replayCapture(call, named, nullptr);
                         return HttpResponse::json(200, {{"provider", provider->info().name},
                                                         {"version", provider->info().version},
                                                         {"invocation", result.invocation},

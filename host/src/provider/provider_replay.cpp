@@ -1,7 +1,6 @@
 #include "provider/provider_replay.h"
 
 #include "agent_worker/core/plugin_output_gate.h"
-#include "agent_worker/core/random_id.h"
 
 namespace aw {
 namespace {
@@ -158,16 +157,6 @@ Json ReplayResult::lineErrorsJson() const {
 ReplayResult replayCapture(const ReplayCall& call, const ReplayInput& input,
                            ReplayObserver* observer) {
     return Replay(input, input.provider, observer).run(call);
-}
-
-ReplayResult replayThroughProvider(ProviderProcess& provider, const ReplayInput& input) {
-    const std::string run = newRandomId("replay-");
-    const auto call = [&](const std::string& op, Json params) {
-        params["run"] = run;
-        return provider.call(op, std::move(params), input.requestTimeout);
-    };
-    return Replay(input, input.provider.empty() ? provider.info().name : input.provider, nullptr)
-        .run(call);
 }
 
 }  // namespace aw

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "agent_worker/core/problem.h"
-#include "provider/provider_process.h"
+#include "agent_worker/core/provider_registry.h"
 
 namespace aw {
 
@@ -77,8 +77,5 @@ public:
 //! or the exit is a ReplayLineError and the replay goes on. Closes the run in any case.
 ReplayResult replayCapture(const ReplayCall& call, const ReplayInput& input,
                            ReplayObserver* observer = nullptr);
-
-//! replayCapture through a provider process, on a run key of its own.
-ReplayResult replayThroughProvider(ProviderProcess& provider, const ReplayInput& input);
 
 }  // namespace aw
