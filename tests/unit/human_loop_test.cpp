@@ -33,7 +33,10 @@ protected:
     }
 
     void request(const std::string& id, std::int64_t atMs) {
-        log.append("run_1", {{"run_1/stdout/" + id, "human.request", {{"request_id", id}, {"kind", "permission"}}, atMs}});
+        log.append("run_1", {{"run_1/stdout/" + id, "human.request",
+                              {{"request_id", id}, {"kind", "permission"}, {"tool", "Bash"}, {"tool_call_id", "t"},
+                               {"input", Json::object()}},
+                              atMs}});
     }
 
     RunRecord run;

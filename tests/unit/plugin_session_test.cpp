@@ -24,7 +24,8 @@ protected:
     std::shared_ptr<ScriptedPluginProcess> addProcess() {
         auto process = std::make_shared<ScriptedPluginProcess>();
         process->feedOutput = [](const std::string& line) {
-            return Json{{"events", {{{"type", "message.delta"}, {"data", {{"text", line}}}}}}};
+            return Json{{"events", {{{"type", "message.delta"},
+                                     {"data", {{"message_id", "m"}, {"kind", "text"}, {"text", line}}}}}}};
         };
         providers.processes.push_back(process);
         return process;

@@ -28,7 +28,24 @@ Json syncAnswer(std::int64_t files, std::int64_t bytes) {
 }
 
 Json eventsOutput(std::initializer_list<Json> events) { return Json{{"events", Json::array_t(events)}}; }
-Json event(const std::string& type, Json data = Json::object()) { return {{"type", type}, {"data", data}}; }
+Json event(const std::string& type, Json data) { return {{"type", type}, {"data", data}}; }
+
+// Events as the shipped plugins emit them (docs/events.md has every type's fields).
+Json messageEvent(const std::string& type, const std::string& text = "hi") {
+    Json data{{"message_id", "m1"}, {"kind", "text"}};
+    if (type == "message.start") data["role"] = "assistant";
+    else data["text"] = text;
+    return event(type, data);
+}
+Json toolStart(const std::string& id) { return event("tool.start", {{"tool_call_id", id}, {"name", "Bash"}, {"input", Json::object()}}); }
+Json humanRequest(const std::string& id) {
+    return event("human.request", {{"request_id", id}, {"kind", "permission"}, {"tool", "Bash"},
+                                   {"tool_call_id", "t1"}, {"input", Json::object()}});
+}
+Json withdrawal(const std::string& id) {
+    return event("human.response", {{"request_id", id}, {"decision", "cancelled"}, {"by", "provider"}});
+}
+Json completed() { return event("run.completed", {{"exit_code", 0}, {"signal", nullptr}}); }
 
 class RunTranslationTest : public ::testing::Test {
 protected:
@@ -64,8 +81,8 @@ protected:
 TEST_F(RunTranslationTest, AChunksEventsAreStoredWithItsRawRecordsMarkedTranslated) {
     const auto a = line(1, "a");
     const auto b = line(2, "b");
-    translation.translated({a, b}, Json::array({eventsOutput({event("message.start"), event("message.delta")}),
-                                                eventsOutput({event("tool.start", {{"tool_call_id", "t"}})})}));
+    translation.translated({a, b}, Json::array({eventsOutput({messageEvent("message.start"), messageEvent("message.delta")}),
+                                                eventsOutput({toolStart("t")})}));
     EXPECT_EQ(store.types("run_1"), (std::vector<std::string>{"message.start", "message.delta", "tool.start"}));
     EXPECT_EQ(store.log["run_1"][0].eventId, translatedEventId("run_1/stdout/1", 0));
     EXPECT_EQ(store.rawState("run_1", "run_1/stdout/2"), RawState::Translated);
@@ -75,8 +92,8 @@ TEST_F(RunTranslationTest, OneSyncCoversEveryMessageThatEndedInTheChunk) {
     EXPECT_CALL(executor, sync(_, "incremental", "message.stop"))
         .WillOnce(Return(syncAnswer(2, 10)));
     translation.translated({line(1, "a"), line(2, "b")},
-                           Json::array({eventsOutput({event("message.stop", {{"text", "x"}})}),
-                                        eventsOutput({event("message.stop", {{"text", "y"}})})}));
+                           Json::array({eventsOutput({messageEvent("message.stop", "x")}),
+                                        eventsOutput({messageEvent("message.stop", "y")})}));
     const auto types = store.types("run_1");
     EXPECT_EQ(types, (std::vector<std::string>{"message.stop", "message.stop", "workspace.sync"}));
     const auto& sync = store.log["run_1"].back().data;
@@ -88,7 +105,7 @@ TEST_F(RunTranslationTest, OneSyncCoversEveryMessageThatEndedInTheChunk) {
 
 TEST_F(RunTranslationTest, AFailedSyncIsRecordedOnTheWorkerAndInTheEvent) {
     EXPECT_CALL(executor, sync(_, _, _)).WillOnce(Throw(std::runtime_error("store down")));
-    translation.translated({line(1, "a")}, Json::array({eventsOutput({event("message.stop")})}));
+    translation.translated({line(1, "a")}, Json::array({eventsOutput({messageEvent("message.stop")})}));
     EXPECT_EQ(store.log["run_1"].back().data["status"], "failed");
     EXPECT_EQ(workers.records["chat-1"].lastSyncStatus, SyncStatus::Failed);
     EXPECT_EQ(workers.records["chat-1"].lastSyncError, "store down");
@@ -96,7 +113,7 @@ TEST_F(RunTranslationTest, AFailedSyncIsRecordedOnTheWorkerAndInTheEvent) {
 
 TEST_F(RunTranslationTest, StdinBytesGoToTheCliAndAHumanRequestMakesTheRunWait) {
     EXPECT_CALL(executor, writeStdin(_, "run_1", "{\"allow\":true}\n", true)).WillOnce(Return(Json::object()));
-    Json output = eventsOutput({event("human.request", {{"request_id", "q1"}, {"kind", "permission"}})});
+    Json output = eventsOutput({humanRequest("q1")});
     output["stdin"] = "{\"allow\":true}\n";
     output["close_stdin"] = true;
     translation.translated({line(1, "a")}, Json::array({output}));
@@ -106,11 +123,11 @@ TEST_F(RunTranslationTest, StdinBytesGoToTheCliAndAHumanRequestMakesTheRunWait) 
 
 TEST_F(RunTranslationTest, APluginsEchoOfARequestTheHostSettledIsDropped) {
     translation.translated({line(1, "a")},
-                           Json::array({eventsOutput({event("human.request", {{"request_id", "q1"}})})}));
+                           Json::array({eventsOutput({humanRequest("q1")})}));
     log.append("run_1", {{hostEventId("run_1", "human.response:q1"), "human.response",
                           {{"request_id", "q1"}, {"decision", "cancelled"}}, 1}});
     translation.translated({line(2, "b")},
-                           Json::array({eventsOutput({event("human.response", {{"request_id", "q1"}})})}));
+                           Json::array({eventsOutput({withdrawal("q1")})}));
     const auto types = store.types("run_1");
     EXPECT_EQ(std::count(types.begin(), types.end(), "human.response"), 1);
 }
@@ -118,18 +135,22 @@ TEST_F(RunTranslationTest, APluginsEchoOfARequestTheHostSettledIsDropped) {
 TEST_F(RunTranslationTest, AnExitWithoutAnOutcomeGetsTheHostsFailureOrStop) {
     RawOutputRecord exit;
     exit.eventId = "run_1/exit/1";
-    translation.finished(exit, {1, std::nullopt, 0}, Json::object(), false);
-    ASSERT_EQ(store.types("run_1"), std::vector<std::string>{"run.failed"});
-    EXPECT_EQ(store.log["run_1"][0].data["error"]["class"], "process_error");
-    EXPECT_EQ(store.log["run_1"][0].data["exit_code"], 1);
+    translation.finished(exit, {1, std::nullopt, 0}, eventsOutput({}), false);
+    // An exit output without its one terminal event is a rejected output, and the host ends
+    // the run itself, counting it.
+    ASSERT_EQ(store.types("run_1"), (std::vector<std::string>{"provider.line_error", "run.failed"}));
+    EXPECT_EQ(store.log["run_1"][1].data["error"]["class"], "process_error");
+    EXPECT_EQ(store.log["run_1"][1].data["exit_code"], 1);
+    EXPECT_EQ(store.log["run_1"][1].data["line_errors"], 1);
 }
 
 TEST_F(RunTranslationTest, AStoppedRunWhosePluginSaidNothingEndsStoppedAndAnOutcomeIsKept) {
     RawOutputRecord exit;
     exit.eventId = "run_1/exit/1";
-    translation.finished(exit, {std::nullopt, 15, 0}, Json::object(), true);
-    EXPECT_EQ(store.types("run_1"), std::vector<std::string>{"run.stopped"});
-    EXPECT_EQ(store.log["run_1"][0].data["reason"], "cancelled");
+    translation.finished(exit, {std::nullopt, 15, 0},
+                         Json{{"error", {{"code", "plugin_error"}, {"message", "no outcome"}}}}, true);
+    EXPECT_EQ(store.types("run_1"), (std::vector<std::string>{"provider.line_error", "run.stopped"}));
+    EXPECT_EQ(store.log["run_1"][1].data["reason"], "cancelled");
 
     store.runs["run_2"].runId = "run_2";
     RunRecord other = run;
@@ -137,8 +158,43 @@ TEST_F(RunTranslationTest, AStoppedRunWhosePluginSaidNothingEndsStoppedAndAnOutc
     RunTranslation second{{other, executor, trace}, log, workers};
     RawOutputRecord exit2;
     exit2.eventId = "run_2/exit/1";
-    second.finished(exit2, {0, std::nullopt, 0}, eventsOutput({event("run.completed", {{"exit_code", 0}})}), false);
+    second.finished(exit2, {0, std::nullopt, 0}, eventsOutput({completed()}), false);
     EXPECT_EQ(store.types("run_2"), std::vector<std::string>{"run.completed"});
+    EXPECT_EQ(store.log["run_2"][0].data["line_errors"], 0);
+}
+
+TEST_F(RunTranslationTest, ALineWithAnEventOfAnUnknownTypeStoresALineErrorInsteadOfItsEvents) {
+    translation.translated({line(1, "a"), line(2, "b")},
+                           Json::array({eventsOutput({messageEvent("message.start"), event("message.explode", Json::object())}),
+                                        eventsOutput({toolStart("t")})}));
+    EXPECT_EQ(store.types("run_1"), (std::vector<std::string>{"provider.line_error", "tool.start"}));
+    const auto& error = store.log["run_1"][0].data;
+    EXPECT_EQ(error["raw_event_id"], "run_1/stdout/1");
+    EXPECT_NE(error["reason"].get<std::string>().find("message.explode"), std::string::npos);
+    EXPECT_EQ(store.rawState("run_1", "run_1/stdout/1"), RawState::Translated);
+
+    RawOutputRecord exit;
+    exit.eventId = "run_1/exit/1";
+    translation.finished(exit, {0, std::nullopt, 0}, eventsOutput({completed()}), false);
+    EXPECT_EQ(store.log["run_1"].back().data["line_errors"], 1);
+}
+
+TEST_F(RunTranslationTest, APluginCannotWriteAHostOnlyTypeOrAFieldOfTheWrongType) {
+    translation.translated({line(1, "a"), line(2, "b"), line(3, "c")},
+                           Json::array({eventsOutput({event("run.started", Json::object())}),
+                                        eventsOutput({event("tool.start", {{"tool_call_id", 7}, {"name", "x"},
+                                                                            {"input", Json::object()}})}),
+                                        eventsOutput({event("workspace.sync", {{"status", "succeeded"}})})}));
+    EXPECT_EQ(store.types("run_1"),
+              (std::vector<std::string>{"provider.line_error", "provider.line_error", "provider.line_error"}));
+}
+
+TEST_F(RunTranslationTest, ARejectedLinesBytesForTheCliStillReachIt) {
+    EXPECT_CALL(executor, writeStdin(_, "run_1", "ack\n", false)).WillOnce(Return(Json::object()));
+    translation.translated({line(1, "a")},
+                           Json::array({Json{{"error", {{"code", "invalid_plugin_output"}, {"message", "bad"}}},
+                                             {"stdin", "ack\n"}}}));
+    EXPECT_EQ(store.types("run_1"), std::vector<std::string>{"provider.line_error"});
 }
 
 TEST_F(RunTranslationTest, AQuarantinedLineIsSurfacedAndItsRawRecordsMarked) {

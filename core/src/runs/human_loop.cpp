@@ -17,7 +17,9 @@ void HumanLoop::answer(const HumanLoopRecord& request, const HumanAnswer& answer
     if (!answer.message.empty()) data["message"] = answer.message;
     std::vector<NewEvent> events{{hostEventId(runId, "human.response:" + request.requestId), "human.response", data,
                                   unixMillisNow()}};
-    for (auto& event : translation_.eventsOf(output, hostEventId(runId, "reply:" + request.requestId))) {
+    const std::string sourceId = hostEventId(runId, "reply:" + request.requestId);
+    const auto admitted = translation_.admit(output, sourceId, PluginCall::Reply);
+    for (auto& event : RunTranslation::eventsOf(admitted, sourceId)) {
         // The host's human.response above is the answer; the plugin's own would repeat it.
         const bool echo =
             event.type == "human.response" && event.data.value("request_id", std::string()) == request.requestId;
@@ -28,7 +30,7 @@ void HumanLoop::answer(const HumanLoopRecord& request, const HumanAnswer& answer
         log_.appendHostEvent(runId, "run.resumed:" + request.requestId, "run.resumed",
                              {{"request_id", request.requestId}});
     }
-    translation_.effects(output);
+    translation_.effects(admitted);
 }
 
 void HumanLoop::expire(std::int64_t nowMs) {

@@ -110,7 +110,10 @@ Json PluginSession::exit(const CliExit& exit, bool stopRequested, std::int64_t r
                                  {"signal", exit.signal.value_or(0)},
                                  {"stop_requested", stopRequested}});
         } catch (const ProviderCallError& e) {
-            if (!e.processFailed() || tries >= options_.quarantineAfter) return Json::object();
+            // What the plugin could not say is a rejected output: the run still ends.
+            if (!e.processFailed() || tries >= options_.quarantineAfter) {
+                return Json{{"error", {{"code", e.problem().code}, {"message", e.problem().message}}}};
+            }
             recover(e.problem().message, replayBefore);
         }
     }

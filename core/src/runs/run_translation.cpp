@@ -15,16 +15,33 @@ using Json = nlohmann::json;
 
 }  // namespace
 
-std::vector<NewEvent> RunTranslation::eventsOf(const Json& output, const std::string& sourceId) {
-    std::vector<NewEvent> events;
+PluginOutputGate::Admitted RunTranslation::admit(const Json& output, const std::string& sourceId,
+                                                 PluginCall call) {
+    PluginOutputGate::Admitted admitted;
     if (output.contains("error")) {
-        log_.note("warning", "the plugin rejected a line",
-                  {{"run_id", channel_.run.runId}, {"raw_event_id", sourceId}, {"error", output["error"]}});
-        return events;
+        // The plugin (or the provider-host checking it) rejected the line itself.
+        const Json& error = output["error"];
+        admitted = gate_.reject(sourceId, error.is_object() ? error.value("message", error.dump()) : error.dump());
+        if (output.contains("stdin") && output["stdin"].is_string()) admitted.stdinBytes = output["stdin"];
+        admitted.closeStdin = output.value("close_stdin", false);
+    } else {
+        admitted = gate_.admit(output, sourceId, call);
     }
+    if (!admitted.accepted()) {
+        log_.note("warning", "a plugin output was rejected",
+                  {{"run_id", channel_.run.runId},
+                   {"provider", channel_.run.provider},
+                   {"raw_event_id", sourceId},
+                   {"reason", admitted.rejection}});
+    }
+    return admitted;
+}
+
+std::vector<NewEvent> RunTranslation::eventsOf(const PluginOutputGate::Admitted& admitted, const std::string& sourceId) {
+    std::vector<NewEvent> events;
     std::size_t index = 0;
     const auto now = unixMillisNow();
-    for (const auto& event : output.value("events", Json::array())) {
+    for (const auto& event : admitted.events) {
         events.push_back({translatedEventId(sourceId, index++), event.value("type", std::string()),
                           event.value("data", Json::object()), now});
     }
@@ -34,16 +51,18 @@ std::vector<NewEvent> RunTranslation::eventsOf(const Json& output, const std::st
 void RunTranslation::translated(const std::vector<AssembledLine>& lines, const Json& outputs) {
     std::vector<NewEvent> events;
     std::vector<std::string> rawIds;
+    std::vector<PluginOutputGate::Admitted> admitted;
     for (std::size_t i = 0; i < lines.size(); ++i) {
         const Json output = i < outputs.size() ? outputs[i] : Json::object();
-        auto lineEvents = eventsOf(output, lines[i].rawIds.front());
+        admitted.push_back(admit(output, lines[i].rawIds.front()));
+        auto lineEvents = eventsOf(admitted.back(), lines[i].rawIds.front());
         events.insert(events.end(), std::make_move_iterator(lineEvents.begin()),
                       std::make_move_iterator(lineEvents.end()));
         rawIds.insert(rawIds.end(), lines[i].rawIds.begin(), lines[i].rawIds.end());
     }
     dropSettledHumanResponses(events);
     const auto stored = log_.append(channel_.run.runId, std::move(events), rawIds);
-    for (std::size_t i = 0; i < lines.size() && i < outputs.size(); ++i) effects(outputs[i]);
+    for (const auto& line : admitted) effects(line);
     std::vector<std::string> messageStops;
     for (const auto& event : stored) {
         if (event.type == "message.stop") messageStops.push_back(event.eventId);
@@ -67,7 +86,7 @@ void RunTranslation::quarantined(const AssembledLine& line, int crashes, const s
 void RunTranslation::finished(const RawOutputRecord& exitRecord, const CliExit& exit, const Json& output,
                               bool stopRequested) {
     const auto& runId = channel_.run.runId;
-    auto events = eventsOf(output, exitRecord.eventId);
+    auto events = eventsOf(admit(output, exitRecord.eventId, PluginCall::Exit), exitRecord.eventId);
     dropSettledHumanResponses(events);
     const bool terminal = std::any_of(events.begin(), events.end(), [](const NewEvent& event) {
         const auto type = parseEventType(event.type);
@@ -75,7 +94,8 @@ void RunTranslation::finished(const RawOutputRecord& exitRecord, const CliExit& 
     });
     if (!terminal) {
         Json data{{"exit_code", exit.exitCode ? Json(*exit.exitCode) : Json(nullptr)},
-                  {"signal", exit.signal ? Json(*exit.signal) : Json(nullptr)}};
+                  {"signal", exit.signal ? Json(*exit.signal) : Json(nullptr)},
+                  {"line_errors", gate_.lineErrors()}};
         if (stopRequested) {
             data["reason"] = "cancelled";
             events.push_back({hostEventId(runId, "run.stopped"), "run.stopped", data, unixMillisNow()});
@@ -88,18 +108,16 @@ void RunTranslation::finished(const RawOutputRecord& exitRecord, const CliExit& 
     log_.append(runId, std::move(events), {exitRecord.eventId});
 }
 
-void RunTranslation::effects(const Json& output) {
-    const std::string bytes = output.value("stdin", std::string());
-    const bool close = output.value("close_stdin", false);
+void RunTranslation::effects(const PluginOutputGate::Admitted& admitted) {
     const auto& runId = channel_.run.runId;
-    if (!bytes.empty() || close) {
+    if (!admitted.stdinBytes.empty() || admitted.closeStdin) {
         try {
-            channel_.executor.writeStdin(channel_.trace, runId, bytes, close);
+            channel_.executor.writeStdin(channel_.trace, runId, admitted.stdinBytes, admitted.closeStdin);
         } catch (const std::exception& e) {
             log_.note("warning", "cannot write to the CLI's stdin", {{"run_id", runId}, {"error", e.what()}});
         }
     }
-    for (const auto& event : output.value("events", Json::array())) {
+    for (const auto& event : admitted.events) {
         if (event.value("type", std::string()) != "human.request") continue;
         const std::string requestId = event.value("data", Json::object()).value("request_id", std::string());
         log_.appendHostEvent(runId, "run.waiting_human:" + requestId, "run.waiting_human", {{"request_id", requestId}});

@@ -55,8 +55,8 @@ public:
     //! stdout seq up to which the store's translated lines rebuild a new session.
     void feed(const std::vector<AssembledLine>& lines, std::int64_t replayBefore,
               const Translated& translated, const Quarantined& quarantined);
-    //! The plugin's final output for the CLI's exit; an empty object when the plugin keeps
-    //! crashing on it.
+    //! The plugin's final output for the CLI's exit; {"error": {code, message}} when the
+    //! plugin refused the call or keeps crashing on it.
     nlohmann::json exit(const CliExit& exit, bool stopRequested, std::int64_t replayBefore);
     //! Bytes for the CLI's stdin for a human's answer. Throws ProviderCallError.
     nlohmann::json reply(const nlohmann::json& reply);

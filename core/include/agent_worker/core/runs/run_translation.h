@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "agent_worker/core/executor_client.h"
+#include "agent_worker/core/plugin_output_gate.h"
 #include "agent_worker/core/repositories.h"
 #include "agent_worker/core/run_store.h"
 #include "agent_worker/core/runs/output_assembly.h"
@@ -28,8 +29,9 @@ struct RunChannel {
 
 class RunTranslation {
 public:
+    //! `provider` names the plugin in the run's provider.line_error events.
     RunTranslation(RunChannel channel, RunLog& log, SessionWorkerStore& workers)
-        : channel_(channel), log_(log), workers_(workers) {}
+        : channel_(channel), log_(log), workers_(workers), gate_(channel.run.provider) {}
 
     //! A chunk of lines the plugin answered (`outputs[i]` for `lines[i]`).
     void translated(const std::vector<AssembledLine>& lines, const nlohmann::json& outputs);
@@ -40,11 +42,17 @@ public:
     void finished(const RawOutputRecord& exitRecord, const CliExit& exit, const nlohmann::json& output,
                   bool stopRequested);
 
-    //! The events of one plugin output document; their ids come from `sourceId`.
-    std::vector<NewEvent> eventsOf(const nlohmann::json& output, const std::string& sourceId);
-    //! Writes the output's `stdin` bytes (and `close_stdin`) to the CLI; a `human.request`
-    //! event makes the run wait for a human.
-    void effects(const nlohmann::json& output);
+    //! One plugin output document, checked like on every other path (PluginOutputGate): an
+    //! accepted output's events, or one `provider.line_error` in place of a rejected one's
+    //! (an unknown or host-only type, a missing field, a field of the wrong JSON type, or
+    //! the plugin's own error). Its stdin bytes are kept either way.
+    PluginOutputGate::Admitted admit(const nlohmann::json& output, const std::string& sourceId,
+                                     PluginCall call = PluginCall::Feed);
+    //! The admitted events as the log stores them; their ids come from `sourceId`.
+    static std::vector<NewEvent> eventsOf(const PluginOutputGate::Admitted& admitted, const std::string& sourceId);
+    //! Writes the admitted `stdin` bytes (and `close_stdin`) to the CLI; an admitted
+    //! `human.request` makes the run wait for a human.
+    void effects(const PluginOutputGate::Admitted& admitted);
     //! A plugin's human.response withdraws a request the CLI gave up on. Once the host has
     //! answered or cancelled the request, that echo would answer it twice: it is dropped.
     void dropSettledHumanResponses(std::vector<NewEvent>& events);
@@ -57,6 +65,7 @@ private:
     RunChannel channel_;
     RunLog& log_;
     SessionWorkerStore& workers_;
+    PluginOutputGate gate_;
 };
 
 }  // namespace aw
