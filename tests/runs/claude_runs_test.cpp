@@ -578,6 +578,37 @@ TEST_P(ClaudeRuns, ModelServerFailureFailsTheRunWithItsMessage) {
     EXPECT_EQ(failed["error"].value("http_status", 0), 400) << failed.dump();
 }
 
+// 8. A question's reply must carry answers: without them the plugin refuses it, the API says
+// so with 422 and the plugin's message, and the request stays pending for a proper reply.
+TEST_P(ClaudeRuns, AQuestionsReplyWithoutAnswersIs422AndTheRequestStaysPending) {
+    auto& h = start();
+    const std::string sid = "chat-question";
+    const std::string rid = h.startRun(sid, "ASKUSER: which greeting?", {{"approval_mode", "ask"}});
+    ASSERT_FALSE(rid.empty());
+    const Json waiting = h.waitForStatus(rid, "waiting_human");
+    ASSERT_EQ(waiting["pending_human_requests"].size(), 1u) << h.describe(rid);
+    const Json pending = waiting["pending_human_requests"][0];
+    ASSERT_EQ(pending.value("kind", ""), "question") << pending.dump();
+    const std::string requestId = pending.value("request_id", "");
+
+    const auto refused = h.humanReply(rid, {{"request_id", requestId}, {"decision", "allow"}});
+    EXPECT_EQ(refused.status, 422) << refused.body;
+    EXPECT_EQ(refused.json()["error"].value("code", ""), "invalid_input") << refused.body;
+    EXPECT_TRUE(contains(refused.json()["error"].value("message", ""), "answers")) << refused.body;
+    EXPECT_EQ(h.run(rid)["pending_human_requests"].size(), 1u) << "the request must stay pending";
+
+    const auto answered = h.humanReply(
+        rid, {{"request_id", requestId},
+              {"decision", "allow"},
+              {"answers", {{"Which greeting should I write?", "bonjour"}}}});
+    EXPECT_EQ(answered.status, 200) << answered.body;
+    const auto events = finish(rid, "completed");
+    expectWellFormedLog(events, rid, sid);
+    const auto said = texts(events);
+    ASSERT_FALSE(said.empty());
+    EXPECT_TRUE(contains(said.back(), "bonjour")) << "the model did not get the answer: " << said.back();
+}
+
 INSTANTIATE_TEST_SUITE_P(Db, ClaudeRuns, ::testing::Values(Db::Sqlite, Db::Postgres), paramName);
 
 // 5. Capability refusals: decided by the provider's capabilities, no CLI needed.

@@ -124,7 +124,7 @@ void AgentHostApp::printHelp() const {
         "Keys (environment variable, default):\n";
     for (const auto& key : hostConfigKeys()) {
         footer += std::string("  ") + key.key + " (" + envName(key.key) + ", " +
-                  (*key.defaultValue ? key.defaultValue : "-") + "): " + key.description + "\n";
+                  (key.defaultValue.empty() ? std::string("-") : key.defaultValue) + "): " + key.description + "\n";
     }
     footer += "See docs/configuration.md.";
     help.setFooter(footer);

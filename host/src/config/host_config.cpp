@@ -1,10 +1,8 @@
 #include "config/host_config.h"
 
-#include <Poco/AutoPtr.h>
 #include <Poco/Exception.h>
 #include <Poco/Logger.h>
 #include <Poco/Net/IPAddress.h>
-#include <Poco/Util/JSONConfiguration.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -61,25 +59,36 @@ long long parseNumber(const std::string& key, const std::string& value, long lon
     return number;
 }
 
-//! One source of values per layer, highest precedence first.
+//! A value of the config file as the other layers give it: text.
+std::string asText(const nlohmann::json& value) {
+    if (value.is_string()) return value.get<std::string>();
+    if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
+    return value.dump();
+}
+
+//! One source of values per layer, highest precedence first. The config file is read and
+//! parsed here, once; every key (the `providers` object included) is looked up in it.
 class Layers {
 public:
     explicit Layers(const ConfigSources& sources) : sources_(sources) {
         if (sources.configFile.empty()) return;
-        std::ifstream probe(sources.configFile);
-        if (!probe) {
+        std::ifstream in(sources.configFile);
+        if (!in) {
             throw ProblemError({"config_unreadable",
                                 "cannot read configuration file '" + sources.configFile + "'",
                                 "check that the file exists and is readable, or drop --config"});
         }
         try {
-            file_ = new Poco::Util::JSONConfiguration(sources.configFile);
-        } catch (const Poco::Exception& e) {
+            file_ = nlohmann::json::parse(in);
+        } catch (const nlohmann::json::exception& e) {
             throw ProblemError({"config_unreadable",
-                                "configuration file '" + sources.configFile +
-                                    "' is not valid JSON: " + e.displayText(),
-                                "fix the JSON syntax (a JSON object of keys, see "
-                                "docs/configuration.md)"});
+                                "configuration file '" + sources.configFile + "' is not valid JSON: " + e.what(),
+                                "fix the JSON syntax (a JSON object of keys, see docs/configuration.md)"});
+        }
+        if (!file_.is_object()) {
+            throw ProblemError({"config_unreadable",
+                                "configuration file '" + sources.configFile + "' is not a JSON object",
+                                "write a JSON object of keys, see docs/configuration.md"});
         }
     }
 
@@ -88,7 +97,7 @@ public:
         if (auto it = sources_.env.find(envName(key.key)); it != sources_.env.end()) {
             return it->second;
         }
-        if (file_ && file_->has(key.key)) return file_->getString(key.key);
+        if (const auto* value = inFile(key.key); value && !value->is_null()) return asText(*value);
         return key.defaultValue;
     }
 
@@ -99,26 +108,54 @@ public:
         if (auto it = sources_.env.find(envName(key.key)); it != sources_.env.end()) {
             return splitList(it->second);
         }
-        if (file_) {
-            const std::string first = std::string(key.key) + "[0]";
-            if (file_->has(first)) {
-                std::vector<std::string> items;
-                for (int i = 0;; ++i) {
-                    const std::string element = std::string(key.key) + "[" + std::to_string(i) + "]";
-                    if (!file_->has(element)) break;
-                    items.push_back(file_->getString(element));
-                }
-                return items;
-            }
-            if (file_->has(key.key)) return splitList(file_->getString(key.key));
+        if (const auto* value = inFile(key.key); value && !value->is_null()) {
+            if (!value->is_array()) return splitList(asText(*value));
+            std::vector<std::string> items;
+            for (const auto& item : *value) items.push_back(asText(item));
+            return items;
         }
         return splitList(key.defaultValue);
     }
 
+    //! The file's value at a dotted key (`supervisor.start_timeout_ms` is
+    //! {"supervisor": {"start_timeout_ms": ...}}; a literal dotted name works too).
+    const nlohmann::json* inFile(const std::string& key) const {
+        if (!file_.is_object()) return nullptr;
+        if (auto it = file_.find(key); it != file_.end()) return &*it;
+        const nlohmann::json* node = &file_;
+        std::size_t start = 0;
+        while (start <= key.size()) {
+            const auto dot = key.find('.', start);
+            const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+            if (!node->is_object()) return nullptr;
+            const auto it = node->find(part);
+            if (it == node->end()) return nullptr;
+            node = &*it;
+            if (dot == std::string::npos) return node;
+            start = dot + 1;
+        }
+        return nullptr;
+    }
+
 private:
     const ConfigSources& sources_;
-    Poco::AutoPtr<Poco::Util::JSONConfiguration> file_;
+    nlohmann::json file_;
 };
+
+// Defaults as the key table writes them, read from the parts' options structs.
+template <typename Number>
+std::string text(Number value) {
+    return std::to_string(value);
+}
+std::string ms(std::chrono::milliseconds value) { return std::to_string(value.count()); }
+std::string secs(std::chrono::milliseconds value) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(value).count());
+}
+std::string joined(const std::vector<int>& values) {
+    std::string out;
+    for (int value : values) out += (out.empty() ? "" : ",") + std::to_string(value);
+    return out;
+}
 
 const ConfigKey& keyNamed(const std::string& name) {
     for (const auto& key : hostConfigKeys()) {
@@ -134,16 +171,14 @@ std::string besideBinaryDir(const std::string& binaryDir, const std::string& nam
 }
 
 //! `providers`: a JSON object from AW_PROVIDERS (JSON text) or the file's `providers`.
-nlohmann::json providerSettings(const ConfigSources& sources) {
+nlohmann::json providerSettings(const ConfigSources& sources, const Layers& layers) {
     nlohmann::json settings = nlohmann::json::object();
     std::string origin;
     if (auto it = sources.env.find(envName("providers")); it != sources.env.end()) {
         settings = nlohmann::json::parse(it->second, nullptr, false);
         origin = "AW_PROVIDERS";
-    } else if (!sources.configFile.empty()) {
-        std::ifstream in(sources.configFile);
-        const auto file = nlohmann::json::parse(in, nullptr, false);
-        if (file.is_object() && file.contains("providers")) settings = file["providers"];
+    } else if (const auto* inFile = layers.inFile("providers")) {
+        settings = *inFile;
         origin = sources.configFile;
     }
     auto bad = [&](const std::string& why) {
@@ -169,6 +204,12 @@ nlohmann::json providerSettings(const ConfigSources& sources) {
 }  // namespace
 
 const std::vector<ConfigKey>& hostConfigKeys() {
+    const HostConfig host;
+    const ProviderSupervisorOptions supervisor;
+    const HttpExecutorClientOptions executor;
+    const RunEngineOptions runs;
+    const LifecyclePolicy lifecycle;
+    const auto& placement = runs.submission.placement;
     static const std::vector<ConfigKey> keys{
         {"listen", "127.0.0.1:8080", "HTTP listen address HOST:PORT (port 0 picks a free port)"},
         {"data_dir", "./data", "directory for the SQLite database and local state"},
@@ -181,37 +222,37 @@ const std::vector<ConfigKey>& hostConfigKeys() {
                                      "critical or fatal"},
         {"auth.client_tokens", "", "bearer tokens accepted on /v1/... (list)", true, true},
         {"auth.admin_tokens", "", "bearer tokens accepted on /admin/... (list)", true, true},
-        {"http.max_body_bytes", "1048576", "largest request body accepted; larger gets 413"},
-        {"http.threads", "16", "HTTP worker threads"},
-        {"db_pool_size", "4", "database connections kept open"},
-        {"db_connect_timeout_s", "5", "how long start-up retries an unreachable database"},
+        {"http.max_body_bytes", text(host.maxBodyBytes), "largest request body accepted; larger gets 413"},
+        {"http.threads", text(host.httpThreads), "HTTP worker threads"},
+        {"db_pool_size", text(host.dbPoolSize), "database connections kept open"},
+        {"db_connect_timeout_s", text(host.dbConnectTimeoutSeconds), "how long start-up retries an unreachable database"},
         {"provider_host_binary", "", "agent-provider-host program; default <binary "
                                      "dir>/agent-provider-host"},
-        {"supervisor.start_timeout_ms", "10000", "how long a provider may take to load and "
+        {"supervisor.start_timeout_ms", ms(supervisor.startTimeout), "how long a provider may take to load and "
                                                  "hand-shake"},
-        {"supervisor.request_timeout_ms", "30000", "longest wait for one provider request; "
+        {"supervisor.request_timeout_ms", ms(supervisor.requestTimeout), "longest wait for one provider request; "
                                                    "past it the provider counts as hung"},
-        {"supervisor.heartbeat_interval_ms", "2000", "how often idle providers are pinged"},
-        {"supervisor.heartbeat_timeout_ms", "5000", "a ping unanswered this long marks a "
+        {"supervisor.heartbeat_interval_ms", ms(supervisor.heartbeatInterval), "how often idle providers are pinged"},
+        {"supervisor.heartbeat_timeout_ms", ms(supervisor.heartbeatTimeout), "a ping unanswered this long marks a "
                                                     "provider hung"},
-        {"supervisor.backoff_initial_ms", "200", "first wait before restarting a crashed "
+        {"supervisor.backoff_initial_ms", ms(supervisor.backoffInitial), "first wait before restarting a crashed "
                                                  "provider (doubles each time)"},
-        {"supervisor.backoff_max_ms", "30000", "longest wait between restarts"},
-        {"supervisor.crash_limit", "5", "crashes within supervisor.crash_window_s that mark a "
+        {"supervisor.backoff_max_ms", ms(supervisor.backoffMax), "longest wait between restarts"},
+        {"supervisor.crash_limit", text(supervisor.crashLimit), "crashes within supervisor.crash_window_s that mark a "
                                         "provider degraded"},
-        {"supervisor.crash_window_s", "60", "window for counting crashes"},
-        {"supervisor.max_response_bytes", "33554432", "largest response line a provider may "
+        {"supervisor.crash_window_s", secs(supervisor.crashWindow), "window for counting crashes"},
+        {"supervisor.max_response_bytes", text(supervisor.maxResponseBytes), "largest response line a provider may "
                                                       "send"},
-        {"supervisor.kill_grace_ms", "2000", "wait between SIGTERM and SIGKILL for a failing "
+        {"supervisor.kill_grace_ms", ms(supervisor.killGrace), "wait between SIGTERM and SIGKILL for a failing "
                                              "provider"},
-        {"supervisor.watch", "true", "watch the plugins directory for dropped files"},
-        {"executor.retry.attempts", "3", "attempts per executor call, the first included"},
-        {"executor.retry.backoff_ms", "200", "wait before the second attempt (doubles, +20% "
+        {"supervisor.watch", supervisor.watchDirectory ? "true" : "false", "watch the plugins directory for dropped files"},
+        {"executor.retry.attempts", text(executor.retry.maxAttempts), "attempts per executor call, the first included"},
+        {"executor.retry.backoff_ms", ms(executor.retry.initialBackoff), "wait before the second attempt (doubles, +20% "
                                             "jitter)"},
-        {"executor.retry.max_backoff_ms", "5000", "longest wait between attempts"},
-        {"executor.retry.statuses", "500,502,503,504", "HTTP statuses retried (5xx only; 4xx "
+        {"executor.retry.max_backoff_ms", ms(executor.retry.maxBackoff), "longest wait between attempts"},
+        {"executor.retry.statuses", joined(executor.retry.retryStatuses), "HTTP statuses retried (5xx only; 4xx "
                                                        "answers are final)", true},
-        {"executor.timeout_ms", "30000", "executor calls without a longer default of their own "
+        {"executor.timeout_ms", ms(executor.defaultTimeout), "executor calls without a longer default of their own "
                                          "(restore and sync: 10 min)"},
         {"executor_binary", "", "agent-executor program for local workers; default <binary "
                                 "dir>/agent-executor"},
@@ -219,37 +260,37 @@ const std::vector<ConfigKey>& hostConfigKeys() {
                                      "default: one random token per start", true, true},
         {"host_id", "", "this host's name in queue leases; default <hostname>:<port>. Keep it "
                         "stable: a restarted host takes back its own leases at once"},
-        {"tenant_id", "default", "tenant of the sessions this host serves (workspace prefix)"},
-        {"runtime", "local", "worker runtime: local (docker is not available yet)"},
+        {"tenant_id", placement.tenantId, "tenant of the sessions this host serves (workspace prefix)"},
+        {"runtime", placement.runtime, "worker runtime: local (docker is not available yet)"},
         {"object_store.kind", "file", "object store: file (s3 is not available yet)"},
         {"object_store.dir", "", "root of the file object store; default <data_dir>/objects"},
-        {"object_store.bucket", "agent-worker", "bucket of the session workspaces"},
-        {"object_store.root_prefix", "sessions", "key prefix above <tenant>/<session>/"},
-        {"restore.level", "agent_state", "what a worker gets back: none, workspace, agent_state, "
+        {"object_store.bucket", placement.bucket, "bucket of the session workspaces"},
+        {"object_store.root_prefix", placement.rootPrefix, "key prefix above <tenant>/<session>/"},
+        {"restore.level", std::string(toString(runs.restoreLevel)), "what a worker gets back: none, workspace, agent_state, "
                                          "caches or full"},
         {"restore.manifest_file", "", "runtime manifest (JSON, docs/restore-plan.md); default: "
                                       "the workspace plus the providers' state paths"},
-        {"lifecycle.idle_timeout_s", "1800", "a worker with no active run this long is synced and "
+        {"lifecycle.idle_timeout_s", text(lifecycle.idleTimeoutMs / 1000), "a worker with no active run this long is synced and "
                                              "stopped"},
-        {"lifecycle.remove_after_s", "604800", "a stopped worker this long (whose last sync "
+        {"lifecycle.remove_after_s", text(lifecycle.removeAfterMs / 1000), "a stopped worker this long (whose last sync "
                                                "succeeded) is removed"},
-        {"lifecycle.transition_timeout_s", "600", "a creating/stopping/removing worker this long "
+        {"lifecycle.transition_timeout_s", text(lifecycle.transitionTimeoutMs / 1000), "a creating/stopping/removing worker this long "
                                                   "is stuck and taken over"},
-        {"lifecycle.reaper_interval_s", "60", "how often the idle-stop, remove and recovery "
+        {"lifecycle.reaper_interval_s", secs(host.reaperInterval), "how often the idle-stop, remove and recovery "
                                               "passes run (0: only on request)"},
-        {"queue.max_attempts", "3", "attempts per run before final_failed"},
-        {"queue.lease_s", "120", "queue lease; extended while a run is worked on"},
-        {"queue.retry_initial_ms", "1000", "wait before a retried run (doubles, +-20% jitter)"},
-        {"queue.retry_max_ms", "60000", "longest wait before a retried run"},
-        {"dispatcher.concurrency", "4", "runs this host works on at once (0: only POST "
+        {"queue.max_attempts", text(runs.submission.maxAttempts), "attempts per run before final_failed"},
+        {"queue.lease_s", secs(runs.queue.lease), "queue lease; extended while a run is worked on"},
+        {"queue.retry_initial_ms", ms(runs.queue.retry.initial), "wait before a retried run (doubles, +-20% jitter)"},
+        {"queue.retry_max_ms", ms(runs.queue.retry.max), "longest wait before a retried run"},
+        {"dispatcher.concurrency", text(runs.concurrency), "runs this host works on at once (0: only POST "
                                         "/v1/run-queue/drain)"},
-        {"runs.stop_grace_ms", "5000", "after a stop: graceful interrupt, TERM after this, KILL "
+        {"runs.stop_grace_ms", ms(runs.stopGrace), "after a stop: graceful interrupt, TERM after this, KILL "
                                        "after twice this"},
-        {"runs.timeout_s", "3600", "a run still going after this is stopped"},
-        {"human.timeout_s", "3600", "an unanswered human.request is denied as timed_out after "
+        {"runs.timeout_s", secs(runs.runTimeout), "a run still going after this is stopped"},
+        {"human.timeout_s", secs(runs.humanTimeout), "an unanswered human.request is denied as timed_out after "
                                     "this"},
-        {"sse.max_streams", "8", "live event streams at once (each holds an HTTP thread)"},
-        {"sse.keepalive_ms", "15000", "keep-alive comment interval of a quiet event stream"},
+        {"sse.max_streams", text(host.sseMaxStreams), "live event streams at once (each holds an HTTP thread)"},
+        {"sse.keepalive_ms", ms(host.sseKeepAlive), "keep-alive comment interval of a quiet event stream"},
         {"providers", "", "per provider settings as a JSON object: {\"<name>\": {\"binary\", "
                           "\"args\": [...], \"env\": {...}}}"},
     };
@@ -411,7 +452,7 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     config.sseMaxStreams = std::min(static_cast<int>(number("sse.max_streams", 1, 1024)),
                                     std::max(1, config.httpThreads / 2));
     config.sseKeepAlive = millis("sse.keepalive_ms");
-    runs.providerSettings = providerSettings(sources);
+    runs.providerSettings = providerSettings(sources, layers);
     return config;
 }
 

@@ -7,17 +7,19 @@
 #include <vector>
 
 #include "agent_worker/core/lifecycle_policy.h"
-#include "executor/http_executor_client.h"
-#include "provider/provider_supervisor.h"
+#include "executor/http_executor_client_options.h"
+#include "provider/provider_supervisor_options.h"
 #include "runs/run_engine_options.h"
 
 namespace aw {
 
 //! A documented configuration key. `envName()` derives AW_<KEY> from it.
 struct ConfigKey {
-    const char* key;           //!< dotted name, as in the JSON file (`auth.client_tokens`)
-    const char* defaultValue;  //!< as text; lists are comma-separated; empty = unset
-    const char* description;
+    std::string key;  //!< dotted name, as in the JSON file (`auth.client_tokens`)
+    //! As text; lists are comma-separated; empty = unset. Where a part's options struct has
+    //! the setting, the default is read from that struct: it is written there only.
+    std::string defaultValue;
+    std::string description;
     bool isList = false;
     bool isSecret = false;  //!< never printed or logged
 };
@@ -49,10 +51,10 @@ struct HostConfig {
     std::string logLevel;
     std::vector<std::string> clientTokens;
     std::vector<std::string> adminTokens;
-    std::size_t maxBodyBytes = 0;
-    int dbPoolSize = 0;
-    int dbConnectTimeoutSeconds = 0;
-    int httpThreads = 0;
+    std::size_t maxBodyBytes = 1024 * 1024;
+    int dbPoolSize = 4;
+    int dbConnectTimeoutSeconds = 5;
+    int httpThreads = 16;
     //! Provider processes: plugins dir, agent-provider-host path, timeouts, restart policy.
     ProviderSupervisorOptions providers;
     //! Calls to workers' executors: retry policy (AW_EXECUTOR_RETRY_*) and timeouts.

@@ -13,6 +13,7 @@
 
 #include "agent_worker/core/executor_client.h"
 #include "agent_worker/core/random_id.h"
+#include "executor/http_executor_client_options.h"
 
 namespace Poco::Net {
 class HTTPRequest;
@@ -26,17 +27,6 @@ struct ExecutorEndpoint {
     std::string token;
 };
 
-struct HttpExecutorClientOptions {
-    RetryPolicy retry;
-    //! Per operation (`health`, `workspace.restore`, `workspace.sync`, `runs.start`, ...);
-    //! operations not listed use `defaultTimeout`.
-    std::map<std::string, std::chrono::milliseconds> timeouts{
-        {"health", std::chrono::milliseconds(2000)},
-        {"workspace.restore", std::chrono::minutes(10)},
-        {"workspace.link", std::chrono::seconds(60)},
-        {"workspace.validate", std::chrono::seconds(60)},
-        {"workspace.sync", std::chrono::minutes(10)},
-    };
     std::chrono::milliseconds defaultTimeout{30000};
     //! Waits between attempts; tests replace it to avoid sleeping.
     std::function<void(std::chrono::milliseconds)> sleep;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "agent_worker/core/provider_registry.h"
+#include "provider/provider_supervisor_options.h"
 #include "provider/provider_process.h"
 
 namespace Poco {
@@ -28,10 +29,6 @@ class DirectoryWatcher;
 namespace aw {
 
 
-struct ProviderSupervisorOptions {
-    std::string pluginsDir;
-    std::string providerHostBinary;
-    std::chrono::milliseconds startTimeout{10000};
     std::chrono::milliseconds requestTimeout{30000};
     std::chrono::milliseconds heartbeatInterval{2000};
     std::chrono::milliseconds heartbeatTimeout{5000};

@@ -1,0 +1,27 @@
+// How calls to a worker's executor are made: the retry policy and the timeout of each
+// operation. The defaults here are the configuration's defaults (host_config.cpp reads them
+// from this struct).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "agent_worker/core/retry_policy.h"
+
+namespace aw {
+
+struct HttpExecutorClientOptions {
+    RetryPolicy retry;
+    //! Per operation (`health`, `workspace.restore`, `workspace.sync`, `runs.start`, ...);
+    //! operations not listed use `defaultTimeout`.
+    std::map<std::string, std::chrono::milliseconds> timeouts{
+        {"health", std::chrono::milliseconds(2000)},
+        {"workspace.restore", std::chrono::minutes(10)},
+        {"workspace.link", std::chrono::seconds(60)},
+        {"workspace.validate", std::chrono::seconds(60)},
+        {"workspace.sync", std::chrono::minutes(10)},
+    };
+
+}  // namespace aw
