@@ -593,7 +593,7 @@ TEST_P(ClaudeRuns, AQuestionsReplyWithoutAnswersIs422AndTheRequestStaysPending) 
 
     const auto refused = h.humanReply(rid, {{"request_id", requestId}, {"decision", "allow"}});
     EXPECT_EQ(refused.status, 422) << refused.body;
-    EXPECT_EQ(refused.json()["error"].value("code", ""), "invalid_input") << refused.body;
+    EXPECT_EQ(refused.json()["error"].value("code", ""), "invalid_reply") << refused.body;
     EXPECT_TRUE(contains(refused.json()["error"].value("message", ""), "answers")) << refused.body;
     EXPECT_EQ(h.run(rid)["pending_human_requests"].size(), 1u) << "the request must stay pending";
 

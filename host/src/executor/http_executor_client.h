@@ -27,11 +27,6 @@ struct ExecutorEndpoint {
     std::string token;
 };
 
-    std::chrono::milliseconds defaultTimeout{30000};
-    //! Waits between attempts; tests replace it to avoid sleeping.
-    std::function<void(std::chrono::milliseconds)> sleep;
-};
-
 class HttpExecutorClient : public ExecutorClient {
 public:
     HttpExecutorClient(ExecutorEndpoint endpoint, HttpExecutorClientOptions options);

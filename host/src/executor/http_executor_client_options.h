@@ -23,5 +23,9 @@ struct HttpExecutorClientOptions {
         {"workspace.validate", std::chrono::seconds(60)},
         {"workspace.sync", std::chrono::minutes(10)},
     };
+    std::chrono::milliseconds defaultTimeout{30000};
+    //! Waits between attempts; tests replace it to avoid sleeping.
+    std::function<void(std::chrono::milliseconds)> sleep;
+};
 
 }  // namespace aw

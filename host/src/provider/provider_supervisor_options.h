@@ -13,5 +13,19 @@ struct ProviderSupervisorOptions {
     std::string pluginsDir;
     std::string providerHostBinary;
     std::chrono::milliseconds startTimeout{10000};
+    std::chrono::milliseconds requestTimeout{30000};
+    std::chrono::milliseconds heartbeatInterval{2000};
+    std::chrono::milliseconds heartbeatTimeout{5000};
+    //! Restarts wait Backoff{backoffInitial, backoffMax, backoffJitter}.after(n) after the
+    //! n-th crash within crashWindow (backoff.h: the one backoff policy).
+    std::chrono::milliseconds backoffInitial{200};
+    std::chrono::milliseconds backoffMax{30000};
+    double backoffJitter = 0.2;
+    int crashLimit = 5;  //!< crashes within crashWindow that make a provider `degraded`
+    std::chrono::milliseconds crashWindow{60000};
+    std::chrono::milliseconds killGrace{2000};
+    std::size_t maxResponseBytes = 32 * 1024 * 1024;
+    bool watchDirectory = true;
+};
 
 }  // namespace aw

@@ -537,7 +537,7 @@ Json RunEngine::humanReply(const std::string& runId, const HumanReplyRequest& re
                 // The plugin refused the reply itself (a question without answers...): the
                 // user can fix it and send again; the request stays pending.
                 throw Refused(RefusalKind::Unprocessable,
-                              {e.problem().code, "provider '" + active->run.provider +
+                              {"invalid_reply", "provider '" + active->run.provider +
                                                      "' rejected the reply: " + e.problem().message,
                                "fix the reply and send it again; the request is still pending"});
             }
