@@ -1,6 +1,7 @@
 #include "agent_worker/core/runs/human_loop.h"
 
 #include "agent_worker/core/time_format.h"
+#include "agent_worker/event_types.h"
 
 namespace aw {
 
@@ -15,19 +16,19 @@ void HumanLoop::answer(const HumanLoopRecord& request, const HumanAnswer& answer
     const Json output = plugin_.reply(reply);
     Json data{{"request_id", request.requestId}, {"decision", answer.decision}, {"by", answer.by}};
     if (!answer.message.empty()) data["message"] = answer.message;
-    std::vector<NewEvent> events{{hostEventId(runId, "human.response:" + request.requestId), "human.response", data,
+    std::vector<NewEvent> events{{hostEventId(runId, std::string(AW_EVENT_HUMAN_RESPONSE) + ":" + request.requestId), AW_EVENT_HUMAN_RESPONSE, data,
                                   unixMillisNow()}};
     const std::string sourceId = hostEventId(runId, "reply:" + request.requestId);
     const auto admitted = translation_.admit(output, sourceId, PluginCall::Reply);
     for (auto& event : RunTranslation::eventsOf(admitted, sourceId)) {
         // The host's human.response above is the answer; the plugin's own would repeat it.
         const bool echo =
-            event.type == "human.response" && event.data.value("request_id", std::string()) == request.requestId;
+            event.type == AW_EVENT_HUMAN_RESPONSE && event.data.value("request_id", std::string()) == request.requestId;
         if (!echo) events.push_back(std::move(event));
     }
     log_.append(runId, std::move(events));
     if (log_.store().pendingHumanRequests(runId).empty()) {
-        log_.appendHostEvent(runId, "run.resumed:" + request.requestId, "run.resumed",
+        log_.appendHostEvent(runId, std::string(AW_EVENT_RUN_RESUMED) + ":" + request.requestId, AW_EVENT_RUN_RESUMED,
                              {{"request_id", request.requestId}});
     }
     translation_.effects(admitted);
@@ -46,7 +47,7 @@ void HumanLoop::cancelPending() {
     const auto& runId = translation_.channel().run.runId;
     std::vector<NewEvent> events;
     for (const auto& request : log_.store().pendingHumanRequests(runId)) {
-        events.push_back({hostEventId(runId, "human.response:" + request.requestId), "human.response",
+        events.push_back({hostEventId(runId, std::string(AW_EVENT_HUMAN_RESPONSE) + ":" + request.requestId), AW_EVENT_HUMAN_RESPONSE,
                           {{"request_id", request.requestId}, {"decision", "cancelled"}, {"by", "host"}},
                           unixMillisNow()});
     }

@@ -1,6 +1,7 @@
 #include "agent_worker/core/runs/run_log.h"
 
 #include "agent_worker/core/time_format.h"
+#include "agent_worker/event_types.h"
 
 namespace aw {
 
@@ -18,7 +19,7 @@ std::vector<StoredEvent> RunLog::appendHostEvent(const std::string& runId, const
 }
 
 void RunLog::failRun(const std::string& runId, const std::string& code, const std::string& message) {
-    appendHostEvent(runId, "run.failed", "run.failed",
+    appendHostEvent(runId, AW_EVENT_RUN_FAILED, AW_EVENT_RUN_FAILED,
                     {{"exit_code", nullptr},
                      {"signal", nullptr},
                      {"error", {{"class", code}, {"message", message}}}});

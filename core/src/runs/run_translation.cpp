@@ -7,6 +7,7 @@
 #include "agent_worker/core/executor_protocol.h"
 #include "agent_worker/core/lifecycle_ports.h"
 #include "agent_worker/core/time_format.h"
+#include "agent_worker/event_types.h"
 
 namespace aw {
 namespace {
@@ -65,7 +66,7 @@ void RunTranslation::translated(const std::vector<AssembledLine>& lines, const J
     for (const auto& line : admitted) effects(line);
     std::vector<std::string> messageStops;
     for (const auto& event : stored) {
-        if (event.type == "message.stop") messageStops.push_back(event.eventId);
+        if (event.type == AW_EVENT_MESSAGE_STOP) messageStops.push_back(event.eventId);
     }
     if (!messageStops.empty()) syncAfterMessages(messageStops);
 }
@@ -78,7 +79,7 @@ void RunTranslation::quarantined(const AssembledLine& line, int crashes, const s
               {"error", why},
               {"line_preview", line.text.substr(0, 200)}};
     log_.append(runId,
-                {{hostEventId(runId, "provider.quarantine:" + line.rawIds.back()), "provider.quarantine", data,
+                {{hostEventId(runId, std::string(AW_EVENT_PROVIDER_QUARANTINE) + ":" + line.rawIds.back()), AW_EVENT_PROVIDER_QUARANTINE, data,
                   unixMillisNow()}},
                 line.rawIds, RawState::Quarantined);
 }
@@ -98,11 +99,11 @@ void RunTranslation::finished(const RawOutputRecord& exitRecord, const CliExit& 
                   {"line_errors", gate_.lineErrors()}};
         if (stopRequested) {
             data["reason"] = "cancelled";
-            events.push_back({hostEventId(runId, "run.stopped"), "run.stopped", data, unixMillisNow()});
+            events.push_back({hostEventId(runId, AW_EVENT_RUN_STOPPED), AW_EVENT_RUN_STOPPED, data, unixMillisNow()});
         } else {
             data["error"] = {{"class", "process_error"},
                              {"message", "the provider plugin gave no outcome for the CLI's exit"}};
-            events.push_back({hostEventId(runId, "run.failed"), "run.failed", data, unixMillisNow()});
+            events.push_back({hostEventId(runId, AW_EVENT_RUN_FAILED), AW_EVENT_RUN_FAILED, data, unixMillisNow()});
         }
     }
     log_.append(runId, std::move(events), {exitRecord.eventId});
@@ -118,9 +119,9 @@ void RunTranslation::effects(const PluginOutputGate::Admitted& admitted) {
         }
     }
     for (const auto& event : admitted.events) {
-        if (event.value("type", std::string()) != "human.request") continue;
+        if (event.value("type", std::string()) != AW_EVENT_HUMAN_REQUEST) continue;
         const std::string requestId = event.value("data", Json::object()).value("request_id", std::string());
-        log_.appendHostEvent(runId, "run.waiting_human:" + requestId, "run.waiting_human", {{"request_id", requestId}});
+        log_.appendHostEvent(runId, std::string(AW_EVENT_RUN_WAITING_HUMAN) + ":" + requestId, AW_EVENT_RUN_WAITING_HUMAN, {{"request_id", requestId}});
     }
 }
 
@@ -129,8 +130,8 @@ void RunTranslation::dropSettledHumanResponses(std::vector<NewEvent>& events) {
     std::vector<NewEvent> kept;
     for (auto& event : events) {
         const std::string requestId = event.data.value("request_id", std::string());
-        if (event.type == "human.request") requestedHere.insert(requestId);
-        if (event.type == "human.response" && !requestedHere.count(requestId)) {
+        if (event.type == AW_EVENT_HUMAN_REQUEST) requestedHere.insert(requestId);
+        if (event.type == AW_EVENT_HUMAN_RESPONSE && !requestedHere.count(requestId)) {
             const auto request = log_.store().humanRequest(channel_.run.runId, requestId);
             if (!request || request->status != "pending") {
                 log_.note("information", "dropped a settled human.response",
@@ -168,7 +169,7 @@ void RunTranslation::syncAfterMessages(const std::vector<std::string>& messageEv
     } catch (const std::exception& e) {
         log_.note("warning", "cannot record the sync", {{"run_id", channel_.run.runId}, {"error", e.what()}});
     }
-    log_.appendHostEvent(channel_.run.runId, "workspace.sync:" + messageEventId, "workspace.sync", data);
+    log_.appendHostEvent(channel_.run.runId, std::string(AW_EVENT_WORKSPACE_SYNC) + ":" + messageEventId, AW_EVENT_WORKSPACE_SYNC, data);
 }
 
 }  // namespace aw

@@ -7,6 +7,7 @@
 #include "agent_worker/core/restore_planner.h"
 #include "agent_worker/core/runs/run_failure.h"
 #include "agent_worker/core/workspace_prefix.h"
+#include "agent_worker/event_types.h"
 
 namespace aw {
 namespace {
@@ -110,7 +111,7 @@ void WorkerPreparation::restore(PreparedWorker& prepared, const RunRecord& run, 
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
     restored["status"] = problem ? "failed" : "succeeded";
     if (problem) restored["error"] = problem->message;
-    log_.appendHostEvent(run.runId, "workspace.restore:" + std::to_string(attempt), "workspace.restore", restored);
+    log_.appendHostEvent(run.runId, std::string(AW_EVENT_WORKSPACE_RESTORE) + ":" + std::to_string(attempt), AW_EVENT_WORKSPACE_RESTORE, restored);
     try {
         prepared.worker = lifecycle_.completeActivation(prepared.activation, problem);
     } catch (const ProblemError& e) {

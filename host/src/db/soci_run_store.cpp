@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "agent_worker/event_types.h"
 #include "db/soci_run_rows.h"
 #include "db/soci_run_store.h"
 
@@ -110,9 +111,9 @@ CreatedRun SociRunStore::createRun(const NewRun& run) {
                                      {"prompt_chars", utf8Length(run.prompt)}};
         execute(sql,
                 "INSERT INTO run_events (event_id, run_id, session_id, seq, type, provider, data, ts_ms)"
-                " VALUES (:id, :rid, :sid, 1, 'run.queued', :provider, :data, :ts)",
-                hostEventId(run.runId, "run.queued"), run.runId, run.sessionId, run.provider,
-                data.dump(), now);
+                " VALUES (:id, :rid, :sid, 1, :type, :provider, :data, :ts)",
+                hostEventId(run.runId, AW_EVENT_RUN_QUEUED), run.runId, run.sessionId,
+                std::string(AW_EVENT_RUN_QUEUED), run.provider, data.dump(), now);
         auto created = loadRun(sql, run.runId);
         transaction.commit();
         return CreatedRun{*created, true};

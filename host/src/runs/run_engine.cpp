@@ -14,6 +14,7 @@
 #include "agent_worker/core/runs/run_translation.h"
 #include "agent_worker/core/runs/stop_escalation.h"
 #include "agent_worker/core/time_format.h"
+#include "agent_worker/event_types.h"
 #include "logging/json_formatter.h"
 
 namespace aw {
@@ -192,7 +193,7 @@ bool RunEngine::settledWithoutRunning(const QueueEntry& entry, const std::option
         return true;
     }
     if (found->stopRequestedAtMs > 0) {
-        log_.appendHostEvent(found->runId, "run.stopped", "run.stopped",
+        log_.appendHostEvent(found->runId, AW_EVENT_RUN_STOPPED, AW_EVENT_RUN_STOPPED,
                              {{"reason", "cancelled"}, {"exit_code", nullptr}, {"signal", nullptr}});
         queue_.succeed(entry, now);
         return true;
@@ -228,7 +229,7 @@ void RunEngine::execute(const QueueEntry& entry) {
              {{"run_id", entry.runId}, {"code", problem.code}, {"error", problem.message},
               {"queue_status", status ? std::string(toString(*status)) : "final_failed"}});
         if (status == QueueStatus::RetryWait) {
-            log_.appendHostEvent(active->run.runId, "retry:" + std::to_string(entry.attempts), "run.queued",
+            log_.appendHostEvent(active->run.runId, "retry:" + std::to_string(entry.attempts), AW_EVENT_RUN_QUEUED,
                                  {{"retry", true}, {"attempt", entry.attempts}, {"error", problem.code},
                                   {"message", problem.message}});
         } else {
@@ -297,7 +298,7 @@ void RunEngine::startCli(ActiveRun& active) {
     } catch (const ProblemError& e) {
         throw RunAttemptFailure(e.problem(), false);
     }
-    log_.appendHostEvent(run.runId, "run.started", "run.started",
+    log_.appendHostEvent(run.runId, AW_EVENT_RUN_STARTED, AW_EVENT_RUN_STARTED,
                          {{"attempt", active.entry.attempts},
                           {"executor_id", active.worker.trace.executorId},
                           {"argv0", spec.argv.front()}});
