@@ -3,7 +3,7 @@
 #include <limits>
 
 #include "agent_worker/core/identifiers.h"
-#include "strict_json.h"
+#include "agent_worker/core/json_access.h"
 
 namespace aw {
 namespace {

@@ -1,6 +1,7 @@
 #include "agent_worker/core/run_events.h"
 
 #include "agent_worker/core/event_type.h"
+#include "agent_worker/core/json_access.h"
 #include "agent_worker/core/time_format.h"
 
 namespace aw {
@@ -37,15 +38,6 @@ nlohmann::json addUsage(const nlohmann::json& total, const nlohmann::json& delta
     return sum;
 }
 
-namespace {
-
-std::string stringField(const nlohmann::json& data, const char* key) {
-    const auto it = data.find(key);
-    return it != data.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-}  // namespace
-
 StateChange deriveStateChange(std::string_view type, const nlohmann::json& data) {
     StateChange change;
     const auto parsed = parseEventType(type);
@@ -74,8 +66,8 @@ StateChange deriveStateChange(std::string_view type, const nlohmann::json& data)
                                                                   : RunStatus::Stopped;
             if (*parsed == EventType::RunFailed) {
                 const auto error = data.value("error", nlohmann::json::object());
-                change.errorCode = error.is_object() ? stringField(error, "class") : "";
-                change.errorMessage = error.is_object() ? stringField(error, "message") : "";
+                change.errorCode = error.is_object() ? stringOr(error, "class") : "";
+                change.errorMessage = error.is_object() ? stringOr(error, "message") : "";
                 if (change.errorCode->empty()) change.errorCode = "process_error";
             } else if (*parsed == EventType::RunStopped) {
                 change.errorCode = data.value("reason", std::string("cancelled"));
@@ -88,7 +80,7 @@ StateChange deriveStateChange(std::string_view type, const nlohmann::json& data)
             change.runUsage = data;
             break;
         case EventType::ProviderSession:
-            if (auto id = stringField(data, "provider_session_id"); !id.empty()) {
+            if (auto id = stringOr(data, "provider_session_id"); !id.empty()) {
                 change.providerSessionId = id;
             }
             break;
@@ -99,23 +91,23 @@ StateChange deriveStateChange(std::string_view type, const nlohmann::json& data)
                 for (const auto& item : data["todos"]) {
                     ++position;
                     if (!item.is_object()) continue;
-                    std::string id = stringField(item, "id");
+                    std::string id = stringOr(item, "id");
                     if (id.empty()) id = std::to_string(position);
-                    std::string status = stringField(item, "status");
+                    std::string status = stringOr(item, "status");
                     if (status != "pending" && status != "in_progress" && status != "completed") {
                         status = "pending";
                     }
-                    todos.push_back({{"id", id}, {"content", stringField(item, "content")}, {"status", status}});
+                    todos.push_back({{"id", id}, {"content", stringOr(item, "content")}, {"status", status}});
                 }
                 change.todos = todos;
             }
             break;
         case EventType::HumanRequest: {
             HumanRequestChange request;
-            request.requestId = stringField(data, "request_id");
+            request.requestId = stringOr(data, "request_id");
             if (request.requestId.empty()) break;
-            request.kind = stringField(data, "kind") == "question" ? "question" : "permission";
-            request.tool = stringField(data, "tool");
+            request.kind = stringOr(data, "kind") == "question" ? "question" : "permission";
+            request.tool = stringOr(data, "tool");
             if (data.contains("input")) request.input = data["input"];
             if (data.contains("options")) request.options = data["options"];
             if (data.contains("questions")) request.input["questions"] = data["questions"];
@@ -124,17 +116,17 @@ StateChange deriveStateChange(std::string_view type, const nlohmann::json& data)
         }
         case EventType::HumanResponse: {
             HumanResponseChange response;
-            response.requestId = stringField(data, "request_id");
+            response.requestId = stringOr(data, "request_id");
             if (response.requestId.empty()) break;
-            const std::string decision = stringField(data, "decision");
+            const std::string decision = stringOr(data, "decision");
             if (decision == "allow" || decision == "deny") {
                 response.status = "answered";
                 response.decision = decision;
             } else {
                 response.status = decision == "timed_out" ? "timed_out" : "cancelled";
             }
-            response.message = stringField(data, "message");
-            response.answeredBy = stringField(data, "by");
+            response.message = stringOr(data, "message");
+            response.answeredBy = stringOr(data, "by");
             change.humanResponse = response;
             break;
         }

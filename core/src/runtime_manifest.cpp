@@ -5,7 +5,7 @@
 
 #include "agent_worker/core/identifiers.h"
 #include "restore_enum_tables.h"
-#include "strict_json.h"
+#include "agent_worker/core/json_access.h"
 
 namespace aw {
 namespace {

@@ -1,6 +1,6 @@
 #include "agent_worker/core/runs/output_assembly.h"
 
-#include <nlohmann/json.hpp>
+#include "agent_worker/core/json_access.h"
 
 namespace aw {
 namespace {
@@ -13,11 +13,6 @@ AssembledLine join(std::vector<RawOutputRecord>& pieces) {
     }
     pieces.clear();
     return line;
-}
-
-std::optional<int> intField(const nlohmann::json& body, const char* name) {
-    if (!body.contains(name) || !body[name].is_number_integer()) return std::nullopt;
-    return body[name].get<int>();
 }
 
 }  // namespace
@@ -56,11 +51,9 @@ CliExit parseCliExit(const std::string& body) {
     const auto json = nlohmann::json::parse(body, nullptr, false);
     CliExit exit;
     if (!json.is_object()) return exit;
-    exit.exitCode = intField(json, "exit_code");
-    exit.signal = intField(json, "signal");
-    if (json.contains("stdout_lines") && json["stdout_lines"].is_number_integer()) {
-        exit.stdoutLines = json["stdout_lines"].get<std::int64_t>();
-    }
+    if (auto code = integerAt(json, "exit_code")) exit.exitCode = static_cast<int>(*code);
+    if (auto signal = integerAt(json, "signal")) exit.signal = static_cast<int>(*signal);
+    exit.stdoutLines = integerAt(json, "stdout_lines").value_or(0);
     return exit;
 }
 

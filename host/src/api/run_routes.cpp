@@ -4,6 +4,7 @@
 
 #include "agent_worker/core/executor_protocol.h"
 #include "agent_worker/core/identifiers.h"
+#include "agent_worker/core/json_access.h"
 #include "agent_worker/core/refusal.h"
 #include "api/routes.h"
 #include "runs/event_hub.h"
@@ -14,31 +15,48 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::string requiredString(const Json& body, const char* key, const std::string& hint) {
-    if (!body.contains(key) || !body[key].is_string() || body[key].get<std::string>().empty()) {
-        throw ApiError(400, {"invalid_message", std::string("\"") + key + "\" is missing or not a string", hint});
+constexpr JsonDocumentKind kMessageBody{
+    "invalid_message", "send {\"provider\", \"prompt\", \"model\"?, \"approval_mode\"?: \"auto\"|\"ask\"}"};
+constexpr JsonDocumentKind kReplyBody{
+    "invalid_reply", "send {\"request_id\", \"decision\": \"allow\"|\"deny\", \"message\"?, \"answers\"?}"};
+
+//! Reads a request body: what StrictObject finds wrong is the client's 400.
+template <class Read>
+auto readingBody(Read&& read) -> decltype(read()) {
+    try {
+        return read();
+    } catch (const ApiError&) {
+        throw;
+    } catch (const ProblemError& e) {
+        throw ApiError(400, e.problem());
     }
-    return body[key];
 }
 
-std::string optionalString(const Json& body, const char* key) {
-    if (!body.contains(key) || body[key].is_null()) return {};
-    if (!body[key].is_string()) {
-        throw ApiError(400, {"invalid_message", std::string("\"") + key + "\" must be a string", ""});
-    }
-    return body[key];
+//! A string field that may be absent or null (read as empty).
+std::string optionalString(StrictObject& body, std::string_view key) {
+    const Json* value = body.find(key);
+    if (!value || value->is_null()) return {};
+    return body.optionalString(key).value_or("");
 }
 
-MessageRequest messageFrom(const Json& body, const std::string& sessionId) {
-    const std::string hint = "send {\"provider\", \"prompt\", \"model\"?, \"approval_mode\"?: \"auto\"|\"ask\"}";
-    MessageRequest message;
-    message.sessionId = sessionId;
-    message.provider = requiredString(body, "provider", hint);
-    message.prompt = requiredString(body, "prompt", hint);
-    message.model = optionalString(body, "model");
-    const std::string mode = optionalString(body, "approval_mode");
-    if (!mode.empty()) message.approvalMode = mode;
-    return message;
+//! The message body; POST /v1/run-queue adds session_id, enqueue_key and idempotency_key.
+MessageRequest messageFrom(const Json& json, std::string sessionId, bool queueFields) {
+    return readingBody([&] {
+        StrictObject body(kMessageBody, json, "");
+        MessageRequest message;
+        message.sessionId = queueFields ? optionalString(body, "session_id") : std::move(sessionId);
+        message.provider = body.requiredString("provider");
+        if (message.provider.empty()) body.fail("provider is empty");
+        message.prompt = body.requiredString("prompt");
+        message.model = optionalString(body, "model");
+        const std::string mode = optionalString(body, "approval_mode");
+        if (!mode.empty()) message.approvalMode = mode;
+        if (queueFields) {
+            message.enqueueKey = optionalString(body, "enqueue_key");
+            message.idempotencyKey = optionalString(body, "idempotency_key");
+        }
+        return message;
+    });
 }
 
 //! The run path refuses with a kind; HTTP statuses are this layer's alone.
@@ -63,13 +81,16 @@ auto answeringRefusals(Call&& call) -> decltype(call()) {
     }
 }
 
-HumanReplyRequest humanReplyFrom(const Json& body) {
-    HumanReplyRequest reply;
-    reply.requestId = optionalString(body, "request_id");
-    reply.decision = optionalString(body, "decision");
-    reply.message = optionalString(body, "message");
-    reply.answers = body.value("answers", Json(nullptr));
-    return reply;
+HumanReplyRequest humanReplyFrom(const Json& json) {
+    return readingBody([&] {
+        StrictObject body(kReplyBody, json, "");
+        HumanReplyRequest reply;
+        reply.requestId = optionalString(body, "request_id");
+        reply.decision = optionalString(body, "decision");
+        reply.message = optionalString(body, "message");
+        if (const Json* answers = body.find("answers")) reply.answers = *answers;
+        return reply;
+    });
 }
 
 //! POST /v1/callbacks/executor: the executor protocol's callback batch, as raw records.
@@ -190,7 +211,7 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
     auto slots = std::make_shared<StreamSlots>(streams.maxStreams);
 
     router.add({"POST", "/v1/sessions/{sid}/messages", Scope::Client, [&engine](const HttpRequest& request) {
-                    MessageRequest message = messageFrom(request.json(), request.param("sid"));
+                    MessageRequest message = messageFrom(request.json(), request.param("sid"), false);
                     message.idempotencyKey = request.header("Idempotency-Key");
                     if (message.idempotencyKey.size() > 200) {
                         throw ApiError(400, {"invalid_idempotency_key", "Idempotency-Key is longer than 200 characters", ""});
@@ -254,10 +275,7 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
                 }});
 
     router.add({"POST", "/v1/run-queue", Scope::Client, [&engine](const HttpRequest& request) {
-                    const Json& body = request.json();
-                    MessageRequest message = messageFrom(body, optionalString(body, "session_id"));
-                    message.enqueueKey = optionalString(body, "enqueue_key");
-                    message.idempotencyKey = optionalString(body, "idempotency_key");
+                    MessageRequest message = messageFrom(request.json(), "", true);
                     return accepted(answeringRefusals([&] { return engine.submit(message); }));
                 }});
     router.add({"POST", "/v1/run-queue/drain", Scope::Client, [&engine](const HttpRequest&) {

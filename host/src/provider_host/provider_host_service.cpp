@@ -1,31 +1,26 @@
 #include "provider_host/provider_host_service.h"
 
+#include "agent_worker/core/json_access.h"
+
 namespace aw {
 namespace {
 
-class BadRequest : public ProblemError {
-public:
-    explicit BadRequest(const std::string& message)
-        : ProblemError({"bad_request", message, "see host/src/provider/provider_protocol.h"}) {}
-};
+constexpr JsonDocumentKind kRequest{"bad_request", "see host/src/provider/provider_protocol.h"};
 
+[[noreturn]] void badRequest(std::string message) { throwJsonProblem(kRequest, std::move(message)); }
+
+// A request's fields, read with the one set of JSON helpers (json_access.h).
 const nlohmann::json& field(const nlohmann::json& request, const char* name) {
-    if (!request.contains(name)) throw BadRequest(std::string("request has no \"") + name + "\"");
-    return request[name];
+    return StrictObject(kRequest, request, "").require(name);
 }
 
 std::string stringField(const nlohmann::json& request, const char* name) {
-    const auto& value = field(request, name);
-    if (!value.is_string()) throw BadRequest(std::string("\"") + name + "\" is not a string");
-    return value.get<std::string>();
+    return StrictObject(kRequest, request, "").requiredString(name);
 }
 
 int intField(const nlohmann::json& request, const char* name, int fallback) {
-    if (!request.contains(name)) return fallback;
-    if (!request[name].is_number_integer()) {
-        throw BadRequest(std::string("\"") + name + "\" is not an integer");
-    }
-    return request[name].get<int>();
+    const auto value = StrictObject(kRequest, request, "").optionalInteger(name);
+    return value ? static_cast<int>(*value) : fallback;
 }
 
 nlohmann::json errorResponse(const nlohmann::json& id, const Problem& problem) {
@@ -43,7 +38,7 @@ ProviderHostService::~ProviderHostService() {
 aw_run* ProviderHostService::runFor(const nlohmann::json& request) const {
     const auto key = stringField(request, "run");
     const auto it = runs_.find(key);
-    if (it == runs_.end()) throw BadRequest("no open run '" + key + "'");
+    if (it == runs_.end()) badRequest("no open run '" + key + "'");
     return it->second;
 }
 
@@ -51,9 +46,9 @@ nlohmann::json ProviderHostService::dispatch(const std::string& op, const nlohma
     if (op == "ping") return {{"pong", true}};
     if (op == "open") {
         const auto key = stringField(request, "run");
-        if (runs_.count(key)) throw BadRequest("run '" + key + "' is already open");
+        if (runs_.count(key)) badRequest("run '" + key + "' is already open");
         const auto& runRequest = field(request, "request");
-        if (!runRequest.is_object()) throw BadRequest("\"request\" is not an object");
+        if (!runRequest.is_object()) badRequest("\"request\" is not an object");
         nlohmann::json invocation;
         runs_[key] = provider_.open(runRequest, invocation);
         return {{"invocation", invocation}};
@@ -74,17 +69,17 @@ nlohmann::json ProviderHostService::dispatch(const std::string& op, const nlohma
         }
         return {{"closed", true}};
     }
-    throw BadRequest("unknown op '" + op + "'");
+    badRequest("unknown op '" + op + "'");
 }
 
 std::string ProviderHostService::feedLine(const nlohmann::json& request) {
     aw_run* run = runFor(request);
     const auto& lines = field(request, "lines");
-    if (!lines.is_array()) throw BadRequest("\"lines\" is not an array");
+    if (!lines.is_array()) badRequest("\"lines\" is not an array");
     std::string response = "{\"id\":" + request["id"].dump() + ",\"ok\":true,\"result\":{\"outputs\":[";
     bool first = true;
     for (const auto& line : lines) {
-        if (!line.is_string()) throw BadRequest("a line is not a string");
+        if (!line.is_string()) badRequest("a line is not a string");
         if (!first) response += ',';
         first = false;
         // One output per line, in order: a line the plugin fails, or whose output the event
@@ -127,7 +122,7 @@ std::string ProviderHostService::handleLine(const nlohmann::json& request) {
 nlohmann::json ProviderHostService::handle(const nlohmann::json& request) {
     const nlohmann::json id = request.is_object() && request.contains("id") ? request["id"] : nlohmann::json();
     try {
-        if (!request.is_object()) throw BadRequest("request is not a JSON object");
+        if (!request.is_object()) badRequest("request is not a JSON object");
         const auto op = stringField(request, "op");
         return {{"id", id}, {"ok", true}, {"result", dispatch(op, request)}};
     } catch (const ProblemError& e) {

@@ -1,9 +1,16 @@
-// Strict reading of JSON documents we accept from outside (runtime manifest, restore plan,
-// executor protocol): wrong types, unknown keys and unknown enum names are errors that
-// name the field, so a typo never silently means "default".
+// The one set of JSON access helpers of core and host (plugins have the SDK's own, in
+// provider_plugin_run.hpp, since they build against the SDK alone):
+//   - StrictObject reads a document we accept from outside (HTTP bodies, the runtime
+//     manifest, restore plans, the executor protocol, provider-host requests): a wrong type
+//     is an error naming the field, and finish() makes unknown keys errors too, so a typo
+//     never silently means "default";
+//   - stringOr / integerOr read documents the host itself wrote (stored events, the
+//     executor's exit record) leniently: a missing or mistyped field reads as the fallback.
 #pragma once
 
 #include <nlohmann/json.hpp>
+
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -13,6 +20,21 @@
 #include "agent_worker/core/problem.h"
 
 namespace aw {
+
+//! `object[key]` when it is a string, else `fallback`.
+inline std::string stringOr(const nlohmann::json& object, std::string_view key, std::string fallback = {}) {
+    if (!object.is_object()) return fallback;
+    const auto it = object.find(key);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+//! `object[key]` when it is an integer, else nullopt.
+inline std::optional<std::int64_t> integerAt(const nlohmann::json& object, std::string_view key) {
+    if (!object.is_object()) return std::nullopt;
+    const auto it = object.find(key);
+    if (it == object.end() || !it->is_number_integer()) return std::nullopt;
+    return it->get<std::int64_t>();
+}
 
 //! Which document is being read: gives every error its code and hint.
 struct JsonDocumentKind {
