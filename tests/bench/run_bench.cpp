@@ -432,15 +432,7 @@ void runPathBench(const std::string& db, const std::optional<std::string>& dbUrl
     launch.env["AW_RUNS_STOP_GRACE_MS"] = "1000";
     AgentHost host(launch);
     // Providers start after the host listens: wait for claude-code to hand-shake.
-    for (const auto deadline = Clock::now() + std::chrono::seconds(30);;) {
-        bool healthy = false;
-        for (const auto& row : aw::test::httpGet(host.port(), "/admin/providers").json().value("providers", Json::array())) {
-            healthy = healthy || (row["name"] == "claude-code" && row["status"] == "healthy");
-        }
-        if (healthy) break;
-        if (Clock::now() > deadline) throw std::runtime_error("claude-code never became healthy: " + host.log());
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    host.waitProviderHealthy("claude-code", std::chrono::seconds(30));
     int session = 0;
     for (const int batch : {1, 64}) {
         try {

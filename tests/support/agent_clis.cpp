@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "support/fake_cli.h"
 #include "support/http_client.h"
 #include "support/plugins.h"
 
@@ -305,19 +306,8 @@ RunResult CliSandbox::run(const Json& request, const RunOptions& options) {
 
 std::vector<std::string> processesIn(const std::filesystem::path& dir) {
     std::vector<std::string> found;
-    const std::string prefix = std::filesystem::weakly_canonical(dir).string();
-    std::error_code error;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
-        const std::string name = entry.path().filename().string();
-        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-        std::error_code ignored;
-        const auto cwd = std::filesystem::read_symlink(entry.path() / "cwd", ignored).string();
-        if (ignored || cwd.compare(0, prefix.size(), prefix) != 0) continue;
-        std::string command = test::readText(entry.path() / "cmdline");
-        for (auto& ch : command) {
-            if (ch == '\0') ch = ' ';
-        }
-        found.push_back(name + " " + command);
+    for (const auto& [pid, command] : test::processesUnder(dir)) {
+        found.push_back(std::to_string(pid) + " " + command);
     }
     return found;
 }

@@ -1,7 +1,8 @@
-// Live CLI tests: the real agent CLIs (installed by scripts/install-agent-clis.sh into the
-// CLI cache), driven through their plugins by `agent-provider-host --run`, against the
-// scripted model server (build/tests/aw-model-server) on 127.0.0.1. Each test gets its own
-// model server, HOME, CLI configuration and workspace in temporary directories.
+// The pinned agent CLIs (installed by scripts/install-agent-clis.sh into the CLI cache) and
+// the scripted model server (build/tests/aw-model-server) on 127.0.0.1, shared by the live
+// CLI tests (providers/live: the CLIs driven through their plugins by
+// `agent-provider-host --run`, each test with its own model server, HOME, CLI configuration
+// and workspace) and the runs through agent-host (runs/).
 #pragma once
 
 #include <nlohmann/json.hpp>
