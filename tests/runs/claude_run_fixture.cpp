@@ -10,16 +10,15 @@ test::HostLaunch RunHarness::launchFor(const HarnessOptions& options, const Clau
     test::dropPlugin(test::shippedPlugin("claude-code"), plugins, "claude-code.so");
     test::dropPlugin(test::shippedPlugin("codex-cli"), plugins, "codex-cli.so");
 
-    Json providers = {
-        {"claude-code",
-         {{"binary", live::cliBinary(Cli::ClaudeCode).string()},
-          {"env",
-           {{"ANTHROPIC_BASE_URL", world.model->url()},
-            {"ANTHROPIC_API_KEY", "sk-ant-aw-runs-test"},
-            {"DISABLE_AUTOUPDATER", "1"},
-            {"DISABLE_TELEMETRY", "1"},
-            {"DISABLE_ERROR_REPORTING", "1"},
-            {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"}}}}}};
+    Json providers = {{"claude-code",
+                       {{"binary", live::cliBinary(Cli::ClaudeCode).string()},
+                        {"env",
+                         {{"ANTHROPIC_BASE_URL", world.model->url()},
+                          {"ANTHROPIC_API_KEY", "sk-ant-aw-runs-test"},
+                          {"DISABLE_AUTOUPDATER", "1"},
+                          {"DISABLE_TELEMETRY", "1"},
+                          {"DISABLE_ERROR_REPORTING", "1"},
+                          {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"}}}}}};
     if (!options.codexBinary.empty()) {
         providers["codex-cli"] = {{"binary", options.codexBinary}};
     }

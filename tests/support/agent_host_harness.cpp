@@ -56,7 +56,9 @@ std::string answered(const std::string& what, const HttpResult& answer) {
 
 }  // namespace
 
-std::string agentHostBinary() { return std::string(AW_BUILD_DIR) + "/bin/agent-host"; }
+std::string agentHostBinary() {
+    return std::string(AW_BUILD_DIR) + "/bin/agent-host";
+}
 
 void setFlag(HostLaunch& launch, const std::string& flag, const std::string& value) {
     for (std::size_t i = 0; i + 1 < launch.args.size(); ++i) {
@@ -94,7 +96,9 @@ std::map<std::string, std::string> quickHostEnv() {
 
 // ---- AgentHost: the process ------------------------------------------------------------
 
-AgentHost::AgentHost(HostLaunch launch) : launch_(std::move(launch)) { start(); }
+AgentHost::AgentHost(HostLaunch launch) : launch_(std::move(launch)) {
+    start();
+}
 
 AgentHost::~AgentHost() {
     if (process_) process_->terminate(15s);
@@ -116,7 +120,9 @@ void AgentHost::start() {
     throw std::runtime_error("agent-host did not start (" + status.describe() + "): " + log());
 }
 
-ExitStatus AgentHost::stop() { return process_->terminate(15s); }
+ExitStatus AgentHost::stop() {
+    return process_->terminate(15s);
+}
 
 void AgentHost::killHard() {
     ::kill(process_->pid(), SIGKILL);
@@ -129,13 +135,19 @@ void AgentHost::restart() {
     start();
 }
 
-std::string AgentHost::log() const { return readText(logDir_ / "stderr.log"); }
+std::string AgentHost::log() const {
+    return readText(logDir_ / "stderr.log");
+}
 
-std::string AgentHost::logTail(std::size_t bytes) const { return tail(log(), bytes); }
+std::string AgentHost::logTail(std::size_t bytes) const {
+    return tail(log(), bytes);
+}
 
 // ---- AgentHost: files ------------------------------------------------------------------
 
-std::filesystem::path AgentHost::dataDir() const { return flagValue(launch_, "--data-dir"); }
+std::filesystem::path AgentHost::dataDir() const {
+    return flagValue(launch_, "--data-dir");
+}
 
 std::filesystem::path AgentHost::workerDir(const std::string& sessionId) const {
     return dataDir() / "workers" / sessionId;
@@ -147,7 +159,9 @@ std::filesystem::path AgentHost::workspace(const std::string& sessionId) const {
 
 // ---- AgentHost: the API ----------------------------------------------------------------
 
-HttpResult AgentHost::get(const std::string& path) const { return httpGet(port_, path); }
+HttpResult AgentHost::get(const std::string& path) const {
+    return httpGet(port_, path);
+}
 
 HttpResult AgentHost::post(const std::string& path, const Json& body,
                            std::map<std::string, std::string> headers) const {
@@ -339,7 +353,9 @@ RefusedStart runHostExpectingExit(HostLaunch launch) {
 
 // ---- the database ---------------------------------------------------------------------
 
-const char* toString(Db db) { return db == Db::Sqlite ? "Sqlite" : "Postgres"; }
+const char* toString(Db db) {
+    return db == Db::Sqlite ? "Sqlite" : "Postgres";
+}
 
 SharedPostgres& SharedPostgres::instance() {
     static SharedPostgres* shared =
@@ -360,7 +376,9 @@ std::string SharedPostgres::newDatabaseUrl(const std::string& prefix) {
     return cluster_->url(name);
 }
 
-void SharedPostgres::TearDown() { cluster_.reset(); }
+void SharedPostgres::TearDown() {
+    cluster_.reset();
+}
 
 std::string databaseUrlFor(Db db, const std::string& prefix) {
     return db == Db::Postgres ? SharedPostgres::instance().newDatabaseUrl(prefix) : "";

@@ -33,7 +33,7 @@ std::string agentHostBinary();  //!< <build>/bin/agent-host
 
 //! The command line and environment of one agent-host.
 struct HostLaunch {
-    std::vector<std::string> args;          //!< after the program name
+    std::vector<std::string> args;           //!< after the program name
     std::map<std::string, std::string> env;  //!< AW_* and friends
 };
 
@@ -105,9 +105,9 @@ public:
     //! Every event of the run, paging through ?after=; throws unless each page answers 200
     //! with next_after equal to the seq of its last event.
     std::vector<Json> events(const std::string& runId, std::int64_t pageSize = 500) const;
-    Json session(const std::string& sessionId) const;  //!< GET /v1/sessions/{sid}; null on 404
-    Json todos(const std::string& sessionId) const;    //!< GET /v1/sessions/{sid}/todos
-    HttpResult stopRun(const std::string& runId) const;                     //!< POST .../stop
+    Json session(const std::string& sessionId) const;    //!< GET /v1/sessions/{sid}; null on 404
+    Json todos(const std::string& sessionId) const;      //!< GET /v1/sessions/{sid}/todos
+    HttpResult stopRun(const std::string& runId) const;  //!< POST .../stop
     HttpResult humanReply(const std::string& runId, const Json& body) const;  //!< .../human-reply
     Json providers() const;                        //!< GET /admin/providers "providers"
     Json provider(const std::string& name) const;  //!< its row, or null
@@ -159,7 +159,9 @@ RefusedStart runHostExpectingExit(HostLaunch launch);
 
 enum class Db { Sqlite, Postgres };
 const char* toString(Db db);
-inline void PrintTo(Db db, std::ostream* out) { *out << toString(db); }
+inline void PrintTo(Db db, std::ostream* out) {
+    *out << toString(db);
+}
 
 //! The PostgreSQL cluster of the whole test binary, started on first use and stopped after
 //! the last test (a gtest Environment). Each caller gets a database of its own.

@@ -15,11 +15,10 @@ std::filesystem::path writeScript(const std::filesystem::path& path, const std::
         out << "#!/bin/sh\n" << body;
         if (!out) throw std::runtime_error("cannot write " + path.string());
     }
-    std::filesystem::permissions(path, std::filesystem::perms::owner_all |
-                                           std::filesystem::perms::group_read |
-                                           std::filesystem::perms::group_exec |
-                                           std::filesystem::perms::others_read |
-                                           std::filesystem::perms::others_exec);
+    std::filesystem::permissions(
+        path, std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                  std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                  std::filesystem::perms::others_exec);
     return path;
 }
 
@@ -57,7 +56,8 @@ std::map<pid_t, std::string> processesUnder(const std::filesystem::path& dir) {
         const std::string name = entry.path().filename().string();
         if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
         std::error_code ignored;
-        const std::string cwd = std::filesystem::read_symlink(entry.path() / "cwd", ignored).string();
+        const std::string cwd =
+            std::filesystem::read_symlink(entry.path() / "cwd", ignored).string();
         if (ignored) continue;
         if (cwd != root && cwd.rfind(root + "/", 0) != 0) continue;
         std::string command = readText(entry.path() / "cmdline");

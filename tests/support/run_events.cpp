@@ -93,8 +93,8 @@ std::string denseAndUnique(const std::vector<Json>& events) {
 }
 
 Json comparable(const std::vector<Json>& events, const std::string& runId) {
-    static const std::set<std::string> volatileKeys = {"duration_ms", "executor_id", "files", "bytes",
-                                                       "deleted_files", "links"};
+    static const std::set<std::string> volatileKeys = {"duration_ms", "executor_id",   "files",
+                                                       "bytes",       "deleted_files", "links"};
     Json out = Json::array();
     for (const auto& event : events) {
         // How many syncs there are follows how the lines were batched; syncsCoverEveryMessage

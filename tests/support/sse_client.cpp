@@ -18,7 +18,8 @@ SseClient::SseClient(unsigned short port, const std::string& runId, const std::s
     session_ = std::make_unique<Poco::Net::HTTPClientSession>("127.0.0.1", port);
     session_->setTimeout(
         Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(readTimeout.count()) * 1000));
-    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, "/v1/runs/" + runId + "/events",
+    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET,
+                                   "/v1/runs/" + runId + "/events",
                                    Poco::Net::HTTPMessage::HTTP_1_1);
     request.set("Accept", "text/event-stream");
     if (!lastEventId.empty()) request.set("Last-Event-ID", lastEventId);
@@ -33,7 +34,9 @@ SseClient::SseClient(unsigned short port, const std::string& runId, const std::s
     }
 }
 
-SseClient::~SseClient() { close(); }
+SseClient::~SseClient() {
+    close();
+}
 
 void SseClient::close() {
     if (session_) session_->reset();
