@@ -36,7 +36,7 @@
 #include "db/database.h"
 #include "db/migrator.h"
 #include "db/soci_run_store.h"
-#include "support/agent_host_process.h"
+#include "support/agent_host_harness.h"
 #include "support/http_client.h"
 #include "support/plugins.h"
 #include "support/postgres_cluster.h"
@@ -47,7 +47,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
-using aw::test::AgentHostProcess;
+using aw::test::AgentHost;
 using aw::test::HttpCall;
 using aw::test::TempDir;
 
@@ -430,17 +430,9 @@ void runPathBench(const std::string& db, const std::optional<std::string>& dbUrl
     launch.env["AW_AUTH_EXECUTOR_TOKENS"] = kExecutorToken;
     launch.env["AW_PROVIDERS"] = Json{{"claude-code", {{"binary", cli.string()}}}}.dump();
     launch.env["AW_RUNS_STOP_GRACE_MS"] = "1000";
-    AgentHostProcess host(launch);
+    AgentHost host(launch);
     // Providers start after the host listens: wait for claude-code to hand-shake.
-    for (const auto deadline = Clock::now() + std::chrono::seconds(30);;) {
-        bool healthy = false;
-        for (const auto& row : aw::test::httpGet(host.port(), "/admin/providers").json().value("providers", Json::array())) {
-            healthy = healthy || (row["name"] == "claude-code" && row["status"] == "healthy");
-        }
-        if (healthy) break;
-        if (Clock::now() > deadline) throw std::runtime_error("claude-code never became healthy: " + host.log());
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    host.waitProviderHealthy("claude-code", std::chrono::seconds(30));
     int session = 0;
     for (const int batch : {1, 64}) {
         try {

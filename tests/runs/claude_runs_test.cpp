@@ -5,12 +5,19 @@
 #include <iostream>
 #include <set>
 
-#include "runs/run_support.h"
+#include "runs/claude_run_fixture.h"
 
 namespace aw::runs {
 namespace {
 
 using namespace std::chrono_literals;
+using test::dataOf;
+using test::eventually;
+using test::isTerminalStatus;
+using test::isTerminalType;
+using test::SseClient;
+using test::SseFrame;
+using test::typesOf;
 
 const char* kToolsPrompt = "TOOLS_AND_TODOS: create hello.txt and notes.txt, track the work";
 const char* kToolsAnswer = "Done: hello.txt and notes.txt were created.";
@@ -27,10 +34,6 @@ std::string joined(const std::vector<std::string>& items) {
     std::string out;
     for (const auto& item : items) out += (out.empty() ? "" : " ") + item;
     return out;
-}
-
-bool terminalType(const std::string& type) {
-    return type == "run.completed" || type == "run.failed" || type == "run.stopped";
 }
 
 //! Processes under the worker's directory other than its agent-executor: the CLI and
@@ -61,10 +64,10 @@ void expectWellFormedLog(const std::vector<Json>& events, const std::string& run
         EXPECT_TRUE(event.contains("data") && event["data"].is_object()) << event.dump();
         EXPECT_TRUE(ids.insert(event.value("event_id", "")).second)
             << "event_id used twice: " << event.dump();
-        terminals += terminalType(event.value("type", "")) ? 1 : 0;
+        terminals += isTerminalType(event.value("type", "")) ? 1 : 0;
     }
     EXPECT_EQ(terminals, 1) << joined(typesOf(events));
-    EXPECT_TRUE(terminalType(events.back().value("type", ""))) << joined(typesOf(events));
+    EXPECT_TRUE(isTerminalType(events.back().value("type", ""))) << joined(typesOf(events));
 }
 
 Json toolStart(const std::vector<Json>& events, const std::string& name) {
@@ -399,7 +402,7 @@ TEST_P(ClaudeRuns, QuietStreamSendsKeepAlivesAndEndsWithTheRun) {
     EXPECT_TRUE(has(seen, "run.waiting_human")) << joined(seen);
     EXPECT_FALSE(has(seen, "run.stopped")) << joined(seen);
 
-    const auto stopped = h.stop(rid);
+    const auto stopped = h.stopRun(rid);
     EXPECT_EQ(stopped.status, 202) << stopped.body;
     for (auto& frame : stream.readToEnd()) frames.push_back(std::move(frame));
     EXPECT_TRUE(stream.ended());
@@ -431,7 +434,7 @@ TEST_P(ClaudeRuns, StopWhileWaitingAnswersTheRequestOnce) {
     const std::string rid = h.startRun(sid, kToolsPrompt, {{"approval_mode", "ask"}});
     ASSERT_FALSE(rid.empty());
     ASSERT_EQ(h.waitForStatus(rid, "waiting_human").value("status", ""), "waiting_human") << h.describe(rid);
-    EXPECT_EQ(h.stop(rid).status, 202);
+    EXPECT_EQ(h.stopRun(rid).status, 202);
     const auto events = finish(rid, "stopped");
     expectWellFormedLog(events, rid, sid);
     const auto requests = dataOf(events, "human.request");
@@ -536,7 +539,7 @@ TEST_P(ClaudeRuns, StopMidToolEndsTheRunAndItsProcesses) {
         << h.describe(rid);
     EXPECT_FALSE(cliProcesses(h.workerDir(sid)).empty()) << "the CLI is not running under the worker";
 
-    const auto stopped = h.stop(rid);
+    const auto stopped = h.stopRun(rid);
     EXPECT_EQ(stopped.status, 202) << stopped.body;
     EXPECT_EQ(stopped.json().value("stop_requested", false), true) << stopped.body;
     const Json run = h.waitForEnd(rid, 60s);
@@ -554,7 +557,7 @@ TEST_P(ClaudeRuns, StopMidToolEndsTheRunAndItsProcesses) {
         << "left running: " << joined(cliProcesses(h.workerDir(sid)));
     EXPECT_FALSE(std::filesystem::exists(h.workspace(sid) / "slow.done"));
 
-    const auto again = h.stop(rid);
+    const auto again = h.stopRun(rid);
     EXPECT_EQ(again.status, 409) << again.body;
     EXPECT_EQ(again.json()["error"].value("code", ""), "run_finished") << again.body;
 }
@@ -640,7 +643,7 @@ TEST_P(RunRefusals, AskModeAndHumanRepliesNeedHumanLoop) {
 
     const auto missing = h.humanReply("run_unknown", {{"request_id", "any"}, {"decision", "allow"}});
     EXPECT_EQ(missing.status, 404) << missing.body;
-    EXPECT_EQ(h.stop("run_unknown").status, 404);
+    EXPECT_EQ(h.stopRun("run_unknown").status, 404);
 }
 
 // A message posted while the plugins are still loading gets 503 provider_unavailable (retry),

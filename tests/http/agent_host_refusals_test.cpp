@@ -1,0 +1,79 @@
+// agent-host refuses to start, with a clear message and a telling exit code, when it
+// cannot run safely.
+#include <gtest/gtest.h>
+
+#include <Poco/Net/ServerSocket.h>
+
+#include "support/agent_host_harness.h"
+
+namespace aw::test {
+namespace {
+
+constexpr int kExitConfig = 78;
+constexpr int kExitUnavailable = 69;
+
+void expectRefusal(const RefusedStart& refused, int exitCode, const std::string& says) {
+    EXPECT_EQ(refused.status.code, exitCode) << refused.stderrText;
+    EXPECT_NE(refused.stderrText.find("agent-host: cannot start: "), std::string::npos)
+        << refused.stderrText;
+    EXPECT_NE(refused.stderrText.find(says), std::string::npos) << refused.stderrText;
+}
+
+TEST(AgentHostRefusesToStart, WhenTheConfigFileCannotBeRead) {
+    TempDir data;
+    auto launch = defaultLaunch(data.path().string());
+    launch.args.insert(launch.args.end(), {"--config", (data / "missing.json").string()});
+    expectRefusal(runHostExpectingExit(launch), kExitConfig, "cannot read configuration file");
+}
+
+TEST(AgentHostRefusesToStart, WhenTheConfigFileIsNotJson) {
+    TempDir data;
+    auto launch = defaultLaunch(data.path().string());
+    launch.args.insert(launch.args.end(), {"--config", data.write("aw.json", "{listen:").string()});
+    expectRefusal(runHostExpectingExit(launch), kExitConfig, "is not valid JSON");
+}
+
+TEST(AgentHostRefusesToStart, WhenTheDatabaseSchemeIsUnknown) {
+    TempDir data;
+    auto launch = defaultLaunch(data.path().string());
+    launch.env["AW_DB"] = "mysql://root:hunter2@localhost/aw";
+    const auto refused = runHostExpectingExit(launch);
+    expectRefusal(refused, kExitConfig, "unsupported scheme 'mysql'");
+    EXPECT_EQ(refused.stderrText.find("hunter2"), std::string::npos) << "password printed";
+}
+
+TEST(AgentHostRefusesToStart, WhenTheDatabaseStaysUnreachable) {
+    TempDir data;
+    auto launch = defaultLaunch(data.path().string());
+    launch.args.insert(launch.args.end(),
+                       {"--db", "postgresql:///aw?host=" + (data / "no-server").string() + "&user=aw"});
+    launch.env["AW_DB_CONNECT_TIMEOUT_S"] = "1";
+    const auto refused = runHostExpectingExit(launch);
+    expectRefusal(refused, kExitUnavailable, "cannot connect to database");
+    EXPECT_NE(refused.stderrText.find("retrying"), std::string::npos) << "no bounded retry seen";
+}
+
+TEST(AgentHostRefusesToStart, WhenThePortIsInUse) {
+    Poco::Net::ServerSocket taken(Poco::Net::SocketAddress("127.0.0.1", 0));
+    TempDir data;
+    auto launch = defaultLaunch(data.path().string());
+    setFlag(launch, "--listen", "127.0.0.1:" + std::to_string(taken.address().port()));
+    expectRefusal(runHostExpectingExit(launch), kExitUnavailable, "cannot listen on");
+}
+
+TEST(AgentHostRefusesToStart, WhenListeningBeyondLoopbackWithoutTokens) {
+    TempDir data;
+    auto launch = defaultLaunch(data.path().string());
+    setFlag(launch, "--listen", "0.0.0.0:0");
+    expectRefusal(runHostExpectingExit(launch), kExitConfig, "needs API tokens");
+}
+
+TEST(AgentHostRefusesToStart, WhenAValueIsMalformed) {
+    TempDir data;
+    auto launch = defaultLaunch(data.path().string());
+    launch.env["AW_HTTP_MAX_BODY_BYTES"] = "lots";
+    expectRefusal(runHostExpectingExit(launch), kExitConfig, "AW_HTTP_MAX_BODY_BYTES");
+}
+
+}  // namespace
+}  // namespace aw::test
