@@ -439,7 +439,7 @@ TEST_F(RunRobustness, LinesWhoseEventsBreakTheTableAreLineErrorsInALiveRun) {
         lines << "first\nan unknown type\na host-only type\na missing name\nlast\n";
     }
     const char* path = std::getenv("PATH");
-    Host host(spec({{"PATH", binDir().string() + ":" + (path ? path : "/usr/bin:/bin")},
+    AgentHost host(spec({{"PATH", binDir().string() + ":" + (path ? path : "/usr/bin:/bin")},
                     {"AW_PROVIDERS",
                      Json{{"lying-events", {{"env", {{"AWRR_LINES_DIR", (root_ / "lines").string()}}}}}}.dump()}}));
     host.waitProviderHealthy("lying-events");
@@ -447,20 +447,20 @@ TEST_F(RunRobustness, LinesWhoseEventsBreakTheTableAreLineErrorsInALiveRun) {
     const auto rid = host.sendMessage("rr-lying", "lying-events", "anything");
     const Json run = host.waitRunFinished(rid, 60s);
     const auto events = host.events(rid);
-    EXPECT_EQ(run.value("status", ""), "completed") << run.dump() << "\n" << describe(events) << host.logTail();
+    EXPECT_EQ(run.value("status", ""), "completed") << run.dump() << "\n" << describeEvents(events) << host.logTail();
     EXPECT_EQ(denseAndUnique(events), "");
 
     // Nothing is stored under a type the table does not allow a plugin.
-    EXPECT_EQ(countType(events, "message.shout"), 0) << describe(events);
-    EXPECT_EQ(countType(events, "run.queued"), 1) << "only the host's own: " << describe(events);
-    EXPECT_EQ(countType(events, "tool.start"), 0) << describe(events);
+    EXPECT_EQ(countType(events, "message.shout"), 0) << describeEvents(events);
+    EXPECT_EQ(countType(events, "run.queued"), 1) << "only the host's own: " << describeEvents(events);
+    EXPECT_EQ(countType(events, "tool.start"), 0) << describeEvents(events);
     // The two good lines, and none of the rejected lines' events (the unknown line's first
     // event was fine, but a line is rejected as a whole).
     std::vector<std::string> texts;
     for (const auto& event : events) {
         if (event["type"] == "message.delta") texts.push_back(event["data"].value("text", ""));
     }
-    EXPECT_EQ(texts, (std::vector<std::string>{"first", "last"})) << describe(events);
+    EXPECT_EQ(texts, (std::vector<std::string>{"first", "last"})) << describeEvents(events);
 
     // Each rejected line is a provider.line_error naming its raw line and the reason.
     std::vector<std::string> rawIds;
@@ -472,9 +472,9 @@ TEST_F(RunRobustness, LinesWhoseEventsBreakTheTableAreLineErrorsInALiveRun) {
         EXPECT_FALSE(data.value("reason", "").empty()) << data.dump();
     }
     EXPECT_EQ(rawIds, (std::vector<std::string>{rid + "/stdout/2", rid + "/stdout/3", rid + "/stdout/4"}))
-        << describe(events);
+        << describeEvents(events);
     const Json terminal = events.back();
-    ASSERT_TRUE(isTerminalType(terminal.value("type", ""))) << describe(events);
+    ASSERT_TRUE(isTerminalType(terminal.value("type", ""))) << describeEvents(events);
     EXPECT_EQ(terminal["data"].value("line_errors", -1), 3) << terminal.dump();
     // The host logged each rejection with the provider's name.
     EXPECT_NE(host.logTail(200000).find("a plugin output was rejected"), std::string::npos) << host.logTail();
