@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the pinned agent CLIs the live tests drive (tests/live), with npm, into a cache
+# Installs the pinned agent CLIs the live tests drive (tests/providers/live), with npm, into a cache
 # directory outside the source tree: one npm prefix per package@version, reused across runs,
 # never global.
 #   scripts/install-agent-clis.sh          install what is missing, print where the binaries are
@@ -11,7 +11,7 @@
 # About 900 MB together; the first install takes a minute or so.
 set -euo pipefail
 
-# package, version, binary: keep in step with tests/live/live_support.cpp.
+# package, version, binary: keep in step with tests/support/agent_clis.cpp.
 pins=(
   "@anthropic-ai/claude-code 2.1.330 claude"
   "@openai/codex 0.169.0 codex"
