@@ -39,7 +39,7 @@ protected:
     TempDir data_{"aw-local"};
     CallbackSink sink_;
     LocalWorkerRuntime runtime_{{data_ / "workers", data_ / "objects",
-                                 std::string(AW_BUILD_DIR) + "/bin/agent-executor", sink_.url(), "cb-token"}};
+                                 std::string(AW_BUILD_DIR) + "/bin/agent-executor", sink_.url()}};
     SessionWorker worker_;
     const TraceContext trace_{"", "chat-7", "local-chat-7", ""};
 };
@@ -59,7 +59,13 @@ TEST_F(LocalRuntime, AWorkerLivesThroughCreateStartRunSyncStopAndRemove) {
     client().startRun(trace_, {{"run_id", "r1"}, {"argv", {"sh", "-c", "echo hello from the worker"}}});
     ASSERT_TRUE(sink_.waitForExit("r1"));
     EXPECT_EQ(sink_.events("r1", "stdout").at(0)["line"], "hello from the worker");
-    EXPECT_EQ(sink_.lastToken(), "Bearer cb-token");
+    // The executor calls back with its worker's own token, which names that worker.
+    const std::string presented = sink_.lastToken();
+    ASSERT_EQ(presented.rfind("Bearer ", 0), 0u) << presented;
+    const auto caller = runtime_.callbackTokens().identify(presented.substr(7));
+    ASSERT_TRUE(caller.has_value()) << "the executor's callback token is not its worker's";
+    EXPECT_EQ(caller->sessionId, "chat-7");
+    EXPECT_EQ(caller->executorId, "local-chat-7");
 
     std::ofstream(runtime_.workerDir(worker_) / "workspace" / "notes.md") << "kept";
     EXPECT_EQ(client().sync(trace_, "incremental", "idle_stop")["uploaded_files"], 1);
@@ -73,6 +79,39 @@ TEST_F(LocalRuntime, AWorkerLivesThroughCreateStartRunSyncStopAndRemove) {
     runtime_.remove(worker_);  // idempotent
     EXPECT_EQ(runtime_.inspect(worker_), SandboxState::Missing);
     EXPECT_FALSE(std::filesystem::exists(runtime_.workerDir(worker_)));
+}
+
+TEST_F(LocalRuntime, EachWorkerHasACallbackTokenOfItsOwnRevokedWhenItIsRemoved) {
+    SessionWorker other = worker_;
+    other.sessionId = "chat-8";
+    other.workspaceS3Prefix = computeWorkspacePrefix("agent-worker", "root", "tenant-1", "chat-8").uri();
+    runtime_.create(worker_);
+    runtime_.create(other);
+    const auto tokenFile = [&](const SessionWorker& worker) {
+        std::ifstream in(runtime_.workerDir(worker) / "state" / "callback-token");
+        std::string token;
+        std::getline(in, token);
+        return token;
+    };
+    const std::string mine = tokenFile(worker_), theirs = tokenFile(other);
+    ASSERT_FALSE(mine.empty());
+    ASSERT_NE(mine, theirs);
+    EXPECT_EQ((std::filesystem::status(runtime_.workerDir(worker_) / "state" / "callback-token").permissions() &
+               (std::filesystem::perms::group_all | std::filesystem::perms::others_all)),
+              std::filesystem::perms::none);
+    EXPECT_EQ(runtime_.callbackTokens().identify(mine)->sessionId, "chat-7");
+    EXPECT_EQ(runtime_.callbackTokens().identify(theirs)->sessionId, "chat-8");
+    EXPECT_FALSE(runtime_.callbackTokens().identify("guess").has_value());
+
+    // A new runtime on the same data dir (a restarted host) knows the workers' tokens.
+    LocalWorkerRuntime restarted{{data_ / "workers", data_ / "objects",
+                                  std::string(AW_BUILD_DIR) + "/bin/agent-executor", sink_.url()}};
+    EXPECT_EQ(restarted.callbackTokens().identify(mine)->sessionId, "chat-7");
+
+    runtime_.remove(worker_);
+    EXPECT_FALSE(runtime_.callbackTokens().identify(mine).has_value()) << "a removed worker's token still works";
+    EXPECT_EQ(runtime_.callbackTokens().identify(theirs)->sessionId, "chat-8");
+    runtime_.remove(other);
 }
 
 TEST_F(LocalRuntime, ADeadExecutorIsSeenAsStoppedAndItsSuccessorDeliversWhatItCouldNot) {

@@ -513,6 +513,18 @@ TEST_P(RunStoreTest, RawOutputIsStoredOnceAndMarkedWhenTranslated) {
     EXPECT_EQ(stdoutRecords[2].state, RawState::Quarantined);
 }
 
+TEST_P(RunStoreTest, RawOutputPositionIsTheHighestStoredSeqOfEachLineStream) {
+    create("s1", "r1");
+    EXPECT_EQ(store_->rawOutputPosition("r1").stdoutSeq, 0);
+    store_->insertRawOutput({raw("r1", "stdout", 7, "a"), raw("r1", "stdout", 3, "b"), raw("r1", "stderr", 2, "c"),
+                             raw("r1", "exit", 1, "{}")},
+                            kNow);
+    const auto position = store_->rawOutputPosition("r1");
+    EXPECT_EQ(position.stdoutSeq, 7);
+    EXPECT_EQ(position.stderrSeq, 2);
+    EXPECT_EQ(store_->rawOutputPosition("other").stdoutSeq, 0);
+}
+
 TEST_P(RunStoreTest, RawOutputOfAnUnknownRunIsRefusedWhole) {
     create("s1", "r1");
     try {

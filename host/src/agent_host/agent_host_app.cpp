@@ -223,10 +223,10 @@ int AgentHostApp::serve(const HostConfig& config) {
     runtimeOptions.executorBinary = config.executorBinary;
     runtimeOptions.callbackUrl = std::string(v6 ? "http://[::1]:" : "http://127.0.0.1:") +
                                  std::to_string(bound.port) + "/v1/callbacks/executor";
-    if (!config.executorTokens.empty()) runtimeOptions.callbackToken = config.executorTokens.front();
     LocalWorkerRuntime runtime(runtimeOptions);
-    const std::vector<std::string> executorTokens =
-        config.executorTokens.empty() ? std::vector<std::string>{runtime.callbackToken()} : config.executorTokens;
+    // Each worker calls back with its own token (the runtime issues and revokes them); the
+    // configured executor tokens are the operator's, bound to no worker, never handed out.
+    const CallbackTokens& workerTokens = runtime.callbackTokens();
     LocalWorkerGateway gateway(runtime, config.executor);
     ExecutorWorkspaceSyncer syncer(gateway);
 
@@ -245,11 +245,18 @@ int AgentHostApp::serve(const HostConfig& config) {
     RunEngine engine(runOptions, runStore, runStore, workers, lifecycle, gateway, providerRegistry, hub);
     Maintenance maintenance(lifecycle, config.reaperInterval);
 
-    Router router(TokenAuth(config.clientTokens, config.adminTokens, executorTokens), config.maxBodyBytes);
+    Router router(TokenAuth(config.clientTokens, config.adminTokens, config.executorTokens,
+                            [&workerTokens](const std::string& token) {
+                                return workerTokens.identify(token).has_value();
+                            }),
+                  config.maxBodyBytes);
     addHealthRoutes(router, *database, providers);
     addSessionRoutes(router, workers);
     addRunRoutes(router, engine, runStore, runStore, lifecycle, hub,
                  {config.sseMaxStreams, config.sseKeepAlive});
+    addCallbackRoutes(router, engine, runStore, [&workerTokens](const std::string& token) {
+        return workerTokens.identify(token);
+    });
     addProviderRoutes(router, providers);
     addAdminRoutes(router, config);
 

@@ -2,10 +2,14 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
 
 #include "agent_worker/core/lifecycle_manager.h"
 #include "agent_worker/core/repositories.h"
 #include "agent_worker/core/run_store.h"
+#include "agent_worker/core/runs/callback_admission.h"
 #include "config/host_config.h"
 #include "http/router.h"
 #include "provider/provider_supervisor.h"
@@ -34,9 +38,16 @@ struct RunStreamOptions {
     std::chrono::milliseconds keepAlive{15000};
 };
 
-//! Messages, runs, events (JSON and SSE), stop, human replies, the run queue, maintenance
-//! passes and POST /v1/callbacks/executor.
+//! Messages, runs, events (JSON and SSE), stop, human replies, the run queue and the
+//! maintenance passes.
 void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& queue,
                   LifecycleManager& lifecycle, EventHub& hub, const RunStreamOptions& streams);
+
+//! The worker a callback token belongs to; nullopt for an operator's token.
+using CallbackIdentify = std::function<std::optional<CallbackCaller>(const std::string& token)>;
+
+//! POST /v1/callbacks/executor: batches admitted by CallbackAdmission, then delivered.
+void addCallbackRoutes(Router& router, RunEngine& engine, RunStore& store,
+                       CallbackIdentify identify);
 
 }  // namespace aw

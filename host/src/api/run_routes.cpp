@@ -1,8 +1,7 @@
-// The run API: messages, runs and their event streams, stop, human replies, the run queue,
-// the maintenance passes and the executors' callbacks. See docs/api.md.
+// The run API: messages, runs and their event streams, stop, human replies, the run queue
+// and the maintenance passes (the executors' callbacks: callback_routes.cpp). See docs/api.md.
 #include <atomic>
 
-#include "agent_worker/core/executor_protocol.h"
 #include "agent_worker/core/identifiers.h"
 #include "agent_worker/core/json_access.h"
 #include "agent_worker/core/refusal.h"
@@ -91,15 +90,6 @@ HumanReplyRequest humanReplyFrom(const Json& json) {
         if (const Json* answers = body.find("answers")) reply.answers = *answers;
         return reply;
     });
-}
-
-//! POST /v1/callbacks/executor: the executor protocol's callback batch, as raw records.
-std::vector<RawOutputRecord> callbackRecords(const Json& body) {
-    auto parsed = parseCallbackBatch(body);
-    if (const auto* problem = std::get_if<Problem>(&parsed)) throw ApiError(400, *problem);
-    std::vector<RawOutputRecord> records;
-    for (const auto& record : std::get<CallbackBatch>(parsed).events) records.push_back(toRawOutputRecord(record));
-    return records;
 }
 
 HttpResponse accepted(const CreatedRun& created) {
@@ -303,11 +293,6 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
                 }});
     router.add({"POST", "/v1/maintenance/remove-stopped", Scope::Client, [&lifecycle](const HttpRequest&) {
                     return HttpResponse::json(200, lifecycle.removeLongStoppedWorkers().toJson());
-                }});
-
-    router.add({"POST", "/v1/callbacks/executor", Scope::Executor, [&engine](const HttpRequest& request) {
-                    const auto records = callbackRecords(request.json());
-                    return HttpResponse::json(200, answeringRefusals([&] { return engine.deliver(records); }));
                 }});
 }
 

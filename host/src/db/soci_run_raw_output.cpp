@@ -81,4 +81,18 @@ std::vector<RawOutputRecord> SociRunStore::rawOutput(const std::string& runId,
     });
 }
 
+RawOutputPosition SociRunStore::rawOutputPosition(const std::string& runId) {
+    return database_.withSession([&](soci::session& sql) {
+        const auto highest = [&](const char* stream) -> std::int64_t {
+            // MAX over the (run_id, stream, seq) unique index; COALESCE: no line yet is 0.
+            return selectOne<ScalarRow<long long>>(sql,
+                                                   "SELECT COALESCE(MAX(seq), 0) FROM raw_output "
+                                                   "WHERE run_id = :rid AND stream = :stream",
+                                                   runId, std::string(stream))
+                .value_or(0);
+        };
+        return RawOutputPosition{highest("stdout"), highest("stderr")};
+    });
+}
+
 }  // namespace aw

@@ -28,6 +28,7 @@ public:
                                                  std::int64_t nowMs) override;
     std::vector<RawOutputRecord> rawOutput(const std::string& runId,
                                            const std::string& stream) override;
+    RawOutputPosition rawOutputPosition(const std::string& runId) override;
     bool markStarting(const std::string& runId, int attempts, std::int64_t nowMs) override;
     bool requestStop(const std::string& runId, std::int64_t nowMs) override;
     std::optional<HumanLoopRecord> humanRequest(const std::string& runId,

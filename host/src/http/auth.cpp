@@ -8,7 +8,8 @@ namespace aw {
 
 TokenAuth::TokenAuth(const std::vector<std::string>& clientTokens,
                      const std::vector<std::string>& adminTokens,
-                     const std::vector<std::string>& executorTokens) {
+                     const std::vector<std::string>& executorTokens, WorkerTokenCheck isWorkerToken)
+    : isWorkerToken_(std::move(isWorkerToken)) {
     std::transform(executorTokens.begin(), executorTokens.end(), std::back_inserter(executor_), digest);
     std::transform(clientTokens.begin(), clientTokens.end(), std::back_inserter(client_), digest);
     std::transform(adminTokens.begin(), adminTokens.end(), std::back_inserter(admin_), digest);
@@ -42,10 +43,12 @@ AuthOutcome TokenAuth::check(Scope scope, const std::string& authorization) cons
                     [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
         return AuthOutcome::MissingToken;
     }
-    const Digest candidate = digest(authorization.substr(kBearer.size()));
+    const std::string token = authorization.substr(kBearer.size());
+    const Digest candidate = digest(token);
     const bool isClient = matchesAny(client_, candidate);
     const bool isAdmin = matchesAny(admin_, candidate);
-    const bool isExecutor = matchesAny(executor_, candidate);
+    const bool isExecutor =
+        matchesAny(executor_, candidate) || (isWorkerToken_ && isWorkerToken_(token));
     const bool allowed = scope == Scope::Client ? isClient : scope == Scope::Admin ? isAdmin : isExecutor;
     if (allowed) return AuthOutcome::Allowed;
     return (isClient || isAdmin || isExecutor) ? AuthOutcome::WrongScope : AuthOutcome::UnknownToken;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,8 +14,9 @@ enum class Scope {
     Public,  //!< no token (health, readiness)
     Client,  //!< chat backends: /v1/...
     Admin,   //!< operators: /admin/...
-    //! Session workers' executors calling back (/v1/callbacks/executor). Always needs the
-    //! executor token, even when client and admin tokens are not configured.
+    //! Session workers' executors calling back (/v1/callbacks/executor). Always needs an
+    //! executor token (a worker's own, or an operator's from auth.executor_tokens), even
+    //! when client and admin tokens are not configured.
     Executor,
 };
 
@@ -22,9 +24,14 @@ enum class AuthOutcome { Allowed, MissingToken, UnknownToken, WrongScope };
 
 class TokenAuth {
 public:
+    //! Says whether a token is one of the workers' own callback tokens, which come and go
+    //! with the workers (CallbackTokens).
+    using WorkerTokenCheck = std::function<bool(const std::string& token)>;
+
     TokenAuth(const std::vector<std::string>& clientTokens,
               const std::vector<std::string>& adminTokens,
-              const std::vector<std::string>& executorTokens = {});
+              const std::vector<std::string>& executorTokens = {},
+              WorkerTokenCheck isWorkerToken = {});
 
     //! No tokens configured at all: the host serves loopback only, unauthenticated.
     bool isOpen() const { return client_.empty() && admin_.empty(); }
@@ -41,6 +48,7 @@ private:
     std::vector<Digest> client_;
     std::vector<Digest> admin_;
     std::vector<Digest> executor_;
+    WorkerTokenCheck isWorkerToken_;
 };
 
 }  // namespace aw

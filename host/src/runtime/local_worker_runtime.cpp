@@ -20,13 +20,40 @@ ProblemError runtimeProblem(const std::string& message, const std::string& hint)
     return ProblemError({"runtime_unavailable", message, hint});
 }
 
+//! A new random token in `file`, written 0600 from the start (it is a credential).
+std::string writeNewToken(const fs::path& file) {
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) throw runtimeProblem("cannot create " + file.string(), "check the data dir");
+    const std::string token = newToken();
+    const std::string line = token + "\n";
+    const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    ::close(fd);
+    if (!written) throw runtimeProblem("cannot write " + file.string(), "check free space");
+    return token;
+}
+
+std::string readFirstLine(const fs::path& file) {
+    std::ifstream in(file);
+    std::string line;
+    std::getline(in, line);
+    return line;
+}
+
 }  // namespace
 
 LocalWorkerRuntime::LocalWorkerRuntime(LocalRuntimeOptions options) : options_(std::move(options)) {
     options_.workersDir = fs::absolute(options_.workersDir).lexically_normal();
     options_.objectsDir = fs::absolute(options_.objectsDir).lexically_normal();
-    if (options_.callbackToken.empty()) options_.callbackToken = newToken();
     fs::create_directories(options_.workersDir);
+    // Workers created by an earlier life of this host keep their callback tokens: their
+    // executors (or the next ones, on the same spool) still deliver with them.
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(options_.workersDir, error)) {
+        const std::string session = entry.path().filename().string();
+        if (checkIdentifier("session", session)) continue;
+        const std::string token = readFirstLine(entry.path() / "state" / "callback-token");
+        if (!token.empty()) callbackTokens_.bind(session, "local-" + session, token);
+    }
 }
 
 LocalWorkerRuntime::~LocalWorkerRuntime() {
@@ -52,9 +79,14 @@ std::optional<pid_t> LocalWorkerRuntime::executorPid(const SessionWorker& worker
 }
 
 std::string LocalWorkerRuntime::readToken(const SessionWorker& worker) const {
-    std::ifstream in(workerDir(worker) / "state" / "token");
-    std::string token;
-    std::getline(in, token);
+    return readFirstLine(workerDir(worker) / "state" / "token");
+}
+
+std::string LocalWorkerRuntime::callbackToken(const SessionWorker& worker) {
+    const auto file = workerDir(worker) / "state" / "callback-token";
+    std::string token = readFirstLine(file);
+    if (token.empty()) token = writeNewToken(file);  // a worker from before per-worker tokens
+    callbackTokens_.bind(worker.sessionId, executorId(worker), token);
     return token;
 }
 
@@ -71,16 +103,9 @@ void LocalWorkerRuntime::create(const SessionWorker& worker) {
     const auto dir = workerDir(worker);
     for (const char* sub : {"workspace", "home", "tmp", "state"}) fs::create_directories(dir / sub);
     fs::permissions(dir / "state", fs::perms::owner_all);
-    const auto tokenFile = dir / "state" / "token";
-    if (!fs::exists(tokenFile)) {
-        // Written with 0600 from the start: the token is the worker's only credential.
-        const int fd = ::open(tokenFile.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-        if (fd < 0) throw runtimeProblem("cannot create " + tokenFile.string(), "check the data dir");
-        const std::string token = newToken() + "\n";
-        const bool written = ::write(fd, token.data(), token.size()) == static_cast<ssize_t>(token.size());
-        ::close(fd);
-        if (!written) throw runtimeProblem("cannot write " + tokenFile.string(), "check free space");
-    }
+    // The token callers of the executor present, and the one it presents on its callbacks.
+    if (!fs::exists(dir / "state" / "token")) writeNewToken(dir / "state" / "token");
+    callbackToken(worker);
 }
 
 void LocalWorkerRuntime::start(const SessionWorker& worker) {
@@ -94,12 +119,29 @@ void LocalWorkerRuntime::start(const SessionWorker& worker) {
     SubprocessOptions spawn;
     // It stops with this host (the watchdog notices the parent is gone); a restarted host
     // starts a new one on the same spool, which delivers what the old one could not.
-    spawn.argv = {options_.executorBinary, "--socket", (dir / "executor.sock").string(), "--spool-dir",
-                  (dir / "state" / "spool").string(), "--callback-url", options_.callbackUrl,
-                  "--executor-id", "local-" + worker.sessionId, "--session-id", worker.sessionId,
-                  "--workspace", (dir / "workspace").string(), "--home", (dir / "home").string(),
-                  "--objects-dir", options_.objectsDir.string(), "--bucket", prefix.bucket,
-                  "--key-prefix", prefix.keyPrefix, "--state-dir", (dir / "state").string(),
+    spawn.argv = {options_.executorBinary,
+                  "--socket",
+                  (dir / "executor.sock").string(),
+                  "--spool-dir",
+                  (dir / "state" / "spool").string(),
+                  "--callback-url",
+                  options_.callbackUrl,
+                  "--executor-id",
+                  executorId(worker),
+                  "--session-id",
+                  worker.sessionId,
+                  "--workspace",
+                  (dir / "workspace").string(),
+                  "--home",
+                  (dir / "home").string(),
+                  "--objects-dir",
+                  options_.objectsDir.string(),
+                  "--bucket",
+                  prefix.bucket,
+                  "--key-prefix",
+                  prefix.keyPrefix,
+                  "--state-dir",
+                  (dir / "state").string(),
                   "--exit-with-parent"};
     // A clean environment: nothing of agent-host's (API keys, AW_* settings) reaches the
     // executor and thus the agent CLI; provider variables come with each run's spec.
@@ -110,7 +152,7 @@ void LocalWorkerRuntime::start(const SessionWorker& worker) {
     spawn.env["HOME"] = (dir / "home").string();
     spawn.env["TMPDIR"] = (dir / "tmp").string();
     spawn.env["AW_EXECUTOR_TOKEN"] = readToken(worker);
-    spawn.env["AW_CALLBACK_TOKEN"] = options_.callbackToken;
+    spawn.env["AW_CALLBACK_TOKEN"] = callbackToken(worker);
     spawn.workingDir = (dir / "workspace").string();
     spawn.stderrFile = (dir / "state" / "executor.log").string();
     std::unique_ptr<Subprocess> executor;
@@ -145,6 +187,8 @@ void LocalWorkerRuntime::stop(const SessionWorker& worker) {
 
 void LocalWorkerRuntime::remove(const SessionWorker& worker) {
     stop(worker);
+    // Revoked before the files go: nothing the removed worker left can post again.
+    callbackTokens_.revoke(worker.sessionId);
     std::error_code error;
     fs::remove_all(workerDir(worker), error);
     if (error) throw runtimeProblem("cannot remove " + workerDir(worker).string() + ": " + error.message(), "");

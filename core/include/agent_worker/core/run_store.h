@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -95,6 +96,12 @@ struct RawOutputRecord {
     RawState state = RawState::Pending;
 };
 
+//! Where a run's delivered lines stand: the highest stored seq of each line stream (0: none).
+struct RawOutputPosition {
+    std::int64_t stdoutSeq = 0;
+    std::int64_t stderrSeq = 0;
+};
+
 //! A row of `human_loop`.
 struct HumanLoopRecord {
     std::string runId;
@@ -161,6 +168,17 @@ public:
     //! A run's raw records of `stream` (stdout, or exit), in seq order.
     virtual std::vector<RawOutputRecord> rawOutput(const std::string& runId,
                                                    const std::string& stream) = 0;
+
+    //! The highest stored seq of stdout and stderr. This default reads every record; a
+    //! database answers from its (run_id, stream, seq) index.
+    virtual RawOutputPosition rawOutputPosition(const std::string& runId) {
+        RawOutputPosition position;
+        for (const auto& record : rawOutput(runId, "stdout"))
+            position.stdoutSeq = std::max(position.stdoutSeq, record.seq);
+        for (const auto& record : rawOutput(runId, "stderr"))
+            position.stderrSeq = std::max(position.stderrSeq, record.seq);
+        return position;
+    }
 
     //! Sets status `starting` (from queued/starting) and started_at when 0; attempts = the
     //! queue's attempts. False when the run is already past starting.
