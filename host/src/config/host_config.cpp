@@ -256,8 +256,9 @@ const std::vector<ConfigKey>& hostConfigKeys() {
                                          "(restore and sync: 10 min)"},
         {"executor_binary", "", "agent-executor program for local workers; default <binary "
                                 "dir>/agent-executor"},
-        {"auth.executor_tokens", "", "bearer tokens executors present on /v1/callbacks/executor; "
-                                     "default: one random token per start", true, true},
+        {"auth.executor_tokens", "", "operator tokens accepted on /v1/callbacks/executor for any "
+                                     "session (tools, tests); workers always call back with a token "
+                                     "of their own", true, true},
         {"host_id", "", "this host's name in queue leases; default <hostname>:<port>. Keep it "
                         "stable: a restarted host takes back its own leases at once"},
         {"tenant_id", placement.tenantId, "tenant of the sessions this host serves (workspace prefix)"},
@@ -527,7 +528,7 @@ std::string HostConfig::redactedJson() const {
         providers[name] = shown;
     }
     out["providers"] = providers;
-    out["auth"]["executor_tokens"] = executorTokens.empty() ? std::string("random per start")
+    out["auth"]["executor_tokens"] = executorTokens.empty() ? std::string("none (one per worker)")
                                                              : std::to_string(executorTokens.size()) + " configured";
     return out.dump();
 }

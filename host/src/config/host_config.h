@@ -60,7 +60,7 @@ struct HostConfig {
     //! Calls to workers' executors: retry policy (AW_EXECUTOR_RETRY_*) and timeouts.
     HttpExecutorClientOptions executor;
     std::string executorBinary;
-    std::vector<std::string> executorTokens;  //!< empty: one random token per start
+    std::vector<std::string> executorTokens;  //!< operator tokens; workers have their own
     std::string objectsDir;                   //!< the file object store's root
     std::string restoreManifestFile;          //!< empty: the default manifest
     LifecyclePolicy lifecycle;
