@@ -70,6 +70,11 @@ protected:
         return lines;
     }
     std::string log() { return readText(dir_ / "executor.log"); }
+    //! True once the run's exit record is in the spool.
+    bool exited(const std::string& runId) {
+        return readText(dir_ / "spool" / (runId + ".log")).find("\"stream\":\"exit\"") !=
+               std::string::npos;
+    }
 
     TempDir dir_{"aw-exec-delivery"};
     CallbackSink sink_;
@@ -140,6 +145,29 @@ TEST_F(ExecutorDelivery, BatchesShrinkWhenTheHostAnswers413) {
     EXPECT_EQ(deliveries.back().status, 200);
     EXPECT_NE(log().find("callback body limit lowered"), std::string::npos);
     EXPECT_TRUE(sink_.events("run-1", "exit").at(0)["exit_code"] == 0);
+}
+
+TEST_F(ExecutorDelivery, ABatchShrinksToOneRecordWhereTheLimitCannotGoLower) {
+    sink_.setMaxBodyBytes(8 * 1024);  // under the executor's floor (16 KiB)
+    sink_.setDown(true);              // until every line is spooled: batches of several
+    startExecutor({"--callback-max-body-bytes", "8192"});
+    // 30 lines of 3 KB: a few make a body the host refuses, one or two fit.
+    startRun("run-1",
+             "i=1; while [ $i -le 30 ]; do printf \"%s %02d\\n\" \"$(head -c 3000 /dev/zero | tr "
+             "'\\0' 'z')\" $i;"
+             " i=$((i+1)); done");
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!exited("run-1") && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);
+    sink_.setDown(false);
+    ASSERT_TRUE(sink_.waitForExit("run-1")) << log();
+    const auto lines = joinedLines("run-1");
+    ASSERT_EQ(lines.size(), 30u);
+    EXPECT_EQ(lines[29].substr(3000), " 30");
+    const auto deliveries = sink_.deliveries("run-1");
+    EXPECT_TRUE(std::any_of(deliveries.begin(), deliveries.end(),
+                            [](const auto& d) { return d.status == 413; }));
+    EXPECT_FALSE(sink_.events("run-1", "exit").at(0).contains("lost_stdout_lines"));
 }
 
 TEST_F(ExecutorDelivery, ARunTheHostRefusesIsGivenUpAndTheNextRunIsDelivered) {

@@ -85,10 +85,21 @@ TEST_F(RunDelivery, AOneAndAHalfMegabyteLineEndsItsRunAndTheNextRunsComplete) {
         << host.describeRun(fourth.value("run_id", ""));
 }
 
-TEST_F(RunDelivery, ALineTheHostRefusesForGoodIsGivenUpAndTheLossShownOnTheRun) {
-    // The host takes 256 KiB bodies, but its executors assume the default 1 MiB: a 1 MiB
-    // piece is refused (413) on its own, for good.
+TEST_F(RunDelivery, TheHostsOwnBodyLimitReachesItsExecutors) {
+    // A host that takes 256 KiB bodies: its executors are told, and cut the line to fit.
     AgentHost host(spec({{"AW_HTTP_MAX_BODY_BYTES", std::to_string(256 * 1024)}}));
+    host.waitProviderHealthy("claude-code");
+    const Json run = runToEnd(host, "delivery-small-limit", "print a long line");
+    const std::string rid = run.value("run_id", "");
+    ASSERT_EQ(run.value("status", ""), "completed") << host.describeRun(rid);
+    EXPECT_FALSE(terminalOf(host, rid)["data"].contains("output_lost"));
+    EXPECT_EQ(host.log().find("body_too_large"), std::string::npos) << host.logTail();
+}
+
+TEST_F(RunDelivery, ALineTheHostRefusesForGoodIsGivenUpAndTheLossShownOnTheRun) {
+    // 8 KiB: below the smallest piece an executor cuts (16 KiB bodies), so the long line's
+    // pieces are refused (413) one by one, for good; the recorded turn's lines fit.
+    AgentHost host(spec({{"AW_HTTP_MAX_BODY_BYTES", "8192"}}));
     host.waitProviderHealthy("claude-code");
     const std::string sid = "delivery-refused";
     const Json first = runToEnd(host, sid, "print a long line");

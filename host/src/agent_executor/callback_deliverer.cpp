@@ -112,7 +112,7 @@ void CallbackDeliverer::loop() {
     int failures = 0;  // in a row: each one doubles the wait before the next attempt
     while (!stopping_) {
         if (!spool_.waitForPending(std::chrono::milliseconds(500))) continue;
-        auto batch = spool_.pending(kMaxBatchRecords);
+        auto batch = spool_.pending(maxRecords_);
         if (batch.empty()) continue;
         const std::string body = fit(batch);
         const Answer answer = post(batch, body);
@@ -120,11 +120,13 @@ void CallbackDeliverer::loop() {
             case CallbackOutcome::Delivered:
                 spool_.acknowledge(batch.runId, batch.records.size());
                 failures = 0;
+                maxRecords_ = kMaxBatchRecords;
                 continue;
             case CallbackOutcome::TooLarge:
                 if (batch.records.size() > 1) {
                     // The host's limit is lower than we were told: learn it, in halves.
                     bodyBytes_ = std::max(CallbackBodyLimit::kMinimumBytes, body.size() / 2);
+                    maxRecords_ = batch.records.size() / 2;
                     logFields(logger(), Poco::Message::PRIO_WARNING, "callback body limit lowered",
                               {{"run_id", batch.runId}, {"body_bytes", bodyBytes_.load()}});
                     continue;
@@ -142,6 +144,7 @@ void CallbackDeliverer::loop() {
                     {{"run_id", batch.runId}, {"trace_id", batch.traceId}, {"reason", reason}});
                 spool_.giveUp(batch.runId, reason);
                 failures = 0;
+                maxRecords_ = kMaxBatchRecords;
                 continue;
             }
             case CallbackOutcome::Retry:

@@ -49,6 +49,9 @@ private:
     OutputSpool& spool_;
     CallbackTarget target_;
     std::atomic<std::size_t>& bodyBytes_;
+    //! At most this many records in the next batch: halved on each 413, so that a batch
+    //! shrinks to one record even where the limit cannot go lower.
+    std::size_t maxRecords_ = kMaxBatchRecords;
     std::atomic<bool> stopping_{false};
     std::thread thread_;
 };

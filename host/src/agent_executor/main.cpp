@@ -90,10 +90,8 @@ Arguments parse(int argc, char** argv) {
                               !args.bucket.empty() && !args.keyPrefix.empty() && !args.stateDir.empty();
     if (!args.callbackMaxBodyBytes.empty() &&
         (args.callbackMaxBodyBytes.find_first_not_of("0123456789") != std::string::npos ||
-         args.callbackMaxBodyBytes.size() > 12 ||
-         std::stoull(args.callbackMaxBodyBytes) < aw::CallbackBodyLimit::kMinimumBytes)) {
-        usage("--callback-max-body-bytes takes a number of bytes, at least " +
-              std::to_string(aw::CallbackBodyLimit::kMinimumBytes));
+         args.callbackMaxBodyBytes.size() > 12 || std::stoull(args.callbackMaxBodyBytes) == 0)) {
+        usage("--callback-max-body-bytes takes a number of bytes");
     }
     if (anyWorkspace && !allWorkspace) {
         usage("--workspace, --home, --objects-dir, --bucket, --key-prefix and --state-dir go together");
@@ -153,7 +151,9 @@ int main(int argc, char** argv) {
     std::atomic<std::size_t> callbackBodyBytes{
         args.callbackMaxBodyBytes.empty()
             ? aw::CallbackBodyLimit::kDefaultBytes
-            : static_cast<std::size_t>(std::stoull(args.callbackMaxBodyBytes))};
+            // Never below the floor: a smaller limit only makes the host refuse more.
+            : std::max<std::size_t>(aw::CallbackBodyLimit::kMinimumBytes,
+                                    std::stoull(args.callbackMaxBodyBytes))};
     aw::RunManager runs(spool, callbackBodyBytes);
     aw::CallbackDeliverer deliverer(
         spool, {args.callbackUrl, callbackToken, args.executorId, args.sessionId},

@@ -224,6 +224,7 @@ int AgentHostApp::serve(const HostConfig& config) {
     runtimeOptions.callbackUrl = std::string(v6 ? "http://[::1]:" : "http://127.0.0.1:") +
                                  std::to_string(bound.port) + "/v1/callbacks/executor";
     if (!config.executorTokens.empty()) runtimeOptions.callbackToken = config.executorTokens.front();
+    runtimeOptions.callbackMaxBodyBytes = config.maxBodyBytes;  // callbacks over it would get 413
     LocalWorkerRuntime runtime(runtimeOptions);
     const std::vector<std::string> executorTokens =
         config.executorTokens.empty() ? std::vector<std::string>{runtime.callbackToken()} : config.executorTokens;
