@@ -63,6 +63,14 @@ Json nullOr(const std::optional<int>& value) {
     return value ? Json(*value) : Json(nullptr);
 }
 
+//! The exit's `lost_*` fields, only when the executor gave lines up.
+void addLoss(Json& exit, const OutputRecord& record) {
+    if (record.lostStdoutLines == 0 && record.lostStderrLines == 0) return;
+    exit["lost_stdout_lines"] = record.lostStdoutLines;
+    exit["lost_stderr_lines"] = record.lostStderrLines;
+    exit["lost_reason"] = record.lostReason;
+}
+
 Json countsJson(const SyncCounts& counts) {
     return {{"files", counts.files},
             {"uploaded_files", counts.uploadedFiles},
@@ -93,6 +101,9 @@ OutputRecord readOutputRecord(const Json& json, const std::string& path) {
         record.signal = nullableInt(object, "signal");
         record.stdoutLines = object.optionalInteger("stdout_lines").value_or(0);
         record.stderrLines = object.optionalInteger("stderr_lines").value_or(0);
+        record.lostStdoutLines = object.optionalInteger("lost_stdout_lines").value_or(0);
+        record.lostStderrLines = object.optionalInteger("lost_stderr_lines").value_or(0);
+        record.lostReason = object.optionalString("lost_reason").value_or("");
     } else {
         record.line = object.optionalString("line").value_or("");
         record.continued = object.optionalBool("continued", false);
@@ -289,6 +300,7 @@ Json OutputRecord::toJson() const {
         json["signal"] = nullOr(signal);
         json["stdout_lines"] = stdoutLines;
         json["stderr_lines"] = stderrLines;
+        addLoss(json, *this);
     } else {
         json["line"] = line;
         if (continued) json["continued"] = true;
@@ -307,11 +319,12 @@ RawOutputRecord toRawOutputRecord(const OutputRecord& record) {
     raw.stream = std::string(toString(record.stream));
     raw.seq = record.seq;
     if (record.stream == OutputStream::Exit) {
-        raw.line = Json{{"exit_code", nullOr(record.exitCode)},
-                        {"signal", nullOr(record.signal)},
-                        {"stdout_lines", record.stdoutLines},
-                        {"stderr_lines", record.stderrLines}}
-                       .dump();
+        Json exit{{"exit_code", nullOr(record.exitCode)},
+                  {"signal", nullOr(record.signal)},
+                  {"stdout_lines", record.stdoutLines},
+                  {"stderr_lines", record.stderrLines}};
+        addLoss(exit, record);
+        raw.line = exit.dump();
     } else {
         raw.line = record.line;
         raw.continued = record.continued;

@@ -151,6 +151,17 @@ TEST(OutputRecord, TheEventIdIsDerivedNotTrusted) {
     EXPECT_EQ(record.eventId(), "r1/stdout/9");
 }
 
+TEST(OutputRecord, AnExitReportsTheLinesGivenUpOnlyWhenThereAreSome) {
+    auto exit = OutputRecord::exitOf("r1", 0, std::nullopt, 9, 3);
+    EXPECT_FALSE(exit.toJson().contains("lost_stdout_lines"));
+    exit.lostStdoutLines = 5;
+    exit.lostReason = "the host answered 400";
+    EXPECT_EQ(exit.toJson()["lost_stdout_lines"], 5);
+    EXPECT_EQ(exit.toJson()["lost_stderr_lines"], 0);
+    EXPECT_EQ(OutputRecord::fromJson(exit.toJson()), exit);
+    EXPECT_EQ(Json::parse(toRawOutputRecord(exit).line)["lost_reason"], "the host answered 400");
+}
+
 TEST(OutputRecord, TheRunStoreKeepsLinesAsTextAndTheExitAsItsBody) {
     const auto line =
         toRawOutputRecord(OutputRecord::lineOf("r1", OutputStream::Stdout, 2, "hi", true));

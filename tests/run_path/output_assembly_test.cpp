@@ -87,6 +87,26 @@ TEST(OutputAssembly, AStreamThatEndsInsideALongLineLeavesItsPiecesForTheExit) {
     EXPECT_FALSE(assembler.takeUnfinishedLine());
 }
 
+TEST(OutputAssembly, TheExitDoesNotWaitForLinesTheExecutorGaveUp) {
+    OutputAssembler assembler;
+    RawOutputRecord exit = exitAfter(5);
+    exit.line = nlohmann::json{{"exit_code", 0},         {"signal", nullptr},
+                               {"stdout_lines", 5},      {"lost_stdout_lines", 3},
+                               {"lost_stderr_lines", 1}, {"lost_reason", "refused"}}
+                    .dump();
+    assembler.add(exit);
+    assembler.add(out(1, "a"));
+    EXPECT_FALSE(assembler.exitReady());
+    assembler.add(out(2, "b"));
+    assembler.takeReady();
+    EXPECT_TRUE(assembler.exitReady());
+    const auto loss = parseOutputLoss(exit.line);
+    EXPECT_EQ(loss.stdoutLines, 3);
+    EXPECT_EQ(loss.stderrLines, 1);
+    EXPECT_EQ(loss.reason, "refused");
+    EXPECT_FALSE(parseOutputLoss(exitAfter(2).line).any());
+}
+
 TEST(OutputAssembly, AnExitBodyIsReadLeniently) {
     const auto exit = parseCliExit(R"({"exit_code":3,"signal":null,"stdout_lines":12})");
     EXPECT_EQ(exit.exitCode, 3);

@@ -163,6 +163,21 @@ TEST_F(RunTranslationTest, AStoppedRunWhosePluginSaidNothingEndsStoppedAndAnOutc
     EXPECT_EQ(store.log["run_2"][0].data["line_errors"], 0);
 }
 
+TEST_F(RunTranslationTest, OutputTheExecutorGaveUpIsReportedOnTheTerminalEvent) {
+    RawOutputRecord exit = toRawOutputRecord([] {
+        auto record = OutputRecord::exitOf("run_1", 0, std::nullopt, 7, 2);
+        record.lostStdoutLines = 4;
+        record.lostStderrLines = 2;
+        record.lostReason = "the host answered 400";
+        return record;
+    }());
+    translation.finished(exit, parseCliExit(exit.line), eventsOutput({completed()}), false);
+    ASSERT_EQ(store.types("run_1"), std::vector<std::string>{"run.completed"});
+    EXPECT_EQ(
+        store.log["run_1"][0].data["output_lost"],
+        (Json{{"stdout_lines", 4}, {"stderr_lines", 2}, {"reason", "the host answered 400"}}));
+}
+
 TEST_F(RunTranslationTest, ALineWithAnEventOfAnUnknownTypeStoresALineErrorInsteadOfItsEvents) {
     translation.translated({line(1, "a"), line(2, "b")},
                            Json::array({eventsOutput({messageEvent("message.start"), event("message.explode", Json::object())}),

@@ -7,6 +7,7 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
 
+#include <algorithm>
 #include <thread>
 
 namespace aw::test {
@@ -18,24 +19,43 @@ struct CallbackSink::Handler : Poco::Net::HTTPRequestHandler {
     void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override {
         std::string body;
         Poco::StreamCopier::copyToString(request.stream(), body);
+        const Json batch = Json::parse(body, nullptr, false);
+        const std::string runId = batch.is_object() ? batch.value("run_id", "") : "";
+        int status = 200;
         {
-            const Json batch = Json::parse(body, nullptr, false);
             std::lock_guard lock(sink.mutex_);
-            sink.deliveries_.push_back({batch.is_object() ? batch.value("run_id", "") : "",
-                                        request.get("X-Trace-Id", ""), request.get("traceparent", ""),
-                                        sink.down_.load()});
+            const bool holdsLines =
+                batch.is_object() &&
+                std::any_of(batch["events"].begin(), batch["events"].end(),
+                            [](const Json& event) { return event["stream"] != "exit"; });
+            if (sink.down_) {
+                status = 503;
+            } else if (sink.maxBodyBytes_ && body.size() > sink.maxBodyBytes_) {
+                status = 413;
+            } else if (const auto refused = sink.refusedRuns_.find(runId);
+                       refused != sink.refusedRuns_.end() && holdsLines) {
+                status = refused->second;
+            }
+            sink.deliveries_.push_back({runId, request.get("X-Trace-Id", ""),
+                                        request.get("traceparent", ""), status == 503, status,
+                                        body.size()});
         }
-        if (sink.down_) {
-            ++sink.refused_;
-            response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_SERVICE_UNAVAILABLE);
-            response.setContentLength(2);
-            response.send() << "{}";
+        if (status != 200) {
+            if (status == 503) ++sink.refused_;
+            const std::string answer = Json{
+                {"error",
+                 {{"code", status == 413 ? "body_too_large" : "invalid_callback"},
+                  {"message", "refused by the test"},
+                  {"hint", ""}}}}.dump();
+            response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+            response.setContentType("application/json");
+            response.setContentLength(static_cast<std::streamsize>(answer.size()));
+            response.send() << answer;
             return;
         }
         {
             std::lock_guard lock(sink.mutex_);
             sink.token_ = request.get("Authorization", "");
-            const Json batch = Json::parse(body);  // outlives the loop over its events
             for (const auto& event : batch["events"]) {
                 if (sink.seen_.insert(event["event_id"].get<std::string>()).second) sink.events_.push_back(event);
             }
@@ -93,6 +113,11 @@ std::vector<CallbackSink::Delivery> CallbackSink::deliveries(const std::string& 
         if (delivery.runId == runId) out.push_back(delivery);
     }
     return out;
+}
+
+void CallbackSink::refuseLinesOf(const std::string& runId, int status) {
+    std::lock_guard lock(mutex_);
+    refusedRuns_[runId] = status;
 }
 
 std::string CallbackSink::lastToken() {

@@ -2,6 +2,8 @@
 
 #include "agent_worker/core/json_access.h"
 
+#include <algorithm>
+
 namespace aw {
 namespace {
 
@@ -39,7 +41,9 @@ std::vector<AssembledLine> OutputAssembler::takeReady() {
 }
 
 bool OutputAssembler::exitReady() const {
-    return exit_ && nextSeq_ > parseCliExit(exit_->line).stdoutLines;
+    if (!exit_) return false;
+    return nextSeq_ >
+           parseCliExit(exit_->line).stdoutLines - parseOutputLoss(exit_->line).stdoutLines;
 }
 
 std::optional<AssembledLine> OutputAssembler::takeUnfinishedLine() {
@@ -55,6 +59,18 @@ CliExit parseCliExit(const std::string& body) {
     if (auto signal = integerAt(json, "signal")) exit.signal = static_cast<int>(*signal);
     exit.stdoutLines = integerAt(json, "stdout_lines").value_or(0);
     return exit;
+}
+
+OutputLoss parseOutputLoss(const std::string& exitBody) {
+    const auto json = nlohmann::json::parse(exitBody, nullptr, false);
+    OutputLoss loss;
+    if (!json.is_object()) return loss;
+    loss.stdoutLines = std::max<std::int64_t>(0, integerAt(json, "lost_stdout_lines").value_or(0));
+    loss.stderrLines = std::max<std::int64_t>(0, integerAt(json, "lost_stderr_lines").value_or(0));
+    if (json.contains("lost_reason") && json["lost_reason"].is_string()) {
+        loss.reason = json["lost_reason"].get<std::string>();
+    }
+    return loss;
 }
 
 }  // namespace aw

@@ -106,7 +106,21 @@ void RunTranslation::finished(const RawOutputRecord& exitRecord, const CliExit& 
             events.push_back({hostEventId(runId, AW_EVENT_RUN_FAILED), AW_EVENT_RUN_FAILED, data, unixMillisNow()});
         }
     }
+    reportLostOutput(events, parseOutputLoss(exitRecord.line));
     log_.append(runId, std::move(events), {exitRecord.eventId});
+}
+
+void RunTranslation::reportLostOutput(std::vector<NewEvent>& events, const OutputLoss& loss) {
+    if (!loss.any()) return;
+    const Json lost{{"stdout_lines", loss.stdoutLines},
+                    {"stderr_lines", loss.stderrLines},
+                    {"reason", loss.reason}};
+    for (auto& event : events) {
+        const auto type = parseEventType(event.type);
+        if (type && isTerminal(*type)) event.data["output_lost"] = lost;
+    }
+    log_.note("warning", "the executor gave up some of the run's output",
+              {{"run_id", channel_.run.runId}, {"output_lost", lost}});
 }
 
 void RunTranslation::effects(const PluginOutputGate::Admitted& admitted) {

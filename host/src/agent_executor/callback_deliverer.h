@@ -1,6 +1,8 @@
 // Delivers the output spool to the host's callback URL: batches of one run's records in
-// order, under the run's trace id, retried with backoff until the host acknowledges them
-// (2xx), durably marked.
+// order, under the run's trace id, each body under the host's limit. Acknowledged (2xx)
+// batches are durably marked; a batch too large (413) is sent in smaller ones; a run the
+// host refuses for good (another 4xx) has its undelivered lines given up, so the runs after
+// it are not held up; anything else is retried with backoff.
 #pragma once
 
 #include <atomic>
@@ -10,6 +12,7 @@
 
 #include "agent_executor/output_spool.h"
 #include "agent_worker/core/backoff.h"
+#include "agent_worker/core/callback_delivery.h"
 
 namespace aw {
 
@@ -26,16 +29,29 @@ public:
     //! Waits between failed deliveries: 100 ms doubling to 5 s, +-20%.
     static constexpr Backoff kRetryBackoff{std::chrono::milliseconds(100), std::chrono::milliseconds(5000), 0.2};
 
-    CallbackDeliverer(OutputSpool& spool, CallbackTarget target);
+    //! `bodyBytes`: the host's body limit, shared with the RunManager that cuts lines to fit
+    //! it; lowered here when the host answers 413 to a batch of several records.
+    CallbackDeliverer(OutputSpool& spool, CallbackTarget target,
+                      std::atomic<std::size_t>& bodyBytes);
     ~CallbackDeliverer();
 
 private:
+    struct Answer {
+        int status = 0;      //!< 0: no answer
+        std::string detail;  //!< the error's code and message, or the exception's
+    };
     void loop();
-    //! True when the host acknowledged the batch.
-    bool post(const PendingBatch& batch);
+    //! The callback body of the longest start of `batch` under the limit (at least one
+    //! record); `batch` keeps only those records.
+    std::string fit(PendingBatch& batch) const;
+    Answer post(const PendingBatch& batch, const std::string& body);
 
     OutputSpool& spool_;
     CallbackTarget target_;
+    std::atomic<std::size_t>& bodyBytes_;
+    //! At most this many records in the next batch: halved on each 413, so that a batch
+    //! shrinks to one record even where the limit cannot go lower.
+    std::size_t maxRecords_ = kMaxBatchRecords;
     std::atomic<bool> stopping_{false};
     std::thread thread_;
 };

@@ -4,7 +4,8 @@
 // URL through a durable spool.
 //   agent-executor --socket PATH [--listen 127.0.0.1:PORT] --spool-dir DIR
 //                  --callback-url URL --executor-id ID --session-id ID [--exit-with-parent]
-//                  [--workspace DIR --home DIR --objects-dir DIR --bucket B --key-prefix P
+//                  [--callback-max-body-bytes N] [--workspace DIR --home DIR --objects-dir DIR
+//                  --bucket B --key-prefix P
 //                   --state-dir DIR]
 //   It is a child subreaper: what its runs leave behind ends up below it, to be killed
 //   when the run ends. --exit-with-parent: shut down (as on SIGTERM) when the process that
@@ -37,6 +38,7 @@ namespace {
 
 struct Arguments {
     std::string socket, listen, spoolDir, callbackUrl, executorId, sessionId;
+    std::string callbackMaxBodyBytes;  //!< the host's body limit (`http.max_body_bytes`)
     // The workspace: all or none (without them the executor only runs processes).
     std::string workspace, home, objectsDir, bucket, keyPrefix, stateDir;
     bool exitWithParent = false;
@@ -46,7 +48,8 @@ struct Arguments {
     std::cerr << "agent-executor: " << message
               << "\nusage: agent-executor --socket PATH [--listen 127.0.0.1:PORT] --spool-dir DIR"
                  " --callback-url URL --executor-id ID --session-id ID [--exit-with-parent]\n"
-                 "         [--workspace DIR --home DIR --objects-dir DIR --bucket B --key-prefix P"
+                 "         [--callback-max-body-bytes N] [--workspace DIR --home DIR --objects-dir "
+                 "DIR --bucket B --key-prefix P"
                  " --state-dir DIR]\n"
                  "environment: AW_EXECUTOR_TOKEN, AW_CALLBACK_TOKEN, AW_LOG_LEVEL\n";
     std::exit(2);
@@ -55,12 +58,19 @@ struct Arguments {
 Arguments parse(int argc, char** argv) {
     Arguments args;
     const std::map<std::string, std::string Arguments::*> flags{
-        {"--socket", &Arguments::socket},         {"--listen", &Arguments::listen},
-        {"--spool-dir", &Arguments::spoolDir},    {"--callback-url", &Arguments::callbackUrl},
-        {"--executor-id", &Arguments::executorId}, {"--session-id", &Arguments::sessionId},
-        {"--workspace", &Arguments::workspace},   {"--home", &Arguments::home},
-        {"--objects-dir", &Arguments::objectsDir}, {"--bucket", &Arguments::bucket},
-        {"--key-prefix", &Arguments::keyPrefix},   {"--state-dir", &Arguments::stateDir}};
+        {"--socket", &Arguments::socket},
+        {"--listen", &Arguments::listen},
+        {"--spool-dir", &Arguments::spoolDir},
+        {"--callback-url", &Arguments::callbackUrl},
+        {"--executor-id", &Arguments::executorId},
+        {"--session-id", &Arguments::sessionId},
+        {"--workspace", &Arguments::workspace},
+        {"--home", &Arguments::home},
+        {"--objects-dir", &Arguments::objectsDir},
+        {"--bucket", &Arguments::bucket},
+        {"--key-prefix", &Arguments::keyPrefix},
+        {"--state-dir", &Arguments::stateDir},
+        {"--callback-max-body-bytes", &Arguments::callbackMaxBodyBytes}};
     for (int i = 1; i < argc; ++i) {
         if (std::string(argv[i]) == "--exit-with-parent") {
             args.exitWithParent = true;
@@ -78,6 +88,11 @@ Arguments parse(int argc, char** argv) {
                                 args.keyPrefix + args.stateDir).empty();
     const bool allWorkspace = !args.workspace.empty() && !args.home.empty() && !args.objectsDir.empty() &&
                               !args.bucket.empty() && !args.keyPrefix.empty() && !args.stateDir.empty();
+    if (!args.callbackMaxBodyBytes.empty() &&
+        (args.callbackMaxBodyBytes.find_first_not_of("0123456789") != std::string::npos ||
+         args.callbackMaxBodyBytes.size() > 12 || std::stoull(args.callbackMaxBodyBytes) == 0)) {
+        usage("--callback-max-body-bytes takes a number of bytes");
+    }
     if (anyWorkspace && !allWorkspace) {
         usage("--workspace, --home, --objects-dir, --bucket, --key-prefix and --state-dir go together");
     }
@@ -132,8 +147,17 @@ int main(int argc, char** argv) {
     aw::configureJsonLogging(level && *level ? level : "information");
 
     aw::OutputSpool spool(args.spoolDir);
-    aw::RunManager runs(spool);
-    aw::CallbackDeliverer deliverer(spool, {args.callbackUrl, callbackToken, args.executorId, args.sessionId});
+    // The host refuses larger callbacks (413): lines are cut and batches sized to fit.
+    std::atomic<std::size_t> callbackBodyBytes{
+        args.callbackMaxBodyBytes.empty()
+            ? aw::CallbackBodyLimit::kDefaultBytes
+            // Never below the floor: a smaller limit only makes the host refuse more.
+            : std::max<std::size_t>(aw::CallbackBodyLimit::kMinimumBytes,
+                                    std::stoull(args.callbackMaxBodyBytes))};
+    aw::RunManager runs(spool, callbackBodyBytes);
+    aw::CallbackDeliverer deliverer(
+        spool, {args.callbackUrl, callbackToken, args.executorId, args.sessionId},
+        callbackBodyBytes);
 
     aw::Router router(aw::TokenAuth({token}, {}), 16 * 1024 * 1024);
     router.add({"GET", "/health", aw::Scope::Client, [&](const aw::HttpRequest&) {

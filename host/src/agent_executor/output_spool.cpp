@@ -46,6 +46,28 @@ std::filesystem::path OutputSpool::tracePath(const std::string& runId) const {
     return dir_ / (runId + ".trace");
 }
 
+std::filesystem::path OutputSpool::lostPath(const std::string& runId) const {
+    return dir_ / (runId + ".lost");
+}
+
+void OutputSpool::admit(RunLog& log, OutputRecord record) {
+    const std::size_t index = log.appended++;
+    if (!log.lostFrom || index < *log.lostFrom) {
+        log.unacknowledged.push_back(std::move(record));
+        return;
+    }
+    if (record.stream == OutputStream::Stdout) {
+        ++log.lostStdout;
+    } else if (record.stream == OutputStream::Stderr) {
+        ++log.lostStderr;
+    } else {
+        record.lostStdoutLines = log.lostStdout;
+        record.lostStderrLines = log.lostStderr;
+        record.lostReason = log.lostReason;
+        log.unacknowledged.push_back(std::move(record));
+    }
+}
+
 OutputSpool::RunLog& OutputSpool::logOf(const std::string& runId) {
     auto [it, inserted] = runs_.try_emplace(runId);
     if (inserted) order_.push_back(runId);
@@ -70,21 +92,36 @@ void OutputSpool::load() {
         }
         std::ifstream cursor(cursorPath(runId));
         cursor >> log.acknowledged;
+        if (const auto lost = nlohmann::json::parse(std::ifstream(lostPath(runId)), nullptr, false);
+            lost.is_object() && lost.value("from", nlohmann::json()).is_number_unsigned()) {
+            log.lostFrom = lost["from"].get<std::size_t>();
+            log.lostReason = lost.value("reason", std::string());
+        }
         std::ifstream in(logPath(runId));
         std::size_t index = 0;
         for (std::string line; std::getline(in, line); ++index) {
-            if (index < log.acknowledged) continue;
+            const bool delivered = index < log.acknowledged;
+            // Delivered lines are read again only to count those given up.
+            if (delivered && !(log.lostFrom && index >= *log.lostFrom)) continue;
             // Only the last record can be torn (a crash mid-append); it was never
             // acknowledged, and its line died with the process that printed it.
             const auto json = nlohmann::json::parse(line, nullptr, false);
             if (!json.is_object()) continue;
             try {
-                log.unacknowledged.push_back(OutputRecord::fromJson(json));
+                auto record = OutputRecord::fromJson(json);
+                if (delivered) {
+                    if (record.stream == OutputStream::Stdout) ++log.lostStdout;
+                    if (record.stream == OutputStream::Stderr) ++log.lostStderr;
+                    continue;
+                }
+                log.appended = index;
+                admit(log, std::move(record));
             } catch (const ProblemError& e) {
                 logFields(logger(), Poco::Message::PRIO_WARNING, "unreadable spool record skipped",
                           {{"run_id", runId}, {"index", index}, {"error", e.what()}});
             }
         }
+        log.appended = index;
     }
 }
 
@@ -108,7 +145,7 @@ void OutputSpool::append(const OutputRecord& record) {
     std::ofstream out(logPath(record.runId), std::ios::app);
     out << record.toJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     out.flush();
-    log.unacknowledged.push_back(record);
+    admit(log, record);
     changed_.notify_all();
 }
 
@@ -132,8 +169,32 @@ void OutputSpool::acknowledge(const std::string& runId, std::size_t count) {
     count = std::min(count, log.unacknowledged.size());
     log.unacknowledged.erase(log.unacknowledged.begin(),
                              log.unacknowledged.begin() + static_cast<std::ptrdiff_t>(count));
-    log.acknowledged += count;
+    // Past the lines given up before them too (see giveUp): every record not pending.
+    log.acknowledged = log.appended - log.unacknowledged.size();
     writeFileAtomically(cursorPath(runId), std::to_string(log.acknowledged));
+}
+
+void OutputSpool::giveUp(const std::string& runId, const std::string& reason) {
+    std::lock_guard lock(mutex_);
+    auto& log = runs_[runId];
+    if (log.lostFrom) {
+        // The exit record, the last one of the run, was refused too: nothing is left.
+        log.unacknowledged.clear();
+        log.acknowledged = log.appended;
+        writeFileAtomically(cursorPath(runId), std::to_string(log.acknowledged));
+        return;
+    }
+    log.lostFrom = log.acknowledged;
+    log.lostReason = reason;
+    writeFileAtomically(lostPath(runId),
+                        nlohmann::json{{"from", log.acknowledged}, {"reason", reason}}.dump());
+    // The pending records are taken again, the lines now counted lost.
+    auto pending = std::move(log.unacknowledged);
+    log.unacknowledged.clear();
+    log.appended = log.acknowledged;
+    for (auto& record : pending) admit(log, std::move(record));
+    // The lines before the exit are consumed: the cursor stays at the first given up one
+    // (durable), and moves past all of them once the exit is acknowledged.
 }
 
 bool OutputSpool::waitForPending(std::chrono::milliseconds timeout) {

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,11 @@ public:
     PendingBatch pending(std::size_t maxRecords);
     //! Marks the first `count` pending records of `runId` as delivered (durably).
     void acknowledge(const std::string& runId, std::size_t count);
+    //! The host refused the run's pending records for good: its lines not yet delivered,
+    //! and those it prints from now on, are given up (durably, `<run>.lost`), and its exit
+    //! record, when it comes, says how many and why (`lost_*`), so that the host can end
+    //! the run. Refused again (the exit itself), the run is given up whole.
+    void giveUp(const std::string& runId, const std::string& reason);
     //! Waits until something is pending or `timeout` passes.
     bool waitForPending(std::chrono::milliseconds timeout);
     void wake();
@@ -54,13 +60,21 @@ private:
         std::string traceId;
         std::deque<OutputRecord> unacknowledged;  //!< kept in memory until delivered
         std::size_t acknowledged = 0;             //!< records delivered, durably counted
+        std::size_t appended = 0;                 //!< records in the log file
+        //! Given up from this record of the log on (lines lost, the exit kept): see giveUp.
+        std::optional<std::size_t> lostFrom;
+        std::string lostReason;
+        std::int64_t lostStdout = 0, lostStderr = 0;
     };
+    //! Takes `record` (the log's next one) into `log`'s pending records, or counts it lost.
+    static void admit(RunLog& log, OutputRecord record);
     void load();
     //! The run's log, registered in delivery order on first use. Needs `mutex_`.
     RunLog& logOf(const std::string& runId);
     std::filesystem::path logPath(const std::string& runId) const;
     std::filesystem::path cursorPath(const std::string& runId) const;
     std::filesystem::path tracePath(const std::string& runId) const;
+    std::filesystem::path lostPath(const std::string& runId) const;
 
     std::filesystem::path dir_;
     std::mutex mutex_;

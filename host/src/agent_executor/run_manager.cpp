@@ -10,11 +10,12 @@
 
 #include <Poco/Logger.h>
 
-#include "process/process_tree.h"
+#include "agent_worker/core/callback_delivery.h"
 #include "agent_worker/core/identifiers.h"
 #include "agent_worker/core/random_id.h"
 #include "http/api_error.h"
 #include "logging/json_formatter.h"
+#include "process/process_tree.h"
 
 namespace aw {
 
@@ -39,7 +40,8 @@ Poco::Logger& logger() { return Poco::Logger::get("runs"); }
 
 }  // namespace
 
-RunManager::RunManager(OutputSpool& spool) : spool_(spool) {
+RunManager::RunManager(OutputSpool& spool, const std::atomic<std::size_t>& callbackBodyBytes)
+    : spool_(spool), callbackBodyBytes_(callbackBodyBytes) {
     // Orphans re-parented to the executor die some time after their run; reaped here so
     // that no zombie piles up.
     reaper_ = std::thread([this] {
@@ -183,6 +185,16 @@ void RunManager::pump(std::shared_ptr<Run> run) {
         spool_.append(OutputRecord::lineOf(run->id, stream.name, ++stream.seq, std::move(line), continued));
         if (stream.name == OutputStream::Stdout) ++run->lines;
     };
+    // `text` in pieces that each fit a callback of their own (the host joins them): all but
+    // the last are "continued", and the last too when the line goes on after `text`.
+    auto emitPieces = [&](Stream& stream, std::string_view text, bool goesOn) {
+        const std::size_t pieceBytes = CallbackBodyLimit::linePieceBytes(callbackBodyBytes_.load());
+        do {
+            const std::size_t length = fittingPrefix(text, pieceBytes);
+            emit(stream, std::string(text.substr(0, length)), length < text.size() || goesOn);
+            text.remove_prefix(length);
+        } while (!text.empty());
+    };
     // The run ends when its process does, even if what it started keeps the pipes open
     // (a child in a session of its own): then that is killed, and the pipes drain to EOF.
     bool leaderGone = false;
@@ -214,7 +226,8 @@ void RunManager::pump(std::shared_ptr<Run> run) {
             if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
             if (n <= 0) {
                 stream.open = false;
-                if (!stream.buffer.empty()) emit(stream, std::exchange(stream.buffer, {}), false);
+                if (!stream.buffer.empty())
+                    emitPieces(stream, std::exchange(stream.buffer, {}), false);
                 continue;
             }
             const std::size_t scanFrom = stream.buffer.size();
@@ -222,17 +235,22 @@ void RunManager::pump(std::shared_ptr<Run> run) {
             std::size_t start = 0;
             for (auto newline = stream.buffer.find('\n', scanFrom); newline != std::string::npos;
                  newline = stream.buffer.find('\n', start)) {
-                // A line over the limit goes out in pieces; all but the last are "continued".
-                for (; newline - start > kMaxLineBytes; start += kMaxLineBytes) {
-                    emit(stream, stream.buffer.substr(start, kMaxLineBytes), true);
-                }
-                emit(stream, stream.buffer.substr(start, newline - start), false);
+                emitPieces(stream, std::string_view(stream.buffer).substr(start, newline - start),
+                           false);
                 start = newline + 1;
             }
             stream.buffer.erase(0, start);
+            // A line without its end yet is not held for ever: its start goes out now, cut
+            // before a character (a UTF-8 continuation byte starts no piece).
             while (stream.buffer.size() > kMaxLineBytes) {
-                emit(stream, stream.buffer.substr(0, kMaxLineBytes), true);
-                stream.buffer.erase(0, kMaxLineBytes);
+                std::size_t cut = kMaxLineBytes;
+                for (int back = 0;
+                     back < 3 && (static_cast<unsigned char>(stream.buffer[cut]) & 0xC0) == 0x80;
+                     ++back) {
+                    --cut;
+                }
+                emitPieces(stream, std::string_view(stream.buffer).substr(0, cut), true);
+                stream.buffer.erase(0, cut);
             }
         }
     }

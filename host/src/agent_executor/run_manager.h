@@ -6,6 +6,7 @@
 // be a child subreaper (PR_SET_CHILD_SUBREAPER); the orphans it adopts are reaped here.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -22,14 +23,17 @@ namespace aw {
 
 class RunManager {
 public:
-    //! Lines longer than this are delivered in pieces marked "continued": true.
+    //! A line is held up to this much before its first pieces go out.
     static constexpr std::size_t kMaxLineBytes = 1024 * 1024;
 
     //! Set in every run's environment (so inherited by its descendants): the run a
     //! leftover process belongs to, when it is no longer in the run's tree or group.
     static constexpr const char* kRunIdVariable = "AW_EXECUTOR_RUN_ID";
 
-    explicit RunManager(OutputSpool& spool);
+    //! `callbackBodyBytes`: the host's body limit for callbacks as the deliverer knows it
+    //! (it lowers it on a 413). A line whose record would not fit a callback of its own is
+    //! delivered in pieces marked "continued": true, cut between UTF-8 characters.
+    RunManager(OutputSpool& spool, const std::atomic<std::size_t>& callbackBodyBytes);
     //! Kills every run and everything they left behind.
     ~RunManager();
 
@@ -54,6 +58,7 @@ private:
     void reapOrphans();
 
     OutputSpool& spool_;
+    const std::atomic<std::size_t>& callbackBodyBytes_;
     std::mutex mutex_;
     std::map<std::string, std::shared_ptr<Run>> runs_;
     //! Guards spawning, `live_`, and scanning and reaping the process table: a run being

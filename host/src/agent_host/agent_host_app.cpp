@@ -223,6 +223,7 @@ int AgentHostApp::serve(const HostConfig& config) {
     runtimeOptions.executorBinary = config.executorBinary;
     runtimeOptions.callbackUrl = std::string(v6 ? "http://[::1]:" : "http://127.0.0.1:") +
                                  std::to_string(bound.port) + "/v1/callbacks/executor";
+    runtimeOptions.callbackMaxBodyBytes = config.maxBodyBytes;  // callbacks over it would get 413
     LocalWorkerRuntime runtime(runtimeOptions);
     // Each worker calls back with its own token (the runtime issues and revokes them); the
     // configured executor tokens are the operator's, bound to no worker, never handed out.

@@ -143,6 +143,10 @@ void LocalWorkerRuntime::start(const SessionWorker& worker) {
                   "--state-dir",
                   (dir / "state").string(),
                   "--exit-with-parent"};
+    if (options_.callbackMaxBodyBytes > 0) {
+        spawn.argv.push_back("--callback-max-body-bytes");
+        spawn.argv.push_back(std::to_string(options_.callbackMaxBodyBytes));
+    }
     // A clean environment: nothing of agent-host's (API keys, AW_* settings) reaches the
     // executor and thus the agent CLI; provider variables come with each run's spec.
     spawn.inheritEnvironment = false;

@@ -29,6 +29,9 @@ struct LocalRuntimeOptions {
     std::filesystem::path objectsDir;  //!< the file object store root
     std::string executorBinary;        //!< path of agent-executor
     std::string callbackUrl;           //!< the host's POST /v1/callbacks/executor
+    //! The host's `http.max_body_bytes`, so executors size callbacks under it (0: their
+    //! default, 1 MiB).
+    std::size_t callbackMaxBodyBytes = 0;
     std::chrono::milliseconds startTimeout{10000};
     std::chrono::milliseconds stopGrace{5000};  //!< SIGTERM, then SIGKILL
 };

@@ -126,12 +126,18 @@ struct OutputRecord {
     std::int64_t seq = 0;  //!< dense per run and stream, from 1 (the exit record is 1)
     // stdout and stderr:
     std::string line;        //!< without its newline
-    bool continued = false;  //!< a piece of a line over 1 MiB; the next piece follows
+    bool continued = false;  //!< a piece of a line too long for one callback; the next piece follows
     // exit:
     std::optional<int> exitCode;  //!< unset when a signal ended the process
     std::optional<int> signal;
     std::int64_t stdoutLines = 0;
     std::int64_t stderrLines = 0;
+    //! Lines the executor gave up because the host refused them for good (a permanent
+    //! 4xx): always the last ones of their stream, so the host has the first
+    //! `stdoutLines - lostStdoutLines`. On the wire only when some were lost.
+    std::int64_t lostStdoutLines = 0;
+    std::int64_t lostStderrLines = 0;
+    std::string lostReason;  //!< why, e.g. "host answered 400 invalid_callback: ..."
 
     //! A stdout or stderr line.
     static OutputRecord lineOf(std::string runId, OutputStream stream, std::int64_t seq,

@@ -28,7 +28,8 @@ public:
     void add(RawOutputRecord record);
     //! The lines complete and in order since the last call.
     std::vector<AssembledLine> takeReady();
-    //! True once the exit record arrived and every stdout line it counts was taken.
+    //! True once the exit record arrived and every stdout line it counts was taken (but
+    //! those it reports lost).
     bool exitReady() const;
     //! The pieces of a line the stream ended inside, joined; empty when none.
     std::optional<AssembledLine> takeUnfinishedLine();
@@ -52,5 +53,17 @@ struct CliExit {
     std::int64_t stdoutLines = 0;  //!< how many stdout records the run produced
 };
 CliExit parseCliExit(const std::string& body);
+
+//! The output the executor gave up, as its exit record reports it (`lost_*`, absent when
+//! none was): the last records of their streams, which the host refused for good, so the
+//! run delivers `stdoutLines - stdoutLines lost` stdout records.
+struct OutputLoss {
+    std::int64_t stdoutLines = 0;
+    std::int64_t stderrLines = 0;
+    std::string reason;
+
+    bool any() const { return stdoutLines > 0 || stderrLines > 0; }
+};
+OutputLoss parseOutputLoss(const std::string& exitBody);
 
 }  // namespace aw

@@ -62,6 +62,10 @@ public:
     const RunChannel& channel() const { return channel_; }
 
 private:
+    //! When the executor gave up some of the run's output (the host refused it for good),
+    //! the terminal event says how much and why (`data.output_lost`).
+    void reportLostOutput(std::vector<NewEvent>& events, const OutputLoss& loss);
+
     RunChannel channel_;
     RunLog& log_;
     SessionWorkerStore& workers_;
