@@ -311,6 +311,11 @@ HttpResponse Router::serve(Poco::Net::HTTPServerRequest& request, const std::str
         return HttpResponse::problem(e.status(), e.problem());
     } catch (const StoreUnavailableError& e) {
         return HttpResponse::problem(503, e.problem());
+    } catch (const StoreCorruptError& e) {
+        // Not "unavailable, retry": the file is damaged until an operator restores it.
+        logFields(logger(), Poco::Message::PRIO_ERROR, "database corrupt",
+                  {{"request_id", requestId}, {"path", path}, {"error", e.what()}});
+        return HttpResponse::problem(500, e.problem());
     } catch (const std::exception& e) {
         logFields(logger(), Poco::Message::PRIO_ERROR, "handler failed",
                   {{"request_id", requestId}, {"path", path}, {"error", e.what()}});
