@@ -94,7 +94,8 @@ protected:
     //! Sends `call` and checks the answer: 4xx, the error shape with a code (the expected one
     //! when given), X-Request-Id. Returns the answer for further checks.
     static HttpResult expectClear4xx(const BadCall& call) {
-        const std::string what = call.method + " " + call.path.substr(0, 120) + " " + call.body.substr(0, 120);
+        const std::string what =
+            call.method + " " + call.path.substr(0, 120) + " " + call.body.substr(0, 120);
         HttpCall http{call.method, call.path, call.body, call.headers};
         const auto result = httpRequest(host_->port(), http);
         EXPECT_GE(result.status, 400) << what << ": " << result.body;
@@ -104,12 +105,15 @@ protected:
         if (json.is_object() && json.contains("error")) {
             const auto& error = json["error"];
             EXPECT_TRUE(error.value("code", "").size() > 0) << what << ": " << result.body;
-            EXPECT_TRUE(error.contains("message") && error.contains("hint")) << what << ": " << result.body;
+            EXPECT_TRUE(error.contains("message") && error.contains("hint"))
+                << what << ": " << result.body;
             if (!call.code.empty()) {
                 EXPECT_EQ(error.value("code", ""), call.code) << what << ": " << result.body;
             }
         }
-        EXPECT_TRUE(result.headers.count("X-Request-Id") && !result.headers.at("X-Request-Id").empty()) << what;
+        EXPECT_TRUE(result.headers.count("X-Request-Id") &&
+                    !result.headers.at("X-Request-Id").empty())
+            << what;
         return result;
     }
 
@@ -135,13 +139,23 @@ TEST_F(AgentHostBadInput, EveryRouteAnswersMalformedPercentEscapesWith400AndTheR
         const bool hasParams = route.pattern.find('{') != std::string::npos;
         const std::string body = route.method == "POST" ? "{}" : "";
         std::vector<BadCall> calls{
-            {route.method, withParams(route.pattern, "ok") + "?after=%G1", body, {}, "invalid_query"},
+            {route.method,
+             withParams(route.pattern, "ok") + "?after=%G1",
+             body,
+             {},
+             "invalid_query"},
             {route.method, withParams(route.pattern, "ok") + "?%zz=1", body, {}, "invalid_query"},
-            {route.method, route.pattern == "/health" ? "/heal%th" : route.pattern + "%", body, {}, "invalid_path"},
+            {route.method,
+             route.pattern == "/health" ? "/heal%th" : route.pattern + "%",
+             body,
+             {},
+             "invalid_path"},
         };
         if (hasParams) {
-            calls.push_back({route.method, withParams(route.pattern, "%zz"), body, {}, "invalid_path"});
-            calls.push_back({route.method, withParams(route.pattern, "a%2"), body, {}, "invalid_path"});
+            calls.push_back(
+                {route.method, withParams(route.pattern, "%zz"), body, {}, "invalid_path"});
+            calls.push_back(
+                {route.method, withParams(route.pattern, "a%2"), body, {}, "invalid_path"});
         }
         for (const auto& call : calls) {
             const auto result = expectClear4xx(call);
@@ -164,15 +178,21 @@ TEST_F(AgentHostBadInput, EveryRouteWithAnIdAnswersAnOverLongOneWith4xx) {
     expectClear4xx({"GET", "/v1/runs/" + longId, "", {}, "invalid_run"});
     expectClear4xx({"GET", "/v1/runs/" + longId + "/events", "", {}, "invalid_run"});
     expectClear4xx({"POST", "/v1/runs/" + longId + "/stop", "", {}, "invalid_run"});
-    expectClear4xx({"POST", "/v1/runs/" + longId + "/human-reply",
-                    R"({"request_id": "r1", "decision": "allow"})", {}, "invalid_run"});
+    expectClear4xx({"POST",
+                    "/v1/runs/" + longId + "/human-reply",
+                    R"({"request_id": "r1", "decision": "allow"})",
+                    {},
+                    "invalid_run"});
 }
 
 TEST_F(AgentHostBadInput, OverLongKeysAreRefusedWithTheirOwnCode) {
     const std::string longKey(201, 'k');
     const nlohmann::json message{{"provider", provider_}, {"prompt", "hello"}};
-    expectClear4xx({"POST", "/v1/sessions/bad-input/messages", message.dump(),
-                    {{"Idempotency-Key", longKey}}, "invalid_idempotency_key"});
+    expectClear4xx({"POST",
+                    "/v1/sessions/bad-input/messages",
+                    message.dump(),
+                    {{"Idempotency-Key", longKey}},
+                    "invalid_idempotency_key"});
     auto queued = message;
     queued["session_id"] = "bad-input";
     queued["enqueue_key"] = longKey;
@@ -181,7 +201,8 @@ TEST_F(AgentHostBadInput, OverLongKeysAreRefusedWithTheirOwnCode) {
     queued["idempotency_key"] = longKey;
     expectClear4xx({"POST", "/v1/run-queue", queued.dump(), {}, "invalid_idempotency_key"});
     const nlohmann::json reply{{"request_id", longKey}, {"decision", "allow"}};
-    expectClear4xx({"POST", "/v1/runs/" + runId_ + "/human-reply", reply.dump(), {}, "invalid_reply"});
+    expectClear4xx(
+        {"POST", "/v1/runs/" + runId_ + "/human-reply", reply.dump(), {}, "invalid_reply"});
 
     // 200 characters are still fine.
     queued["idempotency_key"] = std::string(200, 'k');
@@ -195,13 +216,28 @@ TEST_F(AgentHostBadInput, FieldsOfTheWrongTypeAre400) {
     const std::vector<BadCall> calls{
         {"POST", messages, R"({"provider": 1, "prompt": "x"})", {}, "invalid_message"},
         {"POST", messages, R"({"provider": "example", "prompt": ["x"]})", {}, "invalid_message"},
-        {"POST", messages, R"({"provider": "example", "prompt": "x", "approval_mode": true})", {}, "invalid_message"},
-        {"POST", messages, R"({"provider": "example", "prompt": "x", "model": {}})", {}, "invalid_message"},
+        {"POST",
+         messages,
+         R"({"provider": "example", "prompt": "x", "approval_mode": true})",
+         {},
+         "invalid_message"},
+        {"POST",
+         messages,
+         R"({"provider": "example", "prompt": "x", "model": {}})",
+         {},
+         "invalid_message"},
         {"POST", messages, R"(["provider"])", {}, "invalid_json"},
         {"POST", messages, R"({"provider": )", {}, "invalid_json"},
-        {"POST", "/v1/run-queue", R"({"session_id": 7, "provider": "example", "prompt": "x"})", {}, "invalid_message"},
-        {"POST", "/v1/run-queue", R"({"session_id": "s", "provider": "example", "prompt": "x", "enqueue_key": 5})",
-         {}, "invalid_message"},
+        {"POST",
+         "/v1/run-queue",
+         R"({"session_id": 7, "provider": "example", "prompt": "x"})",
+         {},
+         "invalid_message"},
+        {"POST",
+         "/v1/run-queue",
+         R"({"session_id": "s", "provider": "example", "prompt": "x", "enqueue_key": 5})",
+         {},
+         "invalid_message"},
         {"POST", reply, R"({"request_id": 1, "decision": "allow"})", {}, "invalid_reply"},
         {"POST", reply, R"({"request_id": "r1", "decision": ["allow"]})", {}, "invalid_reply"},
         {"POST", "/v1/callbacks/executor", R"({"executor_id": 1, "events": "x"})", {}, ""},
@@ -212,7 +248,11 @@ TEST_F(AgentHostBadInput, FieldsOfTheWrongTypeAre400) {
         {"GET", "/v1/runs/" + runId_ + "/events?after=-1", "", {}, "invalid_query"},
         {"GET", "/v1/runs/" + runId_ + "/events?after=+1", "", {}, "invalid_query"},
         {"GET", "/v1/runs/" + runId_ + "/events?after=%201", "", {}, "invalid_query"},
-        {"GET", "/v1/runs/" + runId_ + "/events?limit=99999999999999999999", "", {}, "invalid_query"},
+        {"GET",
+         "/v1/runs/" + runId_ + "/events?limit=99999999999999999999",
+         "",
+         {},
+         "invalid_query"},
     };
     for (const auto& call : calls) expectClear4xx(call);
 }
@@ -223,14 +263,18 @@ TEST_F(AgentHostBadInput, APromptNoCliCouldBeGivenIsRefusedAtSubmission) {
     const auto nul = expectClear4xx({"POST", messages, withNul.dump(), {}, "invalid_message"});
     EXPECT_NE(nul.body.find("NUL"), std::string::npos) << nul.body;
     const nlohmann::json tooLong{{"provider", provider_}, {"prompt", std::string(128 * 1024, 'p')}};
-    const auto longAnswer = expectClear4xx({"POST", messages, tooLong.dump(), {}, "invalid_message"});
+    const auto longAnswer =
+        expectClear4xx({"POST", messages, tooLong.dump(), {}, "invalid_message"});
     EXPECT_NE(longAnswer.body.find("128 KiB"), std::string::npos) << longAnswer.body;
 }
 
 TEST_F(AgentHostBadInput, LastEventIdIsParsedAsStrictlyAsAfter) {
     const std::string events = "/v1/runs/" + runId_ + "/events";
     for (const std::string bad : {"12abc", "-1", "+3", "1.0", "3 4", "99999999999999999999", "x"}) {
-        expectClear4xx({"GET", events, "", {{"Accept", "text/event-stream"}, {"Last-Event-ID", bad}},
+        expectClear4xx({"GET",
+                        events,
+                        "",
+                        {{"Accept", "text/event-stream"}, {"Last-Event-ID", bad}},
                         "invalid_last_event_id"});
     }
 }
@@ -238,9 +282,9 @@ TEST_F(AgentHostBadInput, LastEventIdIsParsedAsStrictlyAsAfter) {
 TEST_F(AgentHostBadInput, HeadOnEveryGetRouteAnswersLikeGetWithoutABody) {
     for (const auto& route : routeTable()) {
         if (route.method != "GET") continue;
-        const std::string path = withParams(route.pattern, route.pattern.find("{rid}") != std::string::npos
-                                                               ? runId_
-                                                               : std::string("bad-input"));
+        const std::string path = withParams(
+            route.pattern,
+            route.pattern.find("{rid}") != std::string::npos ? runId_ : std::string("bad-input"));
         const auto get = httpGet(host_->port(), path);
         const auto head = httpRequest(host_->port(), {"HEAD", path});
         EXPECT_EQ(head.status, get.status) << path;
@@ -250,8 +294,9 @@ TEST_F(AgentHostBadInput, HeadOnEveryGetRouteAnswersLikeGetWithoutABody) {
     }
     // A HEAD on the event stream sends its headers and does not hold a stream slot.
     for (int i = 0; i < 40; ++i) {
-        const auto head = httpRequest(host_->port(), {"HEAD", "/v1/runs/" + runId_ + "/events", "",
-                                                      {{"Accept", "text/event-stream"}}});
+        const auto head = httpRequest(
+            host_->port(),
+            {"HEAD", "/v1/runs/" + runId_ + "/events", "", {{"Accept", "text/event-stream"}}});
         ASSERT_EQ(head.status, 200) << head.body;
         EXPECT_EQ(headerOf(head, "Content-Type"), "text/event-stream");
     }

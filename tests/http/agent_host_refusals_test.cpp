@@ -68,9 +68,12 @@ TEST(AgentHostRefusesToStart, WhenTheSqliteFileIsGarbageAtOnceAndSaysItIsCorrupt
     const auto took = std::chrono::steady_clock::now() - started;
     expectRefusal(refused, kExitDataErr, "is not a database or is damaged");
     EXPECT_NE(refused.stderrText.find("database_corrupt"), std::string::npos) << refused.stderrText;
-    EXPECT_NE(refused.stderrText.find("restore the file from a backup"), std::string::npos) << refused.stderrText;
-    EXPECT_EQ(refused.stderrText.find("not reachable yet"), std::string::npos) << "a damaged file was retried";
-    EXPECT_EQ(refused.stderrText.find("check the database server"), std::string::npos) << refused.stderrText;
+    EXPECT_NE(refused.stderrText.find("restore the file from a backup"), std::string::npos)
+        << refused.stderrText;
+    EXPECT_EQ(refused.stderrText.find("not reachable yet"), std::string::npos)
+        << "a damaged file was retried";
+    EXPECT_EQ(refused.stderrText.find("check the database server"), std::string::npos)
+        << refused.stderrText;
     EXPECT_LT(took, std::chrono::seconds(10)) << "refused only after the connect timeout";
 }
 

@@ -92,15 +92,17 @@ TEST_F(RouterOnLoopback, MalformedPercentEscapesAre400InTheErrorShapeWithTheRequ
         std::string path;
         std::string code;
     };
-    for (const Case& bad : {Case{"/v1/things/%zz", "invalid_path"}, Case{"/v1/things/a%", "invalid_path"},
-                            Case{"/v2/%G1", "invalid_path"}, Case{"/v1/things/1?q=%G1", "invalid_query"},
-                            Case{"/v1/things/1?%zz=1", "invalid_query"}, Case{"/boom?q=%", "invalid_query"}}) {
+    for (const Case& bad :
+         {Case{"/v1/things/%zz", "invalid_path"}, Case{"/v1/things/a%", "invalid_path"},
+          Case{"/v2/%G1", "invalid_path"}, Case{"/v1/things/1?q=%G1", "invalid_query"},
+          Case{"/v1/things/1?%zz=1", "invalid_query"}, Case{"/boom?q=%", "invalid_query"}}) {
         const auto result = httpGet(port_, bad.path);
         EXPECT_EQ(result.status, 400) << bad.path;
         ASSERT_TRUE(result.json().is_object()) << bad.path << ": " << result.body;
         EXPECT_EQ(errorCode(result), bad.code) << bad.path;
         ASSERT_TRUE(result.headers.count("X-Request-Id")) << bad.path;
-        EXPECT_NE(result.json()["error"]["hint"].get<std::string>().find(result.headers.at("X-Request-Id")),
+        EXPECT_NE(result.json()["error"]["hint"].get<std::string>().find(
+                      result.headers.at("X-Request-Id")),
                   std::string::npos)
             << bad.path;
     }

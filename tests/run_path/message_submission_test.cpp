@@ -89,8 +89,10 @@ TEST_F(MessageSubmissionTest, APromptNoCliCouldBeGivenIsRefusedAtSubmissionWithA
     withNul.prompt = std::string("Create\0hello.txt", 16);
     EXPECT_EQ(refusalOf(withNul), RefusalKind::InvalidInput);
     EXPECT_EQ(lastProblem.code, "invalid_message");
-    EXPECT_NE(lastProblem.message.find("NUL byte at offset 6"), std::string::npos) << lastProblem.message;
-    EXPECT_NE(lastProblem.hint.find("command-line argument"), std::string::npos) << lastProblem.hint;
+    EXPECT_NE(lastProblem.message.find("NUL byte at offset 6"), std::string::npos)
+        << lastProblem.message;
+    EXPECT_NE(lastProblem.hint.find("command-line argument"), std::string::npos)
+        << lastProblem.hint;
 
     auto tooLong = message();
     tooLong.prompt.assign(kMaxPromptBytes + 1, 'a');

@@ -690,8 +690,9 @@ protected:
     void start(int concurrency = 0) {
         dropClaudeCode();
         const auto claude = fakeClaude("held-claude", "claude-basic.jsonl", 1000);
-        host_ = std::make_unique<AgentHost>(spec({{"AW_DISPATCHER_CONCURRENCY", std::to_string(concurrency)},
-                                                  {"AW_PROVIDERS", providersJson(claude.string())}}));
+        host_ = std::make_unique<AgentHost>(
+            spec({{"AW_DISPATCHER_CONCURRENCY", std::to_string(concurrency)},
+                  {"AW_PROVIDERS", providersJson(claude.string())}}));
         host_->waitProviderHealthy("claude-code");
         a1_ = host_->sendMessage("rr-qa", "claude-code", "first of a");
         a2_ = host_->sendMessage("rr-qa", "claude-code", "second of a");
@@ -792,7 +793,8 @@ TEST_F(RunRobustnessQueue, DrainClaimsNoMoreThanTheFreeSlotsOfTheConcurrency) {
     }
     std::sort(spans.begin(), spans.end());
     for (std::size_t i = 1; i < spans.size(); ++i) {
-        EXPECT_GE(spans[i].first, spans[i - 1].second) << "two runs overlapped with dispatcher.concurrency 1";
+        EXPECT_GE(spans[i].first, spans[i - 1].second)
+            << "two runs overlapped with dispatcher.concurrency 1";
     }
 }
 

@@ -183,11 +183,12 @@ int AgentHostApp::serve(const HostConfig& config) {
     } catch (const ProblemError& e) {
         return refuse(kExitSoftware, e.problem(), true);
     } catch (const std::exception& e) {
-        return refuse(kExitUnavailable,
-                      {"database_unavailable", std::string("cannot migrate: ") + e.what(),
-                       database->dialect() == Dialect::Sqlite ? "check the database file and its directory"
-                                                              : "check the database server"},
-                      true);
+        return refuse(
+            kExitUnavailable,
+            {"database_unavailable", std::string("cannot migrate: ") + e.what(),
+             database->dialect() == Dialect::Sqlite ? "check the database file and its directory"
+                                                    : "check the database server"},
+            true);
     }
 
     RuntimeManifest manifest;

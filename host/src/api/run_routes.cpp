@@ -27,10 +27,11 @@ constexpr std::size_t kMaxKeyLength = 200;
 
 void checkKeyLength(const std::string& key, const std::string& name, const std::string& code) {
     if (key.size() > kMaxKeyLength) {
-        throw ApiError(400, {code,
-                             name + " is " + std::to_string(key.size()) + " characters long, over the limit of " +
-                                 std::to_string(kMaxKeyLength),
-                             "send a shorter " + name + " (a hash of a longer one will do)"});
+        throw ApiError(400,
+                       {code,
+                        name + " is " + std::to_string(key.size()) +
+                            " characters long, over the limit of " + std::to_string(kMaxKeyLength),
+                        "send a shorter " + name + " (a hash of a longer one will do)"});
     }
 }
 
@@ -144,11 +145,13 @@ RunRecord runOr404(RunStore& store, const std::string& runId) {
 }
 
 //! Decimal digits only, in min..max: no sign, space, suffix or exponent.
-std::optional<std::int64_t> parseNumber(const std::string& text, std::int64_t min, std::int64_t max) {
+std::optional<std::int64_t> parseNumber(const std::string& text, std::int64_t min,
+                                        std::int64_t max) {
     if (text.empty() || text.front() < '0' || text.front() > '9') return std::nullopt;
     std::int64_t value = 0;
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (error != std::errc() || end != text.data() + text.size() || value < min || value > max) return std::nullopt;
+    if (error != std::errc() || end != text.data() + text.size() || value < min || value > max)
+        return std::nullopt;
     return value;
 }
 
@@ -203,7 +206,8 @@ HttpResponse eventStream(RunStore& store, EventHub& hub, std::shared_ptr<StreamS
         ~SlotLease() { slots->give(); }
     };
     auto lease = std::make_shared<SlotLease>(SlotLease{slots});
-    response.stream = [&store, &hub, lease, options, runId, after](std::ostream& out) {        std::int64_t last = after;
+    response.stream = [&store, &hub, lease, options, runId, after](std::ostream& out) {
+        std::int64_t last = after;
         out << "retry: 1000\n\n";
         out.flush();
         while (out.good()) {
@@ -240,7 +244,8 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
     router.add({"POST", "/v1/sessions/{sid}/messages", Scope::Client, [&engine](const HttpRequest& request) {
                     MessageRequest message = messageFrom(request.json(), request.param("sid"), false);
                     message.idempotencyKey = request.header("Idempotency-Key");
-                    checkKeyLength(message.idempotencyKey, "Idempotency-Key", "invalid_idempotency_key");
+                    checkKeyLength(message.idempotencyKey, "Idempotency-Key",
+                                   "invalid_idempotency_key");
                     return accepted(answeringRefusals([&] { return engine.submit(message); }));
                 }});
     router.add({"GET", "/v1/sessions/{sid}/todos", Scope::Client, [&store](const HttpRequest& request) {
@@ -258,7 +263,8 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
                     const auto run = runOr404(store, runIdOf(request));
                     Json body = run.toJson();
                     Json pending = Json::array();
-                    for (const auto& human : store.pendingHumanRequests(run.runId)) pending.push_back(human.toJson());
+                    for (const auto& human : store.pendingHumanRequests(run.runId))
+                        pending.push_back(human.toJson());
                     body["pending_human_requests"] = pending;
                     body["last_seq"] = store.lastSeq(run.runId);
                     return HttpResponse::json(200, body);
@@ -273,10 +279,11 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
                         if (!lastEventId.empty()) {
                             const auto seq = parseNumber(lastEventId, 0, INT64_MAX);
                             if (!seq) {
-                                throw ApiError(400, {"invalid_last_event_id",
-                                                     "Last-Event-ID '" + lastEventId.substr(0, kMaxKeyLength) +
-                                                         "' is not an event seq",
-                                                     "send the id: of the last event received, a number"});
+                                throw ApiError(
+                                    400, {"invalid_last_event_id",
+                                          "Last-Event-ID '" + lastEventId.substr(0, kMaxKeyLength) +
+                                              "' is not an event seq",
+                                          "send the id: of the last event received, a number"});
                             }
                             after = *seq;
                         }
@@ -291,14 +298,17 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
                                                     {"events", events},
                                                     {"next_after", found.empty() ? after : found.back().seq}});
                 }});
-    router.add({"POST", "/v1/runs/{rid}/stop", Scope::Client, [&engine](const HttpRequest& request) {
-                    return HttpResponse::json(
-                        202, answeringRefusals([&] { return engine.requestStop(runIdOf(request)); }).toJson());
-                }});
+    router.add(
+        {"POST", "/v1/runs/{rid}/stop", Scope::Client, [&engine](const HttpRequest& request) {
+             return HttpResponse::json(202, answeringRefusals([&] {
+                                                return engine.requestStop(runIdOf(request));
+                                            }).toJson());
+         }});
     router.add({"POST", "/v1/runs/{rid}/human-reply", Scope::Client, [&engine](const HttpRequest& request) {
                     const auto reply = humanReplyFrom(request.json());
-                    return HttpResponse::json(
-                        200, answeringRefusals([&] { return engine.humanReply(runIdOf(request), reply); }));
+                    return HttpResponse::json(200, answeringRefusals([&] {
+                                                  return engine.humanReply(runIdOf(request), reply);
+                                              }));
                 }});
 
     router.add({"POST", "/v1/run-queue", Scope::Client, [&engine](const HttpRequest& request) {

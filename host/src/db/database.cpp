@@ -97,11 +97,12 @@ void Database::open(soci::session& session) {
 
 void Database::throwCorruptIfDamaged(const soci::soci_error& error) const {
     if (url_.dialect != Dialect::Sqlite || !isSqliteDamage(error)) return;
-    throw StoreCorruptError({"database_corrupt",
-                             "the SQLite database " + url_.redacted +
-                                 " is not a database or is damaged: " + oneLine(error.get_error_message()),
-                             "retrying will not help: restore the file from a backup, or move it (with its "
-                             "-wal and -shm files) aside to start with an empty database"});
+    throw StoreCorruptError(
+        {"database_corrupt",
+         "the SQLite database " + url_.redacted +
+             " is not a database or is damaged: " + oneLine(error.get_error_message()),
+         "retrying will not help: restore the file from a backup, or move it (with its "
+         "-wal and -shm files) aside to start with an empty database"});
 }
 
 void Database::throwUnavailableIfLost(soci::session& session, const soci::soci_error& error) {

@@ -41,9 +41,13 @@ std::optional<std::string> strictDecode(const std::string& text) {
 }
 
 //! For messages and logs only: the decoded text, or the raw text when it does not decode.
-std::string decodeForDisplay(const std::string& text) { return strictDecode(text).value_or(text); }
+std::string decodeForDisplay(const std::string& text) {
+    return strictDecode(text).value_or(text);
+}
 
-std::string rawPathOf(const std::string& uri) { return uri.substr(0, uri.find_first_of("?#")); }
+std::string rawPathOf(const std::string& uri) {
+    return uri.substr(0, uri.find_first_of("?#"));
+}
 
 std::string rawQueryOf(const std::string& uri) {
     const auto mark = uri.find('?');
@@ -203,7 +207,8 @@ Router::Dispatch Router::route(const Poco::Net::HTTPServerRequest& request,
     const auto parts = segments(path);
     // HEAD is GET without the body (Poco's response sends the headers alone for a HEAD).
     const std::string& asked = request.getMethod();
-    const std::string& method = asked == Poco::Net::HTTPRequest::HTTP_HEAD ? Poco::Net::HTTPRequest::HTTP_GET : asked;
+    const std::string& method =
+        asked == Poco::Net::HTTPRequest::HTTP_HEAD ? Poco::Net::HTTPRequest::HTTP_GET : asked;
     for (const auto& candidate : routes_) {
         auto params = matchPattern(candidate.pattern, parts);
         if (!params) continue;
@@ -213,7 +218,8 @@ Router::Dispatch Router::route(const Poco::Net::HTTPServerRequest& request,
             return dispatch;
         }
         dispatch.allowedMethods.push_back(candidate.method);
-        if (candidate.method == Poco::Net::HTTPRequest::HTTP_GET) dispatch.allowedMethods.push_back("HEAD");
+        if (candidate.method == Poco::Net::HTTPRequest::HTTP_GET)
+            dispatch.allowedMethods.push_back("HEAD");
     }
     return dispatch;
 }
@@ -252,17 +258,20 @@ HttpResponse Router::serve(Poco::Net::HTTPServerRequest& request, const std::str
     const std::string path = decodeForDisplay(rawPath);
     try {
         if (!strictDecode(rawPath)) {
-            throw ApiError(400, {"invalid_path",
-                                 "the path '" + rawPath + "' holds a malformed percent-escape",
-                                 "encode each reserved byte as % and two hex digits (%2F for '/'); "
-                                 "request id " + requestId});
+            throw ApiError(
+                400, {"invalid_path", "the path '" + rawPath + "' holds a malformed percent-escape",
+                      "encode each reserved byte as % and two hex digits (%2F for '/'); "
+                      "request id " +
+                          requestId});
         }
         auto query = parseQuery(rawQueryOf(uri));
         if (!query) {
-            throw ApiError(400, {"invalid_query",
-                                 "the query '" + rawQueryOf(uri) + "' holds a malformed percent-escape",
-                                 "encode each reserved byte as % and two hex digits (%26 for '&'); "
-                                 "request id " + requestId});
+            throw ApiError(400,
+                           {"invalid_query",
+                            "the query '" + rawQueryOf(uri) + "' holds a malformed percent-escape",
+                            "encode each reserved byte as % and two hex digits (%26 for '&'); "
+                            "request id " +
+                                requestId});
         }
         Dispatch dispatch = route(request, rawPath);
         if (!dispatch.route) {
@@ -305,7 +314,8 @@ HttpResponse Router::serve(Poco::Net::HTTPServerRequest& request, const std::str
         }
         std::string body = readBody(request);
         bodyConsumed = true;
-        HttpRequest wrapped(request, path, std::move(dispatch.params), std::move(body), std::move(*query));
+        HttpRequest wrapped(request, path, std::move(dispatch.params), std::move(body),
+                            std::move(*query));
         return dispatch.route->handler(wrapped);
     } catch (const ApiError& e) {
         return HttpResponse::problem(e.status(), e.problem());
