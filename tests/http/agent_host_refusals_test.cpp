@@ -2,6 +2,8 @@
 // cannot run safely.
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <Poco/Net/ServerSocket.h>
 
 #include "support/agent_host_harness.h"
@@ -11,6 +13,7 @@ namespace {
 
 constexpr int kExitConfig = 78;
 constexpr int kExitUnavailable = 69;
+constexpr int kExitDataErr = 65;
 
 void expectRefusal(const RefusedStart& refused, int exitCode, const std::string& says) {
     EXPECT_EQ(refused.status.code, exitCode) << refused.stderrText;
@@ -51,6 +54,27 @@ TEST(AgentHostRefusesToStart, WhenTheDatabaseStaysUnreachable) {
     const auto refused = runHostExpectingExit(launch);
     expectRefusal(refused, kExitUnavailable, "cannot connect to database");
     EXPECT_NE(refused.stderrText.find("retrying"), std::string::npos) << "no bounded retry seen";
+}
+
+TEST(AgentHostRefusesToStart, WhenTheSqliteFileIsGarbageAtOnceAndSaysItIsCorrupt) {
+    TempDir data;
+    std::string garbage;
+    for (int i = 0; i < 8192; ++i) garbage.push_back(static_cast<char>((i * 131 + 7) % 251));
+    data.write("agent.db", garbage);
+    auto launch = defaultLaunch(data.path().string());
+    launch.env["AW_DB_CONNECT_TIMEOUT_S"] = "20";
+    const auto started = std::chrono::steady_clock::now();
+    const auto refused = runHostExpectingExit(launch);
+    const auto took = std::chrono::steady_clock::now() - started;
+    expectRefusal(refused, kExitDataErr, "is not a database or is damaged");
+    EXPECT_NE(refused.stderrText.find("database_corrupt"), std::string::npos) << refused.stderrText;
+    EXPECT_NE(refused.stderrText.find("restore the file from a backup"), std::string::npos)
+        << refused.stderrText;
+    EXPECT_EQ(refused.stderrText.find("not reachable yet"), std::string::npos)
+        << "a damaged file was retried";
+    EXPECT_EQ(refused.stderrText.find("check the database server"), std::string::npos)
+        << refused.stderrText;
+    EXPECT_LT(took, std::chrono::seconds(10)) << "refused only after the connect timeout";
 }
 
 TEST(AgentHostRefusesToStart, WhenThePortIsInUse) {

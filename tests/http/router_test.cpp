@@ -86,6 +86,44 @@ TEST_F(RouterOnLoopback, CapturesDecodedPathParametersAndQuery) {
     EXPECT_EQ(result.json()["q"], "x&y");
 }
 
+TEST_F(RouterOnLoopback, MalformedPercentEscapesAre400InTheErrorShapeWithTheRequestId) {
+    serve();
+    struct Case {
+        std::string path;
+        std::string code;
+    };
+    for (const Case& bad :
+         {Case{"/v1/things/%zz", "invalid_path"}, Case{"/v1/things/a%", "invalid_path"},
+          Case{"/v2/%G1", "invalid_path"}, Case{"/v1/things/1?q=%G1", "invalid_query"},
+          Case{"/v1/things/1?%zz=1", "invalid_query"}, Case{"/boom?q=%", "invalid_query"}}) {
+        const auto result = httpGet(port_, bad.path);
+        EXPECT_EQ(result.status, 400) << bad.path;
+        ASSERT_TRUE(result.json().is_object()) << bad.path << ": " << result.body;
+        EXPECT_EQ(errorCode(result), bad.code) << bad.path;
+        ASSERT_TRUE(result.headers.count("X-Request-Id")) << bad.path;
+        EXPECT_NE(result.json()["error"]["hint"].get<std::string>().find(
+                      result.headers.at("X-Request-Id")),
+                  std::string::npos)
+            << bad.path;
+    }
+    EXPECT_EQ(httpGet(port_, "/v1/things/a%2Fb?q=a%20b").json()["q"], "a b");  // still served
+}
+
+TEST_F(RouterOnLoopback, HeadOnAGetRouteAnswersItsHeadersWithoutTheBody) {
+    serve();
+    const auto get = httpGet(port_, "/v1/things/7");
+    const auto head = httpRequest(port_, {"HEAD", "/v1/things/7"});
+    EXPECT_EQ(head.status, 200);
+    EXPECT_TRUE(head.body.empty()) << head.body;
+    EXPECT_EQ(head.headers.at("Content-Length"), std::to_string(get.body.size()));
+    EXPECT_EQ(head.headers.at("Content-Type"), "application/json");
+    EXPECT_EQ(httpRequest(port_, {"HEAD", "/v2/nothing"}).status, 404);
+    const auto post = httpRequest(port_, {"HEAD", "/v1/things"});  // POST only: not a GET route
+    EXPECT_EQ(post.status, 405);
+    const auto wrong = httpRequest(port_, {"DELETE", "/v1/things/1"});
+    EXPECT_NE(wrong.json()["error"]["hint"].get<std::string>().find("HEAD"), std::string::npos);
+}
+
 TEST_F(RouterOnLoopback, UnknownRouteIs404AndWrongMethodIs405InTheErrorShape) {
     serve();
     const auto missing = httpGet(port_, "/v2/nothing");

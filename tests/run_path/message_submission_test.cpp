@@ -84,6 +84,29 @@ TEST_F(MessageSubmissionTest, BadInputIsRefusedAsInvalidInput) {
     EXPECT_TRUE(store.created.empty());
 }
 
+TEST_F(MessageSubmissionTest, APromptNoCliCouldBeGivenIsRefusedAtSubmissionWithAHint) {
+    auto withNul = message();
+    withNul.prompt = std::string("Create\0hello.txt", 16);
+    EXPECT_EQ(refusalOf(withNul), RefusalKind::InvalidInput);
+    EXPECT_EQ(lastProblem.code, "invalid_message");
+    EXPECT_NE(lastProblem.message.find("NUL byte at offset 6"), std::string::npos)
+        << lastProblem.message;
+    EXPECT_NE(lastProblem.hint.find("command-line argument"), std::string::npos)
+        << lastProblem.hint;
+
+    auto tooLong = message();
+    tooLong.prompt.assign(kMaxPromptBytes + 1, 'a');
+    EXPECT_EQ(refusalOf(tooLong), RefusalKind::InvalidInput);
+    EXPECT_EQ(lastProblem.code, "invalid_message");
+    EXPECT_NE(lastProblem.hint.find("128 KiB"), std::string::npos) << lastProblem.hint;
+    EXPECT_TRUE(store.created.empty());
+
+    // The longest prompt execve takes as one argument is accepted.
+    auto longest = message();
+    longest.prompt.assign(kMaxPromptBytes, 'a');
+    EXPECT_TRUE(submission.submit(longest, 1).created);
+}
+
 TEST_F(MessageSubmissionTest, AnUnknownProviderIsNotFoundAndTheHintListsTheLoadedOnes) {
     EXPECT_EQ(refusalOf(message("gemini")), RefusalKind::NotFound);
     EXPECT_EQ(lastProblem.code, "unknown_provider");

@@ -687,11 +687,12 @@ TEST_F(RunRobustness, SyncFailureKeepsTheWorkerRunning) {
 //! prints a recorded turn, then waits for release/<session> before it ends.
 class RunRobustnessQueue : public RunRobustnessBase {
 protected:
-    void start() {
+    void start(int concurrency = 0) {
         dropClaudeCode();
         const auto claude = fakeClaude("held-claude", "claude-basic.jsonl", 1000);
         host_ = std::make_unique<AgentHost>(
-            spec({{"AW_DISPATCHER_CONCURRENCY", "0"}, {"AW_PROVIDERS", providersJson(claude.string())}}));
+            spec({{"AW_DISPATCHER_CONCURRENCY", std::to_string(concurrency)},
+                  {"AW_PROVIDERS", providersJson(claude.string())}}));
         host_->waitProviderHealthy("claude-code");
         a1_ = host_->sendMessage("rr-qa", "claude-code", "first of a");
         a2_ = host_->sendMessage("rr-qa", "claude-code", "second of a");
@@ -763,6 +764,38 @@ TEST_F(RunRobustnessQueue, OneDrainClaimsTheOldestEntryOfEachSession) {
     for (const auto& id : first) EXPECT_EQ(host_->waitRunFinished(id, 60s).value("status", ""), "completed");
     EXPECT_EQ(drain(), std::vector<std::string>{a2_});
     EXPECT_EQ(host_->waitRunFinished(a2_, 60s).value("status", ""), "completed");
+}
+
+// dispatcher.concurrency bounds the runs in flight, a drain's included: with the one slot
+// taken by the dispatcher's run, a drain claims nothing; once it ends, one run goes at a time.
+TEST_F(RunRobustnessQueue, DrainClaimsNoMoreThanTheFreeSlotsOfTheConcurrency) {
+    start(1);
+    // The one dispatcher takes the oldest run, whose CLI waits for its release.
+    EXPECT_EQ(host_->waitRunStatus(a1_, {"running"}, 60s).value("status", ""), "running");
+    EXPECT_EQ(drain(), std::vector<std::string>{}) << "a drain went past dispatcher.concurrency 1";
+    EXPECT_EQ(queued(), (std::set<std::string>{a2_, b1_}));
+    EXPECT_EQ(host_->run(a1_).value("status", ""), "running");
+
+    // From here drains race the dispatcher for the one slot; whoever wins, no two runs
+    // overlap in time (a run's slot is given back only after its terminal event).
+    release("rr-qa");
+    release("rr-qb");
+    const auto deadline = std::chrono::steady_clock::now() + 90s;
+    while (!queued().empty() && std::chrono::steady_clock::now() < deadline) {
+        EXPECT_LE(drain().size(), 1u);
+        std::this_thread::sleep_for(20ms);
+    }
+    std::vector<std::pair<std::string, std::string>> spans;  // started_at, finished_at
+    for (const auto& id : {a1_, a2_, b1_}) {
+        const auto run = host_->waitRunFinished(id, 60s);
+        ASSERT_EQ(run.value("status", ""), "completed") << describeEvents(host_->events(id));
+        spans.emplace_back(run.value("started_at", ""), run.value("finished_at", ""));
+    }
+    std::sort(spans.begin(), spans.end());
+    for (std::size_t i = 1; i < spans.size(); ++i) {
+        EXPECT_GE(spans[i].first, spans[i - 1].second)
+            << "two runs overlapped with dispatcher.concurrency 1";
+    }
 }
 
 }  // namespace

@@ -33,6 +33,24 @@ void MessageSubmission::check(const MessageRequest& request) const {
         throw Refused(RefusalKind::InvalidInput,
                       {"invalid_message", "\"prompt\" is empty", "send the user's message as \"prompt\""});
     }
+    // Refused here rather than accepted and failed when the executor cannot start the CLI.
+    if (const auto nul = request.prompt.find('\0'); nul != std::string::npos) {
+        throw Refused(
+            RefusalKind::InvalidInput,
+            {"invalid_message", "\"prompt\" holds a NUL byte at offset " + std::to_string(nul),
+             "a prompt is passed to the agent CLI as a command-line argument, which cannot "
+             "hold NUL (\\u0000); remove it"});
+    }
+    if (request.prompt.size() > kMaxPromptBytes) {
+        throw Refused(
+            RefusalKind::InvalidInput,
+            {"invalid_message",
+             "\"prompt\" is " + std::to_string(request.prompt.size()) +
+                 " bytes, over the limit of " + std::to_string(kMaxPromptBytes),
+             "a prompt is passed to the agent CLI as one command-line argument, which Linux caps "
+             "at 128 KiB; shorten it, or put the long text in a file in the workspace and refer "
+             "to it"});
+    }
     if (request.approvalMode != "auto" && request.approvalMode != "ask") {
         throw Refused(RefusalKind::InvalidInput,
                       {"invalid_message",

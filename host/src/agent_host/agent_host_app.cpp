@@ -35,6 +35,7 @@ namespace {
 constexpr int kExitConfig = 78;       // EX_CONFIG
 constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE
 constexpr int kExitSoftware = 70;     // EX_SOFTWARE
+constexpr int kExitDataErr = 65;      // EX_DATAERR: the database file is damaged
 
 Poco::Logger& hostLogger() { return Poco::Logger::get("agent-host"); }
 
@@ -163,6 +164,8 @@ int AgentHostApp::serve(const HostConfig& config) {
         database = std::make_unique<Database>(parseDatabaseUrl(config.databaseUrl),
                                               config.dbPoolSize,
                                               std::chrono::seconds(config.dbConnectTimeoutSeconds));
+    } catch (const StoreCorruptError& e) {
+        return refuse(kExitDataErr, e.problem(), true);
     } catch (const ProblemError& e) {
         const bool badUrl = e.problem().code == "unsupported_database";
         return refuse(badUrl ? kExitConfig : kExitUnavailable, e.problem(), true);
@@ -175,13 +178,17 @@ int AgentHostApp::serve(const HostConfig& config) {
                   {{"db", database->url().redacted},
                    {"migrations_applied", applied},
                    {"migrations_already_applied", report.alreadyApplied}});
+    } catch (const StoreCorruptError& e) {
+        return refuse(kExitDataErr, e.problem(), true);
     } catch (const ProblemError& e) {
         return refuse(kExitSoftware, e.problem(), true);
     } catch (const std::exception& e) {
-        return refuse(kExitUnavailable,
-                      {"database_unavailable", std::string("cannot migrate: ") + e.what(),
-                       "check the database server"},
-                      true);
+        return refuse(
+            kExitUnavailable,
+            {"database_unavailable", std::string("cannot migrate: ") + e.what(),
+             database->dialect() == Dialect::Sqlite ? "check the database file and its directory"
+                                                    : "check the database server"},
+            true);
     }
 
     RuntimeManifest manifest;

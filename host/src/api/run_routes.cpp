@@ -1,6 +1,7 @@
 // The run API: messages, runs and their event streams, stop, human replies, the run queue
 // and the maintenance passes (the executors' callbacks: callback_routes.cpp). See docs/api.md.
 #include <atomic>
+#include <charconv>
 
 #include "agent_worker/core/identifiers.h"
 #include "agent_worker/core/json_access.h"
@@ -18,6 +19,27 @@ constexpr JsonDocumentKind kMessageBody{
     "invalid_message", "send {\"provider\", \"prompt\", \"model\"?, \"approval_mode\"?: \"auto\"|\"ask\"}"};
 constexpr JsonDocumentKind kReplyBody{
     "invalid_reply", "send {\"request_id\", \"decision\": \"allow\"|\"deny\", \"message\"?, \"answers\"?}"};
+
+//! Keys a client chooses (Idempotency-Key, enqueue_key, a human request's id) are stored
+//! and compared, never interpreted: one cap keeps them from growing rows and log lines.
+constexpr std::size_t kMaxKeyLength = 200;
+
+void checkKeyLength(const std::string& key, const std::string& name, const std::string& code) {
+    if (key.size() > kMaxKeyLength) {
+        throw ApiError(400,
+                       {code,
+                        name + " is " + std::to_string(key.size()) +
+                            " characters long, over the limit of " + std::to_string(kMaxKeyLength),
+                        "send a shorter " + name + " (a hash of a longer one will do)"});
+    }
+}
+
+//! The `{rid}` of a run route: run ids are identifiers (at most 128 characters).
+const std::string& runIdOf(const HttpRequest& request) {
+    const std::string& runId = request.param("rid");
+    if (auto problem = checkIdentifier("run", runId)) throw ApiError(400, *problem);
+    return runId;
+}
 
 //! Reads a request body: what StrictObject finds wrong is the client's 400.
 template <class Read>
@@ -53,6 +75,8 @@ MessageRequest messageFrom(const Json& json, std::string sessionId, bool queueFi
         if (queueFields) {
             message.enqueueKey = optionalString(body, "enqueue_key");
             message.idempotencyKey = optionalString(body, "idempotency_key");
+            checkKeyLength(message.enqueueKey, "enqueue_key", "invalid_enqueue_key");
+            checkKeyLength(message.idempotencyKey, "idempotency_key", "invalid_idempotency_key");
         }
         return message;
     });
@@ -85,6 +109,7 @@ HumanReplyRequest humanReplyFrom(const Json& json) {
         StrictObject body(kReplyBody, json, "");
         HumanReplyRequest reply;
         reply.requestId = optionalString(body, "request_id");
+        checkKeyLength(reply.requestId, "request_id", "invalid_reply");
         reply.decision = optionalString(body, "decision");
         reply.message = optionalString(body, "message");
         if (const Json* answers = body.find("answers")) reply.answers = *answers;
@@ -109,23 +134,27 @@ RunRecord runOr404(RunStore& store, const std::string& runId) {
     return *run;
 }
 
+//! Decimal digits only, in min..max: no sign, space, suffix or exponent.
+std::optional<std::int64_t> parseNumber(const std::string& text, std::int64_t min,
+                                        std::int64_t max) {
+    if (text.empty() || text.front() < '0' || text.front() > '9') return std::nullopt;
+    std::int64_t value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size() || value < min || value > max)
+        return std::nullopt;
+    return value;
+}
+
 std::int64_t numberParam(const HttpRequest& request, const std::string& name, std::int64_t fallback,
                          std::int64_t min, std::int64_t max) {
     const auto text = request.query(name);
     if (!text || text->empty()) return fallback;
-    std::size_t used = 0;
-    std::int64_t value = 0;
-    try {
-        value = std::stoll(*text, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    if (used != text->size() || value < min || value > max) {
+    if (!parseNumber(*text, min, max)) {
         throw ApiError(400, {"invalid_query", "?" + name + "=" + *text + " is not a number in " +
                                                   std::to_string(min) + ".." + std::to_string(max),
                              ""});
     }
-    return value;
+    return *parseNumber(*text, min, max);
 }
 
 //! Counts live SSE streams so they never take more than their share of HTTP threads.
@@ -161,11 +190,13 @@ HttpResponse eventStream(RunStore& store, EventHub& hub, std::shared_ptr<StreamS
     HttpResponse response;
     response.contentType = "text/event-stream";
     response.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
-    response.stream = [&store, &hub, slots, options, runId, after](std::ostream& out) {
-        struct Release {
-            std::shared_ptr<StreamSlots> slots;
-            ~Release() { slots->give(); }
-        } release{slots};
+    // The slot goes back when the stream function goes, run or not (a HEAD never runs it).
+    struct SlotLease {
+        std::shared_ptr<StreamSlots> slots;
+        ~SlotLease() { slots->give(); }
+    };
+    auto lease = std::make_shared<SlotLease>(SlotLease{slots});
+    response.stream = [&store, &hub, lease, options, runId, after](std::ostream& out) {
         std::int64_t last = after;
         out << "retry: 1000\n\n";
         out.flush();
@@ -203,9 +234,8 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
     router.add({"POST", "/v1/sessions/{sid}/messages", Scope::Client, [&engine](const HttpRequest& request) {
                     MessageRequest message = messageFrom(request.json(), request.param("sid"), false);
                     message.idempotencyKey = request.header("Idempotency-Key");
-                    if (message.idempotencyKey.size() > 200) {
-                        throw ApiError(400, {"invalid_idempotency_key", "Idempotency-Key is longer than 200 characters", ""});
-                    }
+                    checkKeyLength(message.idempotencyKey, "Idempotency-Key",
+                                   "invalid_idempotency_key");
                     return accepted(answeringRefusals([&] { return engine.submit(message); }));
                 }});
     router.add({"GET", "/v1/sessions/{sid}/todos", Scope::Client, [&store](const HttpRequest& request) {
@@ -220,28 +250,32 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
                 }});
 
     router.add({"GET", "/v1/runs/{rid}", Scope::Client, [&store](const HttpRequest& request) {
-                    const auto run = runOr404(store, request.param("rid"));
+                    const auto run = runOr404(store, runIdOf(request));
                     Json body = run.toJson();
                     Json pending = Json::array();
-                    for (const auto& human : store.pendingHumanRequests(run.runId)) pending.push_back(human.toJson());
+                    for (const auto& human : store.pendingHumanRequests(run.runId))
+                        pending.push_back(human.toJson());
                     body["pending_human_requests"] = pending;
                     body["last_seq"] = store.lastSeq(run.runId);
                     return HttpResponse::json(200, body);
                 }});
     router.add({"GET", "/v1/runs/{rid}/events", Scope::Client,
                 [&store, &hub, slots, streams](const HttpRequest& request) {
-                    const auto run = runOr404(store, request.param("rid"));
+                    const auto run = runOr404(store, runIdOf(request));
                     std::int64_t after = numberParam(request, "after", 0, 0, INT64_MAX);
                     const bool sse = request.header("Accept").find("text/event-stream") != std::string::npos;
                     if (sse) {
                         const std::string lastEventId = request.header("Last-Event-ID");
                         if (!lastEventId.empty()) {
-                            try {
-                                after = std::stoll(lastEventId);
-                            } catch (const std::exception&) {
-                                throw ApiError(400, {"invalid_last_event_id",
-                                                     "Last-Event-ID '" + lastEventId + "' is not an event seq", ""});
+                            const auto seq = parseNumber(lastEventId, 0, INT64_MAX);
+                            if (!seq) {
+                                throw ApiError(
+                                    400, {"invalid_last_event_id",
+                                          "Last-Event-ID '" + lastEventId.substr(0, kMaxKeyLength) +
+                                              "' is not an event seq",
+                                          "send the id: of the last event received, a number"});
                             }
+                            after = *seq;
                         }
                         return eventStream(store, hub, slots, streams, run.runId, after);
                     }
@@ -254,14 +288,17 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
                                                     {"events", events},
                                                     {"next_after", found.empty() ? after : found.back().seq}});
                 }});
-    router.add({"POST", "/v1/runs/{rid}/stop", Scope::Client, [&engine](const HttpRequest& request) {
-                    return HttpResponse::json(
-                        202, answeringRefusals([&] { return engine.requestStop(request.param("rid")); }).toJson());
-                }});
+    router.add(
+        {"POST", "/v1/runs/{rid}/stop", Scope::Client, [&engine](const HttpRequest& request) {
+             return HttpResponse::json(202, answeringRefusals([&] {
+                                                return engine.requestStop(runIdOf(request));
+                                            }).toJson());
+         }});
     router.add({"POST", "/v1/runs/{rid}/human-reply", Scope::Client, [&engine](const HttpRequest& request) {
                     const auto reply = humanReplyFrom(request.json());
-                    return HttpResponse::json(
-                        200, answeringRefusals([&] { return engine.humanReply(request.param("rid"), reply); }));
+                    return HttpResponse::json(200, answeringRefusals([&] {
+                                                  return engine.humanReply(runIdOf(request), reply);
+                                              }));
                 }});
 
     router.add({"POST", "/v1/run-queue", Scope::Client, [&engine](const HttpRequest& request) {

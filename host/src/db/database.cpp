@@ -30,6 +30,17 @@ std::string oneLine(std::string text) {
     return text;
 }
 
+//! SQLITE_CORRUPT and SQLITE_NOTADB (sqlite3.h), without SOCI's error text to go on alone.
+bool isSqliteDamage(const soci::soci_error& error) {
+    if (const auto* sqlite = dynamic_cast<const soci::sqlite3_soci_error*>(&error)) {
+        const int primary = sqlite->result() & 0xff;
+        if (primary == 11 || primary == 26) return true;
+    }
+    const std::string message = error.get_error_message();
+    return message.find("file is not a database") != std::string::npos ||
+           message.find("database disk image is malformed") != std::string::npos;
+}
+
 }  // namespace
 
 Database::Database(DatabaseUrl url, int poolSize, std::chrono::seconds connectTimeout)
@@ -50,6 +61,7 @@ Database::Database(DatabaseUrl url, int poolSize, std::chrono::seconds connectTi
             }
             return;
         } catch (const soci::soci_error& e) {
+            throwCorruptIfDamaged(e);  // a damaged file stays damaged: no retry
             const std::string reason = oneLine(e.get_error_message());
             if (std::chrono::steady_clock::now() + pause >= deadline) {
                 throw ProblemError(
@@ -81,6 +93,16 @@ void Database::open(soci::session& session) {
     } else {
         session.open(soci::postgresql, withConnectTimeout(url_.target));
     }
+}
+
+void Database::throwCorruptIfDamaged(const soci::soci_error& error) const {
+    if (url_.dialect != Dialect::Sqlite || !isSqliteDamage(error)) return;
+    throw StoreCorruptError(
+        {"database_corrupt",
+         "the SQLite database " + url_.redacted +
+             " is not a database or is damaged: " + oneLine(error.get_error_message()),
+         "retrying will not help: restore the file from a backup, or move it (with its "
+         "-wal and -shm files) aside to start with an empty database"});
 }
 
 void Database::throwUnavailableIfLost(soci::session& session, const soci::soci_error& error) {

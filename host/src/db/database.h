@@ -26,13 +26,15 @@ public:
 
     //! Runs `work(soci::session&)` on a pooled connection. When the connection turns out
     //! to be lost (server restart, failover) it throws StoreUnavailableError and reopens the
-    //! connection, so the next caller gets a working one; other database errors pass as is.
+    //! connection, so the next caller gets a working one; a damaged SQLite file throws
+    //! StoreCorruptError; other database errors pass as is.
     template <typename Work>
     auto withSession(Work&& work) -> decltype(work(std::declval<soci::session&>())) {
         soci::session session(*pool_);
         try {
             return work(session);
         } catch (const soci::soci_error& e) {
+            throwCorruptIfDamaged(e);
             throwUnavailableIfLost(session, e);
             throw;
         }
@@ -43,6 +45,8 @@ public:
 
 private:
     void open(soci::session& session);
+    //! Throws StoreCorruptError when `error` says the SQLite file is not a database or damaged.
+    void throwCorruptIfDamaged(const soci::soci_error& error) const;
     //! Throws StoreUnavailableError when `session` lost its connection (and tries to reopen it).
     void throwUnavailableIfLost(soci::session& session, const soci::soci_error& error);
 

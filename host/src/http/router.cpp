@@ -29,10 +29,53 @@ std::vector<std::string> segments(const std::string& path) {
     return parts;
 }
 
-std::string decode(const std::string& text) {
+//! Percent-decodes `text`; nullopt when an escape is malformed (`%zz`, a trailing `%`).
+std::optional<std::string> strictDecode(const std::string& text) {
     std::string out;
-    Poco::URI::decode(text, out);
+    try {
+        Poco::URI::decode(text, out);
+    } catch (const Poco::SyntaxException&) {
+        return std::nullopt;
+    }
     return out;
+}
+
+//! For messages and logs only: the decoded text, or the raw text when it does not decode.
+std::string decodeForDisplay(const std::string& text) {
+    return strictDecode(text).value_or(text);
+}
+
+std::string rawPathOf(const std::string& uri) {
+    return uri.substr(0, uri.find_first_of("?#"));
+}
+
+std::string rawQueryOf(const std::string& uri) {
+    const auto mark = uri.find('?');
+    if (mark == std::string::npos) return {};
+    const auto hash = uri.find('#', mark);
+    return uri.substr(mark + 1, hash == std::string::npos ? std::string::npos : hash - mark - 1);
+}
+
+//! The query's parameters decoded as Poco::URI::getQueryParameters does (`+` stays `+`);
+//! nullopt when one of them holds a malformed escape.
+std::optional<std::map<std::string, std::string>> parseQuery(const std::string& raw) {
+    std::map<std::string, std::string> params;
+    std::size_t start = 0;
+    while (start <= raw.size()) {
+        const auto amp = raw.find('&', start);
+        const auto end = amp == std::string::npos ? raw.size() : amp;
+        const std::string pair = raw.substr(start, end - start);
+        if (!pair.empty()) {
+            const auto eq = pair.find('=');
+            auto name = strictDecode(pair.substr(0, eq));
+            auto value = strictDecode(eq == std::string::npos ? "" : pair.substr(eq + 1));
+            if (!name || !value) return std::nullopt;
+            params[*name] = *value;
+        }
+        if (amp == std::string::npos) break;
+        start = amp + 1;
+    }
+    return params;
 }
 
 //! Captures `{name}` segments when `path` fits `pattern`.
@@ -45,7 +88,8 @@ std::optional<std::map<std::string, std::string>> matchPattern(const std::string
         const auto& part = want[i];
         if (part.size() > 2 && part.front() == '{' && part.back() == '}') {
             if (path[i].empty()) return std::nullopt;
-            params[part.substr(1, part.size() - 2)] = decode(path[i]);
+            // Malformed escapes were refused before routing; decoding cannot fail here.
+            params[part.substr(1, part.size() - 2)] = decodeForDisplay(path[i]);
         } else if (part != path[i]) {
             return std::nullopt;
         }
@@ -82,12 +126,13 @@ private:
 // --- HttpRequest -------------------------------------------------------------------------
 
 HttpRequest::HttpRequest(const Poco::Net::HTTPServerRequest& raw, std::string path,
-                         std::map<std::string, std::string> pathParams, std::string body)
-    : raw_(raw), path_(std::move(path)), pathParams_(std::move(pathParams)), body_(std::move(body)) {
-    for (const auto& [key, value] : Poco::URI(raw.getURI()).getQueryParameters()) {
-        query_[key] = value;
-    }
-}
+                         std::map<std::string, std::string> pathParams, std::string body,
+                         std::map<std::string, std::string> query)
+    : raw_(raw),
+      path_(std::move(path)),
+      pathParams_(std::move(pathParams)),
+      query_(std::move(query)),
+      body_(std::move(body)) {}
 
 const std::string& HttpRequest::method() const { return raw_.getMethod(); }
 
@@ -160,15 +205,21 @@ Router::Dispatch Router::route(const Poco::Net::HTTPServerRequest& request,
                                const std::string& path) const {
     Dispatch dispatch;
     const auto parts = segments(path);
+    // HEAD is GET without the body (Poco's response sends the headers alone for a HEAD).
+    const std::string& asked = request.getMethod();
+    const std::string& method =
+        asked == Poco::Net::HTTPRequest::HTTP_HEAD ? Poco::Net::HTTPRequest::HTTP_GET : asked;
     for (const auto& candidate : routes_) {
         auto params = matchPattern(candidate.pattern, parts);
         if (!params) continue;
-        if (candidate.method == request.getMethod()) {
+        if (candidate.method == method) {
             dispatch.route = &candidate;
             dispatch.params = std::move(*params);
             return dispatch;
         }
         dispatch.allowedMethods.push_back(candidate.method);
+        if (candidate.method == Poco::Net::HTTPRequest::HTTP_GET)
+            dispatch.allowedMethods.push_back("HEAD");
     }
     return dispatch;
 }
@@ -203,9 +254,25 @@ HttpResponse Router::serve(Poco::Net::HTTPServerRequest& request, const std::str
     // Route on the raw path and decode each segment on its own, so an encoded slash
     // (%2F) stays inside its segment and reaches validation instead of adding one.
     const std::string& uri = request.getURI();
-    const std::string rawPath = uri.substr(0, uri.find_first_of("?#"));
-    const std::string path = decode(rawPath);
+    const std::string rawPath = rawPathOf(uri);
+    const std::string path = decodeForDisplay(rawPath);
     try {
+        if (!strictDecode(rawPath)) {
+            throw ApiError(
+                400, {"invalid_path", "the path '" + rawPath + "' holds a malformed percent-escape",
+                      "encode each reserved byte as % and two hex digits (%2F for '/'); "
+                      "request id " +
+                          requestId});
+        }
+        auto query = parseQuery(rawQueryOf(uri));
+        if (!query) {
+            throw ApiError(400,
+                           {"invalid_query",
+                            "the query '" + rawQueryOf(uri) + "' holds a malformed percent-escape",
+                            "encode each reserved byte as % and two hex digits (%26 for '&'); "
+                            "request id " +
+                                requestId});
+        }
         Dispatch dispatch = route(request, rawPath);
         if (!dispatch.route) {
             if (!dispatch.allowedMethods.empty()) {
@@ -247,12 +314,18 @@ HttpResponse Router::serve(Poco::Net::HTTPServerRequest& request, const std::str
         }
         std::string body = readBody(request);
         bodyConsumed = true;
-        HttpRequest wrapped(request, path, std::move(dispatch.params), std::move(body));
+        HttpRequest wrapped(request, path, std::move(dispatch.params), std::move(body),
+                            std::move(*query));
         return dispatch.route->handler(wrapped);
     } catch (const ApiError& e) {
         return HttpResponse::problem(e.status(), e.problem());
     } catch (const StoreUnavailableError& e) {
         return HttpResponse::problem(503, e.problem());
+    } catch (const StoreCorruptError& e) {
+        // Not "unavailable, retry": the file is damaged until an operator restores it.
+        logFields(logger(), Poco::Message::PRIO_ERROR, "database corrupt",
+                  {{"request_id", requestId}, {"path", path}, {"error", e.what()}});
+        return HttpResponse::problem(500, e.problem());
     } catch (const std::exception& e) {
         logFields(logger(), Poco::Message::PRIO_ERROR, "handler failed",
                   {{"request_id", requestId}, {"path", path}, {"error", e.what()}});
@@ -283,7 +356,11 @@ void Router::handle(Poco::Net::HTTPServerRequest& request,
         response.setContentType(answer.contentType);
         response.set("X-Request-Id", requestId);
         for (const auto& [name, value] : answer.headers) response.set(name, value);
-        if (answer.stream) {
+        if (answer.stream && request.getMethod() == Poco::Net::HTTPRequest::HTTP_HEAD) {
+            // The headers a GET would get, and no stream: a HEAD must not hold a thread.
+            response.setChunkedTransferEncoding(true);
+            response.send().flush();
+        } else if (answer.stream) {
             response.setChunkedTransferEncoding(true);
             std::ostream& out = response.send();
             out.flush();
@@ -300,7 +377,7 @@ void Router::handle(Poco::Net::HTTPServerRequest& request,
         std::chrono::steady_clock::now() - started);
     nlohmann::json fields{{"request_id", requestId},
                           {"method", request.getMethod()},
-                          {"path", decode(request.getURI().substr(0, request.getURI().find_first_of("?#")))},
+                          {"path", decodeForDisplay(rawPathOf(request.getURI()))},
                           {"status", answer.status},
                           {"duration_ms", elapsed.count()}};
     // Trace headers of host <-> executor calls, so both sides' logs join on them.

@@ -22,7 +22,8 @@ namespace aw {
 class HttpRequest {
 public:
     HttpRequest(const Poco::Net::HTTPServerRequest& raw, std::string path,
-                std::map<std::string, std::string> pathParams, std::string body);
+                std::map<std::string, std::string> pathParams, std::string body,
+                std::map<std::string, std::string> query = {});
 
     const std::string& method() const;
     const std::string& path() const { return path_; }

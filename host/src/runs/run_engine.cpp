@@ -2,6 +2,7 @@
 
 #include <Poco/Logger.h>
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <future>
@@ -115,8 +116,33 @@ void RunEngine::stop() {
     }
 }
 
+int RunEngine::takeSlots(int wanted) {
+    std::lock_guard lock(mutex_);
+    // Concurrency 0 has no dispatchers: the drains alone run the queue, kDrainLimit a pass.
+    const int limit = options_.concurrency > 0 ? options_.concurrency : inFlight_ + wanted;
+    const int taken = std::max(0, std::min(wanted, limit - inFlight_));
+    inFlight_ += taken;
+    return taken;
+}
+
+void RunEngine::giveSlots(int count) {
+    if (count <= 0) return;
+    {
+        std::lock_guard lock(mutex_);
+        inFlight_ -= count;
+    }
+    wake_.notify_all();
+}
+
 void RunEngine::dispatchLoop() {
     while (!stopping_) {
+        // A run a drain started holds a slot too, so together they stay within concurrency.
+        if (takeSlots(1) == 0) {
+            std::unique_lock lock(mutex_);
+            wake_.wait_for(lock, options_.pollInterval,
+                           [&] { return stopping_.load() || inFlight_ < options_.concurrency; });
+            continue;
+        }
         std::vector<QueueEntry> claimed;
         try {
             claimed = queue_.claim(1, unixMillisNow());
@@ -124,17 +150,28 @@ void RunEngine::dispatchLoop() {
             note("warning", "claim failed", {{"error", e.what()}});
         }
         if (claimed.empty()) {
+            giveSlots(1);
             std::unique_lock lock(mutex_);
             wake_.wait_for(lock, options_.pollInterval, [&] { return stopping_.load(); });
             continue;
         }
+        const SlotReturn slot{*this};
         execute(claimed.front());
     }
 }
 
 std::vector<std::string> RunEngine::drain() {
     std::vector<std::string> started;
-    const auto claimed = queue_.claim(kDrainLimit, unixMillisNow());
+    const int slots = takeSlots(static_cast<int>(kDrainLimit));
+    if (slots == 0) return started;
+    std::vector<QueueEntry> claimed;
+    try {
+        claimed = queue_.claim(static_cast<std::size_t>(slots), unixMillisNow());
+    } catch (...) {
+        giveSlots(slots);
+        throw;
+    }
+    giveSlots(slots - static_cast<int>(claimed.size()));
     std::lock_guard lock(mutex_);
     // Threads of earlier drains that are done are joined here, so drains never pile them up.
     std::erase_if(drainThreads_, [](DrainThread& drainThread) {
@@ -146,7 +183,10 @@ std::vector<std::string> RunEngine::drain() {
         started.push_back(entry.runId);
         auto done = std::make_shared<std::atomic<bool>>(false);
         drainThreads_.push_back({std::thread([this, entry, done] {
-                                     execute(entry);
+                                     {
+                                         const SlotReturn slot{*this};
+                                         execute(entry);
+                                     }
                                      done->store(true);
                                  }),
                                  done});

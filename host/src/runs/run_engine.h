@@ -53,8 +53,10 @@ public:
 
     //! Checks and queues (MessageSubmission). Throws Refused.
     CreatedRun submit(const MessageRequest& request);
-    //! One pass: claims what is ready now (one entry per session, at most 100) and runs each
-    //! on a thread of its own; returns the run ids.
+    //! One pass: claims what is ready now (one entry per session), at most the free slots of
+    //! dispatcher.concurrency (runs in flight from dispatchers and earlier drains take theirs;
+    //! with concurrency 0, drain-only, at most 100 a pass), and runs each on a thread of its
+    //! own; returns the run ids.
     std::vector<std::string> drain();
 
     //! The executor's records: stores the new ones (before answering, so nothing is lost)
@@ -74,6 +76,15 @@ private:
     struct ActiveRun;
 
     void dispatchLoop();
+    //! Takes up to `wanted` run slots (fewer when the concurrency is nearly used); returns how
+    //! many. giveSlots returns them and wakes a waiting dispatcher.
+    int takeSlots(int wanted);
+    void giveSlots(int count);
+    //! Gives one slot back when the run it was taken for is done, however it ended.
+    struct SlotReturn {
+        RunEngine& engine;
+        ~SlotReturn() { engine.giveSlots(1); }
+    };
     void execute(const QueueEntry& entry);
     //! True when the entry was settled without running (missing, finished, host lost,
     //! stopped while queued).
@@ -105,11 +116,12 @@ private:
         std::shared_ptr<std::atomic<bool>> done;
     };
 
-    std::mutex mutex_;  //!< guards active_, threads_, drainThreads_
+    std::mutex mutex_;  //!< guards active_, threads_, drainThreads_, inFlight_
     std::condition_variable wake_;
     std::map<std::string, std::shared_ptr<ActiveRun>> active_;
     std::vector<std::thread> threads_;  //!< the dispatcher threads
     std::vector<DrainThread> drainThreads_;
+    int inFlight_ = 0;  //!< runs claimed and not yet done, by dispatchers and drains together
     std::atomic<bool> stopping_{false};
 };
 

@@ -18,6 +18,13 @@ public:
     using ProblemError::ProblemError;
 };
 
+//! The store's data is damaged (an SQLite file that is not a database, or corrupt pages):
+//! retrying cannot help, an operator must restore it. Callers answer 500, never "retry".
+class StoreCorruptError : public ProblemError {
+public:
+    using ProblemError::ProblemError;
+};
+
 //! Reads and writes session worker records.
 class SessionWorkerRepository {
 public:

@@ -22,6 +22,11 @@ struct MessageRequest {
     std::string enqueueKey;
 };
 
+//! The longest prompt a run accepts, in bytes: every plugin passes the prompt to its CLI as
+//! one argument, and Linux refuses an execve argument of MAX_ARG_STRLEN (32 pages, 128 KiB)
+//! bytes or more, its terminating NUL included.
+inline constexpr std::size_t kMaxPromptBytes = 128 * 1024 - 1;
+
 struct SubmissionOptions {
     WorkerPlacement placement;
     int maxAttempts = 3;  //!< queue attempts before `final_failed`
@@ -32,7 +37,8 @@ public:
     MessageSubmission(SubmissionOptions options, const ProviderRegistry& providers, RunStore& store)
         : options_(std::move(options)), providers_(providers), store_(store) {}
 
-    //! Throws Refused: InvalidInput (session id, empty prompt, approval mode), NotFound
+    //! Throws Refused: InvalidInput (session id; a prompt that is empty, holds a NUL byte or
+    //! is longer than kMaxPromptBytes, so no CLI could be given it; approval mode), NotFound
     //! (unknown provider), Unavailable (provider degraded/failed, or plugins still starting),
     //! Unprocessable (no RUN, or `ask` without HUMAN_LOOP).
     void check(const MessageRequest& request) const;
