@@ -144,7 +144,7 @@ private:
 
 // Defaults as the key table writes them, read from the parts' options structs.
 template <typename Number>
-std::string text(Number value) {
+std::string numberText(Number value) {
     return std::to_string(value);
 }
 std::string ms(std::chrono::milliseconds value) { return std::to_string(value.count()); }
@@ -222,10 +222,10 @@ const std::vector<ConfigKey>& hostConfigKeys() {
                                      "critical or fatal"},
         {"auth.client_tokens", "", "bearer tokens accepted on /v1/... (list)", true, true},
         {"auth.admin_tokens", "", "bearer tokens accepted on /admin/... (list)", true, true},
-        {"http.max_body_bytes", text(host.maxBodyBytes), "largest request body accepted; larger gets 413"},
-        {"http.threads", text(host.httpThreads), "HTTP worker threads"},
-        {"db_pool_size", text(host.dbPoolSize), "database connections kept open"},
-        {"db_connect_timeout_s", text(host.dbConnectTimeoutSeconds), "how long start-up retries an unreachable database"},
+        {"http.max_body_bytes", numberText(host.maxBodyBytes), "largest request body accepted; larger gets 413"},
+        {"http.threads", numberText(host.httpThreads), "HTTP worker threads"},
+        {"db_pool_size", numberText(host.dbPoolSize), "database connections kept open"},
+        {"db_connect_timeout_s", numberText(host.dbConnectTimeoutSeconds), "how long start-up retries an unreachable database"},
         {"provider_host_binary", "", "agent-provider-host program; default <binary "
                                      "dir>/agent-provider-host"},
         {"supervisor.start_timeout_ms", ms(supervisor.startTimeout), "how long a provider may take to load and "
@@ -238,15 +238,15 @@ const std::vector<ConfigKey>& hostConfigKeys() {
         {"supervisor.backoff_initial_ms", ms(supervisor.backoffInitial), "first wait before restarting a crashed "
                                                  "provider (doubles each time)"},
         {"supervisor.backoff_max_ms", ms(supervisor.backoffMax), "longest wait between restarts"},
-        {"supervisor.crash_limit", text(supervisor.crashLimit), "crashes within supervisor.crash_window_s that mark a "
+        {"supervisor.crash_limit", numberText(supervisor.crashLimit), "crashes within supervisor.crash_window_s that mark a "
                                         "provider degraded"},
         {"supervisor.crash_window_s", secs(supervisor.crashWindow), "window for counting crashes"},
-        {"supervisor.max_response_bytes", text(supervisor.maxResponseBytes), "largest response line a provider may "
+        {"supervisor.max_response_bytes", numberText(supervisor.maxResponseBytes), "largest response line a provider may "
                                                       "send"},
         {"supervisor.kill_grace_ms", ms(supervisor.killGrace), "wait between SIGTERM and SIGKILL for a failing "
                                              "provider"},
         {"supervisor.watch", supervisor.watchDirectory ? "true" : "false", "watch the plugins directory for dropped files"},
-        {"executor.retry.attempts", text(executor.retry.maxAttempts), "attempts per executor call, the first included"},
+        {"executor.retry.attempts", numberText(executor.retry.maxAttempts), "attempts per executor call, the first included"},
         {"executor.retry.backoff_ms", ms(executor.retry.initialBackoff), "wait before the second attempt (doubles, +20% "
                                             "jitter)"},
         {"executor.retry.max_backoff_ms", ms(executor.retry.maxBackoff), "longest wait between attempts"},
@@ -271,26 +271,26 @@ const std::vector<ConfigKey>& hostConfigKeys() {
                                          "caches or full"},
         {"restore.manifest_file", "", "runtime manifest (JSON, docs/restore-plan.md); default: "
                                       "the workspace plus the providers' state paths"},
-        {"lifecycle.idle_timeout_s", text(lifecycle.idleTimeoutMs / 1000), "a worker with no active run this long is synced and "
+        {"lifecycle.idle_timeout_s", numberText(lifecycle.idleTimeoutMs / 1000), "a worker with no active run this long is synced and "
                                              "stopped"},
-        {"lifecycle.remove_after_s", text(lifecycle.removeAfterMs / 1000), "a stopped worker this long (whose last sync "
+        {"lifecycle.remove_after_s", numberText(lifecycle.removeAfterMs / 1000), "a stopped worker this long (whose last sync "
                                                "succeeded) is removed"},
-        {"lifecycle.transition_timeout_s", text(lifecycle.transitionTimeoutMs / 1000), "a creating/stopping/removing worker this long "
+        {"lifecycle.transition_timeout_s", numberText(lifecycle.transitionTimeoutMs / 1000), "a creating/stopping/removing worker this long "
                                                   "is stuck and taken over"},
         {"lifecycle.reaper_interval_s", secs(host.reaperInterval), "how often the idle-stop, remove and recovery "
                                               "passes run (0: only on request)"},
-        {"queue.max_attempts", text(runs.submission.maxAttempts), "attempts per run before final_failed"},
+        {"queue.max_attempts", numberText(runs.submission.maxAttempts), "attempts per run before final_failed"},
         {"queue.lease_s", secs(runs.queue.lease), "queue lease; extended while a run is worked on"},
         {"queue.retry_initial_ms", ms(runs.queue.retry.initial), "wait before a retried run (doubles, +-20% jitter)"},
         {"queue.retry_max_ms", ms(runs.queue.retry.max), "longest wait before a retried run"},
-        {"dispatcher.concurrency", text(runs.concurrency), "runs this host works on at once (0: only POST "
+        {"dispatcher.concurrency", numberText(runs.concurrency), "runs this host works on at once (0: only POST "
                                         "/v1/run-queue/drain)"},
         {"runs.stop_grace_ms", ms(runs.stopGrace), "after a stop: graceful interrupt, TERM after this, KILL "
                                        "after twice this"},
         {"runs.timeout_s", secs(runs.runTimeout), "a run still going after this is stopped"},
         {"human.timeout_s", secs(runs.humanTimeout), "an unanswered human.request is denied as timed_out after "
                                     "this"},
-        {"sse.max_streams", text(host.sseMaxStreams), "live event streams at once (each holds an HTTP thread)"},
+        {"sse.max_streams", numberText(host.sseMaxStreams), "live event streams at once (each holds an HTTP thread)"},
         {"sse.keepalive_ms", ms(host.sseKeepAlive), "keep-alive comment interval of a quiet event stream"},
         {"providers", "", "per provider settings as a JSON object: {\"<name>\": {\"binary\", "
                           "\"args\": [...], \"env\": {...}}}"},

@@ -423,27 +423,27 @@ void RunEngine::checkOnRun(ActiveRun& active) {
 }
 
 void RunEngine::translate(ActiveRun& active) {
-    auto translated = [&active](const std::vector<AssembledLine>& lines, const Json& outputs) {
-        active.translation->translated(lines, outputs);
-    };
-    auto quarantined = [&active](const AssembledLine& line, int crashes, const std::string& why) {
-        active.translation->quarantined(line, crashes, why);
-    };
-    auto ready = active.output.takeReady();
-    if (!ready.empty()) active.plugin->feed(ready, active.output.nextSeq(), translated, quarantined);
+    const auto ready = active.output.takeReady();
+    if (!ready.empty()) feed(active, ready);
     if (active.output.exitReady() && !active.done) finishExit(active);
+}
+
+void RunEngine::feed(ActiveRun& active, const std::vector<AssembledLine>& lines) {
+    auto& translation = *active.translation;
+    active.plugin->feed(
+        lines, active.output.nextSeq(),
+        [&translation](const std::vector<AssembledLine>& chunk, const Json& outputs) {
+            translation.translated(chunk, outputs);
+        },
+        [&translation](const AssembledLine& line, int crashes, const std::string& why) {
+            translation.quarantined(line, crashes, why);
+        });
 }
 
 void RunEngine::finishExit(ActiveRun& active) {
     if (auto unfinished = active.output.takeUnfinishedLine()) {
         // The stream ended inside a long line: feed what there is.
-        active.plugin->feed({*unfinished}, active.output.nextSeq(),
-                            [&active](const std::vector<AssembledLine>& lines, const Json& outputs) {
-                                active.translation->translated(lines, outputs);
-                            },
-                            [&active](const AssembledLine& line, int crashes, const std::string& why) {
-                                active.translation->quarantined(line, crashes, why);
-                            });
+        feed(active, {*unfinished});
     }
     active.humanLoop->cancelPending();
     const RawOutputRecord& record = *active.output.exitRecord();

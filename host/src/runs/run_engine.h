@@ -22,6 +22,7 @@
 #include "agent_worker/core/run_store.h"
 #include "agent_worker/core/runs/human_loop.h"
 #include "agent_worker/core/runs/message_submission.h"
+#include "agent_worker/core/runs/output_assembly.h"
 #include "agent_worker/core/runs/queue_driver.h"
 #include "agent_worker/core/runs/run_log.h"
 #include "agent_worker/core/runs/worker_preparation.h"
@@ -70,8 +71,6 @@ public:
     //! plugin rejected the reply), Unavailable (the run did not take it in time).
     nlohmann::json humanReply(const std::string& runId, const HumanReplyRequest& reply);
 
-    const RunEngineOptions& options() const { return options_; }
-
 private:
     struct ActiveRun;
 
@@ -94,6 +93,8 @@ private:
     void superviseCli(ActiveRun& active);
     void checkOnRun(ActiveRun& active);
     void translate(ActiveRun& active);
+    //! Feeds lines to the run's plugin session, its answers to the run's translation.
+    void feed(ActiveRun& active, const std::vector<AssembledLine>& lines);
     void finishExit(ActiveRun& active);
     void beginStop(ActiveRun& active, const std::string& why);
     void signalCli(ActiveRun& active, const std::string& signal);

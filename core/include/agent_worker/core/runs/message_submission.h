@@ -46,8 +46,6 @@ public:
     //! idempotency or enqueue key returns the existing run (`created` false).
     CreatedRun submit(const MessageRequest& request, std::int64_t nowMs);
 
-    const SubmissionOptions& options() const { return options_; }
-
 private:
     SubmissionOptions options_;
     const ProviderRegistry& providers_;

@@ -43,7 +43,6 @@ public:
     //! Waits up to providerWait for a process that serves the provider. Throws
     //! RunAttemptFailure `provider_unavailable` (retryable).
     void acquire();
-    bool acquired() const { return process_ != nullptr; }
     std::uint64_t capabilities() const;
     const nlohmann::json& facts() const;
 

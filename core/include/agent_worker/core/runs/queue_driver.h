@@ -41,8 +41,6 @@ public:
     std::optional<QueueStatus> retryLater(const QueueEntry& entry, const std::string& why,
                                           std::int64_t nowMs);
 
-    const QueueDriverOptions& options() const { return options_; }
-
 private:
     QueueDriverOptions options_;
     RunQueue& queue_;

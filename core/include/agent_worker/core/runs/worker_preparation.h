@@ -51,8 +51,6 @@ public:
     //! final, other failures are retried.
     void restore(PreparedWorker& prepared, const RunRecord& run, int attempt, const nlohmann::json& providerFacts);
 
-    const WorkerPreparationOptions& options() const { return options_; }
-
 private:
     WorkerPreparationOptions options_;
     LifecycleManager& lifecycle_;
