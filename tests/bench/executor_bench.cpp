@@ -32,17 +32,38 @@ int main(int argc, char** argv) {
     }
     aw::test::TempDir dir("aw-xbench");
     aw::test::CallbackSink sink;
-    for (const char* sub : {"workspace", "home", "objects", "state"}) fs::create_directories(dir / sub);
+    for (const char* sub : {"workspace", "home", "objects", "state"})
+        fs::create_directories(dir / sub);
     aw::SubprocessOptions options;
-    options.argv = {std::string(AW_BUILD_DIR) + "/bin/agent-executor", "--socket", (dir / "x.sock").string(),
-                    "--spool-dir", (dir / "state" / "spool").string(), "--callback-url", sink.url(),
-                    "--executor-id", "bench", "--session-id", "bench", "--workspace",
-                    (dir / "workspace").string(), "--home", (dir / "home").string(), "--objects-dir",
-                    (dir / "objects").string(), "--bucket", "aw", "--key-prefix", "root/t/bench/",
-                    "--state-dir", (dir / "state").string()};
-    options.env = {{"AW_EXECUTOR_TOKEN", "t"}, {"AW_CALLBACK_TOKEN", "c"}, {"AW_LOG_LEVEL", "warning"}};
+    options.argv = {std::string(AW_BUILD_DIR) + "/bin/agent-executor",
+                    "--socket",
+                    (dir / "x.sock").string(),
+                    "--spool-dir",
+                    (dir / "state" / "spool").string(),
+                    "--callback-url",
+                    sink.url(),
+                    "--executor-id",
+                    "bench",
+                    "--session-id",
+                    "bench",
+                    "--workspace",
+                    (dir / "workspace").string(),
+                    "--home",
+                    (dir / "home").string(),
+                    "--objects-dir",
+                    (dir / "objects").string(),
+                    "--bucket",
+                    "aw",
+                    "--key-prefix",
+                    "root/t/bench/",
+                    "--state-dir",
+                    (dir / "state").string()};
+    options.env = {{"AW_LOG_LEVEL", "warning"}};
+    options.pipeStdin = true;  // the tokens
     options.stderrFile = (dir / "executor.log").string();
     aw::Subprocess executor(options);
+    executor.writeStdin("t\nc\n");
+    executor.closeStdin();
     if (!executor.readLine(std::chrono::seconds(10))) {
         std::fprintf(stderr, "agent-executor did not start\n");
         return 1;
@@ -54,22 +75,25 @@ int main(int argc, char** argv) {
 
     // Output delivery: from start until the exit record (after every line) is acknowledged.
     auto started = Clock::now();
-    client.startRun(trace, {{"run_id", "flood"},
-                            {"argv", {"sh", "-c", "seq 1 " + std::to_string(lines) + " | sed 's/^/line /'"}}});
+    client.startRun(
+        trace, {{"run_id", "flood"},
+                {"argv", {"sh", "-c", "seq 1 " + std::to_string(lines) + " | sed 's/^/line /'"}}});
     if (!sink.waitForExit("flood", std::chrono::minutes(5))) {
         std::fprintf(stderr, "the run's exit never arrived\n");
         return 1;
     }
     const double deliverySeconds = secondsSince(started);
     const auto delivered = sink.events("flood", "stdout").size();
-    std::printf("output delivery: %zu lines in %.2f s = %.0f lines/s (all acknowledged, in order: %s)\n",
-                delivered, deliverySeconds, static_cast<double>(delivered) / deliverySeconds,
-                delivered == static_cast<std::size_t>(lines) ? "yes" : "NO");
+    std::printf(
+        "output delivery: %zu lines in %.2f s = %.0f lines/s (all acknowledged, in order: %s)\n",
+        delivered, deliverySeconds, static_cast<double>(delivered) / deliverySeconds,
+        delivered == static_cast<std::size_t>(lines) ? "yes" : "NO");
 
     // Sync: a workspace of `files` files of 1 KiB in 100 directories.
     const std::string content(1024, 'x');
     for (int i = 0; i < files; ++i) {
-        const auto path = dir / "workspace" / ("d" + std::to_string(i % 100)) / ("f" + std::to_string(i) + ".txt");
+        const auto path = dir / "workspace" / ("d" + std::to_string(i % 100)) /
+                          ("f" + std::to_string(i) + ".txt");
         fs::create_directories(path.parent_path());
         std::ofstream(path) << content;
     }
@@ -77,8 +101,10 @@ int main(int argc, char** argv) {
     started = Clock::now();
     auto full = client.sync(trace, "full", "bench");
     double seconds = secondsSince(started);
-    std::printf("full sync:        %d files (%.1f MB) in %.2f s = %.0f files/s, %.1f MB/s (uploaded %d)\n",
-                files, megabytes, seconds, files / seconds, megabytes / seconds, full["uploaded_files"].get<int>());
+    std::printf(
+        "full sync:        %d files (%.1f MB) in %.2f s = %.0f files/s, %.1f MB/s (uploaded %d)\n",
+        files, megabytes, seconds, files / seconds, megabytes / seconds,
+        full["uploaded_files"].get<int>());
     started = Clock::now();
     auto same = client.sync(trace, "incremental", "bench");
     seconds = secondsSince(started);

@@ -35,9 +35,11 @@ protected:
                         "--session-id",
                         "chat-1"};
         options.argv.insert(options.argv.end(), extra.begin(), extra.end());
-        options.env = {{"AW_EXECUTOR_TOKEN", "exec-token"}, {"AW_CALLBACK_TOKEN", "cb-token"}};
+        options.pipeStdin = true;  // the tokens
         options.stderrFile = (dir_ / "executor.log").string();
         executor_ = std::make_unique<Subprocess>(options);
+        executor_->writeStdin("exec-token\ncb-token\n");
+        executor_->closeStdin();
         const auto line = executor_->readLine(10s);
         ASSERT_TRUE(line && line->find("listening") != std::string::npos)
             << readText(dir_ / "executor.log");

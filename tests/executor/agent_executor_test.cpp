@@ -28,14 +28,25 @@ class AgentExecutor : public ::testing::Test {
 protected:
     void startExecutor() {
         SubprocessOptions options;
-        options.argv = {std::string(AW_BUILD_DIR) + "/bin/agent-executor", "--socket", socket(),
-                        "--spool-dir", (dir_ / "spool").string(), "--callback-url", sink_.url(),
-                        "--executor-id", "exec-1", "--session-id", "chat-1"};
-        options.env = {{"AW_EXECUTOR_TOKEN", "exec-token"}, {"AW_CALLBACK_TOKEN", "cb-token"}};
+        options.argv = {std::string(AW_BUILD_DIR) + "/bin/agent-executor",
+                        "--socket",
+                        socket(),
+                        "--spool-dir",
+                        (dir_ / "spool").string(),
+                        "--callback-url",
+                        sink_.url(),
+                        "--executor-id",
+                        "exec-1",
+                        "--session-id",
+                        "chat-1"};
+        options.pipeStdin = true;  // the tokens
         options.stderrFile = (dir_ / "executor.log").string();
         executor_ = std::make_unique<Subprocess>(options);
+        executor_->writeStdin("exec-token\ncb-token\n");
+        executor_->closeStdin();
         const auto line = executor_->readLine(10s);
-        ASSERT_TRUE(line && line->find("listening") != std::string::npos) << readText(dir_ / "executor.log");
+        ASSERT_TRUE(line && line->find("listening") != std::string::npos)
+            << readText(dir_ / "executor.log");
     }
     std::string socket() const { return (dir_ / "executor.sock").string(); }
     HttpExecutorClient client(const std::string& token = "exec-token") {
@@ -69,8 +80,11 @@ protected:
 
 TEST_F(AgentExecutor, OutputArrivesNumberedInOrderWithTheExitLast) {
     startExecutor();
-    startRun("run-1", "i=1; while [ $i -le 500 ]; do echo line $i; i=$((i+1)); done; echo oops >&2; exit 3");
-    ASSERT_TRUE(sink_.waitForExit("run-1")) << readText(dir_ / "executor.log") << sink_.events("run-1", "stdout").size() << " lines; status " << client().runStatus(trace_, "run-1").dump();
+    startRun("run-1",
+             "i=1; while [ $i -le 500 ]; do echo line $i; i=$((i+1)); done; echo oops >&2; exit 3");
+    ASSERT_TRUE(sink_.waitForExit("run-1"))
+        << readText(dir_ / "executor.log") << sink_.events("run-1", "stdout").size()
+        << " lines; status " << client().runStatus(trace_, "run-1").dump();
     const auto lines = sink_.events("run-1", "stdout");
     ASSERT_EQ(lines.size(), 500u);
     for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -97,14 +111,16 @@ TEST_F(AgentExecutor, AHostOutageLosesNothingAndDuplicatesNothing) {
     startRun("run-2", "i=1; while [ $i -le 200 ]; do echo $i; i=$((i+1)); done");
     // The executor keeps trying while the host is down...
     const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (sink_.refused() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+    while (sink_.refused() < 2 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);
     ASSERT_GE(sink_.refused(), 2);
     sink_.setDown(false);
     // ...and delivers everything, once, in order, when it is back.
     ASSERT_TRUE(sink_.waitForExit("run-2")) << readText(dir_ / "executor.log");
     const auto lines = sink_.events("run-2", "stdout");
     ASSERT_EQ(lines.size(), 200u);
-    for (std::size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(lines[i]["line"], std::to_string(i + 1));
+    for (std::size_t i = 0; i < lines.size(); ++i)
+        EXPECT_EQ(lines[i]["line"], std::to_string(i + 1));
 }
 
 TEST_F(AgentExecutor, AnExecutorKilledMidDeliveryLosesNothing) {
@@ -112,7 +128,8 @@ TEST_F(AgentExecutor, AnExecutorKilledMidDeliveryLosesNothing) {
     sink_.setDown(true);
     startRun("run-3", "i=1; while [ $i -le 300 ]; do echo $i; i=$((i+1)); done");
     const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (client().runStatus(trace_, "run-3")["state"] != "exited" && std::chrono::steady_clock::now() < deadline) {
+    while (client().runStatus(trace_, "run-3")["state"] != "exited" &&
+           std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(20ms);
     }
     executor_->signal(SIGKILL);
@@ -130,11 +147,13 @@ TEST_F(AgentExecutor, EveryCallbackOfARunCarriesTheTraceOfItsStart) {
     const std::string traceA = "4bf92f3577b34da6a3ce929d0e0e4736";
     const std::string traceB = "0af7651916cd43dd8448eb211c80319c";
     // More lines than one batch holds (256), on both streams, then the exit.
-    startRun("run-11", "sleep 0.5; i=1; while [ $i -le 600 ]; do echo $i; echo e$i >&2; i=$((i+1)); done",
+    startRun("run-11",
+             "sleep 0.5; i=1; while [ $i -le 600 ]; do echo $i; echo e$i >&2; i=$((i+1)); done",
              Json::object(), traceA);
     // A retried start under another trace is the same run, with its first trace.
     startRun("run-11", "echo never", Json::object(), "ffffffffffffffffffffffffffffffff");
-    startRun("run-12", "i=1; while [ $i -le 300 ]; do echo $i; i=$((i+1)); done", Json::object(), traceB);
+    startRun("run-12", "i=1; while [ $i -le 300 ]; do echo $i; i=$((i+1)); done", Json::object(),
+             traceB);
     ASSERT_TRUE(sink_.waitForExit("run-11")) << readText(dir_ / "executor.log");
     ASSERT_TRUE(sink_.waitForExit("run-12")) << readText(dir_ / "executor.log");
     ASSERT_EQ(sink_.events("run-11", "stdout").size(), 600u);
@@ -147,7 +166,8 @@ TEST_F(AgentExecutor, ARunKeepsItsTraceAcrossAnExecutorRestart) {
     startExecutor();
     sink_.setDown(true);
     const std::string trace = "5e8f2a1c9b7d4e3fa6c0b1d2e3f40516";
-    startRun("run-13", "i=1; while [ $i -le 300 ]; do echo $i; i=$((i+1)); done", Json::object(), trace);
+    startRun("run-13", "i=1; while [ $i -le 300 ]; do echo $i; i=$((i+1)); done", Json::object(),
+             trace);
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while ((client().runStatus(trace_, "run-13")["state"] != "exited" || sink_.refused() < 1) &&
            std::chrono::steady_clock::now() < deadline) {
@@ -160,8 +180,10 @@ TEST_F(AgentExecutor, ARunKeepsItsTraceAcrossAnExecutorRestart) {
     ASSERT_TRUE(sink_.waitForExit("run-13")) << readText(dir_ / "executor.log");
     ASSERT_EQ(sink_.events("run-13", "stdout").size(), 300u);
     const auto deliveries = sink_.deliveries("run-13");
-    ASSERT_TRUE(std::any_of(deliveries.begin(), deliveries.end(), [](const auto& d) { return d.refused; }));
-    ASSERT_TRUE(std::any_of(deliveries.begin(), deliveries.end(), [](const auto& d) { return !d.refused; }));
+    ASSERT_TRUE(
+        std::any_of(deliveries.begin(), deliveries.end(), [](const auto& d) { return d.refused; }));
+    ASSERT_TRUE(std::any_of(deliveries.begin(), deliveries.end(),
+                            [](const auto& d) { return !d.refused; }));
     expectEveryCallbackCarries("run-13", trace);
 }
 
@@ -172,13 +194,15 @@ TEST_F(AgentExecutor, StopBySignalReachesTheWholeProcessGroup) {
     while (sink_.events("run-4", "stdout").empty() && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(20ms);
     }
-    const pid_t grandchild = std::stoi(sink_.events("run-4", "stdout").at(0)["line"].get<std::string>());
+    const pid_t grandchild =
+        std::stoi(sink_.events("run-4", "stdout").at(0)["line"].get<std::string>());
     ASSERT_EQ(::kill(grandchild, 0), 0) << "the background sleep runs";
     client().signalRun(trace_, "run-4", "TERM");
     ASSERT_TRUE(sink_.waitForExit("run-4"));
     EXPECT_EQ(sink_.events("run-4", "exit").at(0)["signal"], SIGTERM);
     const auto gone = std::chrono::steady_clock::now() + 5s;
-    while (::kill(grandchild, 0) == 0 && std::chrono::steady_clock::now() < gone) std::this_thread::sleep_for(20ms);
+    while (::kill(grandchild, 0) == 0 && std::chrono::steady_clock::now() < gone)
+        std::this_thread::sleep_for(20ms);
     EXPECT_NE(::kill(grandchild, 0), 0) << "the grandchild survived the stop";
 }
 
@@ -228,7 +252,8 @@ bool alive(pid_t pid) {
 //! Whether `pid` is gone entirely (reaped), waiting up to `timeout` for it.
 bool waitGone(pid_t pid, std::chrono::milliseconds timeout = 10s) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::filesystem::exists("/proc/" + std::to_string(pid)) && std::chrono::steady_clock::now() < deadline) {
+    while (std::filesystem::exists("/proc/" + std::to_string(pid)) &&
+           std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(20ms);
     }
     return !std::filesystem::exists("/proc/" + std::to_string(pid));
@@ -237,11 +262,13 @@ bool waitGone(pid_t pid, std::chrono::milliseconds timeout = 10s) {
 //! The pids a run printed, one per line, once it printed `count` of them.
 std::vector<pid_t> printedPids(CallbackSink& sink, const std::string& runId, std::size_t count) {
     const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (sink.events(runId, "stdout").size() < count && std::chrono::steady_clock::now() < deadline) {
+    while (sink.events(runId, "stdout").size() < count &&
+           std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(20ms);
     }
     std::vector<pid_t> pids;
-    for (const auto& line : sink.events(runId, "stdout")) pids.push_back(std::stoi(line["line"].get<std::string>()));
+    for (const auto& line : sink.events(runId, "stdout"))
+        pids.push_back(std::stoi(line["line"].get<std::string>()));
     return pids;
 }
 
@@ -249,12 +276,15 @@ TEST_F(AgentExecutor, NothingARunStartedOutlivesIt) {
     startExecutor();
     // Children in sessions of their own are out of reach of a process-group kill; the first
     // keeps the output pipe open, the second is an orphan re-parented to the executor.
-    startRun("run-7", "setsid sleep 300 & echo $!; (setsid sleep 301 >/dev/null 2>&1 </dev/null & echo $!)");
-    ASSERT_TRUE(sink_.waitForExit("run-7", 10s)) << "a child holding the pipe must not hold the run open";
+    startRun("run-7",
+             "setsid sleep 300 & echo $!; (setsid sleep 301 >/dev/null 2>&1 </dev/null & echo $!)");
+    ASSERT_TRUE(sink_.waitForExit("run-7", 10s))
+        << "a child holding the pipe must not hold the run open";
     const auto pids = printedPids(sink_, "run-7", 2);
     ASSERT_EQ(pids.size(), 2u);
     EXPECT_EQ(sink_.events("run-7", "exit").at(0)["exit_code"], 0);
-    for (const pid_t pid : pids) EXPECT_TRUE(waitGone(pid)) << pid << " survived its run (or is an unreaped zombie)";
+    for (const pid_t pid : pids)
+        EXPECT_TRUE(waitGone(pid)) << pid << " survived its run (or is an unreaped zombie)";
 }
 
 TEST_F(AgentExecutor, ARunsCleanupSparesTheOtherRuns) {
@@ -286,13 +316,18 @@ TEST_F(AgentExecutor, ARunsCleanupSparesTheOtherRuns) {
 TEST_F(AgentExecutor, WithExitWithParentItEndsWhenItsParentDoesAndItsRunsWithIt) {
     // A parent that starts the executor, waits for the test's go, and exits.
     SubprocessOptions options;
-    options.argv = {"sh", "-c",
-                    "\"$0\" --socket \"$1\" --spool-dir \"$2\" --callback-url \"$3\" --executor-id exec-1"
+    options.argv = {"sh",
+                    "-c",
+                    "printf 'exec-token\\ncb-token\\n' | \"$0\" --socket \"$1\" --spool-dir \"$2\""
+                    " --callback-url \"$3\" --executor-id exec-1"
                     " --session-id chat-1 --exit-with-parent >/dev/null 2>>\"$4\" & echo $!;"
                     " while [ ! -e \"$5\" ]; do sleep 0.05; done; exit 0",
-                    std::string(AW_BUILD_DIR) + "/bin/agent-executor", socket(), (dir_ / "spool").string(),
-                    sink_.url(), (dir_ / "executor.log").string(), (dir_ / "go").string()};
-    options.env = {{"AW_EXECUTOR_TOKEN", "exec-token"}, {"AW_CALLBACK_TOKEN", "cb-token"}};
+                    std::string(AW_BUILD_DIR) + "/bin/agent-executor",
+                    socket(),
+                    (dir_ / "spool").string(),
+                    sink_.url(),
+                    (dir_ / "executor.log").string(),
+                    (dir_ / "go").string()};
     Subprocess parent(options);
     const auto line = parent.readLine(10s);
     ASSERT_TRUE(line.has_value());
@@ -302,14 +337,16 @@ TEST_F(AgentExecutor, WithExitWithParentItEndsWhenItsParentDoesAndItsRunsWithIt)
         std::this_thread::sleep_for(20ms);
     }
     ASSERT_EQ(client().health(trace_)["status"], "ok") << readText(dir_ / "executor.log");
-    const pid_t sleeper = client().startRun(trace_, {{"run_id", "run-10"}, {"argv", {"sleep", "300"}}})["pid"];
+    const pid_t sleeper =
+        client().startRun(trace_, {{"run_id", "run-10"}, {"argv", {"sleep", "300"}}})["pid"];
     ASSERT_TRUE(alive(sleeper));
 
     std::ofstream(dir_ / "go") << "";
     ASSERT_TRUE(parent.waitFor(10s).has_value());
     // The executor is re-parented (to init or a subreaper, which may or may not reap it).
     const auto gone = std::chrono::steady_clock::now() + 10s;
-    while (alive(executor) && std::chrono::steady_clock::now() < gone) std::this_thread::sleep_for(20ms);
+    while (alive(executor) && std::chrono::steady_clock::now() < gone)
+        std::this_thread::sleep_for(20ms);
     EXPECT_FALSE(alive(executor)) << "the executor outlived its parent";
     EXPECT_FALSE(alive(sleeper)) << "its run outlived it";
     EXPECT_NE(readText(dir_ / "executor.log").find("parent process is gone"), std::string::npos);

@@ -31,15 +31,34 @@ protected:
     std::unique_ptr<Subprocess> launch(const fs::path& root) {
         for (const char* dir : {"workspace", "home", "state"}) fs::create_directories(root / dir);
         SubprocessOptions options;
-        options.argv = {std::string(AW_BUILD_DIR) + "/bin/agent-executor", "--socket", (root / "x.sock").string(),
-                        "--spool-dir", (root / "state" / "spool").string(), "--callback-url",
-                        "http://127.0.0.1:9/unused", "--executor-id", "exec-1", "--session-id", "chat-1",
-                        "--workspace", (root / "workspace").string(), "--home", (root / "home").string(),
-                        "--objects-dir", (dir_ / "objects").string(), "--bucket", "aw", "--key-prefix",
-                        "root/t1/chat-1/", "--state-dir", (root / "state").string()};
-        options.env = {{"AW_EXECUTOR_TOKEN", "tok"}, {"AW_CALLBACK_TOKEN", "cb"}};
+        options.argv = {std::string(AW_BUILD_DIR) + "/bin/agent-executor",
+                        "--socket",
+                        (root / "x.sock").string(),
+                        "--spool-dir",
+                        (root / "state" / "spool").string(),
+                        "--callback-url",
+                        "http://127.0.0.1:9/unused",
+                        "--executor-id",
+                        "exec-1",
+                        "--session-id",
+                        "chat-1",
+                        "--workspace",
+                        (root / "workspace").string(),
+                        "--home",
+                        (root / "home").string(),
+                        "--objects-dir",
+                        (dir_ / "objects").string(),
+                        "--bucket",
+                        "aw",
+                        "--key-prefix",
+                        "root/t1/chat-1/",
+                        "--state-dir",
+                        (root / "state").string()};
+        options.pipeStdin = true;  // the tokens
         options.stderrFile = (root / "executor.log").string();
         auto executor = std::make_unique<Subprocess>(options);
+        executor->writeStdin("tok\ncb\n");
+        executor->closeStdin();
         if (!executor->readLine(10s).has_value()) {
             ADD_FAILURE() << readText(root / "executor.log");
             return nullptr;
@@ -51,8 +70,9 @@ protected:
     HttpExecutorClient client(const fs::path& root = {}) {
         HttpExecutorClientOptions options;
         options.retry.maxAttempts = 1;
-        return HttpExecutorClient({"unix://" + ((root.empty() ? dir_.path() : root) / "x.sock").string(), "tok"},
-                                  options);
+        return HttpExecutorClient(
+            {"unix://" + ((root.empty() ? dir_.path() : root) / "x.sock").string(), "tok"},
+            options);
     }
     void write(const fs::path& path, const std::string& text) {
         fs::create_directories(path.parent_path());
@@ -81,10 +101,11 @@ protected:
         plan.situation = situation;
         const bool fresh = situation == RestoreSituation::NewWorker;
         if (!fresh) {
-            plan.entries.push_back({"workspace", RestoreLevel::Workspace, "root/t1/chat-1/workspace/",
-                                    (root / "workspace").string(), RestoreMode::Copy,
-                                    ConflictPolicy::KeepSession, true});
-            plan.requiredPaths = {(root / "workspace").string(), (root / "home" / ".claude").string()};
+            plan.entries.push_back({"workspace", RestoreLevel::Workspace,
+                                    "root/t1/chat-1/workspace/", (root / "workspace").string(),
+                                    RestoreMode::Copy, ConflictPolicy::KeepSession, true});
+            plan.requiredPaths = {(root / "workspace").string(),
+                                  (root / "home" / ".claude").string()};
         }
         plan.entries.push_back({"claude-code/claude", RestoreLevel::AgentState,
                                 "root/t1/chat-1/agent-state/claude-code/claude/",
@@ -93,7 +114,8 @@ protected:
         return plan;
     }
     std::optional<std::string> storedState(const std::string& path) {
-        return FileObjectStore(dir_ / "objects").get("aw/root/t1/chat-1/agent-state/claude-code/claude/" + path);
+        return FileObjectStore(dir_ / "objects")
+            .get("aw/root/t1/chat-1/agent-state/claude-code/claude/" + path);
     }
     std::optional<std::string> stored(const std::string& path) {
         return FileObjectStore(dir_ / "objects").get("aw/root/t1/chat-1/workspace/" + path);
@@ -194,12 +216,14 @@ TEST_F(ExecutorWorkspace, LinkedAgentStateIsSyncedWithItsDeletionsAndComesBackIn
     // A new worker: nothing to restore, but the CLI's state dir becomes a link into the
     // executor's state area, recorded so that every sync sends it to its key.
     const fs::path home = dir_ / "home";
-    const auto linked = client().link(trace_, toJson(statePlan(dir_.path(), RestoreSituation::NewWorker)));
+    const auto linked =
+        client().link(trace_, toJson(statePlan(dir_.path(), RestoreSituation::NewWorker)));
     EXPECT_EQ(linked["links"], 1);
     EXPECT_EQ(linked["files"], 0);
     ASSERT_TRUE(fs::is_symlink(home / ".claude"));
     EXPECT_EQ(fs::read_symlink(home / ".claude"), dir_ / "state" / "links" / "claude-code_claude");
-    EXPECT_NE(readText(dir_ / "state" / "links.json").find("root/t1/chat-1/agent-state/claude-code/claude/"),
+    EXPECT_NE(readText(dir_ / "state" / "links.json")
+                  .find("root/t1/chat-1/agent-state/claude-code/claude/"),
               std::string::npos);
 
     // The CLI writes its session store through the link.
@@ -216,7 +240,8 @@ TEST_F(ExecutorWorkspace, LinkedAgentStateIsSyncedWithItsDeletionsAndComesBackIn
     EXPECT_EQ(first["uploaded_files"], 3) << "the totals count both";
     EXPECT_EQ(storedState("projects/p1/session.jsonl"), "{\"turn\":1}\n");
     EXPECT_EQ(storedState("settings.json"), "{}");
-    EXPECT_FALSE(storedState("escape/secret.txt").has_value()) << "symlinks in the state dir are not followed";
+    EXPECT_FALSE(storedState("escape/secret.txt").has_value())
+        << "symlinks in the state dir are not followed";
 
     const auto again = client().sync(trace_, "incremental", "test");
     EXPECT_EQ(again["uploaded_files"], 0) << again.dump();
@@ -243,7 +268,8 @@ TEST_F(ExecutorWorkspace, LinkedAgentStateIsSyncedWithItsDeletionsAndComesBackIn
     auto replacement = launch(second);
     ASSERT_TRUE(replacement);
     const auto plan = toJson(statePlan(second, RestoreSituation::Recreated));
-    EXPECT_EQ(client(second).validate(trace_, plan)["missing_paths"].size(), 1u) << "the link is not there yet";
+    EXPECT_EQ(client(second).validate(trace_, plan)["missing_paths"].size(), 1u)
+        << "the link is not there yet";
     EXPECT_EQ(client(second).restore(trace_, plan)["files"], 1);
     const auto relinked = client(second).link(trace_, plan);
     EXPECT_EQ(relinked["files"], 1) << relinked.dump();
@@ -251,7 +277,8 @@ TEST_F(ExecutorWorkspace, LinkedAgentStateIsSyncedWithItsDeletionsAndComesBackIn
     EXPECT_TRUE(fs::is_symlink(second / "home" / ".claude"));
     EXPECT_EQ(readText(second / "home" / ".claude" / "projects" / "p1" / "session.jsonl"),
               "{\"turn\":1}\n{\"turn\":2}\n");
-    EXPECT_FALSE(fs::exists(second / "home" / ".claude" / "settings.json")) << "deleted, so not restored";
+    EXPECT_FALSE(fs::exists(second / "home" / ".claude" / "settings.json"))
+        << "deleted, so not restored";
     EXPECT_EQ(readText(second / "workspace" / "a.txt"), "alpha");
     EXPECT_TRUE(client(second).validate(trace_, plan)["missing_paths"].empty());
     // Its syncs send the state to the same key.

@@ -28,7 +28,8 @@ class LocalRuntime : public ::testing::Test {
 protected:
     LocalRuntime() {
         worker_.sessionId = "chat-7";
-        worker_.workspaceS3Prefix = computeWorkspacePrefix("agent-worker", "root", "tenant-1", "chat-7").uri();
+        worker_.workspaceS3Prefix =
+            computeWorkspacePrefix("agent-worker", "root", "tenant-1", "chat-7").uri();
     }
     HttpExecutorClient client() {
         HttpExecutorClientOptions options;
@@ -52,11 +53,15 @@ TEST_F(LocalRuntime, AWorkerLivesThroughCreateStartRunSyncStopAndRemove) {
     runtime_.start(worker_);
     runtime_.start(worker_);  // idempotent
     ASSERT_EQ(runtime_.inspect(worker_), SandboxState::Running);
-    EXPECT_EQ((std::filesystem::status(runtime_.workerDir(worker_) / "state" / "token").permissions() &
-               std::filesystem::perms::group_read),
-              std::filesystem::perms::none);
+    EXPECT_EQ(
+        (std::filesystem::status(runtime_.privateDir(worker_) / "executor-token").permissions() &
+         (std::filesystem::perms::group_all | std::filesystem::perms::others_all)),
+        std::filesystem::perms::none);
+    EXPECT_FALSE(std::filesystem::exists(runtime_.workerDir(worker_) / "state" / "token"))
+        << "a token in the worker's own directory is readable by its agent";
 
-    client().startRun(trace_, {{"run_id", "r1"}, {"argv", {"sh", "-c", "echo hello from the worker"}}});
+    client().startRun(trace_,
+                      {{"run_id", "r1"}, {"argv", {"sh", "-c", "echo hello from the worker"}}});
     ASSERT_TRUE(sink_.waitForExit("r1"));
     EXPECT_EQ(sink_.events("r1", "stdout").at(0)["line"], "hello from the worker");
     // The executor calls back with its worker's own token, which names that worker.
@@ -69,7 +74,9 @@ TEST_F(LocalRuntime, AWorkerLivesThroughCreateStartRunSyncStopAndRemove) {
 
     std::ofstream(runtime_.workerDir(worker_) / "workspace" / "notes.md") << "kept";
     EXPECT_EQ(client().sync(trace_, "incremental", "idle_stop")["uploaded_files"], 1);
-    EXPECT_EQ(FileObjectStore(data_ / "objects").get("agent-worker/root/tenant-1/chat-7/workspace/notes.md"), "kept");
+    EXPECT_EQ(FileObjectStore(data_ / "objects")
+                  .get("agent-worker/root/tenant-1/chat-7/workspace/notes.md"),
+              "kept");
 
     runtime_.stop(worker_);
     runtime_.stop(worker_);  // idempotent
@@ -84,11 +91,12 @@ TEST_F(LocalRuntime, AWorkerLivesThroughCreateStartRunSyncStopAndRemove) {
 TEST_F(LocalRuntime, EachWorkerHasACallbackTokenOfItsOwnRevokedWhenItIsRemoved) {
     SessionWorker other = worker_;
     other.sessionId = "chat-8";
-    other.workspaceS3Prefix = computeWorkspacePrefix("agent-worker", "root", "tenant-1", "chat-8").uri();
+    other.workspaceS3Prefix =
+        computeWorkspacePrefix("agent-worker", "root", "tenant-1", "chat-8").uri();
     runtime_.create(worker_);
     runtime_.create(other);
     const auto tokenFile = [&](const SessionWorker& worker) {
-        std::ifstream in(runtime_.workerDir(worker) / "state" / "callback-token");
+        std::ifstream in(runtime_.privateDir(worker) / "callback-token");
         std::string token;
         std::getline(in, token);
         return token;
@@ -96,9 +104,10 @@ TEST_F(LocalRuntime, EachWorkerHasACallbackTokenOfItsOwnRevokedWhenItIsRemoved) 
     const std::string mine = tokenFile(worker_), theirs = tokenFile(other);
     ASSERT_FALSE(mine.empty());
     ASSERT_NE(mine, theirs);
-    EXPECT_EQ((std::filesystem::status(runtime_.workerDir(worker_) / "state" / "callback-token").permissions() &
-               (std::filesystem::perms::group_all | std::filesystem::perms::others_all)),
-              std::filesystem::perms::none);
+    EXPECT_EQ(
+        (std::filesystem::status(runtime_.privateDir(worker_) / "callback-token").permissions() &
+         (std::filesystem::perms::group_all | std::filesystem::perms::others_all)),
+        std::filesystem::perms::none);
     EXPECT_EQ(runtime_.callbackTokens().identify(mine)->sessionId, "chat-7");
     EXPECT_EQ(runtime_.callbackTokens().identify(theirs)->sessionId, "chat-8");
     EXPECT_FALSE(runtime_.callbackTokens().identify("guess").has_value());
@@ -109,7 +118,8 @@ TEST_F(LocalRuntime, EachWorkerHasACallbackTokenOfItsOwnRevokedWhenItIsRemoved) 
     EXPECT_EQ(restarted.callbackTokens().identify(mine)->sessionId, "chat-7");
 
     runtime_.remove(worker_);
-    EXPECT_FALSE(runtime_.callbackTokens().identify(mine).has_value()) << "a removed worker's token still works";
+    EXPECT_FALSE(runtime_.callbackTokens().identify(mine).has_value())
+        << "a removed worker's token still works";
     EXPECT_EQ(runtime_.callbackTokens().identify(theirs)->sessionId, "chat-8");
     runtime_.remove(other);
 }
@@ -122,19 +132,24 @@ TEST_F(LocalRuntime, ADeadExecutorIsSeenAsStoppedAndItsSuccessorDeliversWhatItCo
     const auto token = runtime_.endpoint(worker_).token;
     // Output the host never received: the host is down while the run prints and ends.
     sink_.setDown(true);
-    client().startRun(trace_, {{"run_id", "r2"}, {"argv", {"sh", "-c", "for i in 1 2 3 4 5; do echo $i; done"}}});
+    client().startRun(
+        trace_, {{"run_id", "r2"}, {"argv", {"sh", "-c", "for i in 1 2 3 4 5; do echo $i; done"}}});
     auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (client().runStatus(trace_, "r2")["state"] != "exited" && std::chrono::steady_clock::now() < deadline) {
+    while (client().runStatus(trace_, "r2")["state"] != "exited" &&
+           std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(20ms);
     }
     ASSERT_EQ(client().runStatus(trace_, "r2")["state"], "exited");
     ::kill(*pid, SIGKILL);
     deadline = std::chrono::steady_clock::now() + 10s;
-    while (runtime_.inspect(worker_) == SandboxState::Running && std::chrono::steady_clock::now() < deadline) {
+    while (runtime_.inspect(worker_) == SandboxState::Running &&
+           std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(20ms);
     }
-    EXPECT_EQ(runtime_.inspect(worker_), SandboxState::Stopped) << "a dead executor must not look running";
-    EXPECT_TRUE(std::filesystem::exists(runtime_.workerDir(worker_) / "executor.sock")) << "a stale socket is left";
+    EXPECT_EQ(runtime_.inspect(worker_), SandboxState::Stopped)
+        << "a dead executor must not look running";
+    EXPECT_TRUE(std::filesystem::exists(runtime_.workerDir(worker_) / "executor.sock"))
+        << "a stale socket is left";
 
     sink_.setDown(false);
     runtime_.start(worker_);
@@ -145,7 +160,8 @@ TEST_F(LocalRuntime, ADeadExecutorIsSeenAsStoppedAndItsSuccessorDeliversWhatItCo
     ASSERT_TRUE(sink_.waitForExit("r2")) << "the new executor delivers the old one's spool";
     const auto lines = sink_.events("r2", "stdout");
     ASSERT_EQ(lines.size(), 5u);
-    for (std::size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(lines[i]["line"], std::to_string(i + 1));
+    for (std::size_t i = 0; i < lines.size(); ++i)
+        EXPECT_EQ(lines[i]["line"], std::to_string(i + 1));
 }
 
 TEST_F(LocalRuntime, TheExecutorGetsACleanEnvironmentWithItsOwnHome) {
@@ -158,7 +174,8 @@ TEST_F(LocalRuntime, TheExecutorGetsACleanEnvironmentWithItsOwnHome) {
     const auto pid = runtime_.executorPid(worker_);
     ASSERT_TRUE(pid.has_value());
     std::ifstream in("/proc/" + std::to_string(*pid) + "/environ", std::ios::binary);
-    const std::string environ((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string environ((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
     std::map<std::string, std::string> values;
     for (std::size_t start = 0; start < environ.size();) {
         auto end = environ.find('\0', start);
@@ -177,10 +194,12 @@ TEST_F(LocalRuntime, TheExecutorGetsACleanEnvironmentWithItsOwnHome) {
         EXPECT_EQ(values["PATH"], path);
     }
     for (const auto& [name, value] : values) {
-        static const std::set<std::string> allowed{"PATH", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "SHELL",
-                                                   "HOME", "TMPDIR", "AW_EXECUTOR_TOKEN", "AW_CALLBACK_TOKEN"};
+        static const std::set<std::string> allowed{"PATH",    "LANG",  "LC_ALL", "TZ",    "USER",
+                                                   "LOGNAME", "SHELL", "HOME",   "TMPDIR"};
         EXPECT_TRUE(allowed.count(name)) << name << " reached the executor";
     }
+    EXPECT_EQ(environ.find(runtime_.endpoint(worker_).token), std::string::npos)
+        << "the executor token is in the executor's environment";
 
     // What a run sees: the same, without the executor's own tokens, plus its run id.
     client().startRun(trace_, {{"run_id", "env"}, {"argv", {"env"}}});
@@ -196,7 +215,8 @@ TEST_F(LocalRuntime, TheExecutorGetsACleanEnvironmentWithItsOwnHome) {
     EXPECT_TRUE(runNames.count("HOME"));
     EXPECT_FALSE(runNames.count("ANTHROPIC_API_KEY"));
     EXPECT_FALSE(runNames.count("AW_EXECUTOR_TOKEN")) << "the run could call its own executor";
-    EXPECT_FALSE(runNames.count("AW_CALLBACK_TOKEN")) << "the run could post callbacks as the executor";
+    EXPECT_FALSE(runNames.count("AW_CALLBACK_TOKEN"))
+        << "the run could post callbacks as the executor";
 }
 
 }  // namespace

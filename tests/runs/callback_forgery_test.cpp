@@ -46,6 +46,8 @@ protected:
         HostSpec spec{data(), plugins(), "", quickHostEnv()};
         spec.env["AW_PROVIDERS"] =
             Json{{"claude-code", {{"binary", (bin() / "silent-claude").string()}}}}.dump();
+        spec.env["AW_RUNTIME_LOCAL_READ_ONLY_PATHS"] =
+            releases().string();  // shown to the fake CLI
         spec.env["AW_LIFECYCLE_IDLE_TIMEOUT_S"] = "0";
         spec.env["AW_LIFECYCLE_REMOVE_AFTER_S"] = "0";
         return spec;
@@ -53,9 +55,10 @@ protected:
 
     void release(const std::string& sid) { std::ofstream(releases() / sid) << "go\n"; }
 
-    //! The worker's own callback token, as its executor got it.
+    //! The worker's own callback token, as its executor got it (an agent that could read it
+    //! out of its executor is assumed here).
     std::string callbackTokenOf(const AgentHost& host, const std::string& sid) const {
-        std::ifstream in(host.workerDir(sid) / "state" / "callback-token");
+        std::ifstream in(host.dataDir() / "workers-private" / sid / "callback-token");
         std::string token;
         std::getline(in, token);
         return token;

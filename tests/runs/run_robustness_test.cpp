@@ -67,7 +67,8 @@ protected:
     }
 
     void SetUp() override {
-        for (const auto& dir : {dataDir(), pluginsDir(), binDir(), releaseDir()}) fs::create_directories(dir);
+        for (const auto& dir : {dataDir(), pluginsDir(), binDir(), releaseDir()})
+            fs::create_directories(dir);
     }
 
     //! The database URL of this test ("" for SQLite in the data dir).
@@ -75,11 +76,16 @@ protected:
 
     HostSpec spec(std::map<std::string, std::string> extra = {}) {
         HostSpec spec{dataDir(), pluginsDir(), databaseUrl(), test::quickHostEnv()};
+        // The fake CLIs' release files and line files, shown in the workers' sandboxes.
+        spec.env["AW_RUNTIME_LOCAL_READ_ONLY_PATHS"] =
+            releaseDir().string() + "," + (root_ / "lines").string();
         for (auto& [name, value] : extra) spec.env[name] = value;
         return spec;
     }
 
-    void dropClaudeCode() { test::dropPlugin(test::shippedPlugin("claude-code"), pluginsDir(), "claude-code.so"); }
+    void dropClaudeCode() {
+        test::dropPlugin(test::shippedPlugin("claude-code"), pluginsDir(), "claude-code.so");
+    }
 
     //! A fake `claude`: prints the first `head` lines of `fixture`, waits (at most 90 s) until
     //! release/<session id> exists, prints the rest, exits 0. With head = 0 and an empty
@@ -88,14 +94,18 @@ protected:
     fs::path fakeClaude(const std::string& name, const std::string& fixture, std::size_t head) {
         std::string body =
             "session=$(basename \"$(dirname \"$PWD\")\")\n"
-            "release=" + shellQuote(releaseDir().string()) + "/$session\n";
+            "release=" +
+            shellQuote(releaseDir().string()) + "/$session\n";
         if (!fixture.empty()) {
-            body += "head -n " + std::to_string(head) + " " + shellQuote(fixturePath(fixture).string()) + "\n";
+            body += "head -n " + std::to_string(head) + " " +
+                    shellQuote(fixturePath(fixture).string()) + "\n";
         }
-        body += "i=0\n"
-                "while [ ! -e \"$release\" ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i+1)); done\n";
+        body +=
+            "i=0\n"
+            "while [ ! -e \"$release\" ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i+1)); done\n";
         if (!fixture.empty()) {
-            body += "tail -n +" + std::to_string(head + 1) + " " + shellQuote(fixturePath(fixture).string()) + "\n";
+            body += "tail -n +" + std::to_string(head + 1) + " " +
+                    shellQuote(fixturePath(fixture).string()) + "\n";
         }
         body += "exit 0\n";
         return writeScript(binDir() / name, body);
@@ -171,7 +181,8 @@ Json exitRecord(const std::string& runId, std::size_t lines) {
 //! Lines [from, to] (1-based) of `lines` as the executor's stdout records.
 Json batch(const std::string& runId, const std::vector<std::string>& lines, int from, int to) {
     Json records = Json::array();
-    for (int seq = from; seq <= to; ++seq) records.push_back(stdoutRecord(runId, seq, lines[static_cast<std::size_t>(seq - 1)]));
+    for (int seq = from; seq <= to; ++seq)
+        records.push_back(stdoutRecord(runId, seq, lines[static_cast<std::size_t>(seq - 1)]));
     return records;
 }
 
@@ -185,8 +196,9 @@ Json translatedOnly(const Json& comparableEvents) {
 }
 
 Json sortedById(Json comparableEvents) {
-    std::sort(comparableEvents.begin(), comparableEvents.end(),
-              [](const Json& a, const Json& b) { return a.value("event_id", "") < b.value("event_id", ""); });
+    std::sort(comparableEvents.begin(), comparableEvents.end(), [](const Json& a, const Json& b) {
+        return a.value("event_id", "") < b.value("event_id", "");
+    });
     return comparableEvents;
 }
 
@@ -201,24 +213,29 @@ std::string syncsCoverEveryMessage(const std::vector<Json>& events) {
         if (type == "message.stop") stops.insert(event.value("event_id", ""));
         if (type != "workspace.sync") continue;
         const Json data = event.value("data", Json::object());
-        if (data.value("status", "") != "succeeded") problems += "sync " + data.dump() + " failed; ";
+        if (data.value("status", "") != "succeeded")
+            problems += "sync " + data.dump() + " failed; ";
         for (const auto& id : data.value("message_event_ids", Json::array())) {
-            if (!stops.count(id.get<std::string>())) problems += "sync before " + id.get<std::string>() + "; ";
+            if (!stops.count(id.get<std::string>()))
+                problems += "sync before " + id.get<std::string>() + "; ";
             ++covered[id.get<std::string>()];
         }
     }
     for (const auto& stop : stops) {
-        if (covered[stop] != 1) problems += stop + " synced " + std::to_string(covered[stop]) + " times; ";
+        if (covered[stop] != 1)
+            problems += stop + " synced " + std::to_string(covered[stop]) + " times; ";
     }
     return problems;
 }
 
-void expectCallback(const AgentHost& host, const std::string& sid, const std::string& rid, const Json& records,
-                    std::size_t fresh, const std::string& what) {
+void expectCallback(const AgentHost& host, const std::string& sid, const std::string& rid,
+                    const Json& records, std::size_t fresh, const std::string& what) {
     const auto answer = host.callback(sid, rid, records);
     ASSERT_EQ(answer.status, 200) << what << ": " << answer.body;
-    EXPECT_EQ(answer.json().value("accepted", -1), static_cast<int>(records.size())) << what << ": " << answer.body;
-    EXPECT_EQ(answer.json().value("new", -1), static_cast<int>(fresh)) << what << ": " << answer.body;
+    EXPECT_EQ(answer.json().value("accepted", -1), static_cast<int>(records.size()))
+        << what << ": " << answer.body;
+    EXPECT_EQ(answer.json().value("new", -1), static_cast<int>(fresh))
+        << what << ": " << answer.body;
 }
 
 void RunRobustnessBase::duplicateAndReorderedCallbacksChangeNothing() {
@@ -235,7 +252,8 @@ void RunRobustnessBase::duplicateAndReorderedCallbacksChangeNothing() {
     const std::string refSession = "rr-once";
     const auto ref = host.sendMessage(refSession, "claude-code", "make two files");
     host.waitRunStatus(ref, {"running"}, 60s);
-    expectCallback(host, refSession, ref, batch(ref, lines, 1, n), static_cast<std::size_t>(n), "reference lines");
+    expectCallback(host, refSession, ref, batch(ref, lines, 1, n), static_cast<std::size_t>(n),
+                   "reference lines");
     expectCallback(host, refSession, ref, exitRecord(ref, lines.size()), 1, "reference exit");
     const Json refRun = host.waitRunFinished(ref, 60s);
     release(refSession);
@@ -245,9 +263,11 @@ void RunRobustnessBase::duplicateAndReorderedCallbacksChangeNothing() {
     const auto rid = host.sendMessage(sid, "claude-code", "make two files");
     host.waitRunStatus(rid, {"running"}, 60s);
     const int a = n / 3, b = 2 * n / 3;
-    expectCallback(host, sid, rid, batch(rid, lines, b + 1, n), static_cast<std::size_t>(n - b), "batch 3");
+    expectCallback(host, sid, rid, batch(rid, lines, b + 1, n), static_cast<std::size_t>(n - b),
+                   "batch 3");
     expectCallback(host, sid, rid, batch(rid, lines, 1, a), static_cast<std::size_t>(a), "batch 1");
-    expectCallback(host, sid, rid, batch(rid, lines, a + 1, b), static_cast<std::size_t>(b - a), "batch 2");
+    expectCallback(host, sid, rid, batch(rid, lines, a + 1, b), static_cast<std::size_t>(b - a),
+                   "batch 2");
     expectCallback(host, sid, rid, batch(rid, lines, 1, a), 0, "batch 1 again");
     expectCallback(host, sid, rid, exitRecord(rid, lines.size()), 1, "exit");
     const Json run = host.waitRunFinished(rid, 60s);
@@ -257,14 +277,15 @@ void RunRobustnessBase::duplicateAndReorderedCallbacksChangeNothing() {
     expectCallback(host, sid, rid, exitRecord(rid, lines.size()), 0, "exit again");
     release(sid);
 
-    ASSERT_EQ(refRun.value("status", ""), "completed") << refRun.dump() << "\n" << describeEvents(host.events(ref));
+    ASSERT_EQ(refRun.value("status", ""), "completed") << refRun.dump() << "\n"
+                                                       << describeEvents(host.events(ref));
     ASSERT_EQ(run.value("status", ""), "completed") << run.dump() << "\n" << describeEvents(events);
     const auto refEvents = host.events(ref);
     EXPECT_EQ(denseAndUnique(refEvents), "");
     EXPECT_EQ(denseAndUnique(events), "");
     EXPECT_EQ(host.events(rid).size(), events.size()) << "late duplicates added events";
-    for (const char* type : {"provider.session", "message.stop", "tool.start", "tool.result", "todo.update",
-                             "usage", "run.completed"}) {
+    for (const char* type : {"provider.session", "message.stop", "tool.start", "tool.result",
+                             "todo.update", "usage", "run.completed"}) {
         EXPECT_GE(countType(events, type), 1) << type << " missing:\n" << describeEvents(events);
     }
     int terminals = 0;
@@ -275,14 +296,21 @@ void RunRobustnessBase::duplicateAndReorderedCallbacksChangeNothing() {
     // own events too, though a workspace.sync may come later when the lines arrived in other
     // batches (it follows the feed of the chunk holding its message.stop).
     EXPECT_EQ(translatedOnly(comparable(events, rid)), translatedOnly(comparable(refEvents, ref)))
-        << "reordered:\n" << describeEvents(events) << "in order:\n" << describeEvents(refEvents);
+        << "reordered:\n"
+        << describeEvents(events) << "in order:\n"
+        << describeEvents(refEvents);
     EXPECT_EQ(sortedById(comparable(events, rid)), sortedById(comparable(refEvents, ref)))
-        << "reordered:\n" << describeEvents(events) << "in order:\n" << describeEvents(refEvents);
+        << "reordered:\n"
+        << describeEvents(events) << "in order:\n"
+        << describeEvents(refEvents);
     EXPECT_EQ(syncsCoverEveryMessage(events), "") << describeEvents(events);
     EXPECT_EQ(run.value("usage", Json()), refRun.value("usage", Json()));
-    EXPECT_EQ(run.value("provider_session_id", Json()), refRun.value("provider_session_id", Json()));
-    const Json todos = host.get("/v1/sessions/" + sid + "/todos").json().value("todos", Json::array());
-    const Json refTodos = host.get("/v1/sessions/" + refSession + "/todos").json().value("todos", Json::array());
+    EXPECT_EQ(run.value("provider_session_id", Json()),
+              refRun.value("provider_session_id", Json()));
+    const Json todos =
+        host.get("/v1/sessions/" + sid + "/todos").json().value("todos", Json::array());
+    const Json refTodos =
+        host.get("/v1/sessions/" + refSession + "/todos").json().value("todos", Json::array());
     EXPECT_FALSE(todos.empty());
     auto withoutRun = [](Json list) {
         for (auto& item : list) item.erase("run_id");
@@ -291,7 +319,9 @@ void RunRobustnessBase::duplicateAndReorderedCallbacksChangeNothing() {
     EXPECT_EQ(withoutRun(todos), withoutRun(refTodos));
 }
 
-TEST_F(RunRobustness, DuplicateAndReorderedCallbacksChangeNothing) { duplicateAndReorderedCallbacksChangeNothing(); }
+TEST_F(RunRobustness, DuplicateAndReorderedCallbacksChangeNothing) {
+    duplicateAndReorderedCallbacksChangeNothing();
+}
 TEST_F(RunRobustnessPostgres, DuplicateAndReorderedCallbacksChangeNothing) {
     duplicateAndReorderedCallbacksChangeNothing();
 }
@@ -326,7 +356,8 @@ TEST_F(RunRobustness, ProviderHostKilledMidRunLosesNothing) {
     const Json run = host.waitRunFinished(rid, 90s);
     const auto events = host.events(rid);
 
-    EXPECT_EQ(run.value("status", ""), "completed") << run.dump() << "\n" << describeEvents(events) << host.logTail();
+    EXPECT_EQ(run.value("status", ""), "completed") << run.dump() << "\n"
+                                                    << describeEvents(events) << host.logTail();
     EXPECT_EQ(denseAndUnique(events), "");
     int terminals = 0;
     for (const auto& type : typesOf(events)) terminals += isTerminalType(type) ? 1 : 0;
@@ -334,9 +365,13 @@ TEST_F(RunRobustness, ProviderHostKilledMidRunLosesNothing) {
     // Nothing lost, nothing doubled: the same translated events in the same order, the same
     // host events (a workspace.sync may sit elsewhere: it follows its chunk's feed).
     EXPECT_EQ(translatedOnly(comparable(events, rid)), translatedOnly(comparable(calmEvents, calm)))
-        << "killed:\n" << describeEvents(events) << "calm:\n" << describeEvents(calmEvents);
+        << "killed:\n"
+        << describeEvents(events) << "calm:\n"
+        << describeEvents(calmEvents);
     EXPECT_EQ(sortedById(comparable(events, rid)), sortedById(comparable(calmEvents, calm)))
-        << "killed:\n" << describeEvents(events) << "calm:\n" << describeEvents(calmEvents);
+        << "killed:\n"
+        << describeEvents(events) << "calm:\n"
+        << describeEvents(calmEvents);
     EXPECT_EQ(syncsCoverEveryMessage(events), "") << describeEvents(events);
     EXPECT_EQ(countType(events, "provider.quarantine"), 0);
     EXPECT_EQ(run.value("usage", Json()), calmRun.value("usage", Json()));
@@ -356,12 +391,16 @@ TEST_F(RunRobustness, PoisonLineIsQuarantinedAndTheRestTranslated) {
     test::dropPlugin(test::testPlugin("abort-on-poison"), pluginsDir(), "abort-on-poison.so");
     writeScript(binDir() / "cat",
                 "if [ -n \"$AWRR_LINES_DIR\" ]; then\n"
-                "  exec " + realCat() + " \"$AWRR_LINES_DIR/$(basename \"$(dirname \"$PWD\")\").txt\"\n"
-                "fi\n"
-                "exec " + realCat() + " \"$@\"\n");
-    const std::vector<std::string> good = {R"({"n":1,"text":"good one"})", R"({"n":2,"text":"good two"})",
-                                           R"({"n":3,"text":"good three"})", R"({"n":4,"text":"good four"})",
-                                           R"({"n":5,"text":"good five"})", R"({"n":6,"text":"good six"})"};
+                "  exec " +
+                    realCat() +
+                    " \"$AWRR_LINES_DIR/$(basename \"$(dirname \"$PWD\")\").txt\"\n"
+                    "fi\n"
+                    "exec " +
+                    realCat() + " \"$@\"\n");
+    const std::vector<std::string> good = {
+        R"({"n":1,"text":"good one"})",   R"({"n":2,"text":"good two"})",
+        R"({"n":3,"text":"good three"})", R"({"n":4,"text":"good four"})",
+        R"({"n":5,"text":"good five"})",  R"({"n":6,"text":"good six"})"};
     const std::string poison = R"({"n":"x","text":"a poison pill"})";
     fs::create_directories(root_ / "lines");
     {
@@ -374,26 +413,32 @@ TEST_F(RunRobustness, PoisonLineIsQuarantinedAndTheRestTranslated) {
         }
     }
     const char* path = std::getenv("PATH");
-    AgentHost host(spec({{"PATH", binDir().string() + ":" + (path ? path : "/usr/bin:/bin")},
-                    {"AW_PROVIDERS",
-                     Json{{"abort-on-poison", {{"env", {{"AWRR_LINES_DIR", (root_ / "lines").string()}}}}}}.dump()}}));
+    AgentHost host(spec(
+        {{"PATH", binDir().string() + ":" + (path ? path : "/usr/bin:/bin")},
+         {"AW_PROVIDERS",
+          Json{{"abort-on-poison", {{"env", {{"AWRR_LINES_DIR", (root_ / "lines").string()}}}}}}
+              .dump()}}));
     host.waitProviderHealthy("abort-on-poison");
 
     const auto rid = host.sendMessage("rr-poison", "abort-on-poison", "anything");
     const Json run = host.waitRunFinished(rid, 90s);
     const auto events = host.events(rid);
 
-    EXPECT_EQ(run.value("status", ""), "completed") << run.dump() << "\n" << describeEvents(events) << host.logTail();
+    EXPECT_EQ(run.value("status", ""), "completed") << run.dump() << "\n"
+                                                    << describeEvents(events) << host.logTail();
     EXPECT_EQ(denseAndUnique(events), "");
-    ASSERT_EQ(countType(events, "provider.quarantine"), 1) << describeEvents(events) << host.logTail();
+    ASSERT_EQ(countType(events, "provider.quarantine"), 1)
+        << describeEvents(events) << host.logTail();
     std::vector<std::string> texts;
     std::vector<int> numbers;
     for (const auto& event : events) {
         const Json data = event.value("data", Json::object());
         if (event["type"] == "provider.quarantine") {
             EXPECT_EQ(data.value("line_preview", ""), poison) << data.dump();
-            EXPECT_EQ(data.value("raw_event_ids", Json()), Json::array({rid + "/stdout/4"})) << data.dump();
-            EXPECT_GE(data.value("crashes", 0), 2) << "quarantined before it crashed the plugin again: " << data.dump();
+            EXPECT_EQ(data.value("raw_event_ids", Json()), Json::array({rid + "/stdout/4"}))
+                << data.dump();
+            EXPECT_GE(data.value("crashes", 0), 2)
+                << "quarantined before it crashed the plugin again: " << data.dump();
         }
         if (event["type"] == "message.delta") {
             texts.push_back(data.value("text", ""));
@@ -415,8 +460,10 @@ TEST_F(RunRobustness, PoisonLineIsQuarantinedAndTheRestTranslated) {
     const auto clean = host.sendMessage("rr-clean", "abort-on-poison", "anything");
     const Json cleanRun = host.waitRunFinished(clean, 60s);
     const auto cleanEvents = host.events(clean);
-    EXPECT_EQ(cleanRun.value("status", ""), "completed") << describeEvents(cleanEvents) << host.logTail();
-    EXPECT_EQ(countType(cleanEvents, "message.delta"), static_cast<int>(good.size())) << describeEvents(cleanEvents);
+    EXPECT_EQ(cleanRun.value("status", ""), "completed")
+        << describeEvents(cleanEvents) << host.logTail();
+    EXPECT_EQ(countType(cleanEvents, "message.delta"), static_cast<int>(good.size()))
+        << describeEvents(cleanEvents);
     EXPECT_EQ(countType(cleanEvents, "provider.quarantine"), 0) << describeEvents(cleanEvents);
     EXPECT_EQ(host.provider("abort-on-poison").value("restarts", -1), row.value("restarts", 0))
         << "the clean run crashed the provider";
@@ -430,29 +477,36 @@ TEST_F(RunRobustness, LinesWhoseEventsBreakTheTableAreLineErrorsInALiveRun) {
     test::dropPlugin(test::testPlugin("lying-events"), pluginsDir(), "lying-events.so");
     writeScript(binDir() / "cat",
                 "if [ -n \"$AWRR_LINES_DIR\" ]; then\n"
-                "  exec " + realCat() + " \"$AWRR_LINES_DIR/$(basename \"$(dirname \"$PWD\")\").txt\"\n"
-                "fi\n"
-                "exec " + realCat() + " \"$@\"\n");
+                "  exec " +
+                    realCat() +
+                    " \"$AWRR_LINES_DIR/$(basename \"$(dirname \"$PWD\")\").txt\"\n"
+                    "fi\n"
+                    "exec " +
+                    realCat() + " \"$@\"\n");
     fs::create_directories(root_ / "lines");
     {
         std::ofstream lines(root_ / "lines" / "rr-lying.txt");
         lines << "first\nan unknown type\na host-only type\na missing name\nlast\n";
     }
     const char* path = std::getenv("PATH");
-    AgentHost host(spec({{"PATH", binDir().string() + ":" + (path ? path : "/usr/bin:/bin")},
-                    {"AW_PROVIDERS",
-                     Json{{"lying-events", {{"env", {{"AWRR_LINES_DIR", (root_ / "lines").string()}}}}}}.dump()}}));
+    AgentHost host(
+        spec({{"PATH", binDir().string() + ":" + (path ? path : "/usr/bin:/bin")},
+              {"AW_PROVIDERS",
+               Json{{"lying-events", {{"env", {{"AWRR_LINES_DIR", (root_ / "lines").string()}}}}}}
+                   .dump()}}));
     host.waitProviderHealthy("lying-events");
 
     const auto rid = host.sendMessage("rr-lying", "lying-events", "anything");
     const Json run = host.waitRunFinished(rid, 60s);
     const auto events = host.events(rid);
-    EXPECT_EQ(run.value("status", ""), "completed") << run.dump() << "\n" << describeEvents(events) << host.logTail();
+    EXPECT_EQ(run.value("status", ""), "completed") << run.dump() << "\n"
+                                                    << describeEvents(events) << host.logTail();
     EXPECT_EQ(denseAndUnique(events), "");
 
     // Nothing is stored under a type the table does not allow a plugin.
     EXPECT_EQ(countType(events, "message.shout"), 0) << describeEvents(events);
-    EXPECT_EQ(countType(events, "run.queued"), 1) << "only the host's own: " << describeEvents(events);
+    EXPECT_EQ(countType(events, "run.queued"), 1)
+        << "only the host's own: " << describeEvents(events);
     EXPECT_EQ(countType(events, "tool.start"), 0) << describeEvents(events);
     // The two good lines, and none of the rejected lines' events (the unknown line's first
     // event was fine, but a line is rejected as a whole).
@@ -471,19 +525,22 @@ TEST_F(RunRobustness, LinesWhoseEventsBreakTheTableAreLineErrorsInALiveRun) {
         EXPECT_EQ(data.value("provider", ""), "lying-events") << data.dump();
         EXPECT_FALSE(data.value("reason", "").empty()) << data.dump();
     }
-    EXPECT_EQ(rawIds, (std::vector<std::string>{rid + "/stdout/2", rid + "/stdout/3", rid + "/stdout/4"}))
+    EXPECT_EQ(rawIds,
+              (std::vector<std::string>{rid + "/stdout/2", rid + "/stdout/3", rid + "/stdout/4"}))
         << describeEvents(events);
     const Json terminal = events.back();
     ASSERT_TRUE(isTerminalType(terminal.value("type", ""))) << describeEvents(events);
     EXPECT_EQ(terminal["data"].value("line_errors", -1), 3) << terminal.dump();
     // The host logged each rejection with the provider's name.
-    EXPECT_NE(host.logTail(200000).find("a plugin output was rejected"), std::string::npos) << host.logTail();
+    EXPECT_NE(host.logTail(200000).find("a plugin output was rejected"), std::string::npos)
+        << host.logTail();
 }
 
 // ---- 4. agent-host killed mid-run --------------------------------------------------------
 
 TEST_F(RunRobustness, AgentHostKilledMidRunEndsTheRunAndLeavesNoProcess) {
-    if (const auto missing = live::missingCli(live::Cli::ClaudeCode); !missing.empty()) GTEST_FAIL() << missing;
+    if (const auto missing = live::missingCli(live::Cli::ClaudeCode); !missing.empty())
+        GTEST_FAIL() << missing;
     RealClaude claude;
     dropClaudeCode();
     const auto hostSpec = spec({{"AW_HOST_ID", "rr-host-1"},
@@ -493,18 +550,21 @@ TEST_F(RunRobustness, AgentHostKilledMidRunEndsTheRunAndLeavesNoProcess) {
     const std::string sid = "rr-slow";
     const auto rid = first->sendMessage(sid, "claude-code", "SLOWTOOL please");
     // The slow tool touches slow.started, then sleeps 30 s.
-    ASSERT_TRUE(eventually([&] { return fs::exists(workerDir(sid) / "workspace" / "slow.started"); }, 90s))
+    ASSERT_TRUE(
+        eventually([&] { return fs::exists(workerDir(sid) / "workspace" / "slow.started"); }, 90s))
         << describeEvents(first->events(rid)) << first->logTail() << claude.server.log();
     ASSERT_EQ(first->run(rid).value("status", ""), "running");
 
     auto oldProcesses = processesUnder(dataDir() / "workers");
     const pid_t providerPid = first->provider("claude-code").value("pid", 0);
     std::string seen;
-    for (const auto& [pid, command] : oldProcesses) seen += "  " + std::to_string(pid) + " " + command + "\n";
+    for (const auto& [pid, command] : oldProcesses)
+        seen += "  " + std::to_string(pid) + " " + command + "\n";
     ASSERT_GE(oldProcesses.size(), 2u) << "expected the executor and the CLI:\n" << seen;
     std::cout << "killing agent-host " << first->pid() << " with these worker processes:\n" << seen;
     first->killHard();
-    for (auto& [pid, command] : processesUnder(dataDir() / "workers")) oldProcesses.emplace(pid, command);
+    for (auto& [pid, command] : processesUnder(dataDir() / "workers"))
+        oldProcesses.emplace(pid, command);
     const std::string firstLog = first->logTail();
 
     AgentHost second(hostSpec);
@@ -535,13 +595,17 @@ TEST_F(RunRobustness, AgentHostKilledMidRunEndsTheRunAndLeavesNoProcess) {
     for (const auto& [pid, command] : oldProcesses) {
         if (processAlive(pid)) survivors += "  " + std::to_string(pid) + " " + command + "\n";
     }
-    if (providerPid > 0 && processAlive(providerPid)) survivors += "  provider-host " + std::to_string(providerPid) + "\n";
-    EXPECT_TRUE(gone) << "processes of the killed host still run:\n" << survivors << "old host log:\n" << firstLog;
+    if (providerPid > 0 && processAlive(providerPid))
+        survivors += "  provider-host " + std::to_string(providerPid) + "\n";
+    EXPECT_TRUE(gone) << "processes of the killed host still run:\n"
+                      << survivors << "old host log:\n"
+                      << firstLog;
     // Nor anything they started after the snapshot: whatever runs in the workers now belongs
     // to the new host.
     std::string orphans;
     for (const auto& [pid, command] : processesUnder(dataDir() / "workers")) {
-        if (processAlive(pid) && !descendsFrom(pid, second.pid())) orphans += "  " + std::to_string(pid) + " " + command + "\n";
+        if (processAlive(pid) && !descendsFrom(pid, second.pid()))
+            orphans += "  " + std::to_string(pid) + " " + command + "\n";
     }
     EXPECT_EQ(orphans, "") << "processes in the workers that the new host did not start";
 }
@@ -549,19 +613,21 @@ TEST_F(RunRobustness, AgentHostKilledMidRunEndsTheRunAndLeavesNoProcess) {
 // ---- 5. idle stop, removal, restore and resume --------------------------------------------
 
 void RunRobustnessBase::idleStopRemoveThenResume() {
-    if (const auto missing = live::missingCli(live::Cli::ClaudeCode); !missing.empty()) GTEST_FAIL() << missing;
+    if (const auto missing = live::missingCli(live::Cli::ClaudeCode); !missing.empty())
+        GTEST_FAIL() << missing;
     RealClaude claude;
     dropClaudeCode();
     AgentHost host(spec({{"AW_LIFECYCLE_IDLE_TIMEOUT_S", "0"},
-                    {"AW_LIFECYCLE_REMOVE_AFTER_S", "0"},
-                    {"AW_PROVIDERS", providersJson(claude.binary, claude.env())}}));
+                         {"AW_LIFECYCLE_REMOVE_AFTER_S", "0"},
+                         {"AW_PROVIDERS", providersJson(claude.binary, claude.env())}}));
     host.waitProviderHealthy("claude-code");
     const std::string sid = "rr-life";
 
     const auto first = host.sendMessage(sid, "claude-code", "TOOLS_AND_TODOS please");
     const Json firstRun = host.waitRunFinished(first, 120s);
     ASSERT_EQ(firstRun.value("status", ""), "completed")
-        << firstRun.dump() << "\n" << describeEvents(host.events(first)) << host.logTail();
+        << firstRun.dump() << "\n"
+        << describeEvents(host.events(first)) << host.logTail();
     ASSERT_TRUE(fs::exists(workerDir(sid) / "workspace" / "hello.txt"));
     const std::string providerSession = firstRun.value("provider_session_id", Json("")).is_string()
                                             ? firstRun["provider_session_id"].get<std::string>()
@@ -598,34 +664,42 @@ void RunRobustnessBase::idleStopRemoveThenResume() {
             transcriptStored = true;
         }
     }
-    EXPECT_TRUE(transcriptStored) << "no transcript of " << providerSession << " in the store:\n" << stateFiles;
+    EXPECT_TRUE(transcriptStored) << "no transcript of " << providerSession << " in the store:\n"
+                                  << stateFiles;
 
     // A new message restores the worker and resumes the CLI's session.
     const auto second = host.sendMessage(sid, "claude-code", "RECALL what I asked");
     const Json secondRun = host.waitRunFinished(second, 120s);
     const auto events = host.events(second);
-    ASSERT_EQ(secondRun.value("status", ""), "completed") << secondRun.dump() << "\n" << describeEvents(events)
-                                                          << host.logTail();
+    ASSERT_EQ(secondRun.value("status", ""), "completed")
+        << secondRun.dump() << "\n"
+        << describeEvents(events) << host.logTail();
     EXPECT_TRUE(fs::is_regular_file(workerDir(sid) / "workspace" / "hello.txt"));
     EXPECT_EQ(secondRun.value("provider_session_id", Json()), providerSession) << secondRun.dump();
     EXPECT_EQ(denseAndUnique(events), "");
     bool restored = false, recalled = false;
     for (const auto& event : events) {
         const Json data = event.value("data", Json::object());
-        if (event["type"] == "workspace.restore") restored = data.value("status", "") == "succeeded";
+        if (event["type"] == "workspace.restore")
+            restored = data.value("status", "") == "succeeded";
         if (event["type"] == "message.stop" &&
             data.value("text", "").find("TOOLS_AND_TODOS") != std::string::npos) {
             recalled = true;
         }
     }
     EXPECT_TRUE(restored) << describeEvents(events);
-    EXPECT_TRUE(recalled) << "the resumed CLI did not see the first prompt:\n" << describeEvents(events);
+    EXPECT_TRUE(recalled) << "the resumed CLI did not see the first prompt:\n"
+                          << describeEvents(events);
     worker = host.session(sid);
     EXPECT_EQ(worker.value("status", ""), "running") << worker.dump();
 }
 
-TEST_F(RunRobustness, IdleStopRemoveThenNewMessageRestoresAndResumes) { idleStopRemoveThenResume(); }
-TEST_F(RunRobustnessPostgres, IdleStopRemoveThenNewMessageRestoresAndResumes) { idleStopRemoveThenResume(); }
+TEST_F(RunRobustness, IdleStopRemoveThenNewMessageRestoresAndResumes) {
+    idleStopRemoveThenResume();
+}
+TEST_F(RunRobustnessPostgres, IdleStopRemoveThenNewMessageRestoresAndResumes) {
+    idleStopRemoveThenResume();
+}
 
 // ---- 6. a sync that fails keeps the worker ----------------------------------------------
 
@@ -633,14 +707,15 @@ TEST_F(RunRobustness, SyncFailureKeepsTheWorkerRunning) {
     dropClaudeCode();
     const auto basic = fakeClaude("basic-claude", "claude-basic.jsonl", 1000);
     AgentHost host(spec({{"AW_LIFECYCLE_IDLE_TIMEOUT_S", "0"},
-                    {"AW_LIFECYCLE_REMOVE_AFTER_S", "0"},
-                    {"AW_PROVIDERS", providersJson(basic.string())}}));
+                         {"AW_LIFECYCLE_REMOVE_AFTER_S", "0"},
+                         {"AW_PROVIDERS", providersJson(basic.string())}}));
     host.waitProviderHealthy("claude-code");
     const std::string sid = "rr-sync";
     release(sid);
     const auto rid = host.sendMessage(sid, "claude-code", "hello");
     const Json run = host.waitRunFinished(rid, 60s);
-    ASSERT_EQ(run.value("status", ""), "completed") << describeEvents(host.events(rid)) << host.logTail();
+    ASSERT_EQ(run.value("status", ""), "completed")
+        << describeEvents(host.events(rid)) << host.logTail();
 
     // The store cannot take the session's workspace: a file sits where its folder belongs.
     const auto blocked = storeDir(sid) / "workspace";
@@ -712,7 +787,8 @@ protected:
         const auto answer = host_->post("/v1/run-queue/drain");
         if (answer.status != 200) throw std::runtime_error("drain answered " + answer.body);
         std::vector<std::string> ids;
-        for (const auto& id : answer.json().value("claimed", Json::array())) ids.push_back(id.get<std::string>());
+        for (const auto& id : answer.json().value("claimed", Json::array()))
+            ids.push_back(id.get<std::string>());
         return ids;
     }
 
@@ -736,18 +812,23 @@ TEST_F(RunRobustnessQueue, DrainNeverClaimsTwoRunsOfOneSession) {
             EXPECT_TRUE(claimed.insert(id).second) << id << " claimed twice";
         }
     }
-    EXPECT_EQ(claimed, (std::set<std::string>{a1_, b1_})) << "the oldest entry of each session first";
-    EXPECT_EQ(drain(), std::vector<std::string>{}) << "rr-qa's second run was claimed while its first runs";
+    EXPECT_EQ(claimed, (std::set<std::string>{a1_, b1_}))
+        << "the oldest entry of each session first";
+    EXPECT_EQ(drain(), std::vector<std::string>{})
+        << "rr-qa's second run was claimed while its first runs";
     EXPECT_EQ(queued(), (std::set<std::string>{a2_}));
     EXPECT_EQ(host_->run(a2_).value("status", ""), "queued");
 
     // Once rr-qa's first run is over, its second one can go.
     release("rr-qa");
-    EXPECT_EQ(host_->waitRunFinished(a1_, 60s).value("status", ""), "completed") << describeEvents(host_->events(a1_));
+    EXPECT_EQ(host_->waitRunFinished(a1_, 60s).value("status", ""), "completed")
+        << describeEvents(host_->events(a1_));
     EXPECT_EQ(drain(), std::vector<std::string>{a2_});
-    EXPECT_EQ(host_->waitRunFinished(a2_, 60s).value("status", ""), "completed") << describeEvents(host_->events(a2_));
+    EXPECT_EQ(host_->waitRunFinished(a2_, 60s).value("status", ""), "completed")
+        << describeEvents(host_->events(a2_));
     release("rr-qb");
-    EXPECT_EQ(host_->waitRunFinished(b1_, 60s).value("status", ""), "completed") << describeEvents(host_->events(b1_));
+    EXPECT_EQ(host_->waitRunFinished(b1_, 60s).value("status", ""), "completed")
+        << describeEvents(host_->events(b1_));
     EXPECT_EQ(drain(), std::vector<std::string>{});
     EXPECT_EQ(queued(), std::set<std::string>{});
     for (const auto& id : {a1_, a2_, b1_}) EXPECT_EQ(denseAndUnique(host_->events(id)), "");
@@ -761,7 +842,8 @@ TEST_F(RunRobustnessQueue, OneDrainClaimsTheOldestEntryOfEachSession) {
     EXPECT_EQ(std::set<std::string>(first.begin(), first.end()), (std::set<std::string>{a1_, b1_}));
     release("rr-qa");
     release("rr-qb");
-    for (const auto& id : first) EXPECT_EQ(host_->waitRunFinished(id, 60s).value("status", ""), "completed");
+    for (const auto& id : first)
+        EXPECT_EQ(host_->waitRunFinished(id, 60s).value("status", ""), "completed");
     EXPECT_EQ(drain(), std::vector<std::string>{a2_});
     EXPECT_EQ(host_->waitRunFinished(a2_, 60s).value("status", ""), "completed");
 }

@@ -10,11 +10,13 @@
 //   It is a child subreaper: what its runs leave behind ends up below it, to be killed
 //   when the run ends. --exit-with-parent: shut down (as on SIGTERM) when the process that
 //   started it goes away (the local runtime's agent-host).
-//   tokens from the environment: AW_EXECUTOR_TOKEN (to call this executor) and
-//   AW_CALLBACK_TOKEN (to call the host back); never on the command line, never logged.
+//   Tokens come on stdin, one a line: first the executor token (to call this executor),
+//   then the callback token (to call the host back). Never on the command line or in the
+//   environment (both readable by anyone who can read /proc/<pid>), never logged.
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Util/ServerApplication.h>
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -77,7 +79,8 @@ Arguments parse(int argc, char** argv) {
             continue;
         }
         const auto it = flags.find(argv[i]);
-        if (it == flags.end() || i + 1 >= argc) usage(std::string("unexpected argument ") + argv[i]);
+        if (it == flags.end() || i + 1 >= argc)
+            usage(std::string("unexpected argument ") + argv[i]);
         args.*(it->second) = argv[++i];
     }
     if (args.socket.empty() && args.listen.empty()) usage("--socket or --listen is required");
@@ -85,24 +88,42 @@ Arguments parse(int argc, char** argv) {
         usage("--spool-dir, --callback-url and --executor-id are required");
     }
     const bool anyWorkspace = !(args.workspace + args.home + args.objectsDir + args.bucket +
-                                args.keyPrefix + args.stateDir).empty();
-    const bool allWorkspace = !args.workspace.empty() && !args.home.empty() && !args.objectsDir.empty() &&
-                              !args.bucket.empty() && !args.keyPrefix.empty() && !args.stateDir.empty();
+                                args.keyPrefix + args.stateDir)
+                                   .empty();
+    const bool allWorkspace = !args.workspace.empty() && !args.home.empty() &&
+                              !args.objectsDir.empty() && !args.bucket.empty() &&
+                              !args.keyPrefix.empty() && !args.stateDir.empty();
     if (!args.callbackMaxBodyBytes.empty() &&
         (args.callbackMaxBodyBytes.find_first_not_of("0123456789") != std::string::npos ||
          args.callbackMaxBodyBytes.size() > 12 || std::stoull(args.callbackMaxBodyBytes) == 0)) {
         usage("--callback-max-body-bytes takes a number of bytes");
     }
     if (anyWorkspace && !allWorkspace) {
-        usage("--workspace, --home, --objects-dir, --bucket, --key-prefix and --state-dir go together");
+        usage(
+            "--workspace, --home, --objects-dir, --bucket, --key-prefix and --state-dir go "
+            "together");
     }
     return args;
 }
 
-std::string requiredEnv(const char* name) {
-    const char* value = std::getenv(name);
-    if (!value || !*value) usage(std::string(name) + " is not set");
-    return value;
+struct Tokens {
+    std::string executor, callback;
+};
+
+//! The two tokens from stdin; stdin is then /dev/null, so the runs inherit nothing of it.
+Tokens readTokens() {
+    Tokens tokens;
+    std::getline(std::cin, tokens.executor);
+    std::getline(std::cin, tokens.callback);
+    if (tokens.executor.empty() || tokens.callback.empty()) {
+        usage("stdin must give two lines: the executor token, then the callback token");
+    }
+    const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null >= 0) {
+        ::dup2(null, STDIN_FILENO);
+        ::close(null);
+    }
+    return tokens;
 }
 
 //! The request body as an executor protocol document; a malformed one is answered 400.
@@ -123,6 +144,10 @@ aw::HttpResponse answer(int status, const auto& document) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A sandboxed executor is started with SIGTERM ignored, so that bubblewrap outside
+    // leaves it to us (exec keeps an ignored signal ignored): we take it back here.
+    std::signal(SIGTERM, SIG_DFL);
+    std::signal(SIGINT, SIG_DFL);
     sigset_t termination;
     sigemptyset(&termination);
     sigaddset(&termination, SIGINT);
@@ -135,14 +160,14 @@ int main(int argc, char** argv) {
     // Orphans of the runs (children in sessions of their own whose parent exited) are
     // re-parented to us rather than to init, so that RunManager can kill and reap them.
     if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
-        std::cerr << "agent-executor: cannot become a child subreaper; orphans of runs may survive them" << std::endl;
+        std::cerr
+            << "agent-executor: cannot become a child subreaper; orphans of runs may survive them"
+            << std::endl;
     }
-    const std::string token = requiredEnv("AW_EXECUTOR_TOKEN");
-    const std::string callbackToken = requiredEnv("AW_CALLBACK_TOKEN");
-    // The runs inherit our environment: the tokens must not reach the agent CLI, which
-    // could otherwise call its own executor or post callbacks as us. (No thread runs yet.)
-    ::unsetenv("AW_EXECUTOR_TOKEN");
-    ::unsetenv("AW_CALLBACK_TOKEN");
+    // The agent runs as our uid (in a sandbox, the worker's uid): not dumpable, so it cannot
+    // read the tokens out of our memory (/proc/<pid>/mem, ptrace) or our /proc entries.
+    ::prctl(PR_SET_DUMPABLE, 0);
+    const auto [token, callbackToken] = readTokens();
     const char* level = std::getenv("AW_LOG_LEVEL");
     aw::configureJsonLogging(level && *level ? level : "information");
 
@@ -167,34 +192,43 @@ int main(int argc, char** argv) {
                     // The host's trace for this run: every callback of the run carries it.
                     const auto trace = aw::readTraceId(request.header("X-Trace-Id"),
                                                        request.header("traceparent"));
-                    return answer(201, runs.start(bodyAs<aw::ExecutorRunSpec>(request), trace.value_or("")));
+                    return answer(
+                        201, runs.start(bodyAs<aw::ExecutorRunSpec>(request), trace.value_or("")));
                 }});
     router.add({"GET", "/runs/{id}", aw::Scope::Client, [&](const aw::HttpRequest& request) {
                     return answer(200, runs.status(request.param("id")));
                 }});
     router.add({"POST", "/runs/{id}/stdin", aw::Scope::Client, [&](const aw::HttpRequest& request) {
-                    return answer(200, runs.writeStdin(request.param("id"), bodyAs<aw::StdinWrite>(request)));
+                    return answer(
+                        200, runs.writeStdin(request.param("id"), bodyAs<aw::StdinWrite>(request)));
                 }});
-    router.add({"POST", "/runs/{id}/signal", aw::Scope::Client, [&](const aw::HttpRequest& request) {
-                    return answer(200, runs.signal(request.param("id"), bodyAs<aw::SignalRequest>(request).signal));
-                }});
+    router.add(
+        {"POST", "/runs/{id}/signal", aw::Scope::Client, [&](const aw::HttpRequest& request) {
+             return answer(
+                 200, runs.signal(request.param("id"), bodyAs<aw::SignalRequest>(request).signal));
+         }});
 
     std::unique_ptr<aw::FileObjectStore> objects;
     std::unique_ptr<aw::WorkspaceService> workspace;
     if (!args.workspace.empty()) {
         objects = std::make_unique<aw::FileObjectStore>(args.objectsDir);
         workspace = std::make_unique<aw::WorkspaceService>(
-            aw::WorkspaceLayout{{std::filesystem::absolute(args.workspace).lexically_normal().string(),
-                                 std::filesystem::absolute(args.home).lexically_normal().string()},
-                                args.bucket, args.keyPrefix,
-                                std::filesystem::absolute(args.stateDir).lexically_normal()},
+            aw::WorkspaceLayout{
+                {std::filesystem::absolute(args.workspace).lexically_normal().string(),
+                 std::filesystem::absolute(args.home).lexically_normal().string()},
+                args.bucket,
+                args.keyPrefix,
+                std::filesystem::absolute(args.stateDir).lexically_normal()},
             *objects);
-        router.add({"POST", "/workspace/restore", aw::Scope::Client,
-                    [&](const aw::HttpRequest& r) { return answer(200, workspace->restore(r.json())); }});
-        router.add({"POST", "/workspace/link", aw::Scope::Client,
-                    [&](const aw::HttpRequest& r) { return answer(200, workspace->link(r.json())); }});
-        router.add({"POST", "/workspace/validate", aw::Scope::Client,
-                    [&](const aw::HttpRequest& r) { return answer(200, workspace->validate(r.json())); }});
+        router.add({"POST", "/workspace/restore", aw::Scope::Client, [&](const aw::HttpRequest& r) {
+                        return answer(200, workspace->restore(r.json()));
+                    }});
+        router.add({"POST", "/workspace/link", aw::Scope::Client, [&](const aw::HttpRequest& r) {
+                        return answer(200, workspace->link(r.json()));
+                    }});
+        router.add(
+            {"POST", "/workspace/validate", aw::Scope::Client,
+             [&](const aw::HttpRequest& r) { return answer(200, workspace->validate(r.json())); }});
         router.add({"POST", "/workspace/sync", aw::Scope::Client, [&](const aw::HttpRequest& r) {
                         return answer(200, workspace->sync(bodyAs<aw::SyncRequest>(r)));
                     }});
@@ -204,7 +238,8 @@ int main(int argc, char** argv) {
     auto serve = [&](Poco::Net::ServerSocket socket) {
         auto params = new Poco::Net::HTTPServerParams;
         params->setMaxThreads(8);
-        servers.push_back(std::make_unique<Poco::Net::HTTPServer>(router.factory(), socket, params));
+        servers.push_back(
+            std::make_unique<Poco::Net::HTTPServer>(router.factory(), socket, params));
         servers.back()->start();
     };
     try {
@@ -212,7 +247,8 @@ int main(int argc, char** argv) {
             std::error_code ignored;
             std::filesystem::remove(args.socket, ignored);  // a stale socket of a previous life
             Poco::Net::ServerSocket socket;
-            socket.bind(Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, args.socket));
+            socket.bind(
+                Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, args.socket));
             socket.listen(64);
             std::filesystem::permissions(args.socket, std::filesystem::perms::owner_read |
                                                           std::filesystem::perms::owner_write);
@@ -222,13 +258,16 @@ int main(int argc, char** argv) {
         if (!args.listen.empty()) {
             const auto colon = args.listen.rfind(':');
             Poco::Net::ServerSocket socket;
-            socket.bind(Poco::Net::SocketAddress(args.listen.substr(0, colon),
-                                                 static_cast<Poco::UInt16>(std::stoi(args.listen.substr(colon + 1)))),
+            socket.bind(Poco::Net::SocketAddress(
+                            args.listen.substr(0, colon),
+                            static_cast<Poco::UInt16>(std::stoi(args.listen.substr(colon + 1)))),
                         true);
             socket.listen(64);
-            if (!Poco::Net::SocketAddress(socket.address()).host().isLoopback()) usage("--listen must be loopback");
+            if (!Poco::Net::SocketAddress(socket.address()).host().isLoopback())
+                usage("--listen must be loopback");
             serve(socket);
-            std::cout << "agent-executor listening on http://" << socket.address().toString() << std::endl;
+            std::cout << "agent-executor listening on http://" << socket.address().toString()
+                      << std::endl;
         }
     } catch (const Poco::Exception& e) {
         std::cerr << "agent-executor: cannot listen: " << e.displayText() << std::endl;
@@ -243,7 +282,8 @@ int main(int argc, char** argv) {
         watchdog = std::thread([&] {
             while (!stopping) {
                 if (::getppid() != parent) {
-                    std::cerr << "agent-executor: the parent process is gone; shutting down" << std::endl;
+                    std::cerr << "agent-executor: the parent process is gone; shutting down"
+                              << std::endl;
                     ::kill(::getpid(), SIGTERM);  // process-directed: sigwait below takes it
                     return;
                 }

@@ -15,15 +15,16 @@
 
 #include "api/routes.h"
 #include "db/database.h"
+#include "db/database_url.h"
 #include "db/migrator.h"
 #include "db/soci_run_store.h"
 #include "db/soci_session_worker_repository.h"
 #include "http/router.h"
 #include "logging/json_formatter.h"
 #include "provider/provider_supervisor.h"
+#include "provider/supervised_provider_registry.h"
 #include "runs/event_hub.h"
 #include "runs/maintenance.h"
-#include "provider/supervised_provider_registry.h"
 #include "runs/run_engine.h"
 #include "runs/worker_gateway.h"
 #include "runtime/local_worker_runtime.h"
@@ -37,14 +38,17 @@ constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE
 constexpr int kExitSoftware = 70;     // EX_SOFTWARE
 constexpr int kExitDataErr = 65;      // EX_DATAERR: the database file is damaged
 
-Poco::Logger& hostLogger() { return Poco::Logger::get("agent-host"); }
+Poco::Logger& hostLogger() {
+    return Poco::Logger::get("agent-host");
+}
 
 //! The deployment's manifest, or the default: the workspace itself (the providers' state
 //! paths join per run, from their plugin facts).
 RuntimeManifest loadRuntimeManifest(const std::string& file) {
     if (file.empty()) {
         return runtimeManifestFromJson(
-            {{"version", 1}, {"entries", {{{"name", "workspace"}, {"level", "workspace"}, {"target", "."}}}}});
+            {{"version", 1},
+             {"entries", {{{"name", "workspace"}, {"level", "workspace"}, {"target", "."}}}}});
     }
     std::ifstream in(file);
     if (!in) {
@@ -75,11 +79,8 @@ struct FlagSpec {
 };
 
 constexpr FlagSpec kFlags[] = {
-    {"listen", "listen", "HOST:PORT"},
-    {"data-dir", "data_dir", "DIR"},
-    {"db", "db", "URL"},
-    {"plugins-dir", "plugins_dir", "DIR"},
-    {"log-level", "log_level", "LEVEL"},
+    {"listen", "listen", "HOST:PORT"},     {"data-dir", "data_dir", "DIR"},     {"db", "db", "URL"},
+    {"plugins-dir", "plugins_dir", "DIR"}, {"log-level", "log_level", "LEVEL"},
 };
 
 }  // namespace
@@ -91,11 +92,11 @@ void AgentHostApp::defineOptions(Poco::Util::OptionSet& options) {
                           .argument("FILE")
                           .repeatable(false));
     for (const auto& spec : kFlags) {
-        options.addOption(Poco::Util::Option(spec.flag, "",
-                                             std::string("overrides configuration key '") +
-                                                 spec.key + "'")
-                              .argument(spec.argument)
-                              .repeatable(false));
+        options.addOption(
+            Poco::Util::Option(spec.flag, "",
+                               std::string("overrides configuration key '") + spec.key + "'")
+                .argument(spec.argument)
+                .repeatable(false));
     }
 }
 
@@ -117,15 +118,17 @@ void AgentHostApp::printHelp() const {
     Poco::Util::HelpFormatter help(options());
     help.setCommand(commandName());
     help.setWidth(100);
-    help.setUsage("[--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--db URL] "
-                  "[--plugins-dir DIR] [--log-level LEVEL]");
+    help.setUsage(
+        "[--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--db URL] "
+        "[--plugins-dir DIR] [--log-level LEVEL]");
     help.setHeader("Agent Worker control plane: runs coding agents for chat sessions.");
     std::string footer =
         "Configuration layers: built-in defaults < --config FILE < AW_* environment < flags.\n"
         "Keys (environment variable, default):\n";
     for (const auto& key : hostConfigKeys()) {
         footer += std::string("  ") + key.key + " (" + envName(key.key) + ", " +
-                  (key.defaultValue.empty() ? std::string("-") : key.defaultValue) + "): " + key.description + "\n";
+                  (key.defaultValue.empty() ? std::string("-") : key.defaultValue) +
+                  "): " + key.description + "\n";
     }
     footer += "See docs/configuration.md.";
     help.setFooter(footer);
@@ -161,9 +164,9 @@ int AgentHostApp::serve(const HostConfig& config) {
     }
     std::unique_ptr<Database> database;
     try {
-        database = std::make_unique<Database>(parseDatabaseUrl(config.databaseUrl),
-                                              config.dbPoolSize,
-                                              std::chrono::seconds(config.dbConnectTimeoutSeconds));
+        database =
+            std::make_unique<Database>(parseDatabaseUrl(config.databaseUrl), config.dbPoolSize,
+                                       std::chrono::seconds(config.dbConnectTimeoutSeconds));
     } catch (const StoreCorruptError& e) {
         return refuse(kExitDataErr, e.problem(), true);
     } catch (const ProblemError& e) {
@@ -203,12 +206,12 @@ int AgentHostApp::serve(const HostConfig& config) {
         socket.bind(Poco::Net::SocketAddress(config.listen.host, config.listen.port), true, false);
         socket.listen(128);
     } catch (const Poco::Exception& e) {
-        return refuse(kExitUnavailable,
-                      {"listen_failed",
-                       "cannot listen on " + config.listen.url() + ": " + e.displayText(),
-                       "is another agent-host (or anything else) using that port? pick another "
-                       "with --listen or AW_LISTEN"},
-                      true);
+        return refuse(
+            kExitUnavailable,
+            {"listen_failed", "cannot listen on " + config.listen.url() + ": " + e.displayText(),
+             "is another agent-host (or anything else) using that port? pick another "
+             "with --listen or AW_LISTEN"},
+            true);
     }
     // With `listen` on port 0 the system picks the port: from here on only `bound` says
     // where the host really listens, in the log as on stdout.
@@ -231,7 +234,27 @@ int AgentHostApp::serve(const HostConfig& config) {
     runtimeOptions.callbackUrl = std::string(v6 ? "http://[::1]:" : "http://127.0.0.1:") +
                                  std::to_string(bound.port) + "/v1/callbacks/executor";
     runtimeOptions.callbackMaxBodyBytes = config.maxBodyBytes;  // callbacks over it would get 413
-    LocalWorkerRuntime runtime(runtimeOptions);
+    runtimeOptions.sandbox = config.localSandbox;
+    for (const auto& [provider, settings] : config.runs.providerSettings.items()) {
+        if (settings.contains("binary") && settings["binary"].is_string()) {
+            runtimeOptions.sandbox.programs.push_back(settings["binary"].get<std::string>());
+        }
+    }
+    // No sandbox shows the host's own data: the database, every worker, tokens, objects.
+    runtimeOptions.sandbox.hiddenPaths = {config.dataDir, config.objectsDir};
+    if (!configFile_.empty()) runtimeOptions.sandbox.hiddenPaths.push_back(configFile_);
+    if (const auto url = parseDatabaseUrl(config.databaseUrl); url.dialect == Dialect::Sqlite) {
+        for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+            runtimeOptions.sandbox.hiddenPaths.push_back(url.target + suffix);
+        }
+    }
+    std::unique_ptr<LocalWorkerRuntime> localRuntime;
+    try {
+        localRuntime = std::make_unique<LocalWorkerRuntime>(runtimeOptions);
+    } catch (const ProblemError& e) {
+        return refuse(kExitConfig, e.problem(), true);
+    }
+    LocalWorkerRuntime& runtime = *localRuntime;
     // Each worker calls back with its own token (the runtime issues and revokes them); the
     // configured executor tokens are the operator's, bound to no worker, never handed out.
     const CallbackTokens& workerTokens = runtime.callbackTokens();
@@ -250,7 +273,8 @@ int AgentHostApp::serve(const HostConfig& config) {
         runOptions.queue.hostId = Poco::Environment::nodeName() + ":" + std::to_string(bound.port);
     }
     SupervisedProviderRegistry providerRegistry(providers, runOptions.providerCallTimeout);
-    RunEngine engine(runOptions, runStore, runStore, workers, lifecycle, gateway, providerRegistry, hub);
+    RunEngine engine(runOptions, runStore, runStore, workers, lifecycle, gateway, providerRegistry,
+                     hub);
     Maintenance maintenance(lifecycle, config.reaperInterval);
 
     Router router(TokenAuth(config.clientTokens, config.adminTokens, config.executorTokens,
@@ -289,7 +313,8 @@ int AgentHostApp::serve(const HostConfig& config) {
               {{"url", bound.url()}, {"host_id", runOptions.queue.hostId}, {"config", effective}});
 
     waitForTerminationRequest();
-    logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "shutting down", nlohmann::json::object());
+    logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "shutting down",
+              nlohmann::json::object());
     server.stopAll(true);
     threads.joinAll();
     maintenance.stop();

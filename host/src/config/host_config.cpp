@@ -19,8 +19,9 @@ namespace aw {
 namespace {
 
 Problem invalidValue(const std::string& key, const std::string& value, const std::string& why) {
-    return Problem{"config_invalid", "configuration key '" + key + "' (" + envName(key) +
-                                         ") has the value '" + value + "': " + why,
+    return Problem{"config_invalid",
+                   "configuration key '" + key + "' (" + envName(key) + ") has the value '" +
+                       value + "': " + why,
                    "see docs/configuration.md for the accepted values"};
 }
 
@@ -81,14 +82,16 @@ public:
         try {
             file_ = nlohmann::json::parse(in);
         } catch (const nlohmann::json::exception& e) {
-            throw ProblemError({"config_unreadable",
-                                "configuration file '" + sources.configFile + "' is not valid JSON: " + e.what(),
-                                "fix the JSON syntax (a JSON object of keys, see docs/configuration.md)"});
+            throw ProblemError(
+                {"config_unreadable",
+                 "configuration file '" + sources.configFile + "' is not valid JSON: " + e.what(),
+                 "fix the JSON syntax (a JSON object of keys, see docs/configuration.md)"});
         }
         if (!file_.is_object()) {
-            throw ProblemError({"config_unreadable",
-                                "configuration file '" + sources.configFile + "' is not a JSON object",
-                                "write a JSON object of keys, see docs/configuration.md"});
+            throw ProblemError(
+                {"config_unreadable",
+                 "configuration file '" + sources.configFile + "' is not a JSON object",
+                 "write a JSON object of keys, see docs/configuration.md"});
         }
     }
 
@@ -126,7 +129,8 @@ public:
         std::size_t start = 0;
         while (start <= key.size()) {
             const auto dot = key.find('.', start);
-            const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+            const std::string part =
+                key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
             if (!node->is_object()) return nullptr;
             const auto it = node->find(part);
             if (it == node->end()) return nullptr;
@@ -147,7 +151,9 @@ template <typename Number>
 std::string numberText(Number value) {
     return std::to_string(value);
 }
-std::string ms(std::chrono::milliseconds value) { return std::to_string(value.count()); }
+std::string ms(std::chrono::milliseconds value) {
+    return std::to_string(value.count());
+}
 std::string secs(std::chrono::milliseconds value) {
     return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(value).count());
 }
@@ -182,7 +188,8 @@ nlohmann::json providerSettings(const ConfigSources& sources, const Layers& laye
         origin = sources.configFile;
     }
     auto bad = [&](const std::string& why) {
-        return ProblemError({"config_invalid", "configuration key 'providers' (" + origin + "): " + why,
+        return ProblemError({"config_invalid",
+                             "configuration key 'providers' (" + origin + "): " + why,
                              "expected {\"<provider>\": {\"binary\": \"...\", \"args\": [...], "
                              "\"env\": {\"NAME\": \"value\"}}}"});
     };
@@ -192,10 +199,13 @@ nlohmann::json providerSettings(const ConfigSources& sources, const Layers& laye
         for (const auto& [field, value] : entry.items()) {
             const bool ok = (field == "binary" && value.is_string()) ||
                             (field == "args" && value.is_array() &&
-                             std::all_of(value.begin(), value.end(), [](const auto& a) { return a.is_string(); })) ||
+                             std::all_of(value.begin(), value.end(),
+                                         [](const auto& a) { return a.is_string(); })) ||
                             (field == "env" && value.is_object() &&
-                             std::all_of(value.begin(), value.end(), [](const auto& v) { return v.is_string(); }));
-            if (!ok) throw bad("'" + name + "." + field + "' is not a known setting of the right type");
+                             std::all_of(value.begin(), value.end(),
+                                         [](const auto& v) { return v.is_string(); }));
+            if (!ok)
+                throw bad("'" + name + "." + field + "' is not a known setting of the right type");
         }
     }
     return settings;
@@ -209,91 +219,147 @@ const std::vector<ConfigKey>& hostConfigKeys() {
     const HttpExecutorClientOptions executor;
     const RunEngineOptions runs;
     const LifecyclePolicy lifecycle;
+    const LocalSandboxOptions sandbox;
     const auto& placement = runs.submission.placement;
     static const std::vector<ConfigKey> keys{
         {"listen", "127.0.0.1:8080", "HTTP listen address HOST:PORT (port 0 picks a free port)"},
         {"data_dir", "./data", "directory for the SQLite database and local state"},
-        {"db", "", "database URL: sqlite:///path/file.db or postgresql://...; default "
-                   "sqlite://<data_dir>/agent.db", false, true},
-        {"plugins_dir", "", "directory of provider plugins (*.so); default <binary dir>/../plugins"},
-        {"sql_dir", "", "directory of migrations (sqlite/, postgresql/); default <binary "
-                        "dir>/../sql"},
-        {"log_level", "information", "trace, debug, information, notice, warning, error, "
-                                     "critical or fatal"},
+        {"db", "",
+         "database URL: sqlite:///path/file.db or postgresql://...; default "
+         "sqlite://<data_dir>/agent.db",
+         false, true},
+        {"plugins_dir", "",
+         "directory of provider plugins (*.so); default <binary dir>/../plugins"},
+        {"sql_dir", "",
+         "directory of migrations (sqlite/, postgresql/); default <binary "
+         "dir>/../sql"},
+        {"log_level", "information",
+         "trace, debug, information, notice, warning, error, "
+         "critical or fatal"},
         {"auth.client_tokens", "", "bearer tokens accepted on /v1/... (list)", true, true},
         {"auth.admin_tokens", "", "bearer tokens accepted on /admin/... (list)", true, true},
-        {"http.max_body_bytes", numberText(host.maxBodyBytes), "largest request body accepted; larger gets 413"},
+        {"http.max_body_bytes", numberText(host.maxBodyBytes),
+         "largest request body accepted; larger gets 413"},
         {"http.threads", numberText(host.httpThreads), "HTTP worker threads"},
         {"db_pool_size", numberText(host.dbPoolSize), "database connections kept open"},
-        {"db_connect_timeout_s", numberText(host.dbConnectTimeoutSeconds), "how long start-up retries an unreachable database"},
-        {"provider_host_binary", "", "agent-provider-host program; default <binary "
-                                     "dir>/agent-provider-host"},
-        {"supervisor.start_timeout_ms", ms(supervisor.startTimeout), "how long a provider may take to load and "
-                                                 "hand-shake"},
-        {"supervisor.request_timeout_ms", ms(supervisor.requestTimeout), "longest wait for one provider request; "
-                                                   "past it the provider counts as hung"},
-        {"supervisor.heartbeat_interval_ms", ms(supervisor.heartbeatInterval), "how often idle providers are pinged"},
-        {"supervisor.heartbeat_timeout_ms", ms(supervisor.heartbeatTimeout), "a ping unanswered this long marks a "
-                                                    "provider hung"},
-        {"supervisor.backoff_initial_ms", ms(supervisor.backoffInitial), "first wait before restarting a crashed "
-                                                 "provider (doubles each time)"},
+        {"db_connect_timeout_s", numberText(host.dbConnectTimeoutSeconds),
+         "how long start-up retries an unreachable database"},
+        {"provider_host_binary", "",
+         "agent-provider-host program; default <binary "
+         "dir>/agent-provider-host"},
+        {"supervisor.start_timeout_ms", ms(supervisor.startTimeout),
+         "how long a provider may take to load and "
+         "hand-shake"},
+        {"supervisor.request_timeout_ms", ms(supervisor.requestTimeout),
+         "longest wait for one provider request; "
+         "past it the provider counts as hung"},
+        {"supervisor.heartbeat_interval_ms", ms(supervisor.heartbeatInterval),
+         "how often idle providers are pinged"},
+        {"supervisor.heartbeat_timeout_ms", ms(supervisor.heartbeatTimeout),
+         "a ping unanswered this long marks a "
+         "provider hung"},
+        {"supervisor.backoff_initial_ms", ms(supervisor.backoffInitial),
+         "first wait before restarting a crashed "
+         "provider (doubles each time)"},
         {"supervisor.backoff_max_ms", ms(supervisor.backoffMax), "longest wait between restarts"},
-        {"supervisor.crash_limit", numberText(supervisor.crashLimit), "crashes within supervisor.crash_window_s that mark a "
-                                        "provider degraded"},
+        {"supervisor.crash_limit", numberText(supervisor.crashLimit),
+         "crashes within supervisor.crash_window_s that mark a "
+         "provider degraded"},
         {"supervisor.crash_window_s", secs(supervisor.crashWindow), "window for counting crashes"},
-        {"supervisor.max_response_bytes", numberText(supervisor.maxResponseBytes), "largest response line a provider may "
-                                                      "send"},
-        {"supervisor.kill_grace_ms", ms(supervisor.killGrace), "wait between SIGTERM and SIGKILL for a failing "
-                                             "provider"},
-        {"supervisor.watch", supervisor.watchDirectory ? "true" : "false", "watch the plugins directory for dropped files"},
-        {"executor.retry.attempts", numberText(executor.retry.maxAttempts), "attempts per executor call, the first included"},
-        {"executor.retry.backoff_ms", ms(executor.retry.initialBackoff), "wait before the second attempt (doubles, +20% "
-                                            "jitter)"},
-        {"executor.retry.max_backoff_ms", ms(executor.retry.maxBackoff), "longest wait between attempts"},
-        {"executor.retry.statuses", joined(executor.retry.retryStatuses), "HTTP statuses retried (5xx only; 4xx "
-                                                       "answers are final)", true},
-        {"executor.timeout_ms", ms(executor.defaultTimeout), "executor calls without a longer default of their own "
-                                         "(restore and sync: 10 min)"},
-        {"executor_binary", "", "agent-executor program for local workers; default <binary "
-                                "dir>/agent-executor"},
-        {"auth.executor_tokens", "", "operator tokens accepted on /v1/callbacks/executor for any "
-                                     "session (tools, tests); workers always call back with a token "
-                                     "of their own", true, true},
-        {"host_id", "", "this host's name in queue leases; default <hostname>:<port>. Keep it "
-                        "stable: a restarted host takes back its own leases at once"},
-        {"tenant_id", placement.tenantId, "tenant of the sessions this host serves (workspace prefix)"},
+        {"supervisor.max_response_bytes", numberText(supervisor.maxResponseBytes),
+         "largest response line a provider may "
+         "send"},
+        {"supervisor.kill_grace_ms", ms(supervisor.killGrace),
+         "wait between SIGTERM and SIGKILL for a failing "
+         "provider"},
+        {"supervisor.watch", supervisor.watchDirectory ? "true" : "false",
+         "watch the plugins directory for dropped files"},
+        {"executor.retry.attempts", numberText(executor.retry.maxAttempts),
+         "attempts per executor call, the first included"},
+        {"executor.retry.backoff_ms", ms(executor.retry.initialBackoff),
+         "wait before the second attempt (doubles, +20% "
+         "jitter)"},
+        {"executor.retry.max_backoff_ms", ms(executor.retry.maxBackoff),
+         "longest wait between attempts"},
+        {"executor.retry.statuses", joined(executor.retry.retryStatuses),
+         "HTTP statuses retried (5xx only; 4xx "
+         "answers are final)",
+         true},
+        {"executor.timeout_ms", ms(executor.defaultTimeout),
+         "executor calls without a longer default of their own "
+         "(restore and sync: 10 min)"},
+        {"executor_binary", "",
+         "agent-executor program for local workers; default <binary "
+         "dir>/agent-executor"},
+        {"auth.executor_tokens", "",
+         "operator tokens accepted on /v1/callbacks/executor for any "
+         "session (tools, tests); workers always call back with a token "
+         "of their own",
+         true, true},
+        {"host_id", "",
+         "this host's name in queue leases; default <hostname>:<port>. Keep it "
+         "stable: a restarted host takes back its own leases at once"},
+        {"tenant_id", placement.tenantId,
+         "tenant of the sessions this host serves (workspace prefix)"},
         {"runtime", placement.runtime, "worker runtime: local (docker is not available yet)"},
+        {"runtime.local.unsandboxed", sandbox.unsandboxed ? "true" : "false",
+         "development only: run local workers as agent-host's user without a sandbox (an agent "
+         "can then read other sessions' files and the host's data)"},
+        {"runtime.local.first_uid", numberText(sandbox.firstUid),
+         "first uid given to local workers (one "
+         "each)"},
+        {"runtime.local.uid_count", numberText(sandbox.uidCount),
+         "how many uids local workers may have "
+         "(the most workers at once)"},
+        {"runtime.local.read_only_paths", "",
+         "more paths a local worker's sandbox shows read-only "
+         "(its PATH is shown already)",
+         true},
         {"object_store.kind", "file", "object store: file (s3 is not available yet)"},
         {"object_store.dir", "", "root of the file object store; default <data_dir>/objects"},
         {"object_store.bucket", placement.bucket, "bucket of the session workspaces"},
         {"object_store.root_prefix", placement.rootPrefix, "key prefix above <tenant>/<session>/"},
-        {"restore.level", std::string(toString(runs.restoreLevel)), "what a worker gets back: none, workspace, agent_state, "
-                                         "caches or full"},
-        {"restore.manifest_file", "", "runtime manifest (JSON, docs/restore-plan.md); default: "
-                                      "the workspace plus the providers' state paths"},
-        {"lifecycle.idle_timeout_s", numberText(lifecycle.idleTimeoutMs / 1000), "a worker with no active run this long is synced and "
-                                             "stopped"},
-        {"lifecycle.remove_after_s", numberText(lifecycle.removeAfterMs / 1000), "a stopped worker this long (whose last sync "
-                                               "succeeded) is removed"},
-        {"lifecycle.transition_timeout_s", numberText(lifecycle.transitionTimeoutMs / 1000), "a creating/stopping/removing worker this long "
-                                                  "is stuck and taken over"},
-        {"lifecycle.reaper_interval_s", secs(host.reaperInterval), "how often the idle-stop, remove and recovery "
-                                              "passes run (0: only on request)"},
-        {"queue.max_attempts", numberText(runs.submission.maxAttempts), "attempts per run before final_failed"},
+        {"restore.level", std::string(toString(runs.restoreLevel)),
+         "what a worker gets back: none, workspace, agent_state, "
+         "caches or full"},
+        {"restore.manifest_file", "",
+         "runtime manifest (JSON, docs/restore-plan.md); default: "
+         "the workspace plus the providers' state paths"},
+        {"lifecycle.idle_timeout_s", numberText(lifecycle.idleTimeoutMs / 1000),
+         "a worker with no active run this long is synced and "
+         "stopped"},
+        {"lifecycle.remove_after_s", numberText(lifecycle.removeAfterMs / 1000),
+         "a stopped worker this long (whose last sync "
+         "succeeded) is removed"},
+        {"lifecycle.transition_timeout_s", numberText(lifecycle.transitionTimeoutMs / 1000),
+         "a creating/stopping/removing worker this long "
+         "is stuck and taken over"},
+        {"lifecycle.reaper_interval_s", secs(host.reaperInterval),
+         "how often the idle-stop, remove and recovery "
+         "passes run (0: only on request)"},
+        {"queue.max_attempts", numberText(runs.submission.maxAttempts),
+         "attempts per run before final_failed"},
         {"queue.lease_s", secs(runs.queue.lease), "queue lease; extended while a run is worked on"},
-        {"queue.retry_initial_ms", ms(runs.queue.retry.initial), "wait before a retried run (doubles, +-20% jitter)"},
+        {"queue.retry_initial_ms", ms(runs.queue.retry.initial),
+         "wait before a retried run (doubles, +-20% jitter)"},
         {"queue.retry_max_ms", ms(runs.queue.retry.max), "longest wait before a retried run"},
-        {"dispatcher.concurrency", numberText(runs.concurrency), "runs this host works on at once (0: only POST "
-                                        "/v1/run-queue/drain)"},
-        {"runs.stop_grace_ms", ms(runs.stopGrace), "after a stop: graceful interrupt, TERM after this, KILL "
-                                       "after twice this"},
+        {"dispatcher.concurrency", numberText(runs.concurrency),
+         "runs this host works on at once (0: only POST "
+         "/v1/run-queue/drain)"},
+        {"runs.stop_grace_ms", ms(runs.stopGrace),
+         "after a stop: graceful interrupt, TERM after this, KILL "
+         "after twice this"},
         {"runs.timeout_s", secs(runs.runTimeout), "a run still going after this is stopped"},
-        {"human.timeout_s", secs(runs.humanTimeout), "an unanswered human.request is denied as timed_out after "
-                                    "this"},
-        {"sse.max_streams", numberText(host.sseMaxStreams), "live event streams at once (each holds an HTTP thread)"},
-        {"sse.keepalive_ms", ms(host.sseKeepAlive), "keep-alive comment interval of a quiet event stream"},
-        {"providers", "", "per provider settings as a JSON object: {\"<name>\": {\"binary\", "
-                          "\"args\": [...], \"env\": {...}}}"},
+        {"human.timeout_s", secs(runs.humanTimeout),
+         "an unanswered human.request is denied as timed_out after "
+         "this"},
+        {"sse.max_streams", numberText(host.sseMaxStreams),
+         "live event streams at once (each holds an HTTP thread)"},
+        {"sse.keepalive_ms", ms(host.sseKeepAlive),
+         "keep-alive comment interval of a quiet event stream"},
+        {"providers", "",
+         "per provider settings as a JSON object: {\"<name>\": {\"binary\", "
+         "\"args\": [...], \"env\": {...}}}"},
     };
     return keys;
 }
@@ -319,8 +385,7 @@ std::string ListenAddress::url() const {
 }
 
 ListenAddress parseListenAddress(const std::string& text) {
-    const Problem bad{"invalid_listen",
-                      "listen address '" + text + "' is not HOST:PORT",
+    const Problem bad{"invalid_listen", "listen address '" + text + "' is not HOST:PORT",
                       "use e.g. 127.0.0.1:8080, [::1]:8080 or 0.0.0.0:8080 (with API tokens)"};
     const auto colon = text.rfind(':');
     if (colon == std::string::npos || colon == 0) throw ProblemError(bad);
@@ -331,7 +396,8 @@ ListenAddress parseListenAddress(const std::string& text) {
     }
     const std::string portText = text.substr(colon + 1);
     if (host.empty() || portText.empty() ||
-        !std::all_of(portText.begin(), portText.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) ||
+        !std::all_of(portText.begin(), portText.end(),
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) ||
         portText.size() > 5 || std::stoi(portText) > 65535) {
         throw ProblemError(bad);
     }
@@ -348,11 +414,13 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     HostConfig config;
     config.listen = parseListenAddress(text("listen"));
     config.dataDir = text("data_dir");
-    if (config.dataDir.empty()) throw ProblemError(invalidValue("data_dir", "", "must not be empty"));
+    if (config.dataDir.empty())
+        throw ProblemError(invalidValue("data_dir", "", "must not be empty"));
     config.databaseUrl = text("db");
     if (config.databaseUrl.empty()) config.databaseUrl = "sqlite://" + config.dataDir + "/agent.db";
     config.pluginsDir = text("plugins_dir");
-    if (config.pluginsDir.empty()) config.pluginsDir = besideBinaryDir(sources.binaryDir, "plugins");
+    if (config.pluginsDir.empty())
+        config.pluginsDir = besideBinaryDir(sources.binaryDir, "plugins");
     config.sqlDir = text("sql_dir");
     if (config.sqlDir.empty()) config.sqlDir = besideBinaryDir(sources.binaryDir, "sql");
     config.logLevel = text("log_level");
@@ -369,7 +437,9 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     config.dbConnectTimeoutSeconds = static_cast<int>(number("db_connect_timeout_s", 0, 3600));
 
     auto& providers = config.providers;
-    auto millis = [&](const char* name) { return std::chrono::milliseconds(number(name, 1, 86400000)); };
+    auto millis = [&](const char* name) {
+        return std::chrono::milliseconds(number(name, 1, 86400000));
+    };
     providers.pluginsDir = config.pluginsDir;
     providers.providerHostBinary = text("provider_host_binary");
     if (providers.providerHostBinary.empty()) {
@@ -395,11 +465,14 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
 
     auto& retry = config.executor.retry;
     retry.maxAttempts = static_cast<int>(number("executor.retry.attempts", 1, 100));
-    retry.initialBackoff = std::chrono::milliseconds(number("executor.retry.backoff_ms", 0, 3600000));
-    retry.maxBackoff = std::chrono::milliseconds(number("executor.retry.max_backoff_ms", 0, 3600000));
+    retry.initialBackoff =
+        std::chrono::milliseconds(number("executor.retry.backoff_ms", 0, 3600000));
+    retry.maxBackoff =
+        std::chrono::milliseconds(number("executor.retry.max_backoff_ms", 0, 3600000));
     retry.retryStatuses.clear();
     for (const auto& status : layers.list(keyNamed("executor.retry.statuses"))) {
-        retry.retryStatuses.push_back(static_cast<int>(parseNumber("executor.retry.statuses", status, 100, 599)));
+        retry.retryStatuses.push_back(
+            static_cast<int>(parseNumber("executor.retry.statuses", status, 100, 599)));
     }
     if (auto problem = retry.check()) throw ProblemError(*problem);
     config.executor.defaultTimeout = millis("executor.timeout_ms");
@@ -419,6 +492,23 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
         throw ProblemError(invalidValue("runtime", placement.runtime,
                                         "only the local runtime is available in this version"));
     }
+    auto& sandbox = config.localSandbox;
+    const std::string unsandboxed = text("runtime.local.unsandboxed");
+    if (unsandboxed != "true" && unsandboxed != "false") {
+        throw ProblemError(
+            invalidValue("runtime.local.unsandboxed", unsandboxed, "expected true or false"));
+    }
+    sandbox.unsandboxed = unsandboxed == "true";
+    sandbox.firstUid = static_cast<uid_t>(number("runtime.local.first_uid", 1, 4000000000LL));
+    sandbox.uidCount =
+        static_cast<std::uint32_t>(number("runtime.local.uid_count", 1, 100000000LL));
+    sandbox.readOnlyPaths = layers.list(keyNamed("runtime.local.read_only_paths"));
+    for (const auto& path : sandbox.readOnlyPaths) {
+        if (path.empty() || path[0] != '/') {
+            throw ProblemError(
+                invalidValue("runtime.local.read_only_paths", path, "expected absolute paths"));
+        }
+    }
     if (text("object_store.kind") != "file") {
         throw ProblemError(invalidValue("object_store.kind", text("object_store.kind"),
                                         "only the file object store is available in this version"));
@@ -437,7 +527,8 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     auto seconds = [&](const char* name) { return number(name, 0, 10LL * 365 * 86400); };
     config.lifecycle.idleTimeoutMs = seconds("lifecycle.idle_timeout_s") * 1000;
     config.lifecycle.removeAfterMs = seconds("lifecycle.remove_after_s") * 1000;
-    config.lifecycle.transitionTimeoutMs = number("lifecycle.transition_timeout_s", 1, 86400) * 1000;
+    config.lifecycle.transitionTimeoutMs =
+        number("lifecycle.transition_timeout_s", 1, 86400) * 1000;
     config.reaperInterval = std::chrono::seconds(seconds("lifecycle.reaper_interval_s"));
     runs.submission.maxAttempts = static_cast<int>(number("queue.max_attempts", 1, 100));
     runs.queue.lease = std::chrono::seconds(number("queue.lease_s", 5, 86400));
@@ -465,8 +556,9 @@ std::string HostConfig::redactedJson() const {
         {"plugins_dir", pluginsDir},
         {"sql_dir", sqlDir},
         {"log_level", logLevel},
-        {"auth", {{"client_tokens", std::to_string(clientTokens.size()) + " configured"},
-                  {"admin_tokens", std::to_string(adminTokens.size()) + " configured"}}},
+        {"auth",
+         {{"client_tokens", std::to_string(clientTokens.size()) + " configured"},
+          {"admin_tokens", std::to_string(adminTokens.size()) + " configured"}}},
         {"http", {{"max_body_bytes", maxBodyBytes}, {"threads", httpThreads}}},
         {"db_pool_size", dbPoolSize},
         {"db_connect_timeout_s", dbConnectTimeoutSeconds},
@@ -479,7 +571,8 @@ std::string HostConfig::redactedJson() const {
           {"backoff_initial_ms", providers.backoffInitial.count()},
           {"backoff_max_ms", providers.backoffMax.count()},
           {"crash_limit", providers.crashLimit},
-          {"crash_window_s", std::chrono::duration_cast<std::chrono::seconds>(providers.crashWindow).count()},
+          {"crash_window_s",
+           std::chrono::duration_cast<std::chrono::seconds>(providers.crashWindow).count()},
           {"max_response_bytes", providers.maxResponseBytes},
           {"kill_grace_ms", providers.killGrace.count()},
           {"watch", providers.watchDirectory}}},
@@ -494,12 +587,18 @@ std::string HostConfig::redactedJson() const {
         {"host_id", runs.queue.hostId},
         {"tenant_id", runs.submission.placement.tenantId},
         {"runtime", runs.submission.placement.runtime},
+        {"runtime_local",
+         {{"unsandboxed", localSandbox.unsandboxed},
+          {"first_uid", localSandbox.firstUid},
+          {"uid_count", localSandbox.uidCount},
+          {"read_only_paths", localSandbox.readOnlyPaths}}},
         {"object_store",
          {{"kind", "file"},
           {"dir", objectsDir},
           {"bucket", runs.submission.placement.bucket},
           {"root_prefix", runs.submission.placement.rootPrefix}}},
-        {"restore", {{"level", toString(runs.restoreLevel)}, {"manifest_file", restoreManifestFile}}},
+        {"restore",
+         {{"level", toString(runs.restoreLevel)}, {"manifest_file", restoreManifestFile}}},
         {"lifecycle",
          {{"idle_timeout_s", lifecycle.idleTimeoutMs / 1000},
           {"remove_after_s", lifecycle.removeAfterMs / 1000},
@@ -511,9 +610,13 @@ std::string HostConfig::redactedJson() const {
           {"retry_initial_ms", runs.queue.retry.initial.count()},
           {"retry_max_ms", runs.queue.retry.max.count()}}},
         {"dispatcher", {{"concurrency", runs.concurrency}}},
-        {"runs", {{"stop_grace_ms", runs.stopGrace.count()},
-                  {"timeout_s", std::chrono::duration_cast<std::chrono::seconds>(runs.runTimeout).count()}}},
-        {"human", {{"timeout_s", std::chrono::duration_cast<std::chrono::seconds>(runs.humanTimeout).count()}}},
+        {"runs",
+         {{"stop_grace_ms", runs.stopGrace.count()},
+          {"timeout_s",
+           std::chrono::duration_cast<std::chrono::seconds>(runs.runTimeout).count()}}},
+        {"human",
+         {{"timeout_s",
+           std::chrono::duration_cast<std::chrono::seconds>(runs.humanTimeout).count()}}},
         {"sse", {{"max_streams", sseMaxStreams}, {"keepalive_ms", sseKeepAlive.count()}}},
     };
     // Provider settings without their environment values: those hold API keys.
@@ -528,8 +631,9 @@ std::string HostConfig::redactedJson() const {
         providers[name] = shown;
     }
     out["providers"] = providers;
-    out["auth"]["executor_tokens"] = executorTokens.empty() ? std::string("none (one per worker)")
-                                                             : std::to_string(executorTokens.size()) + " configured";
+    out["auth"]["executor_tokens"] = executorTokens.empty()
+                                         ? std::string("none (one per worker)")
+                                         : std::to_string(executorTokens.size()) + " configured";
     return out.dump();
 }
 

@@ -10,6 +10,7 @@
 #include "executor/http_executor_client_options.h"
 #include "provider/provider_supervisor_options.h"
 #include "runs/run_engine_options.h"
+#include "runtime/worker_sandbox.h"
 
 namespace aw {
 
@@ -61,6 +62,8 @@ struct HostConfig {
     HttpExecutorClientOptions executor;
     std::string executorBinary;
     std::vector<std::string> executorTokens;  //!< operator tokens; workers have their own
+    //! The local runtime's sandbox (its hidden paths are the host's to fill in).
+    LocalSandboxOptions localSandbox;
     std::string objectsDir;                   //!< the file object store's root
     std::string restoreManifestFile;          //!< empty: the default manifest
     LifecyclePolicy lifecycle;

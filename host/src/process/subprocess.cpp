@@ -102,6 +102,9 @@ Subprocess::Subprocess(const SubprocessOptions& options) : ownGroup_(options.own
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        struct sigaction ignore {};
+        ignore.sa_handler = SIG_IGN;
+        for (int sig : options.ignoredSignals) ::sigaction(sig, &ignore, nullptr);
         if (!options.workingDir.empty() && ::chdir(options.workingDir.c_str()) != 0) {
             const int error = errno;
             [[maybe_unused]] auto ignored = ::write(errorPipe[1], &error, sizeof error);
@@ -191,7 +194,9 @@ bool Subprocess::writeStdin(const std::string& bytes) {
     return written == bytes.size();
 }
 
-void Subprocess::closeStdin() { closeFd(stdinFd_); }
+void Subprocess::closeStdin() {
+    closeFd(stdinFd_);
+}
 
 void Subprocess::signal(int sig) {
     if (pid_ <= 0 || status_) return;

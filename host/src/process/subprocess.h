@@ -12,23 +12,25 @@
 namespace aw {
 
 struct SubprocessOptions {
-    std::vector<std::string> argv;  //!< argv[0] is looked up on PATH when it has no '/'
+    std::vector<std::string> argv;           //!< argv[0] is looked up on PATH when it has no '/'
     std::map<std::string, std::string> env;  //!< added to (or replacing) the inherited ones
     std::vector<std::string> unsetEnv;       //!< inherited variables to drop
     bool inheritEnvironment = true;
-    std::string workingDir;    //!< empty: the parent's
-    bool pipeStdin = false;    //!< otherwise /dev/null
-    bool pipeStdout = true;    //!< otherwise stdoutFile, or inherited
-    std::string stdoutFile;    //!< with pipeStdout off: appended to this file
-    bool pipeStderr = false;   //!< read it through stderrFd(); otherwise stderrFile
-    std::string stderrFile;    //!< empty: inherited; otherwise appended to this file
+    std::string workingDir;       //!< empty: the parent's
+    bool pipeStdin = false;       //!< otherwise /dev/null
+    bool pipeStdout = true;       //!< otherwise stdoutFile, or inherited
+    std::string stdoutFile;       //!< with pipeStdout off: appended to this file
+    bool pipeStderr = false;      //!< read it through stderrFd(); otherwise stderrFile
+    std::string stderrFile;       //!< empty: inherited; otherwise appended to this file
     bool ownProcessGroup = true;  //!< so signals reach the whole tree
+    //! Signals the child starts with ignored (exec keeps them so; a program may take them back).
+    std::vector<int> ignoredSignals;
 };
 
 //! How a process ended.
 struct ExitStatus {
-    int code = -1;    //!< exit code, or -1 when killed by a signal
-    int signal = 0;   //!< terminating signal, or 0
+    int code = -1;   //!< exit code, or -1 when killed by a signal
+    int signal = 0;  //!< terminating signal, or 0
     bool exitedNormally() const { return signal == 0; }
     std::string describe() const;  //!< "exit code 3" / "signal 9 (Killed)"
 };

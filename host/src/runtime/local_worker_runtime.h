@@ -1,13 +1,19 @@
 // The `local` worker runtime (the embedded default): each session worker is a directory
 // under the data dir (workspace, home, tmp, executor state) and an agent-executor process
-// serving a unix socket with a token of its own. Each worker also has a callback token of
-// its own (issued at create, revoked at remove), which tells the host whose callbacks it
-// reads. The executor gets a clean environment (PATH, locale, user and shell, HOME and
-// TMPDIR in the worker, its two tokens: nothing of agent-host's) and exits when agent-host does
-// (--exit-with-parent). A dead executor shows as Stopped, so the lifecycle never believes a worker
-// runs when it does not; starting it again starts a new executor on the same token and spool, which
-// delivers what was left.
+// serving a unix socket, run in a sandbox of its own (runtime/worker_sandbox.h) under a uid of
+// its own, which owns the worker's directories (0700) and nothing else.
+//
+// Each worker has two tokens, issued at create and revoked at remove, kept 0600 in a
+// directory the sandboxes never show (<data dir>/workers-private/<session>/): the one the
+// host presents to the executor, and the callback token that tells the host whose callbacks
+// it reads. The executor gets them on stdin, never in its environment or on its command line;
+// its environment is clean (PATH, locale, shell, HOME and TMPDIR in the worker: nothing of
+// agent-host's). It exits when agent-host does. A dead executor shows as Stopped, so the
+// lifecycle never believes a worker runs when it does not; starting it again starts a new
+// executor on the same tokens and spool, which delivers what was left.
 #pragma once
+
+#include <sys/types.h>
 
 #include <chrono>
 #include <filesystem>
@@ -21,6 +27,7 @@
 #include "executor/http_executor_client.h"
 #include "process/subprocess.h"
 #include "runtime/callback_tokens.h"
+#include "runtime/worker_sandbox.h"
 
 namespace aw {
 
@@ -34,10 +41,13 @@ struct LocalRuntimeOptions {
     std::size_t callbackMaxBodyBytes = 0;
     std::chrono::milliseconds startTimeout{10000};
     std::chrono::milliseconds stopGrace{5000};  //!< SIGTERM, then SIGKILL
+    LocalSandboxOptions sandbox{};
 };
 
 class LocalWorkerRuntime : public WorkerRuntime {
 public:
+    //! Throws ProblemError `runtime_unavailable` when workers cannot be sandboxed here and
+    //! `sandbox.unsandboxed` is not set.
     explicit LocalWorkerRuntime(LocalRuntimeOptions options);
     ~LocalWorkerRuntime() override;
 
@@ -55,17 +65,24 @@ public:
     }
     //! Where and how to call the worker's executor.
     ExecutorEndpoint endpoint(const SessionWorker& worker) const;
-    //! The worker's executor process, while it runs.
+    //! The worker's executor process (outside its sandbox), while it runs.
     std::optional<pid_t> executorPid(const SessionWorker& worker) const;
     //! The worker's directories (absolute).
     std::filesystem::path workerDir(const SessionWorker& worker) const;
+    //! The worker's files only the host sees: its tokens, its sandbox's /etc/passwd.
+    std::filesystem::path privateDir(const SessionWorker& worker) const;
 
 private:
     std::string readToken(const SessionWorker& worker) const;
-    //! The worker's callback token (state/callback-token), made when missing; bound.
+    //! The worker's callback token, made when missing; bound.
     std::string callbackToken(const SessionWorker& worker);
+    //! The worker's uid (its directory's owner), given from the range when it has none.
+    uid_t workerUid(const SessionWorker& worker);
+    //! The worker's objects (<objects>/<bucket>/<key prefix>).
+    std::filesystem::path objectsPrefixDir(const SessionWorker& worker) const;
 
     LocalRuntimeOptions options_;
+    WorkerSandbox sandbox_;
     mutable std::mutex mutex_;
     std::map<std::string, std::unique_ptr<Subprocess>> executors_;
     CallbackTokens callbackTokens_;
