@@ -8,7 +8,7 @@
 namespace aw {
 namespace {
 
-constexpr std::array<std::pair<std::uint64_t, const char*>, 8> kCapabilities{{
+constexpr std::array<std::pair<std::uint64_t, const char*>, 9> kCapabilities{{
     {AW_CAP_RUN, "run"},
     {AW_CAP_STREAM, "stream"},
     {AW_CAP_STOP, "stop"},
@@ -17,6 +17,7 @@ constexpr std::array<std::pair<std::uint64_t, const char*>, 8> kCapabilities{{
     {AW_CAP_TODO, "todo"},
     {AW_CAP_USAGE, "usage"},
     {AW_CAP_GRACEFUL_INTERRUPT, "graceful_interrupt"},
+    {AW_CAP_LONG_PROMPT, "long_prompt"},
 }};
 
 }  // namespace

@@ -14,9 +14,9 @@ struct ClaudeCode {
     // Print mode and stdio mode both stream, stop, resume, report tasks and usage; stdio mode
     // adds the permission prompts (HUMAN_LOOP) and the interrupt control request that ends the
     // turn without killing anything (SIGINT in print mode also ends it cleanly with a result).
-    static constexpr uint64_t kCapabilities = AW_CAP_RUN | AW_CAP_STREAM | AW_CAP_STOP |
-                                              AW_CAP_RESUME | AW_CAP_HUMAN_LOOP | AW_CAP_TODO |
-                                              AW_CAP_USAGE | AW_CAP_GRACEFUL_INTERRUPT;
+    static constexpr uint64_t kCapabilities =
+        AW_CAP_RUN | AW_CAP_STREAM | AW_CAP_STOP | AW_CAP_RESUME | AW_CAP_HUMAN_LOOP | AW_CAP_TODO |
+        AW_CAP_USAGE | AW_CAP_GRACEFUL_INTERRUPT | AW_CAP_LONG_PROMPT;
     static constexpr const char* kFacts = R"json({
   "binary": "claude",
   "package": "@anthropic-ai/claude-code",

@@ -56,11 +56,15 @@ Json buildInvocation(const RunRequest& request) {
                                   {"session_id", ""}});
         invocation["keep_stdin_open"] = true;
         invocation["stdin"] = preamble;
-    } else {
+    } else if (request.promptFitsArgument()) {
         // A prompt starting with '-' would otherwise be read as an option.
         if (request.prompt.front() == '-') argv.push_back("--");
         argv.push_back(request.prompt);
         invocation["keep_stdin_open"] = false;
+    } else {
+        // Too long for an argument: `claude -p` without one reads the prompt from stdin.
+        invocation["keep_stdin_open"] = false;
+        invocation["stdin"] = request.prompt;
     }
     invocation["argv"] = argv;
     return invocation;

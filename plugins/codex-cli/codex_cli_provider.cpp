@@ -15,8 +15,9 @@ struct CodexCli {
     // never asks a human (approvals live only in `codex app-server`, not driven here): no
     // HUMAN_LOOP. SIGINT ends it with exit 1 and no final line, so there is no graceful
     // interrupt either; the kit's default interrupt, {"signal":"INT"}, is what stops it.
-    static constexpr uint64_t kCapabilities =
-        AW_CAP_RUN | AW_CAP_STREAM | AW_CAP_STOP | AW_CAP_RESUME | AW_CAP_TODO | AW_CAP_USAGE;
+    static constexpr uint64_t kCapabilities = AW_CAP_RUN | AW_CAP_STREAM | AW_CAP_STOP |
+                                              AW_CAP_RESUME | AW_CAP_TODO | AW_CAP_USAGE |
+                                              AW_CAP_LONG_PROMPT;
     static constexpr const char* kFacts = R"json({
   "binary": "codex",
   "package": "@openai/codex",

@@ -23,15 +23,20 @@ Json buildInvocation(const RunRequest& request) {
         argv.push_back(request.model);
     }
     for (const std::string& arg : request.extraArgs) argv.push_back(arg);
+    const bool fits = request.promptFitsArgument();
     // A prompt starting with '-' would otherwise be read as an option.
-    if (request.prompt.front() == '-') argv.push_back("--");
+    if (fits && request.prompt.front() == '-') argv.push_back("--");
     if (request.resumes()) argv.push_back(request.providerSessionId);
-    argv.push_back(request.prompt);
+    // Too long for an argument: the prompt "-" makes `codex exec` read it from stdin.
+    argv.push_back(fits ? request.prompt : "-");
 
     Json env = Json::object();
     for (const auto& [name, value] : request.extraEnv) env[name] = value;
     // An open stdin pipe makes `codex exec` wait for more prompt text forever.
-    return {{"argv", argv}, {"env", env}, {"cwd", request.workspace}, {"keep_stdin_open", false}};
+    Json invocation{
+        {"argv", argv}, {"env", env}, {"cwd", request.workspace}, {"keep_stdin_open", false}};
+    if (!fits) invocation["stdin"] = request.prompt;
+    return invocation;
 }
 
 }  // namespace aw::codex_cli

@@ -16,8 +16,9 @@ struct Opencode {
     // `opencode serve`, not driven here): no HUMAN_LOOP. SIGINT kills it, leaving tool
     // children running, so there is no graceful interrupt either; the kit's default
     // interrupt, {"signal":"INT"}, is what stops it.
-    static constexpr uint64_t kCapabilities =
-        AW_CAP_RUN | AW_CAP_STREAM | AW_CAP_STOP | AW_CAP_RESUME | AW_CAP_TODO | AW_CAP_USAGE;
+    static constexpr uint64_t kCapabilities = AW_CAP_RUN | AW_CAP_STREAM | AW_CAP_STOP |
+                                              AW_CAP_RESUME | AW_CAP_TODO | AW_CAP_USAGE |
+                                              AW_CAP_LONG_PROMPT;
     static constexpr const char* kFacts = R"json({
   "binary": "opencode",
   "package": "opencode-ai",

@@ -20,9 +20,12 @@ Json buildInvocation(const RunRequest& request) {
         argv.push_back(request.providerSessionId);
     }
     for (const std::string& arg : request.extraArgs) argv.push_back(arg);
-    // A prompt starting with '-' would otherwise be read as an option.
-    if (request.prompt.front() == '-') argv.push_back("--");
-    argv.push_back(request.prompt);
+    const bool fits = request.promptFitsArgument();
+    if (fits) {
+        // A prompt starting with '-' would otherwise be read as an option.
+        if (request.prompt.front() == '-') argv.push_back("--");
+        argv.push_back(request.prompt);
+    }
 
     Json env = Json::object();
     env["OPENCODE_DISABLE_AUTOUPDATE"] = "1";
@@ -31,7 +34,11 @@ Json buildInvocation(const RunRequest& request) {
     // no setting can point it elsewhere.
     env["PWD"] = request.workspace;
     // An open stdin pipe makes `opencode run` wait for input and never start.
-    return {{"argv", argv}, {"env", env}, {"cwd", request.workspace}, {"keep_stdin_open", false}};
+    Json invocation{
+        {"argv", argv}, {"env", env}, {"cwd", request.workspace}, {"keep_stdin_open", false}};
+    // Too long for an argument: without a message `opencode run` reads it from stdin.
+    if (!fits) invocation["stdin"] = request.prompt;
+    return invocation;
 }
 
 }  // namespace aw::opencode

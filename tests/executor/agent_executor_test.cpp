@@ -224,6 +224,44 @@ TEST_F(AgentExecutor, StdinReachesTheProcessAndLongLinesArriveInPieces) {
     EXPECT_EQ(sink_.events("run-5", "exit").at(0)["exit_code"], 0);
 }
 
+TEST_F(AgentExecutor, TheSpecsStdinReachesTheProcessWithoutHoldingUpTheStart) {
+    startExecutor();
+    // More than a pipe holds, for a process that reads it late; later writes come after it.
+    const std::string prompt(300 * 1024, 'p');
+    const auto before = std::chrono::steady_clock::now();
+    startRun("run-6", "sleep 1; wc -c", {{"stdin", prompt}, {"keep_stdin_open", true}});
+    EXPECT_LT(std::chrono::steady_clock::now() - before, 900ms)
+        << "the start waited for the reader";
+    client().writeStdin(trace_, "run-6", "tail\n", true);
+    ASSERT_TRUE(sink_.waitForExit("run-6"));
+    const auto lines = sink_.events("run-6", "stdout");
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0]["line"], std::to_string(prompt.size() + 5));
+    EXPECT_EQ(sink_.events("run-6", "exit").at(0)["exit_code"], 0);
+}
+
+TEST_F(AgentExecutor, AProcessThatNeverReadsItsStdinStillStartsAndEnds) {
+    startExecutor();
+    const std::string prompt(1024 * 1024, 'p');
+    const auto before = std::chrono::steady_clock::now();
+    startRun("run-7", "exec sleep 300", {{"stdin", prompt}});
+    EXPECT_LT(std::chrono::steady_clock::now() - before, 900ms)
+        << "the start waited for the reader";
+    client().signalRun(trace_, "run-7", "TERM");
+    ASSERT_TRUE(sink_.waitForExit("run-7"));
+    EXPECT_EQ(sink_.events("run-7", "exit").at(0)["signal"], SIGTERM);
+    startRun("run-8", "echo done", {{"stdin", prompt}});
+    ASSERT_TRUE(sink_.waitForExit("run-8"));
+    EXPECT_EQ(sink_.events("run-8", "exit").at(0)["exit_code"], 0);
+}
+
+TEST_F(AgentExecutor, WithoutStdinToWriteTheProcessReadsDevNull) {
+    startExecutor();
+    startRun("run-9", "readlink /proc/$$/fd/0");
+    ASSERT_TRUE(sink_.waitForExit("run-9"));
+    EXPECT_EQ(sink_.events("run-9", "stdout").at(0)["line"], "/dev/null");
+}
+
 TEST_F(AgentExecutor, EveryCallNeedsTheWorkersToken) {
     startExecutor();
     try {

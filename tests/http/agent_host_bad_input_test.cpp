@@ -257,11 +257,12 @@ TEST_F(AgentHostBadInput, FieldsOfTheWrongTypeAre400) {
     for (const auto& call : calls) expectClear4xx(call);
 }
 
-TEST_F(AgentHostBadInput, APromptNoCliCouldBeGivenIsRefusedAtSubmission) {
+TEST_F(AgentHostBadInput, APromptItsCliCouldNotBeGivenIsRefusedAtSubmission) {
     const std::string messages = "/v1/sessions/bad-input/messages";
     const nlohmann::json withNul{{"provider", provider_}, {"prompt", std::string("a\0b", 3)}};
     const auto nul = expectClear4xx({"POST", messages, withNul.dump(), {}, "invalid_message"});
     EXPECT_NE(nul.body.find("NUL"), std::string::npos) << nul.body;
+    // The example plugin has no LONG_PROMPT capability: its prompts are one argument.
     const nlohmann::json tooLong{{"provider", provider_}, {"prompt", std::string(128 * 1024, 'p')}};
     const auto longAnswer =
         expectClear4xx({"POST", messages, tooLong.dump(), {}, "invalid_message"});

@@ -11,6 +11,7 @@ TEST(Capabilities, NamesFollowTheAbiBits) {
               (std::vector<std::string>{"run", "human_loop", "graceful_interrupt"}));
     EXPECT_TRUE(capabilityNames(0).empty());
     EXPECT_EQ(capabilityBit("todo"), AW_CAP_TODO);
+    EXPECT_EQ(capabilityBit("long_prompt"), AW_CAP_LONG_PROMPT);
     EXPECT_EQ(capabilityBit("teleport"), 0u);
 }
 

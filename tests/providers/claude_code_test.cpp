@@ -80,6 +80,24 @@ TEST(ClaudeCode, PromptStartingWithADashIsNotTakenForAnOption) {
     EXPECT_EQ(argv.back(), "-h explain");
 }
 
+TEST(ClaudeCode, APromptTooLongForAnArgumentGoesOnStdinInstead) {
+    const std::string longest(AW_MAX_ARGUMENT_BYTES, 'a');
+    PluginRun fits(claude(), runRequest({{"prompt", longest}}));
+    EXPECT_EQ(argvOf(fits).back(), longest);
+    EXPECT_FALSE(fits.invocation().contains("stdin"));
+
+    // One byte more: `claude -p` without a prompt argument reads it from stdin, then EOF.
+    const std::string tooLong = "-" + longest;
+    PluginRun run(claude(), runRequest({{"prompt", tooLong}}));
+    ASSERT_TRUE(run.opened()) << run.openResult().error;
+    const auto argv = argvOf(run);
+    EXPECT_FALSE(contains(argv, tooLong));
+    EXPECT_FALSE(contains(argv, "--"));
+    EXPECT_EQ(argv.back(), "--dangerously-skip-permissions");
+    EXPECT_EQ(run.invocation().at("stdin"), tooLong);
+    EXPECT_FALSE(run.invocation().at("keep_stdin_open").get<bool>());
+}
+
 TEST(ClaudeCode, AskModeUsesTheStdioProtocolAndSendsThePromptAsAUserLine) {
     const Fixture fixture = loadFixture("claude-stdio-hitl");
     PluginRun run(claude(), runRequest({{"approval_mode", "ask"},

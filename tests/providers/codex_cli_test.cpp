@@ -59,6 +59,31 @@ TEST(CodexCli, ResumedRunIsExecResumeWithThreadIdThenPrompt) {
     }
 }
 
+TEST(CodexCli, APromptTooLongForAnArgumentGoesOnStdinInstead) {
+    const std::string longest(AW_MAX_ARGUMENT_BYTES, 'a');
+    PluginRun fits(codex(), runRequest({{"prompt", longest}}));
+    EXPECT_EQ(argvOf(fits).back(), longest);
+    EXPECT_FALSE(fits.invocation().contains("stdin"));
+
+    // One byte more: the prompt "-" makes `codex exec` read it from stdin, then EOF.
+    const std::string tooLong = "-" + longest;
+    PluginRun run(codex(), runRequest({{"prompt", tooLong}}));
+    ASSERT_TRUE(run.opened()) << run.openResult().error;
+    const auto argv = argvOf(run);
+    EXPECT_EQ(argv.back(), "-");
+    EXPECT_FALSE(contains(argv, "--"));
+    EXPECT_EQ(run.invocation().at("stdin"), tooLong);
+    EXPECT_FALSE(run.invocation().at("keep_stdin_open").get<bool>());
+
+    // `exec resume` takes it the same way, after the thread id.
+    PluginRun resumed(codex(), runRequest({{"prompt", tooLong}, {"provider_session_id", "01a2"}}));
+    const auto resumeArgv = argvOf(resumed);
+    ASSERT_GE(resumeArgv.size(), 2u);
+    EXPECT_EQ((std::vector<std::string>(resumeArgv.end() - 2, resumeArgv.end())),
+              (std::vector<std::string>{"01a2", "-"}));
+    EXPECT_EQ(resumed.invocation().at("stdin"), tooLong);
+}
+
 TEST(CodexCli, SettingsReplaceTheBinaryAddArgsAndEnv) {
     PluginRun run(codex(), runRequest({{"settings",
                                         {{"binary", "/opt/codex"},

@@ -47,6 +47,24 @@ TEST(Opencode, ResumedRunPassesTheSession) {
     EXPECT_EQ(argv.back(), "make hello.txt");
 }
 
+TEST(Opencode, APromptTooLongForAnArgumentGoesOnStdinInstead) {
+    const std::string longest(AW_MAX_ARGUMENT_BYTES, 'a');
+    PluginRun fits(opencode(), runRequest({{"prompt", longest}}));
+    EXPECT_EQ(argvOf(fits).back(), longest);
+    EXPECT_FALSE(fits.invocation().contains("stdin"));
+
+    // One byte more: `opencode run` without a message reads it from stdin, then EOF.
+    const std::string tooLong = "-" + longest;
+    PluginRun run(opencode(), runRequest({{"prompt", tooLong}, {"provider_session_id", "ses_1"}}));
+    ASSERT_TRUE(run.opened()) << run.openResult().error;
+    const auto argv = argvOf(run);
+    EXPECT_FALSE(contains(argv, tooLong));
+    EXPECT_FALSE(contains(argv, "--"));
+    EXPECT_EQ(argv.back(), "ses_1");
+    EXPECT_EQ(run.invocation().at("stdin"), tooLong);
+    EXPECT_FALSE(run.invocation().at("keep_stdin_open").get<bool>());
+}
+
 TEST(Opencode, SettingsAreHonouredButCannotMovePwd) {
     PluginRun run(
         opencode(),

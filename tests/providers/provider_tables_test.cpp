@@ -43,8 +43,9 @@ TEST(ProviderTables, EntryRefusesAnotherAbiMajor) {
 }
 
 TEST(ProviderTables, OnlyClaudeCodeDeclaresHumanLoopAndGracefulInterrupt) {
-    const uint64_t common =
-        AW_CAP_RUN | AW_CAP_STREAM | AW_CAP_STOP | AW_CAP_RESUME | AW_CAP_TODO | AW_CAP_USAGE;
+    // All three take long prompts: their CLIs read the prompt from stdin.
+    const uint64_t common = AW_CAP_RUN | AW_CAP_STREAM | AW_CAP_STOP | AW_CAP_RESUME | AW_CAP_TODO |
+                            AW_CAP_USAGE | AW_CAP_LONG_PROMPT;
     EXPECT_EQ(loadProvider("claude-code").capabilities,
               common | AW_CAP_HUMAN_LOOP | AW_CAP_GRACEFUL_INTERRUPT);
     EXPECT_EQ(loadProvider("codex-cli").capabilities, common);

@@ -84,26 +84,40 @@ TEST_F(MessageSubmissionTest, BadInputIsRefusedAsInvalidInput) {
     EXPECT_TRUE(store.created.empty());
 }
 
-TEST_F(MessageSubmissionTest, APromptNoCliCouldBeGivenIsRefusedAtSubmissionWithAHint) {
+TEST_F(MessageSubmissionTest, APromptWithANulByteIsRefusedAtSubmissionWithAHint) {
     auto withNul = message();
     withNul.prompt = std::string("Create\0hello.txt", 16);
     EXPECT_EQ(refusalOf(withNul), RefusalKind::InvalidInput);
     EXPECT_EQ(lastProblem.code, "invalid_message");
     EXPECT_NE(lastProblem.message.find("NUL byte at offset 6"), std::string::npos)
         << lastProblem.message;
-    EXPECT_NE(lastProblem.hint.find("command-line argument"), std::string::npos)
-        << lastProblem.hint;
+    EXPECT_NE(lastProblem.hint.find("remove it"), std::string::npos) << lastProblem.hint;
+    EXPECT_TRUE(store.created.empty());
+}
 
-    auto tooLong = message();
-    tooLong.prompt.assign(kMaxPromptBytes + 1, 'a');
+TEST_F(MessageSubmissionTest, APromptLongerThanAnArgumentIsTakenByAProviderWithLongPrompt) {
+    providers.listings[0].capabilities |= capabilityBit("long_prompt");
+    auto longPrompt = message();
+    longPrompt.prompt.assign(200 * 1024, 'a');
+    EXPECT_TRUE(submission.submit(longPrompt, 1).created);
+}
+
+TEST_F(MessageSubmissionTest, APromptLongerThanAnArgumentIsRefusedForAProviderWithoutLongPrompt) {
+    providers.listings[0].capabilities |= capabilityBit("long_prompt");
+    auto tooLong = message("codex-cli");
+    tooLong.prompt.assign(kMaxPromptArgumentBytes + 1, 'a');
     EXPECT_EQ(refusalOf(tooLong), RefusalKind::InvalidInput);
     EXPECT_EQ(lastProblem.code, "invalid_message");
+    EXPECT_NE(lastProblem.message.find("for provider 'codex-cli'"), std::string::npos)
+        << lastProblem.message;
     EXPECT_NE(lastProblem.hint.find("128 KiB"), std::string::npos) << lastProblem.hint;
+    EXPECT_NE(lastProblem.hint.find("takes long prompts: claude-code"), std::string::npos)
+        << lastProblem.hint;
     EXPECT_TRUE(store.created.empty());
 
     // The longest prompt execve takes as one argument is accepted.
-    auto longest = message();
-    longest.prompt.assign(kMaxPromptBytes, 'a');
+    auto longest = message("codex-cli");
+    longest.prompt.assign(kMaxPromptArgumentBytes, 'a');
     EXPECT_TRUE(submission.submit(longest, 1).created);
 }
 

@@ -612,6 +612,25 @@ TEST_P(ClaudeRuns, AQuestionsReplyWithoutAnswersIs422AndTheRequestStaysPending) 
     EXPECT_TRUE(contains(said.back(), "bonjour")) << "the model did not get the answer: " << said.back();
 }
 
+// 9. A prompt too long for a command-line argument reaches the CLI on its stdin, through the
+// executor, in print mode and in the stdio protocol mode alike, and the runs complete.
+TEST_P(ClaudeRuns, APromptTooLongForAnArgumentRunsThroughStdin) {
+    auto& h = start();
+    const std::string prompt = "LONGPROMPT: how long is this? " + std::string(200 * 1024, 'x');
+    const std::string expected =
+        "Received a prompt of " + std::to_string(prompt.size()) + " bytes.";
+    for (const std::string mode : {"auto", "ask"}) {
+        const std::string sid = "chat-long-" + mode;
+        const std::string rid = h.startRun(sid, prompt, {{"approval_mode", mode}});
+        ASSERT_FALSE(rid.empty()) << mode;
+        const auto events = finish(rid, "completed");
+        expectWellFormedLog(events, rid, sid);
+        const auto said = texts(events);
+        ASSERT_FALSE(said.empty()) << mode << ": " << h.describe(rid);
+        EXPECT_EQ(said.back(), expected) << mode;
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Db, ClaudeRuns, ::testing::Values(Db::Sqlite, Db::Postgres), paramName);
 
 // 5. Capability refusals: decided by the provider's capabilities, no CLI needed.

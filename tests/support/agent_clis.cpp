@@ -240,12 +240,11 @@ RunResult CliSandbox::run(const Json& request, const RunOptions& options) {
     const auto eventsFile = dir_ / ("run-" + std::to_string(n) + ".events.jsonl");
     const auto stderrFile = dir_ / ("run-" + std::to_string(n) + ".stderr.txt");
     SubprocessOptions spawn;
-    spawn.argv = {test::providerHostBinary(),
-                  "--plugin",
-                  test::shippedPlugin(pinOf(cli_).plugin).string(),
-                  "--run",
-                  "--request",
-                  request.dump()};
+    spawn.argv = {
+        test::providerHostBinary(), "--plugin", test::shippedPlugin(pinOf(cli_).plugin).string(),
+        "--run", "--request",
+        // From a file: a long prompt does not fit in one argument.
+        "@" + dir_.write("run-" + std::to_string(n) + ".request.json", request.dump()).string()};
     if (!options.replies.empty()) {
         std::string lines;
         for (const auto& reply : options.replies) lines += reply.dump() + "\n";

@@ -42,7 +42,7 @@ extern "C" {
 #define AW_PROVIDER_NAME_MAX 64
 
 /* Capability bits. A bit that is not set means "unsupported"; the host gates requests on
- * them (e.g. approval_mode "ask" needs AW_CAP_HUMAN_LOOP). Bits 8..63 are reserved. */
+ * them (e.g. approval_mode "ask" needs AW_CAP_HUMAN_LOOP). Bits 9..63 are reserved. */
 #define AW_CAP_RUN ((uint64_t)1 << 0)                /* can run a prompt to completion */
 #define AW_CAP_STREAM ((uint64_t)1 << 1)             /* emits events while running */
 #define AW_CAP_STOP ((uint64_t)1 << 2)               /* a run can be stopped */
@@ -51,6 +51,13 @@ extern "C" {
 #define AW_CAP_TODO ((uint64_t)1 << 5)               /* emits todo.update */
 #define AW_CAP_USAGE ((uint64_t)1 << 6)              /* reports token usage */
 #define AW_CAP_GRACEFUL_INTERRUPT ((uint64_t)1 << 7) /* interrupt() stops without killing */
+#define AW_CAP_LONG_PROMPT ((uint64_t)1 << 8)        /* takes prompts over AW_MAX_ARGUMENT_BYTES */
+
+/* The longest prompt that fits in one command-line argument: Linux refuses an execve
+ * argument of MAX_ARG_STRLEN (32 pages) bytes or more, its terminating NUL included. A
+ * plugin with AW_CAP_LONG_PROMPT passes a longer one another way (the CLI's stdin, through
+ * the invocation's "stdin"); the host refuses it for the other plugins. */
+#define AW_MAX_ARGUMENT_BYTES (32 * 4096 - 1)
 
 /* Status of every call. Anything but AW_OK comes with a message in aw_error. */
 typedef enum aw_status {

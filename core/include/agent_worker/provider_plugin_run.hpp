@@ -8,9 +8,9 @@
 //   - JsonLines, which reads a JSON-lines stdout and counts what it skips; UnfinishedTools
 //     and terminalData for the events that end a run.
 //
-// Nothing here touches the C ABI, so a plugin's translation can be unit-tested with this
-// header and event_types.h alone. Inline, header-only C++17, hidden on GCC and Clang; needs
-// nlohmann/json.hpp (3.11).
+// Nothing here touches the C ABI (provider_abi.h gives it constants only), so a plugin's
+// translation can be unit-tested with this header, event_types.h and provider_abi.h alone.
+// Inline, header-only C++17, hidden on GCC and Clang; needs nlohmann/json.hpp (3.11).
 #ifndef AGENT_WORKER_PROVIDER_PLUGIN_RUN_HPP
 #define AGENT_WORKER_PROVIDER_PLUGIN_RUN_HPP
 
@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "event_types.h"
+#include "provider_abi.h"
 
 #if defined(__GNUC__)
 #pragma GCC visibility push(hidden)
@@ -184,6 +185,9 @@ struct RunRequest {
     bool asksHuman() const { return approvalMode == "ask"; }
     //! Whether the run continues the CLI session providerSessionId.
     bool resumes() const { return !providerSessionId.empty(); }
+    //! Whether the prompt can be one argument of the CLI's command line; a longer one must
+    //! go on its stdin (and the plugin declare AW_CAP_LONG_PROMPT).
+    bool promptFitsArgument() const { return prompt.size() <= AW_MAX_ARGUMENT_BYTES; }
 
     //! Throws InvalidInput with a message naming the offending field. With `askRefusal`,
     //! approval_mode "ask" throws Unsupported(askRefusal), checked right after the mode itself

@@ -38,18 +38,8 @@ void MessageSubmission::check(const MessageRequest& request) const {
         throw Refused(
             RefusalKind::InvalidInput,
             {"invalid_message", "\"prompt\" holds a NUL byte at offset " + std::to_string(nul),
-             "a prompt is passed to the agent CLI as a command-line argument, which cannot "
-             "hold NUL (\\u0000); remove it"});
-    }
-    if (request.prompt.size() > kMaxPromptBytes) {
-        throw Refused(
-            RefusalKind::InvalidInput,
-            {"invalid_message",
-             "\"prompt\" is " + std::to_string(request.prompt.size()) +
-                 " bytes, over the limit of " + std::to_string(kMaxPromptBytes),
-             "a prompt is passed to the agent CLI as one command-line argument, which Linux caps "
-             "at 128 KiB; shorten it, or put the long text in a file in the workspace and refer "
-             "to it"});
+             "an agent CLI takes its prompt as text (a command-line argument, or its stdin), in "
+             "which NUL (\\u0000) has no place; remove it"});
     }
     if (request.approvalMode != "auto" && request.approvalMode != "ask") {
         throw Refused(RefusalKind::InvalidInput,
@@ -87,6 +77,21 @@ void MessageSubmission::check(const MessageRequest& request) const {
         throw Refused(RefusalKind::Unprocessable,
                       {"capability_missing", "provider '" + request.provider + "' cannot run agents",
                        "pick a provider with the RUN capability"});
+    }
+    const auto longPrompt = capabilityBit("long_prompt");
+    if (request.prompt.size() > kMaxPromptArgumentBytes &&
+        (provider->capabilities & longPrompt) == 0) {
+        throw Refused(RefusalKind::InvalidInput,
+                      {"invalid_message",
+                       "\"prompt\" is " + std::to_string(request.prompt.size()) +
+                           " bytes, over the limit of " + std::to_string(kMaxPromptArgumentBytes) +
+                           " for provider '" + request.provider + "'",
+                       "provider '" + request.provider +
+                           "' passes the prompt to its CLI as one command-line argument, which "
+                           "Linux caps at 128 KiB (no LONG_PROMPT capability); shorten it, put the "
+                           "long text in a file in the workspace and refer to it, or use a "
+                           "provider that takes long prompts: " +
+                           joinedOrNone(namesWith(all, longPrompt))});
     }
     const auto humanLoop = capabilityBit("human_loop");
     if (request.approvalMode == "ask" && (provider->capabilities & humanLoop) == 0) {

@@ -28,6 +28,15 @@ struct RunManager::Run {
     //! Writes to stdin may block on a full pipe; they must not hold `mutex`, which the
     //! output pump needs, or a process waiting for its stdout to drain would deadlock.
     std::mutex stdinMutex;
+    //! Writes the spec's `stdin` (then closes it unless kept open); joined, under
+    //! `stdinMutex`, before any other write and when the run ends.
+    std::thread stdinWriter;
+
+    //! With `stdinMutex` held.
+    void awaitStdinWriter() {
+        if (stdinWriter.joinable()) stdinWriter.join();
+    }
+
     std::atomic<std::int64_t> lines{0};
     std::thread pumpThread;
 };
@@ -144,7 +153,8 @@ ExecutorRunStatus RunManager::start(const ExecutorRunSpec& spec, const std::stri
     options.argv = spec.argv;
     options.env = spec.env;
     options.workingDir = spec.cwd;
-    options.pipeStdin = true;
+    // Without anything to write, stdin is /dev/null: the process reads EOF at once.
+    options.pipeStdin = spec.stdinBytes || spec.keepStdinOpen;
     options.pipeStdout = true;
     options.pipeStderr = true;
     options.ownProcessGroup = true;
@@ -161,8 +171,15 @@ ExecutorRunStatus RunManager::start(const ExecutorRunSpec& spec, const std::stri
         }
         live_[run->process->pid()] = spec.runId;
     }
-    if (spec.stdinBytes) run->process->writeStdin(*spec.stdinBytes);
-    if (!spec.keepStdinOpen) run->process->closeStdin();
+    if (spec.stdinBytes) {
+        // It may be more than the pipe holds (a long prompt): written by a thread of its own,
+        // so that a process that reads it late, or never, does not hold up this call.
+        run->stdinWriter =
+            std::thread([run, bytes = *spec.stdinBytes, keepOpen = spec.keepStdinOpen] {
+                run->process->writeStdin(bytes);
+                if (!keepOpen) run->process->closeStdin();
+            });
+    }
     {
         std::lock_guard lock(mutex_);
         runs_[spec.runId] = run;
@@ -271,6 +288,11 @@ void RunManager::pump(std::shared_ptr<Run> run) {
                   {{"run_id", run->id}, {"processes", killed}});
     }
     {
+        // Nothing reads the stdin pipe any more: an unfinished write has failed (EPIPE).
+        std::lock_guard lock(run->stdinMutex);
+        run->awaitStdinWriter();
+    }
+    {
         std::lock_guard lock(run->mutex);
         run->exit = exit;
         run->exited = true;
@@ -287,6 +309,8 @@ StdinWriteAnswer RunManager::writeStdin(const std::string& runId, const StdinWri
         if (run->exited) throw ApiError(409, {"run_exited", "run '" + runId + "' has exited", ""});
     }
     std::lock_guard lock(run->stdinMutex);
+    // After the spec's own stdin, and not while its thread writes to the pipe.
+    run->awaitStdinWriter();
     const bool written = write.data.empty() || run->process->writeStdin(write.data);
     if (write.close) run->process->closeStdin();
     if (!written) {

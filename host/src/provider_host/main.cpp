@@ -2,8 +2,8 @@
 // hang or flood stays its own.
 //   served:  agent-provider-host --plugin FILE.so            (used by agent-host)
 //   replay:  agent-provider-host --plugin FILE.so --replay CAPTURE.jsonl [--exit-code N]
-//            [--signal N] [--stop-requested] [--request JSON] [--with-stdin]
-//   run:     agent-provider-host --plugin FILE.so --run --request JSON [--replies FILE]
+//            [--signal N] [--stop-requested] [--request JSON|@FILE] [--with-stdin]
+//   run:     agent-provider-host --plugin FILE.so --run --request JSON|@FILE [--replies FILE]
 //            [--interrupt-after-event TYPE | --interrupt-after-ms N] [--timeout-s N]
 #include <unistd.h>
 
@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <thread>
@@ -27,18 +28,18 @@ constexpr std::size_t kMaxRequestLineBytes = 64 * 1024 * 1024;
 
 const char* kUsage =
     "usage: agent-provider-host --plugin FILE.so [--replay CAPTURE.jsonl [--exit-code N]\n"
-    "           [--signal N] [--stop-requested] [--request JSON] [--with-stdin]]\n"
-    "       agent-provider-host --plugin FILE.so --run --request JSON [--replies FILE]\n"
+    "           [--signal N] [--stop-requested] [--request JSON|@FILE] [--with-stdin]]\n"
+    "       agent-provider-host --plugin FILE.so --run --request JSON|@FILE [--replies FILE]\n"
     "           [--interrupt-after-event TYPE | --interrupt-after-ms N] [--timeout-s N]\n"
     "\n"
     "Without --replay: prints a handshake line, then serves JSON-line requests on stdin\n"
     "(the protocol agent-host speaks). With --replay: feeds each line of CAPTURE (a\n"
     "recorded CLI stdout) through the plugin, then the exit, and prints the unified events\n"
     "a run would store as JSON lines. --request is the run request JSON handed to open\n"
-    "(default: a minimal request); --with-stdin also prints what the plugin would write to\n"
-    "the CLI's stdin. A line the plugin fails or whose output is rejected (docs/events.md)\n"
-    "is named on stderr (line N: reason) and stands as a provider.line_error event; the\n"
-    "replay then exits 1 (3: the plugin was refused).\n"
+    "(default: a minimal request), or @FILE holding it; --with-stdin also prints what the\n"
+    "plugin would write to the CLI's stdin. A line the plugin fails or whose output is\n"
+    "rejected (docs/events.md) is named on stderr (line N: reason) and stands as a\n"
+    "provider.line_error event; the replay then exits 1 (3: the plugin was refused).\n"
     "With --run: opens the run, starts the CLI the plugin describes (inheriting this\n"
     "environment plus the invocation's env), feeds it every stdout line and prints the\n"
     "unified events as JSON lines; the CLI's stderr goes to stderr. human.request events\n"
@@ -97,6 +98,13 @@ Arguments parseArguments(int argc, char** argv) {
             args.withStdin = true;
         } else if (arg == "--request") {
             args.request = value(i);
+            // @FILE: a request with a long prompt does not fit in one argument.
+            if (!args.request.empty() && args.request.front() == '@') {
+                std::ifstream file(args.request.substr(1), std::ios::binary);
+                if (!file)
+                    usageError("cannot read --request file '" + args.request.substr(1) + "'");
+                args.request.assign(std::istreambuf_iterator<char>(file), {});
+            }
         } else if (arg == "--run") {
             args.run = true;
         } else if (arg == "--replies") {

@@ -29,6 +29,10 @@ TEST_F(ClaudeCodeLive, RunsToolsAndTodos) {
     checkToolsAndTodos(traits_, *sandbox_, *server_);
 }
 
+TEST_F(ClaudeCodeLive, APromptTooLongForAnArgumentGoesThroughStdin) {
+    checkLongPrompt(*sandbox_);
+}
+
 TEST_F(ClaudeCodeLive, ResumesTheSameSession) {
     checkResume(traits_, *sandbox_, *server_);
 }

@@ -15,6 +15,10 @@ TEST_F(CodexCliLive, RunsToolsAndTodos) {
     checkToolsAndTodos(traits_, *sandbox_, *server_);
 }
 
+TEST_F(CodexCliLive, APromptTooLongForAnArgumentGoesThroughStdin) {
+    checkLongPrompt(*sandbox_);
+}
+
 TEST_F(CodexCliLive, ResumesTheSameSession) {
     checkResume(traits_, *sandbox_, *server_);
 }

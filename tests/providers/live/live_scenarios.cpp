@@ -243,6 +243,31 @@ void checkResume(const CliTraits& traits, CliSandbox& sandbox, ModelServer& serv
     }
 }
 
+void checkLongPrompt(CliSandbox& sandbox) {
+    std::string sessionId;
+    // A new session, then the same one resumed: the resume arguments come before stdin's turn.
+    for (const std::size_t size : {200 * 1024, 150 * 1024}) {
+        const std::string prompt = "LONGPROMPT: how long is this? " + std::string(size, 'x');
+        const Json overrides =
+            sessionId.empty() ? Json::object() : Json{{"provider_session_id", sessionId}};
+        const RunResult run = sandbox.run(sandbox.request(prompt, overrides));
+        expectWellFormed(run, sandbox);
+        report(std::to_string(size / 1024) + " KB prompt run", run.seconds);
+        EXPECT_EQ(run.terminal().value("type", ""), "run.completed") << run.describe();
+        const auto texts = run.texts("text");
+        const std::string expected =
+            "Received a prompt of " + std::to_string(prompt.size()) + " bytes.";
+        EXPECT_NE(std::find(texts.begin(), texts.end(), expected), texts.end())
+            << "expected '" << expected << "' in: " << joined(texts);
+        const auto sessions = run.ofType("provider.session");
+        ASSERT_FALSE(sessions.empty()) << run.describe();
+        if (!sessionId.empty()) {
+            EXPECT_EQ(sessions[0].value("provider_session_id", ""), sessionId);
+        }
+        sessionId = sessions[0].value("provider_session_id", "");
+    }
+}
+
 void checkHttpFailure(const CliTraits& traits, CliSandbox& sandbox, const std::string& prompt,
                       int expectedStatus, const std::string& expectedMessage, double maxSeconds) {
     (void)traits;

@@ -47,6 +47,10 @@ void checkToolsAndTodos(const CliTraits& traits, CliSandbox& sandbox, ModelServe
 //! The first run, then RECALL with its provider_session_id and usage: same session, the
 //! model saw the first prompt, the second run's usage is its own.
 void checkResume(const CliTraits& traits, CliSandbox& sandbox, ModelServer& server);
+//! LONGPROMPT with 200 KB, more than fits in a command-line argument: the plugin passes it on
+//! the CLI's stdin, the model server gets all of it, the run completes; then again, 150 KB,
+//! resuming that session.
+void checkLongPrompt(CliSandbox& sandbox);
 //! FAIL500 -> run.failed carrying `expectedMessage`, in less than `maxSeconds`.
 void checkHttpFailure(const CliTraits& traits, CliSandbox& sandbox, const std::string& prompt,
                       int expectedStatus, const std::string& expectedMessage, double maxSeconds);

@@ -13,6 +13,10 @@ TEST_F(OpencodeLive, RunsToolsAndTodos) {
     checkToolsAndTodos(traits_, *sandbox_, *server_);
 }
 
+TEST_F(OpencodeLive, APromptTooLongForAnArgumentGoesThroughStdin) {
+    checkLongPrompt(*sandbox_);
+}
+
 TEST_F(OpencodeLive, ResumesTheSameSession) {
     checkResume(traits_, *sandbox_, *server_);
 }

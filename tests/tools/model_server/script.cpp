@@ -381,6 +381,12 @@ Reply scriptedReply(const Conversation& conversation, Api api) {
         reply = slowTool(conversation, api);
     } else if (contains(prompt, "RECALL")) {
         reply = recall(conversation);
+    } else if (contains(prompt, "LONGPROMPT")) {
+        // Surrounding whitespace left out: a CLI may add a newline to what it read.
+        const auto first = prompt.find_first_not_of(" \t\r\n");
+        const auto last = prompt.find_last_not_of(" \t\r\n");
+        reply.scenario = "long-prompt";
+        reply.text = "Received a prompt of " + std::to_string(last - first + 1) + " bytes.";
     } else {
         reply.scenario = "hello";
         reply.text = "Hello from the scripted model server.";

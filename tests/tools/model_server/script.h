@@ -68,6 +68,8 @@ struct Reply {
 //!                          quoting the answer
 //!   SLOWTOOL               a shell command that touches slow.started and sleeps 30 s
 //!   RECALL                 a text naming the earlier prompts of the conversation
+//!   LONGPROMPT             "Received a prompt of <N> bytes.", N without the whitespace
+//!                          around the prompt (what a long prompt on stdin arrives as)
 //!   anything else          a short text
 //! Requests without tools (titles, summaries) always get a short text.
 Reply scriptedReply(const Conversation& conversation, Api api);

@@ -8,7 +8,7 @@
 
 namespace aw {
 
-//! Names of the set bits, in bit order (`run`, `stream`, ..., `graceful_interrupt`);
+//! Names of the set bits, in bit order (`run`, `stream`, ..., `long_prompt`);
 //! unknown bits show as `bit<N>` so a newer plugin's flags are never hidden.
 std::vector<std::string> capabilityNames(std::uint64_t capabilities);
 

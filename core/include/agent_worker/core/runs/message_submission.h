@@ -8,6 +8,7 @@
 #include "agent_worker/core/refusal.h"
 #include "agent_worker/core/run_store.h"
 #include "agent_worker/core/runs/worker_placement.h"
+#include "agent_worker/provider_abi.h"
 
 namespace aw {
 
@@ -22,10 +23,9 @@ struct MessageRequest {
     std::string enqueueKey;
 };
 
-//! The longest prompt a run accepts, in bytes: every plugin passes the prompt to its CLI as
-//! one argument, and Linux refuses an execve argument of MAX_ARG_STRLEN (32 pages, 128 KiB)
-//! bytes or more, its terminating NUL included.
-inline constexpr std::size_t kMaxPromptBytes = 128 * 1024 - 1;
+//! The longest prompt a provider without the LONG_PROMPT capability accepts, in bytes: such
+//! a plugin passes the prompt to its CLI as one command-line argument (AW_MAX_ARGUMENT_BYTES).
+inline constexpr std::size_t kMaxPromptArgumentBytes = AW_MAX_ARGUMENT_BYTES;
 
 struct SubmissionOptions {
     WorkerPlacement placement;
@@ -37,8 +37,9 @@ public:
     MessageSubmission(SubmissionOptions options, const ProviderRegistry& providers, RunStore& store)
         : options_(std::move(options)), providers_(providers), store_(store) {}
 
-    //! Throws Refused: InvalidInput (session id; a prompt that is empty, holds a NUL byte or
-    //! is longer than kMaxPromptBytes, so no CLI could be given it; approval mode), NotFound
+    //! Throws Refused: InvalidInput (session id; a prompt that is empty, holds a NUL byte, or
+    //! is longer than kMaxPromptArgumentBytes for a provider without LONG_PROMPT, so its CLI
+    //! could not be given it; approval mode), NotFound
     //! (unknown provider), Unavailable (provider degraded/failed, or plugins still starting),
     //! Unprocessable (no RUN, or `ask` without HUMAN_LOOP).
     void check(const MessageRequest& request) const;
