@@ -105,6 +105,29 @@ TEST_F(AgentExecutor, OutputArrivesNumberedInOrderWithTheExitLast) {
     EXPECT_NE(log.find("\"executor_id\":\"exec-1\""), std::string::npos);
 }
 
+TEST_F(AgentExecutor, ItsSpoolSocketAndLogAreItsOwnersAloneWhateverTheUmask) {
+    {
+        const ScopedUmask permissive(0);
+        startExecutor();
+    }
+    startRun("run-1", "echo hello");
+    ASSERT_TRUE(sink_.waitForExit("run-1")) << readText(dir_ / "executor.log");
+    namespace fs = std::filesystem;
+    std::vector<fs::path> paths{dir_ / "spool", dir_ / "executor.sock", dir_ / "executor.log"};
+    for (const auto& entry : fs::recursive_directory_iterator(dir_ / "spool"))
+        paths.push_back(entry.path());
+    ASSERT_GT(paths.size(), 4u) << "the run left nothing in the spool";
+    for (const auto& path : paths) {
+        const auto perms = fs::symlink_status(path).permissions();
+        const auto others = fs::is_directory(path)
+                                ? fs::perms::group_all | fs::perms::others_all
+                                : fs::perms::group_read | fs::perms::group_write |
+                                      fs::perms::others_read | fs::perms::others_write;
+        EXPECT_TRUE((perms & others) == fs::perms::none)
+            << path << " is " << std::oct << static_cast<unsigned>(perms);
+    }
+}
+
 TEST_F(AgentExecutor, AHostOutageLosesNothingAndDuplicatesNothing) {
     startExecutor();
     sink_.setDown(true);

@@ -1,6 +1,8 @@
 // The file object store on a real directory.
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "storage/file_object_store.h"
 #include "support/temp_dir.h"
 
@@ -42,6 +44,29 @@ TEST_F(FileObjectStoreTest, FilesStreamInAndOutAndReplaceWhole) {
     ASSERT_TRUE(store_.getFile("b/k/big.bin", target.string()));
     EXPECT_EQ(test::readText(target), "small now");
     EXPECT_FALSE(store_.getFile("b/k/none", target.string()));
+}
+
+TEST_F(FileObjectStoreTest, ObjectsAndTheirDirectoriesAreTheOwnersAloneWhateverTheUmask) {
+    namespace fs = std::filesystem;
+    const auto script = dir_.write("run.sh", "#!/bin/sh\n");
+    fs::permissions(script, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                fs::perms::others_read | fs::perms::others_exec);
+    {
+        const test::ScopedUmask permissive(0);
+        FileObjectStore store(dir_ / "private");
+        store.put("b/k/notes.md", "notes");
+        store.putFile("b/k/bin/run.sh", script.string());
+    }
+    const auto mode = [&](const std::string& path) {  // in octal, as ls shows it
+        std::ostringstream octal;
+        octal << std::oct << static_cast<unsigned>(fs::status(dir_ / path).permissions());
+        return octal.str();
+    };
+    for (const char* dir : {"private", "private/b", "private/b/k", "private/b/k/bin"}) {
+        EXPECT_EQ(mode(dir), "700") << dir;
+    }
+    EXPECT_EQ(mode("private/b/k/notes.md"), "600");
+    EXPECT_EQ(mode("private/b/k/bin/run.sh"), "700") << "an executable stays one";
 }
 
 TEST_F(FileObjectStoreTest, UnsafeKeysAreRefusedBeforeTouchingTheDisk) {

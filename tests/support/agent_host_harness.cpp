@@ -47,6 +47,21 @@ std::string flagValue(const HostLaunch& launch, const std::string& flag) {
     return "";
 }
 
+//! The first token of the launch's AW_AUTH_CLIENT_TOKENS (for /v1/...) or
+//! AW_AUTH_ADMIN_TOKENS (for /admin/...) as an Authorization header, unless `headers` has
+//! one: so the API calls below work on hosts started with tokens too.
+std::map<std::string, std::string> withToken(const HostLaunch& launch, const std::string& path,
+                                             std::map<std::string, std::string> headers) {
+    const char* variable = path.rfind("/admin/", 0) == 0 ? "AW_AUTH_ADMIN_TOKENS"
+                           : path.rfind("/v1/", 0) == 0  ? "AW_AUTH_CLIENT_TOKENS"
+                                                         : nullptr;
+    const auto configured = variable ? launch.env.find(variable) : launch.env.end();
+    if (configured == launch.env.end() || headers.count("Authorization")) return headers;
+    headers["Authorization"] =
+        "Bearer " + configured->second.substr(0, configured->second.find(','));
+    return headers;
+}
+
 std::string answered(const std::string& what, const HttpResult& answer) {
     return what + " answered " + std::to_string(answer.status) + ": " + answer.body;
 }
@@ -160,12 +175,13 @@ std::filesystem::path AgentHost::workspace(const std::string& sessionId) const {
 // ---- AgentHost: the API ----------------------------------------------------------------
 
 HttpResult AgentHost::get(const std::string& path) const {
-    return httpGet(port_, path);
+    return httpGet(port_, path, withToken(launch_, path, {}));
 }
 
 HttpResult AgentHost::post(const std::string& path, const Json& body,
                            std::map<std::string, std::string> headers) const {
-    return httpRequest(port_, HttpCall{"POST", path, body.dump(), std::move(headers)});
+    return httpRequest(
+        port_, HttpCall{"POST", path, body.dump(), withToken(launch_, path, std::move(headers))});
 }
 
 HttpResult AgentHost::postMessage(const std::string& sessionId, const Json& body,

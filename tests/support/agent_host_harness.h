@@ -91,7 +91,7 @@ public:
     std::filesystem::path workerDir(const std::string& sessionId) const;  //!< workers/<sid>
     std::filesystem::path workspace(const std::string& sessionId) const;  //!< .../workspace
 
-    // ---- its API ------------------------------------------------------------------------
+    // ---- its API (with the launch's first client or admin token, when it has them) -------
     HttpResult get(const std::string& path) const;
     HttpResult post(const std::string& path, const Json& body = Json::object(),
                     std::map<std::string, std::string> headers = {}) const;

@@ -1,5 +1,8 @@
-// A temporary directory removed with everything in it when the test is done.
+// A temporary directory removed with everything in it when the test is done, and a umask
+// set for a while.
 #pragma once
+
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <string>
@@ -20,6 +23,19 @@ public:
 
 private:
     std::filesystem::path path_;
+};
+
+//! The process's umask set to `mask` for the object's lifetime: for tests showing that a
+//! mode comes from the code, not from the umask (children started meanwhile inherit it).
+class ScopedUmask {
+public:
+    explicit ScopedUmask(mode_t mask) : previous_(::umask(mask)) {}
+    ~ScopedUmask() { ::umask(previous_); }
+    ScopedUmask(const ScopedUmask&) = delete;
+    ScopedUmask& operator=(const ScopedUmask&) = delete;
+
+private:
+    mode_t previous_;
 };
 
 //! The whole content of a file ("" when missing).

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "agent_worker/core/random_id.h"
+#include "files/private_files.h"
 #include "logging/json_formatter.h"
 
 namespace aw {
@@ -16,7 +17,7 @@ Poco::Logger& logger() { return Poco::Logger::get("spool"); }
 //! Replaces `path` with `text` atomically: a crash leaves the old file or the new one.
 void writeFileAtomically(const std::filesystem::path& path, const std::string& text) {
     const auto temporary = path.string() + ".tmp";
-    std::ofstream(temporary, std::ios::trunc) << text;
+    openPrivateFile(temporary, std::ios::trunc) << text;
     std::filesystem::rename(temporary, path);
 }
 
@@ -30,7 +31,7 @@ std::string readWord(const std::filesystem::path& path) {
 }  // namespace
 
 OutputSpool::OutputSpool(std::filesystem::path dir) : dir_(std::move(dir)) {
-    std::filesystem::create_directories(dir_);
+    createPrivateDirectories(dir_);
     load();
 }
 
@@ -142,7 +143,7 @@ std::string OutputSpool::traceId(const std::string& runId) {
 void OutputSpool::append(const OutputRecord& record) {
     std::lock_guard lock(mutex_);
     RunLog& log = logOf(record.runId);
-    std::ofstream out(logPath(record.runId), std::ios::app);
+    auto out = openPrivateFile(logPath(record.runId), std::ios::app);
     out << record.toJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     out.flush();
     admit(log, record);

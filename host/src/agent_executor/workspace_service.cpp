@@ -8,6 +8,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "files/private_files.h"
 #include "http/api_error.h"
 
 namespace aw {
@@ -67,10 +68,10 @@ std::map<std::string, FileState> scanFiles(const fs::path& root) {
 
 //! Writes `document` to `path` atomically (a reader sees the old or the new file).
 void writeJsonFile(const fs::path& path, const nlohmann::json& document) {
-    fs::create_directories(path.parent_path());
+    createPrivateDirectories(path.parent_path());
     const auto temporary = path.string() + ".tmp";
     {
-        std::ofstream out(temporary, std::ios::trunc);
+        auto out = openPrivateFile(temporary, std::ios::trunc);
         out << document.dump();
         out.flush();
         if (!out) throw std::runtime_error("cannot write " + temporary);
@@ -138,7 +139,7 @@ std::string slotOf(const std::string& entryName) {
 
 WorkspaceService::WorkspaceService(WorkspaceLayout layout, ObjectStore& store)
     : layout_(std::move(layout)), store_(store) {
-    fs::create_directories(layout_.stateDir);
+    createPrivateDirectories(layout_.stateDir);
 }
 
 std::string WorkspaceService::workspaceKey() const {
@@ -213,7 +214,7 @@ LinkAnswer WorkspaceService::link(const nlohmann::json& planJson) {
         if (entry.mode != RestoreMode::Link) continue;
         const std::string slot = slotOf(entry.name);
         const fs::path store = layout_.stateDir / "links" / slot;
-        fs::create_directories(store);
+        createPrivateDirectories(store);
         // Recorded before anything else: from now on every sync sends the slot to its key.
         const nlohmann::json record{{"name", entry.name},
                                     {"source_key_prefix", entry.sourceKeyPrefix},

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "agent_worker/core/problem.h"
+#include "files/private_files.h"
 #include "logging/json_formatter.h"
 
 namespace aw {
@@ -46,10 +47,13 @@ bool isSqliteDamage(const soci::soci_error& error) {
 Database::Database(DatabaseUrl url, int poolSize, std::chrono::seconds connectTimeout)
     : url_(std::move(url)), poolSize_(poolSize),
       pool_(std::make_unique<soci::connection_pool>(static_cast<std::size_t>(poolSize))) {
-    if (url_.dialect == Dialect::Sqlite) {
-        const auto parent = std::filesystem::path(url_.target).parent_path();
+    if (url_.dialect == Dialect::Sqlite && url_.target != ":memory:") {
+        // The database is its owner's alone, and SQLite gives its -wal and -shm files the
+        // database file's mode: so the file is made here, 0600, before SQLite opens it (an
+        // empty file is an empty database). A failure shows when SQLite opens it.
         std::error_code ignored;
-        if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
+        createPrivateDirectories(std::filesystem::path(url_.target).parent_path(), ignored);
+        createPrivateFile(url_.target);
     }
     const auto deadline = std::chrono::steady_clock::now() + connectTimeout;
     auto pause = std::chrono::milliseconds(200);

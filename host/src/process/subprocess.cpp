@@ -79,9 +79,10 @@ Subprocess::Subprocess(const SubprocessOptions& options) : ownGroup_(options.own
     if (options.pipeStderr && ::pipe2(stderrPipe, O_CLOEXEC) != 0) fail("pipe");
     // Reports exec failure (errno) to the parent; closes on a successful exec.
     if (::pipe2(errorPipe, O_CLOEXEC) != 0) fail("pipe");
+    // A child's output may hold anything it saw (paths, prompts, tokens): its owner's alone.
     auto openLog = [&](const std::string& file) {
         if (file.empty()) return -1;
-        const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (fd < 0) fail(("open " + file).c_str());
         return fd;
     };

@@ -9,9 +9,12 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <set>
 
 #include "logging/json_formatter.h"
 #include "provider/provider_protocol.h"
+
+extern char** environ;
 
 namespace aw {
 namespace {
@@ -23,6 +26,26 @@ Poco::Logger& logger() { return Poco::Logger::get("provider"); }
 
 std::string shorten(const std::string& text, std::size_t limit = 200) {
     return text.size() <= limit ? text : text.substr(0, limit) + "...";
+}
+
+//! What a provider-host gets of agent-host's environment: where programs, libraries, home
+//! and temporary files are, the time zone and the locale. Nothing else: agent-host's own
+//! settings hold tokens and database passwords, and a plugin, which only translates, needs
+//! no provider's API key either (the CLI gets those with each run's spec, through the
+//! executor). /proc/<pid>/environ of a provider-host is readable by anything running as the
+//! host's user.
+std::map<std::string, std::string> providerHostEnvironment() {
+    static const std::set<std::string> kPassed = {"PATH", "LD_LIBRARY_PATH", "HOME", "TMPDIR", "TZ",
+                                                  "LANG", "LANGUAGE"};
+    std::map<std::string, std::string> env;
+    for (char** entry = environ; entry && *entry; ++entry) {
+        const std::string item(*entry);
+        const auto eq = item.find('=');
+        if (eq == std::string::npos) continue;
+        const std::string name = item.substr(0, eq);
+        if (kPassed.count(name) || name.rfind("LC_", 0) == 0) env[name] = item.substr(eq + 1);
+    }
+    return env;
 }
 
 }  // namespace
@@ -39,6 +62,8 @@ ProviderProcess::ProviderProcess(const ProviderProcessOptions& options)
     : options_(options), tag_(std::filesystem::path(options.pluginPath).filename().string()) {
     SubprocessOptions spawn;
     spawn.argv = {options.providerHostBinary, "--plugin", options.pluginPath};
+    spawn.inheritEnvironment = false;
+    spawn.env = providerHostEnvironment();
     spawn.pipeStdin = true;
     spawn.pipeStdout = true;
     spawn.pipeStderr = true;

@@ -5,6 +5,7 @@
 //            [--signal N] [--stop-requested] [--request JSON|@FILE] [--with-stdin]
 //   run:     agent-provider-host --plugin FILE.so --run --request JSON|@FILE [--replies FILE]
 //            [--interrupt-after-event TYPE | --interrupt-after-ms N] [--timeout-s N]
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -319,6 +320,9 @@ int replay(const Arguments& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Whatever this process or its plugin writes is for this user alone (agent-host starts
+    // us with this mask already; a provider-host started by hand gets it too).
+    ::umask(077);
     const Arguments args = parseArguments(argc, argv);
     if (args.run) return aw::runMode(args.runOptions);
     if (args.replay.empty()) {

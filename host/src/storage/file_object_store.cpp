@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "files/private_files.h"
+
 namespace aw {
 namespace {
 
@@ -28,7 +30,7 @@ std::string temporaryName() {
 }  // namespace
 
 FileObjectStore::FileObjectStore(std::filesystem::path root) : root_(std::move(root)) {
-    std::filesystem::create_directories(root_);
+    createPrivateDirectories(root_);
 }
 
 std::filesystem::path FileObjectStore::pathOf(const std::string& key, bool isPrefix) const {
@@ -38,7 +40,7 @@ std::filesystem::path FileObjectStore::pathOf(const std::string& key, bool isPre
 
 template <typename Write>
 void FileObjectStore::replaceAtomically(const std::filesystem::path& target, Write write) {
-    std::filesystem::create_directories(target.parent_path());
+    createPrivateDirectories(target.parent_path());
     const auto temporary = target.parent_path() / temporaryName();
     try {
         write(temporary);
@@ -52,7 +54,7 @@ void FileObjectStore::replaceAtomically(const std::filesystem::path& target, Wri
 
 void FileObjectStore::put(const std::string& key, std::string_view bytes) {
     replaceAtomically(pathOf(key), [&](const std::filesystem::path& temporary) {
-        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+        auto out = openPrivateFile(temporary, std::ios::binary | std::ios::trunc);
         out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
         if (!out.flush()) throw std::runtime_error("cannot write " + temporary.string());
     });
@@ -61,6 +63,11 @@ void FileObjectStore::put(const std::string& key, std::string_view bytes) {
 void FileObjectStore::putFile(const std::string& key, const std::string& path) {
     replaceAtomically(pathOf(key), [&](const std::filesystem::path& temporary) {
         std::filesystem::copy_file(path, temporary, std::filesystem::copy_options::overwrite_existing);
+        // copy_file gives the copy the source's mode, umask or not: an object keeps only
+        // its owner's bits (an executable stays executable when restored).
+        std::filesystem::permissions(
+            temporary, std::filesystem::perms::group_all | std::filesystem::perms::others_all,
+            std::filesystem::perm_options::remove);
     });
 }
 
