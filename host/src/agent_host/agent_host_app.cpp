@@ -262,7 +262,7 @@ int AgentHostApp::serve(const HostConfig& config) {
     addSessionRoutes(router, workers);
     addRunRoutes(router, engine, runStore, runStore, lifecycle, hub,
                  {config.sseMaxStreams, config.sseKeepAlive});
-    addCallbackRoutes(router, engine, runStore, [&workerTokens](const std::string& token) {
+    addCallbackRoutes(router, engine, [&workerTokens](const std::string& token) {
         return workerTokens.identify(token);
     });
     addProviderRoutes(router, providers);

@@ -490,16 +490,12 @@ void RunEngine::signalCli(ActiveRun& active, const std::string& signal) {
 
 // ---- requests from other threads --------------------------------------------------------
 
-Json RunEngine::deliver(const std::vector<RawOutputRecord>& records) {
-    std::vector<RawOutputRecord> fresh;
-    try {
-        fresh = store_.insertRawOutput(records, unixMillisNow());
-    } catch (const ProblemError& e) {
-        if (e.problem().code == "run_not_found") throw Refused(RefusalKind::NotFound, e.problem());
-        throw;
-    }
+std::optional<Json> RunEngine::deliver(const std::vector<RawOutputRecord>& records,
+                                       const RawOutputAdmit& admit) {
+    auto fresh = store_.admitRawOutput(records, admit, unixMillisNow());
+    if (!fresh) return std::nullopt;
     std::map<std::string, std::vector<RawOutputRecord>> byRun;
-    for (auto& record : fresh) {
+    for (auto& record : *fresh) {
         if (record.stream != "stderr") byRun[record.runId].push_back(std::move(record));
     }
     for (auto& [runId, list] : byRun) {
@@ -511,7 +507,7 @@ Json RunEngine::deliver(const std::vector<RawOutputRecord>& records) {
             active->wake.notify_all();
         }
     }
-    return {{"accepted", records.size()}, {"new", fresh.size()}};
+    return Json{{"accepted", records.size()}, {"new", fresh->size()}};
 }
 
 RunRecord RunEngine::requestStop(const std::string& runId) {
