@@ -584,8 +584,13 @@ Json RunEngine::humanReply(const std::string& runId, const HumanReplyRequest& re
             done->set_exception(std::current_exception());
         }
     });
-    if (answer.wait_for(options_.providerCallTimeout + std::chrono::seconds(5)) != std::future_status::ready) {
-        throw Refused(RefusalKind::Unavailable, {"reply_pending", "the run did not take the reply in time", "retry the reply"});
+    // In ticks, so that a stopping host (whose runs take no more commands) answers at once.
+    const auto deadline = SteadyClock::now() + options_.providerCallTimeout + milliseconds(5000);
+    while (answer.wait_for(kTick) != std::future_status::ready) {
+        if (stopping_ || SteadyClock::now() >= deadline)
+            throw Refused(
+                RefusalKind::Unavailable,
+                {"reply_pending", "the run did not take the reply in time", "retry the reply"});
     }
     return answer.get();
 }
