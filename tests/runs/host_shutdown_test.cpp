@@ -191,6 +191,8 @@ TEST_F(HostShutdown, TheListenerClosesFirstAndARequestInFlightGetsABound) {
                                             << host.logTail();
         if (found != std::string::npos) at = found;
     }
+    EXPECT_NE(log.find("\"cut\":1"), std::string::npos)
+        << "the request in flight was not the one cut";
 }
 
 TEST_F(HostShutdown, SeveralBusyWorkersAreStoppedAndTheHostExits) {
