@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -533,6 +534,63 @@ TEST_P(RunStoreTest, RawOutputOfAnUnknownRunIsRefusedWhole) {
     } catch (const ProblemError& e) {
         EXPECT_EQ(e.problem().code, "run_not_found");
     }
+    EXPECT_TRUE(store_->rawOutput("r1", "stdout").empty());
+}
+
+TEST_P(RunStoreTest, ConcurrentAdmissionsOfOneRunDecideOneAfterTheOther) {
+    // Two batches race, each with an exit for the same run and a check that admits an exit
+    // only when none is stored. Decided on a state read before the other's insert, both
+    // would pass (and the loser's exit would vanish in ON CONFLICT DO NOTHING); in one
+    // transaction, exactly one is admitted and the other is refused on what the first stored.
+    constexpr int kRaces = 40;
+    for (int race = 0; race < kRaces; ++race) {
+        const std::string runId = "race" + std::to_string(race);
+        create("s" + std::to_string(race), runId);
+        std::atomic<int> ready{0};
+        std::optional<std::vector<RawOutputRecord>> outcomes[2];
+        const auto post = [&](int who) {
+            const auto exit = raw(runId, "exit", 1, "{\"exit_code\":" + std::to_string(who) + "}");
+            ++ready;
+            while (ready.load() < 2) std::this_thread::yield();  // both start together
+            outcomes[who] = store_->admitRawOutput(
+                {exit},
+                [&](const RunOutputStates& states) {
+                    const auto state = states(runId);
+                    return state && !state->exitLine;
+                },
+                kNow);
+        };
+        std::thread first(post, 0), second(post, 1);
+        first.join();
+        second.join();
+        ASSERT_NE(outcomes[0].has_value(), outcomes[1].has_value()) << "race " << race;
+        const int winner = outcomes[0] ? 0 : 1;
+        ASSERT_EQ(outcomes[winner]->size(), 1u) << "race " << race;
+        const auto exits = store_->rawOutput(runId, "exit");
+        ASSERT_EQ(exits.size(), 1u) << "race " << race;
+        EXPECT_EQ(exits[0].line, "{\"exit_code\":" + std::to_string(winner) + "}")
+            << "race " << race;
+    }
+}
+
+TEST_P(RunStoreTest, ARefusedAdmissionStoresNothingAndAnUnknownRunReadsAsNone) {
+    create("s1", "r1");
+    bool sawGhost = true;
+    const auto refused = store_->admitRawOutput(
+        {raw("r1", "stdout", 1, "a"), raw("ghost", "stdout", 1, "b")},
+        [&](const RunOutputStates& states) {
+            const auto known = states("r1");
+            EXPECT_TRUE(known.has_value());
+            if (known) {
+                EXPECT_EQ(known->sessionId, "s1");
+                EXPECT_EQ(known->status, RunStatus::Queued);
+            }
+            sawGhost = states("ghost").has_value();
+            return false;
+        },
+        kNow);
+    EXPECT_FALSE(refused.has_value());
+    EXPECT_FALSE(sawGhost);
     EXPECT_TRUE(store_->rawOutput("r1", "stdout").empty());
 }
 

@@ -49,7 +49,10 @@ protected:
     }
 
     CallbackVerdictKind check(const CallbackCaller& caller, const CallbackBatch& batch) {
-        return CallbackAdmission(store).check(caller, batch).kind;
+        return CallbackAdmission(
+                   [this](const std::string& runId) { return store.outputState(runId); })
+            .check(caller, batch)
+            .kind;
     }
 
     testing::InMemoryRunStore store;

@@ -90,6 +90,21 @@ public:
         }
         return fresh;
     }
+    std::optional<std::vector<RawOutputRecord>> admitRawOutput(
+        const std::vector<RawOutputRecord>& records, const RawOutputAdmit& admit,
+        std::int64_t nowMs) override {
+        if (!admit([this](const std::string& runId) { return outputState(runId); }))
+            return std::nullopt;
+        return insertRawOutput(records, nowMs);
+    }
+    //! What admitRawOutput hands to its check; nullopt for an unknown run.
+    std::optional<RunOutputState> outputState(const std::string& runId) {
+        if (!runs.count(runId)) return std::nullopt;
+        const auto exits = rawOutput(runId, "exit");
+        return RunOutputState{
+            runs[runId].sessionId, runs[runId].status, rawOutputPosition(runId),
+            exits.empty() ? std::nullopt : std::optional<std::string>(exits.front().line)};
+    }
     std::vector<RawOutputRecord> rawOutput(const std::string& runId, const std::string& stream) override {
         std::vector<RawOutputRecord> rows;
         for (const auto& record : raw[runId]) {

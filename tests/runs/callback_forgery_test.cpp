@@ -1,13 +1,17 @@
 // Executor credentials are bound to their worker: with session A's callback token (read from
 // A's worker, as a malicious agent in A could), nothing reaches session B's run; A's own run
 // refuses records that do not fit it (zero, negative, mistyped or far-ahead seq, a second
-// exit) with 400 and keeps its events; a removed worker's token is refused. agent-host runs
-// as a child process with a fake `claude` that prints nothing and waits, so the only output
-// the runs get is what the test posts.
+// exit) with 400 and keeps its events; a removed worker's token is refused; two different
+// exits posted at once store one and refuse the other (CallbackRace, SQLite and PostgreSQL).
+// agent-host runs as a child process with a fake `claude` that prints nothing and waits, so
+// the only output the runs get is what the test posts.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "support/agent_host_harness.h"
 #include "support/fake_cli.h"
@@ -182,6 +186,71 @@ TEST_F(CallbackForgery, AnotherSessionsTokenCannotTouchARunAndBadRecordsAreRefus
     const auto afterRemoval = post(host, tokenA, "forge-a", runA, exitRecord(runA, 1, 1));
     EXPECT_EQ(afterRemoval.status, 401) << afterRemoval.body;
 }
+
+// Two batches of one run racing, each with a different exit (a forged exit against the real
+// one, or two executors of one worker): the check and the insert are one transaction, so
+// exactly one is stored and the other is refused on what the first stored, never a 500 and
+// never a silent 200 for an exit that was dropped.
+class CallbackRace : public CallbackForgery, public ::testing::WithParamInterface<Db> {};
+
+TEST_P(CallbackRace, TwoDifferentExitsAtOnceStoreOneAndRefuseTheOther) {
+    constexpr int kSessions = 6;
+    HostSpec hostSpec = spec();
+    hostSpec.db = databaseUrlFor(GetParam(), "race");
+    hostSpec.env["AW_DISPATCHER_CONCURRENCY"] = std::to_string(kSessions);  // all running at once
+    AgentHost host(hostSpec);
+    host.waitProviderHealthy("claude-code");
+    std::vector<std::pair<std::string, std::string>> runs;  // session, run
+    for (int i = 0; i < kSessions; ++i) {
+        const std::string sid = "race-" + std::to_string(i);
+        runs.emplace_back(sid, host.sendMessage(sid, "claude-code", "hello"));
+    }
+    for (const auto& [sid, runId] : runs) host.waitRunStatus(runId, {"running"}, 90s);
+
+    for (const auto& [sid, runId] : runs) {
+        const auto exitWith = [&](int code) {
+            Json records = exitRecord(runId, 1, 0);
+            records[0]["exit_code"] = code;
+            return records;
+        };
+        std::atomic<int> ready{0};
+        HttpResult answers[2];
+        const auto race = [&](int code) {
+            const Json records = exitWith(code);
+            ++ready;
+            while (ready.load() < 2) std::this_thread::yield();  // both post together
+            answers[code] = host.callback(sid, runId, records);
+        };
+        std::thread zero(race, 0), one(race, 1);
+        zero.join();
+        one.join();
+        for (const auto& answer : answers) {
+            EXPECT_TRUE(answer.status == 200 || answer.status == 400)
+                << runId << ": " << answer.status << " " << answer.body << host.logTail();
+        }
+        ASSERT_NE(answers[0].status, answers[1].status)
+            << runId << ": both " << answers[0].status << ": " << answers[0].body << " / "
+            << answers[1].body;
+        const int winner = answers[0].status == 200 ? 0 : 1;
+        EXPECT_EQ(answers[winner].json().value("new", -1), 1) << answers[winner].body;
+        EXPECT_EQ(answers[1 - winner].json()["error"].value("code", ""), "invalid_callback")
+            << answers[1 - winner].body;
+        // What is stored is the winner's exit, once: it is a redelivery, the other is not.
+        const auto again = host.callback(sid, runId, exitWith(winner));
+        EXPECT_EQ(again.status, 200) << again.body;
+        EXPECT_EQ(again.json().value("new", -1), 0) << again.body;
+        EXPECT_EQ(host.callback(sid, runId, exitWith(1 - winner)).status, 400);
+    }
+    for (const auto& [sid, runId] : runs) {
+        host.waitRunFinished(runId, 60s);
+        release(sid);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Db, CallbackRace, ::testing::Values(Db::Sqlite, Db::Postgres),
+                         [](const ::testing::TestParamInfo<Db>& info) {
+                             return std::string(toString(info.param));
+                         });
 
 }  // namespace
 }  // namespace aw::test

@@ -21,8 +21,7 @@ CallbackVerdict invalid(std::string message) {
 
 //! What is known of one run named in the batch.
 struct RunView {
-    RawOutputPosition position;
-    std::optional<std::string> storedExit;  //!< the exit record's body, when stored
+    RunOutputState stored;
     bool exitInBatch = false;
 };
 
@@ -43,7 +42,7 @@ CallbackVerdict CallbackAdmission::check(const CallbackCaller& caller, const Cal
         }
         auto found = runs.find(record.runId);
         if (found == runs.end()) {
-            const auto run = store_.findRun(record.runId);
+            auto run = states_(record.runId);
             if (!run) {
                 return {CallbackVerdictKind::UnknownRun,
                         {"run_not_found", "no run '" + record.runId + "'", kProtocolHint}};
@@ -57,11 +56,7 @@ CallbackVerdict CallbackAdmission::check(const CallbackCaller& caller, const Cal
                                std::string(toString(run->status)) +
                                ": its CLI was not started on an executor yet");
             }
-            RunView view;
-            view.position = store_.rawOutputPosition(record.runId);
-            const auto exits = store_.rawOutput(record.runId, "exit");
-            if (!exits.empty()) view.storedExit = exits.front().line;
-            found = runs.emplace(record.runId, std::move(view)).first;
+            found = runs.emplace(record.runId, RunView{std::move(*run)}).first;
         }
         RunView& view = found->second;
         const std::string where = "run '" + record.runId + "' " +
@@ -73,19 +68,20 @@ CallbackVerdict CallbackAdmission::check(const CallbackCaller& caller, const Cal
             if (view.exitInBatch) return invalid(where + ": a second exit record in the batch");
             view.exitInBatch = true;
             if (record.stdoutLines < 0 || record.stderrLines < 0 ||
-                record.stdoutLines > view.position.stdoutSeq + kMaxSeqAhead ||
-                record.stderrLines > view.position.stderrSeq + kMaxSeqAhead) {
+                record.stdoutLines > view.stored.position.stdoutSeq + kMaxSeqAhead ||
+                record.stderrLines > view.stored.position.stderrSeq + kMaxSeqAhead) {
                 return invalid(where + ": line counts " + std::to_string(record.stdoutLines) + "/" +
                                std::to_string(record.stderrLines) + " are out of range (at most " +
                                std::to_string(kMaxSeqAhead) + " past the lines stored)");
             }
-            if (view.storedExit && *view.storedExit != toRawOutputRecord(record).line) {
+            if (view.stored.exitLine && *view.stored.exitLine != toRawOutputRecord(record).line) {
                 return invalid(where + ": the run already has another exit record");
             }
             continue;
         }
-        std::int64_t& highest = record.stream == OutputStream::Stdout ? view.position.stdoutSeq
-                                                                      : view.position.stderrSeq;
+        std::int64_t& highest = record.stream == OutputStream::Stdout
+                                    ? view.stored.position.stdoutSeq
+                                    : view.stored.position.stderrSeq;
         if (record.seq > highest + kMaxSeqAhead) {
             return invalid(where + " is more than " + std::to_string(kMaxSeqAhead) +
                            " past the highest stored seq of its stream (" +

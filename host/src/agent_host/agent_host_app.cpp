@@ -12,6 +12,7 @@
 #include <iostream>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "api/routes.h"
 #include "db/database.h"
@@ -38,9 +39,10 @@ constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE
 constexpr int kExitSoftware = 70;     // EX_SOFTWARE
 constexpr int kExitDataErr = 65;      // EX_DATAERR: the database file is damaged
 
-Poco::Logger& hostLogger() {
-    return Poco::Logger::get("agent-host");
-}
+//! How long requests in flight at shutdown may take to finish before they are cut.
+constexpr auto kRequestDrain = std::chrono::seconds(5);
+
+Poco::Logger& hostLogger() { return Poco::Logger::get("agent-host"); }
 
 //! The deployment's manifest, or the default: the workspace itself (the providers' state
 //! paths join per run, from their plugin facts).
@@ -82,6 +84,36 @@ constexpr FlagSpec kFlags[] = {
     {"listen", "listen", "HOST:PORT"},     {"data-dir", "data_dir", "DIR"},     {"db", "db", "URL"},
     {"plugins-dir", "plugins_dir", "DIR"}, {"log-level", "log_level", "LEVEL"},
 };
+
+//! Stops serving in the order that keeps shutdown prompt: requests first, then work; the
+//! caller's runtime (the workers' executors) goes after this returns.
+void shutDown(Poco::Net::HTTPServer& server, Poco::ThreadPool& threads,
+              Poco::Net::ServerSocket& socket, Router& router, Maintenance& maintenance,
+              RunEngine& engine, EventHub& hub) {
+    // 1. No new requests. The listener stops accepting and its socket closes: left open, it
+    //    let the kernel complete connections nobody would accept, and clients hung for the
+    //    whole shutdown instead of being refused. Connections already open get 503.
+    server.stop();
+    socket.close();
+    router.refuseNewRequests();
+    logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "listener closed",
+              nlohmann::json::object());
+    // 2. No new work: reapers and dispatchers stop; runs in flight end `host_stopping`.
+    maintenance.stop();
+    engine.stop();
+    logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "runs stopped",
+              nlohmann::json::object());
+    // 3. Requests in flight get a bound to finish (event streams end now), then are cut.
+    hub.close();
+    const auto deadline = std::chrono::steady_clock::now() + kRequestDrain;
+    while (router.inFlight() > 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "requests drained",
+              {{"cut", router.inFlight()}});
+    server.stopAll(true);
+    threads.joinAll();
+}
 
 }  // namespace
 
@@ -148,7 +180,13 @@ int AgentHostApp::main(const std::vector<std::string>&) {
         return refuse(kExitConfig, e.problem(), false);
     }
     configureJsonLogging(hostConfig.logLevel);
-    return serve(hostConfig);
+    const int code = serve(hostConfig);
+    // Everything serve() built is gone by now, the workers' executors and providers included.
+    if (code == EXIT_OK) {
+        logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "stopped",
+                  nlohmann::json::object());
+    }
+    return code;
 }
 
 int AgentHostApp::serve(const HostConfig& config) {
@@ -286,7 +324,7 @@ int AgentHostApp::serve(const HostConfig& config) {
     addSessionRoutes(router, workers);
     addRunRoutes(router, engine, runStore, runStore, lifecycle, hub,
                  {config.sseMaxStreams, config.sseKeepAlive});
-    addCallbackRoutes(router, engine, runStore, [&workerTokens](const std::string& token) {
+    addCallbackRoutes(router, engine, [&workerTokens](const std::string& token) {
         return workerTokens.identify(token);
     });
     addProviderRoutes(router, providers);
@@ -313,13 +351,12 @@ int AgentHostApp::serve(const HostConfig& config) {
               {{"url", bound.url()}, {"host_id", runOptions.queue.hostId}, {"config", effective}});
 
     waitForTerminationRequest();
-    logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "shutting down",
+    logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "shutting down", nlohmann::json::object());
+    shutDown(server, threads, socket, router, maintenance, engine, hub);
+    // Only now, as the objects above go in reverse order, the workers' executors stop
+    // (LocalWorkerRuntime's destructor), then the providers and the database.
+    logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "stopping workers",
               nlohmann::json::object());
-    server.stopAll(true);
-    threads.joinAll();
-    maintenance.stop();
-    engine.stop();
-    logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "stopped", nlohmann::json::object());
     return EXIT_OK;
 }
 

@@ -1,6 +1,7 @@
 // POST /v1/callbacks/executor: an executor's output batch. The token says which worker
-// posted it; CallbackAdmission (core) decides whether that worker may post these records;
-// RunEngine::deliver stores them. A refusal stores nothing and is logged with the worker.
+// posted it; CallbackAdmission (core) decides whether that worker may post these records,
+// inside the transaction in which RunEngine::deliver stores them. A refusal stores nothing
+// and is logged with the worker.
 #include <Poco/Logger.h>
 
 #include "agent_worker/core/executor_protocol.h"
@@ -58,10 +59,9 @@ int statusOf(CallbackVerdictKind kind) {
 
 }  // namespace
 
-void addCallbackRoutes(Router& router, RunEngine& engine, RunStore& store,
-                       CallbackIdentify identify) {
+void addCallbackRoutes(Router& router, RunEngine& engine, CallbackIdentify identify) {
     router.add({"POST", "/v1/callbacks/executor", Scope::Executor,
-                [&engine, &store, identify = std::move(identify)](const HttpRequest& request) {
+                [&engine, identify = std::move(identify)](const HttpRequest& request) {
                     const CallbackCaller caller = callerOf(request, identify);
                     CallbackBatch batch;
                     try {
@@ -74,19 +74,21 @@ void addCallbackRoutes(Router& router, RunEngine& engine, RunStore& store,
                         if (e.status() != 400) throw;
                         refuse(caller, nullptr, 400, e.problem());
                     }
-                    const auto verdict = CallbackAdmission(store).check(caller, batch);
-                    if (!verdict.admitted())
-                        refuse(caller, &batch, statusOf(verdict.kind), verdict.problem);
                     std::vector<RawOutputRecord> records;
                     records.reserve(batch.events.size());
                     for (const auto& record : batch.events)
                         records.push_back(toRawOutputRecord(record));
-                    try {
-                        return HttpResponse::json(200, engine.deliver(records));
-                    } catch (const Refused& refused) {
-                        // A run removed between the check and the insert.
-                        refuse(caller, &batch, 404, refused.problem());
-                    }
+                    // Checked in the transaction that stores the batch, so two batches of one
+                    // run (a redelivery racing its original, a forged exit racing the real one)
+                    // each get the answer that holds once the other is stored.
+                    CallbackVerdict verdict;
+                    const auto delivered =
+                        engine.deliver(records, [&](const RunOutputStates& states) {
+                            verdict = CallbackAdmission(states).check(caller, batch);
+                            return verdict.admitted();
+                        });
+                    if (!delivered) refuse(caller, &batch, statusOf(verdict.kind), verdict.problem);
+                    return HttpResponse::json(200, *delivered);
                 }});
 }
 

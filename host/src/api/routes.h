@@ -46,8 +46,7 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
 //! The worker a callback token belongs to; nullopt for an operator's token.
 using CallbackIdentify = std::function<std::optional<CallbackCaller>(const std::string& token)>;
 
-//! POST /v1/callbacks/executor: batches admitted by CallbackAdmission, then delivered.
-void addCallbackRoutes(Router& router, RunEngine& engine, RunStore& store,
-                       CallbackIdentify identify);
+//! POST /v1/callbacks/executor: batches admitted by CallbackAdmission as they are delivered.
+void addCallbackRoutes(Router& router, RunEngine& engine, CallbackIdentify identify);
 
 }  // namespace aw

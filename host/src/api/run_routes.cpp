@@ -200,7 +200,8 @@ HttpResponse eventStream(RunStore& store, EventHub& hub, std::shared_ptr<StreamS
         std::int64_t last = after;
         out << "retry: 1000\n\n";
         out.flush();
-        while (out.good()) {
+        // A stopping host ends its streams; clients reconnect (to it restarted, or another).
+        while (out.good() && !hub.closed()) {
             const auto events = store.events(runId, last, 500);
             for (const auto& event : events) {
                 writeEvent(out, event);

@@ -26,6 +26,9 @@ public:
                                           RawState rawState, std::int64_t nowMs) override;
     std::vector<RawOutputRecord> insertRawOutput(const std::vector<RawOutputRecord>& records,
                                                  std::int64_t nowMs) override;
+    std::optional<std::vector<RawOutputRecord>> admitRawOutput(
+        const std::vector<RawOutputRecord>& records, const RawOutputAdmit& admit,
+        std::int64_t nowMs) override;
     std::vector<RawOutputRecord> rawOutput(const std::string& runId,
                                            const std::string& stream) override;
     RawOutputPosition rawOutputPosition(const std::string& runId) override;

@@ -343,13 +343,22 @@ void Router::handle(Poco::Net::HTTPServerRequest& request,
     if (requestId.empty() || requestId.size() > 128) {
         requestId = randomHex(32);
     }
+    struct Counted {
+        std::atomic<int>& count;
+        explicit Counted(std::atomic<int>& counter) : count(counter) { ++count; }
+        ~Counted() { --count; }
+    } const counted{inFlight_};
     bool bodyConsumed = false;
-    const HttpResponse answer = serve(request, requestId, bodyConsumed);
+    const bool refused = refusing_;
+    const HttpResponse answer =
+        refused ? HttpResponse::problem(503, {"shutting_down", "agent-host is shutting down",
+                                              "retry on another host, or once it is back"})
+                : serve(request, requestId, bodyConsumed);
     try {
         // An unread body would be parsed as the next request on a kept-alive connection.
         const bool bodyPending = !bodyConsumed && (request.getChunkedTransferEncoding() ||
                                                    request.getContentLength64() > 0);
-        if (bodyPending) response.setKeepAlive(false);
+        if (bodyPending || refused) response.setKeepAlive(false);
         // setStatus() alone keeps the default reason ("OK") whatever the code: a 503 went
         // out as "503 OK". Every answer gets the reason phrase that belongs to its code.
         response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(answer.status));

@@ -7,6 +7,7 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <optional>
@@ -80,6 +81,12 @@ public:
     //! A factory for Poco::Net::HTTPServer that sends everything to this router.
     Poco::Net::HTTPRequestHandlerFactory::Ptr factory();
 
+    //! Shutdown has begun: requests that arrive from now on (on connections already open)
+    //! get 503 `shutting_down` and their connection closed; requests in flight go on.
+    void refuseNewRequests() { refusing_ = true; }
+    //! Requests being served now, event streams included.
+    int inFlight() const { return inFlight_.load(); }
+
 private:
     struct Dispatch;
     Dispatch route(const Poco::Net::HTTPServerRequest& request, const std::string& path) const;
@@ -90,6 +97,8 @@ private:
     TokenAuth auth_;
     std::size_t maxBodyBytes_;
     std::vector<Route> routes_;
+    std::atomic<bool> refusing_{false};
+    std::atomic<int> inFlight_{0};
 };
 
 }  // namespace aw

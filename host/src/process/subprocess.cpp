@@ -100,6 +100,12 @@ Subprocess::Subprocess(const SubprocessOptions& options) : ownGroup_(options.own
         if (stdoutFd >= 0) ::dup2(stdoutFd, 1);
         if (stderrFd >= 0) ::dup2(stderrFd, 2);
         if (options.pipeStderr) ::dup2(stderrPipe[1], 2);
+        // Only stdin, stdout and stderr pass to the program. Whatever else the parent holds
+        // (agent-host's listening socket and its clients' connections, database files) would
+        // reach executors, providers and agent CLIs: an agent could accept the host's
+        // connections, and the port kept accepting after the host closed it. Marked
+        // close-on-exec rather than closed, so errorPipe still reports a failed exec.
+        ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -15,10 +15,20 @@ void EventHub::publish(const std::string& runId, std::int64_t lastSeq) {
 bool EventHub::waitForMore(const std::string& runId, std::int64_t afterSeq,
                            std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, timeout, [&] {
+    const auto more = [&] {
         const auto it = lastSeq_.find(runId);
         return it != lastSeq_.end() && it->second > afterSeq;
-    });
+    };
+    changed_.wait_for(lock, timeout, [&] { return closed_ || more(); });
+    return more();
+}
+
+void EventHub::close() {
+    {
+        std::lock_guard lock(mutex_);  // a waiter between its check and its wait still wakes
+        closed_ = true;
+    }
+    changed_.notify_all();
 }
 
 void EventHub::forget(const std::string& runId) {

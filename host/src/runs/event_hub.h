@@ -3,6 +3,7 @@
 // store, so a reader on another replica, or one that missed a wake-up, only waits longer.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -16,14 +17,20 @@ class EventHub {
 public:
     //! The run's events up to `lastSeq` are stored.
     void publish(const std::string& runId, std::int64_t lastSeq);
-    //! Waits until the run has an event after `afterSeq` (as published here) or `timeout`
-    //! passes; true when there is one.
+    //! Waits until the run has an event after `afterSeq` (as published here), `timeout`
+    //! passes or the hub closes; true when there is one.
     bool waitForMore(const std::string& runId, std::int64_t afterSeq,
                      std::chrono::milliseconds timeout);
     //! Forgets a finished run (readers fall back to the store).
     void forget(const std::string& runId);
 
+    //! The host is stopping: wakes every waiter, and waits return at once from now on, so
+    //! event streams end instead of holding the shutdown for a keep-alive interval.
+    void close();
+    bool closed() const { return closed_.load(); }
+
 private:
+    std::atomic<bool> closed_{false};
     std::mutex mutex_;
     std::condition_variable changed_;
     std::map<std::string, std::int64_t> lastSeq_;

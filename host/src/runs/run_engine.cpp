@@ -490,16 +490,12 @@ void RunEngine::signalCli(ActiveRun& active, const std::string& signal) {
 
 // ---- requests from other threads --------------------------------------------------------
 
-Json RunEngine::deliver(const std::vector<RawOutputRecord>& records) {
-    std::vector<RawOutputRecord> fresh;
-    try {
-        fresh = store_.insertRawOutput(records, unixMillisNow());
-    } catch (const ProblemError& e) {
-        if (e.problem().code == "run_not_found") throw Refused(RefusalKind::NotFound, e.problem());
-        throw;
-    }
+std::optional<Json> RunEngine::deliver(const std::vector<RawOutputRecord>& records,
+                                       const RawOutputAdmit& admit) {
+    auto fresh = store_.admitRawOutput(records, admit, unixMillisNow());
+    if (!fresh) return std::nullopt;
     std::map<std::string, std::vector<RawOutputRecord>> byRun;
-    for (auto& record : fresh) {
+    for (auto& record : *fresh) {
         if (record.stream != "stderr") byRun[record.runId].push_back(std::move(record));
     }
     for (auto& [runId, list] : byRun) {
@@ -511,7 +507,7 @@ Json RunEngine::deliver(const std::vector<RawOutputRecord>& records) {
             active->wake.notify_all();
         }
     }
-    return {{"accepted", records.size()}, {"new", fresh.size()}};
+    return Json{{"accepted", records.size()}, {"new", fresh->size()}};
 }
 
 RunRecord RunEngine::requestStop(const std::string& runId) {
@@ -588,8 +584,13 @@ Json RunEngine::humanReply(const std::string& runId, const HumanReplyRequest& re
             done->set_exception(std::current_exception());
         }
     });
-    if (answer.wait_for(options_.providerCallTimeout + std::chrono::seconds(5)) != std::future_status::ready) {
-        throw Refused(RefusalKind::Unavailable, {"reply_pending", "the run did not take the reply in time", "retry the reply"});
+    // In ticks, so that a stopping host (whose runs take no more commands) answers at once.
+    const auto deadline = SteadyClock::now() + options_.providerCallTimeout + milliseconds(5000);
+    while (answer.wait_for(kTick) != std::future_status::ready) {
+        if (stopping_ || SteadyClock::now() >= deadline)
+            throw Refused(
+                RefusalKind::Unavailable,
+                {"reply_pending", "the run did not take the reply in time", "retry the reply"});
     }
     return answer.get();
 }

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,10 +61,12 @@ public:
     //! own; returns the run ids.
     std::vector<std::string> drain();
 
-    //! The executor's records: stores the new ones (before answering, so nothing is lost)
-    //! and hands them to their runs' threads. Returns {accepted, new}. Throws Refused
-    //! NotFound for records of an unknown run.
-    nlohmann::json deliver(const std::vector<RawOutputRecord>& records);
+    //! The executor's records, when `admit` takes them (RunStore::admitRawOutput: decided in
+    //! the transaction that stores them): stores the new ones (before answering, so nothing
+    //! is lost) and hands them to their runs' threads. Returns {accepted, new}, or nullopt
+    //! when refused.
+    std::optional<nlohmann::json> deliver(const std::vector<RawOutputRecord>& records,
+                                          const RawOutputAdmit& admit);
 
     //! Throws Refused NotFound / Conflict (already finished).
     RunRecord requestStop(const std::string& runId);

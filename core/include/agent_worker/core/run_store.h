@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -102,6 +103,19 @@ struct RawOutputPosition {
     std::int64_t stderrSeq = 0;
 };
 
+//! What admitting a batch of raw output needs to know of one of its runs.
+struct RunOutputState {
+    std::string sessionId;
+    RunStatus status = RunStatus::Queued;
+    RawOutputPosition position;
+    std::optional<std::string> exitLine;  //!< the stored exit record's body, if there is one
+};
+
+//! Reads a run's output state; nullopt when there is no such run.
+using RunOutputStates = std::function<std::optional<RunOutputState>(const std::string& runId)>;
+//! Decides on a whole batch from its runs' states: true stores it, false stores nothing.
+using RawOutputAdmit = std::function<bool(const RunOutputStates& states)>;
+
 //! A row of `human_loop`.
 struct HumanLoopRecord {
     std::string runId;
@@ -164,6 +178,15 @@ public:
     //! order given. Records of unknown runs throw ProblemError `run_not_found`.
     virtual std::vector<RawOutputRecord> insertRawOutput(
         const std::vector<RawOutputRecord>& records, std::int64_t nowMs) = 0;
+
+    //! insertRawOutput, atomic with a check: in the same transaction `admit` reads the
+    //! records' runs, and the records are stored only when it returns true (nullopt when it
+    //! does not). Two admissions of one run never decide on the same state: the second waits
+    //! for the first to commit, then reads what it stored (a check before the transaction let
+    //! two batches each pass with a different exit).
+    virtual std::optional<std::vector<RawOutputRecord>> admitRawOutput(
+        const std::vector<RawOutputRecord>& records, const RawOutputAdmit& admit,
+        std::int64_t nowMs) = 0;
 
     //! A run's raw records of `stream` (stdout, or exit), in seq order.
     virtual std::vector<RawOutputRecord> rawOutput(const std::string& runId,

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "agent_worker/core/executor_protocol.h"
 #include "agent_worker/core/problem.h"
@@ -48,7 +49,9 @@ struct CallbackVerdict {
 
 class CallbackAdmission {
 public:
-    explicit CallbackAdmission(RunStore& store) : store_(store) {}
+    //! `states` reads the runs; RunStore::admitRawOutput hands over states read in the
+    //! transaction that stores the batch, so the verdict still holds when it is stored.
+    explicit CallbackAdmission(RunOutputStates states) : states_(std::move(states)) {}
 
     //! Checks, in order: the batch names the caller's executor and session; every record's
     //! run exists, is of that session, and was started (its CLI handed to an executor: not
@@ -56,11 +59,11 @@ public:
     //! a line's seq at most kMaxSeqAhead past the highest stored seq of its stream (counted
     //! from the records before it in the batch too); an exit has seq 1, is the batch's only
     //! one, counts lines within the same bound, and matches an exit already stored (a
-    //! redelivery) or there is none. Reads the store; writes nothing.
+    //! redelivery) or there is none. Reads the states; writes nothing.
     CallbackVerdict check(const CallbackCaller& caller, const CallbackBatch& batch);
 
 private:
-    RunStore& store_;
+    RunOutputStates states_;
 };
 
 }  // namespace aw
