@@ -13,11 +13,14 @@ build_packages=(
   libsoci-dev libpq-dev libsqlite3-dev
   libgtest-dev libgmock-dev
 )
+# Local workers run sandboxed: bubblewrap for the namespaces, setpriv (util-linux) for the
+# worker's own uid.
+runtime_packages=(bubblewrap util-linux)
 # Tests start a throwaway PostgreSQL cluster (initdb, pg_ctl, run as the postgres user
 # via runuser from util-linux).
 test_packages=(postgresql util-linux)
 
-packages=("${build_packages[@]}")
+packages=("${build_packages[@]}" "${runtime_packages[@]}")
 # The agent CLIs come from npm (scripts/install-agent-clis.sh): runs need them, and so do the
 # live tests. Any node with npm will do; Debian's is the fallback when the machine has none.
 if ! command -v npm >/dev/null; then
