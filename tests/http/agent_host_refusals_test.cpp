@@ -77,6 +77,25 @@ TEST(AgentHostRefusesToStart, WhenTheSqliteFileIsGarbageAtOnceAndSaysItIsCorrupt
     EXPECT_LT(took, std::chrono::seconds(10)) << "refused only after the connect timeout";
 }
 
+TEST(AgentHostRefusesToStart, WhenLocalWorkersCannotBeSandboxedUnlessToldSoAndSaysSo) {
+    TempDir data;
+    auto launch = defaultLaunch(data.path().string());
+    // Without bubblewrap (nothing on PATH), a worker could not be sandboxed.
+    std::filesystem::create_directories(data / "empty-bin");
+    launch.env["PATH"] = (data / "empty-bin").string();
+    const auto refused = runHostExpectingExit(launch);
+    expectRefusal(refused, kExitConfig, "workers cannot be sandboxed on this machine");
+    EXPECT_NE(refused.stderrText.find("apt-get install bubblewrap"), std::string::npos) << refused.stderrText;
+    EXPECT_NE(refused.stderrText.find("runtime.local.unsandboxed"), std::string::npos) << refused.stderrText;
+
+    // Told so explicitly (development), it starts and says in its log what that means.
+    launch.env["AW_RUNTIME_LOCAL_UNSANDBOXED"] = "true";
+    AgentHost host(launch);
+    EXPECT_EQ(host.get("/health").status, 200);
+    EXPECT_NE(host.log().find("workers run as agent-host's user without a sandbox"), std::string::npos)
+        << host.logTail();
+}
+
 TEST(AgentHostRefusesToStart, WhenThePortIsInUse) {
     Poco::Net::ServerSocket taken(Poco::Net::SocketAddress("127.0.0.1", 0));
     TempDir data;
