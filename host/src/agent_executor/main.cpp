@@ -53,7 +53,8 @@ struct Arguments {
                  "         [--callback-max-body-bytes N] [--workspace DIR --home DIR --objects-dir "
                  "DIR --bucket B --key-prefix P"
                  " --state-dir DIR]\n"
-                 "environment: AW_EXECUTOR_TOKEN, AW_CALLBACK_TOKEN, AW_LOG_LEVEL\n";
+                 "stdin: the executor token, then the callback token, one a line\n"
+                 "environment: AW_LOG_LEVEL\n";
     std::exit(2);
 }
 
