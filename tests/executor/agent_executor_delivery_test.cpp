@@ -11,6 +11,7 @@
 #include "executor/http_executor_client.h"
 #include "process/subprocess.h"
 #include "support/callback_sink.h"
+#include "support/executor_process.h"
 #include "support/temp_dir.h"
 
 namespace aw::test {
@@ -35,11 +36,8 @@ protected:
                         "--session-id",
                         "chat-1"};
         options.argv.insert(options.argv.end(), extra.begin(), extra.end());
-        options.pipeStdin = true;  // the tokens
         options.stderrFile = (dir_ / "executor.log").string();
-        executor_ = std::make_unique<Subprocess>(options);
-        executor_->writeStdin("exec-token\ncb-token\n");
-        executor_->closeStdin();
+        executor_ = test::startExecutor(options, "exec-token", "cb-token");
         const auto line = executor_->readLine(10s);
         ASSERT_TRUE(line && line->find("listening") != std::string::npos)
             << readText(dir_ / "executor.log");

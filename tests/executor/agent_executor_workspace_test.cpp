@@ -9,6 +9,7 @@
 #include "executor/http_executor_client.h"
 #include "process/subprocess.h"
 #include "storage/file_object_store.h"
+#include "support/executor_process.h"
 #include "support/temp_dir.h"
 
 namespace aw::test {
@@ -54,11 +55,8 @@ protected:
                         "root/t1/chat-1/",
                         "--state-dir",
                         (root / "state").string()};
-        options.pipeStdin = true;  // the tokens
         options.stderrFile = (root / "executor.log").string();
-        auto executor = std::make_unique<Subprocess>(options);
-        executor->writeStdin("tok\ncb\n");
-        executor->closeStdin();
+        auto executor = startExecutor(options, "tok", "cb");
         if (!executor->readLine(10s).has_value()) {
             ADD_FAILURE() << readText(root / "executor.log");
             return nullptr;
