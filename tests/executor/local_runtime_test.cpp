@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -122,6 +124,54 @@ TEST_F(LocalRuntime, EachWorkerHasACallbackTokenOfItsOwnRevokedWhenItIsRemoved) 
         << "a removed worker's token still works";
     EXPECT_EQ(runtime_.callbackTokens().identify(theirs)->sessionId, "chat-8");
     runtime_.remove(other);
+}
+
+TEST_F(LocalRuntime, EachWorkerRunsUnderAUidOfItsOwnWhichAloneOwnsItsDirectories) {
+    SessionWorker other = worker_;
+    other.sessionId = "chat-9";
+    other.workspaceS3Prefix =
+        computeWorkspacePrefix("agent-worker", "root", "tenant-1", "chat-9").uri();
+    const auto uidOf = [](const std::filesystem::path& path) {
+        struct stat status {};
+        EXPECT_EQ(::lstat(path.c_str(), &status), 0) << path;
+        return status.st_uid;
+    };
+    for (const auto& worker : {worker_, other}) {
+        runtime_.create(worker);
+        runtime_.start(worker);
+    }
+    const uid_t mine = uidOf(runtime_.workerDir(worker_)),
+                theirs = uidOf(runtime_.workerDir(other));
+    EXPECT_GE(mine, 1500000u);
+    EXPECT_GE(theirs, 1500000u);
+    EXPECT_NE(mine, theirs) << "two workers share a uid";
+    for (const char* sub : {"", "workspace", "home", "tmp", "state"}) {
+        const auto dir = runtime_.workerDir(worker_) / sub;
+        EXPECT_EQ(uidOf(dir), mine) << dir;
+        EXPECT_EQ(std::filesystem::status(dir).permissions() &
+                      (std::filesystem::perms::group_all | std::filesystem::perms::others_all),
+                  std::filesystem::perms::none)
+            << dir;
+    }
+
+    // The run is that uid, in a PID namespace of its own where agent-host does not exist.
+    client().startRun(
+        trace_, {{"run_id", "who"},
+                 {"argv",
+                  {"sh", "-c",
+                   "id -u; id -un; test -e /proc/" + std::to_string(::getpid()) +
+                       "/environ && echo host-visible; test -e " +
+                       runtime_.workerDir(other).string() + " && echo other-visible; test -w " +
+                       runtime_.workerDir(worker_).string() + "/workspace && echo own-visible"}}});
+    ASSERT_TRUE(sink_.waitForExit("who"));
+    std::vector<std::string> lines;
+    for (const auto& line : sink_.events("who", "stdout")) lines.push_back(line["line"]);
+    ASSERT_GE(lines.size(), 2u);
+    EXPECT_EQ(lines[0], std::to_string(mine));
+    EXPECT_EQ(lines[1], "aw-worker") << "the worker's uid has no name in its /etc/passwd";
+    const std::vector<std::string> others(lines.begin() + 2, lines.end());
+    EXPECT_EQ(others, std::vector<std::string>{"own-visible"})
+        << "the worker sees the host or another worker";
 }
 
 TEST_F(LocalRuntime, ADeadExecutorIsSeenAsStoppedAndItsSuccessorDeliversWhatItCouldNot) {
