@@ -131,6 +131,12 @@ std::vector<std::string> WorkerSandbox::wrap(const SandboxView& view,
     };
     for (const char* path : kHiddenSystemPaths) hide(path);
     for (const auto& path : options_.hiddenPaths) hide(path);
+    // A file inside an emptied directory is absent already; /dev/null bound over it would
+    // make its name appear there (the database's files in the data directory).
+    std::erase_if(hiddenFiles, [&](const std::string& file) {
+        return std::any_of(hiddenDirs.begin(), hiddenDirs.end(),
+                           [&](const std::string& dir) { return isUnder(file, dir); });
+    });
 
     // What is shown over the hidden places: programs (the executor, its PATH, never a
     // directory of the host's own data; extras), the worker's identity, and last its own
