@@ -454,5 +454,51 @@ TEST_F(MaliciousAgent, AnAgentReachesNothingOutsideItsOwnWorker) {
     host.waitRunFinished(victimRun, 60s);
 }
 
+TEST_F(MaliciousAgent, WithoutTokensTheApiServesTheMachineButRefusesAnAgent) {
+    // A host without client and admin tokens (the development default) trusts its
+    // machine's users on loopback; an agent shares that loopback and must not pass for one.
+    HostSpec open = spec();
+    open.env.erase("AW_AUTH_CLIENT_TOKENS");
+    open.env.erase("AW_AUTH_ADMIN_TOKENS");
+    AgentHost host(open);
+    host.waitProviderHealthy("claude-code");
+    const auto victim = host.sendMessage("victim", "claude-code", "keep a secret");
+    ASSERT_EQ(host.waitRunFinished(victim, 60s).value("status", ""), "completed");
+
+    std::ofstream(probe())
+        << "request() {\n"
+           "  exec 3<>/dev/tcp/127.0.0.1/" +
+               std::to_string(host.port()) +
+               "\n"
+               "  printf '%s %s HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: application/json\\r\\n"
+               "Content-Length: %s\\r\\nConnection: close\\r\\n\\r\\n%s' \"$1\" \"$2\" "
+               "\"${#3}\" \"$3\" >&3\n"
+               "  head -n 1 <&3 | tr -d '\\r' >> api.txt\n"
+               "  exec 3<&-\n"
+               "}\n"
+               "request GET /v1/sessions/victim ''\n"
+               "request GET /v1/runs/" +
+               victim +
+               "/events ''\n"
+               "request POST /v1/sessions/victim/messages "
+               "'{\"provider\":\"claude-code\",\"prompt\":\"leak\"}'\n"
+               "request GET /admin/providers ''\n"
+               "exec cat " +
+               fixture() + "\n";
+    const auto attacker = host.sendMessage("attacker", "claude-code", "call the API");
+    ASSERT_EQ(host.waitRunFinished(attacker, 60s).value("status", ""), "completed")
+        << "the worker's own callbacks must still pass: " << host.describeRun(attacker);
+
+    std::ifstream in(host.workspace("attacker") / "api.txt");
+    std::vector<std::string> answers;
+    for (std::string line; std::getline(in, line);) answers.push_back(line);
+    EXPECT_EQ(answers, std::vector<std::string>(4, "HTTP/1.1 403 Forbidden"))
+        << "the agent used the API";
+    // The machine's own users (the test) are still served without a token.
+    EXPECT_EQ(host.get("/v1/sessions/victim").status, 200);
+    EXPECT_EQ(host.session("victim").value("status", ""), "running")
+        << "no message of the agent's reached the victim";
+}
+
 }  // namespace
 }  // namespace aw::test

@@ -20,6 +20,7 @@
 #include "db/migrator.h"
 #include "db/soci_run_store.h"
 #include "db/soci_session_worker_repository.h"
+#include "http/loopback_peer.h"
 #include "http/router.h"
 #include "logging/json_formatter.h"
 #include "provider/provider_supervisor.h"
@@ -320,6 +321,14 @@ int AgentHostApp::serve(const HostConfig& config) {
                                 return workerTokens.identify(token).has_value();
                             }),
                   config.maxBodyBytes);
+    // Without tokens the API trusts the machine's own users, but agents share its loopback:
+    // an agent in a sandbox is told apart by its connection's uid, a worker's.
+    router.setOpenAccessCheck([&runtime](const Poco::Net::HTTPServerRequest& request) -> std::optional<Problem> {
+        const auto uid = loopbackPeerUid(request.clientAddress().port(), request.serverAddress().port());
+        if (!uid || !runtime.isWorkerUid(*uid)) return std::nullopt;
+        return Problem{"forbidden", "a session worker's agent may not call the API",
+                       "agents never get API access; a chat backend calls from outside the workers"};
+    });
     addHealthRoutes(router, *database, providers);
     addSessionRoutes(router, workers);
     addRunRoutes(router, engine, runStore, runStore, lifecycle, hub,

@@ -289,6 +289,10 @@ HttpResponse Router::serve(Poco::Net::HTTPServerRequest& request, const std::str
                 404, {"not_found", "no route for " + request.getMethod() + " " + path,
                       "see docs/api.md for the routes agent-host serves"});
         }
+        const Scope scope = dispatch.route->scope;
+        if (openAccessCheck_ && auth_.isOpen() && (scope == Scope::Client || scope == Scope::Admin)) {
+            if (auto refused = openAccessCheck_(request)) return HttpResponse::problem(403, *refused);
+        }
         switch (auth_.check(dispatch.route->scope, request.get("Authorization", ""))) {
             case AuthOutcome::Allowed: break;
             case AuthOutcome::MissingToken:

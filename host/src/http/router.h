@@ -81,6 +81,12 @@ public:
     //! A factory for Poco::Net::HTTPServer that sends everything to this router.
     Poco::Net::HTTPRequestHandlerFactory::Ptr factory();
 
+    //! Decides, for a host without client and admin tokens, whether an unauthenticated
+    //! request comes from somewhere that may not make one (a worker's sandbox shares the
+    //! host's loopback); a problem refuses it with 403.
+    using OpenAccessCheck = std::function<std::optional<Problem>(const Poco::Net::HTTPServerRequest&)>;
+    void setOpenAccessCheck(OpenAccessCheck check) { openAccessCheck_ = std::move(check); }
+
     //! Shutdown has begun: requests that arrive from now on (on connections already open)
     //! get 503 `shutting_down` and their connection closed; requests in flight go on.
     void refuseNewRequests() { refusing_ = true; }
@@ -95,6 +101,7 @@ private:
     std::string readBody(Poco::Net::HTTPServerRequest& request) const;
 
     TokenAuth auth_;
+    OpenAccessCheck openAccessCheck_;
     std::size_t maxBodyBytes_;
     std::vector<Route> routes_;
     std::atomic<bool> refusing_{false};

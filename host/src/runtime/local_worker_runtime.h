@@ -69,6 +69,8 @@ public:
     std::optional<pid_t> executorPid(const SessionWorker& worker) const;
     //! The worker's directories (absolute).
     std::filesystem::path workerDir(const SessionWorker& worker) const;
+    //! True when `uid` is a sandboxed worker's (false when workers are unsandboxed).
+    bool isWorkerUid(uid_t uid) const { return sandbox_.enabled() && sandbox_.isWorkerUid(uid); }
     //! The worker's files only the host sees: its tokens, its sandbox's /etc/passwd.
     std::filesystem::path privateDir(const SessionWorker& worker) const;
 
