@@ -29,6 +29,10 @@ SubprocessOptions optionsFor(const HostLaunch& launch, const std::string& stderr
     options.argv = {agentHostBinary()};
     options.argv.insert(options.argv.end(), launch.args.begin(), launch.args.end());
     options.env = launch.env;
+    // Fake CLIs print the recorded streams in the source tree, which a worker's sandbox does
+    // not show when the tree lies in a hidden place (a clone under /root, /home or /tmp).
+    auto& shown = options.env["AW_RUNTIME_LOCAL_READ_ONLY_PATHS"];
+    shown += (shown.empty() ? "" : ",") + std::string(AW_SOURCE_DIR) + "/tests/fixtures";
     // The test's own AW_* settings must not leak into the host under test.
     for (char** entry = environ; entry && *entry; ++entry) {
         const std::string item(*entry);
