@@ -7,8 +7,10 @@
 
 #include <csignal>
 #include <filesystem>
+#include <set>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "support/agent_host_harness.h"
 #include "support/http_client.h"
@@ -208,6 +210,54 @@ TEST(AgentHostOnSqlite, SigtermShutsDownCleanly) {
     EXPECT_TRUE(status.exitedNormally());
     EXPECT_EQ(status.code, 0);
     EXPECT_NE(host.log().find("\"msg\":\"stopped\""), std::string::npos);
+}
+
+TEST(AgentHostOnSqlite, TheAccessLogHasOneWholeLinePerRequestOfABurstOnceStopped) {
+    TempDir data;
+    AgentHost host(defaultLaunch(data.path().string()));
+    constexpr int kThreads = 4;
+    constexpr int kPerThread = 250;
+    std::vector<std::thread> clients;
+    for (int t = 0; t < kThreads; ++t) {
+        clients.emplace_back([&host, t] {
+            for (int i = 0; i < kPerThread; ++i) {
+                const auto id = "burst-" + std::to_string(t * kPerThread + i);
+                EXPECT_EQ(httpGet(host.port(), "/health", {{"X-Request-Id", id}}).status, 200);
+            }
+        });
+    }
+    for (auto& client : clients) client.join();
+    // Stopped at once: lines still buffered must be written on the way out, not lost.
+    EXPECT_EQ(host.stop().code, 0);
+
+    std::set<std::string> logged;
+    std::istringstream lines(host.log());
+    for (std::string line; std::getline(lines, line);) {
+        const auto json = nlohmann::json::parse(line, nullptr, false);
+        ASSERT_TRUE(json.is_object()) << "not a whole JSON line: " << line;
+        const std::string id = json.value("request_id", "");
+        if (json.value("msg", "") != "request" || id.rfind("burst-", 0) != 0) continue;
+        EXPECT_EQ(json.value("path", ""), "/health");
+        EXPECT_EQ(json.value("status", 0), 200);
+        EXPECT_TRUE(json.contains("duration_ms"));
+        logged.insert(id);
+    }
+    EXPECT_EQ(logged.size(), static_cast<std::size_t>(kThreads * kPerThread));
+}
+
+TEST(AgentHostOnSqlite, RequestIdsMadeByTheHostAreThirtyTwoHexDigitsAndDistinct) {
+    TempDir data;
+    AgentHost host(defaultLaunch(data.path().string()));
+    std::set<std::string> ids;
+    for (int i = 0; i < 50; ++i) {
+        const auto answer = httpGet(host.port(), "/health");
+        const std::string id =
+            answer.headers.count("X-Request-Id") ? answer.headers.at("X-Request-Id") : "";
+        EXPECT_EQ(id.size(), 32u) << id;
+        EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+        ids.insert(id);
+    }
+    EXPECT_EQ(ids.size(), 50u);
 }
 
 TEST(AgentHostOnSqlite, HelpListsTheFlagsAndConfigurationKeys) {

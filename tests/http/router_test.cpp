@@ -1,15 +1,27 @@
 // The router behind a real Poco HTTP server on loopback: error shapes, auth, body limits.
 #include <gtest/gtest.h>
 
+#include <Poco/AutoPtr.h>
+#include <Poco/FormattingChannel.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/StreamSocket.h>
+#include <fcntl.h>
+#include <unistd.h>
 
+#include <fstream>
 #include <memory>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
 
+#include "agent_worker/core/random_id.h"
 #include "agent_worker/core/repositories.h"
 #include "http/router.h"
+#include "logging/json_formatter.h"
 #include "support/http_client.h"
+#include "support/temp_dir.h"
 
 namespace aw {
 namespace {
@@ -215,6 +227,93 @@ TEST(TokenAuth, OpenOnlyWithoutAnyTokens) {
     EXPECT_FALSE(TokenAuth({"c"}, {}).isOpen());
     EXPECT_EQ(TokenAuth({"c"}, {}).check(Scope::Admin, "Bearer c"), AuthOutcome::WrongScope);
     EXPECT_EQ(TokenAuth({"c"}, {}).check(Scope::Client, "Basic Yzo="), AuthOutcome::MissingToken);
+}
+
+TEST(RequestIds, AreThirtyTwoHexDigitsAndUniqueAcrossThreads) {
+    constexpr int kThreads = 8;
+    constexpr int kPerThread = 5000;
+    std::vector<std::vector<std::string>> made(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&made, t] {
+            for (int i = 0; i < kPerThread; ++i) made[t].push_back(newRequestId());
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    std::set<std::string> unique;
+    for (const auto& ids : made) {
+        for (const auto& id : ids) {
+            EXPECT_EQ(id.size(), 32u) << id;
+            EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+            unique.insert(id);
+        }
+    }
+    EXPECT_EQ(unique.size(), static_cast<std::size_t>(kThreads * kPerThread));
+}
+
+//! The lines of `path`.
+std::vector<std::string> linesOf(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+}
+
+TEST(BufferedLineChannel, EveryLineOfABurstFromManyThreadsIsWrittenWholeOnceClosed) {
+    test::TempDir dir;
+    const auto path = dir.path() / "log";
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    // A size threshold small enough that the burst also goes out in many size-driven writes.
+    Poco::AutoPtr<BufferedLineChannel> lines(new BufferedLineChannel(fd, 4096));
+    Poco::AutoPtr<Poco::FormattingChannel> channel(
+        new Poco::FormattingChannel(new JsonFormatter, lines));
+    auto& logger = Poco::Logger::get("test.buffered");
+    logger.setChannel(channel);
+    logger.setLevel(Poco::Message::PRIO_INFORMATION);
+
+    constexpr int kThreads = 4;
+    constexpr int kPerThread = 250;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&logger, t] {
+            for (int i = 0; i < kPerThread; ++i) {
+                logFields(logger, Poco::Message::PRIO_INFORMATION, "request",
+                          {{"n", t * kPerThread + i}, {"path", "/health"}});
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    lines->close();
+    logger.setChannel(nullptr);
+    ::close(fd);
+
+    std::set<int> seen;
+    for (const auto& line : linesOf(path)) {
+        const auto json = nlohmann::json::parse(line, nullptr, false);
+        ASSERT_TRUE(json.is_object()) << "not a whole JSON line: " << line;
+        EXPECT_EQ(json.value("msg", ""), "request");
+        EXPECT_EQ(json.value("level", ""), "info");
+        seen.insert(json.value("n", -1));
+    }
+    EXPECT_EQ(seen.size(), static_cast<std::size_t>(kThreads * kPerThread));
+    EXPECT_EQ(*seen.begin(), 0);
+    EXPECT_EQ(*seen.rbegin(), kThreads * kPerThread - 1);
+}
+
+TEST(BufferedLineChannel, WarningsAreWrittenAtOnceWithTheLinesBeforeThem) {
+    test::TempDir dir;
+    const auto path = dir.path() / "log";
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    // An interval no test waits out: only the warning's own flush can write these lines.
+    Poco::AutoPtr<BufferedLineChannel> lines(
+        new BufferedLineChannel(fd, 1 << 20, std::chrono::hours(1)));
+    lines->log(Poco::Message("test", "first", Poco::Message::PRIO_INFORMATION));
+    lines->log(Poco::Message("test", "second", Poco::Message::PRIO_WARNING));
+    EXPECT_EQ(linesOf(path), (std::vector<std::string>{"first", "second"}));
+    lines->close();
+    ::close(fd);
 }
 
 }  // namespace

@@ -352,6 +352,37 @@ TEST_P(RunStoreTest, HumanRequestWaitsAndHumanResponseAnswersOnce) {
     EXPECT_FALSE(store_->humanRequest("r1", "q2").has_value());
 }
 
+TEST_P(RunStoreTest, RunDetailIsTheRunItsPendingHumanRequestsAndLastSeqReadAfreshEachTime) {
+    EXPECT_FALSE(store_->runDetail("unknown").has_value());
+    create("s1", "r1");
+    create("s1", "r2");
+    // Read many times: the statement prepared once per connection sees every change.
+    for (int read = 0; read < 3; ++read) {
+        const auto view = store_->runDetail("r1");
+        ASSERT_TRUE(view.has_value());
+        EXPECT_EQ(view->run.runId, "r1");
+        EXPECT_EQ(view->run.status, RunStatus::Queued);
+        EXPECT_EQ(view->lastSeq, 1);
+        EXPECT_TRUE(view->pendingHumanRequests.empty());
+    }
+    append("r1",
+           {event("e1", "run.started"),
+            event("e2", "human.request", {{"request_id", "q1"}, {"kind", "question"}}),
+            event("e3", "run.waiting_human", {{"request_id", "q1"}})},
+           kNow + 10);
+    auto view = store_->runDetail("r1");
+    ASSERT_TRUE(view.has_value());
+    EXPECT_EQ(view->run.status, RunStatus::WaitingHuman);
+    EXPECT_EQ(view->lastSeq, 4);
+    ASSERT_EQ(view->pendingHumanRequests.size(), 1u);
+    EXPECT_EQ(view->pendingHumanRequests[0].requestId, "q1");
+    EXPECT_EQ(view->run.toJson(), run("r1").toJson());
+    // Another run of the session is read apart.
+    EXPECT_EQ(store_->runDetail("r2")->lastSeq, 1);
+    EXPECT_TRUE(store_->runDetail("r2")->pendingHumanRequests.empty());
+    EXPECT_FALSE(store_->runDetail("unknown").has_value());
+}
+
 TEST_P(RunStoreTest, WaitingHumanOnlyFromRunning) {
     create("s1", "r1");
     append("r1", {event("e1", "run.waiting_human")});

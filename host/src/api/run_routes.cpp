@@ -125,12 +125,14 @@ HttpResponse accepted(const CreatedRun& created) {
                                {"created", created.created}});
 }
 
+ApiError runNotFound(const std::string& runId) {
+    return ApiError(404, {"run_not_found", "no run '" + runId + "'",
+                          "run ids come from POST /v1/sessions/{sid}/messages"});
+}
+
 RunRecord runOr404(RunStore& store, const std::string& runId) {
     auto run = store.findRun(runId);
-    if (!run) {
-        throw ApiError(404, {"run_not_found", "no run '" + runId + "'",
-                             "run ids come from POST /v1/sessions/{sid}/messages"});
-    }
+    if (!run) throw runNotFound(runId);
     return *run;
 }
 
@@ -251,13 +253,15 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
                 }});
 
     router.add({"GET", "/v1/runs/{rid}", Scope::Client, [&store](const HttpRequest& request) {
-                    const auto run = runOr404(store, runIdOf(request));
-                    Json body = run.toJson();
+                    const std::string runId = runIdOf(request);
+                    const auto view = store.runDetail(runId);
+                    if (!view) throw runNotFound(runId);
+                    Json body = view->run.toJson();
                     Json pending = Json::array();
-                    for (const auto& human : store.pendingHumanRequests(run.runId))
+                    for (const auto& human : view->pendingHumanRequests)
                         pending.push_back(human.toJson());
                     body["pending_human_requests"] = pending;
-                    body["last_seq"] = store.lastSeq(run.runId);
+                    body["last_seq"] = view->lastSeq;
                     return HttpResponse::json(200, body);
                 }});
     router.add({"GET", "/v1/runs/{rid}/events", Scope::Client,

@@ -53,7 +53,9 @@ struct HostConfig {
     std::vector<std::string> clientTokens;
     std::vector<std::string> adminTokens;
     std::size_t maxBodyBytes = 1024 * 1024;
-    int dbPoolSize = 4;
+    //! As many as HTTP threads, so no request waits for a connection (SQLite in WAL mode:
+    //! readers do not block each other; writers queue on BEGIN IMMEDIATE either way).
+    int dbPoolSize = 16;
     int dbConnectTimeoutSeconds = 5;
     int httpThreads = 16;
     //! Provider processes: plugins dir, agent-provider-host path, timeouts, restart policy.

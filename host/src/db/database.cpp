@@ -45,8 +45,10 @@ bool isSqliteDamage(const soci::soci_error& error) {
 }  // namespace
 
 Database::Database(DatabaseUrl url, int poolSize, std::chrono::seconds connectTimeout)
-    : url_(std::move(url)), poolSize_(poolSize),
-      pool_(std::make_unique<soci::connection_pool>(static_cast<std::size_t>(poolSize))) {
+    : url_(std::move(url)),
+      poolSize_(poolSize),
+      pool_(std::make_unique<soci::connection_pool>(static_cast<std::size_t>(poolSize))),
+      prepared_(static_cast<std::size_t>(poolSize)) {
     if (url_.dialect == Dialect::Sqlite && url_.target != ":memory:") {
         // The database is its owner's alone, and SQLite gives its -wal and -shm files the
         // database file's mode: so the file is made here, 0600, before SQLite opens it (an
@@ -109,9 +111,11 @@ void Database::throwCorruptIfDamaged(const soci::soci_error& error) const {
          "-wal and -shm files) aside to start with an empty database"});
 }
 
-void Database::throwUnavailableIfLost(soci::session& session, const soci::soci_error& error) {
+void Database::throwUnavailableIfLost(std::size_t slot, const soci::soci_error& error) {
+    soci::session& session = pool_->at(slot);
     if (session.is_connected()) return;
     try {
+        prepared_[slot].clear();  // they belong to the connection being replaced
         session.close();
         open(session);
         logFields(logger(), Poco::Message::PRIO_NOTICE, "database connection reopened",

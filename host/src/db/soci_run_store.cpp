@@ -49,6 +49,32 @@ std::string terminalNames() {
     return quotedNames(terminal);
 }
 
+//! runDetail's statement: the run, its last seq and how many human requests are pending, in
+//! one query prepared once per connection (Database::withPrepared).
+struct RunDetailQuery {
+    std::string runId;
+    RunRow row;
+    long long lastSeq = 0;
+    long long pending = 0;
+    soci::statement statement;
+
+    explicit RunDetailQuery(soci::session& sql) : statement(prepare(sql)) {}
+
+    soci::details::prepare_temp_type prepare(soci::session& sql) {
+        soci::details::prepare_temp_type prep =
+            (sql.prepare
+             << std::string("SELECT ") + kRunColumns +
+                    ", (SELECT COALESCE(MAX(seq), 0) FROM run_events"
+                    " WHERE run_events.run_id = runs.run_id),"
+                    " (SELECT COUNT(*) FROM human_loop WHERE human_loop.run_id = runs.run_id"
+                    " AND human_loop.status = 'pending')"
+                    " FROM runs WHERE run_id = :rid");
+        row.bind(prep);
+        prep, soci::into(lastSeq), soci::into(pending), soci::use(runId);
+        return prep;
+    }
+};
+
 std::size_t utf8Length(const std::string& text) {
     return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
         return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
@@ -122,6 +148,24 @@ CreatedRun SociRunStore::createRun(const NewRun& run) {
 
 std::optional<RunRecord> SociRunStore::findRun(const std::string& runId) {
     return database_.withSession([&](soci::session& sql) { return loadRun(sql, runId); });
+}
+
+std::optional<RunDetail> SociRunStore::runDetail(const std::string& runId) {
+    long long pending = 0;
+    auto view = database_.withPrepared<RunDetailQuery>(
+        [&](RunDetailQuery& query) -> std::optional<RunDetail> {
+            query.runId = runId;
+            if (!query.statement.execute(true)) return std::nullopt;
+            RunDetail found{query.row.get(), {}, query.lastSeq};
+            pending = query.pending;
+            // Step the statement to its end: a SQLite statement left mid-result keeps a read
+            // transaction (and its old snapshot) open on the pooled connection.
+            query.statement.fetch();
+            return found;
+        });
+    // Their rows only for a run that has some (one waiting for a human); most reads have none.
+    if (view && pending > 0) view->pendingHumanRequests = pendingHumanRequests(runId);
+    return view;
 }
 
 bool SociRunStore::markStarting(const std::string& runId, int attempts, std::int64_t nowMs) {

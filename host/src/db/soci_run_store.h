@@ -17,6 +17,7 @@ public:
     // RunStore
     CreatedRun createRun(const NewRun& run) override;
     std::optional<RunRecord> findRun(const std::string& runId) override;
+    std::optional<RunDetail> runDetail(const std::string& runId) override;
     std::vector<StoredEvent> events(const std::string& runId, std::int64_t afterSeq,
                                     std::size_t limit) override;
     std::int64_t lastSeq(const std::string& runId) override;

@@ -345,7 +345,7 @@ void Router::handle(Poco::Net::HTTPServerRequest& request,
     const auto started = std::chrono::steady_clock::now();
     std::string requestId = request.get("X-Request-Id", "");
     if (requestId.empty() || requestId.size() > 128) {
-        requestId = randomHex(32);
+        requestId = newRequestId();
     }
     struct Counted {
         std::atomic<int>& count;

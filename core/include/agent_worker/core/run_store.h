@@ -144,6 +144,13 @@ struct TodoItem {
     std::int64_t updatedAtMs = 0;
 };
 
+//! What GET /v1/runs/{rid} shows of a run.
+struct RunDetail {
+    RunRecord run;
+    std::vector<HumanLoopRecord> pendingHumanRequests;
+    std::int64_t lastSeq = 0;
+};
+
 class RunStore {
 public:
     virtual ~RunStore() = default;
@@ -156,6 +163,14 @@ public:
     virtual CreatedRun createRun(const NewRun& run) = 0;
 
     virtual std::optional<RunRecord> findRun(const std::string& runId) = 0;
+
+    //! The run with its pending human requests and last seq; a store may read them in fewer
+    //! queries than the three this default makes.
+    virtual std::optional<RunDetail> runDetail(const std::string& runId) {
+        auto run = findRun(runId);
+        if (!run) return std::nullopt;
+        return RunDetail{*run, pendingHumanRequests(runId), lastSeq(runId)};
+    }
 
     //! Events of a run with seq > `afterSeq`, in seq order, at most `limit`.
     virtual std::vector<StoredEvent> events(const std::string& runId, std::int64_t afterSeq,
