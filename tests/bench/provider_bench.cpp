@@ -1,19 +1,30 @@
 // Translation throughput and latency through an agent-provider-host subprocess versus the
-// same plugin called in-process, on the recorded CLI streams. Prints a table; asserts
-// nothing (timings belong in benchmarks, not tests).
-//   build/tests/aw_provider_bench [--seconds S]      (make bench)
+// same plugin called in-process, on the recorded CLI streams; then how long a provider
+// killed with SIGKILL takes to serve again. Prints tables; asserts nothing (timings belong
+// in benchmarks, not tests).
+//   build/tests/aw_provider_bench [--seconds S] [--restarts N] [--only throughput|restart]
+//   (make bench)
+#include <signal.h>
+
+#include <Poco/Logger.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "provider/loaded_provider.h"
 #include "provider/provider_process.h"
+#include "provider/provider_supervisor.h"
+#include "support/plugins.h"
+#include "support/temp_dir.h"
 
 namespace {
 
@@ -128,13 +139,79 @@ Figures measurePipelined(aw::ProviderProcess& hosted, const std::vector<std::str
     return summarise(batchMicros, fed, seconds);
 }
 
-}  // namespace
+double millisSince(Clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
 
-int main(int argc, char** argv) {
-    double secondsPerCase = 1.0;
-    for (int i = 1; i + 1 < argc; ++i) {
-        if (std::string(argv[i]) == "--seconds") secondsPerCase = std::stod(argv[i + 1]);
+//! Polls the supervisor's row for `key` until `ready` holds (10 s at most).
+template <typename Predicate>
+aw::ProviderSnapshot waitForRow(const aw::ProviderSupervisor& supervisor, const std::string& key,
+                                Predicate ready) {
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    for (;;) {
+        const auto row = supervisor.find(key);
+        if (row && ready(*row)) return *row;
+        if (Clock::now() > deadline) {
+            std::fprintf(stderr, "provider %s: no expected state within 10 s\n", key.c_str());
+            std::exit(1);
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
+}
+
+void printQuantiles(const char* what, std::vector<double> millis) {
+    std::sort(millis.begin(), millis.end());
+    auto at = [&](double q) { return millis[static_cast<std::size_t>(q * (millis.size() - 1))]; };
+    std::printf("%-36s %9.1f %9.1f %9.1f\n", what, at(0.5), at(0.9), millis.back());
+}
+
+//! SIGKILLs a supervised provider-host twice (the second crash inside the crash window) and
+//! times the way back to healthy. A fresh supervisor per repetition, so each first crash is
+//! the first in a while. The supervisor's defaults apply: a crash that only the 2 s
+//! heartbeat noticed would show here.
+void measureRestarts(int repetitions) {
+    const fs::path build = AW_BUILD_DIR;
+    const std::string key = "claude-code";
+    std::vector<double> coldStart, detected[2], healthy[2];
+    for (int i = 0; i < repetitions; ++i) {
+        aw::test::TempDir plugins("aw-restart-bench");
+        aw::test::dropPlugin(build / "plugins" / (key + ".so"), plugins.path(), key + ".so");
+        aw::ProviderSupervisorOptions options;
+        options.pluginsDir = plugins.path().string();
+        options.providerHostBinary = (build / "bin" / "agent-provider-host").string();
+        options.watchDirectory = false;
+        aw::ProviderSupervisor supervisor(options);
+        const auto started = Clock::now();
+        supervisor.start();
+        auto row = waitForRow(supervisor, key, [](const aw::ProviderSnapshot& r) {
+            return r.status == aw::ProviderStatus::Healthy;
+        });
+        coldStart.push_back(millisSince(started));
+        for (int crash = 0; crash < 2; ++crash) {
+            const pid_t killedPid = row.pid;
+            const auto killed = Clock::now();
+            ::kill(killedPid, SIGKILL);
+            waitForRow(supervisor, key, [&](const aw::ProviderSnapshot& r) {
+                return r.status != aw::ProviderStatus::Healthy || r.pid != killedPid;
+            });
+            detected[crash].push_back(millisSince(killed));
+            row = waitForRow(supervisor, key, [&](const aw::ProviderSnapshot& r) {
+                return r.status == aw::ProviderStatus::Healthy && r.pid != killedPid;
+            });
+            healthy[crash].push_back(millisSince(killed));
+        }
+    }
+    std::printf("\nprovider restart after SIGKILL (%s, %d repetitions, supervisor defaults)\n",
+                key.c_str(), repetitions);
+    std::printf("%-36s %9s %9s %9s\n", "ms", "median", "p90", "max");
+    printQuantiles("cold start (spawn, load, handshake)", coldStart);
+    printQuantiles("1st crash: noticed", detected[0]);
+    printQuantiles("1st crash: healthy again", healthy[0]);
+    printQuantiles("2nd crash in window: noticed", detected[1]);
+    printQuantiles("2nd crash in window: healthy again", healthy[1]);
+}
+
+void measureThroughput(double secondsPerCase) {
     const auto budget = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(secondsPerCase));
     const fs::path build = AW_BUILD_DIR;
     const fs::path fixtures = fs::path(AW_SOURCE_DIR) / "tests" / "fixtures" / "providers";
@@ -208,5 +285,23 @@ int main(int argc, char** argv) {
         "\nhosted: one batch at a time; pipelined: the next batch is sent before the previous\n"
         "answer is read (the protocol allows it), so host and provider-host work in parallel.\n"
         "ratio = hosted lines/s / in-process lines/s (goal: >= 0.5 with batching)\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    double secondsPerCase = 1.0;
+    int restarts = 20;
+    std::string only;
+    for (int i = 1; i + 1 < argc; ++i) {
+        const std::string flag = argv[i];
+        if (flag == "--seconds") secondsPerCase = std::stod(argv[i + 1]);
+        if (flag == "--restarts") restarts = std::stoi(argv[i + 1]);
+        if (flag == "--only") only = argv[i + 1];
+    }
+    // The supervisor logs every crash and restart; the tables are the output here.
+    Poco::Logger::setLevel("", Poco::Message::PRIO_ERROR);
+    if (only != "restart") measureThroughput(secondsPerCase);
+    if (only != "throughput" && restarts > 0) measureRestarts(restarts);
     return 0;
 }

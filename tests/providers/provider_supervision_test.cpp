@@ -8,6 +8,7 @@
 #include <future>
 #include <thread>
 
+#include "provider/provider_supervisor.h"
 #include "support/agent_host_harness.h"
 #include "support/http_client.h"
 #include "support/plugins.h"
@@ -17,6 +18,19 @@ namespace {
 
 using namespace std::chrono_literals;
 using Json = nlohmann::json;
+
+TEST(RestartDelay, TheFirstCrashRestartsAtOnceRepeatedOnesBackOffUpToTheCap) {
+    const Backoff backoff{100ms, 1000ms, 0.2};
+    // 0.5: no jitter.
+    EXPECT_EQ(restartDelay(1, backoff, 0.5), 0ms);
+    EXPECT_EQ(restartDelay(2, backoff, 0.5), 100ms);
+    EXPECT_EQ(restartDelay(3, backoff, 0.5), 200ms);
+    EXPECT_EQ(restartDelay(4, backoff, 0.5), 400ms);
+    EXPECT_EQ(restartDelay(50, backoff, 0.5), 1000ms);
+    // A first crash is never delayed by jitter either; later ones are jittered.
+    EXPECT_EQ(restartDelay(1, backoff, 1.0), 0ms);
+    EXPECT_EQ(restartDelay(2, backoff, 1.0), 120ms);
+}
 
 class ProviderSupervision : public ::testing::Test {
 protected:
@@ -254,16 +268,23 @@ TEST_F(ProviderSupervision, AStoppedProcessMissesItsHeartbeatAndIsReplaced) {
     expectExampleAnswers();
 }
 
-TEST_F(ProviderSupervision, AKilledProcessIsRestartedWithBackoff) {
+TEST_F(ProviderSupervision, AKilledProcessIsRestartedAndSoIsOneKilledAgain) {
     startHost({{"example.so", testPlugin("example")}});
-    const auto before = waitForStatus("example.so", "healthy");
-    ::kill(before["pid"].get<int>(), SIGKILL);
-    const auto after = waitFor("example.so", [&](const Json& r) {
-        return r["status"] == "healthy" && r["pid"] != before["pid"];
-    });
-    EXPECT_EQ(after["restarts"], 1) << after.dump();
+    auto before = waitForStatus("example.so", "healthy");
+    // The first crash restarts at once, the second (within the crash window) after a backoff;
+    // below the crash limit (3) both end healthy.
+    for (int restarts = 1; restarts <= 2; ++restarts) {
+        ::kill(before["pid"].get<int>(), SIGKILL);
+        const auto after = waitFor("example.so", [&](const Json& r) {
+            return r["status"] == "healthy" && r["pid"] != before["pid"];
+        });
+        ASSERT_EQ(after["status"], "healthy") << after.dump();
+        EXPECT_EQ(after["restarts"], restarts) << after.dump();
+        before = after;
+    }
     EXPECT_NE(host_->log().find("signal 9"), std::string::npos);
     EXPECT_NE(host_->log().find("\"error_code\":\"crashed\""), std::string::npos) << host_->log();
+    expectExampleAnswers();
 }
 
 TEST_F(ProviderSupervision, GarbageAndFloodsAreErrorsOfThatProviderOnly) {

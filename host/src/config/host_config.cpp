@@ -259,8 +259,9 @@ const std::vector<ConfigKey>& hostConfigKeys() {
          "a ping unanswered this long marks a "
          "provider hung"},
         {"supervisor.backoff_initial_ms", ms(supervisor.backoffInitial),
-         "first wait before restarting a crashed "
-         "provider (doubles each time)"},
+         "wait before restarting a provider after its second "
+         "crash within supervisor.crash_window_s (the first restarts at once); doubles per "
+         "further crash"},
         {"supervisor.backoff_max_ms", ms(supervisor.backoffMax), "longest wait between restarts"},
         {"supervisor.crash_limit", numberText(supervisor.crashLimit),
          "crashes within supervisor.crash_window_s that mark a "

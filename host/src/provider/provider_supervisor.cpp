@@ -378,11 +378,17 @@ void ProviderSupervisor::supervise(const std::shared_ptr<Entry>& entry,
     }
 }
 
+std::chrono::milliseconds restartDelay(int crashesInWindow, const Backoff& backoff,
+                                       double unitRandom) {
+    // A one-off crash costs only the restart itself: waiting would just lengthen the outage.
+    // Only a provider that keeps crashing is slowed down, so it cannot spin.
+    if (crashesInWindow <= 1) return std::chrono::milliseconds(0);
+    return backoff.after(crashesInWindow - 1, unitRandom);
+}
+
 std::chrono::milliseconds ProviderSupervisor::restartPause(const Entry& entry) const {
-    // The first crash in a while waits backoffInitial; each further one within the crash
-    // window waits twice as long, up to backoffMax.
     const Backoff backoff{options_.backoffInitial, options_.backoffMax, options_.backoffJitter};
-    return backoff.after(static_cast<int>(entry.crashes.size()));
+    return restartDelay(static_cast<int>(entry.crashes.size()), backoff, unitRandom());
 }
 
 bool ProviderSupervisor::restart(const std::string& key) {

@@ -1,8 +1,9 @@
 // Runs one agent-provider-host per plugin file in the plugins directory and keeps each
-// alive on its own: start timeout, heartbeat, restart with exponential backoff, `degraded`
-// after repeated crashes, hot drop (new, replaced and deleted files) without a restart.
-// One provider's trouble never blocks another: each file has its own keeper thread and
-// nothing waits on a provider while holding the supervisor's lock.
+// alive on its own: start timeout, heartbeat, restart (at once after a crash, with
+// exponential backoff after repeated ones), `degraded` after too many crashes, hot drop
+// (new, replaced and deleted files) without a restart. One provider's trouble never blocks
+// another: each file has its own keeper thread and nothing waits on a provider while
+// holding the supervisor's lock.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -18,9 +19,10 @@
 #include <thread>
 #include <vector>
 
+#include "agent_worker/core/backoff.h"
 #include "agent_worker/core/provider_registry.h"
-#include "provider/provider_supervisor_options.h"
 #include "provider/provider_process.h"
+#include "provider/provider_supervisor_options.h"
 
 namespace Poco {
 class DirectoryWatcher;
@@ -64,6 +66,12 @@ public:
 private:
     bool known_;
 };
+
+//! The wait before restarting a provider that has crashed `crashesInWindow` times within
+//! the crash window, this crash included: none for the first, then backoff.after(n - 1),
+//! i.e. initial, twice that... up to the cap (`unitRandom` as in Backoff::after).
+std::chrono::milliseconds restartDelay(int crashesInWindow, const Backoff& backoff,
+                                       double unitRandom);
 
 class ProviderSupervisor {
 public:

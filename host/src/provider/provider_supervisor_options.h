@@ -16,8 +16,8 @@ struct ProviderSupervisorOptions {
     std::chrono::milliseconds requestTimeout{30000};
     std::chrono::milliseconds heartbeatInterval{2000};
     std::chrono::milliseconds heartbeatTimeout{5000};
-    //! Restarts wait Backoff{backoffInitial, backoffMax, backoffJitter}.after(n) after the
-    //! n-th crash within crashWindow (backoff.h: the one backoff policy).
+    //! The first crash within crashWindow restarts at once; the n-th (n > 1) waits
+    //! Backoff{backoffInitial, backoffMax, backoffJitter}.after(n - 1) (restartDelay).
     std::chrono::milliseconds backoffInitial{200};
     std::chrono::milliseconds backoffMax{30000};
     double backoffJitter = 0.2;
