@@ -1,5 +1,6 @@
 #include "agent_worker/core/executor_protocol.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "agent_worker/core/identifiers.h"
@@ -306,6 +307,45 @@ Json OutputRecord::toJson() const {
         if (continued) json["continued"] = true;
     }
     return json;
+}
+
+namespace {
+
+//! `text` as a JSON string, as nlohmann writes it (with invalid UTF-8 replaced).
+void appendJsonString(std::string& out, const std::string& text) {
+    // Printable ASCII other than the quote and the backslash is written as it is.
+    const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+        return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+    });
+    if (!plain) {
+        out += Json(text).dump(-1, ' ', false, Json::error_handler_t::replace);
+        return;
+    }
+    out += '"';
+    out += text;
+    out += '"';
+}
+
+}  // namespace
+
+std::string OutputRecord::toText() const {
+    if (stream == OutputStream::Exit) {
+        return toJson().dump(-1, ' ', false, Json::error_handler_t::replace);
+    }
+    // toJson()'s keys, in the order it writes them (sorted).
+    std::string text = continued ? R"({"continued":true,"event_id":)" : R"({"event_id":)";
+    text.reserve(text.size() + 2 * runId.size() + line.size() + 80);
+    appendJsonString(text, eventId());
+    text += R"(,"line":)";
+    appendJsonString(text, line);
+    text += R"(,"run_id":)";
+    appendJsonString(text, runId);
+    text += R"(,"seq":)";
+    text += std::to_string(seq);
+    text += R"(,"stream":")";
+    text += toString(stream);
+    text += R"("})";
+    return text;
 }
 
 OutputRecord OutputRecord::fromJson(const Json& json) {

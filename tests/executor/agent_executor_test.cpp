@@ -145,22 +145,40 @@ TEST_F(AgentExecutor, AHostOutageLosesNothingAndDuplicatesNothing) {
 }
 
 TEST_F(AgentExecutor, AnExecutorKilledMidDeliveryLosesNothing) {
+    // Many lines, spooled in large groups; the executor is killed (-9) once it has begun
+    // delivering them, and the next one on the same spool delivers the rest.
+    constexpr std::size_t kLines = 200000;
     startExecutor();
     sink_.setDown(true);
-    startRun("run-3", "i=1; while [ $i -le 300 ]; do echo $i; i=$((i+1)); done");
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    startRun("run-3", "seq 1 " + std::to_string(kLines));
+    auto deadline = std::chrono::steady_clock::now() + 60s;
     while (client().runStatus(trace_, "run-3")["state"] != "exited" &&
            std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(20ms);
     }
+    ASSERT_EQ(client().runStatus(trace_, "run-3")["stdout_lines"], kLines);
+    sink_.setDown(false);
+    auto delivered = [&] {
+        const auto deliveries = sink_.deliveries("run-3");
+        return std::any_of(deliveries.begin(), deliveries.end(),
+                           [](const auto& d) { return d.status == 200; });
+    };
+    deadline = std::chrono::steady_clock::now() + 30s;
+    while (!delivered() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(1ms);
     executor_->signal(SIGKILL);
     executor_->waitFor(5s);
-    sink_.setDown(false);
     startExecutor();  // same spool directory: it picks up where the killed one stopped
-    ASSERT_TRUE(sink_.waitForExit("run-3")) << readText(dir_ / "executor.log");
+    ASSERT_TRUE(sink_.waitForExit("run-3", 60s)) << readText(dir_ / "executor.log");
+    // Every line once (the sink keeps each event id once, as the host does), in order.
     const auto lines = sink_.events("run-3", "stdout");
-    ASSERT_EQ(lines.size(), 300u);
-    for (std::size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(lines[i]["seq"], i + 1);
+    ASSERT_EQ(lines.size(), kLines);
+    std::size_t misplaced = 0;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        if (lines[i]["seq"] != i + 1 || lines[i]["line"] != std::to_string(i + 1)) ++misplaced;
+    }
+    EXPECT_EQ(misplaced, 0u);
+    EXPECT_EQ(sink_.events("run-3", "exit").at(0)["stdout_lines"], kLines);
 }
 
 TEST_F(AgentExecutor, EveryCallbackOfARunCarriesTheTraceOfItsStart) {

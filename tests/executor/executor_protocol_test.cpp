@@ -2,6 +2,9 @@
 // is a Problem naming the field, never a JSON library exception.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "agent_worker/core/executor_protocol.h"
 
 namespace aw {
@@ -140,6 +143,23 @@ TEST(OutputRecord, LinesAndExitsReadBackWhatTheyWrite) {
     EXPECT_EQ(exit.toJson()["exit_code"], 3);
     EXPECT_TRUE(exit.toJson()["signal"].is_null());
     EXPECT_EQ(OutputRecord::fromJson(exit.toJson()), exit);
+}
+
+TEST(OutputRecord, ItsTextIsItsJsonAsNlohmannWritesIt) {
+    const auto asNlohmann = [](const OutputRecord& record) {
+        return record.toJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    };
+    std::vector<OutputRecord> records;
+    for (const std::string& line : std::vector<std::string>{
+             "", "line 1", "say \"hi\"", "back\\slash", "tab\tnew\nline\x01\x7f",
+             "caf\xc3\xa9 \xe2\x82\xac", "torn \xc3", std::string(1, '\0')}) {
+        records.push_back(OutputRecord::lineOf("run-1", OutputStream::Stdout, 7, line, false));
+        records.push_back(
+            OutputRecord::lineOf("run-1", OutputStream::Stderr, 123456789, line, true));
+    }
+    records.push_back(OutputRecord::exitOf("run-1", 3, std::nullopt, 500, 1));
+    records.push_back(OutputRecord::exitOf("run-1", std::nullopt, 9, 0, 0));
+    for (const auto& record : records) EXPECT_EQ(record.toText(), asNlohmann(record));
 }
 
 TEST(OutputRecord, TheEventIdIsDerivedNotTrusted) {

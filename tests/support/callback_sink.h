@@ -60,6 +60,7 @@ private:
     std::atomic<int> refused_{0};
     std::mutex mutex_;
     std::set<std::string> seen_;
+    std::set<std::string> exited_;  //!< runs whose exit has arrived
     std::vector<nlohmann::json> events_;
     std::vector<Delivery> deliveries_;
     std::string token_;

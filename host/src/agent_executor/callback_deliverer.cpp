@@ -1,11 +1,11 @@
 #include "agent_executor/callback_deliverer.h"
 
 #include <Poco/Logger.h>
-#include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
-#include <Poco/URI.h>
+
+#include <optional>
 
 #include "agent_worker/core/random_id.h"
 #include "executor/http_executor_client.h"
@@ -15,6 +15,21 @@ namespace aw {
 namespace {
 
 Poco::Logger& logger() { return Poco::Logger::get("callbacks"); }
+
+//! An HTTP session on a socket without Nagle's algorithm. A request goes out in two writes
+//! (the header, then the body); on a kept-alive connection Nagle holds the body back until
+//! the header is acknowledged, and the host delays that acknowledgement: milliseconds of
+//! waiting per batch.
+class NoDelaySession : public Poco::Net::HTTPClientSession {
+public:
+    using HTTPClientSession::HTTPClientSession;
+
+protected:
+    void connect(const Poco::Net::SocketAddress& address) override {
+        HTTPClientSession::connect(address);
+        socket().setNoDelay(true);
+    }
+};
 
 std::string dump(const nlohmann::json& json) {
     return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -39,6 +54,7 @@ CallbackDeliverer::CallbackDeliverer(OutputSpool& spool, CallbackTarget target,
                                      std::atomic<std::size_t>& bodyBytes)
     : spool_(spool),
       target_(std::move(target)),
+      uri_(target_.url),
       bodyBytes_(bodyBytes),
       thread_([this] { loop(); }) {}
 
@@ -57,8 +73,7 @@ std::string CallbackDeliverer::fit(PendingBatch& batch) const {
     const std::size_t limit = bodyBytes_.load();
     std::string events;
     std::size_t taken = 0;
-    for (const auto& record : batch.records) {
-        std::string json = dump(record.toJson());
+    for (const auto& json : batch.records) {
         const std::size_t grown = body.size() + events.size() + json.size() + (taken > 0 ? 1 : 0);
         if (taken > 0 && grown > limit) break;
         if (taken > 0) events += ',';
@@ -70,42 +85,68 @@ std::string CallbackDeliverer::fit(PendingBatch& batch) const {
     return body;
 }
 
+CallbackDeliverer::Answer CallbackDeliverer::exchange(const PendingBatch& batch,
+                                                      const std::string& body,
+                                                      const std::string& traceId) {
+    if (!session_) {
+        session_ = std::make_unique<NoDelaySession>(uri_.getHost(), uri_.getPort());
+        session_->setKeepAlive(true);
+        session_->setTimeout(Poco::Timespan(10, 0));
+    }
+    Poco::Net::HTTPRequest request("POST", uri_.getPathEtc(), Poco::Net::HTTPMessage::HTTP_1_1);
+    request.set("Authorization", "Bearer " + target_.token);
+    setTraceHeaders(request, {traceId, target_.sessionId, target_.executorId, batch.runId},
+                    "callbacks.output");
+    request.setContentType("application/json");
+    request.setContentLength64(static_cast<Poco::Int64>(body.size()));
+    request.setKeepAlive(true);
+    session_->sendRequest(request) << body;
+    Poco::Net::HTTPResponse response;
+    std::string text;
+    // Read to the end, so that the connection is ready for the next request.
+    Poco::StreamCopier::copyToString(session_->receiveResponse(response), text);
+    Answer answer{static_cast<int>(response.getStatus()), {}};
+    if (answer.status < 200 || answer.status >= 300) answer.detail = errorDetail(text);
+    return answer;
+}
+
 CallbackDeliverer::Answer CallbackDeliverer::post(const PendingBatch& batch,
                                                   const std::string& body) {
     // The run's own trace (from its start), so the host's log joins its callbacks to it.
     const std::string traceId = batch.traceId.empty() ? newTraceId() : batch.traceId;
-    Answer answer;
-    try {
-        const Poco::URI uri(target_.url);
-        Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
-        session.setTimeout(Poco::Timespan(10, 0));
-        Poco::Net::HTTPRequest request("POST", uri.getPathEtc(), Poco::Net::HTTPMessage::HTTP_1_1);
-        request.set("Authorization", "Bearer " + target_.token);
-        setTraceHeaders(request, {traceId, target_.sessionId, target_.executorId, batch.runId},
-                        "callbacks.output");
-        request.setContentType("application/json");
-        request.setContentLength64(static_cast<Poco::Int64>(body.size()));
-        session.sendRequest(request) << body;
-        Poco::Net::HTTPResponse response;
-        std::string text;
-        Poco::StreamCopier::copyToString(session.receiveResponse(response), text);
-        answer.status = static_cast<int>(response.getStatus());
-        if (answer.status >= 200 && answer.status < 300) return answer;
-        answer.detail = errorDetail(text);
+    std::optional<Answer> answer;
+    std::string failure;
+    // A kept-alive connection that the host closed while it was idle fails at once, which
+    // is no outage: one more try, on a new connection. Sending a batch twice is harmless
+    // (its event ids make the host drop the copy).
+    for (int attempt = 0; attempt < 2 && !answer; ++attempt) {
+        const bool reused = session_ != nullptr;
+        try {
+            answer = exchange(batch, body, traceId);
+        } catch (const std::exception& e) {
+            session_.reset();  // the next request goes on a new connection
+            failure = e.what();
+            if (!reused) break;
+        }
+    }
+    if (!answer) {
+        logFields(logger(), Poco::Message::PRIO_WARNING, "callback failed",
+                  {{"error", failure},
+                   {"run_id", batch.runId},
+                   {"trace_id", traceId},
+                   {"records", batch.records.size()}});
+        return {0, failure};
+    }
+    if (answer->status < 200 || answer->status >= 300) {
         logFields(logger(), Poco::Message::PRIO_WARNING, "callback refused",
-                  {{"status", answer.status},
-                   {"error", answer.detail},
+                  {{"status", answer->status},
+                   {"error", answer->detail},
                    {"run_id", batch.runId},
                    {"trace_id", traceId},
                    {"records", batch.records.size()},
                    {"bytes", body.size()}});
-    } catch (const std::exception& e) {
-        answer.detail = e.what();
-        logFields(logger(), Poco::Message::PRIO_WARNING, "callback failed",
-                  {{"error", e.what()}, {"run_id", batch.runId}, {"trace_id", traceId},
-                   {"records", batch.records.size()}});
     }
-    return answer;
+    return *answer;
 }
 
 void CallbackDeliverer::loop() {

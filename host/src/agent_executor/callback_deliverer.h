@@ -2,11 +2,16 @@
 // order, under the run's trace id, each body under the host's limit. Acknowledged (2xx)
 // batches are durably marked; a batch too large (413) is sent in smaller ones; a run the
 // host refuses for good (another 4xx) has its undelivered lines given up, so the runs after
-// it are not held up; anything else is retried with backoff.
+// it are not held up; anything else is retried with backoff. Batches go over one kept-alive
+// connection, opened again after a failure.
 #pragma once
+
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/URI.h>
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -45,9 +50,15 @@ private:
     //! record); `batch` keeps only those records.
     std::string fit(PendingBatch& batch) const;
     Answer post(const PendingBatch& batch, const std::string& body);
+    //! One request and its answer on `session_` (connected first if need be). Throws when
+    //! there is no answer.
+    Answer exchange(const PendingBatch& batch, const std::string& body, const std::string& traceId);
 
     OutputSpool& spool_;
     CallbackTarget target_;
+    Poco::URI uri_;
+    //! Kept alive across batches (only the deliverer's thread uses it); null after a failure.
+    std::unique_ptr<Poco::Net::HTTPClientSession> session_;
     std::atomic<std::size_t>& bodyBytes_;
     //! At most this many records in the next batch: halved on each 413, so that a batch
     //! shrinks to one record even where the limit cannot go lower.

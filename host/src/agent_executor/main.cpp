@@ -88,6 +88,8 @@ Arguments parse(int argc, char** argv) {
     if (args.spoolDir.empty() || args.callbackUrl.empty() || args.executorId.empty()) {
         usage("--spool-dir, --callback-url and --executor-id are required");
     }
+    // Callbacks go to the host's TCP port (a unix socket is not supported).
+    if (args.callbackUrl.rfind("http://", 0) != 0) usage("--callback-url must be an http:// URL");
     const bool anyWorkspace = !(args.workspace + args.home + args.objectsDir + args.bucket +
                                 args.keyPrefix + args.stateDir)
                                    .empty();

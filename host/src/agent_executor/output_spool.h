@@ -2,7 +2,8 @@
 // delivered, and delivery resumes from the last acknowledged record after a host outage or
 // an executor restart, so nothing is lost and nothing is sent out of order. Each run's
 // trace id is kept with it, so every callback of the run carries the trace its start came
-// with, also after a restart.
+// with, also after a restart. Records are kept as the JSON text written to the log, which
+// is also what goes on the wire: each is encoded once.
 #pragma once
 
 #include <chrono>
@@ -19,11 +20,12 @@
 
 namespace aw {
 
-//! Records of one run, oldest first, with the trace id to deliver them under.
+//! Records of one run, oldest first (their JSON text), with the trace id to deliver them
+//! under.
 struct PendingBatch {
     std::string runId;
     std::string traceId;
-    std::vector<OutputRecord> records;
+    std::vector<std::string> records;
 
     bool empty() const { return records.empty(); }
 };
@@ -33,6 +35,9 @@ public:
     //! Reads what an earlier executor on `dir` left: its runs, trace ids and unacknowledged
     //! records.
     explicit OutputSpool(std::filesystem::path dir);
+    ~OutputSpool();
+    OutputSpool(const OutputSpool&) = delete;
+    OutputSpool& operator=(const OutputSpool&) = delete;
 
     //! Records the run's trace id durably (`<run>.trace`), before its first record. A run
     //! that already has one keeps it: a retried start does not change the trace.
@@ -40,7 +45,10 @@ public:
     //! The run's trace id; empty for a run never begun.
     std::string traceId(const std::string& runId);
 
-    void append(const OutputRecord& record);
+    //! Appends a group of records of one run, in order, with a single write to its log
+    //! (kept open until its exit record): once this returns they survive an executor crash
+    //! (not a machine crash: no fsync) and are pending.
+    void append(const std::vector<OutputRecord>& records);
     //! Up to `maxRecords` records after the acknowledged ones, of the oldest run that has
     //! any (one run per batch keeps each batch in one run's order).
     PendingBatch pending(std::size_t maxRecords);
@@ -56,18 +64,24 @@ public:
     void wake();
 
 private:
+    //! A record as the log holds it.
+    struct Spooled {
+        OutputStream stream;
+        std::string json;
+    };
     struct RunLog {
         std::string traceId;
-        std::deque<OutputRecord> unacknowledged;  //!< kept in memory until delivered
+        std::deque<Spooled> unacknowledged;       //!< kept in memory until delivered
         std::size_t acknowledged = 0;             //!< records delivered, durably counted
         std::size_t appended = 0;                 //!< records in the log file
         //! Given up from this record of the log on (lines lost, the exit kept): see giveUp.
         std::optional<std::size_t> lostFrom;
         std::string lostReason;
         std::int64_t lostStdout = 0, lostStderr = 0;
+        int fd = -1;  //!< the log, open for appending while the run may append
     };
     //! Takes `record` (the log's next one) into `log`'s pending records, or counts it lost.
-    static void admit(RunLog& log, OutputRecord record);
+    static void admit(RunLog& log, Spooled record);
     void load();
     //! The run's log, registered in delivery order on first use. Needs `mutex_`.
     RunLog& logOf(const std::string& runId);

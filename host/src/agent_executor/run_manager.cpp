@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <set>
+#include <vector>
 
 #include <Poco/Logger.h>
 
@@ -198,9 +199,12 @@ void RunManager::pump(std::shared_ptr<Run> run) {
     };
     Stream streams[2] = {{OutputStream::Stdout, run->process->stdoutFd(), {}},
                          {OutputStream::Stderr, run->process->stderrFd(), {}}};
+    // The lines of one round of reads, spooled together (group commit): a process printing
+    // fast costs one write per read of its pipes, not one per line.
+    std::vector<OutputRecord> group;
     auto emit = [&](Stream& stream, std::string line, bool continued) {
-        spool_.append(OutputRecord::lineOf(run->id, stream.name, ++stream.seq, std::move(line), continued));
-        if (stream.name == OutputStream::Stdout) ++run->lines;
+        group.push_back(
+            OutputRecord::lineOf(run->id, stream.name, ++stream.seq, std::move(line), continued));
     };
     // `text` in pieces that each fit a callback of their own (the host joins them): all but
     // the last are "continued", and the last too when the line goes on after `text`.
@@ -270,6 +274,10 @@ void RunManager::pump(std::shared_ptr<Run> run) {
                 stream.buffer.erase(0, cut);
             }
         }
+        spool_.append(group);
+        group.clear();
+        // Only lines in the spool are counted: what status reports survives a crash.
+        run->lines = streams[0].seq;
     }
     // Both streams closed: the exit goes last, after every line, and after what the run
     // left behind is gone.
@@ -297,9 +305,10 @@ void RunManager::pump(std::shared_ptr<Run> run) {
         run->exit = exit;
         run->exited = true;
     }
-    spool_.append(OutputRecord::exitOf(run->id, exit.signal ? std::nullopt : std::optional<int>(exit.code),
-                                       exit.signal ? std::optional<int>(exit.signal) : std::nullopt,
-                                       streams[0].seq, streams[1].seq));
+    spool_.append(
+        {OutputRecord::exitOf(run->id, exit.signal ? std::nullopt : std::optional<int>(exit.code),
+                              exit.signal ? std::optional<int>(exit.signal) : std::nullopt,
+                              streams[0].seq, streams[1].seq)});
 }
 
 StdinWriteAnswer RunManager::writeStdin(const std::string& runId, const StdinWrite& write) {

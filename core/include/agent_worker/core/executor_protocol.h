@@ -153,6 +153,10 @@ struct OutputRecord {
     //! With `event_id`; `continued` only when true; the exit's `exit_code` and `signal`
     //! are null when unset.
     nlohmann::json toJson() const;
+    //! toJson() as compact text, invalid UTF-8 replaced (U+FFFD): the form the executor's
+    //! spool keeps and its callbacks carry. A line, the bulk of a run's output, is written
+    //! without building a JSON object.
+    std::string toText() const;
     //! Requires `run_id`, `stream` and an integer `seq`; checks the types of the fields of
     //! its stream, which are optional. Unknown fields are ignored and `event_id` is derived,
     //! not read: the executor resends a refused batch for ever, so refusing a record for
