@@ -821,6 +821,64 @@ TEST_P(RunStoreTest, ConcurrentClaimersNeverHoldTwoEntriesOfOneSession) {
     EXPECT_EQ(count("SELECT COUNT(DISTINCT session_id) FROM run_queue WHERE status = 'claimed'"), kSessions);
 }
 
+TEST_P(RunStoreTest, AtABacklogClaimsKeepOrderAndSessionsAndFinishedEntriesLeaveTheQueue) {
+    // 2,000 entries over 200 sessions, enqueued round-robin: entry e of every session, then
+    // entry e + 1 of every session. Each round one claim takes the 50 oldest entries; a
+    // second claim, while those are held, takes the rest of the sessions' oldest ones and
+    // nothing of a session held; then all are finished.
+    constexpr int kSessions = 200;
+    constexpr int kPerSession = 10;
+    constexpr std::size_t kFirst = 50;
+    const auto name = [](int session, int entry) {
+        return "r" + std::to_string(session) + "-" + std::to_string(entry);
+    };
+    for (int e = 0; e < kPerSession; ++e) {
+        for (int s = 0; s < kSessions; ++s)
+            create("s" + std::to_string(s), name(s, e), 3, kNow + e);
+    }
+    for (int round = 0; round < kPerSession; ++round) {
+        const std::int64_t now = kNow + 100 + round;
+        const auto first = store_->claim("host-1", now, 60'000, kFirst);
+        const auto rest = store_->claim("host-2", now, 60'000, 1000);
+        ASSERT_EQ(first.size(), kFirst) << "round " << round;
+        ASSERT_EQ(rest.size(), static_cast<std::size_t>(kSessions) - kFirst) << "round " << round;
+        // Oldest first, across both claims: session order, each session's next entry.
+        for (int s = 0; s < kSessions; ++s) {
+            const auto i = static_cast<std::size_t>(s);
+            EXPECT_EQ((i < kFirst ? first[i] : rest[i - kFirst]).runId, name(s, round));
+        }
+        EXPECT_TRUE(store_->claim("host-3", now, 60'000, 1000).empty());  // every session held
+        for (const auto* claimed : {&first, &rest}) {
+            for (const auto& entry : *claimed) {
+                // One final failure shows both endings leave run_queue.
+                const bool fail = round == kPerSession - 1 && entry.runId == name(0, round);
+                EXPECT_TRUE(store_->finish(entry.queueId, entry.lockedBy,
+                                           fail ? QueueStatus::FinalFailed : QueueStatus::Succeeded,
+                                           fail ? "gave up" : "", now));
+            }
+        }
+    }
+    EXPECT_EQ(count("SELECT COUNT(*) FROM run_queue"), 0);
+    EXPECT_TRUE(store_->claim("host-1", kNow + 1000, 60'000, 1000).empty());
+
+    // Finished entries stay readable: by run, in the listing, and as enqueue keys taken.
+    EXPECT_EQ(store_->findByRun(name(7, 3))->status, QueueStatus::Succeeded);
+    const auto failed = store_->list(QueueStatus::FinalFailed, 10);
+    ASSERT_EQ(failed.size(), 1u);
+    EXPECT_EQ(failed[0].runId, name(0, kPerSession - 1));
+    EXPECT_EQ(failed[0].lastError, "gave up");
+    const auto newest = store_->list(std::nullopt, 3);
+    ASSERT_EQ(newest.size(), 3u);
+    EXPECT_EQ(newest[0].runId, name(kSessions - 1, kPerSession - 1));
+    EXPECT_EQ(store_->list(QueueStatus::Succeeded, 5000).size(), 1999u);
+    auto again = newRun("s7", "again");
+    again.enqueueKey = name(7, 3);  // a run's enqueue key defaults to its id
+    const auto repeated = store_->createRun(again);
+    EXPECT_FALSE(repeated.created);
+    EXPECT_EQ(repeated.run.runId, name(7, 3));
+    EXPECT_EQ(count("SELECT COUNT(*) FROM run_queue"), 0);
+}
+
 // ----- session worker store -------------------------------------------------------------
 
 SessionWorker worker(const std::string& sessionId, WorkerStatus status, std::int64_t changedAt) {

@@ -1,5 +1,7 @@
 // SociRunStore as the RunQueue: claims under leases (a session's runs strictly in order),
 // lease extension, finishing, retries, and the reads of queue entries.
+// run_queue holds unfinished entries only (queued, claimed, retry_wait): the transaction
+// that ends an entry moves it to run_queue_done, so a claim's walk never meets history.
 #include <set>
 #include <stdexcept>
 
@@ -58,6 +60,15 @@ std::optional<QueueEntry> loadEntry(soci::session& sql, long long queueId) {
         queueId);
 }
 
+//! Moves an entry that has just ended (succeeded or final_failed) out of run_queue.
+void moveToDone(soci::session& sql, long long queueId) {
+    execute(sql,
+            std::string("INSERT INTO run_queue_done (") + kQueueColumns + ") SELECT " +
+                kQueueColumns + " FROM run_queue WHERE queue_id = :qid",
+            queueId);
+    execute(sql, "DELETE FROM run_queue WHERE queue_id = :qid", queueId);
+}
+
 //! Transaction-level advisory locks of the claim take (kClaimLockClass, hashtext(session))
 //! keys: the two-int key space, apart from the migrator's single bigint key.
 constexpr int kClaimLockClass = 0x41575251;  // "AWRQ"
@@ -80,8 +91,12 @@ std::string liveSiblingPredicate(const std::string& a, const std::string& p) {
 
 // A claim runs in one write transaction:
 //  1. Candidates: the oldest unfinished entry of each session, when it is ready and the
-//     session has no entry claimed under a live lease, oldest first. On PostgreSQL `FOR UPDATE OF q SKIP LOCKED` locks them, so
-//     concurrent claimers pass over each other's candidates instead of queueing on them.
+//     session has no entry claimed under a live lease, oldest first. The plan is a walk of
+//     run_queue in queue_id order that stops at `limit` candidates, with one index probe
+//     per entry visited for each session rule; it never sorts the backlog (no index finds
+//     ready entries, so the planners have nothing better; sql/*/003_queue_done.sql). On
+//     PostgreSQL `FOR UPDATE OF q SKIP LOCKED` locks the candidates, so concurrent
+//     claimers pass over each other's candidates instead of queueing on them.
 //  2. For each candidate, on PostgreSQL, pg_try_advisory_xact_lock on the session: the
 //     candidate query reads a snapshot, so two claimers could still pick two different
 //     entries of one session (e.g. their `now` differ and only one sees an older entry as
@@ -117,10 +132,10 @@ std::vector<QueueEntry> SociRunStore::claim(const std::string& holder, std::int6
             sql,
             "SELECT q.queue_id, q.session_id FROM run_queue q WHERE " + readyPredicate("q", "r") +
                 " AND NOT " + liveSiblingPredicate("q", "live") +
-                // A session's runs go in order: an older unfinished entry (even one waiting
-                // for its retry) holds back the newer ones.
+                // A session's runs go in order: an older entry (every one in run_queue is
+                // unfinished, even one waiting for its retry) holds back the newer ones.
                 " AND NOT EXISTS (SELECT 1 FROM run_queue p WHERE p.session_id = q.session_id"
-                " AND p.queue_id < q.queue_id AND p.status IN ('queued', 'retry_wait', 'claimed'))"
+                " AND p.queue_id < q.queue_id)"
                 " ORDER BY q.queue_id LIMIT :limit" +
                 (postgres ? " FOR UPDATE OF q SKIP LOCKED" : ""),
             now, now, now, static_cast<long long>(limit));
@@ -172,13 +187,36 @@ bool SociRunStore::finish(std::int64_t queueId, const std::string& holder, Queue
         throw std::invalid_argument("RunQueue::finish takes succeeded or final_failed, not " +
                                     std::string(toString(status)));
     }
+    const std::string statusName(toString(status));
+    const long long now = nowMs;
+    const long long qid = queueId;
     return database_.withSession([&](soci::session& sql) {
-        return execute(sql,
-                       "UPDATE run_queue SET status = :status, last_error = COALESCE(:error, last_error),"
-                       " updated_at_ms = :now"
-                       " WHERE queue_id = :qid AND locked_by = :holder AND status = 'claimed'",
-                       std::string(toString(status)), NullableText(error), static_cast<long long>(nowMs),
-                       static_cast<long long>(queueId), holder) == 1;
+        if (database_.dialect() == Dialect::Postgresql) {
+            // One statement, one round trip: the DELETE decides and locks the row, so of two
+            // racing finishes the second finds nothing.
+            return execute(sql,
+                           "WITH ended AS (DELETE FROM run_queue WHERE queue_id = :qid"
+                           " AND locked_by = :holder AND status = 'claimed' RETURNING *)"
+                           " INSERT INTO run_queue_done (" +
+                               std::string(kQueueColumns) +
+                               ") SELECT queue_id, enqueue_key, run_id, session_id, :status,"
+                               " attempts, max_attempts, available_at_ms, locked_by,"
+                               " lock_expires_at_ms, COALESCE(:error, last_error), created_at_ms,"
+                               " :now FROM ended",
+                           qid, holder, statusName, NullableText(error), now) == 1;
+        }
+        // SQLite has no DELETE in a WITH; its statements are local calls, so three it is.
+        WriteTransaction transaction(sql, database_.dialect());
+        const long long updated = execute(
+            sql,
+            "UPDATE run_queue SET status = :status, last_error = COALESCE(:error, last_error),"
+            " updated_at_ms = :now"
+            " WHERE queue_id = :qid AND locked_by = :holder AND status = 'claimed'",
+            statusName, NullableText(error), now, qid, holder);
+        if (updated != 1) return false;
+        moveToDone(sql, qid);
+        transaction.commit();
+        return true;
     });
 }
 
@@ -196,28 +234,44 @@ std::optional<QueueStatus> SociRunStore::retryLater(std::int64_t queueId, const 
             static_cast<long long>(queueId), holder);
         if (updated != 1) return std::nullopt;
         const auto entry = loadEntry(sql, queueId);
-        transaction.commit();
         if (!entry) return std::nullopt;
+        if (entry->status == QueueStatus::FinalFailed) moveToDone(sql, queueId);
+        transaction.commit();
         return entry->status;
     });
 }
 
 std::optional<QueueEntry> SociRunStore::findByRun(const std::string& runId) {
     return database_.withSession([&](soci::session& sql) {
-        return selectOne<QueueRow>(
-            sql, std::string("SELECT ") + kQueueColumns + " FROM run_queue WHERE run_id = :rid", runId);
+        const std::string columns = std::string("SELECT ") + kQueueColumns;
+        return selectOne<QueueRow>(sql,
+                                   columns + " FROM run_queue WHERE run_id = :rid UNION ALL " +
+                                       columns + " FROM run_queue_done WHERE run_id = :done",
+                                   runId, runId);
     });
 }
 
 std::vector<QueueEntry> SociRunStore::list(std::optional<QueueStatus> status, std::size_t limit) {
     return database_.withSession([&](soci::session& sql) {
-        const std::string columns = std::string("SELECT ") + kQueueColumns + " FROM run_queue";
+        const auto newest = [](const std::string& table, const std::string& where) {
+            return std::string("SELECT ") + kQueueColumns + " FROM " + table + where +
+                   " ORDER BY queue_id DESC LIMIT :" + table + "_limit";
+        };
+        const auto max = static_cast<long long>(limit);
         if (status) {
-            return select<QueueRow>(sql, columns + " WHERE status = :status ORDER BY queue_id DESC LIMIT :limit",
-                                    std::string(toString(*status)), static_cast<long long>(limit));
+            // An entry's status says which table holds it.
+            const bool done =
+                *status == QueueStatus::Succeeded || *status == QueueStatus::FinalFailed;
+            return select<QueueRow>(
+                sql, newest(done ? "run_queue_done" : "run_queue", " WHERE status = :status"),
+                std::string(toString(*status)), max);
         }
-        return select<QueueRow>(sql, columns + " ORDER BY queue_id DESC LIMIT :limit",
-                                static_cast<long long>(limit));
+        return select<QueueRow>(sql,
+                                "SELECT * FROM (" + newest("run_queue", "") +
+                                    ") AS unfinished UNION ALL SELECT * FROM (" +
+                                    newest("run_queue_done", "") +
+                                    ") AS done ORDER BY queue_id DESC LIMIT :limit",
+                                max, max, max);
     });
 }
 

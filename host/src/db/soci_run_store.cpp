@@ -124,10 +124,17 @@ CreatedRun SociRunStore::createRun(const NewRun& run) {
             " VALUES (:key, :rid, :sid, 'queued', 0, :max, :available, 0, :created, :updated)"
             " ON CONFLICT DO NOTHING",
             enqueueKey, run.runId, run.sessionId, run.maxAttempts, now, now, now);
-        if (enqueued == 0) {
-            // The enqueue key names another run: that one is the answer, ours is rolled back.
-            const auto owner = selectOne<ScalarRow<std::string>>(
-                sql, "SELECT run_id FROM run_queue WHERE enqueue_key = :key", enqueueKey);
+        // The enqueue key may name another run: unfinished in run_queue (then the INSERT did
+        // nothing) or finished in run_queue_done. Asked after the INSERT: on PostgreSQL an
+        // entry being moved to run_queue_done makes the INSERT wait for the move's commit,
+        // and this statement's fresh snapshot then sees the entry moved.
+        const auto owner = selectOne<ScalarRow<std::string>>(
+            sql,
+            "SELECT run_id FROM run_queue WHERE enqueue_key = :key AND run_id <> :rid UNION ALL"
+            " SELECT run_id FROM run_queue_done WHERE enqueue_key = :done",
+            enqueueKey, run.runId, enqueueKey);
+        if (owner || enqueued == 0) {
+            // That run is the answer; ours is rolled back.
             std::optional<RunRecord> existing;
             if (owner) existing = loadRun(sql, *owner);
             if (!existing) throw std::runtime_error("enqueue conflicted with no visible entry");

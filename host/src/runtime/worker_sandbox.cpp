@@ -177,10 +177,14 @@ std::vector<std::string> WorkerSandbox::wrap(const SandboxView& view,
     // their real modes (0700 for a home or a test's temporary directory), which the worker's
     // uid cannot pass: they are made first, traversable but not listable. Outer places are
     // emptied before inner ones, so nothing made is covered again.
-    std::sort(hiddenDirs.begin(), hiddenDirs.end(), [](const std::string& a, const std::string& b) {
-        return std::distance(fs::path(a).begin(), fs::path(a).end()) <
-               std::distance(fs::path(b).begin(), fs::path(b).end());
-    });
+    // Components counted on one path object: begin() and end() of two temporaries are no
+    // range (undefined behaviour; it threw from the sort now and then).
+    const auto depth = [](const std::string& place) {
+        const fs::path path(place);
+        return std::distance(path.begin(), path.end());
+    };
+    std::sort(hiddenDirs.begin(), hiddenDirs.end(),
+              [&](const std::string& a, const std::string& b) { return depth(a) < depth(b); });
     std::set<std::string> made;
     auto makeLeadingDirs = [&](const fs::path& target) {
         std::vector<fs::path> ancestors;

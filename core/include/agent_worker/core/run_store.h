@@ -263,7 +263,8 @@ public:
                              std::int64_t untilMs, std::int64_t nowMs) = 0;
 
     //! Ends a claimed entry: `succeeded` or `final_failed` (with `error`). False when
-    //! `holder` no longer holds it.
+    //! `holder` no longer holds it. An ended entry leaves the table claims search (on SQL:
+    //! run_queue_done); findByRun, list and its enqueue key still find it.
     virtual bool finish(std::int64_t queueId, const std::string& holder, QueueStatus status,
                         const std::string& error, std::int64_t nowMs) = 0;
 
