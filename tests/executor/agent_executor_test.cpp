@@ -17,6 +17,7 @@
 #include "process/subprocess.h"
 #include "support/callback_sink.h"
 #include "support/executor_process.h"
+#include "support/run_events.h"
 #include "support/temp_dir.h"
 
 namespace aw::test {
@@ -96,8 +97,13 @@ TEST_F(AgentExecutor, OutputArrivesNumberedInOrderWithTheExitLast) {
     EXPECT_EQ(exit["stdout_lines"], 500);
     EXPECT_EQ(sink_.lastToken(), "Bearer cb-token");
     EXPECT_EQ(client().runStatus(trace_, "run-1")["state"], "exited");
-    // The executor's log carries the caller's trace headers.
-    const auto log = readText(dir_ / "executor.log");
+    // The executor's log carries the caller's trace headers (information lines are
+    // buffered: written within 100 ms).
+    std::string log;
+    eventually([&] {
+        log = readText(dir_ / "executor.log");
+        return log.find("\"operation\":\"runs.start\"") != std::string::npos;
+    });
     EXPECT_NE(log.find("\"operation\":\"runs.start\""), std::string::npos) << log.substr(0, 2000);
     EXPECT_NE(log.find("\"run_id\":\"run-1\""), std::string::npos);
     EXPECT_NE(log.find("\"executor_id\":\"exec-1\""), std::string::npos);

@@ -12,6 +12,7 @@
 #include "support/agent_host_harness.h"
 #include "support/http_client.h"
 #include "support/plugins.h"
+#include "support/run_events.h"
 
 namespace aw::test {
 namespace {
@@ -304,7 +305,9 @@ TEST_F(ProviderSupervision, GarbageAndFloodsAreErrorsOfThatProviderOnly) {
     ASSERT_EQ(body["events"].size(), 4u) << "two echoes, the line error, the terminal event";
     EXPECT_EQ(body["events"][1]["type"], "provider.line_error");
     EXPECT_EQ(body["events"][3]["data"]["line_errors"], 1);
-    EXPECT_NE(host_->log().find("\"provider\":\"garbage-stdout\""), std::string::npos);
+    // Information lines are buffered: written within 100 ms.
+    EXPECT_TRUE(eventually([&] { return host_->log().find("\"provider\":\"garbage-stdout\"") != std::string::npos; }))
+        << host_->logTail();
 
     const auto flood = replay("flood-events", {"x"});
     ASSERT_EQ(flood.status, 200) << flood.body.substr(0, 500);
