@@ -95,11 +95,15 @@ std::string bashWords(const std::vector<std::string>& words) {
 }
 
 //! The directories a sandbox shows inside the places it empties: PATH's entries there
-//! (a node_modules/.bin as its node_modules), as they are and as links resolve.
+//! (a node_modules/.bin as its node_modules), as they are and as links resolve, the
+//! executor and the recorded streams (a source tree cloned under /root, say).
 std::vector<std::string> shownOnPurpose() {
     const std::vector<fs::path> emptied{"/root", "/home", "/tmp", "/var/tmp", "/run", "/dev/shm"};
     std::vector<std::string> shown;
-    std::istringstream path(std::getenv("PATH") ? std::getenv("PATH") : "");
+    std::string entries = std::getenv("PATH") ? std::getenv("PATH") : "";
+    entries += ":" + std::string(AW_BUILD_DIR) + "/bin/agent-executor:" + std::string(AW_SOURCE_DIR) +
+               "/tests/fixtures";
+    std::istringstream path(entries);
     for (std::string entry; std::getline(path, entry, ':');) {
         if (entry.empty() || entry[0] != '/') continue;
         std::error_code error;
