@@ -164,6 +164,15 @@ std::string LocalWorkerRuntime::callbackToken(const SessionWorker& worker) {
     return token;
 }
 
+void LocalWorkerRuntime::issueTokens(const SessionWorker& worker) {
+    fs::create_directories(privateDir(worker));
+    fs::permissions(privateDir(worker), fs::perms::owner_all);
+    // The token callers of the executor present, and the one it presents on its callbacks.
+    if (!fs::exists(privateDir(worker) / "executor-token"))
+        writeNewToken(privateDir(worker) / "executor-token");
+    callbackToken(worker);
+}
+
 uid_t LocalWorkerRuntime::workerUid(const SessionWorker& worker) {
     const auto dir = workerDir(worker);
     std::lock_guard lock(mutex_);
@@ -198,12 +207,7 @@ void LocalWorkerRuntime::create(const SessionWorker& worker) {
     for (const auto& path : {dir, dir / "workspace", dir / "home", dir / "tmp", dir / "state"}) {
         fs::permissions(path, fs::perms::owner_all);
     }
-    fs::create_directories(privateDir(worker));
-    fs::permissions(privateDir(worker), fs::perms::owner_all);
-    // The token callers of the executor present, and the one it presents on its callbacks.
-    if (!fs::exists(privateDir(worker) / "executor-token"))
-        writeNewToken(privateDir(worker) / "executor-token");
-    callbackToken(worker);
+    issueTokens(worker);
     if (sandbox_.enabled()) workerUid(worker);
 }
 
@@ -216,10 +220,7 @@ void LocalWorkerRuntime::start(const SessionWorker& worker) {
     const auto dir = workerDir(worker);
     const auto prefix = parseWorkspacePrefix(worker.workspaceS3Prefix);
     fs::create_directories(dir / "tmp");  // workers created before it existed
-    fs::create_directories(privateDir(worker));
-    fs::permissions(privateDir(worker), fs::perms::owner_all);
-    if (!fs::exists(privateDir(worker) / "executor-token"))
-        writeNewToken(privateDir(worker) / "executor-token");
+    issueTokens(worker);  // workers from before the private directory have none there
     // Tokens of workers from before the private directory, where their agents could read them.
     std::error_code ignored;
     for (const char* old : {"token", "callback-token"}) fs::remove(dir / "state" / old, ignored);

@@ -78,6 +78,8 @@ private:
     std::string readToken(const SessionWorker& worker) const;
     //! The worker's callback token, made when missing; bound.
     std::string callbackToken(const SessionWorker& worker);
+    //! The worker's private directory (0700) with both its tokens, made where missing.
+    void issueTokens(const SessionWorker& worker);
     //! The worker's uid (its directory's owner), given from the range when it has none.
     uid_t workerUid(const SessionWorker& worker);
     //! The worker's objects (<objects>/<bucket>/<key prefix>).

@@ -1,0 +1,191 @@
+// The key table: every key agent-host reads, its default (read from the parts' options
+// structs, where it is written once) and what it means. `--help` and docs/configuration.md
+// show the same table.
+#include "config/host_config.h"
+
+#include <cctype>
+#include <chrono>
+
+namespace aw {
+namespace {
+
+// Defaults as the key table writes them, read from the parts' options structs.
+template <typename Number>
+std::string numberText(Number value) {
+    return std::to_string(value);
+}
+std::string ms(std::chrono::milliseconds value) {
+    return std::to_string(value.count());
+}
+std::string secs(std::chrono::milliseconds value) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(value).count());
+}
+std::string joined(const std::vector<int>& values) {
+    std::string out;
+    for (int value : values) out += (out.empty() ? "" : ",") + std::to_string(value);
+    return out;
+}
+
+}  // namespace
+
+const std::vector<ConfigKey>& hostConfigKeys() {
+    const HostConfig host;
+    const ProviderSupervisorOptions supervisor;
+    const HttpExecutorClientOptions executor;
+    const RunEngineOptions runs;
+    const LifecyclePolicy lifecycle;
+    const LocalSandboxOptions sandbox;
+    const auto& placement = runs.submission.placement;
+    static const std::vector<ConfigKey> keys{
+        {"listen", "127.0.0.1:8080", "HTTP listen address HOST:PORT (port 0 picks a free port)"},
+        {"data_dir", "./data", "directory for the SQLite database and local state"},
+        {"db", "",
+         "database URL: sqlite:///path/file.db or postgresql://...; default "
+         "sqlite://<data_dir>/agent.db",
+         false, true},
+        {"plugins_dir", "",
+         "directory of provider plugins (*.so); default <binary dir>/../plugins"},
+        {"sql_dir", "",
+         "directory of migrations (sqlite/, postgresql/); default <binary "
+         "dir>/../sql"},
+        {"log_level", "information",
+         "trace, debug, information, notice, warning, error, "
+         "critical or fatal"},
+        {"auth.client_tokens", "", "bearer tokens accepted on /v1/... (list)", true, true},
+        {"auth.admin_tokens", "", "bearer tokens accepted on /admin/... (list)", true, true},
+        {"http.max_body_bytes", numberText(host.maxBodyBytes),
+         "largest request body accepted; larger gets 413"},
+        {"http.threads", numberText(host.httpThreads), "HTTP worker threads"},
+        {"db_pool_size", numberText(host.dbPoolSize), "database connections kept open"},
+        {"db_connect_timeout_s", numberText(host.dbConnectTimeoutSeconds),
+         "how long start-up retries an unreachable database"},
+        {"provider_host_binary", "",
+         "agent-provider-host program; default <binary "
+         "dir>/agent-provider-host"},
+        {"supervisor.start_timeout_ms", ms(supervisor.startTimeout),
+         "how long a provider may take to load and "
+         "hand-shake"},
+        {"supervisor.request_timeout_ms", ms(supervisor.requestTimeout),
+         "longest wait for one provider request; "
+         "past it the provider counts as hung"},
+        {"supervisor.heartbeat_interval_ms", ms(supervisor.heartbeatInterval),
+         "how often idle providers are pinged"},
+        {"supervisor.heartbeat_timeout_ms", ms(supervisor.heartbeatTimeout),
+         "a ping unanswered this long marks a "
+         "provider hung"},
+        {"supervisor.backoff_initial_ms", ms(supervisor.backoffInitial),
+         "wait before restarting a provider after its second "
+         "crash within supervisor.crash_window_s (the first restarts at once); doubles per "
+         "further crash"},
+        {"supervisor.backoff_max_ms", ms(supervisor.backoffMax), "longest wait between restarts"},
+        {"supervisor.crash_limit", numberText(supervisor.crashLimit),
+         "crashes within supervisor.crash_window_s that mark a "
+         "provider degraded"},
+        {"supervisor.crash_window_s", secs(supervisor.crashWindow), "window for counting crashes"},
+        {"supervisor.max_response_bytes", numberText(supervisor.maxResponseBytes),
+         "largest response line a provider may "
+         "send"},
+        {"supervisor.kill_grace_ms", ms(supervisor.killGrace),
+         "wait between SIGTERM and SIGKILL for a failing "
+         "provider"},
+        {"supervisor.watch", supervisor.watchDirectory ? "true" : "false",
+         "watch the plugins directory for dropped files"},
+        {"executor.retry.attempts", numberText(executor.retry.maxAttempts),
+         "attempts per executor call, the first included"},
+        {"executor.retry.backoff_ms", ms(executor.retry.initialBackoff),
+         "wait before the second attempt (doubles, +20% "
+         "jitter)"},
+        {"executor.retry.max_backoff_ms", ms(executor.retry.maxBackoff),
+         "longest wait between attempts"},
+        {"executor.retry.statuses", joined(executor.retry.retryStatuses),
+         "HTTP statuses retried (5xx only; 4xx "
+         "answers are final)",
+         true},
+        {"executor.timeout_ms", ms(executor.defaultTimeout),
+         "executor calls without a longer default of their own "
+         "(restore and sync: 10 min)"},
+        {"executor_binary", "",
+         "agent-executor program for local workers; default <binary "
+         "dir>/agent-executor"},
+        {"auth.executor_tokens", "",
+         "operator tokens accepted on /v1/callbacks/executor for any "
+         "session (tools, tests); workers always call back with a token "
+         "of their own",
+         true, true},
+        {"host_id", "",
+         "this host's name in queue leases; default <hostname>:<port>. Keep it "
+         "stable: a restarted host takes back its own leases at once"},
+        {"tenant_id", placement.tenantId,
+         "tenant of the sessions this host serves (workspace prefix)"},
+        {"runtime", placement.runtime, "worker runtime: local (docker is not available yet)"},
+        {"runtime.local.unsandboxed", sandbox.unsandboxed ? "true" : "false",
+         "development only: run local workers as agent-host's user without a sandbox (an agent "
+         "can then read other sessions' files and the host's data)"},
+        {"runtime.local.first_uid", numberText(sandbox.firstUid),
+         "first uid given to local workers (one "
+         "each)"},
+        {"runtime.local.uid_count", numberText(sandbox.uidCount),
+         "how many uids local workers may have "
+         "(the most workers at once)"},
+        {"runtime.local.read_only_paths", "",
+         "more paths a local worker's sandbox shows read-only "
+         "(its PATH is shown already)",
+         true},
+        {"object_store.kind", "file", "object store: file (s3 is not available yet)"},
+        {"object_store.dir", "", "root of the file object store; default <data_dir>/objects"},
+        {"object_store.bucket", placement.bucket, "bucket of the session workspaces"},
+        {"object_store.root_prefix", placement.rootPrefix, "key prefix above <tenant>/<session>/"},
+        {"restore.level", std::string(toString(runs.restoreLevel)),
+         "what a worker gets back: none, workspace, agent_state, "
+         "caches or full"},
+        {"restore.manifest_file", "",
+         "runtime manifest (JSON, docs/restore-plan.md); default: "
+         "the workspace plus the providers' state paths"},
+        {"lifecycle.idle_timeout_s", numberText(lifecycle.idleTimeoutMs / 1000),
+         "a worker with no active run this long is synced and "
+         "stopped"},
+        {"lifecycle.remove_after_s", numberText(lifecycle.removeAfterMs / 1000),
+         "a stopped worker this long (whose last sync "
+         "succeeded) is removed"},
+        {"lifecycle.transition_timeout_s", numberText(lifecycle.transitionTimeoutMs / 1000),
+         "a creating/stopping/removing worker this long "
+         "is stuck and taken over"},
+        {"lifecycle.reaper_interval_s", secs(host.reaperInterval),
+         "how often the idle-stop, remove and recovery "
+         "passes run (0: only on request)"},
+        {"queue.max_attempts", numberText(runs.submission.maxAttempts),
+         "attempts per run before final_failed"},
+        {"queue.lease_s", secs(runs.queue.lease), "queue lease; extended while a run is worked on"},
+        {"queue.retry_initial_ms", ms(runs.queue.retry.initial),
+         "wait before a retried run (doubles, +-20% jitter)"},
+        {"queue.retry_max_ms", ms(runs.queue.retry.max), "longest wait before a retried run"},
+        {"dispatcher.concurrency", numberText(runs.concurrency),
+         "runs this host works on at once (0: only POST "
+         "/v1/run-queue/drain)"},
+        {"runs.stop_grace_ms", ms(runs.stopGrace),
+         "after a stop: graceful interrupt, TERM after this, KILL "
+         "after twice this"},
+        {"runs.timeout_s", secs(runs.runTimeout), "a run still going after this is stopped"},
+        {"human.timeout_s", secs(runs.humanTimeout),
+         "an unanswered human.request is denied as timed_out after "
+         "this"},
+        {"sse.max_streams", numberText(host.sseMaxStreams),
+         "live event streams at once (each holds an HTTP thread)"},
+        {"sse.keepalive_ms", ms(host.sseKeepAlive),
+         "keep-alive comment interval of a quiet event stream"},
+        {"providers", "",
+         "per provider settings as a JSON object: {\"<name>\": {\"binary\", "
+         "\"args\": [...], \"env\": {...}}}"},
+    };
+    return keys;
+}
+
+std::string envName(const std::string& key) {
+    std::string name = "AW_";
+    for (char c : key) {
+        name += (c == '.') ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+    return name;
+}
+
+}  // namespace aw
