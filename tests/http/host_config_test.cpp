@@ -36,7 +36,7 @@ TEST(HostConfig, FlagsBeatEnvironmentWhichBeatsTheFileWhichBeatsDefaults) {
                                         "/opt/aw/bin"});
     EXPECT_EQ(config.listen.port, 9001);                   // file over default
     EXPECT_EQ(config.logLevel, "debug");                   // file over default
-    EXPECT_EQ(config.httpThreads, 3);                      // nested file key
+    EXPECT_EQ(config.http.threads, 3);                      // nested file key
     EXPECT_EQ(config.maxBodyBytes, 200u);                  // env over file
     EXPECT_EQ(config.dataDir, "/srv/flag");                // flag over env over file
     EXPECT_EQ(config.databaseUrl, "sqlite:///srv/flag/agent.db");  // derived from data_dir

@@ -3,8 +3,6 @@
 
 #include <Poco/AutoPtr.h>
 #include <Poco/FormattingChannel.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/StreamSocket.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -18,6 +16,7 @@
 
 #include "agent_worker/core/random_id.h"
 #include "agent_worker/core/repositories.h"
+#include "http/http_server.h"
 #include "http/router.h"
 #include "logging/json_formatter.h"
 #include "support/http_client.h"
@@ -56,14 +55,13 @@ protected:
         router_->add({"GET", "/status/{code}", Scope::Public, [](const HttpRequest& request) -> HttpResponse {
                           throw ApiError(std::stoi(request.param("code")), {"scripted", "scripted", ""});
                       }});
-        Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
-        port_ = socket.address().port();
-        server_ = std::make_unique<Poco::Net::HTTPServer>(router_->factory(), socket,
-                                                          new Poco::Net::HTTPServerParams);
+        const int listening = listenTcp("127.0.0.1", 0);
+        port_ = boundPort(listening);
+        server_ = std::make_unique<HttpServer>(*router_, listening, HttpServerOptions{});
         server_->start();
     }
     void TearDown() override {
-        if (server_) server_->stopAll(true);
+        if (server_) server_->stop();
     }
 
     //! The first line of the raw answer to `request`, without its CRLF: what a proxy or
@@ -86,7 +84,7 @@ protected:
     }
 
     std::unique_ptr<Router> router_;
-    std::unique_ptr<Poco::Net::HTTPServer> server_;
+    std::unique_ptr<HttpServer> server_;
     unsigned short port_ = 0;
 };
 

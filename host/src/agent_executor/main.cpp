@@ -13,8 +13,7 @@
 //   Tokens come on stdin, one a line: first the executor token (to call this executor),
 //   then the callback token (to call the host back). Never on the command line or in the
 //   environment (both readable by anyone who can read /proc/<pid>), never logged.
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/IPAddress.h>
 #include <Poco/Util/ServerApplication.h>
 #include <fcntl.h>
 #include <sys/prctl.h>
@@ -32,6 +31,7 @@
 #include "agent_executor/workspace_service.h"
 #include "agent_worker/core/executor_protocol.h"
 #include "executor/http_executor_client.h"
+#include "http/http_server.h"
 #include "http/router.h"
 #include "logging/json_formatter.h"
 #include "storage/file_object_store.h"
@@ -237,43 +237,35 @@ int main(int argc, char** argv) {
                     }});
     }
 
-    std::vector<std::unique_ptr<Poco::Net::HTTPServer>> servers;
-    auto serve = [&](Poco::Net::ServerSocket socket) {
-        auto params = new Poco::Net::HTTPServerParams;
-        params->setMaxThreads(8);
-        servers.push_back(
-            std::make_unique<Poco::Net::HTTPServer>(router.factory(), socket, params));
+    // The host is the one client: a few handler threads serve it.
+    aw::HttpServerOptions serving;
+    serving.threads = 8;
+    std::vector<std::unique_ptr<aw::HttpServer>> servers;
+    auto serve = [&](int listening) {
+        servers.push_back(std::make_unique<aw::HttpServer>(router, listening, serving));
         servers.back()->start();
     };
     try {
         if (!args.socket.empty()) {
-            std::error_code ignored;
-            std::filesystem::remove(args.socket, ignored);  // a stale socket of a previous life
-            Poco::Net::ServerSocket socket;
-            socket.bind(
-                Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, args.socket));
-            socket.listen(64);
-            std::filesystem::permissions(args.socket, std::filesystem::perms::owner_read |
-                                                          std::filesystem::perms::owner_write);
-            serve(socket);
+            serve(aw::listenUnix(args.socket, 64));
             std::cout << "agent-executor listening on unix://" << args.socket << std::endl;
         }
         if (!args.listen.empty()) {
             const auto colon = args.listen.rfind(':');
-            Poco::Net::ServerSocket socket;
-            socket.bind(Poco::Net::SocketAddress(
-                            args.listen.substr(0, colon),
-                            static_cast<Poco::UInt16>(std::stoi(args.listen.substr(colon + 1)))),
-                        true);
-            socket.listen(64);
-            if (!Poco::Net::SocketAddress(socket.address()).host().isLoopback())
+            const std::string host = args.listen.substr(0, colon);
+            Poco::Net::IPAddress address;
+            if (!Poco::Net::IPAddress::tryParse(host, address) || !address.isLoopback())
                 usage("--listen must be loopback");
-            serve(socket);
-            std::cout << "agent-executor listening on http://" << socket.address().toString()
-                      << std::endl;
+            const int listening = aw::listenTcp(
+                host, static_cast<unsigned short>(std::stoi(args.listen.substr(colon + 1))), 64);
+            const unsigned short port = aw::boundPort(listening);
+            serve(listening);
+            std::cout << "agent-executor listening on http://"
+                      << (host.find(':') == std::string::npos ? host : "[" + host + "]") << ":"
+                      << port << std::endl;
         }
-    } catch (const Poco::Exception& e) {
-        std::cerr << "agent-executor: cannot listen: " << e.displayText() << std::endl;
+    } catch (const std::system_error& e) {
+        std::cerr << "agent-executor: cannot listen: " << e.what() << std::endl;
         return 69;
     }
 
@@ -299,7 +291,7 @@ int main(int argc, char** argv) {
     sigwait(&termination, &received);
     stopping = true;
     if (watchdog.joinable()) watchdog.join();
-    for (auto& server : servers) server->stopAll(true);
+    for (auto& server : servers) server->stop();
     // Leaving main ends the runs (RunManager's destructor kills them and what they left
     // behind); the spool keeps what was not delivered for the next executor.
     return 0;

@@ -1,12 +1,9 @@
 #include "agent_host/agent_host_app.h"
 
 #include <Poco/Environment.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/NetException.h>
-#include <Poco/Net/ServerSocket.h>
 #include <Poco/Path.h>
-#include <Poco/ThreadPool.h>
 #include <Poco/Util/HelpFormatter.h>
+#include <sys/resource.h>
 
 #include <fstream>
 #include <iostream>
@@ -15,11 +12,13 @@
 #include <thread>
 
 #include "api/routes.h"
+#include "api/run_event_streams.h"
 #include "db/database.h"
 #include "db/database_url.h"
 #include "db/migrator.h"
 #include "db/soci_run_store.h"
 #include "db/soci_session_worker_repository.h"
+#include "http/http_server.h"
 #include "http/loopback_peer.h"
 #include "http/router.h"
 #include "logging/json_formatter.h"
@@ -88,14 +87,12 @@ constexpr FlagSpec kFlags[] = {
 
 //! Stops serving in the order that keeps shutdown prompt: requests first, then work; the
 //! caller's runtime (the workers' executors) goes after this returns.
-void shutDown(Poco::Net::HTTPServer& server, Poco::ThreadPool& threads,
-              Poco::Net::ServerSocket& socket, Router& router, Maintenance& maintenance,
-              RunEngine& engine, EventHub& hub) {
+void shutDown(HttpServer& server, Router& router, Maintenance& maintenance, RunEngine& engine,
+              EventHub& hub, RunEventStreams& streams) {
     // 1. No new requests. The listener stops accepting and its socket closes: left open, it
     //    let the kernel complete connections nobody would accept, and clients hung for the
     //    whole shutdown instead of being refused. Connections already open get 503.
-    server.stop();
-    socket.close();
+    server.stopAccepting();
     router.refuseNewRequests();
     logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "listener closed",
               nlohmann::json::object());
@@ -106,14 +103,24 @@ void shutDown(Poco::Net::HTTPServer& server, Poco::ThreadPool& threads,
               nlohmann::json::object());
     // 3. Requests in flight get a bound to finish (event streams end now), then are cut.
     hub.close();
+    streams.close();
     const auto deadline = std::chrono::steady_clock::now() + kRequestDrain;
-    while (router.inFlight() > 0 && std::chrono::steady_clock::now() < deadline) {
+    while (server.requestsInProgress() > 0 && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "requests drained",
-              {{"cut", router.inFlight()}});
-    server.stopAll(true);
-    threads.joinAll();
+              {{"cut", server.requestsInProgress()}});
+    server.stop();
+}
+
+//! Each connection is a file descriptor: the soft limit (often 1024) would cap the host far
+//! below http.max_connections, so it is raised to the hard one.
+void raiseOpenFileLimit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
 }
 
 }  // namespace
@@ -240,21 +247,21 @@ int AgentHostApp::serve(const HostConfig& config) {
         return refuse(kExitConfig, e.problem(), true);
     }
 
-    Poco::Net::ServerSocket socket;
+    raiseOpenFileLimit();
+    int listening = -1;
     try {
-        socket.bind(Poco::Net::SocketAddress(config.listen.host, config.listen.port), true, false);
-        socket.listen(128);
-    } catch (const Poco::Exception& e) {
+        listening = listenTcp(config.listen.host, config.listen.port);
+    } catch (const std::system_error& e) {
         return refuse(
             kExitUnavailable,
-            {"listen_failed", "cannot listen on " + config.listen.url() + ": " + e.displayText(),
+            {"listen_failed", "cannot listen on " + config.listen.url() + ": " + e.what(),
              "is another agent-host (or anything else) using that port? pick another "
              "with --listen or AW_LISTEN"},
             true);
     }
     // With `listen` on port 0 the system picks the port: from here on only `bound` says
     // where the host really listens, in the log as on stdout.
-    const ListenAddress bound{config.listen.host, socket.address().port()};
+    const ListenAddress bound{config.listen.host, boundPort(listening)};
     if (auth.isOpen()) {
         logFields(hostLogger(), Poco::Message::PRIO_WARNING,
                   "no API tokens configured: serving unauthenticated on loopback only",
@@ -323,29 +330,23 @@ int AgentHostApp::serve(const HostConfig& config) {
                   config.maxBodyBytes);
     // Without tokens the API trusts the machine's own users, but agents share its loopback:
     // an agent in a sandbox is told apart by its connection's uid, a worker's.
-    router.setOpenAccessCheck([&runtime](const Poco::Net::HTTPServerRequest& request) -> std::optional<Problem> {
-        const auto uid = loopbackPeerUid(request.clientAddress().port(), request.serverAddress().port());
+    router.setOpenAccessCheck([&runtime](const IncomingRequest& request) -> std::optional<Problem> {
+        const auto uid = loopbackPeerUid(request.clientPort, request.serverPort);
         if (!uid || !runtime.isWorkerUid(*uid)) return std::nullopt;
         return Problem{"forbidden", "a session worker's agent may not call the API",
                        "agents never get API access; a chat backend calls from outside the workers"};
     });
     addHealthRoutes(router, *database, providers);
     addSessionRoutes(router, workers);
-    addRunRoutes(router, engine, runStore, runStore, lifecycle, hub,
-                 {config.sseMaxStreams, config.sseKeepAlive});
+    RunEventStreams streams(runStore, hub, {config.sseMaxStreams, config.sseKeepAlive});
+    addRunRoutes(router, engine, runStore, runStore, lifecycle, streams);
     addCallbackRoutes(router, engine, [&workerTokens](const std::string& token) {
         return workerTokens.identify(token);
     });
     addProviderRoutes(router, providers);
     addAdminRoutes(router, config);
 
-    auto params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(config.httpThreads);
-    params->setMaxQueued(256);
-    params->setKeepAlive(true);
-    params->setTimeout(Poco::Timespan(30, 0));
-    Poco::ThreadPool threads(2, config.httpThreads);
-    Poco::Net::HTTPServer server(router.factory(), threads, socket, params);
+    HttpServer server(router, listening, config.http);
     server.start();
     engine.start();
     maintenance.start();
@@ -361,7 +362,7 @@ int AgentHostApp::serve(const HostConfig& config) {
 
     waitForTerminationRequest();
     logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "shutting down", nlohmann::json::object());
-    shutDown(server, threads, socket, router, maintenance, engine, hub);
+    shutDown(server, router, maintenance, engine, hub, streams);
     // Only now, as the objects above go in reverse order, the workers' executors stop
     // (LocalWorkerRuntime's destructor), then the providers and the database.
     logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "stopping workers",

@@ -18,9 +18,10 @@ nlohmann::json providerSummary(const ProviderSupervisor& providers) {
 }  // namespace
 
 void addHealthRoutes(Router& router, StoreHealth& store, const ProviderSupervisor& providers) {
-    router.add({"GET", "/health", Scope::Public, [](const HttpRequest&) {
-                    return HttpResponse::json(200, {{"status", "ok"}});
-                }});
+    // Probes answer under any load: /health on the I/O thread, /ready ahead of the queue.
+    router.add({"GET", "/health", Scope::Public,
+                [](const HttpRequest&) { return HttpResponse::json(200, {{"status", "ok"}}); },
+                RouteLane::OnIoThread});
     router.add({"GET", "/ready", Scope::Public, [&store, &providers](const HttpRequest&) {
                     if (auto reason = store.unhealthyReason()) {
                         return HttpResponse::json(
@@ -39,7 +40,8 @@ void addHealthRoutes(Router& router, StoreHealth& store, const ProviderSuperviso
                               {"checks",
                                {{"database", {{"ok", true}}},
                                 {"providers", providerSummary(providers)}}}});
-                }});
+                },
+                RouteLane::QueuedFirst});
 }
 
 }  // namespace aw

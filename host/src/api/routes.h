@@ -16,8 +16,8 @@
 
 namespace aw {
 
-class EventHub;
 class RunEngine;
+class RunEventStreams;
 
 //! GET /health (liveness) and GET /ready (database reachable; providers reported).
 void addHealthRoutes(Router& router, StoreHealth& store, const ProviderSupervisor& providers);
@@ -32,16 +32,10 @@ void addProviderRoutes(Router& router, ProviderSupervisor& supervisor);
 //! GET /admin/config: the effective configuration, secrets redacted.
 void addAdminRoutes(Router& router, const HostConfig& config);
 
-//! Live event streams (SSE): how many at once, and the keep-alive comment interval.
-struct RunStreamOptions {
-    int maxStreams = 8;
-    std::chrono::milliseconds keepAlive{15000};
-};
-
 //! Messages, runs, events (JSON and SSE), stop, human replies, the run queue and the
 //! maintenance passes.
 void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& queue,
-                  LifecycleManager& lifecycle, EventHub& hub, const RunStreamOptions& streams);
+                  LifecycleManager& lifecycle, RunEventStreams& streams);
 
 //! The worker a callback token belongs to; nullopt for an operator's token.
 using CallbackIdentify = std::function<std::optional<CallbackCaller>(const std::string& token)>;

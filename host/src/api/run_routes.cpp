@@ -1,13 +1,12 @@
 // The run API: messages, runs and their event streams, stop, human replies, the run queue
 // and the maintenance passes (the executors' callbacks: callback_routes.cpp). See docs/api.md.
-#include <atomic>
 #include <charconv>
 
 #include "agent_worker/core/identifiers.h"
 #include "agent_worker/core/json_access.h"
 #include "agent_worker/core/refusal.h"
 #include "api/routes.h"
-#include "runs/event_hub.h"
+#include "api/run_event_streams.h"
 #include "runs/run_engine.h"
 
 namespace aw {
@@ -159,81 +158,10 @@ std::int64_t numberParam(const HttpRequest& request, const std::string& name, st
     return *parseNumber(*text, min, max);
 }
 
-//! Counts live SSE streams so they never take more than their share of HTTP threads.
-class StreamSlots {
-public:
-    explicit StreamSlots(int max) : max_(max) {}
-    bool tryTake() {
-        int current = used_.load();
-        while (current < max_) {
-            if (used_.compare_exchange_weak(current, current + 1)) return true;
-        }
-        return false;
-    }
-    void give() { --used_; }
-
-private:
-    int max_;
-    std::atomic<int> used_{0};
-};
-
-void writeEvent(std::ostream& out, const StoredEvent& event) {
-    out << "id: " << event.seq << "\nevent: " << event.type << "\ndata: "
-        << event.toJson().dump(-1, ' ', false, Json::error_handler_t::replace) << "\n\n";
-}
-
-HttpResponse eventStream(RunStore& store, EventHub& hub, std::shared_ptr<StreamSlots> slots,
-                         const RunStreamOptions& options, const std::string& runId, std::int64_t after) {
-    if (!slots->tryTake()) {
-        throw ApiError(503, {"too_many_streams",
-                             "all " + std::to_string(options.maxStreams) + " event streams are in use",
-                             "retry later, or read GET /v1/runs/{rid}/events as JSON with ?after="});
-    }
-    HttpResponse response;
-    response.contentType = "text/event-stream";
-    response.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
-    // The slot goes back when the stream function goes, run or not (a HEAD never runs it).
-    struct SlotLease {
-        std::shared_ptr<StreamSlots> slots;
-        ~SlotLease() { slots->give(); }
-    };
-    auto lease = std::make_shared<SlotLease>(SlotLease{slots});
-    response.stream = [&store, &hub, lease, options, runId, after](std::ostream& out) {
-        std::int64_t last = after;
-        out << "retry: 1000\n\n";
-        out.flush();
-        // A stopping host ends its streams; clients reconnect (to it restarted, or another).
-        while (out.good() && !hub.closed()) {
-            const auto events = store.events(runId, last, 500);
-            for (const auto& event : events) {
-                writeEvent(out, event);
-                last = event.seq;
-            }
-            if (!events.empty()) {
-                out.flush();
-                continue;
-            }
-            // Caught up: a finished run's stream ends here; a live one waits for more.
-            const auto run = store.findRun(runId);
-            if (!run || isTerminal(run->status)) {
-                if (store.lastSeq(runId) <= last) break;
-                continue;
-            }
-            if (!hub.waitForMore(runId, last, options.keepAlive)) {
-                out << ": keep-alive\n\n";
-                out.flush();
-            }
-        }
-    };
-    return response;
-}
-
 }  // namespace
 
 void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& queue,
-                  LifecycleManager& lifecycle, EventHub& hub, const RunStreamOptions& streams) {
-    auto slots = std::make_shared<StreamSlots>(streams.maxStreams);
-
+                  LifecycleManager& lifecycle, RunEventStreams& streams) {
     router.add({"POST", "/v1/sessions/{sid}/messages", Scope::Client, [&engine](const HttpRequest& request) {
                     MessageRequest message = messageFrom(request.json(), request.param("sid"), false);
                     message.idempotencyKey = request.header("Idempotency-Key");
@@ -265,7 +193,7 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
                     return HttpResponse::json(200, body);
                 }});
     router.add({"GET", "/v1/runs/{rid}/events", Scope::Client,
-                [&store, &hub, slots, streams](const HttpRequest& request) {
+                [&store, &streams](const HttpRequest& request) {
                     const auto run = runOr404(store, runIdOf(request));
                     std::int64_t after = numberParam(request, "after", 0, 0, INT64_MAX);
                     const bool sse = request.header("Accept").find("text/event-stream") != std::string::npos;
@@ -282,7 +210,7 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
                             }
                             after = *seq;
                         }
-                        return eventStream(store, hub, slots, streams, run.runId, after);
+                        return streams.open(run.runId, after);
                     }
                     const auto limit = numberParam(request, "limit", 500, 1, 5000);
                     Json events = Json::array();

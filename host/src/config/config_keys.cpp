@@ -55,7 +55,18 @@ const std::vector<ConfigKey>& hostConfigKeys() {
         {"auth.admin_tokens", "", "bearer tokens accepted on /admin/... (list)", true, true},
         {"http.max_body_bytes", numberText(host.maxBodyBytes),
          "largest request body accepted; larger gets 413"},
-        {"http.threads", numberText(host.httpThreads), "HTTP worker threads"},
+        {"http.threads", numberText(host.http.threads),
+         "threads running request handlers (idle, slow and streaming connections hold none)"},
+        {"http.max_connections", numberText(host.http.maxConnections),
+         "connections open at once; more get 503 too_many_connections"},
+        {"http.max_connections_per_address", numberText(host.http.maxConnectionsPerAddress),
+         "connections open at once from one client address (behind a load balancer: its "
+         "address, so raise it)"},
+        {"http.request_timeout_ms", ms(host.http.requestTimeout),
+         "a request must arrive whole (headers and body) this long after its first byte; "
+         "else 408"},
+        {"http.idle_timeout_ms", ms(host.http.idleTimeout),
+         "a connection waiting for a request (new or kept alive) closes after this"},
         {"db_pool_size", numberText(host.dbPoolSize), "database connections kept open"},
         {"db_connect_timeout_s", numberText(host.dbConnectTimeoutSeconds),
          "how long start-up retries an unreachable database"},
@@ -170,7 +181,7 @@ const std::vector<ConfigKey>& hostConfigKeys() {
          "an unanswered human.request is denied as timed_out after "
          "this"},
         {"sse.max_streams", numberText(host.sseMaxStreams),
-         "live event streams at once (each holds an HTTP thread)"},
+         "live event streams at once; more get 503 too_many_streams"},
         {"sse.keepalive_ms", ms(host.sseKeepAlive),
          "keep-alive comment interval of a quiet event stream"},
         {"providers", "",

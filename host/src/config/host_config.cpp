@@ -256,7 +256,10 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     config.clientTokens = layers.list(keyNamed("auth.client_tokens"));
     config.adminTokens = layers.list(keyNamed("auth.admin_tokens"));
     config.maxBodyBytes = static_cast<std::size_t>(number("http.max_body_bytes", 1, 1LL << 32));
-    config.httpThreads = static_cast<int>(number("http.threads", 1, 1024));
+    config.http.threads = static_cast<int>(number("http.threads", 1, 1024));
+    config.http.maxConnections = static_cast<std::size_t>(number("http.max_connections", 1, 1000000));
+    config.http.maxConnectionsPerAddress =
+        static_cast<std::size_t>(number("http.max_connections_per_address", 1, 1000000));
     config.dbPoolSize = static_cast<int>(number("db_pool_size", 1, 256));
     config.dbConnectTimeoutSeconds = static_cast<int>(number("db_connect_timeout_s", 0, 3600));
 
@@ -363,10 +366,9 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     runs.runTimeout = std::chrono::seconds(number("runs.timeout_s", 1, 7 * 86400));
     runs.humanTimeout = std::chrono::seconds(number("human.timeout_s", 1, 30 * 86400));
     runs.providerCallTimeout = providers.requestTimeout;
-    // Each stream holds an HTTP thread: streams never get more than half of them, so they
-    // cannot starve the API.
-    config.sseMaxStreams = std::min(static_cast<int>(number("sse.max_streams", 1, 1024)),
-                                    std::max(1, config.httpThreads / 2));
+    config.http.requestTimeout = millis("http.request_timeout_ms");
+    config.http.idleTimeout = millis("http.idle_timeout_ms");
+    config.sseMaxStreams = static_cast<int>(number("sse.max_streams", 1, 1000000));
     config.sseKeepAlive = millis("sse.keepalive_ms");
     runs.providerSettings = providerSettings(sources, layers);
     return config;
@@ -383,7 +385,13 @@ std::string HostConfig::redactedJson() const {
         {"auth",
          {{"client_tokens", std::to_string(clientTokens.size()) + " configured"},
           {"admin_tokens", std::to_string(adminTokens.size()) + " configured"}}},
-        {"http", {{"max_body_bytes", maxBodyBytes}, {"threads", httpThreads}}},
+        {"http",
+         {{"max_body_bytes", maxBodyBytes},
+          {"threads", http.threads},
+          {"max_connections", http.maxConnections},
+          {"max_connections_per_address", http.maxConnectionsPerAddress},
+          {"request_timeout_ms", http.requestTimeout.count()},
+          {"idle_timeout_ms", http.idleTimeout.count()}}},
         {"db_pool_size", dbPoolSize},
         {"db_connect_timeout_s", dbConnectTimeoutSeconds},
         {"provider_host_binary", providers.providerHostBinary},

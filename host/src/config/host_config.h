@@ -8,6 +8,7 @@
 
 #include "agent_worker/core/lifecycle_policy.h"
 #include "executor/http_executor_client_options.h"
+#include "http/http_server.h"
 #include "provider/provider_supervisor_options.h"
 #include "runs/run_engine_options.h"
 #include "runtime/worker_sandbox.h"
@@ -57,7 +58,8 @@ struct HostConfig {
     //! readers do not block each other; writers queue on BEGIN IMMEDIATE either way).
     int dbPoolSize = 16;
     int dbConnectTimeoutSeconds = 5;
-    int httpThreads = 16;
+    //! The HTTP server: threads, connection caps, deadlines (http.*).
+    HttpServerOptions http;
     //! Provider processes: plugins dir, agent-provider-host path, timeouts, restart policy.
     ProviderSupervisorOptions providers;
     //! Calls to workers' executors: retry policy (AW_EXECUTOR_RETRY_*) and timeouts.
@@ -73,7 +75,7 @@ struct HostConfig {
     //! The run path: queue, dispatcher, stop, timeouts, restore level, object store naming,
     //! provider settings. `runs.queue.hostId` may be empty (the host fills in hostname:port).
     RunEngineOptions runs;
-    int sseMaxStreams = 8;
+    int sseMaxStreams = 10000;
     std::chrono::milliseconds sseKeepAlive{15000};
 
     //! Effective values as JSON, secrets replaced by their count (for /admin/config, logs).

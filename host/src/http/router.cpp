@@ -1,7 +1,6 @@
 #include "http/router.h"
 
 #include <Poco/Logger.h>
-#include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/URI.h>
 
 #include <chrono>
@@ -97,35 +96,11 @@ std::optional<std::map<std::string, std::string>> matchPattern(const std::string
     return params;
 }
 
-class RouterHandler : public Poco::Net::HTTPRequestHandler {
-public:
-    explicit RouterHandler(Router& router) : router_(router) {}
-    void handleRequest(Poco::Net::HTTPServerRequest& request,
-                       Poco::Net::HTTPServerResponse& response) override {
-        router_.handle(request, response);
-    }
-
-private:
-    Router& router_;
-};
-
-class RouterFactory : public Poco::Net::HTTPRequestHandlerFactory {
-public:
-    explicit RouterFactory(Router& router) : router_(router) {}
-    Poco::Net::HTTPRequestHandler* createRequestHandler(
-        const Poco::Net::HTTPServerRequest&) override {
-        return new RouterHandler(router_);
-    }
-
-private:
-    Router& router_;
-};
-
 }  // namespace
 
 // --- HttpRequest -------------------------------------------------------------------------
 
-HttpRequest::HttpRequest(const Poco::Net::HTTPServerRequest& raw, std::string path,
+HttpRequest::HttpRequest(const IncomingRequest& raw, std::string path,
                          std::map<std::string, std::string> pathParams, std::string body,
                          std::map<std::string, std::string> query)
     : raw_(raw),
@@ -134,7 +109,7 @@ HttpRequest::HttpRequest(const Poco::Net::HTTPServerRequest& raw, std::string pa
       query_(std::move(query)),
       body_(std::move(body)) {}
 
-const std::string& HttpRequest::method() const { return raw_.getMethod(); }
+const std::string& HttpRequest::method() const { return raw_.method; }
 
 const std::string& HttpRequest::param(const std::string& name) const {
     return pathParams_.at(name);
@@ -145,7 +120,9 @@ std::optional<std::string> HttpRequest::query(const std::string& name) const {
     return std::nullopt;
 }
 
-std::string HttpRequest::header(const std::string& name) const { return raw_.get(name, ""); }
+std::string HttpRequest::header(const std::string& name) const {
+    return std::string(raw_.header(name));
+}
 
 const nlohmann::json& HttpRequest::json() const {
     if (json_) return *json_;
@@ -197,18 +174,22 @@ struct Router::Dispatch {
 Router::Router(TokenAuth auth, std::size_t maxBodyBytes)
     : auth_(std::move(auth)), maxBodyBytes_(maxBodyBytes) {}
 
-void Router::add(Route route) { routes_.push_back(std::move(route)); }
+void Router::add(Route route) {
+    if (route.lane != RouteLane::Queued) lanes_[route.pattern] = route.lane;
+    routes_.push_back(std::move(route));
+}
 
-Poco::Net::HTTPRequestHandlerFactory::Ptr Router::factory() { return new RouterFactory(*this); }
+RouteLane Router::laneOf(const IncomingRequest& request) const {
+    if (lanes_.empty() || (request.method != "GET" && request.method != "HEAD")) return RouteLane::Queued;
+    const auto it = lanes_.find(rawPathOf(request.uri));
+    return it == lanes_.end() ? RouteLane::Queued : it->second;
+}
 
-Router::Dispatch Router::route(const Poco::Net::HTTPServerRequest& request,
-                               const std::string& path) const {
+Router::Dispatch Router::route(const std::string& asked, const std::string& path) const {
     Dispatch dispatch;
     const auto parts = segments(path);
-    // HEAD is GET without the body (Poco's response sends the headers alone for a HEAD).
-    const std::string& asked = request.getMethod();
-    const std::string& method =
-        asked == Poco::Net::HTTPRequest::HTTP_HEAD ? Poco::Net::HTTPRequest::HTTP_GET : asked;
+    // HEAD is GET without the body (the server sends the headers alone for a HEAD).
+    const std::string method = asked == "HEAD" ? std::string("GET") : asked;
     for (const auto& candidate : routes_) {
         auto params = matchPattern(candidate.pattern, parts);
         if (!params) continue;
@@ -218,42 +199,15 @@ Router::Dispatch Router::route(const Poco::Net::HTTPServerRequest& request,
             return dispatch;
         }
         dispatch.allowedMethods.push_back(candidate.method);
-        if (candidate.method == Poco::Net::HTTPRequest::HTTP_GET)
-            dispatch.allowedMethods.push_back("HEAD");
+        if (candidate.method == "GET") dispatch.allowedMethods.push_back("HEAD");
     }
     return dispatch;
 }
 
-std::string Router::readBody(Poco::Net::HTTPServerRequest& request) const {
-    const auto tooLarge = [&](const std::string& size) {
-        return ApiError(413, {"body_too_large",
-                              "request body of " + size + " exceeds the limit of " +
-                                  std::to_string(maxBodyBytes_) + " bytes",
-                              "send a smaller body, or raise http.max_body_bytes "
-                              "(AW_HTTP_MAX_BODY_BYTES)"});
-    };
-    if (request.hasContentLength() &&
-        request.getContentLength64() > static_cast<Poco::Int64>(maxBodyBytes_)) {
-        throw tooLarge(std::to_string(request.getContentLength64()) + " bytes");
-    }
-    // Read at most one byte past the limit: enough to know it is too large, and a
-    // chunked body without a length can never make us buffer more than that.
-    std::string body;
-    std::istream& in = request.stream();
-    char buffer[16384];
-    while (in) {
-        in.read(buffer, sizeof buffer);
-        body.append(buffer, static_cast<std::size_t>(in.gcount()));
-        if (body.size() > maxBodyBytes_) throw tooLarge("more than " + std::to_string(maxBodyBytes_) + " bytes");
-    }
-    return body;
-}
-
-HttpResponse Router::serve(Poco::Net::HTTPServerRequest& request, const std::string& requestId,
-                           bool& bodyConsumed) {
+HttpResponse Router::serve(const IncomingRequest& request, const std::string& requestId) {
     // Route on the raw path and decode each segment on its own, so an encoded slash
     // (%2F) stays inside its segment and reaches validation instead of adding one.
-    const std::string& uri = request.getURI();
+    const std::string& uri = request.uri;
     const std::string rawPath = rawPathOf(uri);
     const std::string path = decodeForDisplay(rawPath);
     try {
@@ -273,7 +227,7 @@ HttpResponse Router::serve(Poco::Net::HTTPServerRequest& request, const std::str
                             "request id " +
                                 requestId});
         }
-        Dispatch dispatch = route(request, rawPath);
+        Dispatch dispatch = route(request.method, rawPath);
         if (!dispatch.route) {
             if (!dispatch.allowedMethods.empty()) {
                 std::string allowed;
@@ -282,18 +236,18 @@ HttpResponse Router::serve(Poco::Net::HTTPServerRequest& request, const std::str
                 }
                 return HttpResponse::problem(
                     405, {"method_not_allowed",
-                          request.getMethod() + " is not supported on " + path,
+                          request.method + " is not supported on " + path,
                           "use " + allowed});
             }
             return HttpResponse::problem(
-                404, {"not_found", "no route for " + request.getMethod() + " " + path,
+                404, {"not_found", "no route for " + request.method + " " + path,
                       "see docs/api.md for the routes agent-host serves"});
         }
         const Scope scope = dispatch.route->scope;
         if (openAccessCheck_ && auth_.isOpen() && (scope == Scope::Client || scope == Scope::Admin)) {
             if (auto refused = openAccessCheck_(request)) return HttpResponse::problem(403, *refused);
         }
-        switch (auth_.check(dispatch.route->scope, request.get("Authorization", ""))) {
+        switch (auth_.check(dispatch.route->scope, std::string(request.header("Authorization")))) {
             case AuthOutcome::Allowed: break;
             case AuthOutcome::MissingToken:
                 return HttpResponse::problem(
@@ -316,9 +270,7 @@ HttpResponse Router::serve(Poco::Net::HTTPServerRequest& request, const std::str
                               ? "only session workers' executors call this route"
                               : "use a token from auth.client_tokens"});
         }
-        std::string body = readBody(request);
-        bodyConsumed = true;
-        HttpRequest wrapped(request, path, std::move(dispatch.params), std::move(body),
+        HttpRequest wrapped(request, path, std::move(dispatch.params), request.body,
                             std::move(*query));
         return dispatch.route->handler(wrapped);
     } catch (const ApiError& e) {
@@ -335,63 +287,56 @@ HttpResponse Router::serve(Poco::Net::HTTPServerRequest& request, const std::str
                   {{"request_id", requestId}, {"path", path}, {"error", e.what()}});
         return HttpResponse::problem(
             500, {"internal_error",
-                  "internal error while handling " + request.getMethod() + " " + path,
+                  "internal error while handling " + request.method + " " + path,
                   "the host is still up; see its log for request id " + requestId});
     }
 }
 
-void Router::handle(Poco::Net::HTTPServerRequest& request,
-                    Poco::Net::HTTPServerResponse& response) {
+namespace {
+
+//! The client's X-Request-Id when it is usable, else a new one.
+std::string requestIdOf(const IncomingRequest& request) {
+    const std::string_view given = request.header("X-Request-Id");
+    if (given.empty() || given.size() > 128) return newRequestId();
+    return std::string(given);
+}
+
+}  // namespace
+
+HttpResponse Router::handle(const IncomingRequest& request) {
     const auto started = std::chrono::steady_clock::now();
-    std::string requestId = request.get("X-Request-Id", "");
-    if (requestId.empty() || requestId.size() > 128) {
-        requestId = newRequestId();
-    }
-    struct Counted {
-        std::atomic<int>& count;
-        explicit Counted(std::atomic<int>& counter) : count(counter) { ++count; }
-        ~Counted() { --count; }
-    } const counted{inFlight_};
-    bool bodyConsumed = false;
+    const std::string requestId = requestIdOf(request);
     const bool refused = refusing_;
-    const HttpResponse answer =
+    HttpResponse answer =
         refused ? HttpResponse::problem(503, {"shutting_down", "agent-host is shutting down",
                                               "retry on another host, or once it is back"})
-                : serve(request, requestId, bodyConsumed);
-    try {
-        // An unread body would be parsed as the next request on a kept-alive connection.
-        const bool bodyPending = !bodyConsumed && (request.getChunkedTransferEncoding() ||
-                                                   request.getContentLength64() > 0);
-        if (bodyPending || refused) response.setKeepAlive(false);
-        // setStatus() alone keeps the default reason ("OK") whatever the code: a 503 went
-        // out as "503 OK". Every answer gets the reason phrase that belongs to its code.
-        response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(answer.status));
-        response.setContentType(answer.contentType);
-        response.set("X-Request-Id", requestId);
-        for (const auto& [name, value] : answer.headers) response.set(name, value);
-        if (answer.stream && request.getMethod() == Poco::Net::HTTPRequest::HTTP_HEAD) {
-            // The headers a GET would get, and no stream: a HEAD must not hold a thread.
-            response.setChunkedTransferEncoding(true);
-            response.send().flush();
-        } else if (answer.stream) {
-            response.setChunkedTransferEncoding(true);
-            std::ostream& out = response.send();
-            out.flush();
-            answer.stream(out);
-        } else {
-            response.setContentLength64(static_cast<Poco::Int64>(answer.body.size()));
-            response.send() << answer.body;
-        }
-    } catch (const std::exception& e) {
-        logFields(logger(), Poco::Message::PRIO_WARNING, "could not send response",
-                  {{"request_id", requestId}, {"error", e.what()}});
-    }
+                : serve(request, requestId);
+    answer.close = answer.close || refused;
+    answer.headers["X-Request-Id"] = requestId;
+    logAccess(request, requestId, answer.status, started);
+    return answer;
+}
+
+HttpResponse Router::refuse(const IncomingRequest& partial, const ApiError& error) {
+    const auto started = std::chrono::steady_clock::now();
+    const std::string requestId = requestIdOf(partial);
+    HttpResponse answer = HttpResponse::problem(error.status(), error.problem());
+    answer.close = true;  // what follows on the connection cannot be trusted to frame
+    answer.headers["X-Request-Id"] = requestId;
+    logAccess(partial, requestId, answer.status, started);
+    return answer;
+}
+
+void Router::logAccess(const IncomingRequest& request, const std::string& requestId, int status,
+                       std::chrono::steady_clock::time_point started) const {
+    const auto priority = status >= 500 ? Poco::Message::PRIO_WARNING : Poco::Message::PRIO_INFORMATION;
+    if (!logger().is(priority)) return;  // a quieter log level costs nothing per request
     const auto elapsed = std::chrono::duration<double, std::milli>(
         std::chrono::steady_clock::now() - started);
     nlohmann::json fields{{"request_id", requestId},
-                          {"method", request.getMethod()},
-                          {"path", decodeForDisplay(rawPathOf(request.getURI()))},
-                          {"status", answer.status},
+                          {"method", request.method},
+                          {"path", decodeForDisplay(rawPathOf(request.uri))},
+                          {"status", status},
                           {"duration_ms", elapsed.count()}};
     // Trace headers of host <-> executor calls, so both sides' logs join on them.
     static const std::pair<const char*, const char*> kTraceHeaders[] = {
@@ -399,11 +344,10 @@ void Router::handle(Poco::Net::HTTPServerRequest& request,
         {"X-Executor-Id", "executor_id"}, {"X-Run-Id", "run_id"},
         {"X-Operation", "operation"},     {"traceparent", "traceparent"}};
     for (const auto& [header, field] : kTraceHeaders) {
-        const std::string value = request.get(header, "");
-        if (!value.empty()) fields[field] = value.substr(0, 200);
+        const std::string_view value = request.header(header);
+        if (!value.empty()) fields[field] = std::string(value.substr(0, 200));
     }
-    logFields(logger(), answer.status >= 500 ? Poco::Message::PRIO_WARNING : Poco::Message::PRIO_INFORMATION,
-              "request", fields);
+    logFields(logger(), priority, "request", fields);
 }
 
 }  // namespace aw

@@ -2,27 +2,28 @@
 // bounded body reading, JSON parsing, the error shape and an access log line.
 #pragma once
 
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "http/api_error.h"
 #include "http/auth.h"
+#include "http/incoming_request.h"
+#include "http/response_stream.h"
 
 namespace aw {
 
 //! What a handler sees of a request.
 class HttpRequest {
 public:
-    HttpRequest(const Poco::Net::HTTPServerRequest& raw, std::string path,
+    HttpRequest(const IncomingRequest& raw, std::string path,
                 std::map<std::string, std::string> pathParams, std::string body,
                 std::map<std::string, std::string> query = {});
 
@@ -38,7 +39,7 @@ public:
     const nlohmann::json& json() const;
 
 private:
-    const Poco::Net::HTTPServerRequest& raw_;
+    const IncomingRequest& raw_;
     std::string path_;
     std::map<std::string, std::string> pathParams_;
     std::map<std::string, std::string> query_;
@@ -50,11 +51,12 @@ struct HttpResponse {
     int status = 200;
     std::string contentType = "application/json";
     std::string body;
-    //! Set for a streamed answer (server-sent events): the headers go out at once with
-    //! chunked transfer encoding, then this writes the body until it returns. `body` is
-    //! ignored. It runs on the HTTP thread, so callers bound how many streams run at once.
-    std::function<void(std::ostream&)> stream;
+    //! Set for a streamed answer (server-sent events): the headers go out with chunked
+    //! transfer encoding, then this is called once with the stream to write the body to,
+    //! later and from any thread. It must not block. `body` is ignored.
+    std::function<void(std::shared_ptr<ResponseStream>)> stream;
     std::map<std::string, std::string> headers;  //!< extra response headers
+    bool close = false;                          //!< close the connection after this answer
 
     static HttpResponse json(int status, const nlohmann::json& body);
     static HttpResponse problem(int status, const Problem& problem);
@@ -62,11 +64,19 @@ struct HttpResponse {
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+//! Where the server runs a route's handler.
+enum class RouteLane {
+    Queued,       //!< on a handler thread, in arrival order
+    QueuedFirst,  //!< on a handler thread, ahead of the queue: readiness probes
+    OnIoThread,   //!< on the I/O thread, at once: only trivial answers (/health)
+};
+
 struct Route {
     std::string method;   //!< GET, POST, ...
     std::string pattern;  //!< `/v1/sessions/{sid}`: literal segments and `{name}` captures
     Scope scope;
     HttpHandler handler;
+    RouteLane lane = RouteLane::Queued;
 };
 
 class Router {
@@ -75,37 +85,39 @@ public:
 
     void add(Route route);
 
-    //! Serves one request end to end; never throws.
-    void handle(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
-
-    //! A factory for Poco::Net::HTTPServer that sends everything to this router.
-    Poco::Net::HTTPRequestHandlerFactory::Ptr factory();
+    //! Answers one request (X-Request-Id set, access log written); never throws.
+    HttpResponse handle(const IncomingRequest& request);
+    //! The answer to a request the server refuses before routing it (malformed, too large,
+    //! too slow, overloaded), logged like any other.
+    HttpResponse refuse(const IncomingRequest& partial, const ApiError& error);
+    //! The lane of the route `request` goes to (Queued when it matches none).
+    RouteLane laneOf(const IncomingRequest& request) const;
+    std::size_t maxBodyBytes() const { return maxBodyBytes_; }
 
     //! Decides, for a host without client and admin tokens, whether an unauthenticated
     //! request comes from somewhere that may not make one (a worker's sandbox shares the
     //! host's loopback); a problem refuses it with 403.
-    using OpenAccessCheck = std::function<std::optional<Problem>(const Poco::Net::HTTPServerRequest&)>;
+    using OpenAccessCheck = std::function<std::optional<Problem>(const IncomingRequest&)>;
     void setOpenAccessCheck(OpenAccessCheck check) { openAccessCheck_ = std::move(check); }
 
     //! Shutdown has begun: requests that arrive from now on (on connections already open)
     //! get 503 `shutting_down` and their connection closed; requests in flight go on.
     void refuseNewRequests() { refusing_ = true; }
-    //! Requests being served now, event streams included.
-    int inFlight() const { return inFlight_.load(); }
 
 private:
     struct Dispatch;
-    Dispatch route(const Poco::Net::HTTPServerRequest& request, const std::string& path) const;
-    HttpResponse serve(Poco::Net::HTTPServerRequest& request, const std::string& requestId,
-                       bool& bodyConsumed);
-    std::string readBody(Poco::Net::HTTPServerRequest& request) const;
+    Dispatch route(const std::string& method, const std::string& path) const;
+    HttpResponse serve(const IncomingRequest& request, const std::string& requestId);
+    void logAccess(const IncomingRequest& request, const std::string& requestId, int status,
+                   std::chrono::steady_clock::time_point started) const;
 
     TokenAuth auth_;
     OpenAccessCheck openAccessCheck_;
     std::size_t maxBodyBytes_;
     std::vector<Route> routes_;
+    //! Exact paths of the routes not in the Queued lane, so the server asks cheaply.
+    std::map<std::string, RouteLane> lanes_;
     std::atomic<bool> refusing_{false};
-    std::atomic<int> inFlight_{0};
 };
 
 }  // namespace aw

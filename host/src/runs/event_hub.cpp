@@ -8,6 +8,7 @@ void EventHub::publish(const std::string& runId, std::int64_t lastSeq) {
         auto& known = lastSeq_[runId];
         if (lastSeq <= known) return;
         known = lastSeq;
+        if (listener_) listener_(runId);
     }
     changed_.notify_all();
 }
@@ -29,6 +30,11 @@ void EventHub::close() {
         closed_ = true;
     }
     changed_.notify_all();
+}
+
+void EventHub::setListener(std::function<void(const std::string& runId)> listener) {
+    std::lock_guard lock(mutex_);
+    listener_ = std::move(listener);
 }
 
 void EventHub::forget(const std::string& runId) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -21,6 +22,9 @@ public:
     //! passes or the hub closes; true when there is one.
     bool waitForMore(const std::string& runId, std::int64_t afterSeq,
                      std::chrono::milliseconds timeout);
+    //! Called (under the hub's lock: keep it short) with the run's id each time it has new
+    //! events; the event streams' fan-out. Null to stop.
+    void setListener(std::function<void(const std::string& runId)> listener);
     //! Forgets a finished run (readers fall back to the store).
     void forget(const std::string& runId);
 
@@ -34,6 +38,7 @@ private:
     std::mutex mutex_;
     std::condition_variable changed_;
     std::map<std::string, std::int64_t> lastSeq_;
+    std::function<void(const std::string&)> listener_;
 };
 
 }  // namespace aw

@@ -1,0 +1,222 @@
+#include "api/run_event_streams.h"
+
+#include <algorithm>
+
+#include "agent_worker/core/repositories.h"
+#include "runs/event_hub.h"
+
+namespace aw {
+
+//! A stream slot: taken when a stream is answered, given back when it goes, whether or not
+//! it ever subscribed (a HEAD never does).
+struct RunEventStreams::Slot {
+    explicit Slot(std::shared_ptr<std::atomic<int>> count) : count(std::move(count)) {}
+    ~Slot() { --*count; }
+    std::shared_ptr<std::atomic<int>> count;
+};
+
+namespace {
+
+ResponseStream::Chunk frameOf(const StoredEvent& event) {
+    std::string text = "id: " + std::to_string(event.seq) + "\nevent: " + event.type + "\ndata: ";
+    text += event.toJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    text += "\n\n";
+    return ResponseStream::chunk(text);
+}
+
+}  // namespace
+
+RunEventStreams::RunEventStreams(RunStore& store, EventHub& hub, RunEventStreamOptions options)
+    : store_(store), hub_(hub), options_(options), keepAliveChunk_(ResponseStream::chunk(": keep-alive\n\n")) {
+    hub_.setListener([this](const std::string& runId) { wake(runId); });
+    for (int i = 0; i < std::max(1, options_.pumpThreads); ++i) threads_.emplace_back([this] { pumpLoop(); });
+    threads_.emplace_back([this] { keepAliveLoop(); });
+}
+
+RunEventStreams::~RunEventStreams() {
+    hub_.setListener(nullptr);
+    close();
+    for (auto& thread : threads_) thread.join();
+}
+
+HttpResponse RunEventStreams::open(const std::string& runId, std::int64_t afterSeq) {
+    {
+        std::lock_guard lock(mutex_);
+        if (closed_) {
+            throw ApiError(503, {"shutting_down", "agent-host is shutting down",
+                                 "reconnect with Last-Event-ID to another host, or once it is back"});
+        }
+    }
+    if (open_->fetch_add(1) >= options_.maxStreams) {
+        --*open_;
+        throw ApiError(503, {"too_many_streams",
+                             "all " + std::to_string(options_.maxStreams) + " event streams are in use",
+                             "retry later, or read GET /v1/runs/{rid}/events as JSON with ?after="});
+    }
+    auto slot = std::make_shared<Slot>(open_);
+    HttpResponse response;
+    response.contentType = "text/event-stream";
+    response.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
+    response.stream = [this, runId, afterSeq, slot](std::shared_ptr<ResponseStream> stream) {
+        if (!stream->write(ResponseStream::chunk("retry: 1000\n\n"))) return;
+        subscribe(runId, {std::move(stream), afterSeq, Clock::now(), slot});
+    };
+    return response;
+}
+
+void RunEventStreams::close() {
+    std::map<std::string, RunStreams> ending;
+    {
+        std::lock_guard lock(mutex_);
+        if (closed_) return;
+        closed_ = true;
+        ending.swap(runs_);
+        ready_.clear();
+    }
+    changed_.notify_all();
+    // Streams a pump holds right now end when it hands them back (closed_ is set).
+    for (auto& [runId, run] : ending) {
+        for (auto& subscriber : run.subscribers) subscriber.stream->end();
+    }
+}
+
+void RunEventStreams::subscribe(const std::string& runId, Subscriber subscriber) {
+    {
+        std::lock_guard lock(mutex_);
+        if (closed_) {
+            subscriber.stream->end();
+            return;
+        }
+        runs_[runId].subscribers.push_back(std::move(subscriber));
+    }
+    wake(runId);
+}
+
+void RunEventStreams::wake(const std::string& runId) {
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = runs_.find(runId);
+        if (it == runs_.end()) return;  // nobody follows this run
+        RunStreams& run = it->second;
+        if (run.pumping) {
+            run.again = true;
+            return;
+        }
+        if (run.queued) return;
+        run.queued = true;
+        ready_.push_back(runId);
+    }
+    changed_.notify_one();
+}
+
+void RunEventStreams::pumpLoop() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+        changed_.wait(lock, [this] { return closed_ || !ready_.empty(); });
+        if (closed_) return;
+        const std::string runId = std::move(ready_.front());
+        ready_.pop_front();
+        RunStreams& run = runs_[runId];
+        run.queued = false;
+        run.pumping = true;
+        std::vector<Subscriber> subscribers;
+        subscribers.swap(run.subscribers);
+        lock.unlock();
+
+        bool retry = false;
+        pump(runId, subscribers, retry);
+
+        lock.lock();
+        if (closed_) {
+            for (auto& subscriber : subscribers) subscriber.stream->end();
+            return;
+        }
+        RunStreams& after = runs_[runId];  // still there: only pumps erase runs
+        after.pumping = false;
+        // Subscribers that came meanwhile stay after those that were here before.
+        subscribers.insert(subscribers.end(), std::make_move_iterator(after.subscribers.begin()),
+                           std::make_move_iterator(after.subscribers.end()));
+        after.subscribers.swap(subscribers);
+        if (after.again || retry) {
+            after.again = false;
+            if (!after.subscribers.empty()) {
+                after.queued = true;
+                ready_.push_back(runId);
+                changed_.notify_one();
+            }
+        }
+        if (after.subscribers.empty() && !after.queued) runs_.erase(runId);
+    }
+}
+
+void RunEventStreams::keepAliveLoop() {
+    std::unique_lock lock(mutex_);
+    const auto every = std::max(std::chrono::milliseconds(50), options_.keepAlive / 2);
+    while (!changed_.wait_for(lock, every, [this] { return closed_; })) {
+        // Quiet streams get their comment, and a finished run whose end was not woken for
+        // (its status changed after its last event) closes its streams here.
+        const auto quietSince = Clock::now() - options_.keepAlive;
+        for (auto& [runId, run] : runs_) {
+            const bool quiet = std::any_of(run.subscribers.begin(), run.subscribers.end(),
+                                           [&](const Subscriber& s) { return s.lastWrite <= quietSince; });
+            if (quiet && !run.queued && !run.pumping) {
+                run.queued = true;
+                ready_.push_back(runId);
+            }
+        }
+        if (!ready_.empty()) changed_.notify_all();
+    }
+}
+
+void RunEventStreams::pump(const std::string& runId, std::vector<Subscriber>& subscribers, bool& retry) {
+    try {
+        deliverNew(runId, subscribers);
+        endIfFinished(runId, subscribers, retry);
+    } catch (const StoreUnavailableError&) {
+        retry = false;  // the database is away: the keep-alive pass tries again later
+    }
+    const auto now = Clock::now();
+    for (auto& subscriber : subscribers) {
+        if (now - subscriber.lastWrite >= options_.keepAlive && subscriber.stream->write(keepAliveChunk_))
+            subscriber.lastWrite = now;
+    }
+    std::erase_if(subscribers, [](const Subscriber& s) { return !s.stream->open(); });
+}
+
+void RunEventStreams::deliverNew(const std::string& runId, std::vector<Subscriber>& subscribers) {
+    while (!subscribers.empty()) {
+        std::int64_t from = subscribers.front().last;
+        for (const auto& subscriber : subscribers) from = std::min(from, subscriber.last);
+        const auto events = store_.events(runId, from, options_.readBatch);
+        if (events.empty()) return;
+        std::vector<ResponseStream::Chunk> frames;
+        frames.reserve(events.size());
+        for (const auto& event : events) frames.push_back(frameOf(event));
+        const auto now = Clock::now();
+        for (auto& subscriber : subscribers) {
+            for (std::size_t i = 0; i < events.size(); ++i) {
+                if (events[i].seq <= subscriber.last) continue;
+                if (!subscriber.stream->write(frames[i])) break;
+                subscriber.last = events[i].seq;
+                subscriber.lastWrite = now;
+            }
+        }
+        std::erase_if(subscribers, [](const Subscriber& s) { return !s.stream->open(); });
+        if (events.size() < options_.readBatch) return;
+    }
+}
+
+void RunEventStreams::endIfFinished(const std::string& runId, std::vector<Subscriber>& subscribers,
+                                    bool& retry) {
+    if (subscribers.empty()) return;
+    const auto run = store_.findRun(runId);
+    if (run && !isTerminal(run->status)) return;
+    const std::int64_t last = run ? store_.lastSeq(runId) : 0;
+    for (auto& subscriber : subscribers) {
+        if (subscriber.last >= last) subscriber.stream->end();
+        else retry = true;  // its last events were stored after this pump read: once more
+    }
+    std::erase_if(subscribers, [](const Subscriber& s) { return !s.stream->open(); });
+}
+
+}  // namespace aw

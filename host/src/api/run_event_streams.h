@@ -1,0 +1,88 @@
+// Live event streams (SSE) of runs, fanned out: when the EventHub says a run has new events,
+// one pump reads them from the store once, frames each once, and queues the same bytes on
+// every subscriber's connection. Pumps run on a few threads of their own and never wait
+// for a client: a subscriber that cannot keep up is dropped by the HTTP server (it comes
+// back with Last-Event-ID), so thousands of streams cost buffers, not threads.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent_worker/core/run_store.h"
+#include "http/router.h"
+
+namespace aw {
+
+class EventHub;
+
+struct RunEventStreamOptions {
+    int maxStreams = 10000;                      //!< open streams at once; more get 503
+    std::chrono::milliseconds keepAlive{15000};  //!< a comment after this long without an event
+    int pumpThreads = 2;
+    std::size_t readBatch = 500;  //!< events read from the store at a time
+};
+
+class RunEventStreams {
+public:
+    RunEventStreams(RunStore& store, EventHub& hub, RunEventStreamOptions options);
+    ~RunEventStreams();
+    RunEventStreams(const RunEventStreams&) = delete;
+    RunEventStreams& operator=(const RunEventStreams&) = delete;
+
+    //! The SSE answer for `runId`'s events after `afterSeq`. Throws ApiError 503
+    //! `too_many_streams` when every slot is taken, `shutting_down` once closed.
+    HttpResponse open(const std::string& runId, std::int64_t afterSeq);
+    //! Ends every stream and refuses new ones: the host is stopping.
+    void close();
+    int openStreams() const { return open_->load(); }
+
+private:
+    using Clock = std::chrono::steady_clock;
+    struct Slot;
+    struct Subscriber {
+        std::shared_ptr<ResponseStream> stream;
+        std::int64_t last = 0;  //!< seq of the last event it was sent
+        Clock::time_point lastWrite;
+        std::shared_ptr<Slot> slot;
+    };
+    struct RunStreams {
+        std::vector<Subscriber> subscribers;
+        bool queued = false;   //!< waiting for a pump thread
+        bool pumping = false;  //!< a pump thread has its subscribers now
+        bool again = false;    //!< woken while pumping: pump once more
+    };
+
+    void subscribe(const std::string& runId, Subscriber subscriber);
+    //! Schedules a pump of the run, unless one is scheduled already.
+    void wake(const std::string& runId);
+    void pumpLoop();
+    void keepAliveLoop();
+    //! Sends each subscriber what it has not had yet; ends the streams of a finished run
+    //! once they have its last event; keeps quiet streams alive.
+    void pump(const std::string& runId, std::vector<Subscriber>& subscribers, bool& retry);
+    void deliverNew(const std::string& runId, std::vector<Subscriber>& subscribers);
+    void endIfFinished(const std::string& runId, std::vector<Subscriber>& subscribers, bool& retry);
+
+    RunStore& store_;
+    EventHub& hub_;
+    RunEventStreamOptions options_;
+    std::shared_ptr<std::atomic<int>> open_ = std::make_shared<std::atomic<int>>(0);
+    ResponseStream::Chunk keepAliveChunk_;
+
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::map<std::string, RunStreams> runs_;
+    std::deque<std::string> ready_;
+    bool closed_ = false;
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace aw

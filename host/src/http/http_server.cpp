@@ -1,0 +1,844 @@
+#include "http/http_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <Poco/Net/HTTPResponse.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "http/router.h"
+
+namespace aw {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Bytes = std::shared_ptr<const std::string>;
+
+constexpr std::uint64_t kListenerId = 0;
+constexpr std::uint64_t kWakeId = 1;
+constexpr auto kSweepEvery = std::chrono::milliseconds(250);
+//! A client that pipelines requests without reading the answers stops being read here.
+constexpr std::size_t kMaxUnsentAnswers = 1024 * 1024;
+
+std::system_error systemError(const std::string& what) {
+    return std::system_error(errno, std::generic_category(), what);
+}
+
+Bytes bytesOf(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
+
+//! `Date:` is required of HTTP/1.1 servers; formatted once a second per thread.
+const std::string& httpDate() {
+    thread_local std::time_t formattedAt = 0;
+    thread_local std::string text;
+    const std::time_t now = std::time(nullptr);
+    if (now != formattedAt) {
+        std::tm parts{};
+        gmtime_r(&now, &parts);
+        char buffer[64];
+        std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S GMT", &parts);
+        text = buffer;
+        formattedAt = now;
+    }
+    return text;
+}
+
+//! HTTP/1.1 keeps a connection unless told to close; HTTP/1.0 only when asked to keep it.
+bool wantsKeepAlive(const IncomingRequest& request) {
+    const std::string_view connection = request.header("Connection");
+    const auto says = [&](std::string_view word) {
+        return connection.size() == word.size() &&
+               std::equal(connection.begin(), connection.end(), word.begin(),
+                          [](char a, char b) { return std::tolower(a) == b; });
+    };
+    return request.version == "HTTP/1.0" ? says("keep-alive") : !says("close");
+}
+
+//! The status line and headers of `response`, and its body unless it streams or answers a HEAD.
+std::string serialize(const HttpResponse& response, bool head, bool keepAlive, bool http10) {
+    std::string out;
+    out.reserve(256 + (head ? 0 : response.body.size()));
+    out += "HTTP/1.1 ";
+    out += std::to_string(response.status);
+    out += ' ';
+    out += Poco::Net::HTTPResponse::getReasonForStatus(
+        static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status));
+    out += "\r\nDate: ";
+    out += httpDate();
+    out += "\r\nContent-Type: ";
+    out += response.contentType;
+    if (response.stream) {
+        out += "\r\nTransfer-Encoding: chunked";
+    } else {
+        out += "\r\nContent-Length: ";
+        out += std::to_string(response.body.size());
+    }
+    if (!keepAlive) out += "\r\nConnection: close";
+    else if (http10) out += "\r\nConnection: keep-alive";
+    for (const auto& [name, value] : response.headers) {
+        out += "\r\n";
+        out += name;
+        out += ": ";
+        out += value;
+    }
+    out += "\r\n\r\n";
+    if (!head && !response.stream) out += response.body;
+    return out;
+}
+
+//! An answer for a connection refused before any request is read from it.
+Bytes refusalBeforeRequest(const std::string& code, const std::string& message, const std::string& hint) {
+    HttpResponse response = HttpResponse::problem(503, {code, message, hint});
+    response.headers["Retry-After"] = "1";
+    return bytesOf(serialize(response, false, false, false));
+}
+
+struct Posted {
+    enum class Kind { Answer, Data, End, Close, Command };
+    std::uint64_t connection = 0;
+    Kind kind = Kind::Answer;
+    Bytes bytes;
+    bool keepAlive = false;
+    std::shared_ptr<class StreamSink> stream;  //!< an Answer that starts an event stream
+    std::function<void()> command;             //!< runs on the I/O thread
+};
+
+//! Where other threads leave work for the I/O thread; outlives the server for the streams
+//! that still hold it, which then write into nothing.
+class Mailbox {
+public:
+    explicit Mailbox(int wakeFd) : wakeFd_(wakeFd) {}
+    void post(Posted posted) {
+        std::lock_guard lock(mutex_);
+        if (closed_) return;
+        const bool wasEmpty = items_.empty();
+        items_.push_back(std::move(posted));
+        if (wasEmpty) {
+            const std::uint64_t one = 1;
+            [[maybe_unused]] const auto written = ::write(wakeFd_, &one, sizeof one);
+        }
+    }
+    std::vector<Posted> takeAll() {
+        std::lock_guard lock(mutex_);
+        std::vector<Posted> taken;
+        taken.swap(items_);
+        return taken;
+    }
+    void close() {
+        std::lock_guard lock(mutex_);
+        closed_ = true;
+        items_.clear();
+    }
+
+private:
+    std::mutex mutex_;
+    std::vector<Posted> items_;
+    int wakeFd_;
+    bool closed_ = false;
+};
+
+class StreamSink : public ResponseStream {
+public:
+    StreamSink(std::shared_ptr<Mailbox> mailbox, std::uint64_t connection, std::size_t cap)
+        : mailbox_(std::move(mailbox)), connection_(connection), cap_(cap) {}
+
+    bool write(const Chunk& chunk) override {
+        if (!open_) return false;
+        if (unsent_.fetch_add(chunk->size()) + chunk->size() > cap_) {
+            // The reader fell too far behind: it reconnects with Last-Event-ID instead.
+            if (open_.exchange(false)) mailbox_->post({connection_, Posted::Kind::Close, {}, false, {}, {}});
+            return false;
+        }
+        mailbox_->post({connection_, Posted::Kind::Data, chunk, false, {}, {}});
+        return true;
+    }
+    void end() override {
+        if (open_.exchange(false)) mailbox_->post({connection_, Posted::Kind::End, {}, false, {}, {}});
+    }
+    bool open() const override { return open_; }
+
+    //! The I/O thread's side: the connection is gone, or sent `bytes` of this stream.
+    void closed() { open_ = false; }
+    void sent(std::size_t bytes) { unsent_ -= bytes; }
+
+private:
+    std::shared_ptr<Mailbox> mailbox_;
+    std::uint64_t connection_;
+    std::size_t cap_;
+    std::atomic<bool> open_{true};
+    std::atomic<std::size_t> unsent_{0};
+};
+
+struct Segment {
+    Bytes bytes;
+    std::size_t offset = 0;
+    bool streamed = false;  //!< counts against the stream's buffer
+};
+
+enum class Phase { Reading, Handling, Streaming };
+
+struct Connection {
+    Connection(std::uint64_t id, int fd, RequestLimits limits) : id(id), fd(fd), parser(limits) {}
+    std::uint64_t id;
+    int fd;
+    std::string address;  //!< the client's address bytes, for the per-address cap
+    unsigned short clientPort = 0;
+    RequestParser parser;
+    Phase phase = Phase::Reading;
+    bool requestBegun = false;
+    bool closeWhenSent = false;
+    bool peerDone = false;  //!< the client closed its side: it sends no more requests
+    bool inProgress = false;  //!< a request begun and not yet answered (counted in the server's)
+    Clock::time_point deadline;      //!< while Reading: idle or whole-request deadline
+    Clock::time_point lastProgress;  //!< bytes last went out (or began to wait)
+    std::deque<Segment> out;
+    std::size_t outBytes = 0;
+    std::shared_ptr<StreamSink> stream;
+    std::uint32_t watching = 0;
+};
+
+}  // namespace
+
+std::shared_ptr<const std::string> ResponseStream::chunk(std::string_view data) {
+    char size[24];
+    const int length = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+    std::string framed;
+    framed.reserve(static_cast<std::size_t>(length) + data.size() + 2);
+    framed.append(size, static_cast<std::size_t>(length)).append(data).append("\r\n");
+    return std::make_shared<const std::string>(std::move(framed));
+}
+
+class HttpServer::Impl {
+public:
+    Impl(Router& router, int listeningFd, HttpServerOptions options)
+        : router_(router), listenFd_(listeningFd), options_(options) {
+        epollFd_ = ::epoll_create1(EPOLL_CLOEXEC);
+        wakeFd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (epollFd_ < 0 || wakeFd_ < 0) throw systemError("cannot create the HTTP server's epoll");
+        mailbox_ = std::make_shared<Mailbox>(wakeFd_);
+        limits_ = {options_.maxHeaderBytes, router_.maxBodyBytes()};
+        sockaddr_storage local{};
+        socklen_t length = sizeof local;
+        if (::getsockname(listenFd_, reinterpret_cast<sockaddr*>(&local), &length) == 0) {
+            if (local.ss_family == AF_INET) serverPort_ = ntohs(reinterpret_cast<sockaddr_in&>(local).sin_port);
+            if (local.ss_family == AF_INET6) serverPort_ = ntohs(reinterpret_cast<sockaddr_in6&>(local).sin6_port);
+        }
+        watch(kListenerId, listenFd_, EPOLLIN, EPOLL_CTL_ADD);
+        watch(kWakeId, wakeFd_, EPOLLIN, EPOLL_CTL_ADD);
+        tooMany_ = refusalBeforeRequest(
+            "too_many_connections", "agent-host has as many connections open as it allows",
+            "retry later, or raise http.max_connections (AW_HTTP_MAX_CONNECTIONS)");
+        tooManyFromAddress_ = refusalBeforeRequest(
+            "too_many_connections", "too many connections are open from this address",
+            "reuse kept-alive connections, or raise http.max_connections_per_address "
+            "(AW_HTTP_MAX_CONNECTIONS_PER_ADDRESS)");
+    }
+
+    ~Impl() {
+        stop(std::chrono::milliseconds(0));
+        mailbox_->close();
+        for (auto& [id, connection] : connections_) {  // never started: none were served
+            ::close(connection->fd);
+        }
+        if (listenFd_ >= 0) ::close(listenFd_);
+        ::close(wakeFd_);
+        ::close(epollFd_);
+    }
+
+    void start() {
+        if (::fcntl(listenFd_, F_SETFL, ::fcntl(listenFd_, F_GETFL) | O_NONBLOCK) != 0)
+            throw systemError("cannot make the listening socket non-blocking");
+        running_ = true;
+        for (int i = 0; i < std::max(1, options_.threads); ++i) workers_.emplace_back([this] { work(); });
+        ioThread_ = std::thread([this] { loop(); });
+    }
+
+    void stopAccepting() {
+        runOnIoThread([this] {
+            if (listenFd_ < 0) return;
+            ::epoll_ctl(epollFd_, EPOLL_CTL_DEL, listenFd_, nullptr);
+            ::close(listenFd_);
+            listenFd_ = -1;
+        });
+    }
+
+    void stop(std::chrono::milliseconds flushFor) {
+        if (!running_.exchange(false)) return;
+        {
+            std::lock_guard lock(queueMutex_);
+            stopping_ = true;
+        }
+        queueReady_.notify_all();
+        for (auto& worker : workers_) worker.join();
+        workers_.clear();
+        flushUntil_ = Clock::now() + flushFor;
+        stopLoop_ = true;
+        mailbox_->post({0, Posted::Kind::Command, {}, false, {}, [] {}});
+        if (ioThread_.joinable()) ioThread_.join();
+    }
+
+    std::size_t openConnections() const { return connectionCount_.load(); }
+    int requestsInProgress() const { return requestsInProgress_.load(); }
+
+private:
+    struct Task {
+        std::uint64_t connection;
+        IncomingRequest request;
+    };
+
+    void watch(std::uint64_t id, int fd, std::uint32_t events, int op) {
+        epoll_event event{};
+        event.events = events;
+        event.data.u64 = id;
+        ::epoll_ctl(epollFd_, op, fd, &event);
+    }
+
+    //! Runs `command` on the I/O thread and waits for it (or runs it now if not started).
+    void runOnIoThread(std::function<void()> command) {
+        if (!ioThread_.joinable() || std::this_thread::get_id() == ioThread_.get_id()) {
+            command();
+            return;
+        }
+        auto done = std::make_shared<std::promise<void>>();
+        auto finished = done->get_future();
+        mailbox_->post({0, Posted::Kind::Command, {}, false, {}, [command, done] {
+                            command();
+                            done->set_value();
+                        }});
+        finished.wait_for(std::chrono::seconds(5));
+    }
+
+    // --- the I/O thread ------------------------------------------------------------------
+
+    void loop() {
+        std::vector<epoll_event> events(512);
+        auto nextSweep = Clock::now() + kSweepEvery;
+        while (!stopLoop_) {
+            const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(nextSweep - Clock::now());
+            const int ready = ::epoll_wait(epollFd_, events.data(), static_cast<int>(events.size()),
+                                           static_cast<int>(std::max<std::int64_t>(0, wait.count())));
+            for (int i = 0; i < ready; ++i) {
+                const auto id = events[i].data.u64;
+                if (id == kListenerId) acceptAll();
+                else if (id == kWakeId) drainMailbox();
+                else onReady(id, events[i].events);
+            }
+            if (Clock::now() >= nextSweep) {
+                sweep();
+                nextSweep = Clock::now() + kSweepEvery;
+            }
+        }
+        flushBeforeStop();
+        std::vector<std::uint64_t> all;
+        for (const auto& [id, connection] : connections_) all.push_back(id);
+        for (const auto id : all) close(*find(id));
+    }
+
+    void acceptAll() {
+        for (int accepted = 0; accepted < 256 && listenFd_ >= 0; ++accepted) {
+            sockaddr_storage peer{};
+            socklen_t length = sizeof peer;
+            const int fd = ::accept4(listenFd_, reinterpret_cast<sockaddr*>(&peer), &length,
+                                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) {
+                if (errno == EMFILE || errno == ENFILE) {
+                    // Out of descriptors: the backlog waits until some close, instead of
+                    // the listener waking this thread in a loop.
+                    watch(kListenerId, listenFd_, 0, EPOLL_CTL_MOD);
+                    listenerPaused_ = true;
+                }
+                return;
+            }
+            admit(fd, peer);
+        }
+    }
+
+    void admit(int fd, const sockaddr_storage& peer) {
+        std::string address = "unix";
+        unsigned short clientPort = 0;
+        if (peer.ss_family == AF_INET) {
+            const auto& in = reinterpret_cast<const sockaddr_in&>(peer);
+            address.assign(reinterpret_cast<const char*>(&in.sin_addr), sizeof in.sin_addr);
+            clientPort = ntohs(in.sin_port);
+        } else if (peer.ss_family == AF_INET6) {
+            const auto& in6 = reinterpret_cast<const sockaddr_in6&>(peer);
+            address.assign(reinterpret_cast<const char*>(&in6.sin6_addr), sizeof in6.sin6_addr);
+            clientPort = ntohs(in6.sin6_port);
+        }
+        auto& fromAddress = perAddress_[address];
+        if (connections_.size() >= options_.maxConnections ||
+            fromAddress >= options_.maxConnectionsPerAddress) {
+            const Bytes& answer = connections_.size() >= options_.maxConnections ? tooMany_ : tooManyFromAddress_;
+            [[maybe_unused]] const auto sent = ::send(fd, answer->data(), answer->size(), MSG_NOSIGNAL);
+            ::close(fd);
+            if (fromAddress == 0) perAddress_.erase(address);
+            return;
+        }
+        ++fromAddress;
+        if (peer.ss_family != AF_UNIX) {
+            const int on = 1;  // answers are written whole; waiting to coalesce only adds latency
+            ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+        }
+        const std::uint64_t id = nextId_++;
+        auto connection = std::make_unique<Connection>(id, fd, limits_);
+        connection->address = std::move(address);
+        connection->clientPort = clientPort;
+        connection->deadline = Clock::now() + options_.idleTimeout;
+        connection->watching = EPOLLIN | EPOLLRDHUP;
+        watch(id, fd, connection->watching, EPOLL_CTL_ADD);
+        connections_.emplace(id, std::move(connection));
+        ++connectionCount_;
+    }
+
+    Connection* find(std::uint64_t id) {
+        const auto it = connections_.find(id);
+        return it == connections_.end() ? nullptr : it->second.get();
+    }
+
+    void close(Connection& connection) {
+        ::epoll_ctl(epollFd_, EPOLL_CTL_DEL, connection.fd, nullptr);
+        ::close(connection.fd);
+        if (connection.stream) connection.stream->closed();
+        markInProgress(connection, false);
+        if (auto it = perAddress_.find(connection.address); it != perAddress_.end() && --it->second == 0)
+            perAddress_.erase(it);
+        --connectionCount_;
+        if (listenerPaused_ && listenFd_ >= 0) {
+            watch(kListenerId, listenFd_, EPOLLIN, EPOLL_CTL_MOD);
+            listenerPaused_ = false;
+        }
+        connections_.erase(connection.id);  // last: `connection` is gone after this
+    }
+
+    void onReady(std::uint64_t id, std::uint32_t events) {
+        Connection* connection = find(id);
+        if (!connection) return;
+        if (events & EPOLLERR) return close(*connection);
+        if (events & EPOLLOUT) {
+            if (!flush(*connection)) return;
+            // Requests held back while answers piled up go on once those are read.
+            if (connection->phase == Phase::Reading && !(events & EPOLLIN)) return advance(*connection);
+        }
+        if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
+            if (connection->phase == Phase::Reading) {
+                receive(*connection);
+            } else if (connection->phase == Phase::Streaming || (events & EPOLLHUP)) {
+                // An event stream's reader never sends more: this is it hanging up.
+                close(*connection);
+            }
+        }
+    }
+
+    //! Reads what the client sent and acts on the requests it completes.
+    void receive(Connection& connection) {
+        char buffer[65536];
+        for (int reads = 0; reads < 4; ++reads) {
+            const ssize_t n = ::recv(connection.fd, buffer, sizeof buffer, 0);
+            if (n == 0) {
+                connection.peerDone = true;  // no more requests; answer what came whole
+                break;
+            }
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+                if (errno == EINTR) continue;
+                return close(connection);
+            }
+            connection.parser.feed(std::string_view(buffer, static_cast<std::size_t>(n)));
+            if (connection.parser.state() != RequestParser::State::Partial) break;
+            if (static_cast<std::size_t>(n) < sizeof buffer) break;
+        }
+        advance(connection);
+    }
+
+    //! Acts on what the parser holds (a request begun, whole or refused), one request at a
+    //! time, then writes what is ready.
+    void advance(Connection& connection) {
+        while (connection.phase == Phase::Reading && !connection.closeWhenSent) {
+            if (connection.parser.takeContinueWanted()) {
+                append(connection, bytesOf("HTTP/1.1 100 Continue\r\n\r\n"), false);
+            }
+            const auto state = connection.parser.state();
+            if (state == RequestParser::State::Idle) break;
+            if (state == RequestParser::State::Partial) {
+                if (!connection.requestBegun) {
+                    connection.requestBegun = true;
+                    connection.deadline = Clock::now() + options_.requestTimeout;
+                    markInProgress(connection, true);
+                }
+                break;
+            }
+            if (state == RequestParser::State::Refused) {
+                const auto answer = router_.refuse(connection.parser.partial(), connection.parser.refusal());
+                answerNow(connection, answer, connection.parser.partial(), false);
+                break;
+            }
+            if (connection.outBytes >= kMaxUnsentAnswers) break;  // goes on once they are read
+            dispatch(connection, connection.parser.take());
+        }
+        if (connection.peerDone && connection.phase == Phase::Reading) connection.closeWhenSent = true;
+        flush(connection);
+    }
+
+    void dispatch(Connection& connection, IncomingRequest request) {
+        markInProgress(connection, true);
+        connection.phase = Phase::Handling;
+        connection.requestBegun = false;
+        request.clientPort = connection.clientPort;
+        request.serverPort = serverPort_;
+        const RouteLane lane = router_.laneOf(request);
+        if (lane == RouteLane::OnIoThread) {
+            const HttpResponse answer = router_.handle(request);
+            return answerNow(connection, answer, request, wantsKeepAlive(request));
+        }
+        {
+            std::unique_lock lock(queueMutex_);
+            if (queue_.size() < options_.maxQueued) {
+                Task task{connection.id, std::move(request)};
+                if (lane == RouteLane::QueuedFirst) queue_.push_front(std::move(task));
+                else queue_.push_back(std::move(task));
+                lock.unlock();
+                queueReady_.notify_one();
+                return;
+            }
+        }
+        HttpResponse busy = router_.refuse(
+            request, ApiError(503, {"overloaded",
+                                    "agent-host has " + std::to_string(options_.maxQueued) +
+                                        " requests waiting for a thread",
+                                    "retry shortly; raise http.threads if this lasts"}));
+        busy.headers["Retry-After"] = "1";
+        answerNow(connection, busy, request, wantsKeepAlive(request));
+    }
+
+    //! Answers on the I/O thread itself (probes, refusals): never a stream.
+    void answerNow(Connection& connection, const HttpResponse& answer, const IncomingRequest& request,
+                   bool keepAlive) {
+        keepAlive = keepAlive && !answer.close && !answer.stream;
+        answered(connection, bytesOf(serialize(answer, request.isHead(), keepAlive,
+                                               request.version == "HTTP/1.0")),
+                 keepAlive, nullptr);
+    }
+
+    //! The answer to the connection's request is ready: it is queued, and the connection
+    //! then streams, reads its next request or closes once it is sent.
+    void answered(Connection& connection, Bytes bytes, bool keepAlive, std::shared_ptr<StreamSink> stream) {
+        markInProgress(connection, false);
+        append(connection, std::move(bytes), false);
+        if (stream) {
+            connection.phase = Phase::Streaming;
+            connection.stream = std::move(stream);
+        } else {
+            enterReading(connection, keepAlive && !connection.peerDone);
+        }
+    }
+
+    void markInProgress(Connection& connection, bool inProgress) {
+        if (connection.inProgress == inProgress) return;
+        connection.inProgress = inProgress;
+        if (inProgress) ++requestsInProgress_;
+        else --requestsInProgress_;
+    }
+
+    void enterReading(Connection& connection, bool keepAlive) {
+        connection.phase = Phase::Reading;
+        connection.closeWhenSent = !keepAlive;
+        connection.stream.reset();
+        connection.deadline = Clock::now() + options_.idleTimeout;
+        if (keepAlive) connection.parser.resume();
+    }
+
+    void append(Connection& connection, Bytes bytes, bool streamed) {
+        if (connection.out.empty()) connection.lastProgress = Clock::now();
+        connection.outBytes += bytes->size();
+        connection.out.push_back({std::move(bytes), 0, streamed});
+    }
+
+    //! Writes what it can; false when the connection closed (it is gone then).
+    bool flush(Connection& connection) {
+        while (!connection.out.empty()) {
+            iovec pieces[64];
+            int count = 0;
+            for (auto it = connection.out.begin(); it != connection.out.end() && count < 64; ++it, ++count) {
+                pieces[count].iov_base = const_cast<char*>(it->bytes->data() + it->offset);
+                pieces[count].iov_len = it->bytes->size() - it->offset;
+            }
+            msghdr message{};
+            message.msg_iov = pieces;
+            message.msg_iovlen = static_cast<std::size_t>(count);
+            const ssize_t n = ::sendmsg(connection.fd, &message, MSG_NOSIGNAL);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+                close(connection);
+                return false;
+            }
+            connection.lastProgress = Clock::now();
+            connection.outBytes -= static_cast<std::size_t>(n);
+            std::size_t left = static_cast<std::size_t>(n);
+            while (left > 0) {
+                Segment& front = connection.out.front();
+                const std::size_t take = std::min(left, front.bytes->size() - front.offset);
+                front.offset += take;
+                left -= take;
+                if (front.streamed && connection.stream) connection.stream->sent(take);
+                if (front.offset == front.bytes->size()) connection.out.pop_front();
+            }
+        }
+        if (connection.out.empty() && connection.closeWhenSent) {
+            close(connection);
+            return false;
+        }
+        rewatch(connection);
+        return true;
+    }
+
+    void rewatch(Connection& connection) {
+        std::uint32_t wanted = 0;
+        switch (connection.phase) {
+            case Phase::Reading:
+                if (!connection.closeWhenSent && !connection.peerDone &&
+                    connection.outBytes < kMaxUnsentAnswers)
+                    wanted = EPOLLIN | EPOLLRDHUP;
+                break;
+            case Phase::Handling: break;
+            case Phase::Streaming: wanted = EPOLLRDHUP; break;
+        }
+        if (!connection.out.empty()) wanted |= EPOLLOUT;
+        if (wanted != connection.watching) {
+            connection.watching = wanted;
+            watch(connection.id, connection.fd, wanted, EPOLL_CTL_MOD);
+        }
+    }
+
+    void drainMailbox() {
+        std::uint64_t count = 0;
+        [[maybe_unused]] const auto read = ::read(wakeFd_, &count, sizeof count);
+        for (auto& posted : mailbox_->takeAll()) {
+            if (posted.kind == Posted::Kind::Command) {
+                posted.command();
+                continue;
+            }
+            Connection* connection = find(posted.connection);
+            if (!connection) {
+                if (posted.stream) posted.stream->closed();
+                continue;
+            }
+            switch (posted.kind) {
+                case Posted::Kind::Answer:
+                    answered(*connection, std::move(posted.bytes), posted.keepAlive, std::move(posted.stream));
+                    if (connection->phase == Phase::Reading) advance(*connection);  // pipelined requests
+                    else flush(*connection);
+                    break;
+                case Posted::Kind::Data:
+                    if (connection->phase != Phase::Streaming) break;
+                    append(*connection, std::move(posted.bytes), true);
+                    flush(*connection);
+                    break;
+                case Posted::Kind::End:
+                    if (connection->phase != Phase::Streaming) break;
+                    append(*connection, bytesOf("0\r\n\r\n"), false);
+                    enterReading(*connection, !connection->peerDone);
+                    advance(*connection);
+                    break;
+                case Posted::Kind::Close: close(*connection); break;
+                case Posted::Kind::Command: break;
+            }
+        }
+    }
+
+    //! Enforces the deadlines: idle connections close, unfinished requests get 408, and
+    //! readers that take nothing for `stallTimeout` are dropped.
+    void sweep() {
+        const auto now = Clock::now();
+        std::vector<std::uint64_t> expired;
+        for (const auto& [id, connection] : connections_) {
+            const bool stalled = !connection->out.empty() && now - connection->lastProgress > options_.stallTimeout;
+            const bool late = connection->phase == Phase::Reading && now > connection->deadline &&
+                              connection->out.empty();
+            if (stalled || late) expired.push_back(id);
+        }
+        for (const auto id : expired) {
+            Connection& connection = *find(id);
+            if (connection.phase == Phase::Reading && connection.requestBegun && connection.out.empty()) {
+                const auto answer = router_.refuse(
+                    connection.parser.partial(),
+                    ApiError(408, {"request_timeout",
+                                   "the request did not arrive whole within " +
+                                       std::to_string(options_.requestTimeout.count()) + " ms",
+                                   "send the headers and body at once; raise http.request_timeout_ms "
+                                   "(AW_HTTP_REQUEST_TIMEOUT_MS) for slow links"}));
+                answerNow(connection, answer, connection.parser.partial(), false);
+                flush(connection);
+            } else {
+                close(connection);
+            }
+        }
+    }
+
+    //! Stopping: what is already answered gets a moment to go out, then all close.
+    void flushBeforeStop() {
+        for (auto& [id, connection] : connections_) connection->closeWhenSent = true;
+        while (Clock::now() < flushUntil_) {
+            bool pending = false;
+            for (const auto& [id, connection] : connections_) pending = pending || !connection->out.empty();
+            if (!pending) break;
+            epoll_event events[64];
+            const int ready = ::epoll_wait(epollFd_, events, 64, 20);
+            for (int i = 0; i < ready; ++i) {
+                if (Connection* connection = find(events[i].data.u64); connection && (events[i].events & EPOLLOUT))
+                    flush(*connection);
+            }
+        }
+    }
+
+    // --- the handler threads -------------------------------------------------------------
+
+    void work() {
+        while (true) {
+            Task task;
+            {
+                std::unique_lock lock(queueMutex_);
+                queueReady_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+                if (stopping_) return;
+                task = std::move(queue_.front());
+                queue_.pop_front();
+            }
+            serve(task);
+        }
+    }
+
+    void serve(Task& task) {
+        const IncomingRequest& request = task.request;
+        HttpResponse answer = router_.handle(task.request);
+        const bool keepAlive = wantsKeepAlive(request) && !answer.close;
+        Bytes head = bytesOf(serialize(answer, request.isHead(), keepAlive, request.version == "HTTP/1.0"));
+        if (!answer.stream || request.isHead()) {
+            // A HEAD gets a stream's headers and no stream.
+            mailbox_->post({task.connection, Posted::Kind::Answer, std::move(head), keepAlive, {}, {}});
+            return;
+        }
+        auto sink = std::make_shared<StreamSink>(mailbox_, task.connection, options_.streamBufferBytes);
+        // Posted before the stream can write, so the headers go out first.
+        mailbox_->post({task.connection, Posted::Kind::Answer, std::move(head), true, sink, {}});
+        try {
+            answer.stream(sink);
+        } catch (const std::exception&) {
+            sink->end();
+        }
+    }
+
+    Router& router_;
+    int listenFd_;
+    HttpServerOptions options_;
+    RequestLimits limits_;
+    unsigned short serverPort_ = 0;
+    int epollFd_ = -1;
+    int wakeFd_ = -1;
+    std::shared_ptr<Mailbox> mailbox_;
+    Bytes tooMany_;
+    Bytes tooManyFromAddress_;
+
+    // The I/O thread's own.
+    std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> connections_;
+    std::unordered_map<std::string, std::size_t> perAddress_;
+    std::uint64_t nextId_ = 2;
+    bool listenerPaused_ = false;
+    Clock::time_point flushUntil_;
+
+    std::atomic<std::size_t> connectionCount_{0};
+    std::atomic<int> requestsInProgress_{0};
+    std::atomic<bool> running_{false};
+    std::atomic<bool> stopLoop_{false};
+    std::thread ioThread_;
+
+    std::mutex queueMutex_;
+    std::condition_variable queueReady_;
+    std::deque<Task> queue_;
+    bool stopping_ = false;
+    std::vector<std::thread> workers_;
+};
+
+HttpServer::HttpServer(Router& router, int listeningFd, HttpServerOptions options)
+    : impl_(std::make_unique<Impl>(router, listeningFd, options)) {}
+HttpServer::~HttpServer() = default;
+void HttpServer::start() { impl_->start(); }
+void HttpServer::stopAccepting() { impl_->stopAccepting(); }
+void HttpServer::stop(std::chrono::milliseconds flushFor) { impl_->stop(flushFor); }
+std::size_t HttpServer::openConnections() const { return impl_->openConnections(); }
+int HttpServer::requestsInProgress() const { return impl_->requestsInProgress(); }
+
+int listenTcp(const std::string& host, unsigned short port, int backlog) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+    addrinfo* found = nullptr;
+    const std::string service = std::to_string(port);
+    if (const int error = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); error != 0) {
+        throw std::system_error(EINVAL, std::generic_category(),
+                                "cannot resolve '" + host + "': " + ::gai_strerror(error));
+    }
+    std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, ::freeaddrinfo);
+    const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) throw systemError("cannot create a socket");
+    const int on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (::bind(fd, found->ai_addr, found->ai_addrlen) != 0 || ::listen(fd, backlog) != 0) {
+        const auto error = systemError("cannot listen on " + host + ":" + service);
+        ::close(fd);
+        throw error;
+    }
+    return fd;
+}
+
+int listenUnix(const std::string& path, int backlog) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.size() >= sizeof address.sun_path) {
+        throw std::system_error(ENAMETOOLONG, std::generic_category(), "socket path too long: " + path);
+    }
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    std::error_code ignored;
+    std::filesystem::remove(path, ignored);  // a stale socket of a previous life
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) throw systemError("cannot create a unix socket");
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::chmod(path.c_str(), 0600) != 0 || ::listen(fd, backlog) != 0) {
+        const auto error = systemError("cannot listen on unix://" + path);
+        ::close(fd);
+        throw error;
+    }
+    return fd;
+}
+
+unsigned short boundPort(int listeningFd) {
+    sockaddr_storage local{};
+    socklen_t length = sizeof local;
+    if (::getsockname(listeningFd, reinterpret_cast<sockaddr*>(&local), &length) != 0) return 0;
+    if (local.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in&>(local).sin_port);
+    if (local.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6&>(local).sin6_port);
+    return 0;
+}
+
+}  // namespace aw
