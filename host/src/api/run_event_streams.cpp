@@ -17,11 +17,11 @@ struct RunEventStreams::Slot {
 
 namespace {
 
-ResponseStream::Chunk frameOf(const StoredEvent& event) {
+std::string frameOf(const StoredEvent& event) {
     std::string text = "id: " + std::to_string(event.seq) + "\nevent: " + event.type + "\ndata: ";
     text += event.toJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     text += "\n\n";
-    return ResponseStream::chunk(text);
+    return text;
 }
 
 }  // namespace
@@ -189,17 +189,28 @@ void RunEventStreams::deliverNew(const std::string& runId, std::vector<Subscribe
         for (const auto& subscriber : subscribers) from = std::min(from, subscriber.last);
         const auto events = store_.events(runId, from, options_.readBatch);
         if (events.empty()) return;
-        std::vector<ResponseStream::Chunk> frames;
+        std::vector<std::string> frames;
         frames.reserve(events.size());
         for (const auto& event : events) frames.push_back(frameOf(event));
+        // Subscribers that have had the same events get the same bytes: one chunk for all of
+        // them, framed once (usually every subscriber is at the same place).
+        std::map<std::size_t, ResponseStream::Chunk> chunkFrom;
         const auto now = Clock::now();
         for (auto& subscriber : subscribers) {
-            for (std::size_t i = 0; i < events.size(); ++i) {
-                if (events[i].seq <= subscriber.last) continue;
-                if (!subscriber.stream->write(frames[i])) break;
-                subscriber.last = events[i].seq;
-                subscriber.lastWrite = now;
+            const auto first = static_cast<std::size_t>(
+                std::upper_bound(events.begin(), events.end(), subscriber.last,
+                                 [](std::int64_t seq, const StoredEvent& event) { return seq < event.seq; }) -
+                events.begin());
+            if (first == events.size()) continue;
+            auto& chunk = chunkFrom[first];
+            if (!chunk) {
+                std::string text;
+                for (std::size_t i = first; i < frames.size(); ++i) text += frames[i];
+                chunk = ResponseStream::chunk(text);
             }
+            if (!subscriber.stream->write(chunk)) continue;
+            subscriber.last = events.back().seq;
+            subscriber.lastWrite = now;
         }
         std::erase_if(subscribers, [](const Subscriber& s) { return !s.stream->open(); });
         if (events.size() < options_.readBatch) return;

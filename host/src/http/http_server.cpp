@@ -337,13 +337,14 @@ private:
         while (!stopLoop_) {
             const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(nextSweep - Clock::now());
             const int ready = ::epoll_wait(epollFd_, events.data(), static_cast<int>(events.size()),
-                                           static_cast<int>(std::max<std::int64_t>(0, wait.count())));
+                                           pending_.empty() ? static_cast<int>(std::max<std::int64_t>(0, wait.count())) : 0);
             for (int i = 0; i < ready; ++i) {
                 const auto id = events[i].data.u64;
                 if (id == kListenerId) acceptAll();
-                else if (id == kWakeId) drainMailbox();
+                else if (id == kWakeId) takeMail();
                 else onReady(id, events[i].events);
             }
+            handleMail();
             if (Clock::now() >= nextSweep) {
                 sweep();
                 nextSweep = Clock::now() + kSweepEvery;
@@ -631,10 +632,20 @@ private:
         }
     }
 
-    void drainMailbox() {
+    void takeMail() {
         std::uint64_t count = 0;
         [[maybe_unused]] const auto read = ::read(wakeFd_, &count, sizeof count);
-        for (auto& posted : mailbox_->takeAll()) {
+        for (auto& posted : mailbox_->takeAll()) pending_.push_back(std::move(posted));
+    }
+
+    //! Works through what other threads posted, a few milliseconds at a time: a fan-out to
+    //! thousands of streams never keeps this thread from new requests (and /health) for long.
+    void handleMail() {
+        constexpr auto kSlice = std::chrono::milliseconds(2);
+        const auto until = Clock::now() + kSlice;
+        while (!pending_.empty() && Clock::now() < until) {
+            Posted posted = std::move(pending_.front());
+            pending_.pop_front();
             if (posted.kind == Posted::Kind::Command) {
                 posted.command();
                 continue;
@@ -653,7 +664,8 @@ private:
                 case Posted::Kind::Data:
                     if (connection->phase != Phase::Streaming) break;
                     append(*connection, std::move(posted.bytes), true);
-                    flush(*connection);
+                    // Already waiting for the socket to drain: EPOLLOUT writes it with the rest.
+                    if (connection->out.size() == 1) flush(*connection);
                     break;
                 case Posted::Kind::End:
                     if (connection->phase != Phase::Streaming) break;
@@ -761,6 +773,7 @@ private:
 
     // The I/O thread's own.
     std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> connections_;
+    std::deque<Posted> pending_;  //!< posted work not handled yet
     std::unordered_map<std::string, std::size_t> perAddress_;
     std::uint64_t nextId_ = 2;
     bool listenerPaused_ = false;
