@@ -34,7 +34,10 @@ std::optional<RawResponse> ask(RawConnection& connection, const std::string& pat
 }
 
 TEST_F(AgentHostConnections, ThreeHundredKeptAliveClientsAreAllAnswered) {
-    AgentHost host(defaultLaunch(data_.path().string()));  // 16 handler threads by default
+    auto launch = defaultLaunch(data_.path().string());  // 16 handler threads by default
+    // Kept alive for as long as the test may take on a loaded machine (5 s by default).
+    launch.env["AW_HTTP_IDLE_TIMEOUT_MS"] = "120000";
+    AgentHost host(launch);
     std::vector<RawConnection> clients;
     for (int i = 0; i < 300; ++i) clients.emplace_back(host.port());
     // Every client asks at once and holds its connection: with a thread per connection,

@@ -56,17 +56,19 @@ void RawConnection::shrinkReceiveBuffer() {
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
 }
 
-bool RawConnection::fill(Clock::time_point deadline) {
+int RawConnection::readSome(Clock::time_point deadline) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return false;
+    if (left.count() <= 0) return -1;
     pollfd watched{fd_, POLLIN, 0};
-    if (::poll(&watched, 1, static_cast<int>(left.count())) <= 0) return false;
+    if (::poll(&watched, 1, static_cast<int>(left.count())) <= 0) return -1;
     char chunk[65536];
     const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-    if (n <= 0) return false;
+    if (n <= 0) return 0;
     buffer_.append(chunk, static_cast<std::size_t>(n));
-    return true;
+    return static_cast<int>(n);
 }
+
+bool RawConnection::fill(Clock::time_point deadline) { return readSome(deadline) > 0; }
 
 std::optional<std::string> RawConnection::line(Clock::time_point deadline) {
     while (true) {
@@ -139,16 +141,9 @@ bool RawConnection::readUntil(std::string_view text, std::chrono::milliseconds t
 
 bool RawConnection::waitClosed(std::chrono::milliseconds timeout) {
     const auto deadline = Clock::now() + timeout;
-    while (true) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-        if (left.count() <= 0) return false;
-        pollfd watched{fd_, POLLIN, 0};
-        if (::poll(&watched, 1, static_cast<int>(left.count())) <= 0) return false;
-        char chunk[65536];
-        const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-        if (n <= 0) return true;
-        buffer_.append(chunk, static_cast<std::size_t>(n));
-    }
+    int got = 1;
+    while (got > 0) got = readSome(deadline);
+    return got == 0;
 }
 
 }  // namespace aw::test

@@ -44,6 +44,9 @@ public:
     const std::string& received() const { return buffer_; }
 
 private:
+    //! Reads more into buffer_: the bytes read, 0 when the connection closed (or failed),
+    //! -1 when `deadline` passed first.
+    int readSome(std::chrono::steady_clock::time_point deadline);
     //! Reads more into buffer_; false on close, error or timeout.
     bool fill(std::chrono::steady_clock::time_point deadline);
     std::optional<std::string> line(std::chrono::steady_clock::time_point deadline);

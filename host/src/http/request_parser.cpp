@@ -110,15 +110,10 @@ RequestParser::State RequestParser::parse() {
                 }
                 break;
             }
-            case Step::Body: {
-                const std::size_t take = std::min(bodyLeft_, buffer_.size() - consumed_);
-                request_.body.append(buffer_, consumed_, take);
-                consumed_ += take;
-                bodyLeft_ -= take;
-                if (bodyLeft_ > 0) return state_;
+            case Step::Body:
+                if (!takeBody()) return state_;
                 state_ = State::Complete;
                 return state_;
-            }
             case Step::ChunkSize: {
                 const auto line = nextLine();
                 if (!line) {
@@ -148,15 +143,10 @@ RequestParser::State RequestParser::parse() {
                 headStart_ = consumed_;  // trailers count against the header limit
                 break;
             }
-            case Step::ChunkData: {
-                const std::size_t take = std::min(bodyLeft_, buffer_.size() - consumed_);
-                request_.body.append(buffer_, consumed_, take);
-                consumed_ += take;
-                bodyLeft_ -= take;
-                if (bodyLeft_ > 0) return state_;
+            case Step::ChunkData:
+                if (!takeBody()) return state_;
                 step_ = Step::ChunkEnd;
                 break;
-            }
             case Step::ChunkEnd: {
                 const auto line = nextLine();
                 if (!line) {
@@ -185,6 +175,14 @@ RequestParser::State RequestParser::parse() {
             }
         }
     }
+}
+
+bool RequestParser::takeBody() {
+    const std::size_t take = std::min(bodyLeft_, buffer_.size() - consumed_);
+    request_.body.append(buffer_, consumed_, take);
+    consumed_ += take;
+    bodyLeft_ -= take;
+    return bodyLeft_ == 0;
 }
 
 bool RequestParser::parseRequestLine(std::string_view line) {

@@ -51,6 +51,9 @@ private:
     bool parseRequestLine(std::string_view line);
     bool parseHeaderLine(std::string_view line);
     bool headersDone();
+    //! Moves buffered body bytes (of the body or the current chunk) into the request; true
+    //! once all `bodyLeft_` are there.
+    bool takeBody();
     //! The next CRLF- (or LF-) ended line from the buffer, if whole.
     std::optional<std::string_view> nextLine();
 
