@@ -35,7 +35,7 @@ std::optional<RawResponse> ask(RawConnection& connection, const std::string& pat
 
 TEST_F(AgentHostConnections, ThreeHundredKeptAliveClientsAreAllAnswered) {
     auto launch = defaultLaunch(data_.path().string());  // 16 handler threads by default
-    // Kept alive for as long as the test may take on a loaded machine (5 s by default).
+    // Kept alive for as long as the test may take on a loaded machine (10 s by default).
     launch.env["AW_HTTP_IDLE_TIMEOUT_MS"] = "120000";
     AgentHost host(launch);
     std::vector<RawConnection> clients;

@@ -30,7 +30,9 @@ struct HttpServerOptions {
     std::size_t maxQueued = 4096;     //!< requests waiting for a handler thread
     std::size_t maxHeaderBytes = 16 * 1024;
     std::chrono::milliseconds requestTimeout{30000};  //!< first byte -> whole request
-    std::chrono::milliseconds idleTimeout{5000};      //!< a connection waiting for a request
+    //! A connection waiting for a request. Above Poco clients' 8 s keep-alive, so our own
+    //! clients (the executors' callbacks) never send on a connection the host is closing.
+    std::chrono::milliseconds idleTimeout{10000};
     std::size_t maxConnections = 20000;
     std::size_t maxConnectionsPerAddress = 4096;
     std::size_t streamBufferBytes = 1024 * 1024;  //!< unsent bytes of a stream before its reader is dropped
