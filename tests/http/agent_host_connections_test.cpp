@@ -111,13 +111,11 @@ TEST_F(AgentHostConnections, OneAddressCannotTakeEveryConnection) {
     EXPECT_NE(refused->body.find("too_many_connections"), std::string::npos) << refused->body;
     EXPECT_NE(refused->body.find("AW_HTTP_MAX_CONNECTIONS_PER_ADDRESS"), std::string::npos);
     held.clear();
-    bool admitted = false;
-    for (int i = 0; i < 100 && !admitted; ++i) {  // the host sees the closes soon after
+    EXPECT_TRUE(eventually([&] {  // the host sees the closes soon after
         RawConnection again(host.port());
         const auto health = ask(again, "/health");
-        admitted = health && health->status == 200;
-    }
-    EXPECT_TRUE(admitted);
+        return health && health->status == 200;
+    })) << "a connection was refused after the others closed";
 }
 
 }  // namespace

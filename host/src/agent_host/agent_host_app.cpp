@@ -88,7 +88,7 @@ constexpr FlagSpec kFlags[] = {
 //! Stops serving in the order that keeps shutdown prompt: requests first, then work; the
 //! caller's runtime (the workers' executors) goes after this returns.
 void shutDown(HttpServer& server, Router& router, Maintenance& maintenance, RunEngine& engine,
-              EventHub& hub, RunEventStreams& streams) {
+              RunEventStreams& streams) {
     // 1. No new requests. The listener stops accepting and its socket closes: left open, it
     //    let the kernel complete connections nobody would accept, and clients hung for the
     //    whole shutdown instead of being refused. Connections already open get 503.
@@ -102,7 +102,6 @@ void shutDown(HttpServer& server, Router& router, Maintenance& maintenance, RunE
     logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "runs stopped",
               nlohmann::json::object());
     // 3. Requests in flight get a bound to finish (event streams end now), then are cut.
-    hub.close();
     streams.close();
     const auto deadline = std::chrono::steady_clock::now() + kRequestDrain;
     while (server.requestsInProgress() > 0 && std::chrono::steady_clock::now() < deadline) {
@@ -362,7 +361,7 @@ int AgentHostApp::serve(const HostConfig& config) {
 
     waitForTerminationRequest();
     logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "shutting down", nlohmann::json::object());
-    shutDown(server, router, maintenance, engine, hub, streams);
+    shutDown(server, router, maintenance, engine, streams);
     // Only now, as the objects above go in reverse order, the workers' executors stop
     // (LocalWorkerRuntime's destructor), then the providers and the database.
     logFields(hostLogger(), Poco::Message::PRIO_INFORMATION, "stopping workers",

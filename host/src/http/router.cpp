@@ -13,7 +13,11 @@
 namespace aw {
 namespace {
 
-Poco::Logger& logger() { return Poco::Logger::get("http"); }
+//! Looked up once: Poco::Logger::get takes a process-wide lock.
+Poco::Logger& logger() {
+    static Poco::Logger& http = Poco::Logger::get("http");
+    return http;
+}
 
 std::vector<std::string> segments(const std::string& path) {
     std::vector<std::string> parts;
