@@ -154,7 +154,15 @@ BufferedLineChannel::BufferedLineChannel(int fd, std::size_t flushBytes,
                                          std::chrono::milliseconds flushInterval)
     : fd_(fd),
       flushBytes_(flushBytes),
-      flusher_([this, flushInterval] { flushEvery(flushInterval); }) {}
+      flusher_([this, flushInterval] { flushEvery(flushInterval); }) {
+    // Room for a full buffer and its last line in both buffers (flush() swaps them), so
+    // appending under bufferMutex_, which every request's thread takes, does not reallocate
+    // and copy what is already buffered.
+    std::lock_guard writing(writeMutex_);
+    std::lock_guard lock(bufferMutex_);
+    buffer_.reserve(flushBytes_ + 4096);
+    writing_.reserve(flushBytes_ + 4096);
+}
 
 BufferedLineChannel::~BufferedLineChannel() {
     close();
@@ -176,12 +184,14 @@ void BufferedLineChannel::log(const Poco::Message& msg) {
 
 void BufferedLineChannel::flush() {
     std::lock_guard writing(writeMutex_);
-    std::string out;
     {
         std::lock_guard lock(bufferMutex_);
-        out.swap(buffer_);
+        // The two buffers trade places and keep their capacity: the next lines go into the
+        // room the last write left.
+        writing_.swap(buffer_);
     }
-    writeAll(fd_, out);
+    writeAll(fd_, writing_);
+    writing_.clear();
 }
 
 void BufferedLineChannel::close() {
