@@ -14,7 +14,8 @@
 # outside the source tree, and builds agent-host and aw_queue_bench.
 # Environment: BENCH_DURATION (10s), BENCH_THREADS (2), BENCH_CONNECTIONS (32): wrk's, the
 # same for both sides; BENCH_CLIENTS (1000); BENCH_QUEUE_JOBS (5000);
-# AW_BENCH_PEERS_CACHE (~/.cache/agent-worker/bench-peers); any AW_* setting for the host.
+# AW_BENCH_PEERS_CACHE (~/.cache/agent-worker/bench-peers); AW_QUEUE_BENCH (another
+# aw_queue_bench binary, e.g. one built from another branch); any AW_* setting for the host.
 # Figures only; no assertions. It fails (non-zero, saying why) only when it cannot measure.
 set -euo pipefail
 
@@ -91,7 +92,7 @@ fi
 cmake --build "$build_dir" --target agent-host sql_files aw_queue_bench >/dev/null ||
     fail "the build failed (cmake --build $build_dir --target agent-host sql_files aw_queue_bench)"
 host_bin="$build_dir/bin/agent-host"
-queue_bench="$build_dir/tests/aw_queue_bench"
+queue_bench=${AW_QUEUE_BENCH:-$build_dir/tests/aw_queue_bench}
 
 # Both servers and the clients hold $clients connections each: more descriptors than the
 # usual 1,024.
