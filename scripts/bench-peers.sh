@@ -152,8 +152,9 @@ read -r host_run host_run_p99 host_run_failed <<<"$(measure "$host_url/v1/runs/$
 read -r peer_run peer_run_p99 peer_run_failed <<<"$(measure "$express_url/v1/runs/$BENCH_RUN_ID")"
 
 # How many of $clients clients at once, each on one kept-alive connection, get two answers.
+# Nothing printed (the clients could not run) leaves the cell empty rather than ending the run.
 answered() {
-    timeout 120 node "$cache/keepalive-clients.js" "$1/health" "$clients" 10 |
+    { timeout 120 node "$cache/keepalive-clients.js" "$1/health" "$clients" 10 || true; } |
         sed -n 's/^answered \([0-9]*\) of .*/\1/p'
 }
 say "$clients clients at once on kept-alive connections, agent-host then Express"
