@@ -168,6 +168,15 @@ read -r host_health host_health_p99 host_health_failed peer_health peer_health_p
 read -r host_run host_run_p99 host_run_failed peer_run peer_run_p99 peer_run_failed \
     <<<"$(pair "$host_url/v1/runs/$BENCH_RUN_ID" "$express_url/v1/runs/$BENCH_RUN_ID")"
 
+# ----- The access log: /health at information (a line per request) and at warning ----
+
+say "/health with the access log (information) and without it (warning), twice each"
+bench_start_host "$host_bin" "$work/host-warning" --log-level warning
+read -r log_on _ _ log_off _ _ <<<"$(pair "$host_url/health" "$BENCH_HOST_URL/health")"
+log_lines=$(grep -c '"msg":"request"' "$work/host-info/stderr.log" || true)
+
+# ----- Many clients at once (last: the connections it leaves behind are the servers' to drop)
+
 # How many of $clients clients at once, each on one kept-alive connection, get two answers.
 # Nothing printed (the clients could not run) leaves the cell empty rather than ending the run.
 answered() {
@@ -180,14 +189,7 @@ peer_answered=$(answered "$express_url")
 kill -TERM "$express_pid" 2>/dev/null || true
 wait "$express_pid" 2>/dev/null || true
 express_pid=
-
-# ----- The access log: /health at information (a line per request) and at warning ----
-
-say "/health with the access log (information) and without it (warning), twice each"
-bench_start_host "$host_bin" "$work/host-warning" --log-level warning
-read -r log_on _ _ log_off _ _ <<<"$(pair "$host_url/health" "$BENCH_HOST_URL/health")"
 bench_stop_hosts
-log_lines=$(grep -c '"msg":"request"' "$work/host-info/stderr.log" || true)
 
 # ----- The PostgreSQL queue: aw_queue_bench and graphile-worker on one cluster --------
 
