@@ -103,14 +103,25 @@ void appendTimestamp(std::string& out, std::int64_t unixMillis) {
     out += '"';
 }
 
-//! Appends the JSON line of `msg` with `fields` (none when null) to `out`.
-void appendJsonLine(std::string& out, const Poco::Message& msg, const nlohmann::json* fields) {
+//! A thread's line and the serializer that writes into it, kept from line to line: making a
+//! serializer (a locale lookup, two allocations) was a fair part of a short line's cost.
+struct LineWriter {
+    std::string line;
+    Serializer serializer{nlohmann::detail::output_adapter<char, std::string>(line), ' ',
+                          nlohmann::json::error_handler_t::replace};
+};
+
+//! The JSON line of `msg` with `fields` (none when null), in this thread's buffer: valid
+//! until the thread's next line, so callers copy it at once.
+const std::string& jsonLine(const Poco::Message& msg, const nlohmann::json* fields) {
     // The line as json::dump() writes an object, so the same bytes as when it was one: keys in
     // their sorted order (the object's std::map), fields replacing the four base keys of the
     // same name, compact, invalid UTF-8 replaced rather than thrown (a log line must never
-    // take the host down). One serializer appends every value straight onto `out`.
-    Serializer serializer(nlohmann::detail::output_adapter<char, std::string>(out), ' ',
-                          nlohmann::json::error_handler_t::replace);
+    // take the host down). The serializer appends every value straight onto the line.
+    thread_local LineWriter writer;
+    std::string& out = writer.line;
+    Serializer& serializer = writer.serializer;
+    out.clear();
     const std::string level = levelName(msg.getPriority());
     // "ts" has no text here: appendTimestamp writes it.
     const std::pair<std::string_view, const std::string*> base[] = {
@@ -146,6 +157,7 @@ void appendJsonLine(std::string& out, const Poco::Message& msg, const nlohmann::
     }
     baseUpTo(nullptr);
     out += '}';
+    return out;
 }
 
 }  // namespace
@@ -220,8 +232,7 @@ void JsonFormatter::format(const Poco::Message& msg, std::string& text) {
         text = msg.get(kLineParam);
         return;
     }
-    text.clear();
-    appendJsonLine(text, msg, nullptr);
+    text = jsonLine(msg, nullptr);
 }
 
 void configureJsonLogging(const std::string& level) {
@@ -256,9 +267,7 @@ void logFields(Poco::Logger& logger, Poco::Message::Priority priority, const std
                const nlohmann::json& fields) {
     if (!logger.is(priority)) return;
     Poco::Message msg(logger.name(), text, priority);
-    std::string line;
-    appendJsonLine(line, msg, &fields);
-    msg.set(kLineParam, line);
+    msg.set(kLineParam, jsonLine(msg, &fields));
     logger.log(msg);
 }
 
