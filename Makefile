@@ -2,12 +2,13 @@
 #   make run    install what is missing, build (Release), start agent-host on 127.0.0.1:8080
 #   make test   install what is missing, build, run every test suite through ctest
 #   make bench  benchmarks (figures only, no assertions)
+#   make bench-peers  agent-host beside Express and graphile-worker (from npm), one table
 BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps-run deps-test configure build run test bench clean format
+.PHONY: all deps-run deps-test configure build run test bench bench-peers clean format
 
 all: build
 
@@ -37,6 +38,10 @@ test: deps-test build
 
 bench: deps-run configure
 	@cmake --build $(BUILD_DIR) --parallel $(JOBS) --target bench
+
+# Installs the peers from npm and the Debian packages it drives (wrk, PostgreSQL) itself.
+bench-peers: deps-run configure
+	@scripts/bench-peers.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)

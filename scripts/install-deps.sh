@@ -2,6 +2,7 @@
 # Installs the Debian packages Agent Worker needs, and only those that are missing.
 #   scripts/install-deps.sh run    build + run the host (make run)
 #   scripts/install-deps.sh test   additionally what the test suites start (make test)
+#   scripts/install-deps.sh bench  additionally what scripts/bench-peers.sh drives (make bench-peers)
 # Idempotent: when everything is present it changes nothing and takes well under a second.
 set -euo pipefail
 
@@ -19,6 +20,9 @@ runtime_packages=(bubblewrap util-linux)
 # Tests start a throwaway PostgreSQL cluster (initdb, pg_ctl, run as the postgres user
 # via runuser from util-linux).
 test_packages=(postgresql util-linux)
+# The peer benchmark loads the servers with wrk, seeds and copies SQLite databases, checks
+# answers with curl and runs a throwaway cluster.
+bench_packages=(wrk sqlite3 curl postgresql util-linux)
 
 packages=("${build_packages[@]}" "${runtime_packages[@]}")
 # The agent CLIs come from npm (scripts/install-agent-clis.sh): runs need them, and so do the
@@ -28,8 +32,10 @@ if ! command -v npm >/dev/null; then
 fi
 if [[ "$purpose" == "test" ]]; then
   packages+=("${test_packages[@]}")
+elif [[ "$purpose" == "bench" ]]; then
+  packages+=("${bench_packages[@]}")
 elif [[ "$purpose" != "run" ]]; then
-  echo "usage: $0 run|test" >&2
+  echo "usage: $0 run|test|bench" >&2
   exit 2
 fi
 

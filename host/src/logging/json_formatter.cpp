@@ -9,14 +9,21 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
+#include <iterator>
+#include <string_view>
+#include <utility>
 
 namespace aw {
 namespace {
 
-// Poco 1.11 messages cannot enumerate their parameters, so fields travel as one JSON string.
-constexpr const char* kFieldsParam = "aw.fields";
+// logFields() builds the whole line once and hands it to the formatter in this parameter:
+// serialising the fields to a string that the formatter parsed back cost more than the rest
+// of a request's access log line together.
+constexpr const char* kLineParam = "aw.line";
 
 const char* levelName(Poco::Message::Priority priority) {
     switch (priority) {
@@ -53,13 +60,121 @@ Poco::AutoPtr<BufferedLineChannel>& currentChannel() {
     return channel;
 }
 
+using Serializer = nlohmann::detail::serializer<nlohmann::json>;
+
+//! What json::dump writes for `text` as a string, without a json value to hold it: the
+//! common case (printable ASCII without quote or backslash) as it is, anything else
+//! through the serializer, which escapes and replaces invalid UTF-8 as dump() does.
+void appendString(std::string& out, Serializer& serializer, std::string_view text) {
+    const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+        return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+    });
+    if (!plain) {
+        serializer.dump(nlohmann::json(std::string(text)), false, false, 0);
+        return;
+    }
+    out += '"';
+    out += text;
+    out += '"';
+}
+
+//! `"` isoUtcMillis(unixMillis) `"` onto `out`. Formatting the time (gmtime_r, snprintf) was
+//! most of the line's cost; a thread's lines mostly fall in the second of its previous one,
+//! so the "YYYY-MM-DDTHH:MM:SS." of that second is kept and only the milliseconds written.
+void appendTimestamp(std::string& out, std::int64_t unixMillis) {
+    thread_local std::int64_t cachedSecond = -1;
+    thread_local std::string cachedPrefix;
+    out += '"';
+    if (unixMillis < 0) {
+        out += isoUtcMillis(unixMillis);
+    } else {
+        if (unixMillis / 1000 != cachedSecond) {
+            const std::string full = isoUtcMillis(unixMillis);
+            cachedPrefix.assign(full, 0, full.size() - 4);  // all but "mmmZ"
+            cachedSecond = unixMillis / 1000;
+        }
+        const auto millis = static_cast<int>(unixMillis % 1000);
+        out += cachedPrefix;
+        out += static_cast<char>('0' + millis / 100);
+        out += static_cast<char>('0' + millis / 10 % 10);
+        out += static_cast<char>('0' + millis % 10);
+        out += 'Z';
+    }
+    out += '"';
+}
+
+//! A thread's line and the serializer that writes into it, kept from line to line: making a
+//! serializer (a locale lookup, two allocations) was a fair part of a short line's cost.
+struct LineWriter {
+    std::string line;
+    Serializer serializer{nlohmann::detail::output_adapter<char, std::string>(line), ' ',
+                          nlohmann::json::error_handler_t::replace};
+};
+
+//! The JSON line of `msg` with `fields` (none when null), in this thread's buffer: valid
+//! until the thread's next line, so callers copy it at once.
+const std::string& jsonLine(const Poco::Message& msg, const nlohmann::json* fields) {
+    // The line as json::dump() writes an object, so the same bytes as when it was one: keys in
+    // their sorted order (the object's std::map), fields replacing the four base keys of the
+    // same name, compact, invalid UTF-8 replaced rather than thrown (a log line must never
+    // take the host down). The serializer appends every value straight onto the line.
+    thread_local LineWriter writer;
+    std::string& out = writer.line;
+    Serializer& serializer = writer.serializer;
+    out.clear();
+    const std::string level = levelName(msg.getPriority());
+    // "ts" has no text here: appendTimestamp writes it.
+    const std::pair<std::string_view, const std::string*> base[] = {
+        {"level", &level}, {"logger", &msg.getSource()}, {"msg", &msg.getText()}, {"ts", nullptr}};
+    std::size_t nextBase = 0;
+    bool first = true;
+    const auto key = [&](std::string_view name) {
+        out += first ? '{' : ',';
+        first = false;
+        appendString(out, serializer, name);
+        out += ':';
+    };
+    // The base keys that sort before `name` (all when null); one equal to it is skipped.
+    const auto baseUpTo = [&](const std::string* name) {
+        for (; nextBase < std::size(base); ++nextBase) {
+            const std::string_view baseKey = base[nextBase].first;
+            if (name && baseKey > *name) return;
+            if (name && baseKey == *name) continue;
+            key(baseKey);
+            if (base[nextBase].second) {
+                appendString(out, serializer, *base[nextBase].second);
+            } else {
+                appendTimestamp(out, msg.getTime().epochMicroseconds() / 1000);
+            }
+        }
+    };
+    if (fields && fields->is_object()) {
+        for (auto field = fields->begin(); field != fields->end(); ++field) {
+            baseUpTo(&field.key());
+            key(field.key());
+            serializer.dump(*field, false, false, 0);
+        }
+    }
+    baseUpTo(nullptr);
+    out += '}';
+    return out;
+}
+
 }  // namespace
 
 BufferedLineChannel::BufferedLineChannel(int fd, std::size_t flushBytes,
                                          std::chrono::milliseconds flushInterval)
     : fd_(fd),
       flushBytes_(flushBytes),
-      flusher_([this, flushInterval] { flushEvery(flushInterval); }) {}
+      flusher_([this, flushInterval] { flushEvery(flushInterval); }) {
+    // Room for a full buffer and its last line in both buffers (flush() swaps them), so
+    // appending under bufferMutex_, which every request's thread takes, does not reallocate
+    // and copy what is already buffered.
+    std::lock_guard writing(writeMutex_);
+    std::lock_guard lock(bufferMutex_);
+    buffer_.reserve(flushBytes_ + 4096);
+    writing_.reserve(flushBytes_ + 4096);
+}
 
 BufferedLineChannel::~BufferedLineChannel() {
     close();
@@ -81,12 +196,14 @@ void BufferedLineChannel::log(const Poco::Message& msg) {
 
 void BufferedLineChannel::flush() {
     std::lock_guard writing(writeMutex_);
-    std::string out;
     {
         std::lock_guard lock(bufferMutex_);
-        out.swap(buffer_);
+        // The two buffers trade places and keep their capacity: the next lines go into the
+        // room the last write left.
+        writing_.swap(buffer_);
     }
-    writeAll(fd_, out);
+    writeAll(fd_, writing_);
+    writing_.clear();
 }
 
 void BufferedLineChannel::close() {
@@ -111,19 +228,11 @@ void BufferedLineChannel::flushEvery(std::chrono::milliseconds interval) {
 }
 
 void JsonFormatter::format(const Poco::Message& msg, std::string& text) {
-    nlohmann::json line;
-    line["ts"] = isoUtcMillis(msg.getTime().epochMicroseconds() / 1000);
-    line["level"] = levelName(msg.getPriority());
-    line["logger"] = msg.getSource();
-    line["msg"] = msg.getText();
-    if (msg.has(kFieldsParam)) {
-        auto fields = nlohmann::json::parse(msg.get(kFieldsParam), nullptr, false);
-        if (fields.is_object()) {
-            for (auto& [key, value] : fields.items()) line[key] = value;
-        }
+    if (msg.has(kLineParam)) {
+        text = msg.get(kLineParam);
+        return;
     }
-    // Replace invalid UTF-8 rather than throw: a log line must never take the host down.
-    text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    text = jsonLine(msg, nullptr);
 }
 
 void configureJsonLogging(const std::string& level) {
@@ -158,7 +267,7 @@ void logFields(Poco::Logger& logger, Poco::Message::Priority priority, const std
                const nlohmann::json& fields) {
     if (!logger.is(priority)) return;
     Poco::Message msg(logger.name(), text, priority);
-    msg.set(kFieldsParam, fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    msg.set(kLineParam, jsonLine(msg, &fields));
     logger.log(msg);
 }
 

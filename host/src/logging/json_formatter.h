@@ -48,6 +48,7 @@ private:
     bool stopping_ = false;
     std::condition_variable wake_;
     std::mutex writeMutex_;  // one writer at a time, so lines leave in the order they came
+    std::string writing_;    // what flush() writes out; guarded by writeMutex_
     std::thread flusher_;
 };
 
