@@ -25,11 +25,12 @@ constexpr std::size_t kMaxStderrLineBytes = 8192;
 
 // How a feed call is cut into frames: small enough that the provider-host translates the
 // next frame while agent-host parses the answer to the previous one, large enough that
-// the per-frame cost (two writes, two wake-ups) stays small beside a dozen translations.
-// The window bounds what one call keeps in the pipes.
+// the per-frame cost (two writes, wake-ups) stays small beside a dozen translations (on
+// the bench, 8 or 32 lines were no better). The window bounds what one call keeps in the
+// pipes; a run's chunk of 64 lines is in flight whole.
 constexpr std::size_t kFeedFrameLines = 16;
 constexpr std::size_t kFeedFrameBytes = 256 * 1024;
-constexpr std::size_t kFeedWindow = 4;
+constexpr std::size_t kFeedWindow = 8;
 
 Poco::Logger& logger() { return Poco::Logger::get("provider"); }
 
@@ -75,6 +76,22 @@ void checkFeed(const nlohmann::json& params) {
     }
 }
 
+//! A feed answer's outputs as the run path reads them, parsed on the reader thread while the
+//! provider-host translates the next frame. Throws FrameError for what the provider-host,
+//! which checked every document and wrote every error itself, would never send.
+nlohmann::json parseOutputs(const std::vector<FeedOutput>& answer) {
+    nlohmann::json outputs = nlohmann::json::array();
+    for (std::size_t i = 0; i < answer.size(); ++i) {
+        auto parsed = nlohmann::json::parse(answer[i].text, nullptr, false);
+        if (parsed.is_discarded() || (!answer[i].ok && !(parsed.is_object() && parsed.contains("error")))) {
+            throw FrameError("output " + std::to_string(i) + " of a feed answer is " +
+                             (answer[i].ok ? "not JSON: " : "not an error object: ") + quoteBytes(answer[i].text));
+        }
+        outputs.push_back(std::move(parsed));
+    }
+    return outputs;
+}
+
 }  // namespace
 
 struct ProviderProcess::Pending {
@@ -83,7 +100,7 @@ struct ProviderProcess::Pending {
     bool done = false;
     bool ok = false;
     nlohmann::json result;
-    std::vector<FeedOutput> outputs;  //!< a feed's answer, parsed by whoever awaits it
+    bool awaited = false;  //!< someone sleeps until it is done: only then is it worth a wake-up
     Problem problem;
 };
 
@@ -311,33 +328,21 @@ nlohmann::json ProviderProcess::feedPipelined(const nlohmann::json& params, std:
         }
         begin = end;
     }
+    // Answers come in order, so once the last frame is answered all are: the caller sleeps
+    // once for them, not once per frame.
+    try {
+        if (!inFlight.empty() && !firstError) wait(inFlight.back());
+    } catch (const ProviderCallError& e) {
+        firstError = e;  // a timeout: the frames' own errors only say the process was failed
+    }
     while (!inFlight.empty()) awaitOldest();
     if (firstError) throw *firstError;
     return {{"outputs", std::move(outputs)}};
 }
 
-nlohmann::json ProviderProcess::feedResult(const Pending& pending) {
-    nlohmann::json outputs = nlohmann::json::array();
-    for (std::size_t i = 0; i < pending.outputs.size(); ++i) {
-        const auto& output = pending.outputs[i];
-        auto parsed = nlohmann::json::parse(output.text, nullptr, false);
-        // The provider-host checked every document and wrote every error itself: anything
-        // else is a provider-host that lies.
-        if (parsed.is_discarded() || (!output.ok && !(parsed.is_object() && parsed.contains("error")))) {
-            const std::string what = "output " + std::to_string(i) + " of a feed answer is " +
-                                     (output.ok ? "not JSON: " : "not an error object: ") +
-                                     quoteBytes(output.text);
-            failProtocol(what);
-            throw ProviderCallError({"provider_crashed", "provider " + tag_ + " failed during `feed`: broke the protocol: " + what,
-                                     "the provider is being restarted; retry the request"});
-        }
-        outputs.push_back(std::move(parsed));
-    }
-    return {{"outputs", std::move(outputs)}};
-}
-
-nlohmann::json ProviderProcess::await(const Ticket& ticket) {
+void ProviderProcess::wait(const Ticket& ticket) {
     std::unique_lock lock(mutex_);
+    ticket.pending->awaited = true;
     if (!changed_.wait_until(lock, ticket.deadline, [&] { return ticket.pending->done; })) {
         lock.unlock();
         const std::string reason = "no answer to `" + ticket.pending->op + "` within " +
@@ -346,11 +351,12 @@ nlohmann::json ProviderProcess::await(const Ticket& ticket) {
         throw ProviderCallError({"provider_timeout", "provider " + tag_ + ": " + reason,
                                  "the provider is being restarted; retry the request"});
     }
-    lock.unlock();
+}
+
+nlohmann::json ProviderProcess::await(const Ticket& ticket) {
+    wait(ticket);
+    std::lock_guard lock(mutex_);
     if (!ticket.pending->ok) throw ProviderCallError(ticket.pending->problem);
-    // Parsed here rather than on the reader thread: each caller parses its own answers, in
-    // parallel with the provider-host translating the frames it has not answered yet.
-    if (ticket.pending->feedLines) return feedResult(*ticket.pending);
     return std::move(ticket.pending->result);
 }
 
@@ -395,12 +401,13 @@ void ProviderProcess::failProtocol(const std::string& what) {
 
 void ProviderProcess::onFrame(Frame frame) {
     std::optional<FeedAnswer> answer;
-    nlohmann::json response;
+    nlohmann::json response, outputs;
     std::int64_t id = 0;
     try {
         if (frame.kind == FrameKind::Outputs) {
             answer = decodeFeedAnswer(frame.payload);
             id = static_cast<std::int64_t>(answer->id);
+            outputs = parseOutputs(answer->outputs);
         } else if (frame.kind == FrameKind::Json) {
             response = nlohmann::json::parse(frame.payload, nullptr, false);
             const bool wellFormed = response.is_object() && response.contains("id") &&
@@ -439,7 +446,7 @@ void ProviderProcess::onFrame(Frame frame) {
     pending->done = true;
     if (answer) {
         pending->ok = true;
-        pending->outputs = std::move(answer->outputs);
+        pending->result = {{"outputs", std::move(outputs)}};
     } else if ((pending->ok = response["ok"].get<bool>())) {
         pending->result = response.contains("result") ? std::move(response["result"]) : nlohmann::json::object();
     } else {
@@ -449,7 +456,9 @@ void ProviderProcess::onFrame(Frame frame) {
                             textOr(fields, "message", "the provider rejected `" + pending->op + "`"),
                             textOr(fields, "hint", "")};
     }
-    changed_.notify_all();
+    // Frames of a pipelined feed nobody waits on yet need no wake-up: the caller sleeps on
+    // the last one only.
+    if (pending->awaited) changed_.notify_all();
 }
 
 void ProviderProcess::readLoop() {

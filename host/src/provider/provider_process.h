@@ -79,7 +79,7 @@ public:
     //! everything behind it).
     nlohmann::json await(const Ticket& ticket);
     //! submit() then await(); a feed goes in frames of a few lines, several in flight, so
-    //! the provider-host translates the next lines while agent-host reads the answer to the
+    //! the provider-host translates the next lines while agent-host parses the answer to the
     //! previous ones.
     nlohmann::json call(const std::string& op, nlohmann::json params,
                         std::chrono::milliseconds timeout);
@@ -115,8 +115,9 @@ private:
     std::string feedFrame(std::int64_t id, const nlohmann::json& params, std::size_t begin,
                           std::size_t end) const;
     nlohmann::json feedPipelined(const nlohmann::json& params, std::chrono::milliseconds timeout);
-    //! A feed's answer as the run path reads it: {"outputs": [parsed output per line]}.
-    nlohmann::json feedResult(const Pending& pending);
+    //! Waits until the ticket is answered; throws ProviderCallError (`provider_timeout`) and
+    //! fails the process when its deadline passes first.
+    void wait(const Ticket& ticket);
     bool writeFrame(const std::string& frame, std::chrono::steady_clock::time_point deadline);
     std::string recentStderr() const;
 
