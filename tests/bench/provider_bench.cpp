@@ -39,7 +39,8 @@ struct Figures {
     double linesPerSecond = 0;
     double p50Micros = 0;
     double p99Micros = 0;
-    double selfCpuMicrosPerLine = 0;   //!< this process: in-process translation, or agent-host's side
+    double selfCpuMicrosPerLine =
+        0;  //!< this process: in-process translation, or agent-host's side
     double childCpuMicrosPerLine = 0;  //!< agent-provider-host's side
 };
 
@@ -121,7 +122,8 @@ Figures measure(const std::vector<std::string>& lines, std::size_t batch, Clock:
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
     Figures figures = summarise(batchMicros, fed, seconds);
     figures.selfCpuMicrosPerLine = (selfCpuSeconds() - selfBefore) * 1e6 / static_cast<double>(fed);
-    figures.childCpuMicrosPerLine = (processCpuSeconds(child) - childBefore) * 1e6 / static_cast<double>(fed);
+    figures.childCpuMicrosPerLine =
+        (processCpuSeconds(child) - childBefore) * 1e6 / static_cast<double>(fed);
     return figures;
 }
 
@@ -216,9 +218,9 @@ void measureThroughput(double secondsPerCase) {
     const std::vector<std::pair<std::string, std::string>> cases = {
         {"claude-code", "claude"}, {"codex-cli", "codex"}, {"opencode", "opencode"}};
 
-    std::printf("%-12s %6s %6s  %12s %9s %9s  %12s %9s %9s  %6s  %8s %8s %8s\n", "provider", "lines",
-                "batch", "inproc l/s", "p50 us", "p99 us", "hosted l/s", "p50 us", "p99 us", "ratio",
-                "cpu/l in", "host", "ph");
+    std::printf("%-12s %6s %6s  %12s %9s %9s  %12s %9s %9s  %6s  %8s %8s %8s\n", "provider",
+                "lines", "batch", "inproc l/s", "p50 us", "p99 us", "hosted l/s", "p50 us",
+                "p99 us", "ratio", "cpu/l in", "host", "ph");
     for (const auto& [provider, prefix] : cases) {
         const auto plugin = (build / "plugins" / (provider + ".so")).string();
         // A run's stream: the recordings, repeated to a realistic length, so the figures
@@ -269,18 +271,21 @@ void measureThroughput(double secondsPerCase) {
                     hosted->call("exit", {{"run", run}, {"exit_code", 0}}, std::chrono::seconds(10));
                     hosted->call("close", {{"run", run}}, std::chrono::seconds(10));
                 });
-            std::printf("%-12s %6zu %6zu  %12.0f %9.1f %9.1f  %12.0f %9.1f %9.1f  %6.2f  %8.1f %8.1f %8.1f\n",
-                        provider.c_str(), lines.size(), batch, inProcess.linesPerSecond,
-                        inProcess.p50Micros, inProcess.p99Micros, throughHost.linesPerSecond,
-                        throughHost.p50Micros, throughHost.p99Micros,
-                        throughHost.linesPerSecond / inProcess.linesPerSecond,
-                        inProcess.selfCpuMicrosPerLine, throughHost.selfCpuMicrosPerLine,
-                        throughHost.childCpuMicrosPerLine);
+            std::printf(
+                "%-12s %6zu %6zu  %12.0f %9.1f %9.1f  %12.0f %9.1f %9.1f  %6.2f  %8.1f %8.1f "
+                "%8.1f\n",
+                provider.c_str(), lines.size(), batch, inProcess.linesPerSecond,
+                inProcess.p50Micros, inProcess.p99Micros, throughHost.linesPerSecond,
+                throughHost.p50Micros, throughHost.p99Micros,
+                throughHost.linesPerSecond / inProcess.linesPerSecond,
+                inProcess.selfCpuMicrosPerLine, throughHost.selfCpuMicrosPerLine,
+                throughHost.childCpuMicrosPerLine);
             std::fflush(stdout);
         }
     }
     std::printf(
-        "\nhosted: one ProviderProcess::call(\"feed\") per batch, as a run feeds its chunks; the call\n"
+        "\nhosted: one ProviderProcess::call(\"feed\") per batch, as a run feeds its chunks; the "
+        "call\n"
         "sends the batch in frames of raw lines, the next before the answer to the previous is\n"
         "read, so agent-host and agent-provider-host work in parallel. Batch 1 is a round trip\n"
         "per line. ratio = hosted lines/s / in-process lines/s (goal: >= 0.7 at a run's\n"

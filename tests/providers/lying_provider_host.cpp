@@ -33,8 +33,9 @@ void writeAll(std::string_view bytes) {
 std::string jsonAnswer(const nlohmann::json& request) {
     nlohmann::json result = nlohmann::json::object();
     if (request.value("op", "") == "open") result = {{"invocation", {{"argv", {"cat"}}}}};
-    return aw::encodeFrame(aw::FrameKind::Json,
-                           nlohmann::json{{"id", request["id"]}, {"ok", true}, {"result", result}}.dump());
+    return aw::encodeFrame(
+        aw::FrameKind::Json,
+        nlohmann::json{{"id", request["id"]}, {"ok", true}, {"result", result}}.dump());
 }
 
 void answerFeed(const std::string& mode, const aw::FeedRequest& feed) {
@@ -42,7 +43,8 @@ void answerFeed(const std::string& mode, const aw::FeedRequest& feed) {
     if (mode == "garbage") return writeAll("this is not a frame\n");
     if (mode == "oversized") return writeAll(std::string("AWO\0\x40\0\0\0", 8));
     if (mode == "stranger") {
-        return writeAll(aw::encodeFrame(aw::FrameKind::Json, R"({"id":4242,"ok":true,"result":{}})"));
+        return writeAll(
+            aw::encodeFrame(aw::FrameKind::Json, R"({"id":4242,"ok":true,"result":{}})"));
     }
     if (mode == "wrong-count") outputs.pop_back();
     if (mode == "not-json") outputs.front().text = "}{";

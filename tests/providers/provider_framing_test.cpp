@@ -66,7 +66,8 @@ TEST(ProviderFrames, ComeOutWholeHoweverTheBytesAreSplit) {
 TEST(ProviderFrames, GarbageAndOversizedHeadersAreRefusedAtOnce) {
     FrameReader garbage(1024);
     garbage.append("hello, world\n", 13);
-    EXPECT_EQ(throwsFrameError([&] { garbage.next(); }), "expected a frame, got 'hello, world\\x0a'");
+    EXPECT_EQ(throwsFrameError([&] { garbage.next(); }),
+              "expected a frame, got 'hello, world\\x0a'");
 
     // Refused from the header alone: nobody waits for (or buffers) the gigabyte announced.
     FrameReader oversized(1024);
@@ -79,8 +80,9 @@ TEST(ProviderFrames, PayloadsThatDoNotHoldWhatTheySayAreMalformed) {
     FeedFrameBuilder feed(1, "r");
     feed.add("a line");
     const std::string payload = feed.take().substr(kFrameHeaderBytes);
-    EXPECT_NE(throwsFrameError([&] { decodeFeedRequest(payload.substr(0, payload.size() - 2)); })
-                  .find("feed frame is truncated"),
+    EXPECT_NE(throwsFrameError([&] {
+                  decodeFeedRequest(payload.substr(0, payload.size() - 2));
+              }).find("feed frame is truncated"),
               std::string::npos);
     EXPECT_EQ(throwsFrameError([&] { decodeFeedRequest(payload + "xx"); }),
               "feed frame has 2 bytes after its last field");
@@ -91,15 +93,19 @@ TEST(ProviderFrames, PayloadsThatDoNotHoldWhatTheySayAreMalformed) {
               "feed answer frame tags output 0 with 'Z'");
 }
 
-std::string lyingHostBinary() { return std::string(AW_BUILD_DIR) + "/tests/aw-lying-provider-host"; }
+std::string lyingHostBinary() {
+    return std::string(AW_BUILD_DIR) + "/tests/aw-lying-provider-host";
+}
 
-std::shared_ptr<ProviderProcess> startProcess(const std::string& binary, const std::string& plugin) {
+std::shared_ptr<ProviderProcess> startProcess(const std::string& binary,
+                                              const std::string& plugin) {
     return ProviderProcess::start({binary, plugin, 10s, 500ms, 1024 * 1024});
 }
 
 nlohmann::json linesJson(std::size_t count) {
     nlohmann::json lines = nlohmann::json::array();
-    for (std::size_t i = 0; i < count; ++i) lines.push_back("line " + std::to_string(i) + " \"quoted\"\n");
+    for (std::size_t i = 0; i < count; ++i)
+        lines.push_back("line " + std::to_string(i) + " \"quoted\"\n");
     return lines;
 }
 
@@ -133,8 +139,8 @@ TEST(ProviderProcessFrames, AFeedForARunNotOpenIsThatCallsErrorNotTheProcesses) 
 
 struct Lie {
     std::string mode;
-    std::string code;        //!< failureCode() of the process
-    std::string reason;      //!< in the call's error and the process's failure
+    std::string code;    //!< failureCode() of the process
+    std::string reason;  //!< in the call's error and the process's failure
     std::string callCode = "provider_crashed";
 };
 
@@ -168,22 +174,27 @@ TEST_P(LyingProviderHost, FailsThatProcessWithAClearError) {
     // agent-host carries on: the next process serves.
     auto honest = startProcess(lyingHostBinary(), "honest.so");
     honest->call("open", {{"run", "a"}, {"request", nlohmann::json::object()}}, 10s);
-    EXPECT_EQ(honest->call("feed", {{"run", "a"}, {"lines", linesJson(3)}}, 10s)["outputs"].size(), 3u);
+    EXPECT_EQ(honest->call("feed", {{"run", "a"}, {"lines", linesJson(3)}}, 10s)["outputs"].size(),
+              3u);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     EveryLie, LyingProviderHost,
     ::testing::Values(
-        Lie{"garbage", "protocol_error", "broke the protocol: expected a frame, got 'this is not a frame"},
+        Lie{"garbage", "protocol_error",
+            "broke the protocol: expected a frame, got 'this is not a frame"},
         Lie{"oversized", "protocol_error",
             "broke the protocol: announced a frame of 1073741824 bytes, over the limit of 1048576"},
         Lie{"truncated", "protocol_error", "broke the protocol: feed answer frame is truncated"},
         Lie{"die-mid-frame", "crashed", "exited with signal 9 (Killed) in the middle of a frame ("},
         Lie{"stall-mid-frame", "hung", "no answer to `feed` within 1000 ms; killed as hung",
             "provider_timeout"},
-        Lie{"stranger", "protocol_error", "broke the protocol: answered a request it was never sent"},
-        Lie{"wrong-count", "protocol_error", "broke the protocol: answered a feed of 3 lines with 2 outputs"},
-        Lie{"not-json", "protocol_error", "broke the protocol: output 0 of a feed answer is not JSON: '}{'"}),
+        Lie{"stranger", "protocol_error",
+            "broke the protocol: answered a request it was never sent"},
+        Lie{"wrong-count", "protocol_error",
+            "broke the protocol: answered a feed of 3 lines with 2 outputs"},
+        Lie{"not-json", "protocol_error",
+            "broke the protocol: output 0 of a feed answer is not JSON: '}{'"}),
     [](const auto& info) {
         std::string name = info.param.mode;
         std::erase(name, '-');
@@ -205,7 +216,8 @@ TEST(LyingProviderHostSupervised, IsRestartedLikeAnyCrashAndServesAgain) {
     }));
     auto process = supervisor.acquire("liar-garbage");
     process->call("open", {{"run", "a"}, {"request", nlohmann::json::object()}}, 10s);
-    EXPECT_THROW(process->call("feed", {{"run", "a"}, {"lines", linesJson(1)}}, 10s), ProviderCallError);
+    EXPECT_THROW(process->call("feed", {{"run", "a"}, {"lines", linesJson(1)}}, 10s),
+                 ProviderCallError);
     EXPECT_EQ(process->failureCode(), "protocol_error");
     ASSERT_TRUE(eventually([&] {
         const auto row = supervisor.find("garbage.so");

@@ -145,13 +145,16 @@ protected:
         EXPECT_EQ(frame.kind, FrameKind::Json);
         return Json::parse(frame.payload);
     }
-    void post(const Json& request) { process_->writeStdin(encodeFrame(FrameKind::Json, request.dump())); }
+    void post(const Json& request) {
+        process_->writeStdin(encodeFrame(FrameKind::Json, request.dump()));
+    }
     Json send(const Json& request) {
         post(request);
         return readJson();
     }
     //! The outputs of a feed, parsed.
-    std::vector<Json> feed(std::uint64_t id, const std::string& run, const std::vector<std::string>& lines) {
+    std::vector<Json> feed(std::uint64_t id, const std::string& run,
+                           const std::vector<std::string>& lines) {
         FeedFrameBuilder frame(id, run);
         for (const auto& line : lines) frame.add(line);
         process_->writeStdin(frame.take());
@@ -230,8 +233,9 @@ TEST_F(ServedProviderHost, BadRequestsGetErrorsAndServingGoesOn) {
 }
 
 //! Bytes that are not frames cannot be resynchronised: the provider-host says so and exits.
-class ServedProviderHostInput : public ServedProviderHost,
-                                public ::testing::WithParamInterface<std::pair<std::string, std::string>> {};
+class ServedProviderHostInput
+    : public ServedProviderHost,
+      public ::testing::WithParamInterface<std::pair<std::string, std::string>> {};
 
 TEST_P(ServedProviderHostInput, ThatIsNotFramesEndsItWithTheReason) {
     start("example");
@@ -247,9 +251,12 @@ TEST_P(ServedProviderHostInput, ThatIsNotFramesEndsItWithTheReason) {
 INSTANTIATE_TEST_SUITE_P(
     Garbage, ServedProviderHostInput,
     ::testing::Values(
-        std::pair{std::string("{\"id\":1,\"op\":\"ping\"}\n"), std::string("expected a frame, got '{\"id\":1")},
-        std::pair{std::string("AWJ\0\x7f\0\0\0", 8), std::string("announced a frame of 2130706432 bytes")},
-        std::pair{encodeFrame(FrameKind::Json, "{}").substr(0, 9), std::string("input ended inside a frame")},
+        std::pair{std::string("{\"id\":1,\"op\":\"ping\"}\n"),
+                  std::string("expected a frame, got '{\"id\":1")},
+        std::pair{std::string("AWJ\0\x7f\0\0\0", 8),
+                  std::string("announced a frame of 2130706432 bytes")},
+        std::pair{encodeFrame(FrameKind::Json, "{}").substr(0, 9),
+                  std::string("input ended inside a frame")},
         std::pair{encodeFrame(FrameKind::Feed, "\1\2"), std::string("feed frame is truncated")},
         std::pair{encodeFeedAnswer(1, {}), std::string("got a frame agent-host does not send")}));
 

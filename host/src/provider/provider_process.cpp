@@ -68,10 +68,12 @@ std::string textOr(const nlohmann::json& object, const char* key, std::string fa
 void checkFeed(const nlohmann::json& params) {
     const auto run = params.find("run");
     const auto lines = params.find("lines");
-    bool ok = run != params.end() && run->is_string() && lines != params.end() && lines->is_array();
-    if (ok) ok = std::all_of(lines->begin(), lines->end(), [](const auto& line) { return line.is_string(); });
+    const auto isString = [](const nlohmann::json& line) { return line.is_string(); };
+    const bool ok = run != params.end() && run->is_string() && lines != params.end() &&
+                    lines->is_array() && std::all_of(lines->begin(), lines->end(), isString);
     if (!ok) {
-        throw ProviderCallError({"bad_request", "a feed needs \"run\" (a string) and \"lines\" (strings)",
+        throw ProviderCallError({"bad_request",
+                                 "a feed needs \"run\" (a string) and \"lines\" (strings)",
                                  "see host/src/provider/provider_protocol.h"});
     }
 }
@@ -83,9 +85,11 @@ nlohmann::json parseOutputs(const std::vector<FeedOutput>& answer) {
     nlohmann::json outputs = nlohmann::json::array();
     for (std::size_t i = 0; i < answer.size(); ++i) {
         auto parsed = nlohmann::json::parse(answer[i].text, nullptr, false);
-        if (parsed.is_discarded() || (!answer[i].ok && !(parsed.is_object() && parsed.contains("error")))) {
+        if (parsed.is_discarded() ||
+            (!answer[i].ok && !(parsed.is_object() && parsed.contains("error")))) {
             throw FrameError("output " + std::to_string(i) + " of a feed answer is " +
-                             (answer[i].ok ? "not JSON: " : "not an error object: ") + quoteBytes(answer[i].text));
+                             (answer[i].ok ? "not JSON: " : "not an error object: ") +
+                             quoteBytes(answer[i].text));
         }
         outputs.push_back(std::move(parsed));
     }
@@ -235,7 +239,8 @@ bool ProviderProcess::writeFrame(const std::string& frame,
 std::int64_t ProviderProcess::nextId() {
     std::lock_guard lock(mutex_);
     if (failure_) {
-        throw ProviderCallError({"provider_unavailable", "provider " + tag_ + " is not running: " + *failure_,
+        throw ProviderCallError({"provider_unavailable",
+                                 "provider " + tag_ + " is not running: " + *failure_,
                                  "it is being restarted; retry shortly"});
     }
     return ++nextId_;
@@ -251,7 +256,8 @@ ProviderProcess::Ticket ProviderProcess::send(std::int64_t id, const std::string
     {
         std::lock_guard lock(mutex_);
         if (failure_) {
-            throw ProviderCallError({"provider_unavailable", "provider " + tag_ + " is not running: " + *failure_,
+            throw ProviderCallError({"provider_unavailable",
+                                     "provider " + tag_ + " is not running: " + *failure_,
                                      "it is being restarted; retry shortly"});
         }
         pending_[id] = ticket.pending;
@@ -262,14 +268,16 @@ ProviderProcess::Ticket ProviderProcess::send(std::int64_t id, const std::string
     return ticket;
 }
 
-std::string ProviderProcess::feedFrame(std::int64_t id, const nlohmann::json& params, std::size_t begin,
-                                       std::size_t end) const {
-    FeedFrameBuilder frame(static_cast<std::uint64_t>(id), params["run"].get_ref<const std::string&>());
+std::string ProviderProcess::feedFrame(std::int64_t id, const nlohmann::json& params,
+                                       std::size_t begin, std::size_t end) const {
+    FeedFrameBuilder frame(static_cast<std::uint64_t>(id),
+                           params["run"].get_ref<const std::string&>());
     const auto& lines = params["lines"];
     for (std::size_t i = begin; i < end; ++i) frame.add(lines[i].get_ref<const std::string&>());
     if (frame.bytes() > kMaxRequestFrameBytes) {
         throw ProviderCallError({"bad_request",
-                                 "a feed of " + std::to_string(frame.bytes()) + " bytes is over the limit of " +
+                                 "a feed of " + std::to_string(frame.bytes()) +
+                                     " bytes is over the limit of " +
                                      std::to_string(kMaxRequestFrameBytes) + " per frame",
                                  "split the output into shorter lines"});
     }
@@ -288,11 +296,13 @@ ProviderProcess::Ticket ProviderProcess::submit(const std::string& op, nlohmann:
     params["id"] = id;
     params["op"] = op;
     return send(id, op, std::nullopt,
-                encodeFrame(FrameKind::Json, params.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
+                encodeFrame(FrameKind::Json,
+                            params.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
                 timeout);
 }
 
-nlohmann::json ProviderProcess::feedPipelined(const nlohmann::json& params, std::chrono::milliseconds timeout) {
+nlohmann::json ProviderProcess::feedPipelined(const nlohmann::json& params,
+                                              std::chrono::milliseconds timeout) {
     checkFeed(params);
     const auto& lines = params["lines"];
     nlohmann::json outputs = nlohmann::json::array();
@@ -319,7 +329,8 @@ nlohmann::json ProviderProcess::feedPipelined(const nlohmann::json& params, std:
         if (firstError) break;
         try {
             const auto id = nextId();
-            inFlight.push_back(send(id, "feed", end - begin, feedFrame(id, params, begin, end), timeout));
+            inFlight.push_back(
+                send(id, "feed", end - begin, feedFrame(id, params, begin, end), timeout));
         } catch (const ProviderCallError& e) {
             // The frames before this one know best why the process failed.
             while (!inFlight.empty()) awaitOldest();
@@ -381,9 +392,10 @@ void ProviderProcess::onHandshakeLine(const std::string& line) {
     std::lock_guard lock(mutex_);
     const auto handshake = parseHandshake(line);
     if (!handshake) {
-        handshakeProblem_ = Problem{std::string(provider_error::kBadHandshake),
-                                    tag_ + " did not start with a handshake line but with '" + shorten(line) + "'",
-                                    "is provider_host_binary really agent-provider-host, of this version?"};
+        handshakeProblem_ =
+            Problem{std::string(provider_error::kBadHandshake),
+                    tag_ + " did not start with a handshake line but with '" + shorten(line) + "'",
+                    "is provider_host_binary really agent-provider-host, of this version?"};
     } else if (handshake->refusal) {
         handshakeProblem_ = *handshake->refusal;
         handshakeRefused_ = true;
@@ -448,13 +460,15 @@ void ProviderProcess::onFrame(Frame frame) {
         pending->ok = true;
         pending->result = {{"outputs", std::move(outputs)}};
     } else if ((pending->ok = response["ok"].get<bool>())) {
-        pending->result = response.contains("result") ? std::move(response["result"]) : nlohmann::json::object();
+        pending->result =
+            response.contains("result") ? std::move(response["result"]) : nlohmann::json::object();
     } else {
         const auto error = response.find("error");
         const auto& fields = error != response.end() ? *error : response;
-        pending->problem = {textOr(fields, "code", "provider_error"),
-                            textOr(fields, "message", "the provider rejected `" + pending->op + "`"),
-                            textOr(fields, "hint", "")};
+        pending->problem = {
+            textOr(fields, "code", "provider_error"),
+            textOr(fields, "message", "the provider rejected `" + pending->op + "`"),
+            textOr(fields, "hint", "")};
     }
     // Frames of a pipelined feed nobody waits on yet need no wake-up: the caller sleeps on
     // the last one only.
@@ -475,14 +489,16 @@ void ProviderProcess::readLoop() {
             const auto newline = handshakeBuffer.find('\n', scanFrom);
             if (newline == std::string::npos) {
                 if (handshakeBuffer.size() > options_.maxResponseBytes) {
-                    failProtocol("sent a first line over " + std::to_string(options_.maxResponseBytes) + " bytes");
+                    failProtocol("sent a first line over " +
+                                 std::to_string(options_.maxResponseBytes) + " bytes");
                 }
                 return;
             }
             firstLine = false;
             onHandshakeLine(handshakeBuffer.substr(0, newline));
             if (!handshakeDone_) return;  // a refusal or no handshake: start() fails it
-            frames.append(handshakeBuffer.data() + newline + 1, handshakeBuffer.size() - newline - 1);
+            frames.append(handshakeBuffer.data() + newline + 1,
+                          handshakeBuffer.size() - newline - 1);
             handshakeBuffer.clear();
         } else if (handshakeDone_) {
             frames.append(data, size);
@@ -555,7 +571,8 @@ void ProviderProcess::readLoop() {
     std::string reason = "exited with " + status->describe();
     // What a child dying mid-answer left unsaid: a frame begun and never finished.
     if (frames.pending() > 0) {
-        reason += " in the middle of a frame (" + std::to_string(frames.pending()) + " bytes of it received)";
+        reason += " in the middle of a frame (" + std::to_string(frames.pending()) +
+                  " bytes of it received)";
     }
     const std::string tail = [&] {
         std::lock_guard lock(mutex_);

@@ -157,8 +157,9 @@ std::optional<Frame> FrameReader::next() {
     const char kind = header[2];
     if (header[0] != 'A' || header[1] != 'W' || header[3] != 0 ||
         (kind != 'J' && kind != 'F' && kind != 'O')) {
-        throw FrameError("expected a frame, got " +
-                         quoteBytes(std::string_view(header, std::min<std::size_t>(pending(), 60))));
+        throw FrameError(
+            "expected a frame, got " +
+            quoteBytes(std::string_view(header, std::min<std::size_t>(pending(), 60))));
     }
     const std::size_t size = getU32(header + 4);
     if (size > maxPayloadBytes_) {
@@ -202,7 +203,9 @@ FeedRequest decodeFeedRequest(std::string_view payload) {
     request.run = reader.str();
     const std::uint32_t count = reader.u32();
     // Every line takes at least its length: a count beyond that is a lie, not an allocation.
-    if (count > payload.size() / 4) throw FrameError("feed frame announces " + std::to_string(count) + " lines");
+    if (count > payload.size() / 4) {
+        throw FrameError("feed frame announces " + std::to_string(count) + " lines");
+    }
     request.lines.reserve(count);
     for (std::uint32_t i = 0; i < count; ++i) request.lines.push_back(reader.str());
     reader.finish();

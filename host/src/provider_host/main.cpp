@@ -187,18 +187,22 @@ int serve(const std::string& plugin) {
                     writeAll(protocol, service.answerFeed(aw::decodeFeedRequest(frame->payload)));
                     continue;
                 }
-                if (frame->kind != aw::FrameKind::Json) badInput("got a frame agent-host does not send");
+                if (frame->kind != aw::FrameKind::Json) {
+                    badInput("got a frame agent-host does not send");
+                }
                 const auto request = nlohmann::json::parse(frame->payload, nullptr, false);
-                const auto response =
-                    request.is_discarded()
-                        ? nlohmann::json{{"id", nullptr},
-                                         {"ok", false},
-                                         {"error",
-                                          {{"code", "bad_request"}, {"message", "request is not JSON"}, {"hint", ""}}}}
-                        : service.handle(request);
+                const auto response = request.is_discarded()
+                                          ? nlohmann::json{{"id", nullptr},
+                                                           {"ok", false},
+                                                           {"error",
+                                                            {{"code", "bad_request"},
+                                                             {"message", "request is not JSON"},
+                                                             {"hint", ""}}}}
+                                          : service.handle(request);
                 writeAll(protocol,
                          aw::encodeFrame(aw::FrameKind::Json,
-                                         response.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+                                         response.dump(-1, ' ', false,
+                                                       nlohmann::json::error_handler_t::replace)));
             }
         } catch (const aw::FrameError& e) {
             badInput(e.what());

@@ -70,7 +70,8 @@ nlohmann::json ProviderHostService::dispatch(const std::string& op, const nlohma
     const auto run = [&] { return runFor(stringField(request, "run")); };
     if (op == "exit") {
         const auto& stop = request.contains("stop_requested") ? request["stop_requested"] : nlohmann::json(false);
-        return provider_.exit(run(), intField(request, "exit_code", -1), intField(request, "signal", 0),
+        return provider_.exit(run(), intField(request, "exit_code", -1),
+                              intField(request, "signal", 0),
                               stop.is_boolean() && stop.get<bool>());
     }
     if (op == "reply") return provider_.reply(run(), field(request, "reply"));
@@ -106,7 +107,8 @@ std::vector<FeedOutput> ProviderHostService::feed(std::string_view run,
                 if (!rejected->stdinBytes().empty()) failed["stdin"] = rejected->stdinBytes();
                 if (rejected->closeStdin()) failed["close_stdin"] = true;
             }
-            outputs.push_back({false, failed.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+            outputs.push_back(
+                {false, failed.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
         }
     }
     return outputs;
