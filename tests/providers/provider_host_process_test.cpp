@@ -1,6 +1,9 @@
 // agent-provider-host as a real process: replay mode for plugin authors, and the served
-// protocol agent-host speaks (handshake, requests multiplexed by id, batching, bad input).
+// protocol agent-host speaks (handshake, frames multiplexed by id, batched feeds of raw
+// lines, bad requests, input that is not frames).
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -123,16 +126,55 @@ protected:
         options.pipeStdin = true;
         options.stderrFile = (dir_ / "stderr.txt").string();
         process_ = std::make_unique<Subprocess>(options);
+        // Nothing follows the handshake until asked, so no frame byte is left in readLine's buffer.
         handshake_ = process_->readLine(10s).value_or("");
     }
-    Json send(const Json& request) {
-        process_->writeStdin(request.dump() + "\n");
-        return Json::parse(process_->readLine(10s).value_or("null"));
+    Frame readFrame() {
+        for (;;) {
+            if (auto frame = frames_.next()) return *frame;
+            pollfd in{process_->stdoutFd(), POLLIN, 0};
+            if (::poll(&in, 1, 10000) <= 0) throw std::runtime_error("no frame within 10 s");
+            char chunk[65536];
+            const auto n = ::read(process_->stdoutFd(), chunk, sizeof chunk);
+            if (n <= 0) throw std::runtime_error("stdout closed");
+            frames_.append(chunk, static_cast<std::size_t>(n));
+        }
     }
+    Json readJson() {
+        const auto frame = readFrame();
+        EXPECT_EQ(frame.kind, FrameKind::Json);
+        return Json::parse(frame.payload);
+    }
+    void post(const Json& request) {
+        process_->writeStdin(encodeFrame(FrameKind::Json, request.dump()));
+    }
+    Json send(const Json& request) {
+        post(request);
+        return readJson();
+    }
+    //! The outputs of a feed, parsed.
+    std::vector<Json> feed(std::uint64_t id, const std::string& run,
+                           const std::vector<std::string>& lines) {
+        FeedFrameBuilder frame(id, run);
+        for (const auto& line : lines) frame.add(line);
+        process_->writeStdin(frame.take());
+        const auto answer = readFrame();
+        EXPECT_EQ(answer.kind, FrameKind::Outputs) << answer.payload;
+        const auto decoded = decodeFeedAnswer(answer.payload);
+        EXPECT_EQ(decoded.id, id);
+        std::vector<Json> outputs;
+        for (const auto& output : decoded.outputs) {
+            outputs.push_back(Json::parse(output.text));
+            EXPECT_EQ(output.ok, !outputs.back().contains("error")) << output.text;
+        }
+        return outputs;
+    }
+    std::string stderrText() const { return readText(dir_ / "stderr.txt"); }
 
     TempDir dir_{"aw-served"};
     std::unique_ptr<Subprocess> process_;
     std::string handshake_;
+    FrameReader frames_{64 * 1024 * 1024};
 };
 
 TEST_F(ServedProviderHost, HandshakesThenAnswersRequestsByIdWithBatchedFeeds) {
@@ -140,21 +182,22 @@ TEST_F(ServedProviderHost, HandshakesThenAnswersRequestsByIdWithBatchedFeeds) {
     const auto handshake = parseHandshake(handshake_);
     ASSERT_TRUE(handshake && handshake->info) << handshake_;
     EXPECT_EQ(handshake->info->name, "example");
-    EXPECT_EQ(handshake_.rfind("AWPH|1|1.0|example|1.0.0|7|", 0), 0u) << handshake_;
+    EXPECT_EQ(handshake_.rfind("AWPH|2|1.0|example|1.0.0|7|", 0), 0u) << handshake_;
 
     // Several requests in flight at once: each answer carries its request's id.
-    process_->writeStdin(Json{{"id", 7}, {"op", "open"}, {"run", "a"}, {"request", Json::object()}}.dump() +
-                         "\n" + Json{{"id", 8}, {"op", "ping"}}.dump() + "\n");
-    const auto opened = Json::parse(*process_->readLine(10s));
-    const auto pong = Json::parse(*process_->readLine(10s));
+    post({{"id", 7}, {"op", "open"}, {"run", "a"}, {"request", Json::object()}});
+    post({{"id", 8}, {"op", "ping"}});
+    const auto opened = readJson();
+    const auto pong = readJson();
     EXPECT_EQ(opened["id"], 7);
     EXPECT_EQ(opened["result"]["invocation"]["argv"][0], "cat");
     EXPECT_EQ(pong["id"], 8);
     EXPECT_EQ(pong["result"]["pong"], true);
 
-    const auto fed = send({{"id", 9}, {"op", "feed"}, {"run", "a"}, {"lines", {"l1", "l2", "l3"}}});
-    ASSERT_EQ(fed["result"]["outputs"].size(), 3u);
-    EXPECT_EQ(fed["result"]["outputs"][2]["events"][0]["data"]["text"], "l3");
+    // Lines go raw: a newline or a quote inside one is just a byte.
+    const auto outputs = feed(9, "a", {"l1", "l2", "l3 \"quoted\"\nand more"});
+    ASSERT_EQ(outputs.size(), 3u);
+    EXPECT_EQ(outputs[2]["events"][0]["data"]["text"], "l3 \"quoted\"\nand more");
     EXPECT_EQ(send({{"id", 10}, {"op", "exit"}, {"run", "a"}, {"exit_code", 0}})["result"]["events"][0]["type"],
               "run.completed");
 }
@@ -163,10 +206,8 @@ TEST_F(ServedProviderHost, ALineWhoseEventsBreakTheTableIsAnErrorInPlaceThatKeep
     start("lying-events");
     ASSERT_EQ(send({{"id", 1}, {"op", "open"}, {"run", "a"}, {"request", Json::object()}})["ok"],
               true);
-    const auto fed =
-        send({{"id", 2}, {"op", "feed"}, {"run", "a"}, {"lines", {"fine", "a host type"}}});
-    const auto& outputs = fed["result"]["outputs"];
-    ASSERT_EQ(outputs.size(), 2u) << fed.dump();
+    const auto outputs = feed(2, "a", {"fine", "a host type"});
+    ASSERT_EQ(outputs.size(), 2u);
     EXPECT_EQ(outputs[0]["events"][0]["type"], "message.delta");
     EXPECT_FALSE(outputs[1].contains("events")) << outputs[1].dump();
     EXPECT_EQ(outputs[1]["error"]["code"], "invalid_plugin_output");
@@ -177,15 +218,47 @@ TEST_F(ServedProviderHost, ALineWhoseEventsBreakTheTableIsAnErrorInPlaceThatKeep
 
 TEST_F(ServedProviderHost, BadRequestsGetErrorsAndServingGoesOn) {
     start("example");
-    EXPECT_EQ(send({{"id", 1}, {"op", "feed"}, {"run", "nope"}, {"lines", {"x"}}})["error"]["code"],
-              "bad_request");
+    FeedFrameBuilder unopened(1, "nope");
+    unopened.add("x");
+    process_->writeStdin(unopened.take());
+    const auto notOpen = readJson();
+    EXPECT_EQ(notOpen["id"], 1);
+    EXPECT_EQ(notOpen["error"]["code"], "bad_request");
     EXPECT_EQ(send({{"id", 2}, {"op", "teleport"}})["error"]["code"], "bad_request");
-    process_->writeStdin("this is not json\n");
-    const auto garbage = Json::parse(*process_->readLine(10s));
+    process_->writeStdin(encodeFrame(FrameKind::Json, "this is not json"));
+    const auto garbage = readJson();
     EXPECT_TRUE(garbage["id"].is_null());
     EXPECT_EQ(garbage["ok"], false);
     EXPECT_EQ(send({{"id", 3}, {"op", "ping"}})["ok"], true);
 }
+
+//! Bytes that are not frames cannot be resynchronised: the provider-host says so and exits.
+class ServedProviderHostInput
+    : public ServedProviderHost,
+      public ::testing::WithParamInterface<std::pair<std::string, std::string>> {};
+
+TEST_P(ServedProviderHostInput, ThatIsNotFramesEndsItWithTheReason) {
+    start("example");
+    const auto& [input, reason] = GetParam();
+    process_->writeStdin(input);
+    process_->closeStdin();
+    const auto status = process_->waitFor(10s);
+    ASSERT_TRUE(status.has_value());
+    EXPECT_EQ(status->code, kProviderBadInputExitCode);
+    EXPECT_NE(stderrText().find(reason), std::string::npos) << stderrText();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Garbage, ServedProviderHostInput,
+    ::testing::Values(
+        std::pair{std::string("{\"id\":1,\"op\":\"ping\"}\n"),
+                  std::string("expected a frame, got '{\"id\":1")},
+        std::pair{std::string("AWJ\0\x7f\0\0\0", 8),
+                  std::string("announced a frame of 2130706432 bytes")},
+        std::pair{encodeFrame(FrameKind::Json, "{}").substr(0, 9),
+                  std::string("input ended inside a frame")},
+        std::pair{encodeFrame(FrameKind::Feed, "\1\2"), std::string("feed frame is truncated")},
+        std::pair{encodeFeedAnswer(1, {}), std::string("got a frame agent-host does not send")}));
 
 TEST_F(ServedProviderHost, ARefusedPluginAnswersWithARefusalLine) {
     start("missing-entry");

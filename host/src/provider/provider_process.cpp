@@ -7,6 +7,7 @@
 
 #include <Poco/Logger.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <set>
@@ -21,6 +22,15 @@ namespace {
 
 constexpr std::size_t kStderrTailLines = 20;
 constexpr std::size_t kMaxStderrLineBytes = 8192;
+
+// How a feed call is cut into frames: small enough that the provider-host translates the
+// next frame while agent-host parses the answer to the previous one, large enough that
+// the per-frame cost (two writes, wake-ups) stays small beside a dozen translations (on
+// the bench, 8 or 32 lines were no better). The window bounds what one call keeps in the
+// pipes; a run's chunk of 64 lines is in flight whole.
+constexpr std::size_t kFeedFrameLines = 16;
+constexpr std::size_t kFeedFrameBytes = 256 * 1024;
+constexpr std::size_t kFeedWindow = 8;
 
 Poco::Logger& logger() { return Poco::Logger::get("provider"); }
 
@@ -48,13 +58,53 @@ std::map<std::string, std::string> providerHostEnvironment() {
     return env;
 }
 
+//! `object[key]` when it is a string: what a child answers is not trusted to be well typed.
+std::string textOr(const nlohmann::json& object, const char* key, std::string fallback) {
+    const auto it = object.find(key);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+//! A feed must be {"run": string, "lines": [string...]}: it goes in a frame, not as JSON.
+void checkFeed(const nlohmann::json& params) {
+    const auto run = params.find("run");
+    const auto lines = params.find("lines");
+    const auto isString = [](const nlohmann::json& line) { return line.is_string(); };
+    const bool ok = run != params.end() && run->is_string() && lines != params.end() &&
+                    lines->is_array() && std::all_of(lines->begin(), lines->end(), isString);
+    if (!ok) {
+        throw ProviderCallError({"bad_request",
+                                 "a feed needs \"run\" (a string) and \"lines\" (strings)",
+                                 "see host/src/provider/provider_protocol.h"});
+    }
+}
+
+//! A feed answer's outputs as the run path reads them, parsed on the reader thread while the
+//! provider-host translates the next frame. Throws FrameError for what the provider-host,
+//! which checked every document and wrote every error itself, would never send.
+nlohmann::json parseOutputs(const std::vector<FeedOutput>& answer) {
+    nlohmann::json outputs = nlohmann::json::array();
+    for (std::size_t i = 0; i < answer.size(); ++i) {
+        auto parsed = nlohmann::json::parse(answer[i].text, nullptr, false);
+        if (parsed.is_discarded() ||
+            (!answer[i].ok && !(parsed.is_object() && parsed.contains("error")))) {
+            throw FrameError("output " + std::to_string(i) + " of a feed answer is " +
+                             (answer[i].ok ? "not JSON: " : "not an error object: ") +
+                             quoteBytes(answer[i].text));
+        }
+        outputs.push_back(std::move(parsed));
+    }
+    return outputs;
+}
+
 }  // namespace
 
 struct ProviderProcess::Pending {
     std::string op;
+    std::optional<std::size_t> feedLines;  //!< a feed's: how many outputs its answer holds
     bool done = false;
     bool ok = false;
     nlohmann::json result;
+    bool awaited = false;  //!< someone sleeps until it is done: only then is it worth a wake-up
     Problem problem;
 };
 
@@ -164,13 +214,13 @@ std::string ProviderProcess::recentStderr() const {
     return tail;
 }
 
-bool ProviderProcess::writeRequest(const std::string& line,
-                                   std::chrono::steady_clock::time_point deadline) {
+bool ProviderProcess::writeFrame(const std::string& frame,
+                                 std::chrono::steady_clock::time_point deadline) {
     std::lock_guard lock(writeMutex_);
     const int fd = process_->stdinFd();
     std::size_t written = 0;
-    while (written < line.size()) {
-        const auto n = ::write(fd, line.data() + written, line.size() - written);
+    while (written < frame.size()) {
+        const auto n = ::write(fd, frame.data() + written, frame.size() - written);
         if (n > 0) {
             written += static_cast<std::size_t>(n);
             continue;
@@ -186,11 +236,23 @@ bool ProviderProcess::writeRequest(const std::string& line,
     return true;
 }
 
-ProviderProcess::Ticket ProviderProcess::submit(const std::string& op, nlohmann::json params,
-                                                std::chrono::milliseconds timeout) {
+std::int64_t ProviderProcess::nextId() {
+    std::lock_guard lock(mutex_);
+    if (failure_) {
+        throw ProviderCallError({"provider_unavailable",
+                                 "provider " + tag_ + " is not running: " + *failure_,
+                                 "it is being restarted; retry shortly"});
+    }
+    return ++nextId_;
+}
+
+ProviderProcess::Ticket ProviderProcess::send(std::int64_t id, const std::string& op,
+                                              std::optional<std::size_t> feedLines,
+                                              const std::string& frame,
+                                              std::chrono::milliseconds timeout) {
     Ticket ticket{std::make_shared<Pending>(), std::chrono::steady_clock::now() + timeout, timeout};
     ticket.pending->op = op;
-    std::int64_t id = 0;
+    ticket.pending->feedLines = feedLines;
     {
         std::lock_guard lock(mutex_);
         if (failure_) {
@@ -198,21 +260,100 @@ ProviderProcess::Ticket ProviderProcess::submit(const std::string& op, nlohmann:
                                      "provider " + tag_ + " is not running: " + *failure_,
                                      "it is being restarted; retry shortly"});
         }
-        id = ++nextId_;
         pending_[id] = ticket.pending;
     }
-    params["id"] = id;
-    params["op"] = op;
-    const std::string line =
-        params.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-    if (!writeRequest(line, ticket.deadline)) {
+    if (!writeFrame(frame, ticket.deadline)) {
         fail("could not send `" + op + "` (the process stopped reading its input)", provider_error::kHung);
     }
     return ticket;
 }
 
-nlohmann::json ProviderProcess::await(const Ticket& ticket) {
+std::string ProviderProcess::feedFrame(std::int64_t id, const nlohmann::json& params,
+                                       std::size_t begin, std::size_t end) const {
+    FeedFrameBuilder frame(static_cast<std::uint64_t>(id),
+                           params["run"].get_ref<const std::string&>());
+    const auto& lines = params["lines"];
+    for (std::size_t i = begin; i < end; ++i) frame.add(lines[i].get_ref<const std::string&>());
+    if (frame.bytes() > kMaxRequestFrameBytes) {
+        throw ProviderCallError({"bad_request",
+                                 "a feed of " + std::to_string(frame.bytes()) +
+                                     " bytes is over the limit of " +
+                                     std::to_string(kMaxRequestFrameBytes) + " per frame",
+                                 "split the output into shorter lines"});
+    }
+    return frame.take();
+}
+
+ProviderProcess::Ticket ProviderProcess::submit(const std::string& op, nlohmann::json params,
+                                                std::chrono::milliseconds timeout) {
+    if (op == "feed") {
+        checkFeed(params);
+        const auto id = nextId();
+        const std::size_t lines = params["lines"].size();
+        return send(id, op, lines, feedFrame(id, params, 0, lines), timeout);
+    }
+    const auto id = nextId();
+    params["id"] = id;
+    params["op"] = op;
+    return send(id, op, std::nullopt,
+                encodeFrame(FrameKind::Json,
+                            params.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
+                timeout);
+}
+
+nlohmann::json ProviderProcess::feedPipelined(const nlohmann::json& params,
+                                              std::chrono::milliseconds timeout) {
+    checkFeed(params);
+    const auto& lines = params["lines"];
+    nlohmann::json outputs = nlohmann::json::array();
+    std::deque<Ticket> inFlight;
+    std::optional<ProviderCallError> firstError;
+    // Every frame sent is awaited, even after one failed: none is left to answer nobody.
+    const auto awaitOldest = [&] {
+        try {
+            auto result = await(inFlight.front());
+            for (auto& output : result["outputs"]) outputs.push_back(std::move(output));
+        } catch (const ProviderCallError& e) {
+            if (!firstError) firstError = e;
+        }
+        inFlight.pop_front();
+    };
+    for (std::size_t begin = 0; begin < lines.size();) {
+        // Up to kFeedFrameLines lines and kFeedFrameBytes bytes, and at least one line.
+        std::size_t end = begin + 1, bytes = lines[begin].get_ref<const std::string&>().size();
+        while (end < lines.size() && end - begin < kFeedFrameLines &&
+               bytes + lines[end].get_ref<const std::string&>().size() <= kFeedFrameBytes) {
+            bytes += lines[end++].get_ref<const std::string&>().size();
+        }
+        if (inFlight.size() >= kFeedWindow) awaitOldest();
+        if (firstError) break;
+        try {
+            const auto id = nextId();
+            inFlight.push_back(
+                send(id, "feed", end - begin, feedFrame(id, params, begin, end), timeout));
+        } catch (const ProviderCallError& e) {
+            // The frames before this one know best why the process failed.
+            while (!inFlight.empty()) awaitOldest();
+            if (!firstError) firstError = e;
+            break;
+        }
+        begin = end;
+    }
+    // Answers come in order, so once the last frame is answered all are: the caller sleeps
+    // once for them, not once per frame.
+    try {
+        if (!inFlight.empty() && !firstError) wait(inFlight.back());
+    } catch (const ProviderCallError& e) {
+        firstError = e;  // a timeout: the frames' own errors only say the process was failed
+    }
+    while (!inFlight.empty()) awaitOldest();
+    if (firstError) throw *firstError;
+    return {{"outputs", std::move(outputs)}};
+}
+
+void ProviderProcess::wait(const Ticket& ticket) {
     std::unique_lock lock(mutex_);
+    ticket.pending->awaited = true;
     if (!changed_.wait_until(lock, ticket.deadline, [&] { return ticket.pending->done; })) {
         lock.unlock();
         const std::string reason = "no answer to `" + ticket.pending->op + "` within " +
@@ -221,12 +362,18 @@ nlohmann::json ProviderProcess::await(const Ticket& ticket) {
         throw ProviderCallError({"provider_timeout", "provider " + tag_ + ": " + reason,
                                  "the provider is being restarted; retry the request"});
     }
+}
+
+nlohmann::json ProviderProcess::await(const Ticket& ticket) {
+    wait(ticket);
+    std::lock_guard lock(mutex_);
     if (!ticket.pending->ok) throw ProviderCallError(ticket.pending->problem);
     return std::move(ticket.pending->result);
 }
 
 nlohmann::json ProviderProcess::call(const std::string& op, nlohmann::json params,
                                      std::chrono::milliseconds timeout) {
+    if (op == "feed") return feedPipelined(params, timeout);
     return await(submit(op, std::move(params), timeout));
 }
 
@@ -241,59 +388,130 @@ void ProviderProcess::onStderrLine(const std::string& line) {
               {{"provider", tag_}, {"pid", pid_}, {"line", shown}});
 }
 
-void ProviderProcess::onStdoutLine(const std::string& line) {
-    std::unique_lock lock(mutex_);
-    if (!handshakeDone_ && !handshakeProblem_) {
-        const auto handshake = parseHandshake(line);
-        if (!handshake) {
-            handshakeProblem_ = Problem{std::string(provider_error::kBadHandshake),
-                                        tag_ + " did not start with a handshake line but with '" +
-                                            shorten(line) + "'",
-                                        "is provider_host_binary really agent-provider-host?"};
-        } else if (handshake->refusal) {
-            handshakeProblem_ = *handshake->refusal;
-            handshakeRefused_ = true;
+void ProviderProcess::onHandshakeLine(const std::string& line) {
+    std::lock_guard lock(mutex_);
+    const auto handshake = parseHandshake(line);
+    if (!handshake) {
+        handshakeProblem_ =
+            Problem{std::string(provider_error::kBadHandshake),
+                    tag_ + " did not start with a handshake line but with '" + shorten(line) + "'",
+                    "is provider_host_binary really agent-provider-host, of this version?"};
+    } else if (handshake->refusal) {
+        handshakeProblem_ = *handshake->refusal;
+        handshakeRefused_ = true;
+    } else {
+        info_ = *handshake->info;
+        tag_ = info_.name;
+        handshakeDone_ = true;
+    }
+    changed_.notify_all();
+}
+
+void ProviderProcess::failProtocol(const std::string& what) {
+    fail("broke the protocol: " + what, provider_error::kProtocolError);
+}
+
+void ProviderProcess::onFrame(Frame frame) {
+    std::optional<FeedAnswer> answer;
+    nlohmann::json response, outputs;
+    std::int64_t id = 0;
+    try {
+        if (frame.kind == FrameKind::Outputs) {
+            answer = decodeFeedAnswer(frame.payload);
+            id = static_cast<std::int64_t>(answer->id);
+            outputs = parseOutputs(answer->outputs);
+        } else if (frame.kind == FrameKind::Json) {
+            response = nlohmann::json::parse(frame.payload, nullptr, false);
+            const bool wellFormed = response.is_object() && response.contains("id") &&
+                                    response["id"].is_number_integer() && response.contains("ok") &&
+                                    response["ok"].is_boolean();
+            if (!wellFormed) throw FrameError("sent the response " + quoteBytes(frame.payload));
+            id = response["id"].get<std::int64_t>();
         } else {
-            info_ = *handshake->info;
-            tag_ = info_.name;
-            handshakeDone_ = true;
+            throw FrameError("sent a feed frame, which only agent-host sends");
         }
-        changed_.notify_all();
+    } catch (const FrameError& e) {
+        failProtocol(e.what());
         return;
     }
+    std::unique_lock lock(mutex_);
     if (failure_) return;
-    const auto response = nlohmann::json::parse(line, nullptr, false);
-    const bool wellFormed = response.is_object() && response.contains("id") &&
-                            response["id"].is_number_integer() && response.contains("ok") &&
-                            response["ok"].is_boolean();
-    const auto it = wellFormed ? pending_.find(response["id"].get<std::int64_t>()) : pending_.end();
+    const auto it = pending_.find(id);
+    std::string lie;
     if (it == pending_.end()) {
+        lie = "answered a request it was never sent";
+    } else if (answer && !it->second->feedLines) {
+        lie = "answered `" + it->second->op + "` with feed outputs";
+    } else if (answer && answer->outputs.size() != *it->second->feedLines) {
+        lie = "answered a feed of " + std::to_string(*it->second->feedLines) + " lines with " +
+              std::to_string(answer->outputs.size()) + " outputs";
+    } else if (!answer && it->second->feedLines && response["ok"].get<bool>()) {
+        lie = "answered a feed without its outputs";
+    }
+    if (!lie.empty()) {
         lock.unlock();
-        fail(wellFormed ? "answered a request it was never sent"
-                        : "broke the protocol with the line '" + shorten(line) + "'",
-             provider_error::kProtocolError);
+        failProtocol(lie);
         return;
     }
     auto pending = it->second;
     pending_.erase(it);
     pending->done = true;
-    pending->ok = response["ok"].get<bool>();
-    if (pending->ok) {
-        pending->result = response.contains("result") ? response["result"] : nlohmann::json::object();
+    if (answer) {
+        pending->ok = true;
+        pending->result = {{"outputs", std::move(outputs)}};
+    } else if ((pending->ok = response["ok"].get<bool>())) {
+        pending->result =
+            response.contains("result") ? std::move(response["result"]) : nlohmann::json::object();
     } else {
-        const auto& error = response.contains("error") ? response["error"] : nlohmann::json::object();
-        pending->problem = {error.value("code", "provider_error"),
-                            error.value("message", "the provider rejected `" + pending->op + "`"),
-                            error.value("hint", "")};
+        const auto error = response.find("error");
+        const auto& fields = error != response.end() ? *error : response;
+        pending->problem = {
+            textOr(fields, "code", "provider_error"),
+            textOr(fields, "message", "the provider rejected `" + pending->op + "`"),
+            textOr(fields, "hint", "")};
     }
-    changed_.notify_all();
+    // Frames of a pipelined feed nobody waits on yet need no wake-up: the caller sleeps on
+    // the last one only.
+    if (pending->awaited) changed_.notify_all();
 }
 
 void ProviderProcess::readLoop() {
-    std::string outBuffer, errBuffer;
-    bool outOpen = true, errOpen = true;
+    std::string handshakeBuffer, errBuffer;
+    FrameReader frames(options_.maxResponseBytes);
+    bool firstLine = true, outOpen = true, errOpen = true;
     std::optional<std::chrono::steady_clock::time_point> failedAt;
-    auto drain = [&](int fd, std::string& buffer, bool& open, bool isStdout) {
+    // stdout: the handshake line, then frames (which may come in the same read).
+    auto takeStdout = [&](const char* data, std::size_t size) {
+        if (failure()) return;  // only drained now, so the child can finish exiting
+        if (firstLine) {
+            const std::size_t scanFrom = handshakeBuffer.size();
+            handshakeBuffer.append(data, size);
+            const auto newline = handshakeBuffer.find('\n', scanFrom);
+            if (newline == std::string::npos) {
+                if (handshakeBuffer.size() > options_.maxResponseBytes) {
+                    failProtocol("sent a first line over " +
+                                 std::to_string(options_.maxResponseBytes) + " bytes");
+                }
+                return;
+            }
+            firstLine = false;
+            onHandshakeLine(handshakeBuffer.substr(0, newline));
+            if (!handshakeDone_) return;  // a refusal or no handshake: start() fails it
+            frames.append(handshakeBuffer.data() + newline + 1,
+                          handshakeBuffer.size() - newline - 1);
+            handshakeBuffer.clear();
+        } else if (handshakeDone_) {
+            frames.append(data, size);
+        } else {
+            return;
+        }
+        try {
+            while (auto frame = frames.next()) onFrame(std::move(*frame));
+        } catch (const FrameError& e) {
+            failProtocol(e.what());
+        }
+    };
+    auto drain = [&](int fd, bool& open, bool isStdout) {
         char chunk[65536];
         const auto n = ::read(fd, chunk, sizeof chunk);
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
@@ -301,25 +519,23 @@ void ProviderProcess::readLoop() {
             open = false;
             return;
         }
-        // Only the new bytes can hold a newline: a long response is scanned once, not
-        // once per chunk.
-        const std::size_t scanFrom = buffer.size();
-        buffer.append(chunk, static_cast<std::size_t>(n));
-        std::size_t start = 0;
-        for (auto newline = buffer.find('\n', scanFrom); newline != std::string::npos;
-             newline = buffer.find('\n', start)) {
-            const std::string line = buffer.substr(start, newline - start);
-            start = newline + 1;
-            isStdout ? onStdoutLine(line) : onStderrLine(line);
+        if (isStdout) {
+            takeStdout(chunk, static_cast<std::size_t>(n));
+            return;
         }
-        buffer.erase(0, start);
-        if (isStdout && buffer.size() > options_.maxResponseBytes) {
-            buffer.clear();
-            fail("sent a response line over " + std::to_string(options_.maxResponseBytes) + " bytes",
-                 provider_error::kProtocolError);
-        } else if (!isStdout && buffer.size() > kMaxStderrLineBytes) {
-            onStderrLine(buffer);
-            buffer.clear();
+        // Only the new bytes can hold a newline: a long line is scanned once, not once per chunk.
+        const std::size_t scanFrom = errBuffer.size();
+        errBuffer.append(chunk, static_cast<std::size_t>(n));
+        std::size_t start = 0;
+        for (auto newline = errBuffer.find('\n', scanFrom); newline != std::string::npos;
+             newline = errBuffer.find('\n', start)) {
+            onStderrLine(errBuffer.substr(start, newline - start));
+            start = newline + 1;
+        }
+        errBuffer.erase(0, start);
+        if (errBuffer.size() > kMaxStderrLineBytes) {
+            onStderrLine(errBuffer);
+            errBuffer.clear();
         }
     };
     while (outOpen && !stopping_) {
@@ -327,8 +543,8 @@ void ProviderProcess::readLoop() {
                          {errOpen ? process_->stderrFd() : -1, POLLIN, 0}};
         const int ready = ::poll(fds, 2, 100);
         if (ready > 0) {
-            if (fds[0].revents) drain(fds[0].fd, outBuffer, outOpen, true);
-            if (errOpen && fds[1].revents) drain(fds[1].fd, errBuffer, errOpen, false);
+            if (fds[0].revents) drain(fds[0].fd, outOpen, true);
+            if (errOpen && fds[1].revents) drain(fds[1].fd, errOpen, false);
         }
         // A child that ignores SIGTERM gets SIGKILL after the grace period.
         if (failure() && !failedAt) failedAt = std::chrono::steady_clock::now();
@@ -342,7 +558,7 @@ void ProviderProcess::readLoop() {
     while (errOpen && !stopping_) {
         pollfd err{process_->stderrFd(), POLLIN, 0};
         if (::poll(&err, 1, 200) <= 0) break;
-        drain(err.fd, errBuffer, errOpen, false);
+        drain(err.fd, errOpen, false);
     }
     if (!errBuffer.empty()) onStderrLine(errBuffer);
     if (stopping_) return;
@@ -353,6 +569,11 @@ void ProviderProcess::readLoop() {
         if (!status) status = process_->terminate(options_.killGrace);
     }
     std::string reason = "exited with " + status->describe();
+    // What a child dying mid-answer left unsaid: a frame begun and never finished.
+    if (frames.pending() > 0) {
+        reason += " in the middle of a frame (" + std::to_string(frames.pending()) +
+                  " bytes of it received)";
+    }
     const std::string tail = [&] {
         std::lock_guard lock(mutex_);
         return recentStderr();

@@ -1,7 +1,8 @@
-// One agent-provider-host child, seen from agent-host: handshake, requests multiplexed by
-// id with a deadline each, stderr forwarded to the log. Anything wrong with the child —
-// exit, signal, silence, malformed or oversized output — fails it as a whole: it is
-// killed (TERM, then KILL) and every request in flight gets a clear error.
+// One agent-provider-host child, seen from agent-host: handshake, requests in frames
+// (provider_protocol.h) multiplexed by id with a deadline each, feeds pipelined, stderr
+// forwarded to the log. Anything wrong with the child — exit, signal, silence, garbage,
+// malformed or oversized frames, answers it was never asked for — fails it as a whole: it
+// is killed (TERM, then KILL) and every request in flight gets a clear error.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -22,6 +23,7 @@
 #include "process/subprocess.h"
 #include "provider/loaded_provider.h"
 #include "provider/provider_errors.h"
+#include "provider/provider_protocol.h"
 
 namespace aw {
 
@@ -30,7 +32,7 @@ struct ProviderProcessOptions {
     std::string pluginPath;
     std::chrono::milliseconds startTimeout{10000};
     std::chrono::milliseconds killGrace{2000};  //!< between SIGTERM and SIGKILL
-    std::size_t maxResponseBytes = 32 * 1024 * 1024;
+    std::size_t maxResponseBytes = 32 * 1024 * 1024;  //!< largest frame accepted from the child
 };
 
 //! Why a provider process could not be started.
@@ -67,14 +69,18 @@ public:
         std::chrono::milliseconds timeout;
     };
 
-    //! Sends {"op": op, ...params} without waiting. The provider-host answers requests in
-    //! the order sent, so a caller may keep several in flight (pipelining) and await them
-    //! in turn. Throws ProviderCallError when the process is not running.
+    //! Sends {"op": op, ...params} in one frame without waiting (a feed's "lines" go raw in
+    //! a feed frame). The provider-host answers requests in the order sent, so a caller may
+    //! keep several in flight (pipelining) and await them in turn. Throws ProviderCallError
+    //! when the process is not running or a feed is not {"run": string, "lines": [string]}.
     Ticket submit(const std::string& op, nlohmann::json params, std::chrono::milliseconds timeout);
-    //! The response's "result"; throws ProviderCallError. A missed deadline fails the whole
-    //! process (a hung plugin hangs everything behind it).
+    //! The response's "result" (a feed's: {"outputs": [one per line]}); throws
+    //! ProviderCallError. A missed deadline fails the whole process (a hung plugin hangs
+    //! everything behind it).
     nlohmann::json await(const Ticket& ticket);
-    //! submit() then await().
+    //! submit() then await(); a feed goes in frames of a few lines, several in flight, so
+    //! the provider-host translates the next lines while agent-host parses the answer to the
+    //! previous ones.
     nlohmann::json call(const std::string& op, nlohmann::json params,
                         std::chrono::milliseconds timeout);
 
@@ -95,9 +101,24 @@ public:
 private:
     explicit ProviderProcess(const ProviderProcessOptions& options);
     void readLoop();
-    void onStdoutLine(const std::string& line);
+    void onHandshakeLine(const std::string& line);
+    void onFrame(Frame frame);
+    //! Fails the process for breaking the protocol (`protocol_error`).
+    void failProtocol(const std::string& what);
     void onStderrLine(const std::string& line);
-    bool writeRequest(const std::string& line, std::chrono::steady_clock::time_point deadline);
+    //! The id for the next request; throws ProviderCallError once the process has failed.
+    std::int64_t nextId();
+    //! Registers request `id` and writes its frame. `feedLines`: a feed's line count.
+    Ticket send(std::int64_t id, const std::string& op, std::optional<std::size_t> feedLines,
+                const std::string& frame, std::chrono::milliseconds timeout);
+    //! Lines [begin, end) of a feed's "lines" as one feed frame.
+    std::string feedFrame(std::int64_t id, const nlohmann::json& params, std::size_t begin,
+                          std::size_t end) const;
+    nlohmann::json feedPipelined(const nlohmann::json& params, std::chrono::milliseconds timeout);
+    //! Waits until the ticket is answered; throws ProviderCallError (`provider_timeout`) and
+    //! fails the process when its deadline passes first.
+    void wait(const Ticket& ticket);
+    bool writeFrame(const std::string& frame, std::chrono::steady_clock::time_point deadline);
     std::string recentStderr() const;
 
     ProviderProcessOptions options_;

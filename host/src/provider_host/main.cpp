@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -25,22 +26,21 @@
 
 namespace {
 
-constexpr std::size_t kMaxRequestLineBytes = 64 * 1024 * 1024;
-
 const char* kUsage =
     "usage: agent-provider-host --plugin FILE.so [--replay CAPTURE.jsonl [--exit-code N]\n"
     "           [--signal N] [--stop-requested] [--request JSON|@FILE] [--with-stdin]]\n"
     "       agent-provider-host --plugin FILE.so --run --request JSON|@FILE [--replies FILE]\n"
     "           [--interrupt-after-event TYPE | --interrupt-after-ms N] [--timeout-s N]\n"
     "\n"
-    "Without --replay: prints a handshake line, then serves JSON-line requests on stdin\n"
-    "(the protocol agent-host speaks). With --replay: feeds each line of CAPTURE (a\n"
-    "recorded CLI stdout) through the plugin, then the exit, and prints the unified events\n"
-    "a run would store as JSON lines. --request is the run request JSON handed to open\n"
-    "(default: a minimal request), or @FILE holding it; --with-stdin also prints what the\n"
-    "plugin would write to the CLI's stdin. A line the plugin fails or whose output is\n"
-    "rejected (docs/events.md) is named on stderr (line N: reason) and stands as a\n"
-    "provider.line_error event; the replay then exits 1 (3: the plugin was refused).\n"
+    "Without --replay: prints a handshake line, then serves requests in binary frames on\n"
+    "stdin (the protocol agent-host speaks, host/src/provider/provider_protocol.h). With\n"
+    "--replay: feeds each line of CAPTURE (a recorded CLI stdout) through the plugin, then\n"
+    "the exit, and prints the unified events a run would store as JSON lines. --request is\n"
+    "the run request JSON handed to open (default: a minimal request), or @FILE holding it;\n"
+    "--with-stdin also prints what the plugin would write to the CLI's stdin. A line the\n"
+    "plugin fails or whose output is rejected (docs/events.md) is named on stderr (line N:\n"
+    "reason) and stands as a provider.line_error event; the replay then exits 1 (3: the\n"
+    "plugin was refused).\n"
     "With --run: opens the run, starts the CLI the plugin describes (inheriting this\n"
     "environment plus the invocation's env), feeds it every stdout line and prints the\n"
     "unified events as JSON lines; the CLI's stderr goes to stderr. human.request events\n"
@@ -130,23 +130,6 @@ Arguments parseArguments(int argc, char** argv) {
     return args;
 }
 
-//! Reads one line of at most `limit` bytes; an overlong line is consumed and reported.
-enum class LineRead { Line, TooLong, End };
-LineRead readBoundedLine(std::FILE* in, std::string& line, std::size_t limit) {
-    line.clear();
-    bool tooLong = false;
-    for (int c = std::fgetc(in); c != EOF; c = std::fgetc(in)) {
-        if (c == '\n') return tooLong ? LineRead::TooLong : LineRead::Line;
-        if (line.size() < limit) {
-            line.push_back(static_cast<char>(c));
-        } else {
-            tooLong = true;
-        }
-    }
-    if (tooLong) return LineRead::TooLong;
-    return line.empty() ? LineRead::End : LineRead::Line;
-}
-
 //! Keeps a private copy of stdout for our own output and points fd 1 at stderr, so
 //! whatever a plugin prints lands in the log instead of corrupting what we write.
 std::FILE* divertPluginStdout() {
@@ -156,43 +139,73 @@ std::FILE* divertPluginStdout() {
     return ::fdopen(privateFd, "w");
 }
 
+//! Writes all of `bytes` to `fd`; agent-host gone ends this process.
+void writeAll(int fd, std::string_view bytes) {
+    while (!bytes.empty()) {
+        const auto n = ::write(fd, bytes.data(), bytes.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) std::exit(0);
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+//! Input that is not frames of the protocol: agent-host never sends it, and the stream
+//! cannot be trusted after it, so say what came and stop.
+[[noreturn]] void badInput(const std::string& why) {
+    std::cerr << "agent-provider-host: " << why << "; exiting\n";
+    std::exit(aw::kProviderBadInputExitCode);
+}
+
 int serve(const std::string& plugin) {
-    std::FILE* protocol = divertPluginStdout();
-    auto send = [&](const std::string& line) {
-        std::fwrite(line.data(), 1, line.size(), protocol);
-        std::fputc('\n', protocol);
-        if (std::fflush(protocol) != 0) std::exit(0);  // agent-host is gone
-    };
+    std::FILE* protocolFile = divertPluginStdout();
+    const int protocol = ::fileno(protocolFile);
 
     std::unique_ptr<aw::LoadedProvider> provider;
     try {
         provider = aw::LoadedProvider::load(plugin);
     } catch (const aw::ProblemError& e) {
         std::cerr << "agent-provider-host: " << e.problem().message << "\n";
-        send(aw::formatRefusal(e.problem()));
+        writeAll(protocol, aw::formatRefusal(e.problem()) + "\n");
         return aw::kProviderRefusedExitCode;
     }
-    send(aw::formatHandshake(provider->info()));
+    writeAll(protocol, aw::formatHandshake(provider->info()) + "\n");
 
     aw::ProviderHostService service(*provider);
-    std::string line;
+    aw::FrameReader frames(aw::kMaxRequestFrameBytes);
+    std::vector<char> chunk(256 * 1024);
     for (;;) {
-        const auto read = readBoundedLine(stdin, line, kMaxRequestLineBytes);
-        if (read == LineRead::End) return 0;
-        nlohmann::json request;
-        if (read == LineRead::TooLong) {
-            request = nlohmann::json::object();  // answered below as a bad request
-        } else {
-            request = nlohmann::json::parse(line, nullptr, false);
+        const auto n = ::read(STDIN_FILENO, chunk.data(), chunk.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            if (frames.pending() > 0) badInput("input ended inside a frame");
+            return 0;
         }
-        if (request.is_discarded()) {
-            send(nlohmann::json{{"id", nullptr},
-                                {"ok", false},
-                                {"error",
-                                 {{"code", "bad_request"}, {"message", "request is not JSON"}, {"hint", ""}}}}
-                     .dump());
-        } else {
-            send(service.handleLine(request));
+        frames.append(chunk.data(), static_cast<std::size_t>(n));
+        try {
+            while (auto frame = frames.next()) {
+                if (frame->kind == aw::FrameKind::Feed) {
+                    writeAll(protocol, service.answerFeed(aw::decodeFeedRequest(frame->payload)));
+                    continue;
+                }
+                if (frame->kind != aw::FrameKind::Json) {
+                    badInput("got a frame agent-host does not send");
+                }
+                const auto request = nlohmann::json::parse(frame->payload, nullptr, false);
+                const auto response = request.is_discarded()
+                                          ? nlohmann::json{{"id", nullptr},
+                                                           {"ok", false},
+                                                           {"error",
+                                                            {{"code", "bad_request"},
+                                                             {"message", "request is not JSON"},
+                                                             {"hint", ""}}}}
+                                          : service.handle(request);
+                writeAll(protocol,
+                         aw::encodeFrame(aw::FrameKind::Json,
+                                         response.dump(-1, ' ', false,
+                                                       nlohmann::json::error_handler_t::replace)));
+            }
+        } catch (const aw::FrameError& e) {
+            badInput(e.what());
         }
     }
 }

@@ -35,8 +35,7 @@ ProviderHostService::~ProviderHostService() {
     for (auto& [key, run] : runs_) provider_.close(run);
 }
 
-aw_run* ProviderHostService::runFor(const nlohmann::json& request) const {
-    const auto key = stringField(request, "run");
+aw_run* ProviderHostService::runFor(const std::string& key) const {
     const auto it = runs_.find(key);
     if (it == runs_.end()) badRequest("no open run '" + key + "'");
     return it->second;
@@ -53,14 +52,30 @@ nlohmann::json ProviderHostService::dispatch(const std::string& op, const nlohma
         runs_[key] = provider_.open(runRequest, invocation);
         return {{"invocation", invocation}};
     }
-    if (op == "feed") return nlohmann::json::parse(feedLine(request))["result"];
+    if (op == "feed") {
+        // agent-host feeds in frames (feed()); this form serves the replay mode in process.
+        const auto& lines = field(request, "lines");
+        if (!lines.is_array()) badRequest("\"lines\" is not an array");
+        std::vector<std::string_view> views;
+        for (const auto& line : lines) {
+            if (!line.is_string()) badRequest("a line is not a string");
+            views.push_back(line.get_ref<const std::string&>());
+        }
+        nlohmann::json outputs = nlohmann::json::array();
+        for (const auto& output : feed(stringField(request, "run"), views)) {
+            outputs.push_back(nlohmann::json::parse(output.text));
+        }
+        return {{"outputs", std::move(outputs)}};
+    }
+    const auto run = [&] { return runFor(stringField(request, "run")); };
     if (op == "exit") {
         const auto& stop = request.contains("stop_requested") ? request["stop_requested"] : nlohmann::json(false);
-        return provider_.exit(runFor(request), intField(request, "exit_code", -1),
-                              intField(request, "signal", 0), stop.is_boolean() && stop.get<bool>());
+        return provider_.exit(run(), intField(request, "exit_code", -1),
+                              intField(request, "signal", 0),
+                              stop.is_boolean() && stop.get<bool>());
     }
-    if (op == "reply") return provider_.reply(runFor(request), field(request, "reply"));
-    if (op == "interrupt") return provider_.interrupt(runFor(request));
+    if (op == "reply") return provider_.reply(run(), field(request, "reply"));
+    if (op == "interrupt") return provider_.interrupt(run());
     if (op == "close") {
         const auto key = stringField(request, "run");
         if (auto it = runs_.find(key); it != runs_.end()) {
@@ -72,24 +87,16 @@ nlohmann::json ProviderHostService::dispatch(const std::string& op, const nlohma
     badRequest("unknown op '" + op + "'");
 }
 
-std::string ProviderHostService::feedLine(const nlohmann::json& request) {
-    aw_run* run = runFor(request);
-    const auto& lines = field(request, "lines");
-    if (!lines.is_array()) badRequest("\"lines\" is not an array");
-    std::string response = "{\"id\":" + request["id"].dump() + ",\"ok\":true,\"result\":{\"outputs\":[";
-    bool first = true;
-    for (const auto& line : lines) {
-        if (!line.is_string()) badRequest("a line is not a string");
-        if (!first) response += ',';
-        first = false;
+std::vector<FeedOutput> ProviderHostService::feed(std::string_view run,
+                                                  const std::vector<std::string_view>& lines) {
+    aw_run* handle = runFor(std::string(run));
+    std::vector<FeedOutput> outputs;
+    outputs.reserve(lines.size());
+    for (const auto line : lines) {
         // One output per line, in order: a line the plugin fails, or whose output the event
         // table rejects, is reported in place and does not stop the lines after it.
         try {
-            std::string output = provider_.feedText(run, line.get<std::string>());
-            if (output.find_first_of("\r\n") != std::string::npos) {
-                output = nlohmann::json::parse(output).dump();  // keep it one line
-            }
-            response += output;
+            outputs.push_back({true, provider_.feedText(handle, line)});
         } catch (const PluginCallError& e) {
             nlohmann::json failed{{"error",
                                    {{"code", e.problem().code},
@@ -100,23 +107,19 @@ std::string ProviderHostService::feedLine(const nlohmann::json& request) {
                 if (!rejected->stdinBytes().empty()) failed["stdin"] = rejected->stdinBytes();
                 if (rejected->closeStdin()) failed["close_stdin"] = true;
             }
-            response += failed.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+            outputs.push_back(
+                {false, failed.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
         }
     }
-    return response + "]}}";
+    return outputs;
 }
 
-std::string ProviderHostService::handleLine(const nlohmann::json& request) {
-    const bool isFeed = request.is_object() && request.contains("op") && request["op"] == "feed" &&
-                        request.contains("id");
-    if (isFeed) {
-        try {
-            return feedLine(request);
-        } catch (const ProblemError& e) {
-            return errorResponse(request["id"], e.problem()).dump();
-        }
+std::string ProviderHostService::answerFeed(const FeedRequest& request) {
+    try {
+        return encodeFeedAnswer(request.id, feed(request.run, request.lines));
+    } catch (const ProblemError& e) {
+        return encodeFrame(FrameKind::Json, errorResponse(request.id, e.problem()).dump());
     }
-    return handle(request).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 nlohmann::json ProviderHostService::handle(const nlohmann::json& request) {

@@ -6,8 +6,11 @@
 
 #include <map>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "provider/loaded_provider.h"
+#include "provider/provider_protocol.h"
 
 namespace aw {
 
@@ -18,14 +21,17 @@ public:
 
     //! Never throws: every failure becomes {"id","ok":false,"error":{...}}.
     nlohmann::json handle(const nlohmann::json& request);
-    //! handle(), as the single line to send. Feed responses embed the plugin's output text
-    //! as is (once it passed the check of core/plugin_output_check.h), sparing a dump per line.
-    std::string handleLine(const nlohmann::json& request);
+    //! A feed frame's lines for run `run`: one output per line, in order, each the plugin's
+    //! text as is once it passed the check of core/plugin_output_check.h, or the line's error.
+    //! Throws ProblemError (`bad_request`) when the run is not open.
+    std::vector<FeedOutput> feed(std::string_view run, const std::vector<std::string_view>& lines);
+
+    //! The frame answering a feed frame: its outputs, or the error response when feed throws.
+    std::string answerFeed(const FeedRequest& request);
 
 private:
     nlohmann::json dispatch(const std::string& op, const nlohmann::json& request);
-    aw_run* runFor(const nlohmann::json& request) const;
-    std::string feedLine(const nlohmann::json& request);
+    aw_run* runFor(const std::string& key) const;
 
     LoadedProvider& provider_;
     std::map<std::string, aw_run*> runs_;
