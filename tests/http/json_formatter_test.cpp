@@ -171,3 +171,36 @@ TEST_F(JsonLines, BelowTheLevelNothingIsBuilt) {
 
 }  // namespace
 }  // namespace aw
+
+namespace aw {
+namespace {
+
+class RawJsonLines : public ::testing::Test {
+protected:
+    void SetUp() override {
+        capture_ = new CapturingChannel;
+        logger().setChannel(new Poco::FormattingChannel(new JsonFormatter, capture_));
+        logger().setLevel(Poco::Message::PRIO_INFORMATION);
+    }
+    void TearDown() override { logger().setChannel(nullptr); }
+    static Poco::Logger& logger() { return Poco::Logger::get("test.raw"); }
+    Poco::AutoPtr<CapturingChannel> capture_;
+};
+
+TEST_F(RawJsonLines, RawFieldsGiveTheLineTheSameFieldsAsJsonGive) {
+    std::string method;
+    appendJsonString(method, "GET");
+    std::string path;
+    appendJsonString(path, "/v1/runs/\"quoted\"\n\xff");  // escaped, invalid UTF-8 replaced
+    const RawLogField fields[] = {{"duration_ms", "0.5"}, {"method", method}, {"path", path}, {"status", "200"}};
+    logRawFields(logger(), Poco::Message::PRIO_INFORMATION, "request", fields);
+    logRawFields(logger(), Poco::Message::PRIO_DEBUG, "request", fields);  // below the level
+    const auto messages = capture_->messages();
+    ASSERT_EQ(messages.size(), 1u);
+    const nlohmann::json same = {
+        {"duration_ms", 0.5}, {"method", "GET"}, {"path", "/v1/runs/\"quoted\"\n\xff"}, {"status", 200}};
+    EXPECT_EQ(messages[0].getText(), referenceLine(messages[0], "request", same));
+}
+
+}  // namespace
+}  // namespace aw

@@ -3,8 +3,10 @@
 #include <Poco/Logger.h>
 #include <Poco/URI.h>
 
+#include <array>
+#include <charconv>
 #include <chrono>
-#include <istream>
+#include <span>
 
 #include "agent_worker/core/random_id.h"
 #include "agent_worker/core/repositories.h"
@@ -335,23 +337,44 @@ void Router::logAccess(const IncomingRequest& request, const std::string& reques
                        std::chrono::steady_clock::time_point started) const {
     const auto priority = status >= 500 ? Poco::Message::PRIO_WARNING : Poco::Message::PRIO_INFORMATION;
     if (!logger().is(priority)) return;  // a quieter log level costs nothing per request
-    const auto elapsed = std::chrono::duration<double, std::milli>(
-        std::chrono::steady_clock::now() - started);
-    nlohmann::json fields{{"request_id", requestId},
-                          {"method", request.method},
-                          {"path", decodeForDisplay(rawPathOf(request.uri))},
-                          {"status", status},
-                          {"duration_ms", elapsed.count()}};
+    const double elapsedMs =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    // Every request writes this line: its values are written straight as JSON, with the keys
+    // in sorted order, as logRawFields takes them; no json object is built.
+    constexpr std::size_t kMost = 11;
+    thread_local std::array<std::string, kMost> values;
+    std::array<RawLogField, kMost> fields;
+    std::size_t count = 0;
+    const auto add = [&](std::string_view key, const auto& write) {
+        std::string& value = values[count];
+        value.clear();
+        write(value);
+        fields[count++] = {key, value};
+    };
+    const auto text = [&](std::string_view key, std::string_view raw) {
+        add(key, [&](std::string& value) { appendJsonString(value, raw); });
+    };
     // Trace headers of host <-> executor calls, so both sides' logs join on them.
-    static const std::pair<const char*, const char*> kTraceHeaders[] = {
-        {"X-Trace-Id", "trace_id"},       {"X-Session-Id", "session_id"},
-        {"X-Executor-Id", "executor_id"}, {"X-Run-Id", "run_id"},
-        {"X-Operation", "operation"},     {"traceparent", "traceparent"}};
-    for (const auto& [header, field] : kTraceHeaders) {
-        const std::string_view value = request.header(header);
-        if (!value.empty()) fields[field] = std::string(value.substr(0, 200));
-    }
-    logFields(logger(), priority, "request", fields);
+    const auto header = [&](std::string_view key, std::string_view name) {
+        const std::string_view value = request.header(name);
+        if (!value.empty()) text(key, value.substr(0, 200));
+    };
+    add("duration_ms", [&](std::string& value) {
+        char digits[32];
+        const auto end = std::to_chars(digits, digits + sizeof digits, elapsedMs).ptr;
+        value.append(digits, end);
+    });
+    header("executor_id", "X-Executor-Id");
+    text("method", request.method);
+    header("operation", "X-Operation");
+    text("path", decodeForDisplay(rawPathOf(request.uri)));
+    text("request_id", requestId);
+    header("run_id", "X-Run-Id");
+    header("session_id", "X-Session-Id");
+    add("status", [&](std::string& value) { value += std::to_string(status); });
+    header("trace_id", "X-Trace-Id");
+    header("traceparent", "traceparent");
+    logRawFields(logger(), priority, "request", std::span<const RawLogField>(fields.data(), count));
 }
 
 }  // namespace aw

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <iterator>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -25,7 +26,7 @@ namespace {
 // of a request's access log line together.
 constexpr const char* kLineParam = "aw.line";
 
-const char* levelName(Poco::Message::Priority priority) {
+std::string_view levelName(Poco::Message::Priority priority) {
     switch (priority) {
         case Poco::Message::PRIO_FATAL: return "fatal";
         case Poco::Message::PRIO_CRITICAL: return "critical";
@@ -65,11 +66,13 @@ using Serializer = nlohmann::detail::serializer<nlohmann::json>;
 //! What json::dump writes for `text` as a string, without a json value to hold it: the
 //! common case (printable ASCII without quote or backslash) as it is, anything else
 //! through the serializer, which escapes and replaces invalid UTF-8 as dump() does.
+bool isPlain(std::string_view text) {
+    return std::all_of(text.begin(), text.end(),
+                       [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+}
+
 void appendString(std::string& out, Serializer& serializer, std::string_view text) {
-    const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
-        return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-    });
-    if (!plain) {
+    if (!isPlain(text)) {
         serializer.dump(nlohmann::json(std::string(text)), false, false, 0);
         return;
     }
@@ -111,9 +114,12 @@ struct LineWriter {
                           nlohmann::json::error_handler_t::replace};
 };
 
-//! The JSON line of `msg` with `fields` (none when null), in this thread's buffer: valid
-//! until the thread's next line, so callers copy it at once.
-const std::string& jsonLine(const Poco::Message& msg, const nlohmann::json* fields) {
+//! The JSON line of `msg` with `fields` (each `field` named by `keyOf(field)` and written by
+//! `writeValue(out, serializer, field)`, in key order), in this thread's buffer: valid until
+//! the thread's next line, so callers copy it at once.
+template <typename Fields, typename KeyOf, typename WriteValue>
+const std::string& jsonLineWith(const Poco::Message& msg, const Fields& fields, KeyOf keyOf,
+                                WriteValue writeValue) {
     // The line as json::dump() writes an object, so the same bytes as when it was one: keys in
     // their sorted order (the object's std::map), fields replacing the four base keys of the
     // same name, compact, invalid UTF-8 replaced rather than thrown (a log line must never
@@ -122,10 +128,10 @@ const std::string& jsonLine(const Poco::Message& msg, const nlohmann::json* fiel
     std::string& out = writer.line;
     Serializer& serializer = writer.serializer;
     out.clear();
-    const std::string level = levelName(msg.getPriority());
+    const std::string_view level = levelName(msg.getPriority());
     // "ts" has no text here: appendTimestamp writes it.
-    const std::pair<std::string_view, const std::string*> base[] = {
-        {"level", &level}, {"logger", &msg.getSource()}, {"msg", &msg.getText()}, {"ts", nullptr}};
+    const std::pair<std::string_view, std::optional<std::string_view>> base[] = {
+        {"level", level}, {"logger", msg.getSource()}, {"msg", msg.getText()}, {"ts", std::nullopt}};
     std::size_t nextBase = 0;
     bool first = true;
     const auto key = [&](std::string_view name) {
@@ -135,7 +141,7 @@ const std::string& jsonLine(const Poco::Message& msg, const nlohmann::json* fiel
         out += ':';
     };
     // The base keys that sort before `name` (all when null); one equal to it is skipped.
-    const auto baseUpTo = [&](const std::string* name) {
+    const auto baseUpTo = [&](std::optional<std::string_view> name) {
         for (; nextBase < std::size(base); ++nextBase) {
             const std::string_view baseKey = base[nextBase].first;
             if (name && baseKey > *name) return;
@@ -148,16 +154,25 @@ const std::string& jsonLine(const Poco::Message& msg, const nlohmann::json* fiel
             }
         }
     };
-    if (fields && fields->is_object()) {
-        for (auto field = fields->begin(); field != fields->end(); ++field) {
-            baseUpTo(&field.key());
-            key(field.key());
-            serializer.dump(*field, false, false, 0);
-        }
+    for (const auto& field : fields) {
+        const std::string_view name = keyOf(field);
+        baseUpTo(name);
+        key(name);
+        writeValue(out, serializer, field);
     }
-    baseUpTo(nullptr);
+    baseUpTo(std::nullopt);
     out += '}';
     return out;
+}
+
+const std::string& jsonLine(const Poco::Message& msg, const nlohmann::json* fields) {
+    static const nlohmann::json kNone = nlohmann::json::object();
+    const nlohmann::json& object = fields && fields->is_object() ? *fields : kNone;
+    return jsonLineWith(
+        msg, object.items(), [](const auto& field) { return std::string_view(field.key()); },
+        [](std::string&, Serializer& serializer, const auto& field) {
+            serializer.dump(field.value(), false, false, 0);
+        });
 }
 
 }  // namespace
@@ -269,6 +284,26 @@ void logFields(Poco::Logger& logger, Poco::Message::Priority priority, const std
     Poco::Message msg(logger.name(), text, priority);
     msg.set(kLineParam, jsonLine(msg, &fields));
     logger.log(msg);
+}
+
+void logRawFields(Poco::Logger& logger, Poco::Message::Priority priority, const std::string& text,
+                  std::span<const RawLogField> fields) {
+    if (!logger.is(priority)) return;
+    Poco::Message msg(logger.name(), text, priority);
+    msg.set(kLineParam, jsonLineWith(
+                            msg, fields, [](const RawLogField& field) { return field.key; },
+                            [](std::string& out, Serializer&, const RawLogField& field) { out += field.json; }));
+    logger.log(msg);
+}
+
+void appendJsonString(std::string& out, std::string_view text) {
+    if (isPlain(text)) {
+        out += '"';
+        out += text;
+        out += '"';
+        return;
+    }
+    out += nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace aw

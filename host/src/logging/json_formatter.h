@@ -10,7 +10,9 @@
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
+#include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace aw {
@@ -62,5 +64,19 @@ void flushJsonLogging();
 //! Log `text` with extra top-level fields (request ids, statuses, durations...).
 void logFields(Poco::Logger& logger, Poco::Message::Priority priority, const std::string& text,
                const nlohmann::json& fields);
+
+//! A field for logRawFields: its key and its value already written as JSON.
+struct RawLogField {
+    std::string_view key;
+    std::string_view json;
+};
+
+//! logFields for a line written per request (the access log): `fields` sorted by key with
+//! their values already JSON, so no json object is built. The same line logFields writes.
+void logRawFields(Poco::Logger& logger, Poco::Message::Priority priority, const std::string& text,
+                  std::span<const RawLogField> fields);
+
+//! `text` as a JSON string (quoted, escaped, invalid UTF-8 replaced) onto `out`.
+void appendJsonString(std::string& out, std::string_view text);
 
 }  // namespace aw
