@@ -14,7 +14,6 @@ namespace {
 using run_rows::kRunColumns;
 using run_rows::loadRun;
 using run_rows::RunRow;
-using run_rows::ScalarRow;
 using stmt::execute;
 using stmt::NullableText;
 using stmt::select;
@@ -81,31 +80,108 @@ std::size_t utf8Length(const std::string& text) {
     }));
 }
 
-}  // namespace
+//! Executes a statement that returns at most one row; whether it did. A SQLite statement
+//! is stepped to its end, so it holds no read transaction open.
+bool fetchOne(soci::statement& statement) {
+    const bool got = statement.execute(true);
+    if (got) statement.fetch();
+    return got;
+}
 
+//! createRun's statements, prepared once per connection (Database::withPrepared): an
+//! enqueue costs their executions, on PostgreSQL one round trip each, and nothing more.
+struct CreateRunStatements {
+    soci::session& session;
+    std::string sessionId, tenantId, runtime, prefix, runId, provider, prompt, model,
+        approvalMode, idempotencyKey, enqueueKey, eventId, eventType, eventData, owner;
+    soci::indicator modelInd = soci::i_ok, keyInd = soci::i_ok, ownerInd = soci::i_ok;
+    long long now = 0;
+    int maxAttempts = 0;
+    RunRow row;
+    soci::statement worker, insertRun, enqueue, keyOwner, queuedEvent, load;
+
+    explicit CreateRunStatements(soci::session& sql)
+        : session(sql),
+          worker((sql.prepare << "INSERT INTO session_workers (session_id, tenant_id, status,"
+                                 " desired_status, version, runtime, workspace_s3_prefix,"
+                                 " state_changed_at_ms, created_at_ms, updated_at_ms)"
+                                 " VALUES (:sid, :tenant, 'pending', 'running', 0, :runtime,"
+                                 " :prefix, :changed, :created, :updated) ON CONFLICT DO NOTHING",
+                  soci::use(sessionId), soci::use(tenantId), soci::use(runtime), soci::use(prefix),
+                  soci::use(now), soci::use(now), soci::use(now))),
+          insertRun((sql.prepare << "INSERT INTO runs (run_id, session_id, provider, prompt, model,"
+                                    " approval_mode, status, idempotency_key, attempts, usage,"
+                                    " created_at_ms) VALUES (:rid, :sid, :provider, :prompt, :model,"
+                                    " :mode, 'queued', :key, 0, '{}', :created)"
+                                    " ON CONFLICT DO NOTHING",
+                     soci::use(runId), soci::use(sessionId), soci::use(provider), soci::use(prompt),
+                     soci::use(model, modelInd), soci::use(approvalMode),
+                     soci::use(idempotencyKey, keyInd), soci::use(now))),
+          enqueue((sql.prepare << "INSERT INTO run_queue (enqueue_key, run_id, session_id, status,"
+                                  " attempts, max_attempts, available_at_ms, lock_expires_at_ms,"
+                                  " created_at_ms, updated_at_ms) VALUES (:key, :rid, :sid,"
+                                  " 'queued', 0, :max, :available, 0, :created, :updated)"
+                                  " ON CONFLICT DO NOTHING",
+                   soci::use(enqueueKey), soci::use(runId), soci::use(sessionId),
+                   soci::use(maxAttempts), soci::use(now), soci::use(now), soci::use(now))),
+          keyOwner((sql.prepare << "SELECT run_id FROM run_queue WHERE enqueue_key = :key"
+                                   " AND run_id <> :rid UNION ALL SELECT run_id FROM run_queue_done"
+                                   " WHERE enqueue_key = :done",
+                    soci::into(owner, ownerInd), soci::use(enqueueKey), soci::use(runId),
+                    soci::use(enqueueKey))),
+          queuedEvent((sql.prepare << "INSERT INTO run_events (event_id, run_id, session_id, seq,"
+                                      " type, provider, data, ts_ms) VALUES (:id, :rid, :sid, 1,"
+                                      " :type, :provider, :data, :ts)",
+                       soci::use(eventId), soci::use(runId), soci::use(sessionId),
+                       soci::use(eventType), soci::use(provider), soci::use(eventData),
+                       soci::use(now))),
+          load(prepareLoad(sql)) {}
+
+    soci::details::prepare_temp_type prepareLoad(soci::session& sql) {
+        soci::details::prepare_temp_type prep =
+            (sql.prepare << std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = :rid");
+        row.bind(prep);
+        prep, soci::use(runId);
+        return prep;
+    }
+
+    void set(const NewRun& run, const std::string& key) {
+        sessionId = run.sessionId;
+        tenantId = run.tenantId;
+        runtime = run.runtime;
+        prefix = run.workspaceS3Prefix;
+        runId = run.runId;
+        provider = run.provider;
+        prompt = run.prompt;
+        model = run.model;
+        modelInd = model.empty() ? soci::i_null : soci::i_ok;
+        approvalMode = run.approvalMode;
+        idempotencyKey = run.idempotencyKey;
+        keyInd = idempotencyKey.empty() ? soci::i_null : soci::i_ok;
+        enqueueKey = key;
+        eventId = hostEventId(run.runId, AW_EVENT_RUN_QUEUED);
+        eventType = AW_EVENT_RUN_QUEUED;
+        eventData = nlohmann::json{{"provider", run.provider},
+                                   {"prompt_chars", utf8Length(run.prompt)}}
+                        .dump();
+        now = run.nowMs;
+        maxAttempts = run.maxAttempts;
+    }
+};
+
+}  // namespace
 CreatedRun SociRunStore::createRun(const NewRun& run) {
     const std::string enqueueKey = run.enqueueKey.empty() ? run.runId : run.enqueueKey;
-    const long long now = run.nowMs;
-    return database_.withSession([&](soci::session& sql) -> CreatedRun {
+    return database_.withPrepared<CreateRunStatements>([&](CreateRunStatements& s) -> CreatedRun {
+        s.set(run, enqueueKey);
+        soci::session& sql = s.session;
         WriteTransaction transaction(sql, database_.dialect());
-        execute(sql,
-                "INSERT INTO session_workers (session_id, tenant_id, status, desired_status, version,"
-                " runtime, workspace_s3_prefix, state_changed_at_ms, created_at_ms, updated_at_ms)"
-                " VALUES (:sid, :tenant, 'pending', 'running', 0, :runtime, :prefix, :changed,"
-                " :created, :updated) ON CONFLICT DO NOTHING",
-                run.sessionId, run.tenantId, run.runtime, run.workspaceS3Prefix, now, now, now);
+        s.worker.execute(true);
         // The unique (session_id, idempotency_key) decides; NULL keys never conflict. On
         // PostgreSQL a concurrent insert of the same key makes this wait for that
         // transaction, then do nothing; the SELECT below (a new snapshot) sees its run.
-        const long long inserted = execute(
-            sql,
-            "INSERT INTO runs (run_id, session_id, provider, prompt, model, approval_mode, status,"
-            " idempotency_key, attempts, usage, created_at_ms)"
-            " VALUES (:rid, :sid, :provider, :prompt, :model, :mode, 'queued', :key, 0, '{}', :created)"
-            " ON CONFLICT DO NOTHING",
-            run.runId, run.sessionId, run.provider, run.prompt, NullableText(run.model),
-            run.approvalMode, NullableText(run.idempotencyKey), now);
-        if (inserted == 0) {
+        s.insertRun.execute(true);
+        if (s.insertRun.get_affected_rows() == 0) {
             std::optional<RunRecord> existing;
             if (!run.idempotencyKey.empty()) {
                 existing = selectOne<RunRow>(sql,
@@ -117,39 +193,25 @@ CreatedRun SociRunStore::createRun(const NewRun& run) {
             if (!existing) throw std::runtime_error("run insert conflicted with no visible run");
             return CreatedRun{*existing, false};  // nothing of ours is committed
         }
-        const long long enqueued = execute(
-            sql,
-            "INSERT INTO run_queue (enqueue_key, run_id, session_id, status, attempts, max_attempts,"
-            " available_at_ms, lock_expires_at_ms, created_at_ms, updated_at_ms)"
-            " VALUES (:key, :rid, :sid, 'queued', 0, :max, :available, 0, :created, :updated)"
-            " ON CONFLICT DO NOTHING",
-            enqueueKey, run.runId, run.sessionId, run.maxAttempts, now, now, now);
+        s.enqueue.execute(true);
+        const long long enqueued = s.enqueue.get_affected_rows();
         // The enqueue key may name another run: unfinished in run_queue (then the INSERT did
         // nothing) or finished in run_queue_done. Asked after the INSERT: on PostgreSQL an
         // entry being moved to run_queue_done makes the INSERT wait for the move's commit,
         // and this statement's fresh snapshot then sees the entry moved.
-        const auto owner = selectOne<ScalarRow<std::string>>(
-            sql,
-            "SELECT run_id FROM run_queue WHERE enqueue_key = :key AND run_id <> :rid UNION ALL"
-            " SELECT run_id FROM run_queue_done WHERE enqueue_key = :done",
-            enqueueKey, run.runId, enqueueKey);
-        if (owner || enqueued == 0) {
+        const bool owned = fetchOne(s.keyOwner) && s.ownerInd == soci::i_ok;
+        if (owned || enqueued == 0) {
             // That run is the answer; ours is rolled back.
             std::optional<RunRecord> existing;
-            if (owner) existing = loadRun(sql, *owner);
+            if (owned) existing = loadRun(sql, s.owner);
             if (!existing) throw std::runtime_error("enqueue conflicted with no visible entry");
             return CreatedRun{*existing, false};
         }
-        const nlohmann::json data = {{"provider", run.provider},
-                                     {"prompt_chars", utf8Length(run.prompt)}};
-        execute(sql,
-                "INSERT INTO run_events (event_id, run_id, session_id, seq, type, provider, data, ts_ms)"
-                " VALUES (:id, :rid, :sid, 1, :type, :provider, :data, :ts)",
-                hostEventId(run.runId, AW_EVENT_RUN_QUEUED), run.runId, run.sessionId,
-                std::string(AW_EVENT_RUN_QUEUED), run.provider, data.dump(), now);
-        auto created = loadRun(sql, run.runId);
+        s.queuedEvent.execute(true);
+        if (!fetchOne(s.load)) throw std::runtime_error("a run just inserted is not visible");
+        const RunRecord created = s.row.get();
         transaction.commit();
-        return CreatedRun{*created, true};
+        return CreatedRun{created, true};
     });
 }
 
