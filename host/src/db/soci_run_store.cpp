@@ -98,7 +98,7 @@ struct CreateRunStatements {
     long long now = 0;
     int maxAttempts = 0;
     RunRow row;
-    soci::statement worker, insertRun, enqueue, keyOwner, queuedEvent, load;
+    soci::statement worker, insertRun, enqueue, keyOwner, queuedEvent;
 
     explicit CreateRunStatements(soci::session& sql)
         : session(sql),
@@ -109,14 +109,7 @@ struct CreateRunStatements {
                                  " :prefix, :changed, :created, :updated) ON CONFLICT DO NOTHING",
                   soci::use(sessionId), soci::use(tenantId), soci::use(runtime), soci::use(prefix),
                   soci::use(now), soci::use(now), soci::use(now))),
-          insertRun((sql.prepare << "INSERT INTO runs (run_id, session_id, provider, prompt, model,"
-                                    " approval_mode, status, idempotency_key, attempts, usage,"
-                                    " created_at_ms) VALUES (:rid, :sid, :provider, :prompt, :model,"
-                                    " :mode, 'queued', :key, 0, '{}', :created)"
-                                    " ON CONFLICT DO NOTHING",
-                     soci::use(runId), soci::use(sessionId), soci::use(provider), soci::use(prompt),
-                     soci::use(model, modelInd), soci::use(approvalMode),
-                     soci::use(idempotencyKey, keyInd), soci::use(now))),
+          insertRun(prepareInsertRun(sql)),
           enqueue((sql.prepare << "INSERT INTO run_queue (enqueue_key, run_id, session_id, status,"
                                   " attempts, max_attempts, available_at_ms, lock_expires_at_ms,"
                                   " created_at_ms, updated_at_ms) VALUES (:key, :rid, :sid,"
@@ -134,14 +127,21 @@ struct CreateRunStatements {
                                       " :type, :provider, :data, :ts)",
                        soci::use(eventId), soci::use(runId), soci::use(sessionId),
                        soci::use(eventType), soci::use(provider), soci::use(eventData),
-                       soci::use(now))),
-          load(prepareLoad(sql)) {}
+                       soci::use(now))) {}
 
-    soci::details::prepare_temp_type prepareLoad(soci::session& sql) {
+    //! The run's INSERT returns the run as stored (no row when it conflicted).
+    soci::details::prepare_temp_type prepareInsertRun(soci::session& sql) {
         soci::details::prepare_temp_type prep =
-            (sql.prepare << std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = :rid");
+            (sql.prepare << std::string("INSERT INTO runs (run_id, session_id, provider, prompt,"
+                                        " model, approval_mode, status, idempotency_key, attempts,"
+                                        " usage, created_at_ms) VALUES (:rid, :sid, :provider,"
+                                        " :prompt, :model, :mode, 'queued', :key, 0, '{}',"
+                                        " :created) ON CONFLICT DO NOTHING RETURNING ") +
+                                kRunColumns);
         row.bind(prep);
-        prep, soci::use(runId);
+        prep, soci::use(runId), soci::use(sessionId), soci::use(provider), soci::use(prompt),
+            soci::use(model, modelInd), soci::use(approvalMode), soci::use(idempotencyKey, keyInd),
+            soci::use(now);
         return prep;
     }
 
@@ -180,8 +180,7 @@ CreatedRun SociRunStore::createRun(const NewRun& run) {
         // The unique (session_id, idempotency_key) decides; NULL keys never conflict. On
         // PostgreSQL a concurrent insert of the same key makes this wait for that
         // transaction, then do nothing; the SELECT below (a new snapshot) sees its run.
-        s.insertRun.execute(true);
-        if (s.insertRun.get_affected_rows() == 0) {
+        if (!fetchOne(s.insertRun)) {
             std::optional<RunRecord> existing;
             if (!run.idempotencyKey.empty()) {
                 existing = selectOne<RunRow>(sql,
@@ -207,9 +206,8 @@ CreatedRun SociRunStore::createRun(const NewRun& run) {
             if (!existing) throw std::runtime_error("enqueue conflicted with no visible entry");
             return CreatedRun{*existing, false};
         }
+        const RunRecord created = s.row.get();  // as the run's INSERT returned it
         s.queuedEvent.execute(true);
-        if (!fetchOne(s.load)) throw std::runtime_error("a run just inserted is not visible");
-        const RunRecord created = s.row.get();
         transaction.commit();
         return CreatedRun{created, true};
     });
