@@ -83,13 +83,14 @@ void fillBacklog(Database& db, std::size_t size, std::size_t sessions) {
         WriteTransaction transaction(sql, db.dialect());
         std::string runId, sessionId;
         long long now = kStartMs;
-        soci::statement worker = (sql.prepare << "INSERT INTO session_workers (session_id, tenant_id,"
-                                                 " status, desired_status, version, runtime,"
-                                                 " workspace_s3_prefix, state_changed_at_ms,"
-                                                 " created_at_ms, updated_at_ms) VALUES (:sid,"
-                                                 " 'default', 'pending', 'running', 0, 'local',"
-                                                 " 's3://bench/', 0, 0, 0)",
-                                  soci::use(sessionId));
+        soci::statement worker =
+            (sql.prepare << "INSERT INTO session_workers (session_id, tenant_id,"
+                            " status, desired_status, version, runtime,"
+                            " workspace_s3_prefix, state_changed_at_ms,"
+                            " created_at_ms, updated_at_ms) VALUES (:sid,"
+                            " 'default', 'pending', 'running', 0, 'local',"
+                            " 's3://bench/', 0, 0, 0)",
+             soci::use(sessionId));
         soci::statement run = (sql.prepare << "INSERT INTO runs (run_id, session_id, provider,"
                                               " prompt, approval_mode, status, attempts, usage,"
                                               " created_at_ms) VALUES (:rid, :sid, 'claude-code',"
@@ -199,8 +200,8 @@ public:
             cluster_->createDatabase(name);
             url = cluster_->url(name);
         }
-        auto db = std::make_unique<Database>(parseDatabaseUrl(url), poolSize,
-                                             std::chrono::seconds(30));
+        auto db =
+            std::make_unique<Database>(parseDatabaseUrl(url), poolSize, std::chrono::seconds(30));
         applyMigrations(*db, sqlDir_);
         if (!cluster_) {
             db->withSession([](soci::session& sql) {
@@ -248,12 +249,12 @@ void throughput(PostgresTarget& target, int threads, int runs) {
         for (;;) {
             const auto claimed = store.claim(holder, kStartMs + 1, kLeaseMs, 1);
             if (claimed.empty()) return;  // every run is finished or held by another thread
-            store.finish(claimed.front().queueId, holder, QueueStatus::Succeeded, "",
-                         kStartMs + 2);
+            store.finish(claimed.front().queueId, holder, QueueStatus::Succeeded, "", kStartMs + 2);
             done.fetch_add(1);
         }
     });
-    if (done.load() != runs) std::printf("  (only %d of %d runs were claimed)\n", done.load(), runs);
+    if (done.load() != runs)
+        std::printf("  (only %d of %d runs were claimed)\n", done.load(), runs);
     std::printf("postgres enqueue threads=%d: %.0f runs/s\n", threads, runs / seconds(enqueueTime));
     std::printf("postgres claim+complete threads=%d: %.0f runs/s\n", threads,
                 runs / seconds(processTime));
@@ -304,7 +305,8 @@ public:
         long trips = 0;
         for (std::string line; std::getline(lines, line);) {
             if (line.rfind("F\t", 0) != 0) continue;
-            if (line.find("\tSync") != std::string::npos || line.find("\tQuery") != std::string::npos)
+            if (line.find("\tSync") != std::string::npos ||
+                line.find("\tQuery") != std::string::npos)
                 ++trips;
         }
         return trips;
@@ -362,7 +364,8 @@ void roundTrips(PostgresTarget& target) {
     db->withSession([](soci::session& sql) {
         long long generic = 0, custom = 0;
         sql << "SELECT COALESCE(SUM(generic_plans), 0), COALESCE(SUM(custom_plans), 0) FROM"
-               " pg_prepared_statements WHERE starts_with(statement, 'UPDATE run_queue SET status')",
+               " pg_prepared_statements WHERE starts_with(statement, 'UPDATE run_queue SET "
+               "status')",
             soci::into(generic), soci::into(custom);
         std::printf("postgres claim plans: %lld generic, %lld custom\n", generic, custom);
     });

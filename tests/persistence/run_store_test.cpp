@@ -921,7 +921,8 @@ TEST_P(RunStoreTest, AnOlderEntryEnqueuedLateWaitsForTheClaimedOneOfItsSession) 
     create("s1", "newer", 3, kNow + 1);
     const auto setup = store_->claim("h", kNow + 5, 1000, 10);
     ASSERT_EQ(setup.size(), 2u);
-    ASSERT_EQ(store_->retryLater(setup[0].queueId, "h", kNow + 5, "", kNow + 5), QueueStatus::RetryWait);
+    ASSERT_EQ(store_->retryLater(setup[0].queueId, "h", kNow + 5, "", kNow + 5),
+              QueueStatus::RetryWait);
     db_->withSession([](soci::session& sql) {
         sql << "UPDATE run_queue SET session_id = 's1' WHERE run_id = 'late'";
     });
@@ -937,7 +938,8 @@ TEST_P(RunStoreTest, AnOlderEntryEnqueuedLateWaitsForTheClaimedOneOfItsSession) 
     const auto takenOver = store_->claim("h2", kNow + 1005, 1000, 10);
     ASSERT_EQ(takenOver.size(), 1u);
     EXPECT_EQ(takenOver[0].runId, "newer");
-    EXPECT_TRUE(store_->finish(takenOver[0].queueId, "h2", QueueStatus::Succeeded, "", kNow + 1006));
+    EXPECT_TRUE(
+        store_->finish(takenOver[0].queueId, "h2", QueueStatus::Succeeded, "", kNow + 1006));
     const auto late = store_->claim("h2", kNow + 1007, 1000, 10);
     ASSERT_EQ(late.size(), 1u);
     EXPECT_EQ(late[0].runId, "late");

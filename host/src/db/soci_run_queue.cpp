@@ -65,7 +65,9 @@ struct QueueRow {
     }
 };
 
-bool isPostgres(soci::session& sql) { return sql.get_backend_name() == "postgresql"; }
+bool isPostgres(soci::session& sql) {
+    return sql.get_backend_name() == "postgresql";
+}
 
 std::optional<QueueEntry> loadEntry(soci::session& sql, long long queueId) {
     return selectOne<QueueRow>(
@@ -97,7 +99,8 @@ void moveToDone(soci::session& sql, long long queueId) {
 template <typename Row>
 std::vector<QueueEntry> fetchAll(soci::statement& statement, const Row& row) {
     std::vector<QueueEntry> rows;
-    for (bool got = statement.execute(true); got; got = statement.fetch()) rows.push_back(row.get());
+    for (bool got = statement.execute(true); got; got = statement.fetch())
+        rows.push_back(row.get());
     return rows;
 }
 
@@ -115,8 +118,8 @@ struct ClaimStatement {
             (sql.prepare << SociRunStore::claimStatement(isPostgres(sql) ? Dialect::Postgresql
                                                                          : Dialect::Sqlite));
         row.bind(prep);
-        prep, soci::use(holder), soci::use(expires), soci::use(now), soci::use(now),
-            soci::use(now), soci::use(limit);
+        prep, soci::use(holder), soci::use(expires), soci::use(now), soci::use(now), soci::use(now),
+            soci::use(limit);
         return prep;
     }
 };
@@ -136,13 +139,14 @@ struct FinishStatements {
     explicit FinishStatements(soci::session& sql)
         : session(sql), postgres(isPostgres(sql)), end(prepareEnd(sql)) {
         if (!postgres) {
-            remove.emplace((sql.prepare << "DELETE FROM run_queue WHERE queue_id = :qid",
-                            soci::use(queueId)));
+            remove.emplace(
+                (sql.prepare << "DELETE FROM run_queue WHERE queue_id = :qid", soci::use(queueId)));
         }
     }
 
     soci::details::prepare_temp_type prepareEnd(soci::session& sql) {
-        const std::string mine = " WHERE queue_id = :qid AND locked_by = :holder AND status = 'claimed'";
+        const std::string mine =
+            " WHERE queue_id = :qid AND locked_by = :holder AND status = 'claimed'";
         soci::details::prepare_temp_type prep =
             (sql.prepare << (postgres ? "WITH ended AS (DELETE FROM run_queue" + mine +
                                             " RETURNING *) " + endedColumns("ended")
@@ -195,8 +199,8 @@ std::string SociRunStore::claimStatement(Dialect dialect) {
                " AND c.status = 'claimed'))"
                " OR (q.status = 'claimed' AND q.lock_expires_at_ms <= :expired)"
                " ORDER BY q.queue_id LIMIT :limit") +
-           (dialect == Dialect::Postgresql ? " FOR UPDATE OF q SKIP LOCKED" : "") +
-           ") RETURNING " + kQueueColumns;
+           (dialect == Dialect::Postgresql ? " FOR UPDATE OF q SKIP LOCKED" : "") + ") RETURNING " +
+           kQueueColumns;
 }
 
 std::vector<QueueEntry> SociRunStore::claim(const std::string& holder, std::int64_t nowMs,
@@ -213,8 +217,9 @@ std::vector<QueueEntry> SociRunStore::claim(const std::string& holder, std::int6
                 return fetchAll(claim.statement, claim.row);
             });
             // RETURNING gives no order; callers get the oldest first.
-            std::sort(entries.begin(), entries.end(),
-                      [](const QueueEntry& a, const QueueEntry& b) { return a.queueId < b.queueId; });
+            std::sort(entries.begin(), entries.end(), [](const QueueEntry& a, const QueueEntry& b) {
+                return a.queueId < b.queueId;
+            });
             return entries;
         } catch (const soci::soci_error& e) {
             if (e.get_error_category() != soci::soci_error::constraint_violation ||

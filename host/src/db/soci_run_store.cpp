@@ -92,8 +92,8 @@ bool fetchOne(soci::statement& statement) {
 //! enqueue costs their executions, on PostgreSQL one round trip each, and nothing more.
 struct CreateRunStatements {
     soci::session& session;
-    std::string sessionId, tenantId, runtime, prefix, runId, provider, prompt, model,
-        approvalMode, idempotencyKey, enqueueKey, eventId, eventType, eventData, owner;
+    std::string sessionId, tenantId, runtime, prefix, runId, provider, prompt, model, approvalMode,
+        idempotencyKey, enqueueKey, eventId, eventType, eventData, owner;
     soci::indicator modelInd = soci::i_ok, keyInd = soci::i_ok, ownerInd = soci::i_ok;
     long long now = 0;
     int maxAttempts = 0;
@@ -161,9 +161,9 @@ struct CreateRunStatements {
         enqueueKey = key;
         eventId = hostEventId(run.runId, AW_EVENT_RUN_QUEUED);
         eventType = AW_EVENT_RUN_QUEUED;
-        eventData = nlohmann::json{{"provider", run.provider},
-                                   {"prompt_chars", utf8Length(run.prompt)}}
-                        .dump();
+        eventData =
+            nlohmann::json{{"provider", run.provider}, {"prompt_chars", utf8Length(run.prompt)}}
+                .dump();
         now = run.nowMs;
         maxAttempts = run.maxAttempts;
     }

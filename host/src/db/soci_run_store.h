@@ -16,8 +16,7 @@ namespace aw {
 class SociRunStore : public RunStore, public RunQueue {
 public:
     //! Claims delete entries that ended more than `queueDoneRetention` ago (0: never).
-    explicit SociRunStore(Database& database,
-                          std::chrono::milliseconds queueDoneRetention = std::chrono::milliseconds(0))
+    explicit SociRunStore(Database& database, std::chrono::milliseconds queueDoneRetention = {})
         : database_(database), doneRetention_(queueDoneRetention) {}
 
     // RunStore
