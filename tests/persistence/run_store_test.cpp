@@ -981,8 +981,9 @@ TEST_P(RunStoreTest, OnPostgresqlEnqueueClaimAndFinishArePreparedOnceAndReused) 
     };
     EXPECT_EQ(executions("UPDATE run_queue SET status = 'claimed'"), kRuns);
     EXPECT_EQ(executions("WITH ended AS"), kRuns);
-    EXPECT_EQ(executions("INSERT INTO run_queue "), kRuns);
-    EXPECT_EQ(executions("INSERT INTO runs "), kRuns);
+    EXPECT_EQ(executions("WITH worker AS (INSERT INTO session_workers"), kRuns);  // and the run
+    EXPECT_EQ(executions("WITH entry AS (INSERT INTO run_queue"), kRuns);         // and run.queued
+    EXPECT_EQ(executions("SELECT run_id FROM run_queue WHERE enqueue_key"), kRuns);
 }
 
 // ----- session worker store -------------------------------------------------------------

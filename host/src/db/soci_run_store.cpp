@@ -88,61 +88,93 @@ bool fetchOne(soci::statement& statement) {
     return got;
 }
 
-//! createRun's statements, prepared once per connection (Database::withPrepared): an
-//! enqueue costs their executions, on PostgreSQL one round trip each, and nothing more.
+constexpr const char* kInsertWorker =
+    "INSERT INTO session_workers (session_id, tenant_id, status, desired_status, version, runtime,"
+    " workspace_s3_prefix, state_changed_at_ms, created_at_ms, updated_at_ms) VALUES (:sid,"
+    " :tenant, 'pending', 'running', 0, :runtime, :prefix, :changed, :created, :updated)"
+    " ON CONFLICT DO NOTHING";
+constexpr const char* kInsertRun =
+    "INSERT INTO runs (run_id, session_id, provider, prompt, model, approval_mode, status,"
+    " idempotency_key, attempts, usage, created_at_ms) VALUES (:rid, :rsid, :provider, :prompt,"
+    " :model, :mode, 'queued', :key, 0, '{}', :rcreated) ON CONFLICT DO NOTHING RETURNING ";
+constexpr const char* kInsertEntry =
+    "INSERT INTO run_queue (enqueue_key, run_id, session_id, status, attempts, max_attempts,"
+    " available_at_ms, lock_expires_at_ms, created_at_ms, updated_at_ms) VALUES (:ekey, :erid,"
+    " :esid, 'queued', 0, :max, :available, 0, :ecreated, :eupdated) ON CONFLICT DO NOTHING";
+constexpr const char* kInsertQueuedEvent =
+    "INSERT INTO run_events (event_id, run_id, session_id, seq, type, provider, data, ts_ms)"
+    " SELECT :id, :vrid, :vsid, 1, :type, :vprovider, :data, CAST(:ts AS BIGINT)";
+
+//! createRun's statements, prepared once per connection (Database::withPrepared). On
+//! PostgreSQL, where each is a round trip, the worker's INSERT rides in the run's and the
+//! run.queued event's in the queue entry's (as WITH ... INSERT): an enqueue is BEGIN, the
+//! run, the entry, the enqueue key's owner, COMMIT. SQLite has no INSERT in a WITH.
 struct CreateRunStatements {
     soci::session& session;
+    const bool postgres;
     std::string sessionId, tenantId, runtime, prefix, runId, provider, prompt, model, approvalMode,
         idempotencyKey, enqueueKey, eventId, eventType, eventData, owner;
     soci::indicator modelInd = soci::i_ok, keyInd = soci::i_ok, ownerInd = soci::i_ok;
     long long now = 0;
     int maxAttempts = 0;
     RunRow row;
-    soci::statement worker, insertRun, enqueue, keyOwner, queuedEvent;
+    soci::statement insertRun, enqueue, keyOwner;
+    std::optional<soci::statement> worker, queuedEvent;  // SQLite only
 
     explicit CreateRunStatements(soci::session& sql)
         : session(sql),
-          worker((sql.prepare << "INSERT INTO session_workers (session_id, tenant_id, status,"
-                                 " desired_status, version, runtime, workspace_s3_prefix,"
-                                 " state_changed_at_ms, created_at_ms, updated_at_ms)"
-                                 " VALUES (:sid, :tenant, 'pending', 'running', 0, :runtime,"
-                                 " :prefix, :changed, :created, :updated) ON CONFLICT DO NOTHING",
-                  soci::use(sessionId), soci::use(tenantId), soci::use(runtime), soci::use(prefix),
-                  soci::use(now), soci::use(now), soci::use(now))),
+          postgres(sql.get_backend_name() == "postgresql"),
           insertRun(prepareInsertRun(sql)),
-          enqueue((sql.prepare << "INSERT INTO run_queue (enqueue_key, run_id, session_id, status,"
-                                  " attempts, max_attempts, available_at_ms, lock_expires_at_ms,"
-                                  " created_at_ms, updated_at_ms) VALUES (:key, :rid, :sid,"
-                                  " 'queued', 0, :max, :available, 0, :created, :updated)"
-                                  " ON CONFLICT DO NOTHING",
-                   soci::use(enqueueKey), soci::use(runId), soci::use(sessionId),
-                   soci::use(maxAttempts), soci::use(now), soci::use(now), soci::use(now))),
+          enqueue(prepareEnqueue(sql)),
           keyOwner((sql.prepare << "SELECT run_id FROM run_queue WHERE enqueue_key = :key"
                                    " AND run_id <> :rid UNION ALL SELECT run_id FROM run_queue_done"
                                    " WHERE enqueue_key = :done",
                     soci::into(owner, ownerInd), soci::use(enqueueKey), soci::use(runId),
-                    soci::use(enqueueKey))),
-          queuedEvent((sql.prepare << "INSERT INTO run_events (event_id, run_id, session_id, seq,"
-                                      " type, provider, data, ts_ms) VALUES (:id, :rid, :sid, 1,"
-                                      " :type, :provider, :data, :ts)",
-                       soci::use(eventId), soci::use(runId), soci::use(sessionId),
-                       soci::use(eventType), soci::use(provider), soci::use(eventData),
-                       soci::use(now))) {}
+                    soci::use(enqueueKey))) {
+        if (postgres) return;
+        soci::details::prepare_temp_type prepWorker = (sql.prepare << kInsertWorker);
+        useWorker(prepWorker);
+        worker.emplace(prepWorker);
+        soci::details::prepare_temp_type prepEvent = (sql.prepare << kInsertQueuedEvent);
+        useEvent(prepEvent);
+        queuedEvent.emplace(prepEvent);
+    }
 
     //! The run's INSERT returns the run as stored (no row when it conflicted).
     soci::details::prepare_temp_type prepareInsertRun(soci::session& sql) {
         soci::details::prepare_temp_type prep =
-            (sql.prepare << std::string("INSERT INTO runs (run_id, session_id, provider, prompt,"
-                                        " model, approval_mode, status, idempotency_key, attempts,"
-                                        " usage, created_at_ms) VALUES (:rid, :sid, :provider,"
-                                        " :prompt, :model, :mode, 'queued', :key, 0, '{}',"
-                                        " :created) ON CONFLICT DO NOTHING RETURNING ") +
-                                kRunColumns);
+            (sql.prepare << (postgres ? "WITH worker AS (" + std::string(kInsertWorker) + ") "
+                                      : std::string()) +
+                                kInsertRun + kRunColumns);
         row.bind(prep);
+        if (postgres) useWorker(prep);
         prep, soci::use(runId), soci::use(sessionId), soci::use(provider), soci::use(prompt),
             soci::use(model, modelInd), soci::use(approvalMode), soci::use(idempotencyKey, keyInd),
             soci::use(now);
         return prep;
+    }
+
+    //! Changes one row when the entry was enqueued (on PostgreSQL: its event was inserted).
+    soci::details::prepare_temp_type prepareEnqueue(soci::session& sql) {
+        soci::details::prepare_temp_type prep =
+            (sql.prepare << (postgres
+                                 ? "WITH entry AS (" + std::string(kInsertEntry) +
+                                       " RETURNING run_id) " + kInsertQueuedEvent + " FROM entry"
+                                 : std::string(kInsertEntry)));
+        prep, soci::use(enqueueKey), soci::use(runId), soci::use(sessionId), soci::use(maxAttempts),
+            soci::use(now), soci::use(now), soci::use(now);
+        if (postgres) useEvent(prep);
+        return prep;
+    }
+
+    void useWorker(soci::details::prepare_temp_type& prep) {
+        prep, soci::use(sessionId), soci::use(tenantId), soci::use(runtime), soci::use(prefix),
+            soci::use(now), soci::use(now), soci::use(now);
+    }
+
+    void useEvent(soci::details::prepare_temp_type& prep) {
+        prep, soci::use(eventId), soci::use(runId), soci::use(sessionId), soci::use(eventType),
+            soci::use(provider), soci::use(eventData), soci::use(now);
     }
 
     void set(const NewRun& run, const std::string& key) {
@@ -170,13 +202,14 @@ struct CreateRunStatements {
 };
 
 }  // namespace
+
 CreatedRun SociRunStore::createRun(const NewRun& run) {
     const std::string enqueueKey = run.enqueueKey.empty() ? run.runId : run.enqueueKey;
     return database_.withPrepared<CreateRunStatements>([&](CreateRunStatements& s) -> CreatedRun {
         s.set(run, enqueueKey);
         soci::session& sql = s.session;
         WriteTransaction transaction(sql, database_.dialect());
-        s.worker.execute(true);
+        if (s.worker) s.worker->execute(true);
         // The unique (session_id, idempotency_key) decides; NULL keys never conflict. On
         // PostgreSQL a concurrent insert of the same key makes this wait for that
         // transaction, then do nothing; the SELECT below (a new snapshot) sees its run.
@@ -207,7 +240,7 @@ CreatedRun SociRunStore::createRun(const NewRun& run) {
             return CreatedRun{*existing, false};
         }
         const RunRecord created = s.row.get();  // as the run's INSERT returned it
-        s.queuedEvent.execute(true);
+        if (s.queuedEvent) s.queuedEvent->execute(true);
         transaction.commit();
         return CreatedRun{created, true};
     });
