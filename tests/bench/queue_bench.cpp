@@ -370,8 +370,7 @@ void roundTrips(PostgresTarget& target) {
     db->withSession([](soci::session& sql) {
         long long generic = 0, custom = 0;
         sql << "SELECT COALESCE(SUM(generic_plans), 0), COALESCE(SUM(custom_plans), 0) FROM"
-               " pg_prepared_statements WHERE starts_with(statement, 'UPDATE run_queue SET "
-               "status')",
+               " pg_prepared_statements WHERE starts_with(statement, 'WITH next AS')",
             soci::into(generic), soci::into(custom);
         std::printf("postgres claim plans: %lld generic, %lld custom\n", generic, custom);
     });

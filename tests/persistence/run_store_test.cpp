@@ -979,7 +979,7 @@ TEST_P(RunStoreTest, OnPostgresqlEnqueueClaimAndFinishArePreparedOnceAndReused) 
             return n;
         });
     };
-    EXPECT_EQ(executions("UPDATE run_queue SET status = 'claimed'"), kRuns);
+    EXPECT_EQ(executions("WITH next AS"), kRuns);  // the claim
     EXPECT_EQ(executions("WITH ended AS"), kRuns);
     EXPECT_EQ(executions("WITH worker AS (INSERT INTO session_workers"), kRuns);  // and the run
     EXPECT_EQ(executions("WITH entry AS (INSERT INTO run_queue"), kRuns);         // and run.queued

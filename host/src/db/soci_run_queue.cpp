@@ -118,8 +118,11 @@ struct ClaimStatement {
             (sql.prepare << SociRunStore::claimStatement(isPostgres(sql) ? Dialect::Postgresql
                                                                          : Dialect::Sqlite));
         row.bind(prep);
-        prep, soci::use(holder), soci::use(expires), soci::use(now), soci::use(now), soci::use(now),
-            soci::use(limit);
+        // The placeholders' order: PostgreSQL's statement chooses first, SQLite's updates first.
+        const bool postgres = isPostgres(sql);
+        if (postgres) prep, soci::use(now), soci::use(now), soci::use(limit);
+        prep, soci::use(holder), soci::use(expires), soci::use(now);
+        if (!postgres) prep, soci::use(now), soci::use(now), soci::use(limit);
         return prep;
     }
 };
@@ -172,7 +175,7 @@ struct PruneStatement {
 
 }  // namespace
 
-// A claim is one UPDATE of the entries it takes, chosen by a subquery: a walk of run_queue
+// A claim is one UPDATE of the entries it takes, chosen by a query: a walk of run_queue
 // in queue_id order that stops at `limit` entries (sql/*/003_queue_done.sql), taking
 //  - the oldest entry of a session, queued or waiting for its retry, when it is due and no
 //    entry of the session is claimed: a session's runs go in order, and an older entry
@@ -188,19 +191,26 @@ struct PruneStatement {
 // run_queue_one_claimed (004_queue_claim.sql) refuses the second; that claim fails with a
 // constraint violation and is made again, and the fresh statement sees the first.
 std::string SociRunStore::claimStatement(Dialect dialect) {
-    return std::string(
-               "UPDATE run_queue SET status = 'claimed', attempts = attempts + 1,"
-               " locked_by = :holder, lock_expires_at_ms = :expires, updated_at_ms = :now"
-               " WHERE queue_id IN (SELECT q.queue_id FROM run_queue q WHERE"
-               " ((q.status = 'queued' OR q.status = 'retry_wait') AND q.available_at_ms <= :due"
-               " AND NOT EXISTS (SELECT 1 FROM run_queue p WHERE p.session_id = q.session_id"
-               " AND p.queue_id < q.queue_id)"
-               " AND NOT EXISTS (SELECT 1 FROM run_queue c WHERE c.session_id = q.session_id"
-               " AND c.status = 'claimed'))"
-               " OR (q.status = 'claimed' AND q.lock_expires_at_ms <= :expired)"
-               " ORDER BY q.queue_id LIMIT :limit") +
-           (dialect == Dialect::Postgresql ? " FOR UPDATE OF q SKIP LOCKED" : "") + ") RETURNING " +
-           kQueueColumns;
+    const std::string chosen =
+        "SELECT q.queue_id AS next_id FROM run_queue q WHERE"
+        " ((q.status = 'queued' OR q.status = 'retry_wait') AND q.available_at_ms <= :due"
+        " AND NOT EXISTS (SELECT 1 FROM run_queue p WHERE p.session_id = q.session_id"
+        " AND p.queue_id < q.queue_id)"
+        " AND NOT EXISTS (SELECT 1 FROM run_queue c WHERE c.session_id = q.session_id"
+        " AND c.status = 'claimed'))"
+        " OR (q.status = 'claimed' AND q.lock_expires_at_ms <= :expired)"
+        " ORDER BY q.queue_id LIMIT :limit";
+    const std::string update =
+        "UPDATE run_queue SET status = 'claimed', attempts = attempts + 1, locked_by = :holder,"
+        " lock_expires_at_ms = :expires, updated_at_ms = :now";
+    const std::string returning = std::string(" RETURNING ") + kQueueColumns;
+    if (dialect == Dialect::Postgresql) {
+        // Joined by primary key from a WITH: as `queue_id IN (...)` the planner may match
+        // the chosen entries with a scan of run_queue, a plan it keeps as the table grows.
+        return "WITH next AS (" + chosen + " FOR UPDATE OF q SKIP LOCKED) " + update +
+               " FROM next WHERE queue_id = next_id" + returning;
+    }
+    return update + " WHERE queue_id IN (" + chosen + ")" + returning;
 }
 
 std::vector<QueueEntry> SociRunStore::claim(const std::string& holder, std::int64_t nowMs,
