@@ -6,6 +6,7 @@
 // The hot path (claim, finish) runs statements prepared once per pooled connection
 // (Database::withPrepared): on PostgreSQL one round trip each, planned once.
 #include <algorithm>
+#include <map>
 #include <stdexcept>
 
 #include "db/soci_run_rows.h"
@@ -104,26 +105,33 @@ std::vector<QueueEntry> fetchAll(soci::statement& statement, const Row& row) {
     return rows;
 }
 
-//! The claim, prepared once per connection.
-struct ClaimStatement {
+//! The claim taking at most `limit` entries: a number, or a placeholder for EXPLAIN.
+std::string claimText(Dialect dialect, const std::string& limit);
+
+//! The claims, prepared once per connection and limit. The limit is written into the text:
+//! with `LIMIT $n` PostgreSQL costs its generic plan for a tenth of the table, finds it
+//! dearer than a plan for the limit given, and so plans every claim anew.
+struct ClaimStatements {
+    soci::session& session;
     std::string holder;
-    long long expires = 0, now = 0, limit = 0;
+    long long expires = 0, now = 0;
     QueueRow row;
-    soci::statement statement;
+    std::map<std::size_t, soci::statement> byLimit;  // a handful: the dispatcher's slot counts
 
-    explicit ClaimStatement(soci::session& sql) : statement(prepare(sql)) {}
+    explicit ClaimStatements(soci::session& sql) : session(sql) {}
 
-    soci::details::prepare_temp_type prepare(soci::session& sql) {
+    soci::statement& forLimit(std::size_t limit) {
+        if (const auto found = byLimit.find(limit); found != byLimit.end()) return found->second;
+        const bool postgres = isPostgres(session);
         soci::details::prepare_temp_type prep =
-            (sql.prepare << SociRunStore::claimStatement(isPostgres(sql) ? Dialect::Postgresql
-                                                                         : Dialect::Sqlite));
+            (session.prepare << claimText(postgres ? Dialect::Postgresql : Dialect::Sqlite,
+                                          std::to_string(limit)));
         row.bind(prep);
         // The placeholders' order: PostgreSQL's statement chooses first, SQLite's updates first.
-        const bool postgres = isPostgres(sql);
-        if (postgres) prep, soci::use(now), soci::use(now), soci::use(limit);
+        if (postgres) prep, soci::use(now), soci::use(now);
         prep, soci::use(holder), soci::use(expires), soci::use(now);
-        if (!postgres) prep, soci::use(now), soci::use(now), soci::use(limit);
-        return prep;
+        if (!postgres) prep, soci::use(now), soci::use(now);
+        return byLimit.emplace(limit, prep).first->second;
     }
 };
 
@@ -191,6 +199,12 @@ struct PruneStatement {
 // run_queue_one_claimed (004_queue_claim.sql) refuses the second; that claim fails with a
 // constraint violation and is made again, and the fresh statement sees the first.
 std::string SociRunStore::claimStatement(Dialect dialect) {
+    return claimText(dialect, ":limit");
+}
+
+namespace {
+
+std::string claimText(Dialect dialect, const std::string& limit) {
     const std::string chosen =
         "SELECT q.queue_id AS next_id FROM run_queue q WHERE"
         " ((q.status = 'queued' OR q.status = 'retry_wait') AND q.available_at_ms <= :due"
@@ -199,7 +213,8 @@ std::string SociRunStore::claimStatement(Dialect dialect) {
         " AND NOT EXISTS (SELECT 1 FROM run_queue c WHERE c.session_id = q.session_id"
         " AND c.status = 'claimed'))"
         " OR (q.status = 'claimed' AND q.lock_expires_at_ms <= :expired)"
-        " ORDER BY q.queue_id LIMIT :limit";
+        " ORDER BY q.queue_id LIMIT " +
+        limit;
     const std::string update =
         "UPDATE run_queue SET status = 'claimed', attempts = attempts + 1, locked_by = :holder,"
         " lock_expires_at_ms = :expires, updated_at_ms = :now";
@@ -213,18 +228,19 @@ std::string SociRunStore::claimStatement(Dialect dialect) {
     return update + " WHERE queue_id IN (" + chosen + ")" + returning;
 }
 
+}  // namespace
+
 std::vector<QueueEntry> SociRunStore::claim(const std::string& holder, std::int64_t nowMs,
                                             std::int64_t leaseMs, std::size_t limit) {
     if (limit == 0) return {};
     pruneDone(nowMs);
     for (int attempt = 1;; ++attempt) {
         try {
-            auto entries = database_.withPrepared<ClaimStatement>([&](ClaimStatement& claim) {
-                claim.holder = holder;
-                claim.expires = nowMs + leaseMs;
-                claim.now = nowMs;
-                claim.limit = static_cast<long long>(limit);
-                return fetchAll(claim.statement, claim.row);
+            auto entries = database_.withPrepared<ClaimStatements>([&](ClaimStatements& claims) {
+                claims.holder = holder;
+                claims.expires = nowMs + leaseMs;
+                claims.now = nowMs;
+                return fetchAll(claims.forLimit(limit), claims.row);
             });
             // RETURNING gives no order; callers get the oldest first.
             std::sort(entries.begin(), entries.end(), [](const QueueEntry& a, const QueueEntry& b) {
