@@ -68,6 +68,37 @@ TEST_F(SqliteMigrations, FailedFileIsRolledBackWholeAndNamed) {
     EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM schema_migrations WHERE version = 1"), 1);
 }
 
+TEST_F(SqliteMigrations, TheQueueClaimMigrationLeavesOneClaimedEntryPerSession) {
+    // A database at version 3 where a session has two claimed entries (an older version
+    // allowed it after an out-of-order enqueue and an expired lease).
+    test::TempDir version3;
+    std::filesystem::copy(projectSql(), version3.path(), std::filesystem::copy_options::recursive);
+    std::filesystem::remove(version3 / "sqlite/004_queue_claim.sql");
+    auto db = open();
+    applyMigrations(*db, version3.path());
+    db->withSession([](soci::session& sql) {
+        sql << "INSERT INTO session_workers (session_id, workspace_s3_prefix, created_at_ms,"
+               " updated_at_ms) VALUES ('s1', 'p', 0, 0)";
+        for (const char* run : {"r1", "r2", "r3"}) {
+            sql << "INSERT INTO runs (run_id, session_id, provider, prompt, created_at_ms)"
+                   " VALUES ('"
+                << run << "', 's1', 'p', 'x', 0)";
+        }
+        sql << "INSERT INTO run_queue (enqueue_key, run_id, session_id, status, available_at_ms,"
+               " lock_expires_at_ms, created_at_ms, updated_at_ms) VALUES"
+               " ('r1', 'r1', 's1', 'claimed', 0, 100, 0, 0),"
+               " ('r2', 'r2', 's1', 'claimed', 0, 500, 0, 0),"
+               " ('r3', 'r3', 's1', 'queued', 0, 0, 0, 0)";
+    });
+    applyMigrations(*db, projectSql());
+    EXPECT_EQ(
+        count(*db, "SELECT COUNT(*) FROM run_queue WHERE status = 'claimed' AND run_id = 'r2'"), 1);
+    EXPECT_EQ(
+        count(*db, "SELECT COUNT(*) FROM run_queue WHERE status = 'retry_wait' AND run_id = 'r1'"),
+        1);
+    EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM run_queue WHERE status = 'queued'"), 1);
+}
+
 TEST_F(SqliteMigrations, BadlyNamedOrDuplicateFilesAreRefused) {
     test::TempDir sql;
     sql.write("sqlite/001_a.sql", "SELECT 1;");

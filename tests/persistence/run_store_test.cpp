@@ -68,6 +68,7 @@ protected:
         } else {
             url = "sqlite://" + (dir_ / "aw.db").string();
         }
+        url_ = url;
         db_ = std::make_unique<Database>(parseDatabaseUrl(url), 8, std::chrono::seconds(10));
         applyMigrations(*db_, std::filesystem::path(AW_SOURCE_DIR) / "sql");
         store_ = std::make_unique<SociRunStore>(*db_);
@@ -128,6 +129,7 @@ protected:
     }
 
     test::TempDir dir_;
+    std::string url_;
     std::unique_ptr<Database> db_;
     std::unique_ptr<SociRunStore> store_;
     std::unique_ptr<SociSessionWorkerRepository> workers_;
@@ -877,6 +879,111 @@ TEST_P(RunStoreTest, AtABacklogClaimsKeepOrderAndSessionsAndFinishedEntriesLeave
     EXPECT_FALSE(repeated.created);
     EXPECT_EQ(repeated.run.runId, name(7, 3));
     EXPECT_EQ(count("SELECT COUNT(*) FROM run_queue"), 0);
+}
+
+TEST_P(RunStoreTest, FinishedEntriesArePrunedAfterTheRetentionAndTheRestStays) {
+    SociRunStore pruning(*db_, std::chrono::milliseconds(1000));
+    for (const char* id : {"r1", "r2", "r3", "r4"}) create(std::string("s") + id, id);
+    const auto claimed = store_->claim("h", kNow, 600'000, 10);  // held past the prunes
+    ASSERT_EQ(claimed.size(), 4u);
+    EXPECT_TRUE(store_->finish(claimed[0].queueId, "h", QueueStatus::Succeeded, "", kNow + 10));
+    EXPECT_TRUE(store_->finish(claimed[1].queueId, "h", QueueStatus::FinalFailed, "x", kNow + 10));
+    EXPECT_TRUE(store_->finish(claimed[2].queueId, "h", QueueStatus::Succeeded, "", kNow + 900));
+
+    // Ended before kNow + 11: r1 and r2 go; r3 ended later, r4 is still claimed.
+    EXPECT_TRUE(pruning.claim("h", kNow + 1011, 60'000, 10).empty());
+    EXPECT_FALSE(store_->findByRun("r1").has_value());
+    EXPECT_FALSE(store_->findByRun("r2").has_value());
+    EXPECT_EQ(store_->findByRun("r3")->status, QueueStatus::Succeeded);
+    EXPECT_EQ(store_->findByRun("r4")->status, QueueStatus::Claimed);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM runs"), 4);  // the runs themselves are kept
+
+    // The next prune is due a minute later; then r3 goes too.
+    EXPECT_TRUE(pruning.claim("h", kNow + 1011 + 60'000, 60'000, 10).empty());
+    EXPECT_FALSE(store_->findByRun("r3").has_value());
+    EXPECT_EQ(count("SELECT COUNT(*) FROM run_queue_done"), 0);
+    EXPECT_EQ(store_->findByRun("r4")->status, QueueStatus::Claimed);
+}
+
+TEST_P(RunStoreTest, WithoutARetentionFinishedEntriesAreKept) {
+    create("s1", "r1");
+    const auto claimed = store_->claim("h", kNow, 60'000, 1);
+    ASSERT_EQ(claimed.size(), 1u);
+    EXPECT_TRUE(store_->finish(claimed[0].queueId, "h", QueueStatus::Succeeded, "", kNow));
+    EXPECT_TRUE(store_->claim("h", kNow + 10LL * 365 * 86'400'000, 60'000, 1).empty());
+    EXPECT_EQ(store_->findByRun("r1")->status, QueueStatus::Succeeded);
+}
+
+TEST_P(RunStoreTest, AnOlderEntryEnqueuedLateWaitsForTheClaimedOneOfItsSession) {
+    // An enqueue can commit after a newer entry of its session was claimed: "late" gets the
+    // lower queue_id but joins session s1 only once "newer" is claimed.
+    create("s0", "late", 3, kNow);
+    create("s1", "newer", 3, kNow + 1);
+    const auto setup = store_->claim("h", kNow + 5, 1000, 10);
+    ASSERT_EQ(setup.size(), 2u);
+    ASSERT_EQ(store_->retryLater(setup[0].queueId, "h", kNow + 5, "", kNow + 5),
+              QueueStatus::RetryWait);
+    db_->withSession([](soci::session& sql) {
+        sql << "UPDATE run_queue SET session_id = 's1' WHERE run_id = 'late'";
+    });
+
+    // Two claimed entries in one session are refused by the database itself...
+    EXPECT_THROW(db_->withSession([](soci::session& sql) {
+        sql << "UPDATE run_queue SET status = 'claimed' WHERE run_id = 'late'";
+    }),
+                 soci::soci_error);
+    // ...and a claim passes over the session while "newer" is held, takes "newer" over when
+    // its lease expires, and "late" only after "newer" is finished.
+    EXPECT_TRUE(store_->claim("h", kNow + 10, 1000, 10).empty());
+    const auto takenOver = store_->claim("h2", kNow + 1005, 1000, 10);
+    ASSERT_EQ(takenOver.size(), 1u);
+    EXPECT_EQ(takenOver[0].runId, "newer");
+    EXPECT_TRUE(
+        store_->finish(takenOver[0].queueId, "h2", QueueStatus::Succeeded, "", kNow + 1006));
+    const auto late = store_->claim("h2", kNow + 1007, 1000, 10);
+    ASSERT_EQ(late.size(), 1u);
+    EXPECT_EQ(late[0].runId, "late");
+    EXPECT_EQ(late[0].attempts, 2);
+}
+
+TEST_P(RunStoreTest, OnSqliteTheClaimWalksIndexesAndSortsNothing) {
+    if (GetParam() != Dialect::Sqlite) GTEST_SKIP() << "SQLite's EXPLAIN QUERY PLAN";
+    std::string plan;
+    db_->withSession([&](soci::session& sql) {
+        soci::rowset<soci::row> steps =
+            (sql.prepare << "EXPLAIN QUERY PLAN " + SociRunStore::claimStatement(Dialect::Sqlite));
+        for (const auto& step : steps) plan += step.get<std::string>(3) + "\n";
+    });
+    EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+    EXPECT_NE(plan.find("run_queue_session_order"), std::string::npos) << plan;
+    EXPECT_NE(plan.find("run_queue_one_claimed"), std::string::npos) << plan;
+}
+
+TEST_P(RunStoreTest, OnPostgresqlEnqueueClaimAndFinishArePreparedOnceAndReused) {
+    if (GetParam() != Dialect::Postgresql) GTEST_SKIP() << "PostgreSQL's pg_prepared_statements";
+    Database one(parseDatabaseUrl(url_), 1, std::chrono::seconds(10));
+    SociRunStore store(one);
+    constexpr int kRuns = 10;
+    for (int i = 0; i < kRuns; ++i) {
+        store.createRun(newRun("s" + std::to_string(i), "r" + std::to_string(i)));
+        const auto claimed = store.claim("h", kNow, 1000, 1);
+        ASSERT_EQ(claimed.size(), 1u);
+        EXPECT_TRUE(store.finish(claimed[0].queueId, "h", QueueStatus::Succeeded, "", kNow));
+    }
+    const auto executions = [&](const std::string& start) {
+        return one.withSession([&](soci::session& sql) {
+            long long n = -1;
+            sql << "SELECT COALESCE(SUM(generic_plans + custom_plans), 0) FROM"
+                   " pg_prepared_statements WHERE starts_with(statement, :start)",
+                soci::use(start), soci::into(n);
+            return n;
+        });
+    };
+    EXPECT_EQ(executions("WITH next AS"), kRuns);  // the claim
+    EXPECT_EQ(executions("WITH ended AS"), kRuns);
+    EXPECT_EQ(executions("WITH worker AS (INSERT INTO session_workers"), kRuns);  // and the run
+    EXPECT_EQ(executions("WITH entry AS (INSERT INTO run_queue"), kRuns);         // and run.queued
+    EXPECT_EQ(executions("SELECT run_id FROM run_queue WHERE enqueue_key"), kRuns);
 }
 
 // ----- session worker store -------------------------------------------------------------

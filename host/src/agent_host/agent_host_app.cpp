@@ -307,7 +307,7 @@ int AgentHostApp::serve(const HostConfig& config) {
     ExecutorWorkspaceSyncer syncer(gateway);
 
     SociSessionWorkerRepository workers(*database);
-    SociRunStore runStore(*database);
+    SociRunStore runStore(*database, config.queueDoneRetention);
     StoreRunActivity activity(runStore);
     SystemClock clock;
     LifecycleManager lifecycle(workers, runtime, syncer, activity, clock, config.lifecycle);

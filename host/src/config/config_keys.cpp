@@ -170,6 +170,8 @@ const std::vector<ConfigKey>& hostConfigKeys() {
         {"queue.retry_initial_ms", ms(runs.queue.retry.initial),
          "wait before a retried run (doubles, +-20% jitter)"},
         {"queue.retry_max_ms", ms(runs.queue.retry.max), "longest wait before a retried run"},
+        {"queue.done_retention_s", numberText(host.queueDoneRetention.count()),
+         "finished queue entries are deleted this long after they ended (0: kept)"},
         {"dispatcher.concurrency", numberText(runs.concurrency),
          "runs this host works on at once (0: only POST "
          "/v1/run-queue/drain)"},

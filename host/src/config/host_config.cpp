@@ -361,6 +361,7 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     runs.queue.lease = std::chrono::seconds(number("queue.lease_s", 5, 86400));
     runs.queue.retry.initial = millis("queue.retry_initial_ms");
     runs.queue.retry.max = millis("queue.retry_max_ms");
+    config.queueDoneRetention = std::chrono::seconds(seconds("queue.done_retention_s"));
     runs.concurrency = static_cast<int>(number("dispatcher.concurrency", 0, 256));
     runs.stopGrace = millis("runs.stop_grace_ms");
     runs.runTimeout = std::chrono::seconds(number("runs.timeout_s", 1, 7 * 86400));
@@ -440,7 +441,8 @@ std::string HostConfig::redactedJson() const {
          {{"max_attempts", runs.submission.maxAttempts},
           {"lease_s", std::chrono::duration_cast<std::chrono::seconds>(runs.queue.lease).count()},
           {"retry_initial_ms", runs.queue.retry.initial.count()},
-          {"retry_max_ms", runs.queue.retry.max.count()}}},
+          {"retry_max_ms", runs.queue.retry.max.count()},
+          {"done_retention_s", queueDoneRetention.count()}}},
         {"dispatcher", {{"concurrency", runs.concurrency}}},
         {"runs",
          {{"stop_grace_ms", runs.stopGrace.count()},

@@ -75,6 +75,8 @@ struct HostConfig {
     //! The run path: queue, dispatcher, stop, timeouts, restore level, object store naming,
     //! provider settings. `runs.queue.hostId` may be empty (the host fills in hostname:port).
     RunEngineOptions runs;
+    //! Finished queue entries (run_queue_done) older than this are deleted; 0 keeps them.
+    std::chrono::seconds queueDoneRetention{7 * 86400};
     int sseMaxStreams = 10000;
     std::chrono::milliseconds sseKeepAlive{15000};
 

@@ -1,8 +1,12 @@
 // SociRunStore as the RunQueue: claims under leases (a session's runs strictly in order),
-// lease extension, finishing, retries, and the reads of queue entries.
+// lease extension, finishing, retries, pruning, and the reads of queue entries.
 // run_queue holds unfinished entries only (queued, claimed, retry_wait): the transaction
-// that ends an entry moves it to run_queue_done, so a claim's walk never meets history.
-#include <set>
+// that ends an entry moves it to run_queue_done, so a claim's walk never meets history;
+// run_queue_done is pruned after the retention the store was made with.
+// The hot path (claim, finish) runs statements prepared once per pooled connection
+// (Database::withPrepared): on PostgreSQL one round trip each, planned once.
+#include <algorithm>
+#include <map>
 #include <stdexcept>
 
 #include "db/soci_run_rows.h"
@@ -11,7 +15,6 @@
 namespace aw {
 namespace {
 
-using run_rows::ScalarRow;
 using run_rows::textOrEmpty;
 using stmt::execute;
 using stmt::NullableText;
@@ -21,6 +24,15 @@ using stmt::selectOne;
 constexpr const char* kQueueColumns =
     "queue_id, enqueue_key, run_id, session_id, status, attempts, max_attempts, available_at_ms,"
     " locked_by, lock_expires_at_ms, last_error, created_at_ms, updated_at_ms";
+
+//! How many finished entries one prune deletes at most, and how long after a prune that
+//! left none over the next one is due.
+constexpr long long kPruneBatch = 1000;
+constexpr std::int64_t kPruneIntervalMs = 60'000;
+
+//! A claim that ran into another claim of the same session (see claim()) is tried again
+//! this often; a fresh statement sees the other claim and passes over the session.
+constexpr int kClaimAttempts = 3;
 
 struct QueueRow {
     long long queueId = 0, availableAt = 0, lockExpiresAt = 0, createdAt = 0, updatedAt = 0;
@@ -54,10 +66,24 @@ struct QueueRow {
     }
 };
 
+bool isPostgres(soci::session& sql) {
+    return sql.get_backend_name() == "postgresql";
+}
+
 std::optional<QueueEntry> loadEntry(soci::session& sql, long long queueId) {
     return selectOne<QueueRow>(
         sql, std::string("SELECT ") + kQueueColumns + " FROM run_queue WHERE queue_id = :qid",
         queueId);
+}
+
+//! The columns of an ending entry as run_queue_done takes them, read from `source`: its
+//! status, error (kept when none is given) and time bound as :status, :error, :now.
+std::string endedColumns(const std::string& source) {
+    return std::string("INSERT INTO run_queue_done (") + kQueueColumns +
+           ") SELECT queue_id, enqueue_key, run_id, session_id, :status, attempts, max_attempts,"
+           " available_at_ms, locked_by, lock_expires_at_ms, COALESCE(:error, last_error),"
+           " created_at_ms, :now FROM " +
+           source;
 }
 
 //! Moves an entry that has just ended (succeeded or final_failed) out of run_queue.
@@ -69,105 +95,182 @@ void moveToDone(soci::session& sql, long long queueId) {
     execute(sql, "DELETE FROM run_queue WHERE queue_id = :qid", queueId);
 }
 
-//! Transaction-level advisory locks of the claim take (kClaimLockClass, hashtext(session))
-//! keys: the two-int key space, apart from the migrator's single bigint key.
-constexpr int kClaimLockClass = 0x41575251;  // "AWRQ"
-
-//! True for an entry (alias `a`) a claim may take at `:<p>a`/`:<p>b` (both bound to now):
-//! queued or retry_wait and available, or claimed under an expired lease.
-std::string readyPredicate(const std::string& a, const std::string& p) {
-    return "(((" + a + ".status = 'queued' OR " + a + ".status = 'retry_wait') AND " + a +
-           ".available_at_ms <= :" + p + "a) OR (" + a + ".status = 'claimed' AND " + a +
-           ".lock_expires_at_ms <= :" + p + "b))";
+//! Runs `statement` and collects every row it returns. A SQLite statement is stepped to
+//! its end: one left mid-result keeps its transaction (the write lock, for an UPDATE) open.
+template <typename Row>
+std::vector<QueueEntry> fetchAll(soci::statement& statement, const Row& row) {
+    std::vector<QueueEntry> rows;
+    for (bool got = statement.execute(true); got; got = statement.fetch())
+        rows.push_back(row.get());
+    return rows;
 }
 
-//! True when another entry of the session of `a` is claimed under a live lease (bound: now).
-std::string liveSiblingPredicate(const std::string& a, const std::string& p) {
-    return "EXISTS (SELECT 1 FROM run_queue o WHERE o.session_id = " + a + ".session_id AND o.queue_id <> " +
-           a + ".queue_id AND o.status = 'claimed' AND o.lock_expires_at_ms > :" + p + ")";
+//! The claim taking at most `limit` entries: a number, or a placeholder for EXPLAIN.
+std::string claimText(Dialect dialect, const std::string& limit);
+
+//! The claims, prepared once per connection and limit. The limit is written into the text:
+//! with `LIMIT $n` PostgreSQL costs its generic plan for a tenth of the table, finds it
+//! dearer than a plan for the limit given, and so would plan every claim anew.
+struct ClaimStatements {
+    soci::session& session;
+    std::string holder;
+    long long expires = 0, now = 0;
+    QueueRow row;
+    std::map<std::size_t, soci::statement> byLimit;  // a handful: the dispatcher's slot counts
+
+    explicit ClaimStatements(soci::session& sql) : session(sql) {}
+
+    soci::statement& forLimit(std::size_t limit) {
+        if (const auto found = byLimit.find(limit); found != byLimit.end()) return found->second;
+        const bool postgres = isPostgres(session);
+        soci::details::prepare_temp_type prep =
+            (session.prepare << claimText(postgres ? Dialect::Postgresql : Dialect::Sqlite,
+                                          std::to_string(limit)));
+        row.bind(prep);
+        // The placeholders' order: PostgreSQL's statement chooses first, SQLite's updates first.
+        if (postgres) prep, soci::use(now), soci::use(now);
+        prep, soci::use(holder), soci::use(expires), soci::use(now);
+        if (!postgres) prep, soci::use(now), soci::use(now);
+        return byLimit.emplace(limit, prep).first->second;
+    }
+};
+
+//! finish(), prepared once per connection. PostgreSQL: one statement, one round trip; the
+//! DELETE decides and locks the row, so of two racing finishes the second finds nothing.
+//! SQLite has no DELETE in a WITH: copy, then delete, in one write transaction.
+struct FinishStatements {
+    soci::session& session;
+    std::string holder, status, error;
+    soci::indicator errorInd = soci::i_ok;
+    long long queueId = 0, now = 0;
+    bool postgres;
+    soci::statement end;
+    std::optional<soci::statement> remove;  // SQLite only
+
+    explicit FinishStatements(soci::session& sql)
+        : session(sql), postgres(isPostgres(sql)), end(prepareEnd(sql)) {
+        if (!postgres) {
+            remove.emplace(
+                (sql.prepare << "DELETE FROM run_queue WHERE queue_id = :qid", soci::use(queueId)));
+        }
+    }
+
+    soci::details::prepare_temp_type prepareEnd(soci::session& sql) {
+        const std::string mine =
+            " WHERE queue_id = :qid AND locked_by = :holder AND status = 'claimed'";
+        soci::details::prepare_temp_type prep =
+            (sql.prepare << (postgres ? "WITH ended AS (DELETE FROM run_queue" + mine +
+                                            " RETURNING *) " + endedColumns("ended")
+                                      : endedColumns("run_queue" + mine)));
+        if (postgres) prep, soci::use(queueId), soci::use(holder);
+        prep, soci::use(status), soci::use(error, errorInd), soci::use(now);
+        if (!postgres) prep, soci::use(queueId), soci::use(holder);
+        return prep;
+    }
+};
+
+//! Deletes the oldest finished entries, a batch at a time, prepared once per connection.
+struct PruneStatement {
+    long long before = 0, batch = kPruneBatch;
+    soci::statement statement;
+
+    explicit PruneStatement(soci::session& sql)
+        : statement((sql.prepare << "DELETE FROM run_queue_done WHERE queue_id IN (SELECT queue_id"
+                                    " FROM run_queue_done WHERE updated_at_ms < :before"
+                                    " ORDER BY updated_at_ms LIMIT :batch)",
+                     soci::use(before), soci::use(batch))) {}
+};
+
+}  // namespace
+
+// A claim is one UPDATE of the entries it takes, chosen by a query: a walk of run_queue
+// in queue_id order that stops at `limit` entries (sql/*/003_queue_done.sql), taking
+//  - the oldest entry of a session, queued or waiting for its retry, when it is due and no
+//    entry of the session is claimed: a session's runs go in order, and an older entry
+//    (every one in run_queue is unfinished, even one waiting for its retry) holds back
+//    the newer ones;
+//  - an entry claimed under an expired lease (its holder died): taken over as it is.
+// On SQLite the UPDATE is its own write transaction, so claims run one at a time. On
+// PostgreSQL `FOR UPDATE OF q SKIP LOCKED` locks the chosen entries, so concurrent
+// claimers pass over each other's instead of queueing on them; an entry changed since the
+// statement's snapshot is checked again as it now is before it is locked. What a snapshot
+// can miss is an older entry of a session whose enqueue commits after a newer one's: then
+// two claimers could take two entries of one session at once. The unique index
+// run_queue_one_claimed (004_queue_claim.sql) refuses the second; that claim fails with a
+// constraint violation and is made again, and the fresh statement sees the first.
+std::string SociRunStore::claimStatement(Dialect dialect) {
+    return claimText(dialect, ":limit");
+}
+
+namespace {
+
+std::string claimText(Dialect dialect, const std::string& limit) {
+    // The times are compared as `column - :now <= 0`: PostgreSQL estimates that alike with
+    // and without the value, so a plan made without (generic) costs as much as one made
+    // for it, and it keeps the generic plan instead of planning every claim anew.
+    const std::string chosen =
+        "SELECT q.queue_id AS next_id FROM run_queue q WHERE"
+        " ((q.status = 'queued' OR q.status = 'retry_wait') AND q.available_at_ms - :due <= 0"
+        " AND NOT EXISTS (SELECT 1 FROM run_queue p WHERE p.session_id = q.session_id"
+        " AND p.queue_id < q.queue_id)"
+        " AND NOT EXISTS (SELECT 1 FROM run_queue c WHERE c.session_id = q.session_id"
+        " AND c.status = 'claimed'))"
+        " OR (q.status = 'claimed' AND q.lock_expires_at_ms - :expired <= 0)"
+        " ORDER BY q.queue_id LIMIT " +
+        limit;
+    const std::string update =
+        "UPDATE run_queue SET status = 'claimed', attempts = attempts + 1, locked_by = :holder,"
+        " lock_expires_at_ms = :expires, updated_at_ms = :now";
+    const std::string returning = std::string(" RETURNING ") + kQueueColumns;
+    if (dialect == Dialect::Postgresql) {
+        // Joined by primary key from a WITH: as `queue_id IN (...)` the planner may match
+        // the chosen entries with a scan of run_queue, a plan it keeps as the table grows.
+        return "WITH next AS (" + chosen + " FOR UPDATE OF q SKIP LOCKED) " + update +
+               " FROM next WHERE queue_id = next_id" + returning;
+    }
+    return update + " WHERE queue_id IN (" + chosen + ")" + returning;
 }
 
 }  // namespace
 
-// A claim runs in one write transaction:
-//  1. Candidates: the oldest unfinished entry of each session, when it is ready and the
-//     session has no entry claimed under a live lease, oldest first. The plan is a walk of
-//     run_queue in queue_id order that stops at `limit` candidates, with one index probe
-//     per entry visited for each session rule; it never sorts the backlog (no index finds
-//     ready entries, so the planners have nothing better; sql/*/003_queue_done.sql). On
-//     PostgreSQL `FOR UPDATE OF q SKIP LOCKED` locks the candidates, so concurrent
-//     claimers pass over each other's candidates instead of queueing on them.
-//  2. For each candidate, on PostgreSQL, pg_try_advisory_xact_lock on the session: the
-//     candidate query reads a snapshot, so two claimers could still pick two different
-//     entries of one session (e.g. their `now` differ and only one sees an older entry as
-//     available). The session lock makes at most one transaction claim for a session at a
-//     time; whoever fails to get it skips the session this round. A hash collision only
-//     makes a session wait a round, never a double claim.
-//  3. The UPDATE re-checks readiness and the absence of a live sibling claim. It runs after
-//     the session lock is held and, in READ COMMITTED, with a fresh snapshot, so it sees
-//     every claim committed by the lock's previous holder.
-// On SQLite BEGIN IMMEDIATE serialises the whole claim, so steps 1 and 3 suffice.
-
 std::vector<QueueEntry> SociRunStore::claim(const std::string& holder, std::int64_t nowMs,
                                             std::int64_t leaseMs, std::size_t limit) {
     if (limit == 0) return {};
-    const long long now = nowMs;
-    const long long expires = nowMs + leaseMs;
-    const bool postgres = database_.dialect() == Dialect::Postgresql;
-    return database_.withSession([&](soci::session& sql) {
-        WriteTransaction transaction(sql, database_.dialect());
-        struct Candidate {
-            long long queueId = 0;
-            std::string sessionId;
-        };
-        struct CandidateRow {
-            long long queueId = 0;
-            std::string sessionId;
-            void bind(soci::details::prepare_temp_type& prep) {
-                prep, soci::into(queueId), soci::into(sessionId);
+    pruneDone(nowMs);
+    for (int attempt = 1;; ++attempt) {
+        try {
+            auto entries = database_.withPrepared<ClaimStatements>([&](ClaimStatements& claims) {
+                claims.holder = holder;
+                claims.expires = nowMs + leaseMs;
+                claims.now = nowMs;
+                return fetchAll(claims.forLimit(limit), claims.row);
+            });
+            // RETURNING gives no order; callers get the oldest first.
+            std::sort(entries.begin(), entries.end(), [](const QueueEntry& a, const QueueEntry& b) {
+                return a.queueId < b.queueId;
+            });
+            return entries;
+        } catch (const soci::soci_error& e) {
+            if (e.get_error_category() != soci::soci_error::constraint_violation ||
+                attempt == kClaimAttempts) {
+                throw;
             }
-            Candidate get() const { return Candidate{queueId, sessionId}; }
-        };
-        const auto candidates = select<CandidateRow>(
-            sql,
-            "SELECT q.queue_id, q.session_id FROM run_queue q WHERE " + readyPredicate("q", "r") +
-                " AND NOT " + liveSiblingPredicate("q", "live") +
-                // A session's runs go in order: an older entry (every one in run_queue is
-                // unfinished, even one waiting for its retry) holds back the newer ones.
-                " AND NOT EXISTS (SELECT 1 FROM run_queue p WHERE p.session_id = q.session_id"
-                " AND p.queue_id < q.queue_id)"
-                " ORDER BY q.queue_id LIMIT :limit" +
-                (postgres ? " FOR UPDATE OF q SKIP LOCKED" : ""),
-            now, now, now, static_cast<long long>(limit));
+        }
+    }
+}
 
-        std::set<std::string> sessions;
-        std::vector<long long> claimed;
-        for (const auto& candidate : candidates) {
-            if (!sessions.insert(candidate.sessionId).second) continue;
-            if (postgres) {
-                const auto locked = selectOne<ScalarRow<int>>(
-                    sql,
-                    "SELECT CASE WHEN pg_try_advisory_xact_lock(" + std::to_string(kClaimLockClass) +
-                        ", hashtext(:sid)) THEN 1 ELSE 0 END",
-                    candidate.sessionId);
-                if (locked.value_or(0) != 1) continue;
-            }
-            const long long updated = execute(
-                sql,
-                "UPDATE run_queue SET status = 'claimed', attempts = attempts + 1, locked_by = :holder,"
-                " lock_expires_at_ms = :expires, updated_at_ms = :now WHERE queue_id = :qid AND " +
-                    readyPredicate("run_queue", "r") + " AND NOT " +
-                    liveSiblingPredicate("run_queue", "live"),
-                holder, expires, now, candidate.queueId, now, now, now);
-            if (updated == 1) claimed.push_back(candidate.queueId);
-        }
-        std::vector<QueueEntry> entries;
-        for (const long long queueId : claimed) {
-            if (auto entry = loadEntry(sql, queueId)) entries.push_back(std::move(*entry));
-        }
-        transaction.commit();
-        return entries;
+void SociRunStore::pruneDone(std::int64_t nowMs) {
+    if (doneRetention_.count() <= 0) return;
+    // One claimer at a time prunes, when due: a compare-and-swap moves the next time on.
+    std::int64_t due = nextPruneMs_.load();
+    if (nowMs < due || !nextPruneMs_.compare_exchange_strong(due, nowMs + kPruneIntervalMs)) return;
+    const long long deleted = database_.withPrepared<PruneStatement>([&](PruneStatement& prune) {
+        prune.before = nowMs - doneRetention_.count();
+        prune.statement.execute(true);
+        return prune.statement.get_affected_rows();
     });
+    // A full batch may have left more behind: the next claim takes the next batch.
+    if (deleted >= kPruneBatch) nextPruneMs_.store(nowMs);
 }
 
 bool SociRunStore::extendLease(std::int64_t queueId, const std::string& holder, std::int64_t untilMs,
@@ -187,34 +290,21 @@ bool SociRunStore::finish(std::int64_t queueId, const std::string& holder, Queue
         throw std::invalid_argument("RunQueue::finish takes succeeded or final_failed, not " +
                                     std::string(toString(status)));
     }
-    const std::string statusName(toString(status));
-    const long long now = nowMs;
-    const long long qid = queueId;
-    return database_.withSession([&](soci::session& sql) {
-        if (database_.dialect() == Dialect::Postgresql) {
-            // One statement, one round trip: the DELETE decides and locks the row, so of two
-            // racing finishes the second finds nothing.
-            return execute(sql,
-                           "WITH ended AS (DELETE FROM run_queue WHERE queue_id = :qid"
-                           " AND locked_by = :holder AND status = 'claimed' RETURNING *)"
-                           " INSERT INTO run_queue_done (" +
-                               std::string(kQueueColumns) +
-                               ") SELECT queue_id, enqueue_key, run_id, session_id, :status,"
-                               " attempts, max_attempts, available_at_ms, locked_by,"
-                               " lock_expires_at_ms, COALESCE(:error, last_error), created_at_ms,"
-                               " :now FROM ended",
-                           qid, holder, statusName, NullableText(error), now) == 1;
+    return database_.withPrepared<FinishStatements>([&](FinishStatements& finish) {
+        finish.holder = holder;
+        finish.status = toString(status);
+        finish.error = error;
+        finish.errorInd = error.empty() ? soci::i_null : soci::i_ok;
+        finish.queueId = queueId;
+        finish.now = nowMs;
+        if (finish.postgres) {
+            finish.end.execute(true);
+            return finish.end.get_affected_rows() == 1;
         }
-        // SQLite has no DELETE in a WITH; its statements are local calls, so three it is.
-        WriteTransaction transaction(sql, database_.dialect());
-        const long long updated = execute(
-            sql,
-            "UPDATE run_queue SET status = :status, last_error = COALESCE(:error, last_error),"
-            " updated_at_ms = :now"
-            " WHERE queue_id = :qid AND locked_by = :holder AND status = 'claimed'",
-            statusName, NullableText(error), now, qid, holder);
-        if (updated != 1) return false;
-        moveToDone(sql, qid);
+        WriteTransaction transaction(finish.session, Dialect::Sqlite);
+        finish.end.execute(true);
+        if (finish.end.get_affected_rows() != 1) return false;
+        finish.remove->execute(true);
         transaction.commit();
         return true;
     });

@@ -14,7 +14,6 @@ namespace {
 using run_rows::kRunColumns;
 using run_rows::loadRun;
 using run_rows::RunRow;
-using run_rows::ScalarRow;
 using stmt::execute;
 using stmt::NullableText;
 using stmt::select;
@@ -81,31 +80,140 @@ std::size_t utf8Length(const std::string& text) {
     }));
 }
 
+//! Executes a statement that returns at most one row; whether it did. A SQLite statement
+//! is stepped to its end, so it holds no read transaction open.
+bool fetchOne(soci::statement& statement) {
+    const bool got = statement.execute(true);
+    if (got) statement.fetch();
+    return got;
+}
+
+constexpr const char* kInsertWorker =
+    "INSERT INTO session_workers (session_id, tenant_id, status, desired_status, version, runtime,"
+    " workspace_s3_prefix, state_changed_at_ms, created_at_ms, updated_at_ms) VALUES (:sid,"
+    " :tenant, 'pending', 'running', 0, :runtime, :prefix, :changed, :created, :updated)"
+    " ON CONFLICT DO NOTHING";
+constexpr const char* kInsertRun =
+    "INSERT INTO runs (run_id, session_id, provider, prompt, model, approval_mode, status,"
+    " idempotency_key, attempts, usage, created_at_ms) VALUES (:rid, :rsid, :provider, :prompt,"
+    " :model, :mode, 'queued', :key, 0, '{}', :rcreated) ON CONFLICT DO NOTHING RETURNING ";
+constexpr const char* kInsertEntry =
+    "INSERT INTO run_queue (enqueue_key, run_id, session_id, status, attempts, max_attempts,"
+    " available_at_ms, lock_expires_at_ms, created_at_ms, updated_at_ms) VALUES (:ekey, :erid,"
+    " :esid, 'queued', 0, :max, :available, 0, :ecreated, :eupdated) ON CONFLICT DO NOTHING";
+constexpr const char* kInsertQueuedEvent =
+    "INSERT INTO run_events (event_id, run_id, session_id, seq, type, provider, data, ts_ms)"
+    " SELECT :id, :vrid, :vsid, 1, :type, :vprovider, :data, CAST(:ts AS BIGINT)";
+
+//! createRun's statements, prepared once per connection (Database::withPrepared). On
+//! PostgreSQL, where each is a round trip, the worker's INSERT rides in the run's and the
+//! run.queued event's in the queue entry's (as WITH ... INSERT): an enqueue is BEGIN, the
+//! run, the entry, the enqueue key's owner, COMMIT. SQLite has no INSERT in a WITH.
+struct CreateRunStatements {
+    soci::session& session;
+    const bool postgres;
+    std::string sessionId, tenantId, runtime, prefix, runId, provider, prompt, model, approvalMode,
+        idempotencyKey, enqueueKey, eventId, eventType, eventData, owner;
+    soci::indicator modelInd = soci::i_ok, keyInd = soci::i_ok, ownerInd = soci::i_ok;
+    long long now = 0;
+    int maxAttempts = 0;
+    RunRow row;
+    soci::statement insertRun, enqueue, keyOwner;
+    std::optional<soci::statement> worker, queuedEvent;  // SQLite only
+
+    explicit CreateRunStatements(soci::session& sql)
+        : session(sql),
+          postgres(sql.get_backend_name() == "postgresql"),
+          insertRun(prepareInsertRun(sql)),
+          enqueue(prepareEnqueue(sql)),
+          keyOwner((sql.prepare << "SELECT run_id FROM run_queue WHERE enqueue_key = :key"
+                                   " AND run_id <> :rid UNION ALL SELECT run_id FROM run_queue_done"
+                                   " WHERE enqueue_key = :done",
+                    soci::into(owner, ownerInd), soci::use(enqueueKey), soci::use(runId),
+                    soci::use(enqueueKey))) {
+        if (postgres) return;
+        soci::details::prepare_temp_type prepWorker = (sql.prepare << kInsertWorker);
+        useWorker(prepWorker);
+        worker.emplace(prepWorker);
+        soci::details::prepare_temp_type prepEvent = (sql.prepare << kInsertQueuedEvent);
+        useEvent(prepEvent);
+        queuedEvent.emplace(prepEvent);
+    }
+
+    //! The run's INSERT returns the run as stored (no row when it conflicted).
+    soci::details::prepare_temp_type prepareInsertRun(soci::session& sql) {
+        soci::details::prepare_temp_type prep =
+            (sql.prepare << (postgres ? "WITH worker AS (" + std::string(kInsertWorker) + ") "
+                                      : std::string()) +
+                                kInsertRun + kRunColumns);
+        row.bind(prep);
+        if (postgres) useWorker(prep);
+        prep, soci::use(runId), soci::use(sessionId), soci::use(provider), soci::use(prompt),
+            soci::use(model, modelInd), soci::use(approvalMode), soci::use(idempotencyKey, keyInd),
+            soci::use(now);
+        return prep;
+    }
+
+    //! Changes one row when the entry was enqueued (on PostgreSQL: its event was inserted).
+    soci::details::prepare_temp_type prepareEnqueue(soci::session& sql) {
+        soci::details::prepare_temp_type prep =
+            (sql.prepare << (postgres
+                                 ? "WITH entry AS (" + std::string(kInsertEntry) +
+                                       " RETURNING run_id) " + kInsertQueuedEvent + " FROM entry"
+                                 : std::string(kInsertEntry)));
+        prep, soci::use(enqueueKey), soci::use(runId), soci::use(sessionId), soci::use(maxAttempts),
+            soci::use(now), soci::use(now), soci::use(now);
+        if (postgres) useEvent(prep);
+        return prep;
+    }
+
+    void useWorker(soci::details::prepare_temp_type& prep) {
+        prep, soci::use(sessionId), soci::use(tenantId), soci::use(runtime), soci::use(prefix),
+            soci::use(now), soci::use(now), soci::use(now);
+    }
+
+    void useEvent(soci::details::prepare_temp_type& prep) {
+        prep, soci::use(eventId), soci::use(runId), soci::use(sessionId), soci::use(eventType),
+            soci::use(provider), soci::use(eventData), soci::use(now);
+    }
+
+    void set(const NewRun& run, const std::string& key) {
+        sessionId = run.sessionId;
+        tenantId = run.tenantId;
+        runtime = run.runtime;
+        prefix = run.workspaceS3Prefix;
+        runId = run.runId;
+        provider = run.provider;
+        prompt = run.prompt;
+        model = run.model;
+        modelInd = model.empty() ? soci::i_null : soci::i_ok;
+        approvalMode = run.approvalMode;
+        idempotencyKey = run.idempotencyKey;
+        keyInd = idempotencyKey.empty() ? soci::i_null : soci::i_ok;
+        enqueueKey = key;
+        eventId = hostEventId(run.runId, AW_EVENT_RUN_QUEUED);
+        eventType = AW_EVENT_RUN_QUEUED;
+        eventData =
+            nlohmann::json{{"provider", run.provider}, {"prompt_chars", utf8Length(run.prompt)}}
+                .dump();
+        now = run.nowMs;
+        maxAttempts = run.maxAttempts;
+    }
+};
+
 }  // namespace
 
 CreatedRun SociRunStore::createRun(const NewRun& run) {
     const std::string enqueueKey = run.enqueueKey.empty() ? run.runId : run.enqueueKey;
-    const long long now = run.nowMs;
-    return database_.withSession([&](soci::session& sql) -> CreatedRun {
+    return database_.withPrepared<CreateRunStatements>([&](CreateRunStatements& s) -> CreatedRun {
+        s.set(run, enqueueKey);
+        soci::session& sql = s.session;
         WriteTransaction transaction(sql, database_.dialect());
-        execute(sql,
-                "INSERT INTO session_workers (session_id, tenant_id, status, desired_status, version,"
-                " runtime, workspace_s3_prefix, state_changed_at_ms, created_at_ms, updated_at_ms)"
-                " VALUES (:sid, :tenant, 'pending', 'running', 0, :runtime, :prefix, :changed,"
-                " :created, :updated) ON CONFLICT DO NOTHING",
-                run.sessionId, run.tenantId, run.runtime, run.workspaceS3Prefix, now, now, now);
+        if (s.worker) s.worker->execute(true);
         // The unique (session_id, idempotency_key) decides; NULL keys never conflict. On
         // PostgreSQL a concurrent insert of the same key makes this wait for that
         // transaction, then do nothing; the SELECT below (a new snapshot) sees its run.
-        const long long inserted = execute(
-            sql,
-            "INSERT INTO runs (run_id, session_id, provider, prompt, model, approval_mode, status,"
-            " idempotency_key, attempts, usage, created_at_ms)"
-            " VALUES (:rid, :sid, :provider, :prompt, :model, :mode, 'queued', :key, 0, '{}', :created)"
-            " ON CONFLICT DO NOTHING",
-            run.runId, run.sessionId, run.provider, run.prompt, NullableText(run.model),
-            run.approvalMode, NullableText(run.idempotencyKey), now);
-        if (inserted == 0) {
+        if (!fetchOne(s.insertRun)) {
             std::optional<RunRecord> existing;
             if (!run.idempotencyKey.empty()) {
                 existing = selectOne<RunRow>(sql,
@@ -117,39 +225,24 @@ CreatedRun SociRunStore::createRun(const NewRun& run) {
             if (!existing) throw std::runtime_error("run insert conflicted with no visible run");
             return CreatedRun{*existing, false};  // nothing of ours is committed
         }
-        const long long enqueued = execute(
-            sql,
-            "INSERT INTO run_queue (enqueue_key, run_id, session_id, status, attempts, max_attempts,"
-            " available_at_ms, lock_expires_at_ms, created_at_ms, updated_at_ms)"
-            " VALUES (:key, :rid, :sid, 'queued', 0, :max, :available, 0, :created, :updated)"
-            " ON CONFLICT DO NOTHING",
-            enqueueKey, run.runId, run.sessionId, run.maxAttempts, now, now, now);
+        s.enqueue.execute(true);
+        const long long enqueued = s.enqueue.get_affected_rows();
         // The enqueue key may name another run: unfinished in run_queue (then the INSERT did
         // nothing) or finished in run_queue_done. Asked after the INSERT: on PostgreSQL an
         // entry being moved to run_queue_done makes the INSERT wait for the move's commit,
         // and this statement's fresh snapshot then sees the entry moved.
-        const auto owner = selectOne<ScalarRow<std::string>>(
-            sql,
-            "SELECT run_id FROM run_queue WHERE enqueue_key = :key AND run_id <> :rid UNION ALL"
-            " SELECT run_id FROM run_queue_done WHERE enqueue_key = :done",
-            enqueueKey, run.runId, enqueueKey);
-        if (owner || enqueued == 0) {
+        const bool owned = fetchOne(s.keyOwner) && s.ownerInd == soci::i_ok;
+        if (owned || enqueued == 0) {
             // That run is the answer; ours is rolled back.
             std::optional<RunRecord> existing;
-            if (owner) existing = loadRun(sql, *owner);
+            if (owned) existing = loadRun(sql, s.owner);
             if (!existing) throw std::runtime_error("enqueue conflicted with no visible entry");
             return CreatedRun{*existing, false};
         }
-        const nlohmann::json data = {{"provider", run.provider},
-                                     {"prompt_chars", utf8Length(run.prompt)}};
-        execute(sql,
-                "INSERT INTO run_events (event_id, run_id, session_id, seq, type, provider, data, ts_ms)"
-                " VALUES (:id, :rid, :sid, 1, :type, :provider, :data, :ts)",
-                hostEventId(run.runId, AW_EVENT_RUN_QUEUED), run.runId, run.sessionId,
-                std::string(AW_EVENT_RUN_QUEUED), run.provider, data.dump(), now);
-        auto created = loadRun(sql, run.runId);
+        const RunRecord created = s.row.get();  // as the run's INSERT returned it
+        if (s.queuedEvent) s.queuedEvent->execute(true);
         transaction.commit();
-        return CreatedRun{*created, true};
+        return CreatedRun{created, true};
     });
 }
 

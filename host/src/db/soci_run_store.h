@@ -5,6 +5,9 @@
 // they share is in soci_run_rows.h.
 #pragma once
 
+#include <atomic>
+#include <chrono>
+
 #include "agent_worker/core/run_store.h"
 #include "db/database.h"
 
@@ -12,7 +15,9 @@ namespace aw {
 
 class SociRunStore : public RunStore, public RunQueue {
 public:
-    explicit SociRunStore(Database& database) : database_(database) {}
+    //! Claims delete entries that ended more than `queueDoneRetention` ago (0: never).
+    explicit SociRunStore(Database& database, std::chrono::milliseconds queueDoneRetention = {})
+        : database_(database), doneRetention_(queueDoneRetention) {}
 
     // RunStore
     CreatedRun createRun(const NewRun& run) override;
@@ -57,8 +62,16 @@ public:
     std::optional<QueueEntry> findByRun(const std::string& runId) override;
     std::vector<QueueEntry> list(std::optional<QueueStatus> status, std::size_t limit) override;
 
+    //! The statement a claim runs (for EXPLAIN in the bench and the tests).
+    static std::string claimStatement(Dialect dialect);
+
 private:
+    //! Deletes a batch of the finished entries past the retention, when a prune is due.
+    void pruneDone(std::int64_t nowMs);
+
     Database& database_;
+    std::chrono::milliseconds doneRetention_;
+    std::atomic<std::int64_t> nextPruneMs_{0};  //!< in the claims' clock
 };
 
 }  // namespace aw
