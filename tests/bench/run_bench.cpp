@@ -8,9 +8,15 @@
 //     latency = callback POST sent -> the event's frame read from the stream.
 //     At most two batches are in flight (sent, not yet seen on the stream), so latency is
 //     that of a host keeping up, not of an ever-growing backlog.
-//  2. The durable queue straight on SociRunStore: enqueue N no-op runs (one session each),
+//  2. The same path at a fixed rate (--rate, 1,000 events/s by default): one line per
+//     callback, sent on a schedule whether or not the stream kept up; p50/p99 callback -> SSE.
+//  3. The durable queue straight on SociRunStore: enqueue N no-op runs (one session each),
 //     then claim + finish them all, with 1 and 4 threads; runs/s.
-//   build/tests/aw_run_bench [--seconds S | --events N] [--runs N] [--skip-postgres]
+//   build/tests/aw_run_bench [--seconds S | --events N] [--runs N] [--rate EVENTS_PER_S]
+//                            [--skip-postgres | --pg-url URL]
+//  --pg-url runs the PostgreSQL figures on the caller's cluster (to compare with peers on the
+//  same one) instead of a throwaway cluster of its own; its run and session ids are unique to
+//  this invocation, so the database may be used again.
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
@@ -30,6 +36,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -53,14 +61,27 @@ using aw::test::TempDir;
 
 constexpr const char* kExecutorToken = "bench-executor-token";
 constexpr int kWarmupLines = 4;
+//! A line sent alone makes message.start, message.delta, message.stop and a workspace.sync.
+constexpr double kEventsPerLoneLine = 4;
 
 struct Options {
     double seconds = 3;   //!< per run-path measurement
     long events = 0;      //!< raw lines per run-path measurement (0: bounded by seconds)
     long runs = 1000;     //!< queue runs per measurement
+    double rate = 1000;   //!< events/s of the fixed-rate (latency) measurement
     bool skipPostgres = false;
+    std::string pgUrl;    //!< the caller's PostgreSQL; empty: a throwaway cluster
     std::string commandLine;
 };
+
+//! Unique to this invocation, so ids made with it never meet those of an earlier run on a
+//! database the caller keeps (--pg-url).
+std::string invocationTag() {
+    static const std::string tag =
+        std::to_string(::getpid()) + "-" +
+        std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000007);
+    return tag;
+}
 
 double secondsBetween(Clock::time_point from, Clock::time_point to) {
     return std::chrono::duration<double>(to - from).count();
@@ -330,16 +351,25 @@ std::string diagnose(unsigned short port, const std::string& runId, SseReader& r
     return text;
 }
 
-//! One run fed `batch` lines per callback until the line or time budget is spent.
-PathFigures measurePath(unsigned short port, const std::string& sessionId, int batch, const Options& options,
+//! How lines are sent: `batch` lines per callback, either as fast as the stream follows
+//! (linesPerSecond 0: at most two batches in flight) or on a fixed schedule.
+struct Pace {
+    int batch = 1;
+    double linesPerSecond = 0;
+};
+
+//! One run fed lines per `pace` until the line or time budget is spent.
+PathFigures measurePath(unsigned short port, const std::string& sessionId, const Pace& pace, const Options& options,
                         const std::vector<Json>& lines) {
+    const int batch = pace.batch;
     const auto submitted = aw::test::httpRequest(
         port, HttpCall{"POST", "/v1/sessions/" + sessionId + "/messages",
                        Json{{"provider", "claude-code"}, {"prompt", "benchmark"}}.dump()});
     if (submitted.status != 202) throw std::runtime_error("message answered " + std::to_string(submitted.status) + ": " + submitted.body);
     const std::string runId = submitted.json()["run_id"];
     if (const auto status = waitForStatus(port, runId, {"running"}, std::chrono::seconds(60)); status != "running") {
-        throw std::runtime_error("run " + runId + " is " + status + ", not running");
+        const auto run = aw::test::httpGet(port, "/v1/runs/" + runId);
+        throw std::runtime_error("run " + runId + " is " + status + ", not running: " + run.body);
     }
 
     SseReader reader(port, runId);
@@ -363,13 +393,21 @@ PathFigures measurePath(unsigned short port, const std::string& sessionId, int b
         const long sent = static_cast<long>(next - first);
         if (options.events > 0 ? sent >= options.events : Clock::now() >= deadline) break;
         const int count = options.events > 0 ? static_cast<int>(std::min<long>(batch, options.events - sent)) : batch;
-        // Flow control: at most `window` lines past what the stream has shown.
-        if (!reader.waitFor(next + count - 1 - window, "", std::chrono::seconds(60))) {
+        std::optional<Clock::time_point> due;
+        if (pace.linesPerSecond > 0) {
+            // Open loop: each batch is due at its time, however far behind the stream is.
+            due = start + std::chrono::duration_cast<Clock::duration>(
+                              std::chrono::duration<double>(static_cast<double>(sent) / pace.linesPerSecond));
+            std::this_thread::sleep_until(*due);
+        } else if (!reader.waitFor(next + count - 1 - window, "", std::chrono::seconds(60))) {
+            // Flow control: at most `window` lines past what the stream has shown.
             figures.note = "stalled: no events for 60 s";
             break;
         }
         const std::string body = poster.body(lines, next, count);
-        const auto at = Clock::now();
+        // On a schedule, latency counts from when the line was due: a slow answer to the
+        // callback before it delays this one, and that delay is the host's too.
+        const auto at = due.value_or(Clock::now());
         sentAt.resize(static_cast<std::size_t>(next + count), at);
         poster.post(body);
         next += count;
@@ -408,8 +446,8 @@ PathFigures measurePath(unsigned short port, const std::string& sessionId, int b
     return figures;
 }
 
-void printPathRow(const std::string& db, int batch, const PathFigures& f) {
-    std::printf("%-10s  %5d  %6ld  %7zu  %7.2f  %8.0f  %8.0f  %8.2f  %8.2f  %s\n", db.c_str(), batch, f.lines, f.events,
+void printPathRow(const std::string& db, const std::string& batch, const PathFigures& f) {
+    std::printf("%-10s  %6s  %6ld  %7zu  %7.2f  %8.0f  %8.0f  %8.2f  %8.2f  %s\n", db.c_str(), batch.c_str(), f.lines, f.events,
                 f.seconds, f.seconds > 0 ? static_cast<double>(f.lines) / f.seconds : 0.0,
                 f.seconds > 0 ? static_cast<double>(f.events) / f.seconds : 0.0, f.p50Ms, f.p99Ms, f.note.c_str());
     std::fflush(stdout);
@@ -418,7 +456,10 @@ void printPathRow(const std::string& db, int batch, const PathFigures& f) {
 void runPathBench(const std::string& db, const std::optional<std::string>& dbUrl, const Options& options,
                   const std::vector<Json>& lines) {
     TempDir data("aw-rbench");
-    const auto cli = data.write("fake-claude", "#!/bin/sh\n# prints nothing; the bench posts its output\nexec sleep 600\n");
+    // The CLI's directory is shown read-only in the worker's sandbox: were it the data dir's
+    // parent, it would show the host's real (0700) data dir over the way to the worker's own.
+    fs::create_directories(data / "bin");
+    const auto cli = data.write("bin/fake-claude", "#!/bin/sh\n# prints nothing; the bench posts its output\nexec sleep 600\n");
     fs::permissions(cli, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                              fs::perms::others_read | fs::perms::others_exec);
     fs::create_directories(data / "plugins");
@@ -434,11 +475,14 @@ void runPathBench(const std::string& db, const std::optional<std::string>& dbUrl
     // Providers start after the host listens: wait for claude-code to hand-shake.
     host.waitProviderHealthy("claude-code", std::chrono::seconds(30));
     int session = 0;
-    for (const int batch : {1, 64}) {
+    const std::vector<std::pair<std::string, Pace>> paces = {
+        {"1", {1, 0}}, {"64", {64, 0}}, {"1@rate", {1, options.rate / kEventsPerLoneLine}}};
+    for (const auto& [name, pace] : paces) {
         try {
-            printPathRow(db, batch, measurePath(host.port(), "bench-" + std::to_string(++session), batch, options, lines));
+            const std::string sessionId = "bench-" + invocationTag() + "-" + std::to_string(++session);
+            printPathRow(db, name, measurePath(host.port(), sessionId, pace, options, lines));
         } catch (const std::exception& e) {
-            std::printf("%-10s  %5d  FAILED: %s\n", db.c_str(), batch, e.what());
+            std::printf("%-10s  %6s  FAILED: %s\n", db.c_str(), name.c_str(), e.what());
             const auto log = host.log();
             std::printf("  host log (tail): %s\n", log.substr(log.size() > 2000 ? log.size() - 2000 : 0).c_str());
         }
@@ -477,8 +521,8 @@ QueueFigures measureQueue(const std::string& url, int threads, long runs) {
     parallel([&](int) {
         for (long i = nextRun++; i < runs; i = nextRun++) {
             aw::NewRun run;
-            run.runId = "run-" + std::to_string(i);
-            run.sessionId = "queue-" + std::to_string(i);
+            run.runId = "run-" + invocationTag() + "-" + std::to_string(threads) + "-" + std::to_string(i);
+            run.sessionId = "queue-" + invocationTag() + "-" + std::to_string(threads) + "-" + std::to_string(i);
             run.workspaceS3Prefix = "s3://agent-worker/sessions/default/" + run.sessionId + "/";
             run.provider = "claude-code";
             run.prompt = "no-op";
@@ -542,14 +586,23 @@ Options parseOptions(int argc, char** argv) {
             options.events = std::stol(argv[++i]);
         } else if (arg == "--runs" && hasValue) {
             options.runs = std::stol(argv[++i]);
+        } else if (arg == "--rate" && hasValue) {
+            options.rate = std::stod(argv[++i]);
         } else if (arg == "--skip-postgres") {
             options.skipPostgres = true;
+        } else if (arg == "--pg-url" && hasValue) {
+            options.pgUrl = argv[++i];
         } else {
-            throw std::invalid_argument("usage: aw_run_bench [--seconds S | --events N] [--runs N] [--skip-postgres] (at '" + arg + "')");
+            throw std::invalid_argument(
+                "usage: aw_run_bench [--seconds S | --events N] [--runs N] [--rate EVENTS_PER_S] "
+                "[--skip-postgres | --pg-url URL] (at '" + arg + "')");
         }
     }
-    if (options.seconds <= 0 || options.events < 0 || options.runs <= 0) {
-        throw std::invalid_argument("--seconds and --runs must be positive, --events not negative");
+    if (options.seconds <= 0 || options.events < 0 || options.runs <= 0 || options.rate <= 0) {
+        throw std::invalid_argument("--seconds, --runs and --rate must be positive, --events not negative");
+    }
+    if (options.skipPostgres && !options.pgUrl.empty()) {
+        throw std::invalid_argument("--skip-postgres and --pg-url exclude each other");
     }
     return options;
 }
@@ -566,14 +619,19 @@ int main(int argc, char** argv) {
     }
     std::printf("command: %s\n", options.commandLine.c_str());
 
+    // The PostgreSQL figures run on the caller's cluster, or on a throwaway one of ours.
     std::unique_ptr<aw::test::PostgresCluster> cluster;
-    if (!options.skipPostgres) {
+    std::optional<std::string> pgUrl;
+    if (!options.pgUrl.empty()) {
+        pgUrl = options.pgUrl;
+    } else if (!options.skipPostgres) {
         if (const auto reason = aw::test::PostgresCluster::unavailableReason(); !reason.empty()) {
             std::printf("PostgreSQL skipped: %s\n", reason.c_str());
         } else {
             try {
                 cluster = std::make_unique<aw::test::PostgresCluster>();
                 cluster->createDatabase("agent");
+                pgUrl = cluster->url("agent");
             } catch (const std::exception& e) {
                 std::printf("PostgreSQL skipped: %s\n", e.what());
                 cluster.reset();
@@ -586,13 +644,15 @@ int main(int argc, char** argv) {
         std::printf("\nrun path: executor callback -> agent-host -> SSE subscriber\n");
         std::printf("  %zu recorded Claude assistant text lines (each: message.start/delta/stop, then a workspace.sync)\n",
                     lines.size());
-        std::printf("  per measurement: %s; at most 2 batches in flight\n",
+        std::printf("  per measurement: %s; batches 1 and 64: at most 2 batches in flight\n",
                     options.events > 0 ? (std::to_string(options.events) + " lines").c_str()
                                        : (formatSeconds(options.seconds) + " s").c_str());
-        std::printf("%-10s  %5s  %6s  %7s  %7s  %8s  %8s  %8s  %8s\n", "db", "batch", "lines", "events", "seconds",
+        std::printf("  1@rate: one line per callback on a fixed schedule of %g lines/s (%g events/s at %g a line)\n",
+                    options.rate / kEventsPerLoneLine, options.rate, kEventsPerLoneLine);
+        std::printf("%-10s  %6s  %6s  %7s  %7s  %8s  %8s  %8s  %8s\n", "db", "batch", "lines", "events", "seconds",
                     "lines/s", "events/s", "p50 ms", "p99 ms");
         runPathBench("sqlite", std::nullopt, options, lines);
-        if (cluster) runPathBench("postgresql", cluster->url("agent"), options, lines);
+        if (pgUrl) runPathBench("postgresql", pgUrl, options, lines);
 
         std::printf("\nqueue: createRun (enqueue) then claim(limit 1) + finish, %ld no-op runs, one session each\n",
                     options.runs);
@@ -606,6 +666,9 @@ int main(int argc, char** argv) {
             if (cluster) {
                 cluster->createDatabase(name);
                 printQueueRow("postgresql", threads, options.runs, measureQueue(cluster->url(name), threads, options.runs));
+            } else if (pgUrl) {
+                // The caller's database: the ids are this invocation's own (invocationTag).
+                printQueueRow("postgresql", threads, options.runs, measureQueue(*pgUrl, threads, options.runs));
             }
         }
     } catch (const std::exception& e) {
