@@ -29,6 +29,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -60,6 +61,14 @@ using aw::test::HttpCall;
 using aw::test::TempDir;
 
 constexpr const char* kExecutorToken = "bench-executor-token";
+// With client and admin tokens, as in production: a host without them checks each client
+// request's peer uid in /proc/net/tcp (to refuse agents), which is not the path measured.
+constexpr const char* kClientToken = "bench-client-token";
+constexpr const char* kAdminToken = "bench-admin-token";
+
+std::map<std::string, std::string> clientAuth() {
+    return {{"Authorization", std::string("Bearer ") + kClientToken}};
+}
 constexpr int kWarmupLines = 4;
 //! A line sent alone makes message.start, message.delta, message.stop and a workspace.sync.
 constexpr double kEventsPerLoneLine = 4;
@@ -188,6 +197,7 @@ private:
         try {
             Poco::Net::HTTPRequest request("GET", "/v1/runs/" + runId_ + "/events", Poco::Net::HTTPMessage::HTTP_1_1);
             request.set("Accept", "text/event-stream");
+            request.set("Authorization", std::string("Bearer ") + kClientToken);
             session_.sendRequest(request);
             Poco::Net::HTTPResponse response;
             std::istream& in = session_.receiveResponse(response);
@@ -321,7 +331,7 @@ struct PathFigures {
 };
 
 std::string statusOf(unsigned short port, const std::string& runId) {
-    const auto answer = aw::test::httpGet(port, "/v1/runs/" + runId);
+    const auto answer = aw::test::httpGet(port, "/v1/runs/" + runId, clientAuth());
     return answer.status == 200 ? answer.json().value("status", "") : "http " + std::to_string(answer.status);
 }
 
@@ -341,10 +351,10 @@ std::string waitForStatus(unsigned short port, const std::string& runId, const s
 //! What the store holds versus what the stream showed, for a line that did not come back.
 std::string diagnose(unsigned short port, const std::string& runId, SseReader& reader) {
     const auto [lastId, lastRaw] = reader.progress();
-    const auto run = aw::test::httpGet(port, "/v1/runs/" + runId).json();
+    const auto run = aw::test::httpGet(port, "/v1/runs/" + runId, clientAuth()).json();
     std::string text = "run " + run.value("status", "?") + ", store last_seq " + std::to_string(run.value("last_seq", -1)) +
                        ", stream read up to seq " + std::to_string(lastId) + " (raw line " + std::to_string(lastRaw) + ")";
-    const auto after = aw::test::httpGet(port, "/v1/runs/" + runId + "/events?after=" + std::to_string(lastId) + "&limit=3").json();
+    const auto after = aw::test::httpGet(port, "/v1/runs/" + runId + "/events?after=" + std::to_string(lastId) + "&limit=3", clientAuth()).json();
     for (const auto& event : after.value("events", Json::array())) {
         text += "; unread " + event.value("event_id", "") + " " + event.value("type", "");
     }
@@ -364,11 +374,11 @@ PathFigures measurePath(unsigned short port, const std::string& sessionId, const
     const int batch = pace.batch;
     const auto submitted = aw::test::httpRequest(
         port, HttpCall{"POST", "/v1/sessions/" + sessionId + "/messages",
-                       Json{{"provider", "claude-code"}, {"prompt", "benchmark"}}.dump()});
+                       Json{{"provider", "claude-code"}, {"prompt", "benchmark"}}.dump(), clientAuth()});
     if (submitted.status != 202) throw std::runtime_error("message answered " + std::to_string(submitted.status) + ": " + submitted.body);
     const std::string runId = submitted.json()["run_id"];
     if (const auto status = waitForStatus(port, runId, {"running"}, std::chrono::seconds(60)); status != "running") {
-        const auto run = aw::test::httpGet(port, "/v1/runs/" + runId);
+        const auto run = aw::test::httpGet(port, "/v1/runs/" + runId, clientAuth());
         throw std::runtime_error("run " + runId + " is " + status + ", not running: " + run.body);
     }
 
@@ -440,7 +450,7 @@ PathFigures measurePath(unsigned short port, const std::string& sessionId, const
     figures.p99Ms = percentile(latencies, 0.99);
 
     // End the run so its stream closes and its CLI goes away.
-    aw::test::httpRequest(port, HttpCall{"POST", "/v1/runs/" + runId + "/stop"});
+    aw::test::httpRequest(port, HttpCall{"POST", "/v1/runs/" + runId + "/stop", "", clientAuth()});
     waitForStatus(port, runId, {"stopped"}, std::chrono::seconds(30));
     reader.close(std::chrono::seconds(10));
     return figures;
@@ -469,6 +479,8 @@ void runPathBench(const std::string& db, const std::optional<std::string>& dbUrl
     aw::test::setFlag(launch, "--plugins-dir", (data / "plugins").string());
     if (dbUrl) aw::test::setFlag(launch, "--db", *dbUrl);
     launch.env["AW_AUTH_EXECUTOR_TOKENS"] = kExecutorToken;
+    launch.env["AW_AUTH_CLIENT_TOKENS"] = kClientToken;
+    launch.env["AW_AUTH_ADMIN_TOKENS"] = kAdminToken;
     launch.env["AW_PROVIDERS"] = Json{{"claude-code", {{"binary", cli.string()}}}}.dump();
     launch.env["AW_RUNS_STOP_GRACE_MS"] = "1000";
     AgentHost host(launch);
