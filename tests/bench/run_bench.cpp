@@ -7,7 +7,9 @@
 //     GET /v1/runs/{rid}/events as text/event-stream. Events/s = events received / wall time;
 //     latency = callback POST sent -> the event's frame read from the stream.
 //     At most two batches are in flight (sent, not yet seen on the stream), so latency is
-//     that of a host keeping up, not of an ever-growing backlog.
+//     that of a host keeping up, not of an ever-growing backlog. "host us/evt" is agent-host's
+//     CPU time (user + system) per event received: on a shared machine, a figure the other
+//     processes' load does not bend the way it bends the wall clock.
 //  2. The same path at a fixed rate (--rate, 1,000 events/s by default): one line per
 //     callback, sent on a schedule whether or not the stream kept up; p50/p99 callback -> SSE.
 //  3. The durable queue straight on SociRunStore: enqueue N no-op runs (one session each),
@@ -29,10 +31,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -327,8 +331,26 @@ struct PathFigures {
     double seconds = 0;
     double p50Ms = 0;
     double p99Ms = 0;
+    double hostCpuSeconds = 0;  //!< agent-host's user + system CPU over the measurement
     std::string note;
 };
+
+//! A process's user + system CPU time so far (/proc/PID/stat), in seconds. On a shared machine
+//! the CPU spent per event says more about the host's own cost than the wall clock does.
+double cpuSeconds(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto end = text.rfind(')');  // the command name may hold spaces
+    if (end == std::string::npos) return 0;
+    std::istringstream fields(text.substr(end + 2));
+    std::string field;
+    double ticks = 0;
+    for (int index = 3; fields >> field; ++index) {  // field 3 is the state
+        if (index == 14 || index == 15) ticks += std::stod(field);
+        if (index == 15) break;
+    }
+    return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
 
 std::string statusOf(unsigned short port, const std::string& runId) {
     const auto answer = aw::test::httpGet(port, "/v1/runs/" + runId, clientAuth());
@@ -369,8 +391,8 @@ struct Pace {
 };
 
 //! One run fed lines per `pace` until the line or time budget is spent.
-PathFigures measurePath(unsigned short port, const std::string& sessionId, const Pace& pace, const Options& options,
-                        const std::vector<Json>& lines) {
+PathFigures measurePath(unsigned short port, pid_t hostPid, const std::string& sessionId, const Pace& pace,
+                        const Options& options, const std::vector<Json>& lines) {
     const int batch = pace.batch;
     const auto submitted = aw::test::httpRequest(
         port, HttpCall{"POST", "/v1/sessions/" + sessionId + "/messages",
@@ -396,6 +418,7 @@ PathFigures measurePath(unsigned short port, const std::string& sessionId, const
     const std::int64_t first = kWarmupLines + 1;
     const std::int64_t window = 2 * batch;
     std::vector<Clock::time_point> sentAt(static_cast<std::size_t>(first));
+    const double cpuAtStart = cpuSeconds(hostPid);
     const auto start = Clock::now();
     const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.seconds));
     std::int64_t next = first;
@@ -427,6 +450,7 @@ PathFigures measurePath(unsigned short port, const std::string& sessionId, const
         figures.note = "line " + std::to_string(last) + " never came back: " + diagnose(port, runId, reader);
     }
     Clock::time_point end = Clock::now();
+    figures.hostCpuSeconds = cpuSeconds(hostPid) - cpuAtStart;
 
     std::vector<double> latencies;
     std::size_t failedSyncs = 0;
@@ -457,9 +481,10 @@ PathFigures measurePath(unsigned short port, const std::string& sessionId, const
 }
 
 void printPathRow(const std::string& db, const std::string& batch, const PathFigures& f) {
-    std::printf("%-10s  %6s  %6ld  %7zu  %7.2f  %8.0f  %8.0f  %8.2f  %8.2f  %s\n", db.c_str(), batch.c_str(), f.lines, f.events,
-                f.seconds, f.seconds > 0 ? static_cast<double>(f.lines) / f.seconds : 0.0,
-                f.seconds > 0 ? static_cast<double>(f.events) / f.seconds : 0.0, f.p50Ms, f.p99Ms, f.note.c_str());
+    std::printf("%-10s  %6s  %6ld  %7zu  %7.2f  %8.0f  %8.0f  %8.2f  %8.2f  %11.1f  %s\n", db.c_str(), batch.c_str(),
+                f.lines, f.events, f.seconds, f.seconds > 0 ? static_cast<double>(f.lines) / f.seconds : 0.0,
+                f.seconds > 0 ? static_cast<double>(f.events) / f.seconds : 0.0, f.p50Ms, f.p99Ms,
+                f.events > 0 ? 1e6 * f.hostCpuSeconds / static_cast<double>(f.events) : 0.0, f.note.c_str());
     std::fflush(stdout);
 }
 
@@ -492,7 +517,7 @@ void runPathBench(const std::string& db, const std::optional<std::string>& dbUrl
     for (const auto& [name, pace] : paces) {
         try {
             const std::string sessionId = "bench-" + invocationTag() + "-" + std::to_string(++session);
-            printPathRow(db, name, measurePath(host.port(), sessionId, pace, options, lines));
+            printPathRow(db, name, measurePath(host.port(), host.pid(), sessionId, pace, options, lines));
         } catch (const std::exception& e) {
             std::printf("%-10s  %6s  FAILED: %s\n", db.c_str(), name.c_str(), e.what());
             const auto log = host.log();
@@ -661,8 +686,8 @@ int main(int argc, char** argv) {
                                        : (formatSeconds(options.seconds) + " s").c_str());
         std::printf("  1@rate: one line per callback on a fixed schedule of %g lines/s (%g events/s at %g a line)\n",
                     options.rate / kEventsPerLoneLine, options.rate, kEventsPerLoneLine);
-        std::printf("%-10s  %6s  %6s  %7s  %7s  %8s  %8s  %8s  %8s\n", "db", "batch", "lines", "events", "seconds",
-                    "lines/s", "events/s", "p50 ms", "p99 ms");
+        std::printf("%-10s  %6s  %6s  %7s  %7s  %8s  %8s  %8s  %8s  %11s\n", "db", "batch", "lines", "events", "seconds",
+                    "lines/s", "events/s", "p50 ms", "p99 ms", "host us/evt");
         runPathBench("sqlite", std::nullopt, options, lines);
         if (pgUrl) runPathBench("postgresql", pgUrl, options, lines);
 
