@@ -83,7 +83,7 @@ struct Options {
     long runs = 1000;     //!< queue runs per measurement
     double rate = 1000;   //!< events/s of the fixed-rate (latency) measurement
     bool skipPostgres = false;
-    std::string pgUrl;    //!< the caller's PostgreSQL; empty: a throwaway cluster
+    std::string pgUrl;  //!< the caller's PostgreSQL; empty: a throwaway cluster
     std::string commandLine;
 };
 
@@ -376,7 +376,11 @@ std::string diagnose(unsigned short port, const std::string& runId, SseReader& r
     const auto run = aw::test::httpGet(port, "/v1/runs/" + runId, clientAuth()).json();
     std::string text = "run " + run.value("status", "?") + ", store last_seq " + std::to_string(run.value("last_seq", -1)) +
                        ", stream read up to seq " + std::to_string(lastId) + " (raw line " + std::to_string(lastRaw) + ")";
-    const auto after = aw::test::httpGet(port, "/v1/runs/" + runId + "/events?after=" + std::to_string(lastId) + "&limit=3", clientAuth()).json();
+    const auto after =
+        aw::test::httpGet(
+            port, "/v1/runs/" + runId + "/events?after=" + std::to_string(lastId) + "&limit=3",
+            clientAuth())
+            .json();
     for (const auto& event : after.value("events", Json::array())) {
         text += "; unread " + event.value("event_id", "") + " " + event.value("type", "");
     }
@@ -391,12 +395,13 @@ struct Pace {
 };
 
 //! One run fed lines per `pace` until the line or time budget is spent.
-PathFigures measurePath(unsigned short port, pid_t hostPid, const std::string& sessionId, const Pace& pace,
-                        const Options& options, const std::vector<Json>& lines) {
+PathFigures measurePath(unsigned short port, pid_t hostPid, const std::string& sessionId,
+                        const Pace& pace, const Options& options, const std::vector<Json>& lines) {
     const int batch = pace.batch;
     const auto submitted = aw::test::httpRequest(
-        port, HttpCall{"POST", "/v1/sessions/" + sessionId + "/messages",
-                       Json{{"provider", "claude-code"}, {"prompt", "benchmark"}}.dump(), clientAuth()});
+        port,
+        HttpCall{"POST", "/v1/sessions/" + sessionId + "/messages",
+                 Json{{"provider", "claude-code"}, {"prompt", "benchmark"}}.dump(), clientAuth()});
     if (submitted.status != 202) throw std::runtime_error("message answered " + std::to_string(submitted.status) + ": " + submitted.body);
     const std::string runId = submitted.json()["run_id"];
     if (const auto status = waitForStatus(port, runId, {"running"}, std::chrono::seconds(60)); status != "running") {
@@ -429,8 +434,8 @@ PathFigures measurePath(unsigned short port, pid_t hostPid, const std::string& s
         std::optional<Clock::time_point> due;
         if (pace.linesPerSecond > 0) {
             // Open loop: each batch is due at its time, however far behind the stream is.
-            due = start + std::chrono::duration_cast<Clock::duration>(
-                              std::chrono::duration<double>(static_cast<double>(sent) / pace.linesPerSecond));
+            due = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                              static_cast<double>(sent) / pace.linesPerSecond));
             std::this_thread::sleep_until(*due);
         } else if (!reader.waitFor(next + count - 1 - window, "", std::chrono::seconds(60))) {
             // Flow control: at most `window` lines past what the stream has shown.
@@ -481,10 +486,12 @@ PathFigures measurePath(unsigned short port, pid_t hostPid, const std::string& s
 }
 
 void printPathRow(const std::string& db, const std::string& batch, const PathFigures& f) {
-    std::printf("%-10s  %6s  %6ld  %7zu  %7.2f  %8.0f  %8.0f  %8.2f  %8.2f  %11.1f  %s\n", db.c_str(), batch.c_str(),
-                f.lines, f.events, f.seconds, f.seconds > 0 ? static_cast<double>(f.lines) / f.seconds : 0.0,
+    std::printf("%-10s  %6s  %6ld  %7zu  %7.2f  %8.0f  %8.0f  %8.2f  %8.2f  %11.1f  %s\n",
+                db.c_str(), batch.c_str(), f.lines, f.events, f.seconds,
+                f.seconds > 0 ? static_cast<double>(f.lines) / f.seconds : 0.0,
                 f.seconds > 0 ? static_cast<double>(f.events) / f.seconds : 0.0, f.p50Ms, f.p99Ms,
-                f.events > 0 ? 1e6 * f.hostCpuSeconds / static_cast<double>(f.events) : 0.0, f.note.c_str());
+                f.events > 0 ? 1e6 * f.hostCpuSeconds / static_cast<double>(f.events) : 0.0,
+                f.note.c_str());
     std::fflush(stdout);
 }
 
@@ -494,7 +501,9 @@ void runPathBench(const std::string& db, const std::optional<std::string>& dbUrl
     // The CLI's directory is shown read-only in the worker's sandbox: were it the data dir's
     // parent, it would show the host's real (0700) data dir over the way to the worker's own.
     fs::create_directories(data / "bin");
-    const auto cli = data.write("bin/fake-claude", "#!/bin/sh\n# prints nothing; the bench posts its output\nexec sleep 600\n");
+    const auto cli =
+        data.write("bin/fake-claude",
+                   "#!/bin/sh\n# prints nothing; the bench posts its output\nexec sleep 600\n");
     fs::permissions(cli, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                              fs::perms::others_read | fs::perms::others_exec);
     fs::create_directories(data / "plugins");
@@ -516,8 +525,10 @@ void runPathBench(const std::string& db, const std::optional<std::string>& dbUrl
         {"1", {1, 0}}, {"64", {64, 0}}, {"1@rate", {1, options.rate / kEventsPerLoneLine}}};
     for (const auto& [name, pace] : paces) {
         try {
-            const std::string sessionId = "bench-" + invocationTag() + "-" + std::to_string(++session);
-            printPathRow(db, name, measurePath(host.port(), host.pid(), sessionId, pace, options, lines));
+            const std::string sessionId =
+                "bench-" + invocationTag() + "-" + std::to_string(++session);
+            printPathRow(db, name,
+                         measurePath(host.port(), host.pid(), sessionId, pace, options, lines));
         } catch (const std::exception& e) {
             std::printf("%-10s  %6s  FAILED: %s\n", db.c_str(), name.c_str(), e.what());
             const auto log = host.log();
@@ -558,8 +569,10 @@ QueueFigures measureQueue(const std::string& url, int threads, long runs) {
     parallel([&](int) {
         for (long i = nextRun++; i < runs; i = nextRun++) {
             aw::NewRun run;
-            run.runId = "run-" + invocationTag() + "-" + std::to_string(threads) + "-" + std::to_string(i);
-            run.sessionId = "queue-" + invocationTag() + "-" + std::to_string(threads) + "-" + std::to_string(i);
+            run.runId =
+                "run-" + invocationTag() + "-" + std::to_string(threads) + "-" + std::to_string(i);
+            run.sessionId = "queue-" + invocationTag() + "-" + std::to_string(threads) + "-" +
+                            std::to_string(i);
             run.workspaceS3Prefix = "s3://agent-worker/sessions/default/" + run.sessionId + "/";
             run.provider = "claude-code";
             run.prompt = "no-op";
@@ -632,11 +645,13 @@ Options parseOptions(int argc, char** argv) {
         } else {
             throw std::invalid_argument(
                 "usage: aw_run_bench [--seconds S | --events N] [--runs N] [--rate EVENTS_PER_S] "
-                "[--skip-postgres | --pg-url URL] (at '" + arg + "')");
+                "[--skip-postgres | --pg-url URL] (at '" +
+                arg + "')");
         }
     }
     if (options.seconds <= 0 || options.events < 0 || options.runs <= 0 || options.rate <= 0) {
-        throw std::invalid_argument("--seconds, --runs and --rate must be positive, --events not negative");
+        throw std::invalid_argument(
+            "--seconds, --runs and --rate must be positive, --events not negative");
     }
     if (options.skipPostgres && !options.pgUrl.empty()) {
         throw std::invalid_argument("--skip-postgres and --pg-url exclude each other");
@@ -684,10 +699,12 @@ int main(int argc, char** argv) {
         std::printf("  per measurement: %s; batches 1 and 64: at most 2 batches in flight\n",
                     options.events > 0 ? (std::to_string(options.events) + " lines").c_str()
                                        : (formatSeconds(options.seconds) + " s").c_str());
-        std::printf("  1@rate: one line per callback on a fixed schedule of %g lines/s (%g events/s at %g a line)\n",
-                    options.rate / kEventsPerLoneLine, options.rate, kEventsPerLoneLine);
-        std::printf("%-10s  %6s  %6s  %7s  %7s  %8s  %8s  %8s  %8s  %11s\n", "db", "batch", "lines", "events", "seconds",
-                    "lines/s", "events/s", "p50 ms", "p99 ms", "host us/evt");
+        std::printf(
+            "  1@rate: one line per callback on a fixed schedule of %g lines/s (%g events/s at %g "
+            "a line)\n",
+            options.rate / kEventsPerLoneLine, options.rate, kEventsPerLoneLine);
+        std::printf("%-10s  %6s  %6s  %7s  %7s  %8s  %8s  %8s  %8s  %11s\n", "db", "batch", "lines",
+                    "events", "seconds", "lines/s", "events/s", "p50 ms", "p99 ms", "host us/evt");
         runPathBench("sqlite", std::nullopt, options, lines);
         if (pgUrl) runPathBench("postgresql", pgUrl, options, lines);
 
@@ -705,7 +722,8 @@ int main(int argc, char** argv) {
                 printQueueRow("postgresql", threads, options.runs, measureQueue(cluster->url(name), threads, options.runs));
             } else if (pgUrl) {
                 // The caller's database: the ids are this invocation's own (invocationTag).
-                printQueueRow("postgresql", threads, options.runs, measureQueue(*pgUrl, threads, options.runs));
+                printQueueRow("postgresql", threads, options.runs,
+                              measureQueue(*pgUrl, threads, options.runs));
             }
         }
     } catch (const std::exception& e) {

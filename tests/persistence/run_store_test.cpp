@@ -574,7 +574,8 @@ TEST_P(RunStoreTest, ABatchOfRawOutputKeepsItsOrderAndTextAndStoresARepeatedReco
     // Text a JSON round trip could bend: quotes, backslashes, escapes, non-ASCII, newlines.
     const std::string tricky = "{\"q\":\"a \\\"b\\\" \\\\ \\u00e9 \u00e9\u4e2d\"}\n\ttail";
     std::vector<RawOutputRecord> batch;
-    for (std::int64_t seq = 1; seq <= 100; ++seq) batch.push_back(raw("r1", "stdout", seq, tricky + std::to_string(seq)));
+    for (std::int64_t seq = 1; seq <= 100; ++seq)
+        batch.push_back(raw("r1", "stdout", seq, tricky + std::to_string(seq)));
     batch.push_back(raw("r1", "stdout", 5, "a repeat of 5"));
     batch.push_back(raw("r1", "exit", 1, "{\"exit_code\":0}"));
 
@@ -595,25 +596,31 @@ TEST_P(RunStoreTest, ABatchOfRawOutputKeepsItsOrderAndTextAndStoresARepeatedReco
 TEST_P(RunStoreTest, ABatchOfEventsIsNumberedDenselyAndKeepsItsData) {
     create("s1", "r1");
     append("r1", {event("r1/stdout/2#0", "message.start")});
-    const json data = {{"text", "quote \" backslash \\ newline \n \u00e9\u4e2d"}, {"n", 1.5}, {"list", {1, "two"}}};
+    const json data = {{"text", "quote \" backslash \\ newline \n \u00e9\u4e2d"},
+                       {"n", 1.5},
+                       {"list", {1, "two"}}};
     std::vector<NewEvent> batch;
     for (int line = 1; line <= 64; ++line) {
         for (int i = 0; i < 3; ++i) {
-            batch.push_back(event("r1/stdout/" + std::to_string(line) + "#" + std::to_string(i), "message.delta", data));
+            batch.push_back(event("r1/stdout/" + std::to_string(line) + "#" + std::to_string(i),
+                                  "message.delta", data));
         }
     }
     store_->insertRawOutput({raw("r1", "stdout", 1, "a"), raw("r1", "stdout", 2, "b")}, kNow);
-    const auto stored = store_->appendEvents("r1", batch, {"r1/stdout/1", "r1/stdout/2"}, RawState::Translated, kNow);
+    const auto stored = store_->appendEvents("r1", batch, {"r1/stdout/1", "r1/stdout/2"},
+                                             RawState::Translated, kNow);
 
     ASSERT_EQ(stored.size(), batch.size() - 1);  // r1/stdout/2#0 was stored before
-    for (std::size_t i = 0; i < stored.size(); ++i) EXPECT_EQ(stored[i].seq, static_cast<std::int64_t>(i) + 3);
+    for (std::size_t i = 0; i < stored.size(); ++i)
+        EXPECT_EQ(stored[i].seq, static_cast<std::int64_t>(i) + 3);
     EXPECT_EQ(stored[3].eventId, "r1/stdout/2#1");
     const auto page = store_->events("r1", 1, 500);
     ASSERT_EQ(page.size(), stored.size() + 1);
     EXPECT_EQ(page[0].type, "message.start");
     EXPECT_EQ(page[1].data, data);
     EXPECT_EQ(page.back().seq, store_->lastSeq("r1"));
-    for (const auto& record : store_->rawOutput("r1", "stdout")) EXPECT_EQ(record.state, RawState::Translated);
+    for (const auto& record : store_->rawOutput("r1", "stdout"))
+        EXPECT_EQ(record.state, RawState::Translated);
 }
 
 TEST_P(RunStoreTest, AStoreThatRefusedAnAppendOrAnAdmissionServesTheNextOnes) {
@@ -625,7 +632,9 @@ TEST_P(RunStoreTest, AStoreThatRefusedAnAppendOrAnAdmissionServesTheNextOnes) {
         EXPECT_THROW(store_->insertRawOutput({raw("ghost", "stdout", 1, "x")}, kNow), ProblemError);
         const auto seq = round + 1;
         ASSERT_EQ(store_->insertRawOutput({raw("r1", "stdout", seq, "x")}, kNow).size(), 1u);
-        ASSERT_EQ(append("r1", {event("r1/stdout/" + std::to_string(seq) + "#0", "message.start")}).size(), 1u);
+        ASSERT_EQ(append("r1", {event("r1/stdout/" + std::to_string(seq) + "#0", "message.start")})
+                      .size(),
+                  1u);
     }
     EXPECT_EQ(store_->lastSeq("r1"), 11);
 }

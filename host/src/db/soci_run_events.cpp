@@ -197,7 +197,6 @@ void applyChange(soci::session& sql, Dialect dialect, RunRecord& run, const Stat
     }
 }
 
-
 //! The reads of a run's log, prepared once per pooled connection: a page of events (each
 //! event stream reads one per wake-up) and the last seq.
 struct EventReads {
@@ -214,7 +213,8 @@ struct EventReads {
     soci::details::prepare_temp_type preparePage(soci::session& sql) {
         soci::details::prepare_temp_type prep =
             (sql.prepare << std::string("SELECT ") + kEventColumns +
-                                " FROM run_events WHERE run_id = :rid AND seq > :after ORDER BY seq LIMIT :limit");
+                                " FROM run_events WHERE run_id = :rid AND seq > :after"
+                                " ORDER BY seq LIMIT :limit");
         row.bind(prep);
         prep, soci::use(runId), soci::use(after), soci::use(limit);
         return prep;
@@ -222,8 +222,8 @@ struct EventReads {
 
     soci::details::prepare_temp_type prepareLast(soci::session& sql) {
         // MAX alone keeps SQLite's min/max shortcut over the (run_id, seq) index; NULL is 0.
-        return (sql.prepare << "SELECT MAX(seq) FROM run_events WHERE run_id = :rid", soci::into(lastSeq, lastSeqInd),
-                soci::use(runId));
+        return (sql.prepare << "SELECT MAX(seq) FROM run_events WHERE run_id = :rid",
+                soci::into(lastSeq, lastSeqInd), soci::use(runId));
     }
 };
 
@@ -264,8 +264,8 @@ struct EventAppend {
         // Locking the run's row first makes appenders of one run take turns, so the last seq
         // read after it stays the highest until this transaction ends.
         soci::details::prepare_temp_type prep =
-            (sql.prepare << std::string("SELECT ") + run_rows::kRunColumns + " FROM runs WHERE run_id = :rid" +
-                                rowLock(dialect));
+            (sql.prepare << std::string("SELECT ") + run_rows::kRunColumns +
+                                " FROM runs WHERE run_id = :rid" + rowLock(dialect));
         run.bind(prep);
         prep, soci::use(runId);
         return prep;
@@ -274,37 +274,44 @@ struct EventAppend {
     soci::details::prepare_temp_type prepareReadLog() {
         // MAX alone (no COALESCE around it) keeps SQLite's min/max index shortcut: NULL is 0.
         if (postgres) {
-            return (sql.prepare << "SELECT (SELECT MAX(seq) FROM run_events WHERE run_id = :rid),"
-                                   " (SELECT COALESCE(CAST(json_agg(event_id) AS text), '[]') FROM run_events"
-                                   " WHERE event_id IN (SELECT json_array_elements_text(CAST(:ids AS json))))",
-                    soci::into(lastSeq, lastSeqInd), soci::into(storedIds), soci::use(runId), soci::use(ids));
+            return (
+                sql.prepare
+                    << "SELECT (SELECT MAX(seq) FROM run_events WHERE run_id = :rid),"
+                       " (SELECT COALESCE(CAST(json_agg(event_id) AS text), '[]') FROM run_events"
+                       " WHERE event_id IN (SELECT json_array_elements_text(CAST(:ids AS json))))",
+                soci::into(lastSeq, lastSeqInd), soci::into(storedIds), soci::use(runId),
+                soci::use(ids));
         }
         // SQLite inserts an event at a time and learns there which are stored.
-        return (sql.prepare << "SELECT MAX(seq) FROM run_events WHERE run_id = :rid", soci::into(lastSeq, lastSeqInd),
-                soci::use(runId));
+        return (sql.prepare << "SELECT MAX(seq) FROM run_events WHERE run_id = :rid",
+                soci::into(lastSeq, lastSeqInd), soci::use(runId));
     }
 
     soci::details::prepare_temp_type prepareInsert() {
         if (postgres) {
-            return (sql.prepare << "INSERT INTO run_events (event_id, run_id, session_id, seq, type, provider, data,"
-                                   " ts_ms) SELECT e.event_id, :rid, :sid, e.seq, e.type, :provider, e.data, e.ts"
-                                   " FROM json_to_recordset(CAST(:rows AS json))"
-                                   " AS e(event_id text, seq bigint, type text, data text, ts bigint)",
-                    soci::use(runId), soci::use(run.sessionId), soci::use(run.provider), soci::use(rows));
+            return (
+                sql.prepare << "INSERT INTO run_events (event_id, run_id, session_id, seq, type,"
+                               " provider, data, ts_ms)"
+                               " SELECT e.event_id, :rid, :sid, e.seq, e.type, :provider, e.data,"
+                               " e.ts FROM json_to_recordset(CAST(:rows AS json))"
+                               " AS e(event_id text, seq bigint, type text, data text, ts bigint)",
+                soci::use(runId), soci::use(run.sessionId), soci::use(run.provider),
+                soci::use(rows));
         }
-        return (sql.prepare << "INSERT INTO run_events (event_id, run_id, session_id, seq, type, provider, data, ts_ms)"
+        return (sql.prepare << "INSERT INTO run_events (event_id, run_id, session_id, seq, type,"
+                               " provider, data, ts_ms)"
                                " VALUES (:id, :rid, :sid, :seq, :type, :provider, :data, :ts)"
                                " ON CONFLICT (event_id) DO NOTHING",
-                soci::use(eventId), soci::use(runId), soci::use(run.sessionId), soci::use(seq), soci::use(type),
-                soci::use(run.provider), soci::use(data), soci::use(ts));
+                soci::use(eventId), soci::use(runId), soci::use(run.sessionId), soci::use(seq),
+                soci::use(type), soci::use(run.provider), soci::use(data), soci::use(ts));
     }
 
     soci::details::prepare_temp_type prepareMarkRaw() {
-        return (sql.prepare << std::string("UPDATE raw_output SET translated = :state WHERE event_id IN (") +
-                                   (postgres ? "SELECT json_array_elements_text(CAST(:ids AS json))"
-                                             : "SELECT value FROM json_each(:ids)") +
-                                   ")",
-                soci::use(rawState), soci::use(rawIds));
+        const std::string ids = postgres ? "SELECT json_array_elements_text(CAST(:ids AS json))"
+                                         : "SELECT value FROM json_each(:ids)";
+        const std::string query =
+            "UPDATE raw_output SET translated = :state WHERE event_id IN (" + ids + ")";
+        return (sql.prepare << query, soci::use(rawState), soci::use(rawIds));
     }
 
     //! Appends `events` to the run (see RunStore::appendEvents) inside the caller's

@@ -71,31 +71,35 @@ struct RawOutputAdmission {
     explicit RawOutputAdmission(soci::session& session)
         : sql(session),
           dialect(run_rows::dialectOf(session)),
-          lockRun((sql.prepare << "SELECT session_id, status FROM runs WHERE run_id = :rid" + run_rows::rowLock(dialect),
+          lockRun((sql.prepare << "SELECT session_id, status FROM runs WHERE run_id = :rid" +
+                                      run_rows::rowLock(dialect),
                    soci::into(sessionId), soci::into(status), soci::use(runId))),
           readPosition((sql.prepare << kPositionQuery, soci::into(stdoutSeq, stdoutInd),
-                        soci::into(stderrSeq, stderrInd), soci::into(exitLine, exitInd), soci::use(runId),
-                        soci::use(runId), soci::use(runId))),
+                        soci::into(stderrSeq, stderrInd), soci::into(exitLine, exitInd),
+                        soci::use(runId), soci::use(runId), soci::use(runId))),
           insert(prepareInsert()) {}
 
     soci::details::prepare_temp_type prepareInsert() {
         if (dialect == Dialect::Postgresql) {
             // ON CONFLICT DO NOTHING skips a redelivered record (by event_id, or run, stream
             // and seq), also one repeated within the batch; RETURNING names those stored.
-            return (sql.prepare << "INSERT INTO raw_output (event_id, run_id, stream, seq, line, continued,"
-                                   " translated, received_at_ms)"
-                                   " SELECT r.event_id, r.run_id, r.stream, r.seq, r.line, r.continued,"
-                                   " r.translated, :at FROM json_to_recordset(CAST(:batch AS json))"
-                                   " AS r(event_id text, run_id text, stream text, seq bigint, line text,"
-                                   " continued integer, translated integer)"
-                                   " ON CONFLICT DO NOTHING RETURNING event_id",
+            return (sql.prepare
+                        << "INSERT INTO raw_output (event_id, run_id, stream, seq, line, continued,"
+                           " translated, received_at_ms)"
+                           " SELECT r.event_id, r.run_id, r.stream, r.seq, r.line, r.continued,"
+                           " r.translated, :at FROM json_to_recordset(CAST(:batch AS json))"
+                           " AS r(event_id text, run_id text, stream text, seq bigint, line text,"
+                           " continued integer, translated integer)"
+                           " ON CONFLICT DO NOTHING RETURNING event_id",
                     soci::use(receivedAt), soci::use(batch), soci::into(storedId));
         }
-        return (sql.prepare << "INSERT INTO raw_output (event_id, run_id, stream, seq, line, continued, translated,"
-                               " received_at_ms) VALUES (:id, :rid, :stream, :seq, :line, :continued, :state, :at)"
+        return (sql.prepare << "INSERT INTO raw_output (event_id, run_id, stream, seq, line,"
+                               " continued, translated, received_at_ms) VALUES (:id, :rid,"
+                               " :stream, :seq, :line, :continued, :state, :at)"
                                " ON CONFLICT DO NOTHING",
-                soci::use(record.eventId), soci::use(record.runId), soci::use(record.stream), soci::use(seq),
-                soci::use(record.line), soci::use(continued), soci::use(state), soci::use(receivedAt));
+                soci::use(record.eventId), soci::use(record.runId), soci::use(record.stream),
+                soci::use(seq), soci::use(record.line), soci::use(continued), soci::use(state),
+                soci::use(receivedAt));
     }
 
     //! The run's session and status, its row locked on PostgreSQL (SQLite's BEGIN IMMEDIATE
@@ -168,7 +172,9 @@ struct RawOutputAdmission {
 
     //! PostgreSQL text holds no NUL: a line is kept up to its first one, as when it was bound
     //! as a C string (JSON would carry it to the server, which refuses it).
-    static std::string storableText(const std::string& line) { return line.substr(0, line.find('\0')); }
+    static std::string storableText(const std::string& line) {
+        return line.substr(0, line.find('\0'));
+    }
 };
 
 }  // namespace
@@ -197,7 +203,8 @@ std::optional<std::vector<RawOutputRecord>> SociRunStore::admitRawOutput(
             for (const auto& runId : runIds) {
                 if (auto run = admission.lock(runId)) runs.emplace(runId, std::move(*run));
             }
-            const RunOutputStates states = [&](const std::string& runId) -> std::optional<RunOutputState> {
+            const RunOutputStates states =
+                [&](const std::string& runId) -> std::optional<RunOutputState> {
                 const auto run = runs.find(runId);
                 if (run == runs.end()) return std::nullopt;
                 admission.readInto(runId, run->second);
