@@ -7,10 +7,18 @@
 //     GET /v1/runs/{rid}/events as text/event-stream. Events/s = events received / wall time;
 //     latency = callback POST sent -> the event's frame read from the stream.
 //     At most two batches are in flight (sent, not yet seen on the stream), so latency is
-//     that of a host keeping up, not of an ever-growing backlog.
-//  2. The durable queue straight on SociRunStore: enqueue N no-op runs (one session each),
+//     that of a host keeping up, not of an ever-growing backlog. "host us/evt" is agent-host's
+//     CPU time (user + system) per event received: on a shared machine, a figure the other
+//     processes' load does not bend the way it bends the wall clock.
+//  2. The same path at a fixed rate (--rate, 1,000 events/s by default): one line per
+//     callback, sent on a schedule whether or not the stream kept up; p50/p99 callback -> SSE.
+//  3. The durable queue straight on SociRunStore: enqueue N no-op runs (one session each),
 //     then claim + finish them all, with 1 and 4 threads; runs/s.
-//   build/tests/aw_run_bench [--seconds S | --events N] [--runs N] [--skip-postgres]
+//   build/tests/aw_run_bench [--seconds S | --events N] [--runs N] [--rate EVENTS_PER_S]
+//                            [--skip-postgres | --pg-url URL]
+//  --pg-url runs the PostgreSQL figures on the caller's cluster (to compare with peers on the
+//  same one) instead of a throwaway cluster of its own; its run and session ids are unique to
+//  this invocation, so the database may be used again.
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
@@ -23,13 +31,18 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -52,15 +65,36 @@ using aw::test::HttpCall;
 using aw::test::TempDir;
 
 constexpr const char* kExecutorToken = "bench-executor-token";
+// With client and admin tokens, as in production: a host without them checks each client
+// request's peer uid in /proc/net/tcp (to refuse agents), which is not the path measured.
+constexpr const char* kClientToken = "bench-client-token";
+constexpr const char* kAdminToken = "bench-admin-token";
+
+std::map<std::string, std::string> clientAuth() {
+    return {{"Authorization", std::string("Bearer ") + kClientToken}};
+}
 constexpr int kWarmupLines = 4;
+//! A line sent alone makes message.start, message.delta, message.stop and a workspace.sync.
+constexpr double kEventsPerLoneLine = 4;
 
 struct Options {
     double seconds = 3;   //!< per run-path measurement
     long events = 0;      //!< raw lines per run-path measurement (0: bounded by seconds)
     long runs = 1000;     //!< queue runs per measurement
+    double rate = 1000;   //!< events/s of the fixed-rate (latency) measurement
     bool skipPostgres = false;
+    std::string pgUrl;  //!< the caller's PostgreSQL; empty: a throwaway cluster
     std::string commandLine;
 };
+
+//! Unique to this invocation, so ids made with it never meet those of an earlier run on a
+//! database the caller keeps (--pg-url).
+std::string invocationTag() {
+    static const std::string tag =
+        std::to_string(::getpid()) + "-" +
+        std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000007);
+    return tag;
+}
 
 double secondsBetween(Clock::time_point from, Clock::time_point to) {
     return std::chrono::duration<double>(to - from).count();
@@ -167,6 +201,7 @@ private:
         try {
             Poco::Net::HTTPRequest request("GET", "/v1/runs/" + runId_ + "/events", Poco::Net::HTTPMessage::HTTP_1_1);
             request.set("Accept", "text/event-stream");
+            request.set("Authorization", std::string("Bearer ") + kClientToken);
             session_.sendRequest(request);
             Poco::Net::HTTPResponse response;
             std::istream& in = session_.receiveResponse(response);
@@ -296,11 +331,29 @@ struct PathFigures {
     double seconds = 0;
     double p50Ms = 0;
     double p99Ms = 0;
+    double hostCpuSeconds = 0;  //!< agent-host's user + system CPU over the measurement
     std::string note;
 };
 
+//! A process's user + system CPU time so far (/proc/PID/stat), in seconds. On a shared machine
+//! the CPU spent per event says more about the host's own cost than the wall clock does.
+double cpuSeconds(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto end = text.rfind(')');  // the command name may hold spaces
+    if (end == std::string::npos) return 0;
+    std::istringstream fields(text.substr(end + 2));
+    std::string field;
+    double ticks = 0;
+    for (int index = 3; fields >> field; ++index) {  // field 3 is the state
+        if (index == 14 || index == 15) ticks += std::stod(field);
+        if (index == 15) break;
+    }
+    return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 std::string statusOf(unsigned short port, const std::string& runId) {
-    const auto answer = aw::test::httpGet(port, "/v1/runs/" + runId);
+    const auto answer = aw::test::httpGet(port, "/v1/runs/" + runId, clientAuth());
     return answer.status == 200 ? answer.json().value("status", "") : "http " + std::to_string(answer.status);
 }
 
@@ -320,26 +373,40 @@ std::string waitForStatus(unsigned short port, const std::string& runId, const s
 //! What the store holds versus what the stream showed, for a line that did not come back.
 std::string diagnose(unsigned short port, const std::string& runId, SseReader& reader) {
     const auto [lastId, lastRaw] = reader.progress();
-    const auto run = aw::test::httpGet(port, "/v1/runs/" + runId).json();
+    const auto run = aw::test::httpGet(port, "/v1/runs/" + runId, clientAuth()).json();
     std::string text = "run " + run.value("status", "?") + ", store last_seq " + std::to_string(run.value("last_seq", -1)) +
                        ", stream read up to seq " + std::to_string(lastId) + " (raw line " + std::to_string(lastRaw) + ")";
-    const auto after = aw::test::httpGet(port, "/v1/runs/" + runId + "/events?after=" + std::to_string(lastId) + "&limit=3").json();
+    const auto after =
+        aw::test::httpGet(
+            port, "/v1/runs/" + runId + "/events?after=" + std::to_string(lastId) + "&limit=3",
+            clientAuth())
+            .json();
     for (const auto& event : after.value("events", Json::array())) {
         text += "; unread " + event.value("event_id", "") + " " + event.value("type", "");
     }
     return text;
 }
 
-//! One run fed `batch` lines per callback until the line or time budget is spent.
-PathFigures measurePath(unsigned short port, const std::string& sessionId, int batch, const Options& options,
-                        const std::vector<Json>& lines) {
+//! How lines are sent: `batch` lines per callback, either as fast as the stream follows
+//! (linesPerSecond 0: at most two batches in flight) or on a fixed schedule.
+struct Pace {
+    int batch = 1;
+    double linesPerSecond = 0;
+};
+
+//! One run fed lines per `pace` until the line or time budget is spent.
+PathFigures measurePath(unsigned short port, pid_t hostPid, const std::string& sessionId,
+                        const Pace& pace, const Options& options, const std::vector<Json>& lines) {
+    const int batch = pace.batch;
     const auto submitted = aw::test::httpRequest(
-        port, HttpCall{"POST", "/v1/sessions/" + sessionId + "/messages",
-                       Json{{"provider", "claude-code"}, {"prompt", "benchmark"}}.dump()});
+        port,
+        HttpCall{"POST", "/v1/sessions/" + sessionId + "/messages",
+                 Json{{"provider", "claude-code"}, {"prompt", "benchmark"}}.dump(), clientAuth()});
     if (submitted.status != 202) throw std::runtime_error("message answered " + std::to_string(submitted.status) + ": " + submitted.body);
     const std::string runId = submitted.json()["run_id"];
     if (const auto status = waitForStatus(port, runId, {"running"}, std::chrono::seconds(60)); status != "running") {
-        throw std::runtime_error("run " + runId + " is " + status + ", not running");
+        const auto run = aw::test::httpGet(port, "/v1/runs/" + runId, clientAuth());
+        throw std::runtime_error("run " + runId + " is " + status + ", not running: " + run.body);
     }
 
     SseReader reader(port, runId);
@@ -356,6 +423,7 @@ PathFigures measurePath(unsigned short port, const std::string& sessionId, int b
     const std::int64_t first = kWarmupLines + 1;
     const std::int64_t window = 2 * batch;
     std::vector<Clock::time_point> sentAt(static_cast<std::size_t>(first));
+    const double cpuAtStart = cpuSeconds(hostPid);
     const auto start = Clock::now();
     const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.seconds));
     std::int64_t next = first;
@@ -363,13 +431,21 @@ PathFigures measurePath(unsigned short port, const std::string& sessionId, int b
         const long sent = static_cast<long>(next - first);
         if (options.events > 0 ? sent >= options.events : Clock::now() >= deadline) break;
         const int count = options.events > 0 ? static_cast<int>(std::min<long>(batch, options.events - sent)) : batch;
-        // Flow control: at most `window` lines past what the stream has shown.
-        if (!reader.waitFor(next + count - 1 - window, "", std::chrono::seconds(60))) {
+        std::optional<Clock::time_point> due;
+        if (pace.linesPerSecond > 0) {
+            // Open loop: each batch is due at its time, however far behind the stream is.
+            due = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                              static_cast<double>(sent) / pace.linesPerSecond));
+            std::this_thread::sleep_until(*due);
+        } else if (!reader.waitFor(next + count - 1 - window, "", std::chrono::seconds(60))) {
+            // Flow control: at most `window` lines past what the stream has shown.
             figures.note = "stalled: no events for 60 s";
             break;
         }
         const std::string body = poster.body(lines, next, count);
-        const auto at = Clock::now();
+        // On a schedule, latency counts from when the line was due: a slow answer to the
+        // callback before it delays this one, and that delay is the host's too.
+        const auto at = due.value_or(Clock::now());
         sentAt.resize(static_cast<std::size_t>(next + count), at);
         poster.post(body);
         next += count;
@@ -379,6 +455,7 @@ PathFigures measurePath(unsigned short port, const std::string& sessionId, int b
         figures.note = "line " + std::to_string(last) + " never came back: " + diagnose(port, runId, reader);
     }
     Clock::time_point end = Clock::now();
+    figures.hostCpuSeconds = cpuSeconds(hostPid) - cpuAtStart;
 
     std::vector<double> latencies;
     std::size_t failedSyncs = 0;
@@ -402,23 +479,31 @@ PathFigures measurePath(unsigned short port, const std::string& sessionId, int b
     figures.p99Ms = percentile(latencies, 0.99);
 
     // End the run so its stream closes and its CLI goes away.
-    aw::test::httpRequest(port, HttpCall{"POST", "/v1/runs/" + runId + "/stop"});
+    aw::test::httpRequest(port, HttpCall{"POST", "/v1/runs/" + runId + "/stop", "", clientAuth()});
     waitForStatus(port, runId, {"stopped"}, std::chrono::seconds(30));
     reader.close(std::chrono::seconds(10));
     return figures;
 }
 
-void printPathRow(const std::string& db, int batch, const PathFigures& f) {
-    std::printf("%-10s  %5d  %6ld  %7zu  %7.2f  %8.0f  %8.0f  %8.2f  %8.2f  %s\n", db.c_str(), batch, f.lines, f.events,
-                f.seconds, f.seconds > 0 ? static_cast<double>(f.lines) / f.seconds : 0.0,
-                f.seconds > 0 ? static_cast<double>(f.events) / f.seconds : 0.0, f.p50Ms, f.p99Ms, f.note.c_str());
+void printPathRow(const std::string& db, const std::string& batch, const PathFigures& f) {
+    std::printf("%-10s  %6s  %6ld  %7zu  %7.2f  %8.0f  %8.0f  %8.2f  %8.2f  %11.1f  %s\n",
+                db.c_str(), batch.c_str(), f.lines, f.events, f.seconds,
+                f.seconds > 0 ? static_cast<double>(f.lines) / f.seconds : 0.0,
+                f.seconds > 0 ? static_cast<double>(f.events) / f.seconds : 0.0, f.p50Ms, f.p99Ms,
+                f.events > 0 ? 1e6 * f.hostCpuSeconds / static_cast<double>(f.events) : 0.0,
+                f.note.c_str());
     std::fflush(stdout);
 }
 
 void runPathBench(const std::string& db, const std::optional<std::string>& dbUrl, const Options& options,
                   const std::vector<Json>& lines) {
     TempDir data("aw-rbench");
-    const auto cli = data.write("fake-claude", "#!/bin/sh\n# prints nothing; the bench posts its output\nexec sleep 600\n");
+    // The CLI's directory is shown read-only in the worker's sandbox: were it the data dir's
+    // parent, it would show the host's real (0700) data dir over the way to the worker's own.
+    fs::create_directories(data / "bin");
+    const auto cli =
+        data.write("bin/fake-claude",
+                   "#!/bin/sh\n# prints nothing; the bench posts its output\nexec sleep 600\n");
     fs::permissions(cli, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                              fs::perms::others_read | fs::perms::others_exec);
     fs::create_directories(data / "plugins");
@@ -428,17 +513,24 @@ void runPathBench(const std::string& db, const std::optional<std::string>& dbUrl
     aw::test::setFlag(launch, "--plugins-dir", (data / "plugins").string());
     if (dbUrl) aw::test::setFlag(launch, "--db", *dbUrl);
     launch.env["AW_AUTH_EXECUTOR_TOKENS"] = kExecutorToken;
+    launch.env["AW_AUTH_CLIENT_TOKENS"] = kClientToken;
+    launch.env["AW_AUTH_ADMIN_TOKENS"] = kAdminToken;
     launch.env["AW_PROVIDERS"] = Json{{"claude-code", {{"binary", cli.string()}}}}.dump();
     launch.env["AW_RUNS_STOP_GRACE_MS"] = "1000";
     AgentHost host(launch);
     // Providers start after the host listens: wait for claude-code to hand-shake.
     host.waitProviderHealthy("claude-code", std::chrono::seconds(30));
     int session = 0;
-    for (const int batch : {1, 64}) {
+    const std::vector<std::pair<std::string, Pace>> paces = {
+        {"1", {1, 0}}, {"64", {64, 0}}, {"1@rate", {1, options.rate / kEventsPerLoneLine}}};
+    for (const auto& [name, pace] : paces) {
         try {
-            printPathRow(db, batch, measurePath(host.port(), "bench-" + std::to_string(++session), batch, options, lines));
+            const std::string sessionId =
+                "bench-" + invocationTag() + "-" + std::to_string(++session);
+            printPathRow(db, name,
+                         measurePath(host.port(), host.pid(), sessionId, pace, options, lines));
         } catch (const std::exception& e) {
-            std::printf("%-10s  %5d  FAILED: %s\n", db.c_str(), batch, e.what());
+            std::printf("%-10s  %6s  FAILED: %s\n", db.c_str(), name.c_str(), e.what());
             const auto log = host.log();
             std::printf("  host log (tail): %s\n", log.substr(log.size() > 2000 ? log.size() - 2000 : 0).c_str());
         }
@@ -477,8 +569,10 @@ QueueFigures measureQueue(const std::string& url, int threads, long runs) {
     parallel([&](int) {
         for (long i = nextRun++; i < runs; i = nextRun++) {
             aw::NewRun run;
-            run.runId = "run-" + std::to_string(i);
-            run.sessionId = "queue-" + std::to_string(i);
+            run.runId =
+                "run-" + invocationTag() + "-" + std::to_string(threads) + "-" + std::to_string(i);
+            run.sessionId = "queue-" + invocationTag() + "-" + std::to_string(threads) + "-" +
+                            std::to_string(i);
             run.workspaceS3Prefix = "s3://agent-worker/sessions/default/" + run.sessionId + "/";
             run.provider = "claude-code";
             run.prompt = "no-op";
@@ -542,14 +636,25 @@ Options parseOptions(int argc, char** argv) {
             options.events = std::stol(argv[++i]);
         } else if (arg == "--runs" && hasValue) {
             options.runs = std::stol(argv[++i]);
+        } else if (arg == "--rate" && hasValue) {
+            options.rate = std::stod(argv[++i]);
         } else if (arg == "--skip-postgres") {
             options.skipPostgres = true;
+        } else if (arg == "--pg-url" && hasValue) {
+            options.pgUrl = argv[++i];
         } else {
-            throw std::invalid_argument("usage: aw_run_bench [--seconds S | --events N] [--runs N] [--skip-postgres] (at '" + arg + "')");
+            throw std::invalid_argument(
+                "usage: aw_run_bench [--seconds S | --events N] [--runs N] [--rate EVENTS_PER_S] "
+                "[--skip-postgres | --pg-url URL] (at '" +
+                arg + "')");
         }
     }
-    if (options.seconds <= 0 || options.events < 0 || options.runs <= 0) {
-        throw std::invalid_argument("--seconds and --runs must be positive, --events not negative");
+    if (options.seconds <= 0 || options.events < 0 || options.runs <= 0 || options.rate <= 0) {
+        throw std::invalid_argument(
+            "--seconds, --runs and --rate must be positive, --events not negative");
+    }
+    if (options.skipPostgres && !options.pgUrl.empty()) {
+        throw std::invalid_argument("--skip-postgres and --pg-url exclude each other");
     }
     return options;
 }
@@ -566,14 +671,19 @@ int main(int argc, char** argv) {
     }
     std::printf("command: %s\n", options.commandLine.c_str());
 
+    // The PostgreSQL figures run on the caller's cluster, or on a throwaway one of ours.
     std::unique_ptr<aw::test::PostgresCluster> cluster;
-    if (!options.skipPostgres) {
+    std::optional<std::string> pgUrl;
+    if (!options.pgUrl.empty()) {
+        pgUrl = options.pgUrl;
+    } else if (!options.skipPostgres) {
         if (const auto reason = aw::test::PostgresCluster::unavailableReason(); !reason.empty()) {
             std::printf("PostgreSQL skipped: %s\n", reason.c_str());
         } else {
             try {
                 cluster = std::make_unique<aw::test::PostgresCluster>();
                 cluster->createDatabase("agent");
+                pgUrl = cluster->url("agent");
             } catch (const std::exception& e) {
                 std::printf("PostgreSQL skipped: %s\n", e.what());
                 cluster.reset();
@@ -586,13 +696,17 @@ int main(int argc, char** argv) {
         std::printf("\nrun path: executor callback -> agent-host -> SSE subscriber\n");
         std::printf("  %zu recorded Claude assistant text lines (each: message.start/delta/stop, then a workspace.sync)\n",
                     lines.size());
-        std::printf("  per measurement: %s; at most 2 batches in flight\n",
+        std::printf("  per measurement: %s; batches 1 and 64: at most 2 batches in flight\n",
                     options.events > 0 ? (std::to_string(options.events) + " lines").c_str()
                                        : (formatSeconds(options.seconds) + " s").c_str());
-        std::printf("%-10s  %5s  %6s  %7s  %7s  %8s  %8s  %8s  %8s\n", "db", "batch", "lines", "events", "seconds",
-                    "lines/s", "events/s", "p50 ms", "p99 ms");
+        std::printf(
+            "  1@rate: one line per callback on a fixed schedule of %g lines/s (%g events/s at %g "
+            "a line)\n",
+            options.rate / kEventsPerLoneLine, options.rate, kEventsPerLoneLine);
+        std::printf("%-10s  %6s  %6s  %7s  %7s  %8s  %8s  %8s  %8s  %11s\n", "db", "batch", "lines",
+                    "events", "seconds", "lines/s", "events/s", "p50 ms", "p99 ms", "host us/evt");
         runPathBench("sqlite", std::nullopt, options, lines);
-        if (cluster) runPathBench("postgresql", cluster->url("agent"), options, lines);
+        if (pgUrl) runPathBench("postgresql", pgUrl, options, lines);
 
         std::printf("\nqueue: createRun (enqueue) then claim(limit 1) + finish, %ld no-op runs, one session each\n",
                     options.runs);
@@ -606,6 +720,10 @@ int main(int argc, char** argv) {
             if (cluster) {
                 cluster->createDatabase(name);
                 printQueueRow("postgresql", threads, options.runs, measureQueue(cluster->url(name), threads, options.runs));
+            } else if (pgUrl) {
+                // The caller's database: the ids are this invocation's own (invocationTag).
+                printQueueRow("postgresql", threads, options.runs,
+                              measureQueue(*pgUrl, threads, options.runs));
             }
         }
     } catch (const std::exception& e) {

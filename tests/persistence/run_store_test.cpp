@@ -570,6 +570,77 @@ TEST_P(RunStoreTest, RawOutputOfAnUnknownRunIsRefusedWhole) {
     EXPECT_TRUE(store_->rawOutput("r1", "stdout").empty());
 }
 
+TEST_P(RunStoreTest, ABatchOfRawOutputKeepsItsOrderAndTextAndStoresARepeatedRecordOnce) {
+    create("s1", "r1");
+    store_->insertRawOutput({raw("r1", "stdout", 3, "stored before")}, kNow);
+    // Text a JSON round trip could bend: quotes, backslashes, escapes, non-ASCII, newlines.
+    const std::string tricky = "{\"q\":\"a \\\"b\\\" \\\\ \\u00e9 \u00e9\u4e2d\"}\n\ttail";
+    std::vector<RawOutputRecord> batch;
+    for (std::int64_t seq = 1; seq <= 100; ++seq)
+        batch.push_back(raw("r1", "stdout", seq, tricky + std::to_string(seq)));
+    batch.push_back(raw("r1", "stdout", 5, "a repeat of 5"));
+    batch.push_back(raw("r1", "exit", 1, "{\"exit_code\":0}"));
+
+    const auto stored = store_->insertRawOutput(batch, kNow);
+    ASSERT_EQ(stored.size(), 100u);  // 99 new lines (3 was stored) and the exit
+    EXPECT_EQ(stored[0].seq, 1);
+    EXPECT_EQ(stored[2].seq, 4);
+    EXPECT_EQ(stored[3].line, tricky + "5");  // the first copy of 5 (3 is left out)
+    EXPECT_EQ(stored.back().stream, "exit");
+    const auto lines = store_->rawOutput("r1", "stdout");
+    ASSERT_EQ(lines.size(), 100u);
+    EXPECT_EQ(lines[2].line, "stored before");
+    EXPECT_EQ(lines[4].line, tricky + "5");
+    EXPECT_EQ(lines[99].line, tricky + "100");
+    EXPECT_EQ(store_->rawOutputPosition("r1").stdoutSeq, 100);
+}
+
+TEST_P(RunStoreTest, ABatchOfEventsIsNumberedDenselyAndKeepsItsData) {
+    create("s1", "r1");
+    append("r1", {event("r1/stdout/2#0", "message.start")});
+    const json data = {{"text", "quote \" backslash \\ newline \n \u00e9\u4e2d"},
+                       {"n", 1.5},
+                       {"list", {1, "two"}}};
+    std::vector<NewEvent> batch;
+    for (int line = 1; line <= 64; ++line) {
+        for (int i = 0; i < 3; ++i) {
+            batch.push_back(event("r1/stdout/" + std::to_string(line) + "#" + std::to_string(i),
+                                  "message.delta", data));
+        }
+    }
+    store_->insertRawOutput({raw("r1", "stdout", 1, "a"), raw("r1", "stdout", 2, "b")}, kNow);
+    const auto stored = store_->appendEvents("r1", batch, {"r1/stdout/1", "r1/stdout/2"},
+                                             RawState::Translated, kNow);
+
+    ASSERT_EQ(stored.size(), batch.size() - 1);  // r1/stdout/2#0 was stored before
+    for (std::size_t i = 0; i < stored.size(); ++i)
+        EXPECT_EQ(stored[i].seq, static_cast<std::int64_t>(i) + 3);
+    EXPECT_EQ(stored[3].eventId, "r1/stdout/2#1");
+    const auto page = store_->events("r1", 1, 500);
+    ASSERT_EQ(page.size(), stored.size() + 1);
+    EXPECT_EQ(page[0].type, "message.start");
+    EXPECT_EQ(page[1].data, data);
+    EXPECT_EQ(page.back().seq, store_->lastSeq("r1"));
+    for (const auto& record : store_->rawOutput("r1", "stdout"))
+        EXPECT_EQ(record.state, RawState::Translated);
+}
+
+TEST_P(RunStoreTest, AStoreThatRefusedAnAppendOrAnAdmissionServesTheNextOnes) {
+    // The statements are kept per pooled connection: a refusal in the middle of one must not
+    // leave them unusable for the next caller of that connection.
+    create("s1", "r1");
+    for (int round = 0; round < 10; ++round) {
+        EXPECT_THROW(append("ghost", {event("ghost:host:x", "message.start")}), ProblemError);
+        EXPECT_THROW(store_->insertRawOutput({raw("ghost", "stdout", 1, "x")}, kNow), ProblemError);
+        const auto seq = round + 1;
+        ASSERT_EQ(store_->insertRawOutput({raw("r1", "stdout", seq, "x")}, kNow).size(), 1u);
+        ASSERT_EQ(append("r1", {event("r1/stdout/" + std::to_string(seq) + "#0", "message.start")})
+                      .size(),
+                  1u);
+    }
+    EXPECT_EQ(store_->lastSeq("r1"), 11);
+}
+
 TEST_P(RunStoreTest, ConcurrentAdmissionsOfOneRunDecideOneAfterTheOther) {
     // Two batches race, each with an exit for the same run and a check that admits an exit
     // only when none is stored. Decided on a state read before the other's insert, both

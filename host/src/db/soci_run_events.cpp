@@ -3,6 +3,7 @@
 // provider session, todos, human-loop requests) in the same transaction; and the reads of
 // events and of that state.
 #include <algorithm>
+#include <set>
 
 #include "db/soci_run_rows.h"
 #include "db/soci_run_store.h"
@@ -10,7 +11,6 @@
 namespace aw {
 namespace {
 
-using run_rows::loadRun;
 using run_rows::parseJson;
 using run_rows::rowLock;
 using run_rows::runNotFound;
@@ -197,24 +197,232 @@ void applyChange(soci::session& sql, Dialect dialect, RunRecord& run, const Stat
     }
 }
 
+//! The reads of a run's log, prepared once per pooled connection: a page of events (each
+//! event stream reads one per wake-up) and the last seq.
+struct EventReads {
+    std::string runId;
+    long long after = 0, limit = 0;
+    EventRow row;
+    soci::statement page;
+    long long lastSeq = 0;
+    soci::indicator lastSeqInd = soci::i_null;
+    soci::statement last;
+
+    explicit EventReads(soci::session& sql) : page(preparePage(sql)), last(prepareLast(sql)) {}
+
+    soci::details::prepare_temp_type preparePage(soci::session& sql) {
+        soci::details::prepare_temp_type prep =
+            (sql.prepare << std::string("SELECT ") + kEventColumns +
+                                " FROM run_events WHERE run_id = :rid AND seq > :after"
+                                " ORDER BY seq LIMIT :limit");
+        row.bind(prep);
+        prep, soci::use(runId), soci::use(after), soci::use(limit);
+        return prep;
+    }
+
+    soci::details::prepare_temp_type prepareLast(soci::session& sql) {
+        // MAX alone keeps SQLite's min/max shortcut over the (run_id, seq) index; NULL is 0.
+        return (sql.prepare << "SELECT MAX(seq) FROM run_events WHERE run_id = :rid",
+                soci::into(lastSeq, lastSeqInd), soci::use(runId));
+    }
+};
+
+//! appendEvents' statements, prepared once per pooled connection (Database::withPrepared).
+//! An append is: the run's row, locked; its last seq; the events inserted; their raw
+//! records marked. On PostgreSQL the events go in one INSERT (a JSON array the server
+//! unpacks) after one read of which of them are stored already, so an append is six round
+//! trips whatever its size; SQLite runs in-process and inserts an event at a time.
+struct EventAppend {
+    soci::session& sql;
+    const Dialect dialect;
+    const bool postgres;
+    std::string runId;
+    run_rows::RunRow run;
+    soci::statement lockRun;
+    long long lastSeq = 0;
+    soci::indicator lastSeqInd = soci::i_ok;
+    std::string ids, storedIds;  // JSON arrays: the batch's event ids, those already stored
+    soci::statement readLog;
+    // PostgreSQL: the events as JSON. SQLite: one event's fields.
+    std::string rows, eventId, type, data;
+    long long seq = 0, ts = 0;
+    soci::statement insert;
+    int rawState = 0;
+    std::string rawIds;  // a JSON array
+    soci::statement markRaw;
+
+    explicit EventAppend(soci::session& session)
+        : sql(session),
+          dialect(run_rows::dialectOf(session)),
+          postgres(dialect == Dialect::Postgresql),
+          lockRun(prepareLockRun()),
+          readLog(prepareReadLog()),
+          insert(prepareInsert()),
+          markRaw(prepareMarkRaw()) {}
+
+    soci::details::prepare_temp_type prepareLockRun() {
+        // Locking the run's row first makes appenders of one run take turns, so the last seq
+        // read after it stays the highest until this transaction ends.
+        soci::details::prepare_temp_type prep =
+            (sql.prepare << std::string("SELECT ") + run_rows::kRunColumns +
+                                " FROM runs WHERE run_id = :rid" + rowLock(dialect));
+        run.bind(prep);
+        prep, soci::use(runId);
+        return prep;
+    }
+
+    soci::details::prepare_temp_type prepareReadLog() {
+        // MAX alone (no COALESCE around it) keeps SQLite's min/max index shortcut: NULL is 0.
+        if (postgres) {
+            return (
+                sql.prepare
+                    << "SELECT (SELECT MAX(seq) FROM run_events WHERE run_id = :rid),"
+                       " (SELECT COALESCE(CAST(json_agg(event_id) AS text), '[]') FROM run_events"
+                       " WHERE event_id IN (SELECT json_array_elements_text(CAST(:ids AS json))))",
+                soci::into(lastSeq, lastSeqInd), soci::into(storedIds), soci::use(runId),
+                soci::use(ids));
+        }
+        // SQLite inserts an event at a time and learns there which are stored.
+        return (sql.prepare << "SELECT MAX(seq) FROM run_events WHERE run_id = :rid",
+                soci::into(lastSeq, lastSeqInd), soci::use(runId));
+    }
+
+    soci::details::prepare_temp_type prepareInsert() {
+        if (postgres) {
+            return (
+                sql.prepare << "INSERT INTO run_events (event_id, run_id, session_id, seq, type,"
+                               " provider, data, ts_ms)"
+                               " SELECT e.event_id, :rid, :sid, e.seq, e.type, :provider, e.data,"
+                               " e.ts FROM json_to_recordset(CAST(:rows AS json))"
+                               " AS e(event_id text, seq bigint, type text, data text, ts bigint)",
+                soci::use(runId), soci::use(run.sessionId), soci::use(run.provider),
+                soci::use(rows));
+        }
+        return (sql.prepare << "INSERT INTO run_events (event_id, run_id, session_id, seq, type,"
+                               " provider, data, ts_ms)"
+                               " VALUES (:id, :rid, :sid, :seq, :type, :provider, :data, :ts)"
+                               " ON CONFLICT (event_id) DO NOTHING",
+                soci::use(eventId), soci::use(runId), soci::use(run.sessionId), soci::use(seq),
+                soci::use(type), soci::use(run.provider), soci::use(data), soci::use(ts));
+    }
+
+    soci::details::prepare_temp_type prepareMarkRaw() {
+        const std::string ids = postgres ? "SELECT json_array_elements_text(CAST(:ids AS json))"
+                                         : "SELECT value FROM json_each(:ids)";
+        const std::string query =
+            "UPDATE raw_output SET translated = :state WHERE event_id IN (" + ids + ")";
+        return (sql.prepare << query, soci::use(rawState), soci::use(rawIds));
+    }
+
+    //! Appends `events` to the run (see RunStore::appendEvents) inside the caller's
+    //! transaction; returns what was new, with seq.
+    std::vector<StoredEvent> append(const std::string& id, const std::vector<NewEvent>& events,
+                                    const std::vector<std::string>& rawEventIds, RawState state,
+                                    long long now) {
+        runId = id;
+        if (!lockRun.execute(true)) throw ProblemError(runNotFound(id));
+        stmt::finish(lockRun);
+        RunRecord record = run.get();
+        auto inserted = postgres ? insertAtOnce(events, now) : insertOneByOne(events, now);
+        for (const auto& event : inserted) {
+            applyChange(sql, dialect, record, deriveStateChange(event.type, event.data), now);
+        }
+        if (!rawEventIds.empty()) {
+            rawState = static_cast<int>(state);
+            rawIds = nlohmann::json(rawEventIds).dump();
+            markRaw.execute(true);
+        }
+        return inserted;
+    }
+
+    StoredEvent toStored(const NewEvent& event, long long eventSeq, long long now) const {
+        StoredEvent stored;
+        stored.eventId = event.eventId;
+        stored.runId = runId;
+        stored.sessionId = run.sessionId;
+        stored.seq = eventSeq;
+        stored.type = event.type;
+        stored.provider = run.provider;
+        stored.data = event.data;
+        stored.tsMs = event.tsMs > 0 ? event.tsMs : now;
+        return stored;
+    }
+
+    //! SQLite: each event inserted in turn; one already stored changes nothing and takes no seq.
+    std::vector<StoredEvent> insertOneByOne(const std::vector<NewEvent>& events, long long now) {
+        readLog.execute(true);
+        stmt::finish(readLog);
+        long long last = lastSeqInd == soci::i_ok ? lastSeq : 0;
+        std::vector<StoredEvent> inserted;
+        for (const auto& event : events) {
+            StoredEvent next = toStored(event, last + 1, now);
+            eventId = next.eventId;
+            seq = next.seq;
+            type = next.type;
+            data = next.data.dump();
+            ts = next.tsMs;
+            insert.execute(true);
+            if (insert.get_affected_rows() == 0) continue;  // stored before: a replay
+            ++last;
+            inserted.push_back(std::move(next));
+        }
+        return inserted;
+    }
+
+    //! PostgreSQL: which events are stored already, read once, then the new ones in one
+    //! INSERT; the run's lock keeps the answer true until the insert.
+    std::vector<StoredEvent> insertAtOnce(const std::vector<NewEvent>& events, long long now) {
+        nlohmann::json batchIds = nlohmann::json::array();
+        for (const auto& event : events) batchIds.push_back(event.eventId);
+        ids = batchIds.dump();
+        readLog.execute(true);
+        stmt::finish(readLog);
+        long long last = lastSeqInd == soci::i_ok ? lastSeq : 0;
+        std::set<std::string> skip = nlohmann::json::parse(storedIds).get<std::set<std::string>>();
+        nlohmann::json batch = nlohmann::json::array();
+        std::vector<StoredEvent> inserted;
+        for (const auto& event : events) {
+            // Stored before (a replay), or twice in this batch: the first copy alone counts.
+            if (!skip.insert(event.eventId).second) continue;
+            StoredEvent next = toStored(event, ++last, now);
+            batch.push_back({{"event_id", next.eventId},
+                             {"seq", next.seq},
+                             {"type", next.type},
+                             {"data", next.data.dump()},
+                             {"ts", next.tsMs}});
+            inserted.push_back(std::move(next));
+        }
+        if (!inserted.empty()) {
+            rows = batch.dump();
+            insert.execute(true);
+        }
+        return inserted;
+    }
+};
+
 }  // namespace
 
 std::vector<StoredEvent> SociRunStore::events(const std::string& runId, std::int64_t afterSeq,
                                               std::size_t limit) {
-    return database_.withSession([&](soci::session& sql) {
-        return select<EventRow>(sql,
-                                std::string("SELECT ") + kEventColumns +
-                                    " FROM run_events WHERE run_id = :rid AND seq > :after"
-                                    " ORDER BY seq LIMIT :limit",
-                                runId, static_cast<long long>(afterSeq), static_cast<long long>(limit));
+    return database_.withPrepared<EventReads>([&](EventReads& reads) {
+        reads.runId = runId;
+        reads.after = afterSeq;
+        reads.limit = static_cast<long long>(limit);
+        std::vector<StoredEvent> page;
+        if (reads.page.execute(true)) {
+            do page.push_back(reads.row.get());
+            while (reads.page.fetch());
+        }
+        return page;
     });
 }
 
 std::int64_t SociRunStore::lastSeq(const std::string& runId) {
-    return database_.withSession([&](soci::session& sql) -> std::int64_t {
-        return selectOne<ScalarRow<long long>>(
-                   sql, "SELECT COALESCE(MAX(seq), 0) FROM run_events WHERE run_id = :rid", runId)
-            .value_or(0);
+    return database_.withPrepared<EventReads>([&](EventReads& reads) -> std::int64_t {
+        reads.runId = runId;
+        reads.last.execute(true);
+        stmt::finish(reads.last);
+        return reads.lastSeqInd == soci::i_ok ? reads.lastSeq : 0;
     });
 }
 
@@ -222,43 +430,9 @@ std::vector<StoredEvent> SociRunStore::appendEvents(const std::string& runId,
                                                     const std::vector<NewEvent>& events,
                                                     const std::vector<std::string>& rawEventIds,
                                                     RawState rawState, std::int64_t nowMs) {
-    const long long now = nowMs;
-    return database_.withSession([&](soci::session& sql) {
-        WriteTransaction transaction(sql, database_.dialect());
-        // Locking the run's row first makes appenders of one run take turns, so the
-        // MAX(seq) below stays the highest until this transaction ends.
-        auto run = loadRun(sql, runId, rowLock(database_.dialect()));
-        if (!run) throw ProblemError(runNotFound(runId));
-        long long seq = selectOne<ScalarRow<long long>>(
-                            sql, "SELECT COALESCE(MAX(seq), 0) FROM run_events WHERE run_id = :rid", runId)
-                            .value_or(0);
-        std::vector<StoredEvent> inserted;
-        for (const auto& event : events) {
-            StoredEvent stored;
-            stored.eventId = event.eventId;
-            stored.runId = runId;
-            stored.sessionId = run->sessionId;
-            stored.seq = seq + 1;
-            stored.type = event.type;
-            stored.provider = run->provider;
-            stored.data = event.data;
-            stored.tsMs = event.tsMs > 0 ? event.tsMs : nowMs;
-            const long long added = execute(
-                sql,
-                "INSERT INTO run_events (event_id, run_id, session_id, seq, type, provider, data, ts_ms)"
-                " VALUES (:id, :rid, :sid, :seq, :type, :provider, :data, :ts)"
-                " ON CONFLICT (event_id) DO NOTHING",
-                stored.eventId, runId, stored.sessionId, static_cast<long long>(stored.seq), stored.type,
-                stored.provider, stored.data.dump(), static_cast<long long>(stored.tsMs));
-            if (added == 0) continue;  // stored before: a replay
-            ++seq;
-            applyChange(sql, database_.dialect(), *run, deriveStateChange(event.type, event.data), now);
-            inserted.push_back(std::move(stored));
-        }
-        for (const auto& rawId : rawEventIds) {
-            execute(sql, "UPDATE raw_output SET translated = :state WHERE event_id = :id",
-                    static_cast<int>(rawState), rawId);
-        }
+    return database_.withPrepared<EventAppend>([&](EventAppend& append) {
+        WriteTransaction transaction(append.sql, append.dialect);
+        auto inserted = append.append(runId, events, rawEventIds, rawState, nowMs);
         transaction.commit();
         return inserted;
     });

@@ -2,6 +2,7 @@
 // them, each stored once (redeliveries skipped) and marked when translated or quarantined.
 #include <map>
 #include <set>
+#include <unordered_set>
 
 #include "db/soci_run_rows.h"
 #include "db/soci_run_store.h"
@@ -10,10 +11,7 @@ namespace aw {
 namespace {
 
 using run_rows::runNotFound;
-using run_rows::ScalarRow;
-using stmt::execute;
 using stmt::select;
-using stmt::selectOne;
 
 constexpr const char* kRawColumns = "event_id, run_id, stream, seq, line, continued, translated";
 
@@ -42,18 +40,142 @@ struct RawRow {
     }
 };
 
-//! The highest stored seq of each line stream, read on `sql` (inside its transaction).
-RawOutputPosition positionOf(soci::session& sql, const std::string& runId) {
-    const auto highest = [&](const char* stream) -> std::int64_t {
-        // MAX over the (run_id, stream, seq) unique index; COALESCE: no line yet is 0.
-        return selectOne<ScalarRow<long long>>(sql,
-                                               "SELECT COALESCE(MAX(seq), 0) FROM raw_output "
-                                               "WHERE run_id = :rid AND stream = :stream",
-                                               runId, std::string(stream))
-            .value_or(0);
-    };
-    return RawOutputPosition{highest("stdout"), highest("stderr")};
-}
+//! The highest stored seq of each line stream (MAX alone keeps SQLite's min/max shortcut over
+//! the (run_id, stream, seq) index; NULL: no line yet) and the exit record's body, if any.
+constexpr const char* kPositionQuery =
+    "SELECT (SELECT MAX(seq) FROM raw_output WHERE run_id = :rid AND stream = 'stdout'),"
+    " (SELECT MAX(seq) FROM raw_output WHERE run_id = :rid2 AND stream = 'stderr'),"
+    " (SELECT line FROM raw_output WHERE run_id = :rid3 AND stream = 'exit' ORDER BY seq LIMIT 1)";
+
+//! admitRawOutput's statements, prepared once per pooled connection (Database::withPrepared),
+//! so an admission parses and plans nothing. On PostgreSQL the whole batch is one INSERT (a
+//! JSON array the server unpacks), so an admission is five round trips whatever its size;
+//! SQLite runs in-process and inserts a record at a time.
+struct RawOutputAdmission {
+    soci::session& sql;
+    const Dialect dialect;
+    std::string runId;
+    std::string sessionId, status;  // lockRun's row
+    soci::statement lockRun;
+    long long stdoutSeq = 0, stderrSeq = 0;  // readPosition's row
+    soci::indicator stdoutInd = soci::i_null, stderrInd = soci::i_null, exitInd = soci::i_null;
+    std::string exitLine;
+    soci::statement readPosition;
+    // PostgreSQL: the batch as JSON, an id stored per row back. SQLite: one record's fields.
+    std::string batch, storedId;
+    RawOutputRecord record;
+    long long seq = 0, receivedAt = 0;
+    int continued = 0, state = 0;
+    soci::statement insert;
+
+    explicit RawOutputAdmission(soci::session& session)
+        : sql(session),
+          dialect(run_rows::dialectOf(session)),
+          lockRun((sql.prepare << "SELECT session_id, status FROM runs WHERE run_id = :rid" +
+                                      run_rows::rowLock(dialect),
+                   soci::into(sessionId), soci::into(status), soci::use(runId))),
+          readPosition((sql.prepare << kPositionQuery, soci::into(stdoutSeq, stdoutInd),
+                        soci::into(stderrSeq, stderrInd), soci::into(exitLine, exitInd),
+                        soci::use(runId), soci::use(runId), soci::use(runId))),
+          insert(prepareInsert()) {}
+
+    soci::details::prepare_temp_type prepareInsert() {
+        if (dialect == Dialect::Postgresql) {
+            // ON CONFLICT DO NOTHING skips a redelivered record (by event_id, or run, stream
+            // and seq), also one repeated within the batch; RETURNING names those stored.
+            return (sql.prepare
+                        << "INSERT INTO raw_output (event_id, run_id, stream, seq, line, continued,"
+                           " translated, received_at_ms)"
+                           " SELECT r.event_id, r.run_id, r.stream, r.seq, r.line, r.continued,"
+                           " r.translated, :at FROM json_to_recordset(CAST(:batch AS json))"
+                           " AS r(event_id text, run_id text, stream text, seq bigint, line text,"
+                           " continued integer, translated integer)"
+                           " ON CONFLICT DO NOTHING RETURNING event_id",
+                    soci::use(receivedAt), soci::use(batch), soci::into(storedId));
+        }
+        return (sql.prepare << "INSERT INTO raw_output (event_id, run_id, stream, seq, line,"
+                               " continued, translated, received_at_ms) VALUES (:id, :rid,"
+                               " :stream, :seq, :line, :continued, :state, :at)"
+                               " ON CONFLICT DO NOTHING",
+                soci::use(record.eventId), soci::use(record.runId), soci::use(record.stream),
+                soci::use(seq), soci::use(record.line), soci::use(continued), soci::use(state),
+                soci::use(receivedAt));
+    }
+
+    //! The run's session and status, its row locked on PostgreSQL (SQLite's BEGIN IMMEDIATE
+    //! already holds every row); nullopt when there is no such run.
+    std::optional<RunOutputState> lock(const std::string& id) {
+        runId = id;
+        if (!lockRun.execute(true)) return std::nullopt;
+        stmt::finish(lockRun);
+        RunOutputState run;
+        run.sessionId = sessionId;
+        run.status = parseRunStatus(status).value_or(RunStatus::Failed);  // CHECK keeps it valid
+        return run;
+    }
+
+    //! Where the run's output stands. Read after the run's lock was taken: on PostgreSQL this
+    //! statement's snapshot then holds what the admission that had the lock before stored.
+    void readInto(const std::string& id, RunOutputState& run) {
+        runId = id;
+        readPosition.execute(true);
+        stmt::finish(readPosition);
+        run.position = RawOutputPosition{stdoutInd == soci::i_ok ? stdoutSeq : 0,
+                                         stderrInd == soci::i_ok ? stderrSeq : 0};
+        run.exitLine.reset();
+        if (exitInd == soci::i_ok) run.exitLine = exitLine;
+    }
+
+    //! Inserts the records; returns those that were new, in the order given.
+    std::vector<RawOutputRecord> store(const std::vector<RawOutputRecord>& records, long long now) {
+        receivedAt = now;
+        return dialect == Dialect::Postgresql ? storeAtOnce(records) : storeOneByOne(records);
+    }
+
+    std::vector<RawOutputRecord> storeOneByOne(const std::vector<RawOutputRecord>& records) {
+        std::vector<RawOutputRecord> stored;
+        for (const auto& each : records) {
+            record = each;
+            seq = each.seq;
+            continued = each.continued ? 1 : 0;
+            state = static_cast<int>(each.state);
+            insert.execute(true);
+            if (insert.get_affected_rows() == 1) stored.push_back(each);
+        }
+        return stored;
+    }
+
+    std::vector<RawOutputRecord> storeAtOnce(const std::vector<RawOutputRecord>& records) {
+        nlohmann::json rows = nlohmann::json::array();
+        for (const auto& each : records) {
+            rows.push_back({{"event_id", each.eventId},
+                            {"run_id", each.runId},
+                            {"stream", each.stream},
+                            {"seq", each.seq},
+                            {"line", storableText(each.line)},
+                            {"continued", each.continued ? 1 : 0},
+                            {"translated", static_cast<int>(each.state)}});
+        }
+        batch = rows.dump();
+        std::unordered_set<std::string> added;
+        if (insert.execute(true)) {
+            do added.insert(storedId);
+            while (insert.fetch());
+        }
+        std::vector<RawOutputRecord> stored;
+        for (const auto& each : records) {
+            // erase: a record repeated within the batch was stored once, as its first copy.
+            if (added.erase(each.eventId) == 1) stored.push_back(each);
+        }
+        return stored;
+    }
+
+    //! PostgreSQL text holds no NUL: a line is kept up to its first one, as when it was bound
+    //! as a C string (JSON would carry it to the server, which refuses it).
+    static std::string storableText(const std::string& line) {
+        return line.substr(0, line.find('\0'));
+    }
+};
 
 }  // namespace
 
@@ -65,50 +187,37 @@ std::vector<RawOutputRecord> SociRunStore::insertRawOutput(const std::vector<Raw
 
 std::optional<std::vector<RawOutputRecord>> SociRunStore::admitRawOutput(
     const std::vector<RawOutputRecord>& records, const RawOutputAdmit& admit, std::int64_t nowMs) {
-    const long long now = nowMs;
-    return database_.withSession([&](soci::session& sql)
-                                     -> std::optional<std::vector<RawOutputRecord>> {
-        // The check and the insert are one transaction holding the batch's runs against other
-        // admissions (a mutex in the engine would not hold them against another host, or an
-        // operator posting to one). SQLite: BEGIN IMMEDIATE already holds the database's one
-        // write lock. PostgreSQL: the runs' rows are locked, in run id order so that two
-        // batches never wait on each other in a cycle; a second admission of a run waits here
-        // and reads what the first stored (READ COMMITTED reads anew per statement).
-        WriteTransaction transaction(sql, database_.dialect());
-        std::set<std::string> runIds;
-        for (const auto& record : records) runIds.insert(record.runId);
-        std::map<std::string, RunRecord> runs;
-        for (const auto& runId : runIds) {
-            if (auto run = run_rows::loadRun(sql, runId, run_rows::rowLock(database_.dialect())))
-                runs.emplace(runId, std::move(*run));
-        }
-        const RunOutputStates states =
-            [&](const std::string& runId) -> std::optional<RunOutputState> {
-            const auto run = runs.find(runId);
-            if (run == runs.end()) return std::nullopt;
-            const auto exit = selectOne<ScalarRow<std::string>>(
-                sql,
-                "SELECT line FROM raw_output WHERE run_id = :rid AND stream = 'exit' ORDER BY seq",
-                runId);
-            return RunOutputState{run->second.sessionId, run->second.status, positionOf(sql, runId),
-                                  exit};
-        };
-        if (!admit(states)) return std::nullopt;  // the transaction rolls back: nothing stored
-        std::vector<RawOutputRecord> stored;
-        for (const auto& record : records) {
-            if (!runs.count(record.runId)) throw ProblemError(runNotFound(record.runId));
-            const long long added = execute(
-                sql,
-                "INSERT INTO raw_output (event_id, run_id, stream, seq, line, continued, translated,"
-                " received_at_ms) VALUES (:id, :rid, :stream, :seq, :line, :continued, :state, :at)"
-                " ON CONFLICT DO NOTHING",
-                record.eventId, record.runId, record.stream, static_cast<long long>(record.seq),
-                record.line, record.continued ? 1 : 0, static_cast<int>(record.state), now);
-            if (added == 1) stored.push_back(record);
-        }
-        transaction.commit();
-        return stored;
-    });
+    return database_.withPrepared<RawOutputAdmission>(
+        [&](RawOutputAdmission& admission) -> std::optional<std::vector<RawOutputRecord>> {
+            // The check and the insert are one transaction holding the batch's runs against
+            // other admissions (a mutex in the engine would not hold them against another
+            // host, or an operator posting to one). SQLite: BEGIN IMMEDIATE already holds the
+            // database's one write lock. PostgreSQL: the runs' rows are locked, in run id
+            // order so that two batches never wait on each other in a cycle; a second
+            // admission of a run waits here and reads what the first stored (READ COMMITTED
+            // reads anew per statement).
+            WriteTransaction transaction(admission.sql, admission.dialect);
+            std::set<std::string> runIds;
+            for (const auto& record : records) runIds.insert(record.runId);
+            std::map<std::string, RunOutputState> runs;
+            for (const auto& runId : runIds) {
+                if (auto run = admission.lock(runId)) runs.emplace(runId, std::move(*run));
+            }
+            const RunOutputStates states =
+                [&](const std::string& runId) -> std::optional<RunOutputState> {
+                const auto run = runs.find(runId);
+                if (run == runs.end()) return std::nullopt;
+                admission.readInto(runId, run->second);
+                return run->second;
+            };
+            if (!admit(states)) return std::nullopt;  // the transaction rolls back: nothing stored
+            for (const auto& record : records) {
+                if (!runs.count(record.runId)) throw ProblemError(runNotFound(record.runId));
+            }
+            auto stored = admission.store(records, nowMs);
+            transaction.commit();
+            return stored;
+        });
 }
 
 std::vector<RawOutputRecord> SociRunStore::rawOutput(const std::string& runId,
@@ -122,7 +231,11 @@ std::vector<RawOutputRecord> SociRunStore::rawOutput(const std::string& runId,
 }
 
 RawOutputPosition SociRunStore::rawOutputPosition(const std::string& runId) {
-    return database_.withSession([&](soci::session& sql) { return positionOf(sql, runId); });
+    return database_.withPrepared<RawOutputAdmission>([&](RawOutputAdmission& admission) {
+        RunOutputState run;
+        admission.readInto(runId, run);
+        return run.position;
+    });
 }
 
 }  // namespace aw

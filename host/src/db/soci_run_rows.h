@@ -89,6 +89,12 @@ inline std::string rowLock(Dialect dialect) {
     return dialect == Dialect::Postgresql ? " FOR NO KEY UPDATE" : "";
 }
 
+//! The dialect of a pooled connection: statements prepared once per connection
+//! (Database::withPrepared) choose their text by it.
+inline Dialect dialectOf(soci::session& sql) {
+    return sql.get_backend_name() == "postgresql" ? Dialect::Postgresql : Dialect::Sqlite;
+}
+
 //! The run `runId`, read with `lock` (rowLock() to lock its row) appended to the query.
 inline std::optional<RunRecord> loadRun(soci::session& sql, const std::string& runId,
                                         const std::string& lock = "") {

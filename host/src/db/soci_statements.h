@@ -53,6 +53,13 @@ auto select(soci::session& sql, const std::string& query, const Values&... value
     return rows;
 }
 
+//! Steps a statement kept for reuse past its last row: a SQLite statement left mid-result
+//! keeps its read transaction, and that transaction's snapshot, open on the connection.
+inline void finish(soci::statement& statement) {
+    while (statement.fetch()) {
+    }
+}
+
 template <typename Row, typename... Values>
 auto selectOne(soci::session& sql, const std::string& query, const Values&... values)
     -> std::optional<decltype(std::declval<Row>().get())> {
