@@ -47,6 +47,9 @@ protected:
 TEST_P(SseFanout, AThousandSubscribersEachGetEveryEventOnceInOrder) {
     HarnessOptions options;
     options.db = GetParam();
+    // No keep-alive pass within the test: every event must reach the streams through the
+    // wake-up of its own publish, none through the periodic pass that also ends streams.
+    options.hostEnv = {{"AW_SSE_KEEPALIVE_MS", "3600000"}};
     RunHarness h(options);
     const std::string rid = h.startRun("chat-fanout", kToolsPrompt, {{"approval_mode", "ask"}});
     ASSERT_FALSE(rid.empty());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "agent_worker/core/event_type.h"
 #include "agent_worker/core/repositories.h"
 #include "runs/event_hub.h"
 
@@ -74,6 +75,7 @@ void RunEventStreams::close() {
         ready_.clear();
     }
     changed_.notify_all();
+    closing_.notify_all();
     // Streams a pump holds right now end when it hands them back (closed_ is set).
     for (auto& [runId, run] : ending) {
         for (auto& subscriber : run.subscribers) subscriber.stream->end();
@@ -152,7 +154,7 @@ void RunEventStreams::pumpLoop() {
 void RunEventStreams::keepAliveLoop() {
     std::unique_lock lock(mutex_);
     const auto every = std::max(std::chrono::milliseconds(50), options_.keepAlive / 2);
-    while (!changed_.wait_for(lock, every, [this] { return closed_; })) {
+    while (!closing_.wait_for(lock, every, [this] { return closed_; })) {
         // Quiet streams get their comment, and a finished run whose end was not woken for
         // (its status changed after its last event) closes its streams here.
         const auto quietSince = Clock::now() - options_.keepAlive;
@@ -170,8 +172,8 @@ void RunEventStreams::keepAliveLoop() {
 
 void RunEventStreams::pump(const std::string& runId, std::vector<Subscriber>& subscribers, bool& retry) {
     try {
-        deliverNew(runId, subscribers);
-        endIfFinished(runId, subscribers, retry);
+        const auto lastDelivered = deliverNew(runId, subscribers);
+        endIfFinished(runId, subscribers, lastDelivered, retry);
     } catch (const StoreUnavailableError&) {
         retry = false;  // the database is away: the keep-alive pass tries again later
     }
@@ -183,12 +185,15 @@ void RunEventStreams::pump(const std::string& runId, std::vector<Subscriber>& su
     std::erase_if(subscribers, [](const Subscriber& s) { return !s.stream->open(); });
 }
 
-void RunEventStreams::deliverNew(const std::string& runId, std::vector<Subscriber>& subscribers) {
+std::optional<StoredEvent> RunEventStreams::deliverNew(const std::string& runId,
+                                                       std::vector<Subscriber>& subscribers) {
+    std::optional<StoredEvent> lastRead;
     while (!subscribers.empty()) {
         std::int64_t from = subscribers.front().last;
         for (const auto& subscriber : subscribers) from = std::min(from, subscriber.last);
         const auto events = store_.events(runId, from, options_.readBatch);
-        if (events.empty()) return;
+        if (events.empty()) return lastRead;
+        lastRead = events.back();
         std::vector<std::string> frames;
         frames.reserve(events.size());
         for (const auto& event : events) frames.push_back(frameOf(event));
@@ -213,16 +218,27 @@ void RunEventStreams::deliverNew(const std::string& runId, std::vector<Subscribe
             subscriber.lastWrite = now;
         }
         std::erase_if(subscribers, [](const Subscriber& s) { return !s.stream->open(); });
-        if (events.size() < options_.readBatch) return;
+        if (events.size() < options_.readBatch) return lastRead;
     }
+    return lastRead;
 }
 
 void RunEventStreams::endIfFinished(const std::string& runId, std::vector<Subscriber>& subscribers,
-                                    bool& retry) {
+                                    const std::optional<StoredEvent>& lastDelivered, bool& retry) {
     if (subscribers.empty()) return;
-    const auto run = store_.findRun(runId);
-    if (run && !isTerminal(run->status)) return;
-    const std::int64_t last = run ? store_.lastSeq(runId) : 0;
+    // A run's terminal event is its last: when events came, they say whether it ended, and
+    // the run need not be read on every wake-up. Only a pump that found nothing new (a
+    // stream of a finished run opened at its end, a keep-alive pass) asks the store.
+    std::int64_t last = 0;
+    if (lastDelivered) {
+        const auto type = parseEventType(lastDelivered->type);
+        if (!type || !isTerminal(*type)) return;
+        last = lastDelivered->seq;
+    } else {
+        const auto run = store_.findRun(runId);
+        if (run && !isTerminal(run->status)) return;
+        last = run ? store_.lastSeq(runId) : 0;
+    }
     for (auto& subscriber : subscribers) {
         if (subscriber.last >= last) subscriber.stream->end();
         else retry = true;  // its last events were stored after this pump read: once more

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -68,8 +69,10 @@ private:
     //! Sends each subscriber what it has not had yet; ends the streams of a finished run
     //! once they have its last event; keeps quiet streams alive.
     void pump(const std::string& runId, std::vector<Subscriber>& subscribers, bool& retry);
-    void deliverNew(const std::string& runId, std::vector<Subscriber>& subscribers);
-    void endIfFinished(const std::string& runId, std::vector<Subscriber>& subscribers, bool& retry);
+    //! The last event read (none when there was nothing new).
+    std::optional<StoredEvent> deliverNew(const std::string& runId, std::vector<Subscriber>& subscribers);
+    void endIfFinished(const std::string& runId, std::vector<Subscriber>& subscribers,
+                       const std::optional<StoredEvent>& lastDelivered, bool& retry);
 
     RunStore& store_;
     EventHub& hub_;
@@ -78,7 +81,8 @@ private:
     ResponseStream::Chunk keepAliveChunk_;
 
     std::mutex mutex_;
-    std::condition_variable changed_;
+    std::condition_variable changed_;  //!< pump threads: a run is ready
+    std::condition_variable closing_;  //!< the keep-alive thread: close() was called
     std::map<std::string, RunStreams> runs_;
     std::deque<std::string> ready_;
     bool closed_ = false;
