@@ -214,7 +214,9 @@ TEST(AgentHostOnSqlite, SigtermShutsDownCleanly) {
 
 TEST(AgentHostOnSqlite, TheAccessLogHasOneWholeLinePerRequestOfABurstOnceStopped) {
     TempDir data;
-    AgentHost host(defaultLaunch(data.path().string()));
+    auto launch = defaultLaunch(data.path().string());
+    launch.env["AW_HTTP_ACCESS_LOG_SAMPLE"] = "1";  // every request, not one read in ten
+    AgentHost host(launch);
     constexpr int kThreads = 4;
     constexpr int kPerThread = 250;
     std::vector<std::thread> clients;
@@ -243,6 +245,35 @@ TEST(AgentHostOnSqlite, TheAccessLogHasOneWholeLinePerRequestOfABurstOnceStopped
         logged.insert(id);
     }
     EXPECT_EQ(logged.size(), static_cast<std::size_t>(kThreads * kPerThread));
+}
+
+TEST(AgentHostOnSqlite, SuccessfulReadsAreSampledInTheAccessLogAndEverythingElseIsLogged) {
+    TempDir data;
+    AgentHost host(defaultLaunch(data.path().string()));  // http.access_log_sample 10
+    for (int i = 0; i < 100; ++i) EXPECT_EQ(httpGet(host.port(), "/health").status, 200);
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(httpGet(host.port(), "/v1/runs/no-such-run").status, 404);
+    EXPECT_EQ(host.postMessage("s1", {{"prompt", "no provider"}}).status, 400);
+    EXPECT_EQ(host.stop().code, 0);  // every buffered line written
+
+    int health = 0, missing = 0, posts = 0;
+    std::istringstream lines(host.log());
+    for (std::string line; std::getline(lines, line);) {
+        const auto json = nlohmann::json::parse(line, nullptr, false);
+        if (!json.is_object() || json.value("msg", "") != "request") continue;
+        const std::string path = json.value("path", "");
+        if (path == "/health") {
+            ++health;
+            EXPECT_EQ(json.value("sampled", 0), 10) << line;
+        } else if (path == "/v1/runs/no-such-run") {
+            ++missing;
+            EXPECT_FALSE(json.contains("sampled")) << line;
+        } else if (path == "/v1/sessions/s1/messages") {
+            ++posts;
+        }
+    }
+    EXPECT_EQ(health, 10);  // /health is answered on one thread: exactly one in ten
+    EXPECT_EQ(missing, 5);
+    EXPECT_EQ(posts, 1);
 }
 
 TEST(AgentHostOnSqlite, RequestIdsMadeByTheHostAreThirtyTwoHexDigitsAndDistinct) {

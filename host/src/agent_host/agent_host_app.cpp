@@ -327,6 +327,7 @@ int AgentHostApp::serve(const HostConfig& config) {
                                 return workerTokens.identify(token).has_value();
                             }),
                   config.maxBodyBytes);
+    router.setAccessLogSample(config.accessLogSample);
     // Without tokens the API trusts the machine's own users, but agents share its loopback:
     // an agent in a sandbox is told apart by its connection's uid, a worker's.
     router.setOpenAccessCheck([&runtime](const IncomingRequest& request) -> std::optional<Problem> {

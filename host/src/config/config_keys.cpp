@@ -65,6 +65,9 @@ const std::vector<ConfigKey>& hostConfigKeys() {
         {"http.request_timeout_ms", ms(host.http.requestTimeout),
          "a request must arrive whole (headers and body) this long after its first byte; "
          "else 408"},
+        {"http.access_log_sample", numberText(host.accessLogSample),
+         "at information, one in N successful GET/HEAD requests is logged (every other "
+         "request, every error and every slow one is); 1 logs all"},
         {"http.idle_timeout_ms", ms(host.http.idleTimeout),
          "a connection waiting for a request (new or kept alive) closes after this"},
         {"db_pool_size", numberText(host.dbPoolSize), "database connections kept open"},

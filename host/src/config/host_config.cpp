@@ -368,6 +368,7 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     runs.humanTimeout = std::chrono::seconds(number("human.timeout_s", 1, 30 * 86400));
     runs.providerCallTimeout = providers.requestTimeout;
     config.http.requestTimeout = millis("http.request_timeout_ms");
+    config.accessLogSample = static_cast<int>(number("http.access_log_sample", 1, 1000000));
     config.http.idleTimeout = millis("http.idle_timeout_ms");
     config.sseMaxStreams = static_cast<int>(number("sse.max_streams", 1, 1000000));
     config.sseKeepAlive = millis("sse.keepalive_ms");
@@ -392,7 +393,8 @@ std::string HostConfig::redactedJson() const {
           {"max_connections", http.maxConnections},
           {"max_connections_per_address", http.maxConnectionsPerAddress},
           {"request_timeout_ms", http.requestTimeout.count()},
-          {"idle_timeout_ms", http.idleTimeout.count()}}},
+          {"idle_timeout_ms", http.idleTimeout.count()},
+          {"access_log_sample", accessLogSample}}},
         {"db_pool_size", dbPoolSize},
         {"db_connect_timeout_s", dbConnectTimeoutSeconds},
         {"provider_host_binary", providers.providerHostBinary},

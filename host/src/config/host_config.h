@@ -60,6 +60,7 @@ struct HostConfig {
     int dbConnectTimeoutSeconds = 5;
     //! The HTTP server: threads, connection caps, deadlines (http.*).
     HttpServerOptions http;
+    int accessLogSample = 10;  //!< see Router::setAccessLogSample
     //! Provider processes: plugins dir, agent-provider-host path, timeouts, restart policy.
     ProviderSupervisorOptions providers;
     //! Calls to workers' executors: retry policy (AW_EXECUTOR_RETRY_*) and timeouts.

@@ -339,9 +339,15 @@ void Router::logAccess(const IncomingRequest& request, const std::string& reques
     if (!logger().is(priority)) return;  // a quieter log level costs nothing per request
     const double elapsedMs =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    // Writing the line out (a file write of ~200 bytes) costs more than a probe's whole
+    // answer: successful reads may be sampled. What changes state, fails or is slow is not.
+    const bool sampled = accessLogSample_ > 1 && status < 400 && elapsedMs < 1000 &&
+                         (request.method == "GET" || request.method == "HEAD");
+    thread_local std::uint64_t reads = 0;
+    if (sampled && ++reads % static_cast<std::uint64_t>(accessLogSample_) != 0) return;
     // Every request writes this line: its values are written straight as JSON, with the keys
     // in sorted order, as logRawFields takes them; no json object is built.
-    constexpr std::size_t kMost = 11;
+    constexpr std::size_t kMost = 12;
     thread_local std::array<std::string, kMost> values;
     std::array<RawLogField, kMost> fields;
     std::size_t count = 0;
@@ -370,6 +376,7 @@ void Router::logAccess(const IncomingRequest& request, const std::string& reques
     text("path", decodeForDisplay(rawPathOf(request.uri)));
     text("request_id", requestId);
     header("run_id", "X-Run-Id");
+    if (sampled) add("sampled", [&](std::string& value) { value += std::to_string(accessLogSample_); });
     header("session_id", "X-Session-Id");
     add("status", [&](std::string& value) { value += std::to_string(status); });
     header("trace_id", "X-Trace-Id");

@@ -100,6 +100,11 @@ public:
     using OpenAccessCheck = std::function<std::optional<Problem>(const IncomingRequest&)>;
     void setOpenAccessCheck(OpenAccessCheck check) { openAccessCheck_ = std::move(check); }
 
+    //! At `information`, one in `every` successful GET/HEAD requests gets an access line
+    //! (marked `"sampled": every`); other methods, answers of 400 and above and requests
+    //! of a second or more always do. 1: every request (http.access_log_sample).
+    void setAccessLogSample(int every) { accessLogSample_ = every < 1 ? 1 : every; }
+
     //! Shutdown has begun: requests that arrive from now on (on connections already open)
     //! get 503 `shutting_down` and their connection closed; requests in flight go on.
     void refuseNewRequests() { refusing_ = true; }
@@ -118,6 +123,7 @@ private:
     //! Exact paths of the routes not in the Queued lane, so the server asks cheaply.
     std::map<std::string, RouteLane> lanes_;
     std::atomic<bool> refusing_{false};
+    int accessLogSample_ = 1;
 };
 
 }  // namespace aw
