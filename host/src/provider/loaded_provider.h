@@ -88,9 +88,12 @@ public:
 
 private:
     LoadedProvider(const aw_provider* table, ProviderInfo info, PluginOutputLimits limits);
-    //! Copies and releases a plugin buffer; throws unless the call succeeded with JSON text.
+    //! Copies and releases a plugin buffer; throws unless the call succeeded with text
+    //! within the size limit (parseOutput() says whether it is JSON).
     std::string takeText(const char* operation, aw_status status, aw_buffer& buffer,
                          const aw_error& error);
+    //! The plugin's text as JSON; throws `invalid_plugin_output` when it is not JSON.
+    nlohmann::json parseOutput(const char* operation, const std::string& text) const;
     //! Calls feed; `text` receives the plugin's text, the result is its checked document.
     nlohmann::json feedDocument(aw_run* run, std::string_view line, std::string& text);
     //! takeText(), parsed, and checked when it is the output document of `document`.
