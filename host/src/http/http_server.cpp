@@ -3,24 +3,17 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netdb.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
-#include <sys/un.h>
 #include <unistd.h>
-
-#include <Poco/Net/HTTPResponse.h>
 
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
-#include <cstring>
 #include <deque>
-#include <filesystem>
 #include <future>
 #include <mutex>
 #include <system_error>
@@ -28,13 +21,22 @@
 #include <unordered_map>
 #include <vector>
 
+#include "http/handler_pool.h"
+#include "http/response_wire.h"
 #include "http/router.h"
+#include "http/server_connection.h"
 
 namespace aw {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using Bytes = std::shared_ptr<const std::string>;
+using server::Bytes;
+using server::Clock;
+using server::Connection;
+using server::Mailbox;
+using server::Phase;
+using server::Posted;
+using server::Segment;
+using server::StreamSink;
 
 constexpr std::uint64_t kListenerId = 0;
 constexpr std::uint64_t kWakeId = 1;
@@ -48,186 +50,14 @@ std::system_error systemError(const std::string& what) {
 
 Bytes bytesOf(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
 
-//! `Date:` is required of HTTP/1.1 servers; formatted once a second per thread.
-const std::string& httpDate() {
-    thread_local std::time_t formattedAt = 0;
-    thread_local std::string text;
-    const std::time_t now = std::time(nullptr);
-    if (now != formattedAt) {
-        std::tm parts{};
-        gmtime_r(&now, &parts);
-        char buffer[64];
-        std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S GMT", &parts);
-        text = buffer;
-        formattedAt = now;
-    }
-    return text;
-}
-
-//! HTTP/1.1 keeps a connection unless told to close; HTTP/1.0 only when asked to keep it.
-bool wantsKeepAlive(const IncomingRequest& request) {
-    const std::string_view connection = request.header("Connection");
-    const auto says = [&](std::string_view word) {
-        return connection.size() == word.size() &&
-               std::equal(connection.begin(), connection.end(), word.begin(),
-                          [](char a, char b) { return std::tolower(a) == b; });
-    };
-    return request.version == "HTTP/1.0" ? says("keep-alive") : !says("close");
-}
-
-//! The status line and headers of `response`, and its body unless it streams or answers a HEAD.
-std::string serialize(const HttpResponse& response, bool head, bool keepAlive, bool http10) {
-    std::string out;
-    out.reserve(256 + (head ? 0 : response.body.size()));
-    out += "HTTP/1.1 ";
-    out += std::to_string(response.status);
-    out += ' ';
-    out += Poco::Net::HTTPResponse::getReasonForStatus(
-        static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status));
-    out += "\r\nDate: ";
-    out += httpDate();
-    out += "\r\nContent-Type: ";
-    out += response.contentType;
-    if (response.stream) {
-        out += "\r\nTransfer-Encoding: chunked";
-    } else {
-        out += "\r\nContent-Length: ";
-        out += std::to_string(response.body.size());
-    }
-    if (!keepAlive) out += "\r\nConnection: close";
-    else if (http10) out += "\r\nConnection: keep-alive";
-    for (const auto& [name, value] : response.headers) {
-        out += "\r\n";
-        out += name;
-        out += ": ";
-        out += value;
-    }
-    out += "\r\n\r\n";
-    if (!head && !response.stream) out += response.body;
-    return out;
-}
-
 //! An answer for a connection refused before any request is read from it.
 Bytes refusalBeforeRequest(const std::string& code, const std::string& message, const std::string& hint) {
     HttpResponse response = HttpResponse::problem(503, {code, message, hint});
     response.headers["Retry-After"] = "1";
-    return bytesOf(serialize(response, false, false, false));
+    return bytesOf(serializeResponse(response, false, false, false));
 }
-
-struct Posted {
-    enum class Kind { Answer, Data, End, Close, Command };
-    std::uint64_t connection = 0;
-    Kind kind = Kind::Answer;
-    Bytes bytes;
-    bool keepAlive = false;
-    std::shared_ptr<class StreamSink> stream;  //!< an Answer that starts an event stream
-    std::function<void()> command;             //!< runs on the I/O thread
-};
-
-//! Where other threads leave work for the I/O thread; outlives the server for the streams
-//! that still hold it, which then write into nothing.
-class Mailbox {
-public:
-    explicit Mailbox(int wakeFd) : wakeFd_(wakeFd) {}
-    void post(Posted posted) {
-        std::lock_guard lock(mutex_);
-        if (closed_) return;
-        const bool wasEmpty = items_.empty();
-        items_.push_back(std::move(posted));
-        if (wasEmpty) {
-            const std::uint64_t one = 1;
-            [[maybe_unused]] const auto written = ::write(wakeFd_, &one, sizeof one);
-        }
-    }
-    std::vector<Posted> takeAll() {
-        std::lock_guard lock(mutex_);
-        std::vector<Posted> taken;
-        taken.swap(items_);
-        return taken;
-    }
-    void close() {
-        std::lock_guard lock(mutex_);
-        closed_ = true;
-        items_.clear();
-    }
-
-private:
-    std::mutex mutex_;
-    std::vector<Posted> items_;
-    int wakeFd_;
-    bool closed_ = false;
-};
-
-class StreamSink : public ResponseStream {
-public:
-    StreamSink(std::shared_ptr<Mailbox> mailbox, std::uint64_t connection, std::size_t cap)
-        : mailbox_(std::move(mailbox)), connection_(connection), cap_(cap) {}
-
-    bool write(const Chunk& chunk) override {
-        if (!open_) return false;
-        if (unsent_.fetch_add(chunk->size()) + chunk->size() > cap_) {
-            // The reader fell too far behind: it reconnects with Last-Event-ID instead.
-            if (open_.exchange(false)) mailbox_->post({connection_, Posted::Kind::Close, {}, false, {}, {}});
-            return false;
-        }
-        mailbox_->post({connection_, Posted::Kind::Data, chunk, false, {}, {}});
-        return true;
-    }
-    void end() override {
-        if (open_.exchange(false)) mailbox_->post({connection_, Posted::Kind::End, {}, false, {}, {}});
-    }
-    bool open() const override { return open_; }
-
-    //! The I/O thread's side: the connection is gone, or sent `bytes` of this stream.
-    void closed() { open_ = false; }
-    void sent(std::size_t bytes) { unsent_ -= bytes; }
-
-private:
-    std::shared_ptr<Mailbox> mailbox_;
-    std::uint64_t connection_;
-    std::size_t cap_;
-    std::atomic<bool> open_{true};
-    std::atomic<std::size_t> unsent_{0};
-};
-
-struct Segment {
-    Bytes bytes;
-    std::size_t offset = 0;
-    bool streamed = false;  //!< counts against the stream's buffer
-};
-
-enum class Phase { Reading, Handling, Streaming };
-
-struct Connection {
-    Connection(std::uint64_t id, int fd, RequestLimits limits) : id(id), fd(fd), parser(limits) {}
-    std::uint64_t id;
-    int fd;
-    std::string address;  //!< the client's address bytes, for the per-address cap
-    unsigned short clientPort = 0;
-    RequestParser parser;
-    Phase phase = Phase::Reading;
-    bool requestBegun = false;
-    bool closeWhenSent = false;
-    bool peerDone = false;  //!< the client closed its side: it sends no more requests
-    bool inProgress = false;  //!< a request begun and not yet answered (counted in the server's)
-    Clock::time_point deadline;      //!< while Reading: idle or whole-request deadline
-    Clock::time_point lastProgress;  //!< bytes last went out (or began to wait)
-    std::deque<Segment> out;
-    std::size_t outBytes = 0;
-    std::shared_ptr<StreamSink> stream;
-    std::uint32_t watching = 0;
-};
 
 }  // namespace
-
-std::shared_ptr<const std::string> ResponseStream::chunk(std::string_view data) {
-    char size[24];
-    const int length = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-    std::string framed;
-    framed.reserve(static_cast<std::size_t>(length) + data.size() + 2);
-    framed.append(size, static_cast<std::size_t>(length)).append(data).append("\r\n");
-    return std::make_shared<const std::string>(std::move(framed));
-}
 
 class HttpServer::Impl {
 public:
@@ -238,12 +68,7 @@ public:
         if (epollFd_ < 0 || wakeFd_ < 0) throw systemError("cannot create the HTTP server's epoll");
         mailbox_ = std::make_shared<Mailbox>(wakeFd_);
         limits_ = {options_.maxHeaderBytes, router_.maxBodyBytes()};
-        sockaddr_storage local{};
-        socklen_t length = sizeof local;
-        if (::getsockname(listenFd_, reinterpret_cast<sockaddr*>(&local), &length) == 0) {
-            if (local.ss_family == AF_INET) serverPort_ = ntohs(reinterpret_cast<sockaddr_in&>(local).sin_port);
-            if (local.ss_family == AF_INET6) serverPort_ = ntohs(reinterpret_cast<sockaddr_in6&>(local).sin6_port);
-        }
+        serverPort_ = boundPort(listenFd_);
         watch(kListenerId, listenFd_, EPOLLIN, EPOLL_CTL_ADD);
         watch(kWakeId, wakeFd_, EPOLLIN, EPOLL_CTL_ADD);
         tooMany_ = refusalBeforeRequest(
@@ -270,7 +95,7 @@ public:
         if (::fcntl(listenFd_, F_SETFL, ::fcntl(listenFd_, F_GETFL) | O_NONBLOCK) != 0)
             throw systemError("cannot make the listening socket non-blocking");
         running_ = true;
-        for (int i = 0; i < std::max(1, options_.threads); ++i) workers_.emplace_back([this] { work(); });
+        handlers_ = std::make_unique<HandlerPool>(options_.threads, options_.maxQueued);
         ioThread_ = std::thread([this] { loop(); });
     }
 
@@ -285,13 +110,7 @@ public:
 
     void stop(std::chrono::milliseconds flushFor) {
         if (!running_.exchange(false)) return;
-        {
-            std::lock_guard lock(queueMutex_);
-            stopping_ = true;
-        }
-        queueReady_.notify_all();
-        for (auto& worker : workers_) worker.join();
-        workers_.clear();
+        handlers_->stop();
         flushUntil_ = Clock::now() + flushFor;
         stopLoop_ = true;
         mailbox_->post({0, Posted::Kind::Command, {}, false, {}, [] {}});
@@ -302,11 +121,6 @@ public:
     int requestsInProgress() const { return requestsInProgress_.load(); }
 
 private:
-    struct Task {
-        std::uint64_t connection;
-        IncomingRequest request;
-    };
-
     void watch(std::uint64_t id, int fd, std::uint32_t events, int op) {
         epoll_event event{};
         event.events = events;
@@ -512,31 +326,26 @@ private:
             const HttpResponse answer = router_.handle(request);
             return answerNow(connection, answer, request, wantsKeepAlive(request));
         }
-        {
-            std::unique_lock lock(queueMutex_);
-            if (queue_.size() < options_.maxQueued) {
-                Task task{connection.id, std::move(request)};
-                if (lane == RouteLane::QueuedFirst) queue_.push_front(std::move(task));
-                else queue_.push_back(std::move(task));
-                lock.unlock();
-                queueReady_.notify_one();
-                return;
-            }
+        // Shared, so the request is still here to be refused when the queue is full.
+        auto queued = std::make_shared<IncomingRequest>(std::move(request));
+        if (handlers_->post([this, id = connection.id, queued] { serve(id, *queued); },
+                            lane == RouteLane::QueuedFirst)) {
+            return;
         }
         HttpResponse busy = router_.refuse(
-            request, ApiError(503, {"overloaded",
+            *queued, ApiError(503, {"overloaded",
                                     "agent-host has " + std::to_string(options_.maxQueued) +
                                         " requests waiting for a thread",
                                     "retry shortly; raise http.threads if this lasts"}));
         busy.headers["Retry-After"] = "1";
-        answerNow(connection, busy, request, wantsKeepAlive(request));
+        answerNow(connection, busy, *queued, wantsKeepAlive(*queued));
     }
 
     //! Answers on the I/O thread itself (probes, refusals): never a stream.
     void answerNow(Connection& connection, const HttpResponse& answer, const IncomingRequest& request,
                    bool keepAlive) {
         keepAlive = keepAlive && !answer.close && !answer.stream;
-        answered(connection, bytesOf(serialize(answer, request.isHead(), keepAlive,
+        answered(connection, bytesOf(serializeResponse(answer, request.isHead(), keepAlive,
                                                request.version == "HTTP/1.0")),
                  keepAlive, nullptr);
     }
@@ -726,33 +535,18 @@ private:
 
     // --- the handler threads -------------------------------------------------------------
 
-    void work() {
-        while (true) {
-            Task task;
-            {
-                std::unique_lock lock(queueMutex_);
-                queueReady_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-                if (stopping_) return;
-                task = std::move(queue_.front());
-                queue_.pop_front();
-            }
-            serve(task);
-        }
-    }
-
-    void serve(Task& task) {
-        const IncomingRequest& request = task.request;
-        HttpResponse answer = router_.handle(task.request);
+    void serve(std::uint64_t connection, const IncomingRequest& request) {
+        HttpResponse answer = router_.handle(request);
         const bool keepAlive = wantsKeepAlive(request) && !answer.close;
-        Bytes head = bytesOf(serialize(answer, request.isHead(), keepAlive, request.version == "HTTP/1.0"));
+        Bytes head = bytesOf(serializeResponse(answer, request.isHead(), keepAlive, request.version == "HTTP/1.0"));
         if (!answer.stream || request.isHead()) {
             // A HEAD gets a stream's headers and no stream.
-            mailbox_->post({task.connection, Posted::Kind::Answer, std::move(head), keepAlive, {}, {}});
+            mailbox_->post({connection, Posted::Kind::Answer, std::move(head), keepAlive, {}, {}});
             return;
         }
-        auto sink = std::make_shared<StreamSink>(mailbox_, task.connection, options_.streamBufferBytes);
+        auto sink = std::make_shared<StreamSink>(mailbox_, connection, options_.streamBufferBytes);
         // Posted before the stream can write, so the headers go out first.
-        mailbox_->post({task.connection, Posted::Kind::Answer, std::move(head), true, sink, {}});
+        mailbox_->post({connection, Posted::Kind::Answer, std::move(head), true, sink, {}});
         try {
             answer.stream(sink);
         } catch (const std::exception&) {
@@ -785,11 +579,7 @@ private:
     std::atomic<bool> stopLoop_{false};
     std::thread ioThread_;
 
-    std::mutex queueMutex_;
-    std::condition_variable queueReady_;
-    std::deque<Task> queue_;
-    bool stopping_ = false;
-    std::vector<std::thread> workers_;
+    std::unique_ptr<HandlerPool> handlers_;
 };
 
 HttpServer::HttpServer(Router& router, int listeningFd, HttpServerOptions options)
@@ -800,58 +590,5 @@ void HttpServer::stopAccepting() { impl_->stopAccepting(); }
 void HttpServer::stop(std::chrono::milliseconds flushFor) { impl_->stop(flushFor); }
 std::size_t HttpServer::openConnections() const { return impl_->openConnections(); }
 int HttpServer::requestsInProgress() const { return impl_->requestsInProgress(); }
-
-int listenTcp(const std::string& host, unsigned short port, int backlog) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
-    addrinfo* found = nullptr;
-    const std::string service = std::to_string(port);
-    if (const int error = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); error != 0) {
-        throw std::system_error(EINVAL, std::generic_category(),
-                                "cannot resolve '" + host + "': " + ::gai_strerror(error));
-    }
-    std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, ::freeaddrinfo);
-    const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) throw systemError("cannot create a socket");
-    const int on = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    if (::bind(fd, found->ai_addr, found->ai_addrlen) != 0 || ::listen(fd, backlog) != 0) {
-        const auto error = systemError("cannot listen on " + host + ":" + service);
-        ::close(fd);
-        throw error;
-    }
-    return fd;
-}
-
-int listenUnix(const std::string& path, int backlog) {
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    if (path.size() >= sizeof address.sun_path) {
-        throw std::system_error(ENAMETOOLONG, std::generic_category(), "socket path too long: " + path);
-    }
-    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-    std::error_code ignored;
-    std::filesystem::remove(path, ignored);  // a stale socket of a previous life
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) throw systemError("cannot create a unix socket");
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::chmod(path.c_str(), 0600) != 0 || ::listen(fd, backlog) != 0) {
-        const auto error = systemError("cannot listen on unix://" + path);
-        ::close(fd);
-        throw error;
-    }
-    return fd;
-}
-
-unsigned short boundPort(int listeningFd) {
-    sockaddr_storage local{};
-    socklen_t length = sizeof local;
-    if (::getsockname(listeningFd, reinterpret_cast<sockaddr*>(&local), &length) != 0) return 0;
-    if (local.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in&>(local).sin_port);
-    if (local.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6&>(local).sin6_port);
-    return 0;
-}
 
 }  // namespace aw

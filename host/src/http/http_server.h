@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "http/listening_socket.h"
 #include "http/request_parser.h"
 
 namespace aw {
@@ -66,13 +67,5 @@ private:
     class Impl;
     std::unique_ptr<Impl> impl_;
 };
-
-//! A listening TCP socket on `host`:`port` (port 0: the system picks one), non-blocking
-//! and close-on-exec; throws std::system_error naming what failed.
-int listenTcp(const std::string& host, unsigned short port, int backlog = 1024);
-//! A listening unix socket at `path` (a stale socket file there is replaced), mode 0600.
-int listenUnix(const std::string& path, int backlog = 128);
-//! The port a listening TCP socket is bound to.
-unsigned short boundPort(int listeningFd);
 
 }  // namespace aw

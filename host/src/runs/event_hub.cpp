@@ -2,7 +2,7 @@
 
 namespace aw {
 
-void EventHub::publish(const std::string& runId, std::int64_t /*lastSeq*/) {
+void EventHub::publish(const std::string& runId) {
     std::lock_guard lock(mutex_);  // the listener is not swapped away while it runs
     if (listener_) listener_(runId);
 }

@@ -3,7 +3,6 @@
 // or for events already read, costs a read and nothing else.
 #pragma once
 
-#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -12,8 +11,8 @@ namespace aw {
 
 class EventHub {
 public:
-    //! The run's events up to `lastSeq` are stored.
-    void publish(const std::string& runId, std::int64_t lastSeq);
+    //! The run has new events stored (or has ended).
+    void publish(const std::string& runId);
     //! Called with the run's id on each publish (under the hub's lock: keep it short and
     //! never publish from it). Null to stop.
     void setListener(std::function<void(const std::string& runId)> listener);

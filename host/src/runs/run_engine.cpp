@@ -85,7 +85,7 @@ RunEngine::RunEngine(RunEngineOptions options, RunStore& store, RunQueue& queue,
       gateway_(gateway),
       providers_(providers),
       hub_(hub),
-      log_(store, [&hub](const std::string& runId, std::int64_t seq) { hub.publish(runId, seq); }, note),
+      log_(store, [&hub](const std::string& runId, std::int64_t) { hub.publish(runId); }, note),
       submission_(options_.submission, providers, store),
       queue_(options_.queue, queue),
       preparation_({options_.submission.placement, options_.restoreLevel, options_.manifest}, lifecycle, gateway,
@@ -197,7 +197,7 @@ std::vector<std::string> RunEngine::drain() {
 CreatedRun RunEngine::submit(const MessageRequest& request) {
     auto created = submission_.submit(request, unixMillisNow());
     if (created.created) {
-        hub_.publish(created.run.runId, 1);
+        hub_.publish(created.run.runId);
         wake_.notify_all();
     }
     return created;
@@ -297,7 +297,7 @@ void RunEngine::execute(const QueueEntry& entry) {
     try {
         // Idle time counts from the end of the run, not from the message that started it.
         workers_.touchActivity(entry.sessionId, unixMillisNow());
-        hub_.publish(entry.runId, store_.lastSeq(entry.runId));
+        hub_.publish(entry.runId);
     } catch (const std::exception& e) {
         note("warning", "cannot record the end of the run", {{"run_id", entry.runId}, {"error", e.what()}});
     }
