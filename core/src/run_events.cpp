@@ -12,6 +12,68 @@ nlohmann::json StoredEvent::toJson() const {
             {"provider", provider}, {"data", data}};
 }
 
+namespace {
+
+//! `text` as a JSON string, escaped as dump() escapes it (ensure_ascii off). Text with
+//! bytes past ASCII goes through nlohmann itself, which replaces invalid UTF-8 as the
+//! event streams' dump does.
+void appendJsonString(std::string& out, std::string_view text) {
+    for (const char c : text) {
+        if (static_cast<unsigned char>(c) >= 0x80) {
+            out += nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+            return;
+        }
+    }
+    out += '"';
+    for (const char c : text) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    static constexpr char kHex[] = "0123456789abcdef";
+                    out += "\\u00";
+                    out += kHex[(c >> 4) & 0xf];
+                    out += kHex[c & 0xf];
+                } else {
+                    out += c;
+                }
+        }
+    }
+    out += '"';
+}
+
+}  // namespace
+
+std::string StoredEvent::jsonText(std::string_view dataJson) const {
+    // toJson()'s keys in the order its object (a std::map) dumps them.
+    std::string text;
+    text.reserve(dataJson.size() + eventId.size() * 2 + 160);
+    text += "{\"data\":";
+    text += dataJson;
+    text += ",\"event_id\":";
+    appendJsonString(text, eventId);
+    text += ",\"provider\":";
+    appendJsonString(text, provider);
+    text += ",\"run_id\":";
+    appendJsonString(text, runId);
+    text += ",\"seq\":";
+    text += std::to_string(seq);
+    text += ",\"session_id\":";
+    appendJsonString(text, sessionId);
+    text += ",\"ts\":";
+    appendJsonString(text, isoUtcMillis(tsMs));
+    text += ",\"type\":";
+    appendJsonString(text, type);
+    text += '}';
+    return text;
+}
+
 std::string translatedEventId(std::string_view rawEventId, std::size_t index) {
     return std::string(rawEventId) + "#" + std::to_string(index);
 }

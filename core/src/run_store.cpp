@@ -54,4 +54,14 @@ nlohmann::json HumanLoopRecord::toJson() const {
             {"created_at", isoOrNull(createdAtMs)}, {"answered_at", isoOrNull(answeredAtMs)}};
 }
 
+std::vector<EventText> RunStore::eventTexts(const std::string& runId, std::int64_t afterSeq,
+                                            std::size_t limit) {
+    std::vector<EventText> texts;
+    for (const auto& event : events(runId, afterSeq, limit)) {
+        texts.push_back({event.seq, event.type,
+                         event.toJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+    }
+    return texts;
+}
+
 }  // namespace aw

@@ -625,6 +625,27 @@ TEST_P(RunStoreTest, ABatchOfEventsIsNumberedDenselyAndKeepsItsData) {
         EXPECT_EQ(record.state, RawState::Translated);
 }
 
+TEST_P(RunStoreTest, EventTextsAreTheEventsAsTheirJsonText) {
+    create("s1", "r1");
+    const json data = {{"text", "quote \" backslash \\ newline \n \u00e9\u4e2d"},
+                       {"n", 1.5},
+                       {"list", {1, "two", {{"z", nullptr}, {"a", false}}}}};
+    append("r1", {event("r1/stdout/1#0", "message.start"), event("r1/stdout/1#1", "message.delta", data),
+                  event("r1/stdout/1#2", "message.stop")});
+
+    const auto events = store_->events("r1", 0, 10);  // run.queued, then the three
+    const auto texts = store_->eventTexts("r1", 1, 10);
+    ASSERT_EQ(events.size(), 4u);
+    ASSERT_EQ(texts.size(), 3u);  // after seq 1
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+        EXPECT_EQ(texts[i].seq, events[i + 1].seq);
+        EXPECT_EQ(texts[i].type, events[i + 1].type);
+        EXPECT_EQ(texts[i].json, events[i + 1].toJson().dump(-1, ' ', false, json::error_handler_t::replace));
+    }
+    EXPECT_EQ(json::parse(texts[1].json)["data"], data);
+    EXPECT_TRUE(store_->eventTexts("r1", 4, 10).empty());
+}
+
 TEST_P(RunStoreTest, AStoreThatRefusedAnAppendOrAnAdmissionServesTheNextOnes) {
     // The statements are kept per pooled connection: a refusal in the middle of one must not
     // leave them unusable for the next caller of that connection.

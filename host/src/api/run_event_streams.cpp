@@ -18,9 +18,9 @@ struct RunEventStreams::Slot {
 
 namespace {
 
-std::string frameOf(const StoredEvent& event) {
+std::string frameOf(const EventText& event) {
     std::string text = "id: " + std::to_string(event.seq) + "\nevent: " + event.type + "\ndata: ";
-    text += event.toJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    text += event.json;
     text += "\n\n";
     return text;
 }
@@ -185,13 +185,13 @@ void RunEventStreams::pump(const std::string& runId, std::vector<Subscriber>& su
     std::erase_if(subscribers, [](const Subscriber& s) { return !s.stream->open(); });
 }
 
-std::optional<StoredEvent> RunEventStreams::deliverNew(const std::string& runId,
+std::optional<EventText> RunEventStreams::deliverNew(const std::string& runId,
                                                        std::vector<Subscriber>& subscribers) {
-    std::optional<StoredEvent> lastRead;
+    std::optional<EventText> lastRead;
     while (!subscribers.empty()) {
         std::int64_t from = subscribers.front().last;
         for (const auto& subscriber : subscribers) from = std::min(from, subscriber.last);
-        const auto events = store_.events(runId, from, options_.readBatch);
+        const auto events = store_.eventTexts(runId, from, options_.readBatch);
         if (events.empty()) return lastRead;
         lastRead = events.back();
         std::vector<std::string> frames;
@@ -204,7 +204,7 @@ std::optional<StoredEvent> RunEventStreams::deliverNew(const std::string& runId,
         for (auto& subscriber : subscribers) {
             const auto first = static_cast<std::size_t>(
                 std::upper_bound(events.begin(), events.end(), subscriber.last,
-                                 [](std::int64_t seq, const StoredEvent& event) { return seq < event.seq; }) -
+                                 [](std::int64_t seq, const EventText& event) { return seq < event.seq; }) -
                 events.begin());
             if (first == events.size()) continue;
             auto& chunk = chunkFrom[first];
@@ -224,7 +224,7 @@ std::optional<StoredEvent> RunEventStreams::deliverNew(const std::string& runId,
 }
 
 void RunEventStreams::endIfFinished(const std::string& runId, std::vector<Subscriber>& subscribers,
-                                    const std::optional<StoredEvent>& lastDelivered, bool& retry) {
+                                    const std::optional<EventText>& lastDelivered, bool& retry) {
     if (subscribers.empty()) return;
     // A run's terminal event is its last: when events came, they say whether it ended, and
     // the run need not be read on every wake-up. Only a pump that found nothing new (a

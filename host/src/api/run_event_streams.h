@@ -70,9 +70,9 @@ private:
     //! once they have its last event; keeps quiet streams alive.
     void pump(const std::string& runId, std::vector<Subscriber>& subscribers, bool& retry);
     //! The last event read (none when there was nothing new).
-    std::optional<StoredEvent> deliverNew(const std::string& runId, std::vector<Subscriber>& subscribers);
+    std::optional<EventText> deliverNew(const std::string& runId, std::vector<Subscriber>& subscribers);
     void endIfFinished(const std::string& runId, std::vector<Subscriber>& subscribers,
-                       const std::optional<StoredEvent>& lastDelivered, bool& retry);
+                       const std::optional<EventText>& lastDelivered, bool& retry);
 
     RunStore& store_;
     EventHub& hub_;

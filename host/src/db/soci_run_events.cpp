@@ -44,6 +44,20 @@ struct EventRow {
         event.tsMs = ts;
         return event;
     }
+
+    //! The event as JSON text; data is already dump()'s text (EventAppend wrote it), so it
+    //! is copied, not parsed.
+    EventText text() const {
+        StoredEvent event;
+        event.eventId = eventId;
+        event.runId = runId;
+        event.sessionId = sessionId;
+        event.seq = seq;
+        event.type = type;
+        event.provider = provider;
+        event.tsMs = ts;
+        return {seq, type, event.jsonText(data)};
+    }
 };
 
 constexpr const char* kHumanColumns =
@@ -411,6 +425,21 @@ std::vector<StoredEvent> SociRunStore::events(const std::string& runId, std::int
         std::vector<StoredEvent> page;
         if (reads.page.execute(true)) {
             do page.push_back(reads.row.get());
+            while (reads.page.fetch());
+        }
+        return page;
+    });
+}
+
+std::vector<EventText> SociRunStore::eventTexts(const std::string& runId, std::int64_t afterSeq,
+                                                std::size_t limit) {
+    return database_.withPrepared<EventReads>([&](EventReads& reads) {
+        reads.runId = runId;
+        reads.after = afterSeq;
+        reads.limit = static_cast<long long>(limit);
+        std::vector<EventText> page;
+        if (reads.page.execute(true)) {
+            do page.push_back(reads.row.text());
             while (reads.page.fetch());
         }
         return page;

@@ -25,6 +25,8 @@ public:
     std::optional<RunDetail> runDetail(const std::string& runId) override;
     std::vector<StoredEvent> events(const std::string& runId, std::int64_t afterSeq,
                                     std::size_t limit) override;
+    std::vector<EventText> eventTexts(const std::string& runId, std::int64_t afterSeq,
+                                      std::size_t limit) override;
     std::int64_t lastSeq(const std::string& runId) override;
     std::vector<StoredEvent> appendEvents(const std::string& runId,
                                           const std::vector<NewEvent>& events,

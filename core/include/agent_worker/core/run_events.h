@@ -28,6 +28,16 @@ struct StoredEvent {
 
     //! {event_id, run_id, session_id, seq, type, ts (ISO UTC), provider, data}
     nlohmann::json toJson() const;
+    //! The text of toJson() as dump() writes it, with `dataJson` in place of `data`: the
+    //! store keeps data as dump()'s own text, so a stream sends it without parsing it again.
+    std::string jsonText(std::string_view dataJson) const;
+};
+
+//! An event as an event stream sends it: its seq, type and JSON text (StoredEvent::jsonText).
+struct EventText {
+    std::int64_t seq = 0;
+    std::string type;
+    std::string json;
 };
 
 //! An event to append; the store gives it the run's next seq.

@@ -176,6 +176,11 @@ public:
     virtual std::vector<StoredEvent> events(const std::string& runId, std::int64_t afterSeq,
                                             std::size_t limit) = 0;
 
+    //! The same events as JSON text (StoredEvent::jsonText), for event streams. A store that
+    //! keeps data as text overrides it to skip parsing it; this one dumps events().
+    virtual std::vector<EventText> eventTexts(const std::string& runId, std::int64_t afterSeq,
+                                              std::size_t limit);
+
     //! The highest seq stored for the run (0 when none).
     virtual std::int64_t lastSeq(const std::string& runId) = 0;
 
