@@ -29,6 +29,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -239,21 +240,18 @@ private:
     }
 
     void frame(const std::string& type, const std::string& data, Clock::time_point at) {
-        const Json event = Json::parse(data, nullptr, false);
         Received record{0, type, at, false};
-        if (event.is_object()) {
-            if (type == "workspace.sync") {
-                record.failedSync = !event.contains("data") || event["data"].value("status", "") != "succeeded";
-            }
-            const std::string id = event.value("event_id", "");
-            const std::string prefix = runId_ + "/stdout/";
-            if (id.rfind(prefix, 0) == 0) {
-                try {
-                    record.rawSeq = std::stoll(id.substr(prefix.size()));
-                } catch (const std::exception&) {
-                    record.rawSeq = 0;
-                }
-            }
+        if (type == "workspace.sync") {
+            const Json event = Json::parse(data, nullptr, false);
+            record.failedSync = !event.is_object() || !event.contains("data") ||
+                                event["data"].value("status", "") != "succeeded";
+        }
+        // The raw seq is in the event id; the reader finds it without parsing every frame (its
+        // CPU is the machine's too). The top-level "event_id" follows "data", so the last one
+        // in the text is the event's own.
+        const std::string key = ",\"event_id\":\"" + runId_ + "/stdout/";
+        if (const auto at = data.rfind(key); at != std::string::npos) {
+            record.rawSeq = std::strtoll(data.c_str() + at + key.size(), nullptr, 10);
         }
         {
             std::lock_guard lock(mutex_);
