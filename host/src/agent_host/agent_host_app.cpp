@@ -303,7 +303,7 @@ int AgentHostApp::serve(const HostConfig& config) {
     // Each worker calls back with its own token (the runtime issues and revokes them); the
     // configured executor tokens are the operator's, bound to no worker, never handed out.
     const CallbackTokens& workerTokens = runtime.callbackTokens();
-    LocalWorkerGateway gateway(runtime, config.executor);
+    RuntimeWorkerGateway gateway(runtime, config.executor);
     ExecutorWorkspaceSyncer syncer(gateway);
 
     SociSessionWorkerRepository workers(*database);

@@ -2,25 +2,24 @@
 
 #include "agent_worker/core/executor_protocol.h"
 #include "agent_worker/core/random_id.h"
-#include "runtime/local_worker_runtime.h"
+#include "runtime/executor_runtime.h"
 
 namespace aw {
 
-std::unique_ptr<ExecutorClient> LocalWorkerGateway::executor(const SessionWorker& worker) {
+std::unique_ptr<ExecutorClient> RuntimeWorkerGateway::executor(const SessionWorker& worker) {
     return std::make_unique<HttpExecutorClient>(runtime_.endpoint(worker), options_);
 }
 
-std::string LocalWorkerGateway::executorId(const SessionWorker& worker) {
-    return "local-" + worker.sessionId;
+std::string RuntimeWorkerGateway::executorId(const SessionWorker& worker) {
+    return runtime_.executorId(worker);
 }
 
-RestoreRoots LocalWorkerGateway::roots(const SessionWorker& worker) {
-    const auto dir = runtime_.workerDir(worker);
-    return {(dir / "workspace").string(), (dir / "home").string()};
+RestoreRoots RuntimeWorkerGateway::roots(const SessionWorker& worker) {
+    return runtime_.roots(worker);
 }
 
-bool LocalWorkerGateway::executorAlive(const SessionWorker& worker) {
-    return runtime_.executorPid(worker).has_value();
+bool RuntimeWorkerGateway::executorAlive(const SessionWorker& worker) {
+    return runtime_.executorRunning(worker);
 }
 
 SyncResult ExecutorWorkspaceSyncer::syncWorkspace(const SessionWorker& worker,

@@ -1,5 +1,6 @@
-// The `local` runtime's side of the WorkerGateway port (executors on unix sockets under the
-// data dir), and the lifecycle's workspace syncer, which goes through the same port.
+// The WorkerGateway port over a worker runtime whose sandboxes run agent-executor (local
+// processes or Docker containers), and the lifecycle's workspace syncer, which goes through
+// the same port.
 #pragma once
 
 #include <memory>
@@ -13,12 +14,12 @@
 
 namespace aw {
 
-class LocalWorkerRuntime;
+class ExecutorRuntime;
 
-//! Workers of the `local` runtime: executors on unix sockets under the data dir.
-class LocalWorkerGateway : public WorkerGateway {
+//! Each worker's executor, called over HTTP where its runtime says it answers.
+class RuntimeWorkerGateway : public WorkerGateway {
 public:
-    LocalWorkerGateway(LocalWorkerRuntime& runtime, HttpExecutorClientOptions options)
+    RuntimeWorkerGateway(ExecutorRuntime& runtime, HttpExecutorClientOptions options)
         : runtime_(runtime), options_(std::move(options)) {}
 
     std::unique_ptr<ExecutorClient> executor(const SessionWorker& worker) override;
@@ -27,7 +28,7 @@ public:
     bool executorAlive(const SessionWorker& worker) override;
 
 private:
-    LocalWorkerRuntime& runtime_;
+    ExecutorRuntime& runtime_;
     HttpExecutorClientOptions options_;
 };
 

@@ -131,6 +131,11 @@ fs::path LocalWorkerRuntime::workerDir(const SessionWorker& worker) const {
     return options_.workersDir / worker.sessionId;
 }
 
+RestoreRoots LocalWorkerRuntime::roots(const SessionWorker& worker) const {
+    const auto dir = workerDir(worker);
+    return {(dir / "workspace").string(), (dir / "home").string()};
+}
+
 ExecutorEndpoint LocalWorkerRuntime::endpoint(const SessionWorker& worker) const {
     return {"unix://" + (workerDir(worker) / "executor.sock").string(), readToken(worker)};
 }

@@ -23,10 +23,10 @@
 #include <optional>
 #include <string>
 
-#include "agent_worker/core/lifecycle_ports.h"
 #include "executor/http_executor_client.h"
 #include "process/subprocess.h"
 #include "runtime/callback_tokens.h"
+#include "runtime/executor_runtime.h"
 #include "runtime/worker_sandbox.h"
 
 namespace aw {
@@ -44,7 +44,7 @@ struct LocalRuntimeOptions {
     LocalSandboxOptions sandbox{};
 };
 
-class LocalWorkerRuntime : public WorkerRuntime {
+class LocalWorkerRuntime : public ExecutorRuntime {
 public:
     //! Throws ProblemError `runtime_unavailable` when workers cannot be sandboxed here and
     //! `sandbox.unsandboxed` is not set.
@@ -57,20 +57,26 @@ public:
     void stop(const SessionWorker& worker) override;
     void remove(const SessionWorker& worker) override;
 
-    //! The workers' callback tokens: who posted a callback.
-    const CallbackTokens& callbackTokens() const { return callbackTokens_; }
-    //! The executor id of the worker's executor (`local-<session>`).
-    static std::string executorId(const SessionWorker& worker) {
+    const CallbackTokens& callbackTokens() const override { return callbackTokens_; }
+    //! The executor's unix socket in the worker's directory.
+    ExecutorEndpoint endpoint(const SessionWorker& worker) const override;
+    //! `local-<session>`.
+    std::string executorId(const SessionWorker& worker) const override {
         return "local-" + worker.sessionId;
     }
-    //! Where and how to call the worker's executor.
-    ExecutorEndpoint endpoint(const SessionWorker& worker) const;
+    //! The sandbox shows the worker's directories at their own paths.
+    RestoreRoots roots(const SessionWorker& worker) const override;
+    bool executorRunning(const SessionWorker& worker) const override {
+        return executorPid(worker).has_value();
+    }
+    //! False when workers are unsandboxed (they share agent-host's uid).
+    bool isWorkerUid(uid_t uid) const override {
+        return sandbox_.enabled() && sandbox_.isWorkerUid(uid);
+    }
     //! The worker's executor process (outside its sandbox), while it runs.
     std::optional<pid_t> executorPid(const SessionWorker& worker) const;
     //! The worker's directories (absolute).
     std::filesystem::path workerDir(const SessionWorker& worker) const;
-    //! True when `uid` is a sandboxed worker's (false when workers are unsandboxed).
-    bool isWorkerUid(uid_t uid) const { return sandbox_.enabled() && sandbox_.isWorkerUid(uid); }
     //! The worker's files only the host sees: its tokens, its sandbox's /etc/passwd.
     std::filesystem::path privateDir(const SessionWorker& worker) const;
 
