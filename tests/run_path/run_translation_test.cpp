@@ -1,6 +1,10 @@
 // Steps 7 and 8 of a run: plugin outputs become stored events and their effects (stdin,
-// waiting for a human, one sync per chunk of lines that ended messages, one terminal event).
+// waiting for a human, one sync for the messages that ended, at most one per interval, one
+// terminal event).
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
 
 #include "agent_worker/core/executor_protocol.h"
 #include "agent_worker/core/runs/run_translation.h"
@@ -101,6 +105,45 @@ TEST_F(RunTranslationTest, OneSyncCoversEveryMessageThatEndedInTheChunk) {
     EXPECT_EQ(sync["files"], 2);
     EXPECT_EQ(sync["message_event_ids"].size(), 2u);
     EXPECT_EQ(workers.records["chat-1"].lastSyncStatus, SyncStatus::Succeeded);
+}
+
+TEST_F(RunTranslationTest, MessagesEndingWithinTheSyncIntervalShareTheNextSyncAndTheExitSyncsTheRest) {
+    RunTranslation paced{{run, executor, trace}, log, workers, std::chrono::hours(1)};
+    EXPECT_CALL(executor, sync(_, "incremental", "message.stop"))
+        .Times(2)
+        .WillRepeatedly(Return(syncAnswer(1, 1)));
+    // The first message syncs at once; the next two end within the hour and wait.
+    paced.translated({line(1, "a")}, Json::array({eventsOutput({messageEvent("message.stop", "x")})}));
+    paced.translated({line(2, "b")}, Json::array({eventsOutput({messageEvent("message.stop", "y")})}));
+    paced.translated({line(3, "c")}, Json::array({eventsOutput({messageEvent("message.stop", "z")})}));
+    paced.syncIfDue();
+    EXPECT_EQ(store.types("run_1"),
+              (std::vector<std::string>{"message.stop", "workspace.sync", "message.stop", "message.stop"}));
+
+    // The exit syncs what waits before the run's terminal event, which stays the last.
+    RawOutputRecord exit;
+    exit.eventId = "run_1/exit/1";
+    paced.finished(exit, {0, std::nullopt, 0}, eventsOutput({completed()}), false);
+    EXPECT_EQ(store.types("run_1"),
+              (std::vector<std::string>{"message.stop", "workspace.sync", "message.stop", "message.stop",
+                                        "workspace.sync", "run.completed"}));
+    const auto& second = store.log["run_1"][4].data;
+    EXPECT_EQ(second["message_event_ids"],
+              Json::array({translatedEventId("run_1/stdout/2", 0), translatedEventId("run_1/stdout/3", 0)}));
+}
+
+TEST_F(RunTranslationTest, AWaitingMessageIsSyncedOnceTheIntervalHasPassed) {
+    RunTranslation paced{{run, executor, trace}, log, workers, std::chrono::milliseconds(5)};
+    EXPECT_CALL(executor, sync(_, "incremental", "message.stop"))
+        .Times(2)
+        .WillRepeatedly(Return(syncAnswer(1, 1)));
+    paced.translated({line(1, "a")}, Json::array({eventsOutput({messageEvent("message.stop", "x")})}));
+    paced.translated({line(2, "b")}, Json::array({eventsOutput({messageEvent("message.stop", "y")})}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(6));  // the interval, certainly past
+    paced.syncIfDue();
+    paced.syncIfDue();  // nothing waits any more
+    EXPECT_EQ(store.types("run_1"),
+              (std::vector<std::string>{"message.stop", "workspace.sync", "message.stop", "workspace.sync"}));
 }
 
 TEST_F(RunTranslationTest, AFailedSyncIsRecordedOnTheWorkerAndInTheEvent) {

@@ -64,11 +64,20 @@ void RunTranslation::translated(const std::vector<AssembledLine>& lines, const J
     dropSettledHumanResponses(events);
     const auto stored = log_.append(channel_.run.runId, std::move(events), rawIds);
     for (const auto& line : admitted) effects(line);
-    std::vector<std::string> messageStops;
     for (const auto& event : stored) {
-        if (event.type == AW_EVENT_MESSAGE_STOP) messageStops.push_back(event.eventId);
+        if (event.type == AW_EVENT_MESSAGE_STOP) unsyncedMessages_.push_back(event.eventId);
     }
-    if (!messageStops.empty()) syncAfterMessages(messageStops);
+    syncIfDue();
+}
+
+void RunTranslation::syncIfDue() {
+    if (unsyncedMessages_.empty()) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (lastSync_ != std::chrono::steady_clock::time_point{} && now - lastSync_ < syncInterval_) return;
+    lastSync_ = now;
+    std::vector<std::string> messages;
+    messages.swap(unsyncedMessages_);
+    syncAfterMessages(messages);
 }
 
 void RunTranslation::quarantined(const AssembledLine& line, int crashes, const std::string& why) {
@@ -87,6 +96,12 @@ void RunTranslation::quarantined(const AssembledLine& line, int crashes, const s
 void RunTranslation::finished(const RawOutputRecord& exitRecord, const CliExit& exit, const Json& output,
                               bool stopRequested) {
     const auto& runId = channel_.run.runId;
+    // The terminal event is the run's last: messages still waiting for their sync get it now.
+    if (!unsyncedMessages_.empty()) {
+        std::vector<std::string> messages;
+        messages.swap(unsyncedMessages_);
+        syncAfterMessages(messages);
+    }
     auto events = eventsOf(admit(output, exitRecord.eventId, PluginCall::Exit), exitRecord.eventId);
     dropSettledHumanResponses(events);
     const bool terminal = std::any_of(events.begin(), events.end(), [](const NewEvent& event) {

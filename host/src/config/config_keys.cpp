@@ -182,6 +182,9 @@ const std::vector<ConfigKey>& hostConfigKeys() {
          "after a stop: graceful interrupt, TERM after this, KILL "
          "after twice this"},
         {"runs.timeout_s", secs(runs.runTimeout), "a run still going after this is stopped"},
+        {"runs.message_sync_interval_ms", ms(runs.messageSyncInterval),
+         "a run's workspace syncs after message.stop at most this often; messages that end "
+         "sooner are synced together (0: after every chunk that ends a message)"},
         {"human.timeout_s", secs(runs.humanTimeout),
          "an unanswered human.request is denied as timed_out after "
          "this"},

@@ -365,6 +365,8 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     runs.concurrency = static_cast<int>(number("dispatcher.concurrency", 0, 256));
     runs.stopGrace = millis("runs.stop_grace_ms");
     runs.runTimeout = std::chrono::seconds(number("runs.timeout_s", 1, 7 * 86400));
+    runs.messageSyncInterval =
+        std::chrono::milliseconds(number("runs.message_sync_interval_ms", 0, 3600000));
     runs.humanTimeout = std::chrono::seconds(number("human.timeout_s", 1, 30 * 86400));
     runs.providerCallTimeout = providers.requestTimeout;
     config.http.requestTimeout = millis("http.request_timeout_ms");
@@ -448,6 +450,7 @@ std::string HostConfig::redactedJson() const {
         {"dispatcher", {{"concurrency", runs.concurrency}}},
         {"runs",
          {{"stop_grace_ms", runs.stopGrace.count()},
+          {"message_sync_interval_ms", runs.messageSyncInterval.count()},
           {"timeout_s",
            std::chrono::duration_cast<std::chrono::seconds>(runs.runTimeout).count()}}},
         {"human",

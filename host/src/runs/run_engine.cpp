@@ -310,7 +310,8 @@ void RunEngine::attempt(ActiveRun& active) {
     active.plugin->acquire();
     preparation_.restore(active.worker, active.run, active.entry.attempts, active.plugin->facts());
     active.translation = std::make_unique<RunTranslation>(
-        RunChannel{active.run, *active.worker.executor, active.worker.trace}, log_, workers_);
+        RunChannel{active.run, *active.worker.executor, active.worker.trace}, log_, workers_,
+        options_.messageSyncInterval);
     active.humanLoop =
         std::make_unique<HumanLoop>(*active.translation, *active.plugin, log_, options_.humanTimeout);
     startCli(active);
@@ -379,6 +380,7 @@ void RunEngine::superviseCli(ActiveRun& active) {
         for (auto& command : commands) command();
         translate(active);
         if (active.done) break;
+        active.translation->syncIfDue();
 
         const auto now = SteadyClock::now();
         if (!queue_.keepLease(active.entry, active.lastLeaseRenewal, now, unixMillisNow())) {

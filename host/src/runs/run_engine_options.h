@@ -19,6 +19,9 @@ struct RunEngineOptions {
     std::chrono::milliseconds stopGrace{5000};  //!< interrupt, then TERM, then KILL
     std::chrono::milliseconds runTimeout{3600000};
     std::chrono::milliseconds humanTimeout{3600000};
+    //! A run's workspace syncs after message.stop at most this often (0: after every chunk
+    //! that ended a message); see RunTranslation.
+    std::chrono::milliseconds messageSyncInterval{1000};
     std::chrono::milliseconds providerCallTimeout{30000};  //!< each request to a plugin
     QueueDriverOptions queue;            //!< host id (lease holder), lease, retry backoff
     SubmissionOptions submission;        //!< worker placement, max attempts

@@ -2,12 +2,17 @@
 // Each chunk's events are stored together with the chunk's raw records (so a replay after
 // a crash knows what was translated); bytes the plugin wants written go to the CLI's
 // stdin; a `human.request` puts the run in `waiting_human`; and one incremental workspace
-// sync covers every message that ended in the chunk (a sync per message would make the
-// CLI's pace the sync's). The exit settles the run with exactly one terminal event.
+// sync covers every message that ended since the last one, at most one per sync interval
+// (a sync per message would make the CLI's pace the sync's, and a chatty agent's messages
+// would each cost an upload). Messages that end within the interval wait for the run's
+// loop to call syncIfDue, or for the exit, which syncs what is pending before the run's
+// terminal event. The exit settles the run with exactly one terminal event.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -30,8 +35,14 @@ struct RunChannel {
 class RunTranslation {
 public:
     //! `provider` names the plugin in the run's provider.line_error events.
-    RunTranslation(RunChannel channel, RunLog& log, SessionWorkerStore& workers)
-        : channel_(channel), log_(log), workers_(workers), gate_(channel.run.provider) {}
+    //! `syncInterval`: the least time between two syncs after message.stop (0: none).
+    RunTranslation(RunChannel channel, RunLog& log, SessionWorkerStore& workers,
+                   std::chrono::milliseconds syncInterval = std::chrono::milliseconds(0))
+        : channel_(channel),
+          log_(log),
+          workers_(workers),
+          gate_(channel.run.provider),
+          syncInterval_(syncInterval) {}
 
     //! A chunk of lines the plugin answered (`outputs[i]` for `lines[i]`).
     void translated(const std::vector<AssembledLine>& lines, const nlohmann::json& outputs);
@@ -56,6 +67,9 @@ public:
     //! A plugin's human.response withdraws a request the CLI gave up on. Once the host has
     //! answered or cancelled the request, that echo would answer it twice: it is dropped.
     void dropSettledHumanResponses(std::vector<NewEvent>& events);
+    //! Syncs the messages that ended since the last sync once the interval has passed
+    //! since it (the run's loop calls this as it wakes).
+    void syncIfDue();
     //! One incremental sync for the messages that ended (`message.stop` event ids).
     void syncAfterMessages(const std::vector<std::string>& messageEventIds);
 
@@ -70,6 +84,9 @@ private:
     RunLog& log_;
     SessionWorkerStore& workers_;
     PluginOutputGate gate_;
+    const std::chrono::milliseconds syncInterval_;
+    std::vector<std::string> unsyncedMessages_;  //!< message.stop ids since the last sync
+    std::chrono::steady_clock::time_point lastSync_{};  //!< when the last sync began
 };
 
 }  // namespace aw
