@@ -48,8 +48,7 @@ command -v docker >/dev/null ||
   fail "the docker CLI is not installed (scripts/install-deps.sh image installs docker.io)"
 engine="${DOCKER_HOST:-unix:///var/run/docker.sock}"
 if ! engine_version="$(timeout 20 docker version --format '{{.Server.Version}}' 2>&1)"; then
-  fail "cannot reach the Docker engine at $engine: $engine_version
-  Start dockerd, or point DOCKER_HOST at a running one (e.g. unix:///tmp/awdev-docker/docker.sock)."
+  fail "cannot reach the Docker engine at $engine ($(echo "$engine_version" | sed '/^$/d' | head -n 1)): start dockerd, or point DOCKER_HOST at a running one (DOCKER_HOST=unix:///path/to/docker.sock)"
 fi
 executor="$build_dir/bin/agent-executor"
 [[ -x "$executor" ]] || fail "$executor is missing: build the project first (make worker-image does)"
@@ -69,6 +68,16 @@ mkdir -p "$cache" || fail "cannot create the cache directory $cache"
 # One build at a time per cache (they would fight over the stage tags and the tarballs).
 exec 9>"$cache/.lock"
 flock 9 || fail "cannot lock $cache/.lock"
+
+# What a build makes on the way (the rootfs, the containers it commits) goes, even when it fails.
+scratch="$(mktemp -d "$cache/scratch.XXXXXX")"
+container=""
+cleanup() {
+  umount "$scratch/rootfs/proc" 2>/dev/null || true
+  rm -rf --one-file-system "$scratch"
+  [[ -z "$container" ]] || docker rm -f "$container" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
 
 # --- Inputs of the base: mirrors and packages ----------------------------------------
 
@@ -198,29 +207,25 @@ base_image="$stages:base-$base_key"
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
-if [[ "${AW_IMAGE_REBUILD:-0}" == 1 ]]; then
+rebuild="${AW_IMAGE_REBUILD:-0}"
+if [[ "$rebuild" == 1 ]]; then
   say "AW_IMAGE_REBUILD=1: rebuilding every stage"
   rm -f "$base_tar"
-  docker image rm "$base_image" >/dev/null 2>&1 || true
 fi
 
-if ! image_exists "$base_image"; then
+if [[ "$rebuild" == 1 ]] || ! image_exists "$base_image"; then
   if [[ ! -f "$base_tar" ]]; then
     ((EUID == 0)) || fail "building the base needs root (debootstrap, chroot): run as root"
     command -v debootstrap >/dev/null ||
       fail "debootstrap is not installed: run scripts/install-deps.sh image"
     say "base $base_key: debootstrap $suite ($architecture) from $mirror, then ${#base_packages[@]} packages (a few minutes)"
     stage_started=$(date +%s)
-    work="$(mktemp -d "$cache/work.XXXXXX")"
-    # A failed build leaves no mounted /proc and no half-made rootfs behind.
-    trap 'umount "$work/rootfs/proc" 2>/dev/null || true; rm -rf "$work"' EXIT
-    make_base_rootfs "$work/rootfs"
-    tar -C "$work/rootfs" --numeric-owner --exclude='./proc/*' --exclude='./sys/*' \
-      --exclude='./dev/*' -cf "$work/base.tar" .
-    mv "$work/rootfs.packages" "$cache/base-$base_key.packages"
-    mv "$work/base.tar" "$base_tar"
-    rm -rf "$work"
-    trap - EXIT
+    make_base_rootfs "$scratch/rootfs"
+    tar -C "$scratch/rootfs" --numeric-owner --exclude='./proc/*' --exclude='./sys/*' \
+      --exclude='./dev/*' -cf "$scratch/base.tar" .
+    mv "$scratch/rootfs.packages" "$cache/base-$base_key.packages"
+    mv "$scratch/base.tar" "$base_tar"
+    rm -rf --one-file-system "$scratch/rootfs"
     # Older bases are of no further use.
     find "$cache" -maxdepth 1 -name 'base-*' -not -name "base-$base_key.*" -delete
     say "base $base_key: $(du -h "$base_tar" | cut -f1) tarball in $(since "$stage_started")"
@@ -255,10 +260,10 @@ clis_image="$stages:clis-$clis_key"
 # installed and checked by install-agent-clis.sh. The CLIs are native executables
 # (claude, opencode: glibc; codex: static musl, behind a node launcher) that npm picked for
 # this machine's platform, which is the image's (same architecture, same Debian release).
-# Prints the id of the (untagged) image it commits.
+# Sets clis_id to the (untagged) image it commits.
 make_clis_layer() {
-  local container links pin package pin_version binary prefix
-  links="$(mktemp -d)"
+  local links="$scratch/links" pin package pin_version binary prefix
+  mkdir -p "$links"
   container="$(docker create "$base_image")"
   for pin in "${pins[@]}"; do
     read -r package pin_version binary prefix <<<"$pin"
@@ -267,11 +272,11 @@ make_clis_layer() {
       docker cp - "$container:/opt/agent-clis"
   done
   tar -C "$links" --owner=0 --group=0 --numeric-owner -cf - . | docker cp - "$container:/usr/local/bin"
-  rm -rf "$links"
-  docker commit --message "agent CLIs: ${pin_names[*]}" \
+  clis_id="$(docker commit --message "agent CLIs: ${pin_names[*]}" \
     --change "LABEL io.agent-worker.stage=clis io.agent-worker.clis-key=$clis_key" \
-    "$container"
+    "$container")"
   docker rm "$container" >/dev/null
+  container=""
 }
 
 # Each CLI answers --version as the agent user on a read-only root, with a writable home as
@@ -290,10 +295,10 @@ check_clis() {
   done
 }
 
-if ! image_exists "$clis_image"; then
+if [[ "$rebuild" == 1 ]] || ! image_exists "$clis_image"; then
   say "clis $clis_key: copying ${pin_names[*]} from the host's CLI cache"
   stage_started=$(date +%s)
-  clis_id="$(make_clis_layer)"
+  make_clis_layer
   check_clis "$clis_id"
   docker tag "$clis_id" "$clis_image"
   say "clis $clis_key: done in $(since "$stage_started")"
@@ -301,22 +306,22 @@ fi
 
 # --- Stage 3: agent-executor and the labels -------------------------------------------
 
+# Up to date: the same binary on top of the current CLI layer (the image, not only its key).
 executor_sha="$(sha256sum "$executor" | cut -d' ' -f1)"
 current="$(docker image inspect --format \
-  '{{index .Config.Labels "io.agent-worker.executor-sha256"}} {{index .Config.Labels "io.agent-worker.clis-key"}}' \
+  '{{index .Config.Labels "io.agent-worker.executor-sha256"}} {{.Parent}}' \
   "$repository:$version" 2>/dev/null || true)"
-if [[ "${AW_IMAGE_FORCE:-0}" != 1 && "$current" == "$executor_sha $clis_key" ]] &&
+if [[ "${AW_IMAGE_FORCE:-0}" != 1 && "$rebuild" != 1 &&
+  "$current" == "$executor_sha $(docker image inspect --format '{{.Id}}' "$clis_image")" ]] &&
   image_exists "$repository:latest"; then
   say "$repository:$version is up to date (same agent-executor, base and CLIs)"
 else
   say "final: agent-executor $version ($(du -h "$executor" | cut -f1))"
   previous="$(docker image inspect --format '{{.Id}}' "$repository:$version" 2>/dev/null || true)"
   container="$(docker create "$clis_image")"
-  staging="$(mktemp -d)"
-  install -D -m 0755 "$executor" "$staging/agent-executor"
-  tar -C "$staging" --owner=0 --group=0 --numeric-owner -cf - agent-executor |
+  install -D -m 0755 "$executor" "$scratch/final/agent-executor"
+  tar -C "$scratch/final" --owner=0 --group=0 --numeric-owner -cf - agent-executor |
     docker cp - "$container:/usr/local/bin"
-  rm -rf "$staging"
   built_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   final_id="$(docker commit --message "agent-executor $version" \
     --change "USER $agent_uid" \
@@ -328,6 +333,7 @@ io.agent-worker.version=$version io.agent-worker.stage=final io.agent-worker.bas
 io.agent-worker.clis-key=$clis_key io.agent-worker.executor-sha256=$executor_sha" \
     "$container")"
   docker rm "$container" >/dev/null
+  container=""
   # The executor must start (all its libraries found) as the agent user on a read-only root.
   usage="$(docker run --rm --network none --read-only --tmpfs /tmp --cap-drop ALL \
     --security-opt no-new-privileges "$final_id" agent-executor --help 2>&1 || true)"
@@ -348,4 +354,4 @@ docker image ls --format '{{.Repository}}:{{.Tag}}' "$stages" |
   grep -vxF -e "$base_image" -e "$clis_image" | xargs -r docker image rm >/dev/null 2>&1 || true
 
 size="$(docker image inspect --format '{{.Size}}' "$repository:$version")"
-say "$repository:$version and :latest on $engine (engine $engine_version): $((size / 1000000)) MB, built in $(since "$started")"
+say "$repository:$version and :latest on $engine (engine $engine_version): $((size / 1000000)) MB, ready in $(since "$started")"

@@ -52,6 +52,12 @@ if command -v flock >/dev/null; then
   flock 9 || fail "cannot lock $cache/.lock"
 fi
 
+# The cache's directory for a pin: "@scope/name" -> "scope__name@version".
+dir_name_of() {
+  local name="${1#@}"
+  echo "${name//\//__}@$2"
+}
+
 # Prints the version line of a binary, or nothing when it does not run.
 version_of() {
   timeout 60 "$1" --version 2>/dev/null </dev/null | head -n 1 || true
@@ -59,7 +65,7 @@ version_of() {
 
 for pin in "${pins[@]}"; do
   read -r package version binary <<<"$pin"
-  dir_name="$(echo "${package#@}" | sed 's#/#__#g')@${version}"
+  dir_name="$(dir_name_of "$package" "$version")"
   prefix="$cache/$dir_name"
   bin="$prefix/node_modules/.bin/$binary"
 
@@ -100,6 +106,6 @@ done
 if ((list)); then
   for pin in "${pins[@]}"; do
     read -r package version binary <<<"$pin"
-    echo "$package $version $binary $cache/$(echo "${package#@}" | sed 's#/#__#g')@${version}"
+    echo "$package $version $binary $cache/$(dir_name_of "$package" "$version")"
   done
 fi

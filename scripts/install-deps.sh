@@ -3,6 +3,7 @@
 #   scripts/install-deps.sh run    build + run the host (make run)
 #   scripts/install-deps.sh test   additionally what the test suites start (make test)
 #   scripts/install-deps.sh bench  additionally what scripts/bench-peers.sh drives (make bench-peers)
+#   scripts/install-deps.sh image  additionally what builds the worker image (make worker-image)
 # Idempotent: when everything is present it changes nothing and takes well under a second.
 set -euo pipefail
 
@@ -23,6 +24,9 @@ test_packages=(postgresql util-linux)
 # The peer benchmark loads the servers with wrk, seeds and copies SQLite databases, checks
 # answers with curl and runs a throwaway cluster.
 bench_packages=(wrk sqlite3 curl postgresql util-linux)
+# The worker image is a debootstrap root filesystem imported into a Docker engine; its test
+# starts dockerd and talks to the executor with curl.
+image_packages=(debootstrap curl)
 
 packages=("${build_packages[@]}" "${runtime_packages[@]}")
 # The agent CLIs come from npm (scripts/install-agent-clis.sh): runs need them, and so do the
@@ -34,8 +38,12 @@ if [[ "$purpose" == "test" ]]; then
   packages+=("${test_packages[@]}")
 elif [[ "$purpose" == "bench" ]]; then
   packages+=("${bench_packages[@]}")
+elif [[ "$purpose" == "image" ]]; then
+  packages+=("${image_packages[@]}")
+  # Any Docker engine and CLI will do; Debian's when the machine has none.
+  command -v docker >/dev/null && command -v dockerd >/dev/null || packages+=(docker.io)
 elif [[ "$purpose" != "run" ]]; then
-  echo "usage: $0 run|test|bench" >&2
+  echo "usage: $0 run|test|bench|image" >&2
   exit 2
 fi
 

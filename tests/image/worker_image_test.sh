@@ -91,11 +91,12 @@ pass "runs as $agent_uid, no capabilities, read-only root, writable /tmp"
 
 for tool in "git --version" "python3 --version" "node --version" "curl --version" \
   "rg --version" "bash --version" "ps --version" "less --version" "find --version"; do
-  got="$(inside $tool | head -n 1)" || fail "$tool failed inside: $got"
+  read -r -a argv <<<"$tool"
+  got="$(inside "${argv[@]}" | head -n 1)" || fail "$tool failed inside: $got"
   echo "  $tool: $got"
 done
 # The CLIs as the runtime runs them: HOME is the session's own writable directory.
-while read -r package pin_version binary _; do
+while read -r _ pin_version binary _; do
   got="$(docker run "${hardened[@]}" --tmpfs "/home/agent:uid=$agent_uid,gid=$agent_uid" \
     "$image" "$binary" --version 2>&1 | head -n 1)" || true
   [[ "$got" == *"$pin_version"* ]] || fail "$binary --version printed '$got', expected $pin_version"
