@@ -48,8 +48,10 @@ bench-peers: deps-run configure
 	@scripts/bench-peers.sh $(BUILD_DIR)
 
 # agent-worker/worker:<version> and :latest, from Debian packages, the pinned CLIs and
-# agent-executor; cached stages make a rebuild after a code change take seconds.
-worker-image: deps-image build
+# agent-executor (the one program the image carries, built first); cached stages make a
+# rebuild after a code change take seconds.
+worker-image: deps-image deps-run configure
+	@cmake --build $(BUILD_DIR) --parallel $(JOBS) --target agent-executor
 	@scripts/build-worker-image.sh $(BUILD_DIR)
 
 clean:
