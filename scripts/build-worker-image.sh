@@ -106,10 +106,10 @@ configured_mirror() {
     sed -E 's/\[[^]]*\]//' "$file" | awk -v suite="$wanted" '$1 == "deb" && $3 == suite { print $2 }'
   done
 }
-mirror="${AW_IMAGE_MIRROR:-$(configured_mirror "$suite" | head -n 1)}"
+mirror="${AW_IMAGE_MIRROR:-$(configured_mirror "$suite" | sed -n 1p)}"
 [[ -n "$mirror" ]] ||
   fail "no Debian mirror for $suite in /etc/apt/sources.list{,.d}; set AW_IMAGE_MIRROR (e.g. http://deb.debian.org/debian)"
-security_mirror="${AW_IMAGE_SECURITY_MIRROR:-$(configured_mirror "$suite-security" | head -n 1)}"
+security_mirror="${AW_IMAGE_SECURITY_MIRROR:-$(configured_mirror "$suite-security" | sed -n 1p)}"
 
 # The Debian packages that hold the shared libraries agent-executor needs (Poco, ...):
 # installed with apt in the base, never copied by hand.
@@ -122,7 +122,7 @@ executor_library_packages() {
   for library in "${libraries[@]}"; do
     owner=""
     for candidate in "$library" "$(realpath "$library")" "/usr$library" "${library#/usr}"; do
-      owner="$(dpkg -S "$candidate" 2>/dev/null | head -n 1)" && [[ -n "$owner" ]] && break
+      owner="$(dpkg -S "$candidate" 2>/dev/null | sed -n 1p)" && [[ -n "$owner" ]] && break
     done
     [[ -n "$owner" ]] ||
       fail "agent-executor needs $library, which no Debian package holds: the image cannot carry it"
