@@ -3,12 +3,13 @@
 #   make test   install what is missing, build, run every test suite through ctest
 #   make bench  benchmarks (figures only, no assertions)
 #   make bench-peers  agent-host beside Express and graphile-worker (from npm), one table
+#   make worker-image the Docker image of the docker worker runtime (DOCKER_HOST respected)
 BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps-run deps-test configure build run test bench bench-peers clean format
+.PHONY: all deps-run deps-test deps-image configure build run test bench bench-peers worker-image clean format
 
 all: build
 
@@ -18,6 +19,9 @@ deps-run:
 deps-test:
 	@scripts/install-deps.sh test
 	@scripts/install-agent-clis.sh
+
+deps-image:
+	@scripts/install-deps.sh image
 
 # The pinned agent CLIs' bin directories, so the providers find claude, codex and opencode.
 CLI_CACHE = $${AW_CLI_CACHE:-$$HOME/.cache/agent-worker/clis}
@@ -42,6 +46,13 @@ bench: deps-run configure
 # Installs the peers from npm and the Debian packages it drives (wrk, PostgreSQL) itself.
 bench-peers: deps-run configure
 	@scripts/bench-peers.sh $(BUILD_DIR)
+
+# agent-worker/worker:<version> and :latest, from Debian packages, the pinned CLIs and
+# agent-executor (the one program the image carries, built first); cached stages make a
+# rebuild after a code change take seconds.
+worker-image: deps-image deps-run configure
+	@cmake --build $(BUILD_DIR) --parallel $(JOBS) --target agent-executor
+	@scripts/build-worker-image.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)

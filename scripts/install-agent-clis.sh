@@ -4,6 +4,8 @@
 # never global.
 #   scripts/install-agent-clis.sh          install what is missing, print where the binaries are
 #   AW_CLI_CACHE=/some/dir scripts/...     another cache directory (the live tests read the same variable)
+#   scripts/install-agent-clis.sh --list   the same, then one line a pin on stdout for other
+#                                          scripts (build-worker-image.sh): package version binary prefix
 # Layout: ${AW_CLI_CACHE:-$HOME/.cache/agent-worker/clis}/<package with / as __, no @>@<version>/node_modules/.bin/<bin>
 # e.g. .../anthropic-ai__claude-code@2.1.330/node_modules/.bin/claude
 # When everything is present it only runs `<bin> --version` (well under a few seconds). It
@@ -19,6 +21,17 @@ pins=(
 )
 
 cache="${AW_CLI_CACHE:-${HOME:?HOME is not set}/.cache/agent-worker/clis}"
+
+list=0
+case "${1:-}" in
+  --list) list=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--list]" >&2; exit 2 ;;
+esac
+# Progress goes to stderr with --list, so that stdout is the list alone.
+report() {
+  if ((list)); then echo "$@" >&2; else echo "$@"; fi
+}
 
 fail() {
   echo "install-agent-clis: ERROR: $*" >&2
@@ -39,6 +52,12 @@ if command -v flock >/dev/null; then
   flock 9 || fail "cannot lock $cache/.lock"
 fi
 
+# The cache's directory for a pin: "@scope/name" -> "scope__name@version".
+dir_name_of() {
+  local name="${1#@}"
+  echo "${name//\//__}@$2"
+}
+
 # Prints the version line of a binary, or nothing when it does not run.
 version_of() {
   timeout 60 "$1" --version 2>/dev/null </dev/null | head -n 1 || true
@@ -46,12 +65,12 @@ version_of() {
 
 for pin in "${pins[@]}"; do
   read -r package version binary <<<"$pin"
-  dir_name="$(echo "${package#@}" | sed 's#/#__#g')@${version}"
+  dir_name="$(dir_name_of "$package" "$version")"
   prefix="$cache/$dir_name"
   bin="$prefix/node_modules/.bin/$binary"
 
   if [[ -x "$bin" ]] && [[ "$(version_of "$bin")" == *"$version"* ]]; then
-    echo "install-agent-clis: $package@$version: $bin"
+    report "install-agent-clis: $package@$version: $bin"
     continue
   fi
 
@@ -81,5 +100,12 @@ for pin in "${pins[@]}"; do
   mv "$staging" "$prefix"
   # The .bin links are relative, so they survive the move; check once more.
   [[ "$(version_of "$bin")" == *"$version"* ]] || fail "$bin does not run after moving it into place"
-  echo "install-agent-clis: $package@$version: $bin (installed in $(($(date +%s) - started)) s)"
+  report "install-agent-clis: $package@$version: $bin (installed in $(($(date +%s) - started)) s)"
 done
+
+if ((list)); then
+  for pin in "${pins[@]}"; do
+    read -r package version binary <<<"$pin"
+    echo "$package $version $binary $cache/$(dir_name_of "$package" "$version")"
+  done
+fi

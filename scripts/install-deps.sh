@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Agent Worker needs, and only those that are missing.
 #   scripts/install-deps.sh run    build + run the host (make run)
-#   scripts/install-deps.sh test   additionally what the test suites start (make test)
+#   scripts/install-deps.sh test   additionally what the test suites start (make test), the
+#                                  worker image's needs included (its test is part of make test)
 #   scripts/install-deps.sh bench  additionally what scripts/bench-peers.sh drives (make bench-peers)
+#   scripts/install-deps.sh image  additionally what builds the worker image (make worker-image)
 # Idempotent: when everything is present it changes nothing and takes well under a second.
 set -euo pipefail
 
@@ -23,6 +25,13 @@ test_packages=(postgresql util-linux)
 # The peer benchmark loads the servers with wrk, seeds and copies SQLite databases, checks
 # answers with curl and runs a throwaway cluster.
 bench_packages=(wrk sqlite3 curl postgresql util-linux)
+# The worker image is a debootstrap root filesystem imported into a Docker engine; its test
+# (part of make test) starts dockerd and talks to the executor with curl. Any Docker engine
+# and CLI will do; Debian's when the machine has none.
+image_packages=(debootstrap curl)
+if ! command -v docker >/dev/null || ! command -v dockerd >/dev/null; then
+  image_packages+=(docker.io)
+fi
 
 packages=("${build_packages[@]}" "${runtime_packages[@]}")
 # The agent CLIs come from npm (scripts/install-agent-clis.sh): runs need them, and so do the
@@ -31,11 +40,13 @@ if ! command -v npm >/dev/null; then
   packages+=(nodejs npm)
 fi
 if [[ "$purpose" == "test" ]]; then
-  packages+=("${test_packages[@]}")
+  packages+=("${test_packages[@]}" "${image_packages[@]}")
 elif [[ "$purpose" == "bench" ]]; then
   packages+=("${bench_packages[@]}")
+elif [[ "$purpose" == "image" ]]; then
+  packages+=("${image_packages[@]}")
 elif [[ "$purpose" != "run" ]]; then
-  echo "usage: $0 run|test|bench" >&2
+  echo "usage: $0 run|test|bench|image" >&2
   exit 2
 fi
 
