@@ -71,13 +71,25 @@ struct RawOutputAdmission {
     explicit RawOutputAdmission(soci::session& session)
         : sql(session),
           dialect(run_rows::dialectOf(session)),
-          lockRun((sql.prepare << "SELECT session_id, status FROM runs WHERE run_id = :rid" +
-                                      run_rows::rowLock(dialect),
-                   soci::into(sessionId), soci::into(status), soci::use(runId))),
+          lockRun(prepareLockRun()),
           readPosition((sql.prepare << kPositionQuery, soci::into(stdoutSeq, stdoutInd),
                         soci::into(stderrSeq, stderrInd), soci::into(exitLine, exitInd),
                         soci::use(runId), soci::use(runId), soci::use(runId))),
           insert(prepareInsert()) {}
+
+    soci::details::prepare_temp_type prepareLockRun() {
+        if (dialect == Dialect::Postgresql) {
+            // Admissions of a run take turns on a lock of their own, not on the run's row:
+            // the run's appends lock that row for as long as they store events, and output
+            // arriving need not wait for the output before it to be translated.
+            return (sql.prepare << "SELECT r.session_id, r.status FROM runs r,"
+                                   " pg_advisory_xact_lock(hashtextextended('aw.raw_output:' || :rid, 0))"
+                                   " WHERE r.run_id = :rid",
+                    soci::into(sessionId), soci::into(status), soci::use(runId), soci::use(runId));
+        }
+        return (sql.prepare << "SELECT session_id, status FROM runs WHERE run_id = :rid",
+                soci::into(sessionId), soci::into(status), soci::use(runId));
+    }
 
     soci::details::prepare_temp_type prepareInsert() {
         if (dialect == Dialect::Postgresql) {
@@ -102,8 +114,8 @@ struct RawOutputAdmission {
                 soci::use(receivedAt));
     }
 
-    //! The run's session and status, its row locked on PostgreSQL (SQLite's BEGIN IMMEDIATE
-    //! already holds every row); nullopt when there is no such run.
+    //! The run's session and status, with the run's admission lock taken on PostgreSQL
+    //! (SQLite's BEGIN IMMEDIATE already holds the database); nullopt when there is no such run.
     std::optional<RunOutputState> lock(const std::string& id) {
         runId = id;
         if (!lockRun.execute(true)) return std::nullopt;
@@ -192,7 +204,7 @@ std::optional<std::vector<RawOutputRecord>> SociRunStore::admitRawOutput(
             // The check and the insert are one transaction holding the batch's runs against
             // other admissions (a mutex in the engine would not hold them against another
             // host, or an operator posting to one). SQLite: BEGIN IMMEDIATE already holds the
-            // database's one write lock. PostgreSQL: the runs' rows are locked, in run id
+            // database's one write lock. PostgreSQL: each run's admission lock is taken, in run id
             // order so that two batches never wait on each other in a cycle; a second
             // admission of a run waits here and reads what the first stored (READ COMMITTED
             // reads anew per statement).
