@@ -98,6 +98,9 @@ TEST_F(AgentHostConnections, SlowAndSilentClientsDoNotStopTheProbes) {
 TEST_F(AgentHostConnections, OneAddressCannotTakeEveryConnection) {
     auto launch = defaultLaunch(data_.path().string());
     launch.env["AW_HTTP_MAX_CONNECTIONS_PER_ADDRESS"] = "20";
+    // The held connections must not close as idle (10 s by default) on a loaded machine,
+    // which would let the 21st in.
+    launch.env["AW_HTTP_IDLE_TIMEOUT_MS"] = "120000";
     AgentHost host(launch);
     std::vector<RawConnection> held;
     for (int i = 0; i < 20; ++i) {
