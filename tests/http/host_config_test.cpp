@@ -116,15 +116,16 @@ TEST(HostConfig, DockerSettingsAreReadAndCheckedAndTheSocketFollowsDockerHost) {
     EXPECT_EQ(resolveDockerSocket(defaults.docker.socketPath, "unix:///tmp/e.sock"), "/tmp/e.sock");
     EXPECT_EQ(resolveDockerSocket(defaults.docker.socketPath, nullptr), "/var/run/docker.sock");
 
-    EXPECT_EQ(problemCode({"", {{"AW_RUNTIME", "kubernetes"}}, {}, ""}).rfind("config_invalid", 0), 0u);
-    for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-             {"AW_DOCKER_USER", "0:0"},
-             {"AW_DOCKER_USER", "agent"},
-             {"AW_DOCKER_CPUS", "lots"},
-             {"AW_DOCKER_CPUS", "0"},
-             {"AW_DOCKER_MEMORY_BYTES", "1024"},
-             {"AW_DOCKER_PIDS_LIMIT", "1"},
-             {"AW_DOCKER_IMAGE", ""}}) {
+    EXPECT_EQ(problemCode({"", {{"AW_RUNTIME", "kubernetes"}}, {}, ""}).rfind("config_invalid", 0),
+              0u);
+    for (const auto& [key, value] :
+         std::vector<std::pair<std::string, std::string>>{{"AW_DOCKER_USER", "0:0"},
+                                                          {"AW_DOCKER_USER", "agent"},
+                                                          {"AW_DOCKER_CPUS", "lots"},
+                                                          {"AW_DOCKER_CPUS", "0"},
+                                                          {"AW_DOCKER_MEMORY_BYTES", "1024"},
+                                                          {"AW_DOCKER_PIDS_LIMIT", "1"},
+                                                          {"AW_DOCKER_IMAGE", ""}}) {
         EXPECT_NE(problemCode({"", {{key, value}}, {}, ""}).find(key), std::string::npos)
             << key << "=" << value << " was accepted";
     }

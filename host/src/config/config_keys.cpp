@@ -147,10 +147,11 @@ const std::vector<ConfigKey>& hostConfigKeys() {
         {"docker.image", docker.image, "worker image (make worker-image builds it)"},
         {"docker.network", docker.network,
          "network mode of worker containers; host lets executors call back on the host's "
-         "loopback URL (docs/deployment.md)"},
+         "loopback URL (docs/docker-runtime.md)"},
         {"docker.user", docker.user,
          "uid:gid worker containers run as (numeric, not root; owns the worker's directory)"},
-        {"docker.memory_bytes", numberText(docker.memoryBytes), "memory limit per worker container"},
+        {"docker.memory_bytes", numberText(docker.memoryBytes),
+         "memory limit per worker container"},
         {"docker.cpus", cpusText(docker.cpus), "CPUs per worker container (fractions allowed)"},
         {"docker.pids_limit", numberText(docker.pidsLimit), "processes per worker container"},
         {"docker.stop_grace_ms", ms(docker.stopGrace),

@@ -51,7 +51,8 @@ double parseCpus(const std::string& value) {
         used = 0;
     }
     if (used == 0 || used != value.size() || !(cpus >= 0.01 && cpus <= 1024)) {
-        throw ProblemError(invalidValue("docker.cpus", value, "expected a number of CPUs, 0.01..1024"));
+        throw ProblemError(
+            invalidValue("docker.cpus", value, "expected a number of CPUs, 0.01..1024"));
     }
     return cpus;
 }
