@@ -105,6 +105,9 @@ public:
     std::filesystem::path workerDir(const SessionWorker& worker) const;
     std::filesystem::path privateDir(const SessionWorker& worker) const;
     DockerEngine& engine() { return engine_; }
+    //! True for the uid worker containers run as: with the host network their agents share
+    //! the host's loopback, and are told apart by it.
+    bool isWorkerUid(uid_t uid) const { return uid == uid_; }
 
 private:
     std::string readToken(const SessionWorker& worker) const;
