@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "runtime/docker_engine.h"
+#include "support/fake_cli.h"
 
 namespace aw::test {
 namespace {
@@ -166,6 +167,9 @@ TestWorkerImage importTestWorkerImage(const std::string& socketPath, const std::
     std::ofstream(root / "etc" / "passwd") << "root:x:0:0:root:/root:/bin/sh\n"
                                               "agent:x:10001:10001:agent:/home/agent:/bin/sh\n";
     std::ofstream(root / "etc" / "group") << "root:x:0:\nagent:x:10001:\n";
+    // A fake Claude Code: prints a recorded turn (tests/fixtures/providers/claude-basic.jsonl).
+    copyInto(root, fixturePath("claude-basic.jsonl").string(), "/opt/aw-test/claude-basic.jsonl");
+    writeScript(root / "usr/local/bin/claude", "exec cat /opt/aw-test/claude-basic.jsonl\n");
     output({"tar", "-C", root.string(), "-cf", (stage / "rootfs.tar").string(), "."},
            stage / "tar.log");
     const auto colon = name.rfind(':');

@@ -45,8 +45,9 @@ struct TestWorkerImage {
 };
 
 //! Builds a root filesystem tar of agent-executor (at /usr/local/bin/agent-executor), every
-//! shared library `ldd` names for it and for /bin/sh, cat and ls, and an /etc/passwd naming
-//! the non-root user, then imports it (POST /images/create?fromSrc=-).
+//! shared library `ldd` names for it and for /bin/sh, cat and ls, an /etc/passwd naming the
+//! non-root user and a fake `claude` (/usr/local/bin/claude printing a recorded turn), then
+//! imports it (POST /images/create?fromSrc=-).
 TestWorkerImage importTestWorkerImage(const std::string& socketPath, const std::string& name);
 
 //! One daemon for the whole test binary: started in SetUp, stopped in TearDown. A daemon that

@@ -28,6 +28,8 @@
 #include "runs/maintenance.h"
 #include "runs/run_engine.h"
 #include "runs/worker_gateway.h"
+#include "runtime/docker_worker_gateway.h"
+#include "runtime/docker_worker_runtime.h"
 #include "runtime/local_worker_runtime.h"
 
 namespace aw {
@@ -293,18 +295,42 @@ int AgentHostApp::serve(const HostConfig& config) {
             runtimeOptions.sandbox.hiddenPaths.push_back(url.target + suffix);
         }
     }
+    RunEngineOptions runOptions = config.runs;
+    runOptions.manifest = manifest;
+    if (runOptions.queue.hostId.empty()) {
+        runOptions.queue.hostId = Poco::Environment::nodeName() + ":" + std::to_string(bound.port);
+    }
+    // The worker runtime (`runtime`): local processes, or containers of the Docker engine.
     std::unique_ptr<LocalWorkerRuntime> localRuntime;
+    std::unique_ptr<DockerWorkerRuntime> dockerRuntime;
+    std::unique_ptr<WorkerGateway> gateway;
     try {
-        localRuntime = std::make_unique<LocalWorkerRuntime>(runtimeOptions);
+        if (config.runs.submission.placement.runtime == "docker") {
+            DockerRuntimeOptions docker = config.docker;
+            docker.hostId = runOptions.queue.hostId;
+            docker.workersDir = config.dataDir + "/workers";
+            docker.objectsDir = config.objectsDir;
+            docker.callbackUrl = runtimeOptions.callbackUrl;
+            docker.callbackMaxBodyBytes = runtimeOptions.callbackMaxBodyBytes;
+            dockerRuntime = std::make_unique<DockerWorkerRuntime>(docker);
+            gateway = std::make_unique<DockerWorkerGateway>(*dockerRuntime, config.executor);
+        } else {
+            localRuntime = std::make_unique<LocalWorkerRuntime>(runtimeOptions);
+            gateway = std::make_unique<LocalWorkerGateway>(*localRuntime, config.executor);
+        }
     } catch (const ProblemError& e) {
         return refuse(kExitConfig, e.problem(), true);
     }
-    LocalWorkerRuntime& runtime = *localRuntime;
+    WorkerRuntime& runtime = dockerRuntime ? static_cast<WorkerRuntime&>(*dockerRuntime)
+                                           : static_cast<WorkerRuntime&>(*localRuntime);
+    auto isWorkerUid = [&](uid_t uid) {
+        return dockerRuntime ? dockerRuntime->isWorkerUid(uid) : localRuntime->isWorkerUid(uid);
+    };
     // Each worker calls back with its own token (the runtime issues and revokes them); the
     // configured executor tokens are the operator's, bound to no worker, never handed out.
-    const CallbackTokens& workerTokens = runtime.callbackTokens();
-    LocalWorkerGateway gateway(runtime, config.executor);
-    ExecutorWorkspaceSyncer syncer(gateway);
+    const CallbackTokens& workerTokens =
+        dockerRuntime ? dockerRuntime->callbackTokens() : localRuntime->callbackTokens();
+    ExecutorWorkspaceSyncer syncer(*gateway);
 
     SociSessionWorkerRepository workers(*database);
     SociRunStore runStore(*database, config.queueDoneRetention);
@@ -312,13 +338,8 @@ int AgentHostApp::serve(const HostConfig& config) {
     SystemClock clock;
     LifecycleManager lifecycle(workers, runtime, syncer, activity, clock, config.lifecycle);
     EventHub hub;
-    RunEngineOptions runOptions = config.runs;
-    runOptions.manifest = manifest;
-    if (runOptions.queue.hostId.empty()) {
-        runOptions.queue.hostId = Poco::Environment::nodeName() + ":" + std::to_string(bound.port);
-    }
     SupervisedProviderRegistry providerRegistry(providers, runOptions.providerCallTimeout);
-    RunEngine engine(runOptions, runStore, runStore, workers, lifecycle, gateway, providerRegistry,
+    RunEngine engine(runOptions, runStore, runStore, workers, lifecycle, *gateway, providerRegistry,
                      hub);
     Maintenance maintenance(lifecycle, config.reaperInterval);
 
@@ -330,9 +351,9 @@ int AgentHostApp::serve(const HostConfig& config) {
     router.setAccessLogSample(config.accessLogSample);
     // Without tokens the API trusts the machine's own users, but agents share its loopback:
     // an agent in a sandbox is told apart by its connection's uid, a worker's.
-    router.setOpenAccessCheck([&runtime](const IncomingRequest& request) -> std::optional<Problem> {
+    router.setOpenAccessCheck([&isWorkerUid](const IncomingRequest& request) -> std::optional<Problem> {
         const auto uid = loopbackPeerUid(request.clientPort, request.serverPort);
-        if (!uid || !runtime.isWorkerUid(*uid)) return std::nullopt;
+        if (!uid || !isWorkerUid(*uid)) return std::nullopt;
         return Problem{"forbidden", "a session worker's agent may not call the API",
                        "agents never get API access; a chat backend calls from outside the workers"};
     });
