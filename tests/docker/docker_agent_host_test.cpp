@@ -2,6 +2,7 @@
 // session's own container (a fake Claude Code in the test image prints a recorded turn), the
 // container carries the host's labels, and without its image the host refuses to start,
 // naming the command that builds it.
+#include <Poco/Net/ServerSocket.h>
 #include <gtest/gtest.h>
 
 #include "runtime/docker_engine.h"
@@ -16,6 +17,12 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
+
+//! A loopback port free right now, for a host that must come back on the same one.
+unsigned short freeLoopbackPort() {
+    Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
+    return socket.address().port();
+}
 
 class DockerAgentHost : public ::testing::Test {
 protected:
@@ -62,6 +69,54 @@ TEST_F(DockerAgentHost, AMessageRunsInTheSessionsOwnContainer) {
     EXPECT_EQ(session["runtime"], "docker") << session;
     // The executor in the container synced the workspace after the message.
     EXPECT_EQ(session["last_sync_status"], "succeeded") << session;
+}
+
+TEST_F(DockerAgentHost, AContainerRemovedBehindTheHostsBackIsMadeAgainAndRestored) {
+    AgentHost host(spec());
+    host.waitProvidersHealthy(1);
+    const std::string first = host.sendMessage("chat-gone", "claude-code", "one");
+    ASSERT_EQ(host.waitRunFinished(first, 60s).value("status", ""), "completed")
+        << host.describeRun(first);
+    ASSERT_EQ(readText(host.workspace("chat-gone") / "run-log.txt"), "run\n");
+    ASSERT_EQ(host.session("chat-gone")["last_sync_status"], "succeeded");
+
+    // The machine loses the container and the worker's files; storage still has them.
+    DockerEngine engine(DockerDaemonEnvironment::daemon().socketPath());
+    const std::string name = "aw-docker-e2e-chat-gone";
+    const std::string before = engine.inspectContainer(name)->id;
+    engine.removeContainer(name);
+    fs::remove_all(host.workerDir("chat-gone"));
+
+    const std::string second = host.sendMessage("chat-gone", "claude-code", "two");
+    ASSERT_EQ(host.waitRunFinished(second, 60s).value("status", ""), "completed")
+        << host.describeRun(second);
+    const auto after = engine.inspectContainer(name);
+    ASSERT_TRUE(after.has_value()) << "no container was made again";
+    EXPECT_NE(after->id, before);
+    EXPECT_EQ(readText(host.workspace("chat-gone") / "run-log.txt"), "run\nrun\n")
+        << "the workspace was not restored from storage before the second run";
+}
+
+TEST_F(DockerAgentHost, ARestartedHostCarriesOnWithTheContainerItLeftRunning) {
+    auto launch = spec().launch();
+    setFlag(launch, "--listen", "127.0.0.1:" + std::to_string(freeLoopbackPort()));
+    AgentHost host(launch);
+    host.waitProvidersHealthy(1);
+    const std::string first = host.sendMessage("chat-again", "claude-code", "one");
+    ASSERT_EQ(host.waitRunFinished(first, 60s).value("status", ""), "completed")
+        << host.describeRun(first);
+    DockerEngine engine(DockerDaemonEnvironment::daemon().socketPath());
+    const std::string name = "aw-docker-e2e-chat-again";
+    const std::string before = engine.inspectContainer(name)->id;
+
+    host.restart();  // same port, same host id: the container is the host's still
+    host.waitProvidersHealthy(1);
+    ASSERT_TRUE(engine.inspectContainer(name)->running) << "the container stopped with the host";
+    const std::string second = host.sendMessage("chat-again", "claude-code", "two");
+    ASSERT_EQ(host.waitRunFinished(second, 60s).value("status", ""), "completed")
+        << host.describeRun(second);
+    EXPECT_EQ(engine.inspectContainer(name)->id, before) << "the running container was replaced";
+    EXPECT_EQ(readText(host.workspace("chat-again") / "run-log.txt"), "run\nrun\n");
 }
 
 TEST_F(DockerAgentHost, WithoutItsImageTheHostRefusesToStartNamingTheCommand) {

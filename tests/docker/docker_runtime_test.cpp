@@ -175,6 +175,26 @@ TEST_F(DockerRuntime, ARunInTheContainerCallsTheHostBackWithItsWorkersToken) {
         << "a removed worker's callback token still works";
 }
 
+TEST_F(DockerRuntime, AStoppedContainerOfOldSettingsIsMadeAgainOnStart) {
+    const auto worker = workerOf("chat-12");
+    runtime().create(worker);
+    runtime().start(worker);
+    std::ofstream(runtime().workerDir(worker) / "workspace" / "kept.txt") << "kept";
+    runtime().stop(worker);
+    const std::string before = container(worker).id;
+    // The host now listens elsewhere (a new callback URL): a new runtime of the same host.
+    CallbackSink moved;
+    auto settings = options();
+    settings.callbackUrl = moved.url();
+    DockerWorkerRuntime restarted(settings);
+    restarted.start(worker);
+    EXPECT_NE(container(worker).id, before) << "the old container was started again";
+    client(restarted.endpoint(worker))
+        .startRun(trace(worker, "r2"), {{"run_id", "r2"}, {"argv", {"/bin/cat", "kept.txt"}}});
+    ASSERT_TRUE(moved.waitForExit("r2", 20s)) << "the callbacks went to the old URL";
+    EXPECT_EQ(moved.events("r2", "stdout").at(0)["line"], "kept") << "the files were lost";
+}
+
 TEST_F(DockerRuntime, LabelsNameTheWorkerAndEachHostListsItsOwnContainersOnly) {
     const auto worker = workerOf("chat-6");
     runtime().create(worker);

@@ -167,9 +167,11 @@ TestWorkerImage importTestWorkerImage(const std::string& socketPath, const std::
     std::ofstream(root / "etc" / "passwd") << "root:x:0:0:root:/root:/bin/sh\n"
                                               "agent:x:10001:10001:agent:/home/agent:/bin/sh\n";
     std::ofstream(root / "etc" / "group") << "root:x:0:\nagent:x:10001:\n";
-    // A fake Claude Code: prints a recorded turn (tests/fixtures/providers/claude-basic.jsonl).
+    // A fake Claude Code: notes each run in the workspace (run-log.txt, so tests see what a
+    // restore brought back) and prints a recorded turn (fixtures/providers/claude-basic.jsonl).
     copyInto(root, fixturePath("claude-basic.jsonl").string(), "/opt/aw-test/claude-basic.jsonl");
-    writeScript(root / "usr/local/bin/claude", "exec cat /opt/aw-test/claude-basic.jsonl\n");
+    writeScript(root / "usr/local/bin/claude",
+                "echo run >> run-log.txt\nexec cat /opt/aw-test/claude-basic.jsonl\n");
     output({"tar", "-C", root.string(), "-cf", (stage / "rootfs.tar").string(), "."},
            stage / "tar.log");
     const auto colon = name.rfind(':');

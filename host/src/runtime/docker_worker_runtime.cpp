@@ -283,11 +283,29 @@ void DockerWorkerRuntime::start(const SessionWorker& worker) {
                              "create it first");
     }
     issueTokens(worker);
+    recreateWhenOutdated(worker);
     std::error_code ignored;
     fs::remove(workerDir(worker) / "run" / kSocketName, ignored);  // the last executor's
     engine_.startWithStdin(containerName(worker),
                            readToken(worker) + "\n" + callbackToken(worker) + "\n");
     awaitExecutor(worker);
+}
+
+void DockerWorkerRuntime::recreateWhenOutdated(const SessionWorker& worker) {
+    const auto status = engine_.inspectContainer(containerName(worker));
+    if (!status) return;
+    const auto& config = status->raw["Config"];
+    const auto wanted = containerSpec(worker);
+    // What a stopped container was made with is fixed; its files are in the worker's
+    // directory, so a container of the current image, command (callback URL) and user
+    // replaces it at no cost.
+    const bool outdated = config.value("Image", "") != wanted["Image"] ||
+                          config.value("Entrypoint", nlohmann::json()) != wanted["Entrypoint"] ||
+                          config.value("Cmd", nlohmann::json()) != wanted["Cmd"] ||
+                          config.value("User", "") != wanted["User"];
+    if (!outdated) return;
+    engine_.removeContainer(containerName(worker));
+    engine_.createContainer(containerName(worker), wanted, kImageHint);
 }
 
 void DockerWorkerRuntime::awaitExecutor(const SessionWorker& worker) {

@@ -116,6 +116,9 @@ private:
     std::filesystem::path objectsPrefixDir(const SessionWorker& worker) const;
     //! Gives the worker's directories to the container's user, 0700.
     void giveToContainerUser(const std::filesystem::path& dir) const;
+    //! A stopped container made with another image, command or user is made again (after
+    //! an upgrade, or a host that now listens elsewhere).
+    void recreateWhenOutdated(const SessionWorker& worker);
     //! Waits until the executor answers /health with the worker's token.
     void awaitExecutor(const SessionWorker& worker);
 
