@@ -299,6 +299,25 @@ TEST_F(DockerRuntime, AMissingImageSaysHowToBuildIt) {
     }
 }
 
+TEST_F(DockerRuntime, ReadinessSaysWhenTheImageGoesAway) {
+    // An image of its own (a second name of the test image), removed under the runtime.
+    auto& engine = runtime().engine();
+    const auto tagged = engine.call("POST", "/images/" + DockerDaemonEnvironment::image().name +
+                                                "/tag?repo=aw-test/doomed&tag=1");
+    ASSERT_EQ(tagged.status, 201) << tagged.body;
+    auto settings = options();
+    settings.image = "aw-test/doomed:1";
+    DockerWorkerRuntime doomed(settings);
+    EXPECT_FALSE(doomed.unavailableReason().has_value());
+    engine.removeImage("aw-test/doomed:1");
+    const auto reason = doomed.unavailableReason();
+    ASSERT_TRUE(reason.has_value()) << "a runtime without its image says it is ready";
+    EXPECT_EQ(reason->code, "runtime_unavailable");
+    EXPECT_NE(reason->hint.find("make worker-image"), std::string::npos) << reason->hint;
+    EXPECT_TRUE(engine.imageExists(DockerDaemonEnvironment::image().name))
+        << "removing the second name removed the test image";
+}
+
 TEST_F(DockerRuntime, AMissingSocketSaysHowToStartTheEngine) {
     auto settings = options();
     settings.socketPath = (data_ / "no-engine.sock").string();

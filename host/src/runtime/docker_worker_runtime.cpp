@@ -361,6 +361,16 @@ void DockerWorkerRuntime::remove(const SessionWorker& worker) {
     }
 }
 
+std::optional<Problem> DockerWorkerRuntime::unavailableReason() {
+    try {
+        engine_.ping();
+        engine_.requireImage(options_.image, kImageHint);
+    } catch (const ProblemError& e) {
+        return e.problem();
+    }
+    return std::nullopt;
+}
+
 std::vector<ContainerSummary> DockerWorkerRuntime::list() {
     return engine_.listContainers({{std::string(kLabelHost), options_.hostId}});
 }

@@ -24,11 +24,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "agent_worker/core/lifecycle_ports.h"
+#include "agent_worker/core/problem.h"
 #include "agent_worker/core/restore_paths.h"
 #include "executor/http_executor_client.h"
 #include "runtime/callback_tokens.h"
@@ -99,6 +101,9 @@ public:
     std::string containerName(const SessionWorker& worker) const;
     //! The Engine API create body for the worker's container.
     nlohmann::json containerSpec(const SessionWorker& worker) const;
+    //! Why workers cannot be made right now (the engine does not answer, or lacks the
+    //! image), in words with what to do; nullopt when they can. For readiness probes.
+    std::optional<Problem> unavailableReason();
     //! This host's containers (by label), running or not.
     std::vector<ContainerSummary> list();
     //! The worker's directories on the host (absolute).
