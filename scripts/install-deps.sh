@@ -20,8 +20,9 @@ build_packages=(
 # worker's own uid.
 runtime_packages=(bubblewrap util-linux)
 # Tests start a throwaway PostgreSQL cluster (initdb, pg_ctl, run as the postgres user
-# via runuser from util-linux).
-test_packages=(postgresql util-linux)
+# via runuser from util-linux) and a throwaway Docker engine (dockerd, containerd, runc and
+# docker-init from docker.io; the docker tests build their image with tar).
+test_packages=(postgresql util-linux docker.io tar)
 # The peer benchmark loads the servers with wrk, seeds and copies SQLite databases, checks
 # answers with curl and runs a throwaway cluster.
 bench_packages=(wrk sqlite3 curl postgresql util-linux)

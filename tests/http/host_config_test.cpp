@@ -84,6 +84,53 @@ TEST(HostConfig, ExecutorRetryComesFromAwExecutorRetryVariables) {
         << "a 4xx may never be retried";
 }
 
+TEST(HostConfig, DockerSettingsAreReadAndCheckedAndTheSocketFollowsDockerHost) {
+    const auto defaults = loadHostConfig({"", {}, {}, ""});
+    EXPECT_EQ(defaults.runs.submission.placement.runtime, "local");
+    EXPECT_EQ(defaults.docker.image, "agent-worker/worker:" + projectVersion());
+    EXPECT_EQ(defaults.docker.network, "host");
+    EXPECT_EQ(defaults.docker.user, "10001:10001");
+    const auto config = loadHostConfig({"",
+                                        {{"AW_RUNTIME", "docker"},
+                                         {"AW_DOCKER_SOCKET", "/run/engine.sock"},
+                                         {"AW_DOCKER_IMAGE", "aw/worker:test"},
+                                         {"AW_DOCKER_NETWORK", "aw-workers"},
+                                         {"AW_DOCKER_USER", "2000:3000"},
+                                         {"AW_DOCKER_MEMORY_BYTES", "1073741824"},
+                                         {"AW_DOCKER_CPUS", "1.5"},
+                                         {"AW_DOCKER_PIDS_LIMIT", "100"},
+                                         {"AW_DOCKER_STOP_GRACE_MS", "3000"}},
+                                        {},
+                                        ""});
+    EXPECT_EQ(config.runs.submission.placement.runtime, "docker");
+    EXPECT_EQ(config.docker.socketPath, "/run/engine.sock");
+    EXPECT_EQ(config.docker.image, "aw/worker:test");
+    EXPECT_EQ(config.docker.network, "aw-workers");
+    EXPECT_EQ(config.docker.user, "2000:3000");
+    EXPECT_EQ(config.docker.memoryBytes, 1073741824);
+    EXPECT_DOUBLE_EQ(config.docker.cpus, 1.5);
+    EXPECT_EQ(config.docker.pidsLimit, 100);
+    EXPECT_EQ(config.docker.stopGrace.count(), 3000);
+    EXPECT_NE(config.redactedJson().find("/run/engine.sock"), std::string::npos);
+    // Unset, the socket comes from DOCKER_HOST (when it is a unix socket), else the default.
+    EXPECT_EQ(resolveDockerSocket(defaults.docker.socketPath, "unix:///tmp/e.sock"), "/tmp/e.sock");
+    EXPECT_EQ(resolveDockerSocket(defaults.docker.socketPath, nullptr), "/var/run/docker.sock");
+
+    EXPECT_EQ(problemCode({"", {{"AW_RUNTIME", "kubernetes"}}, {}, ""}).rfind("config_invalid", 0),
+              0u);
+    for (const auto& [key, value] :
+         std::vector<std::pair<std::string, std::string>>{{"AW_DOCKER_USER", "0:0"},
+                                                          {"AW_DOCKER_USER", "agent"},
+                                                          {"AW_DOCKER_CPUS", "lots"},
+                                                          {"AW_DOCKER_CPUS", "0"},
+                                                          {"AW_DOCKER_MEMORY_BYTES", "1024"},
+                                                          {"AW_DOCKER_PIDS_LIMIT", "1"},
+                                                          {"AW_DOCKER_IMAGE", ""}}) {
+        EXPECT_NE(problemCode({"", {{key, value}}, {}, ""}).find(key), std::string::npos)
+            << key << "=" << value << " was accepted";
+    }
+}
+
 TEST(HostConfig, ListenAddressesKnowWhetherTheyAreLoopback) {
     EXPECT_TRUE(parseListenAddress("127.0.0.1:80").isLoopback());
     EXPECT_TRUE(parseListenAddress("127.9.9.9:80").isLoopback());

@@ -28,6 +28,7 @@
 #include "runs/maintenance.h"
 #include "runs/run_engine.h"
 #include "runs/worker_gateway.h"
+#include "runtime/docker_worker_runtime.h"
 #include "runtime/local_worker_runtime.h"
 
 namespace aw {
@@ -293,13 +294,29 @@ int AgentHostApp::serve(const HostConfig& config) {
             runtimeOptions.sandbox.hiddenPaths.push_back(url.target + suffix);
         }
     }
-    std::unique_ptr<LocalWorkerRuntime> localRuntime;
+    RunEngineOptions runOptions = config.runs;
+    runOptions.manifest = manifest;
+    if (runOptions.queue.hostId.empty()) {
+        runOptions.queue.hostId = Poco::Environment::nodeName() + ":" + std::to_string(bound.port);
+    }
+    // The worker runtime (`runtime`): local processes, or containers of the Docker engine.
+    std::unique_ptr<ExecutorRuntime> workerRuntime;
     try {
-        localRuntime = std::make_unique<LocalWorkerRuntime>(runtimeOptions);
+        if (config.runs.submission.placement.runtime == "docker") {
+            DockerRuntimeOptions docker = config.docker;
+            docker.hostId = runOptions.queue.hostId;
+            docker.workersDir = config.dataDir + "/workers";
+            docker.objectsDir = config.objectsDir;
+            docker.callbackUrl = runtimeOptions.callbackUrl;
+            docker.callbackMaxBodyBytes = runtimeOptions.callbackMaxBodyBytes;
+            workerRuntime = std::make_unique<DockerWorkerRuntime>(docker);
+        } else {
+            workerRuntime = std::make_unique<LocalWorkerRuntime>(runtimeOptions);
+        }
     } catch (const ProblemError& e) {
         return refuse(kExitConfig, e.problem(), true);
     }
-    LocalWorkerRuntime& runtime = *localRuntime;
+    ExecutorRuntime& runtime = *workerRuntime;
     // Each worker calls back with its own token (the runtime issues and revokes them); the
     // configured executor tokens are the operator's, bound to no worker, never handed out.
     const CallbackTokens& workerTokens = runtime.callbackTokens();
@@ -312,11 +329,6 @@ int AgentHostApp::serve(const HostConfig& config) {
     SystemClock clock;
     LifecycleManager lifecycle(workers, runtime, syncer, activity, clock, config.lifecycle);
     EventHub hub;
-    RunEngineOptions runOptions = config.runs;
-    runOptions.manifest = manifest;
-    if (runOptions.queue.hostId.empty()) {
-        runOptions.queue.hostId = Poco::Environment::nodeName() + ":" + std::to_string(bound.port);
-    }
     SupervisedProviderRegistry providerRegistry(providers, runOptions.providerCallTimeout);
     RunEngine engine(runOptions, runStore, runStore, workers, lifecycle, gateway, providerRegistry,
                      hub);

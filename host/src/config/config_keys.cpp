@@ -20,6 +20,12 @@ std::string ms(std::chrono::milliseconds value) {
 std::string secs(std::chrono::milliseconds value) {
     return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(value).count());
 }
+std::string cpusText(double cpus) {
+    std::string text = std::to_string(cpus);
+    text.erase(text.find_last_not_of('0') + 1);
+    if (text.back() == '.') text.pop_back();
+    return text;
+}
 std::string joined(const std::vector<int>& values) {
     std::string out;
     for (int value : values) out += (out.empty() ? "" : ",") + std::to_string(value);
@@ -35,6 +41,7 @@ const std::vector<ConfigKey>& hostConfigKeys() {
     const RunEngineOptions runs;
     const LifecyclePolicy lifecycle;
     const LocalSandboxOptions sandbox;
+    const DockerRuntimeOptions docker;
     const auto& placement = runs.submission.placement;
     static const std::vector<ConfigKey> keys{
         {"listen", "127.0.0.1:8080", "HTTP listen address HOST:PORT (port 0 picks a free port)"},
@@ -131,7 +138,24 @@ const std::vector<ConfigKey>& hostConfigKeys() {
          "stable: a restarted host takes back its own leases at once"},
         {"tenant_id", placement.tenantId,
          "tenant of the sessions this host serves (workspace prefix)"},
-        {"runtime", placement.runtime, "worker runtime: local (docker is not available yet)"},
+        {"runtime", placement.runtime,
+         "worker runtime: local (a sandboxed process per worker) or docker (a container per "
+         "worker, docker.*)"},
+        {"docker.socket", "",
+         "the Docker engine's unix socket; default: DOCKER_HOST when it is unix://..., else "
+         "/var/run/docker.sock"},
+        {"docker.image", docker.image, "worker image (make worker-image builds it)"},
+        {"docker.network", docker.network,
+         "network mode of worker containers; host lets executors call back on the host's "
+         "loopback URL (docs/docker-runtime.md)"},
+        {"docker.user", docker.user,
+         "uid:gid worker containers run as (numeric, not root; owns the worker's directory)"},
+        {"docker.memory_bytes", numberText(docker.memoryBytes),
+         "memory limit per worker container"},
+        {"docker.cpus", cpusText(docker.cpus), "CPUs per worker container (fractions allowed)"},
+        {"docker.pids_limit", numberText(docker.pidsLimit), "processes per worker container"},
+        {"docker.stop_grace_ms", ms(docker.stopGrace),
+         "a stopped worker container gets SIGTERM, then SIGKILL after this (whole seconds)"},
         {"runtime.local.unsandboxed", sandbox.unsandboxed ? "true" : "false",
          "development only: run local workers as agent-host's user without a sandbox (an agent "
          "can then read other sessions' files and the host's data)"},

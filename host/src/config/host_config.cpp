@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -39,6 +40,21 @@ std::vector<std::string> splitList(const std::string& text) {
         start = comma + 1;
     }
     return items;
+}
+
+double parseCpus(const std::string& value) {
+    std::size_t used = 0;
+    double cpus = 0;
+    try {
+        cpus = std::stod(value, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used == 0 || used != value.size() || !(cpus >= 0.01 && cpus <= 1024)) {
+        throw ProblemError(
+            invalidValue("docker.cpus", value, "expected a number of CPUs, 0.01..1024"));
+    }
+    return cpus;
 }
 
 long long parseNumber(const std::string& key, const std::string& value, long long min,
@@ -315,10 +331,30 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     runs.queue.hostId = text("host_id");
     placement.tenantId = text("tenant_id");
     placement.runtime = text("runtime");
-    if (placement.runtime != "local") {
-        throw ProblemError(invalidValue("runtime", placement.runtime,
-                                        "only the local runtime is available in this version"));
+    if (placement.runtime != "local" && placement.runtime != "docker") {
+        throw ProblemError(invalidValue("runtime", placement.runtime, "expected local or docker"));
     }
+    auto& docker = config.docker;
+    docker.socketPath = text("docker.socket");
+    if (placement.runtime == "docker")
+        docker.socketPath = resolveDockerSocket(docker.socketPath, std::getenv("DOCKER_HOST"));
+    docker.image = text("docker.image");
+    if (docker.image.empty())
+        throw ProblemError(invalidValue("docker.image", "", "must not be empty"));
+    docker.network = text("docker.network");
+    if (docker.network.empty())
+        throw ProblemError(invalidValue("docker.network", "", "must not be empty"));
+    docker.user = text("docker.user");
+    try {
+        parseDockerUser(docker.user);
+    } catch (const ProblemError&) {
+        throw ProblemError(invalidValue("docker.user", docker.user,
+                                        "expected a non-root uid:gid in numbers (10001:10001)"));
+    }
+    docker.memoryBytes = number("docker.memory_bytes", 6 * 1024 * 1024, 1LL << 50);
+    docker.cpus = parseCpus(text("docker.cpus"));
+    docker.pidsLimit = number("docker.pids_limit", 16, 4194304);
+    docker.stopGrace = millis("docker.stop_grace_ms");
     auto& sandbox = config.localSandbox;
     const std::string unsandboxed = text("runtime.local.unsandboxed");
     if (unsandboxed != "true" && unsandboxed != "false") {
@@ -429,6 +465,15 @@ std::string HostConfig::redactedJson() const {
           {"first_uid", localSandbox.firstUid},
           {"uid_count", localSandbox.uidCount},
           {"read_only_paths", localSandbox.readOnlyPaths}}},
+        {"docker",
+         {{"socket", docker.socketPath},
+          {"image", docker.image},
+          {"network", docker.network},
+          {"user", docker.user},
+          {"memory_bytes", docker.memoryBytes},
+          {"cpus", docker.cpus},
+          {"pids_limit", docker.pidsLimit},
+          {"stop_grace_ms", docker.stopGrace.count()}}},
         {"object_store",
          {{"kind", "file"},
           {"dir", objectsDir},

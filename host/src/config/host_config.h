@@ -11,6 +11,7 @@
 #include "http/http_server.h"
 #include "provider/provider_supervisor_options.h"
 #include "runs/run_engine_options.h"
+#include "runtime/docker_worker_runtime.h"
 #include "runtime/worker_sandbox.h"
 
 namespace aw {
@@ -69,6 +70,10 @@ struct HostConfig {
     std::vector<std::string> executorTokens;  //!< operator tokens; workers have their own
     //! The local runtime's sandbox (its hidden paths are the host's to fill in).
     LocalSandboxOptions localSandbox;
+    //! The docker runtime's settings (docker.*); the host fills in its id, directories and
+    //! callback URL. The socket is resolved (docker.socket, DOCKER_HOST, the default) only
+    //! when `runtime` is docker.
+    DockerRuntimeOptions docker;
     std::string objectsDir;                   //!< the file object store's root
     std::string restoreManifestFile;          //!< empty: the default manifest
     LifecyclePolicy lifecycle;

@@ -26,7 +26,7 @@ public:
     //! The worker's workspace and home as its executor and CLI see them.
     virtual RestoreRoots roots(const SessionWorker& worker) const = 0;
     //! Whether the worker's executor runs right now.
-    virtual bool executorRunning(const SessionWorker& worker) const = 0;
+    virtual bool executorRunning(const SessionWorker& worker) = 0;
     //! True when `uid` is a sandboxed agent's on this machine (its loopback calls are refused).
     virtual bool isWorkerUid(uid_t uid) const = 0;
 };

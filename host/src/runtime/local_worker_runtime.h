@@ -66,7 +66,7 @@ public:
     }
     //! The sandbox shows the worker's directories at their own paths.
     RestoreRoots roots(const SessionWorker& worker) const override;
-    bool executorRunning(const SessionWorker& worker) const override {
+    bool executorRunning(const SessionWorker& worker) override {
         return executorPid(worker).has_value();
     }
     //! False when workers are unsandboxed (they share agent-host's uid).
