@@ -18,6 +18,7 @@ deps-run:
 deps-test:
 	@scripts/install-deps.sh test
 	@scripts/install-agent-clis.sh
+	@scripts/install-test-servers.sh
 
 # The pinned agent CLIs' bin directories, so the providers find claude, codex and opencode.
 CLI_CACHE = $${AW_CLI_CACHE:-$$HOME/.cache/agent-worker/clis}

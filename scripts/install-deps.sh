@@ -14,12 +14,16 @@ build_packages=(
   libsoci-dev libpq-dev libsqlite3-dev
   libgtest-dev libgmock-dev
 )
+# The s3 object store talks to S3 through libcurl (SigV4 signing included).
+build_packages+=(libcurl4-openssl-dev)
 # Local workers run sandboxed: bubblewrap for the namespaces, setpriv (util-linux) for the
 # worker's own uid.
 runtime_packages=(bubblewrap util-linux)
 # Tests start a throwaway PostgreSQL cluster (initdb, pg_ctl, run as the postgres user
 # via runuser from util-linux).
 test_packages=(postgresql util-linux)
+# The s3 object store's tests list the bucket with an independent client.
+test_packages+=(rclone)
 # The peer benchmark loads the servers with wrk, seeds and copies SQLite databases, checks
 # answers with curl and runs a throwaway cluster.
 bench_packages=(wrk sqlite3 curl postgresql util-linux)
