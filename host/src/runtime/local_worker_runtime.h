@@ -28,12 +28,16 @@
 #include "process/subprocess.h"
 #include "runtime/callback_tokens.h"
 #include "runtime/worker_sandbox.h"
+#include "storage/s3_transport.h"
 
 namespace aw {
 
 struct LocalRuntimeOptions {
     std::filesystem::path workersDir;  //!< <data dir>/workers
     std::filesystem::path objectsDir;  //!< the file object store root
+    //! Set: the executors use this s3 store instead (its bucket is each session's; the
+    //! credentials reach them on stdin like their tokens).
+    std::optional<S3Settings> s3;
     std::string executorBinary;        //!< path of agent-executor
     std::string callbackUrl;           //!< the host's POST /v1/callbacks/executor
     //! The host's `http.max_body_bytes`, so executors size callbacks under it (0: their
