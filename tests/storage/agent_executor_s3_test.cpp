@@ -1,7 +1,8 @@
 // agent-executor with the s3 object store, as a real process against s3rver (through the
-// counting proxy): its credentials come on stdin, incremental sync sends only what changed
-// (counted in requests) and deletes what was deleted, restore brings the workspace back, and
-// a store that is down makes the sync fail with its reason, then succeed once it is back.
+// proxy that counts requests and checks their signatures): its credentials come on stdin,
+// incremental sync sends only what changed (counted in requests) and deletes what was deleted,
+// restore brings the workspace back, and a store that is down makes the sync fail with its reason,
+// then succeed once it is back.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -32,6 +33,8 @@ protected:
         }
         server_->createBucket(kBucket);
         proxy_ = std::make_unique<S3FaultProxy>(server_->port());
+        // A request whose signature S3 would refuse fails the test (s3rver would take it).
+        proxy_->verifySignatures(S3Server::kAccessKey, S3Server::kSecretKey);
         for (const char* dir : {"workspace", "home", "state"}) fs::create_directories(dir_ / dir);
         SubprocessOptions options;
         options.argv = {std::string(AW_BUILD_DIR) + "/bin/agent-executor",

@@ -61,7 +61,29 @@ TEST_F(S3Failures, MissingBucketSaysSoAtOnce) {
 }
 
 // s3rver checks the access key id but does not verify SigV4 signatures (its authentication
-// leaves "Signature version 4 calculation" unimplemented): an unknown key is what it refuses.
+// leaves "Signature version 4 calculation" unimplemented): an unknown key is what it refuses,
+// and a wrong secret is refused by the proxy, which checks signatures as S3 does.
+TEST_F(S3Failures, WrongSecretFailsTheSignatureWithoutRetryOrSecret) {
+    proxy_->verifySignatures(S3Server::kAccessKey, S3Server::kSecretKey);
+    auto settings = viaProxy();
+    settings.credentials.secretAccessKey = "wrong-secret-9f3a";
+    try {
+        S3ObjectStore(settings).put("aw-test/a.txt", "x");
+        FAIL() << "a put with a wrong secret succeeded";
+    } catch (const S3Error& e) {
+        EXPECT_EQ(e.problem().code, "object_store_access_denied");
+        EXPECT_EQ(e.status(), 403);
+        EXPECT_EQ(e.attempts(), 1);
+        EXPECT_NE(e.problem().message.find("SignatureDoesNotMatch"), std::string::npos)
+            << e.problem().message;
+        EXPECT_EQ((e.problem().message + e.problem().hint).find("wrong-secret-9f3a"),
+                  std::string::npos);
+    }
+    EXPECT_EQ(proxy_->requests().size(), 1u);
+    S3ObjectStore(viaProxy()).put("aw-test/a.txt", "x");  // the right secret passes the check
+    EXPECT_EQ(proxy_->verified(), 1);
+}
+
 TEST_F(S3Failures, WrongCredentialsAreRefusedWithoutRetryOrSecret) {
     auto settings = viaProxy();
     settings.credentials = {"NOT-A-KEY-7c1d", "wrong-secret-9f3a", "session-token-55e2"};

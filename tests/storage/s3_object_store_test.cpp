@@ -34,6 +34,13 @@ protected:
 
     S3ObjectStore store(S3Settings settings) { return S3ObjectStore(std::move(settings)); }
     S3ObjectStore store() { return store(server_->settings(kBucket)); }
+    //! Settings through a proxy that checks every signature as S3 would (s3rver does not).
+    S3Settings verified(S3FaultProxy& proxy) {
+        proxy.verifySignatures(S3Server::kAccessKey, S3Server::kSecretKey);
+        auto settings = server_->settings(kBucket);
+        settings.endpoint = proxy.endpoint();
+        return settings;
+    }
 
     std::string randomBytes(std::size_t size) {
         std::mt19937_64 generator(42);
@@ -47,7 +54,10 @@ protected:
 };
 
 TEST_F(S3Store, SmallEmptyAndOddlyNamedObjectsRoundTrip) {
-    auto s3 = store();
+    S3FaultProxy proxy(server_->port());
+    auto settings = verified(proxy);
+    settings.credentials.sessionToken = "a-session-token";  // signed along (x-amz-security-token)
+    auto s3 = store(settings);
     const std::string odd = "aw-test/ws/with space/\xC3\xA9t\xC3\xA9 + plus & amp=eq?.txt";
     s3.put("aw-test/ws/a.txt", "alpha");
     s3.put("aw-test/ws/empty", "");
@@ -79,12 +89,13 @@ TEST_F(S3Store, SmallEmptyAndOddlyNamedObjectsRoundTrip) {
     EXPECT_EQ(seen.count("ws/with space/\xC3\xA9t\xC3\xA9 + plus & amp=eq?.txt"), 1u);
     EXPECT_EQ(seen.at("ws/a.txt"), 5u);
     EXPECT_EQ(seen.at("ws/empty"), 0u);
+    EXPECT_EQ(proxy.verified(), static_cast<int>(proxy.requests().size()))
+        << "every signature held";
 }
 
 TEST_F(S3Store, LargeFileGoesUpInPartsAndComesBackIdentical) {
     S3FaultProxy proxy(server_->port());
-    auto settings = server_->settings(kBucket);
-    settings.endpoint = proxy.endpoint();
+    auto settings = verified(proxy);
     settings.multipartThreshold = 1024 * 1024;  // 20 MiB: parts of 8, 8 and 4 MiB
     auto s3 = store(settings);
     const std::string bytes = randomBytes(20 * 1024 * 1024);
@@ -105,6 +116,8 @@ TEST_F(S3Store, LargeFileGoesUpInPartsAndComesBackIdentical) {
 
     ASSERT_TRUE(s3.getFile("aw-test/ws/big.bin", (dir_ / "restored.bin").string()));
     EXPECT_TRUE(readText(dir_ / "restored.bin") == bytes) << "the restored file differs";
+    EXPECT_EQ(proxy.verified(), static_cast<int>(proxy.requests().size()))
+        << "every signature held";
 }
 
 TEST_F(S3Store, ListingPagesPastAThousandKeysAndRemovePrefixTakesThemAll) {
@@ -122,9 +135,7 @@ TEST_F(S3Store, ListingPagesPastAThousandKeysAndRemovePrefixTakesThemAll) {
     s3.put("aw-test/other/keep.txt", "keep");
 
     S3FaultProxy proxy(server_->port());
-    auto settings = server_->settings(kBucket);
-    settings.endpoint = proxy.endpoint();
-    auto counted = store(settings);
+    auto counted = store(verified(proxy));
     const auto listed = counted.list("aw-test/many/");
     ASSERT_EQ(listed.size(), static_cast<std::size_t>(kKeys));
     EXPECT_EQ(listed.front().key, "aw-test/many/k10000");
@@ -134,7 +145,9 @@ TEST_F(S3Store, ListingPagesPastAThousandKeysAndRemovePrefixTakesThemAll) {
                        [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; }));
     EXPECT_EQ(proxy.count("GET"), 2) << "two pages: 1000 + 100, the second by continuation token";
 
-    EXPECT_EQ(s3.removePrefix("aw-test/many/"), static_cast<std::size_t>(kKeys));
+    EXPECT_EQ(counted.removePrefix("aw-test/many/"), static_cast<std::size_t>(kKeys));
+    EXPECT_EQ(proxy.verified(), static_cast<int>(proxy.requests().size()))
+        << "every signature held";
     EXPECT_TRUE(s3.list("aw-test/many/").empty());
     const auto left = server_->rcloneList(kBucket);
     EXPECT_EQ(left.size(), 1u) << "only the object outside the prefix is left";

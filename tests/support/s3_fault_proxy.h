@@ -1,6 +1,8 @@
 // A small HTTP proxy in front of an S3 server, for tests: it forwards requests unchanged
-// (the Host header included, so SigV4 signatures still hold), counts them, and can answer
-// the next N with an error status instead (a failing service, then a healthy one).
+// (the Host header included, so SigV4 signatures still hold), counts them, can answer the
+// next N with an error status instead (a failing service, then a healthy one), and can check
+// every request's SigV4 signature as S3 does (s3rver does not: it checks only the access
+// key), refusing a wrong one with 403 SignatureDoesNotMatch.
 #pragma once
 
 #include <memory>
@@ -25,6 +27,13 @@ public:
 
     //! The next `count` requests are answered `status` (an S3 error document), not forwarded.
     void failNext(int count, int status = 500);
+    //! From now on every request must carry a valid SigV4 signature for these credentials
+    //! (recomputed here from the AWS specification, independently of libcurl) and a payload
+    //! hash that matches its body; otherwise it is answered 403 and not forwarded.
+    void verifySignatures(const std::string& accessKey, const std::string& secret,
+                          const std::string& region = "us-east-1");
+    //! How many requests passed the signature check.
+    int verified() const;
     //! `METHOD path?query` of every request so far, in order.
     std::vector<std::string> requests() const;
     //! How many requests so far had `method`.
@@ -36,6 +45,8 @@ public:
         std::vector<std::string> requests;
         int failures = 0;
         int failureStatus = 500;
+        std::string accessKey, secret, region;  //!< set: signatures are checked
+        int verified = 0;
         unsigned short upstreamPort = 0;
     };
 

@@ -35,9 +35,6 @@ namespace aw {
 struct LocalRuntimeOptions {
     std::filesystem::path workersDir;  //!< <data dir>/workers
     std::filesystem::path objectsDir;  //!< the file object store root
-    //! Set: the executors use this s3 store instead (its bucket is each session's; the
-    //! credentials reach them on stdin like their tokens).
-    std::optional<S3Settings> s3;
     std::string executorBinary;        //!< path of agent-executor
     std::string callbackUrl;           //!< the host's POST /v1/callbacks/executor
     //! The host's `http.max_body_bytes`, so executors size callbacks under it (0: their
@@ -46,6 +43,9 @@ struct LocalRuntimeOptions {
     std::chrono::milliseconds startTimeout{10000};
     std::chrono::milliseconds stopGrace{5000};  //!< SIGTERM, then SIGKILL
     LocalSandboxOptions sandbox{};
+    //! Set: the executors use this s3 store instead of the file store at objectsDir (its
+    //! bucket is each session's; the credentials reach them on stdin like their tokens).
+    std::optional<S3Settings> s3{};
 };
 
 class LocalWorkerRuntime : public WorkerRuntime {
