@@ -56,10 +56,7 @@ struct Attempt {
     S3Response* response = nullptr;
     std::FILE* responseFile = nullptr;  // 2xx bodies go here when set
     bool writeFailed = false;
-    // The request body: from memory, or from an open file.
-    std::string_view body;
-    std::FILE* bodyFile = nullptr;
-    std::uint64_t bodyLeft = 0;
+    std::string_view body;  // what is left to send
 };
 
 std::size_t onHeader(char* data, std::size_t size, std::size_t count, void* user) {
@@ -94,15 +91,7 @@ std::size_t onWrite(char* data, std::size_t size, std::size_t count, void* user)
 
 std::size_t onRead(char* buffer, std::size_t size, std::size_t count, void* user) {
     auto& attempt = *static_cast<Attempt*>(user);
-    const std::size_t room = size * count;
-    if (attempt.bodyFile) {
-        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(room, attempt.bodyLeft));
-        const std::size_t got = std::fread(buffer, 1, want, attempt.bodyFile);
-        if (got < want) return CURL_READFUNC_ABORT;  // the file shrank under us
-        attempt.bodyLeft -= got;
-        return got;
-    }
-    const std::size_t n = std::min(room, attempt.body.size());
+    const std::size_t n = std::min(size * count, attempt.body.size());
     std::copy_n(attempt.body.data(), n, buffer);
     attempt.body.remove_prefix(n);
     return n;
@@ -191,14 +180,9 @@ std::string S3Transport::url(const std::string& key,
 }
 
 S3Response S3Transport::send(const S3Request& request) const {
-    const std::string target = url(request.key, request.query);
-    const bool fileBody = !request.bodyFile.empty();
-    const std::uint64_t bodySize = fileBody ? request.bodyLength : request.body.size();
     std::string payloadHash = request.payloadSha256;
-    if (payloadHash.empty()) {
-        payloadHash = fileBody ? "UNSIGNED-PAYLOAD"
-                               : (request.body.empty() ? kEmptySha256 : sha256Hex(request.body));
-    }
+    if (payloadHash.empty())
+        payloadHash = request.body.empty() ? kEmptySha256 : sha256Hex(request.body);
     std::unique_ptr<curl_slist, SlistDeleter> headers;
     auto addHeader = [&](const std::string& line) {
         headers.reset(curl_slist_append(headers.release(), line.c_str()));
@@ -209,81 +193,22 @@ S3Response S3Transport::send(const S3Request& request) const {
         addHeader("x-amz-security-token: " + settings_.credentials.sessionToken);
     }
     for (const auto& [name, value] : request.headers) addHeader(name + ": " + value);
-    const std::string sigv4 = "aws:amz:" + settings_.region + ":s3";
+    const std::string target = url(request.key, request.query);
 
     for (int attempt = 1;; ++attempt) {
-        S3Response response;
-        std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
-        if (!curl) throw std::runtime_error("libcurl cannot make a handle");
-        Attempt state;
-        state.curl = curl.get();
-        state.response = &response;
-        FileHandle responseFile, bodyFile;
-        if (!request.responseFile.empty()) {
-            responseFile.reset(std::fopen(request.responseFile.c_str(), "wb"));
-            if (!responseFile) {
-                throw ProblemError({"object_store_local_io", "cannot write " + request.responseFile,
-                                    "check the directory's permissions and free space"});
-            }
-            state.responseFile = responseFile.get();
-        }
-        if (fileBody) {
-            bodyFile.reset(std::fopen(request.bodyFile.c_str(), "rb"));
-            if (!bodyFile ||
-                ::fseeko(bodyFile.get(), static_cast<off_t>(request.bodyOffset), SEEK_SET) != 0) {
-                throw ProblemError({"object_store_local_io", "cannot read " + request.bodyFile,
-                                    "the file went away or is not readable"});
-            }
-            state.bodyFile = bodyFile.get();
-            state.bodyLeft = request.bodyLength;
-        } else {
-            state.body = request.body;
-        }
-        CURL* h = curl.get();
-        curl_easy_setopt(h, CURLOPT_URL, target.c_str());
-        curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4.c_str());
-        curl_easy_setopt(h, CURLOPT_USERNAME, settings_.credentials.accessKeyId.c_str());
-        curl_easy_setopt(h, CURLOPT_PASSWORD, settings_.credentials.secretAccessKey.c_str());
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                         static_cast<long>(settings_.connectTimeout.count()));
-        // Cut a request that moves (almost) nothing for stallTimeout; large objects take
-        // as long as they take.
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
-                         std::max(1L, static_cast<long>(settings_.stallTimeout.count() / 1000)));
-        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, onHeader);
-        curl_easy_setopt(h, CURLOPT_HEADERDATA, &state);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, onWrite);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &state);
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, onRead);
-        curl_easy_setopt(h, CURLOPT_READDATA, &state);
-        if (request.method == "PUT") {
-            curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-            curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(bodySize));
-        } else if (request.method == "POST") {
-            curl_easy_setopt(h, CURLOPT_POST, 1L);
-            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(bodySize));
-        } else if (request.method == "HEAD") {
-            curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-        } else if (request.method != "GET") {
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-        }
-        const CURLcode code = curl_easy_perform(h);
+        Outcome outcome = performOnce(request, target, headers.get());
+        S3Response& response = outcome.response;
+        const auto code = static_cast<CURLcode>(outcome.curlCode);
         response.attempts = attempt;
         std::optional<CallFailureKind> failure;
         std::string why;
         if (code == CURLE_OK) {
-            long status = 0;
-            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-            response.status = static_cast<int>(status);
             if (response.status < 500) return response;
             failure = CallFailureKind::Http;
             const auto error = parseS3Error(response.body);
             why = "HTTP " + std::to_string(response.status) +
                   (error ? " " + error->code + ": " + error->message : "");
-        } else if (state.writeFailed) {
+        } else if (outcome.writeFailed) {
             throw ProblemError({"object_store_local_io",
                                 "cannot write " + request.responseFile + " (disk full?)",
                                 "free space where the workspace is restored"});
@@ -311,6 +236,66 @@ S3Response S3Transport::send(const S3Request& request) const {
         }
         std::this_thread::sleep_for(settings_.retry.backoffAfter(attempt, unitRandom()));
     }
+}
+
+S3Transport::Outcome S3Transport::performOnce(const S3Request& request, const std::string& target,
+                                              curl_slist* headers) const {
+    Outcome outcome;
+    std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+    if (!curl) throw std::runtime_error("libcurl cannot make a handle");
+    Attempt state;
+    state.curl = curl.get();
+    state.response = &outcome.response;
+    state.body = request.body;
+    FileHandle responseFile;
+    if (!request.responseFile.empty()) {
+        responseFile.reset(
+            std::fopen(request.responseFile.c_str(), "wb"));  // truncated per attempt
+        if (!responseFile) {
+            throw ProblemError({"object_store_local_io", "cannot write " + request.responseFile,
+                                "check the directory's permissions and free space"});
+        }
+        state.responseFile = responseFile.get();
+    }
+    const std::string sigv4 = "aws:amz:" + settings_.region + ":s3";
+    CURL* h = curl.get();
+    curl_easy_setopt(h, CURLOPT_URL, target.c_str());
+    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4.c_str());
+    curl_easy_setopt(h, CURLOPT_USERNAME, settings_.credentials.accessKeyId.c_str());
+    curl_easy_setopt(h, CURLOPT_PASSWORD, settings_.credentials.secretAccessKey.c_str());
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(settings_.connectTimeout.count()));
+    // Cut a request that moves (almost) nothing for stallTimeout; large objects take as long
+    // as they take.
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+                     std::max(1L, static_cast<long>(settings_.stallTimeout.count() / 1000)));
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, onHeader);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &state);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, onWrite);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &state);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, onRead);
+    curl_easy_setopt(h, CURLOPT_READDATA, &state);
+    const auto bodySize = static_cast<curl_off_t>(request.body.size());
+    if (request.method == "PUT") {
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, bodySize);
+    } else if (request.method == "POST") {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, bodySize);
+    } else if (request.method == "HEAD") {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (request.method != "GET") {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    }
+    outcome.curlCode = curl_easy_perform(h);
+    outcome.writeFailed = state.writeFailed;
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (outcome.curlCode == CURLE_OK) outcome.response.status = static_cast<int>(status);
+    return outcome;
 }
 
 void S3Transport::fail(const S3Request& request, const S3Response& response) const {

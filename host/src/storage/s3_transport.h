@@ -15,6 +15,8 @@
 
 #include "agent_worker/core/retry_policy.h"
 
+struct curl_slist;  // libcurl's header list; libcurl itself stays inside s3_transport.cpp
+
 namespace aw {
 
 struct S3Credentials {
@@ -60,13 +62,9 @@ struct S3Request {
     std::string key;  //!< the object key in the bucket; empty: the bucket itself
     std::vector<std::pair<std::string, std::string>> query;  //!< unencoded; any order
     std::vector<std::pair<std::string, std::string>> headers;
-    //! The body: `body`, or `bodyLength` bytes of `bodyFile` from `bodyOffset`.
+    //! The body (uploads are sent from memory: parts are at most `partSize`).
     std::string_view body;
-    std::string bodyFile;
-    std::uint64_t bodyOffset = 0;
-    std::uint64_t bodyLength = 0;
-    //! sha256 hex of the body (signed); empty: computed here for `body`, UNSIGNED-PAYLOAD
-    //! for a file body.
+    //! sha256 hex of the body (signed, and checked by the service); empty: computed here.
     std::string payloadSha256;
     //! A 2xx answer's body goes to this file (truncated on each attempt), not to `body`.
     std::string responseFile;
@@ -99,6 +97,15 @@ public:
     const S3Settings& settings() const { return settings_; }
 
 private:
+    //! One attempt: the answer, or the libcurl error that kept it from arriving.
+    struct Outcome {
+        S3Response response;
+        int curlCode = 0;          //!< CURLE_OK, or what kept the answer from arriving
+        bool writeFailed = false;  //!< `responseFile` could not be written
+    };
+    Outcome performOnce(const S3Request& request, const std::string& target,
+                        curl_slist* headers) const;
+
     S3Settings settings_;
 };
 
