@@ -1,8 +1,10 @@
 // The s3 store when the service fails: a missing bucket and wrong credentials are final
 // (one request, an error that says what to fix, no secret in it); 5xx answers are retried
 // with the backoff and then succeed or give up; a service that is down is a network error
-// after the retries, and works again once it is back.
+// after the retries, and works again once it is back; one that never answers times out.
 #include <gtest/gtest.h>
+
+#include <Poco/Net/ServerSocket.h>
 
 #include "storage/s3_object_store.h"
 #include "support/s3_fault_proxy.h"
@@ -156,6 +158,25 @@ TEST_F(S3Failures, ServiceDownIsANetworkErrorAfterRetriesAndRecovers) {
     server_->start();
     s3.put("aw-test/a.txt", "back");
     EXPECT_EQ(s3.get("aw-test/a.txt"), "back");
+}
+
+TEST_F(S3Failures, AServiceThatNeverAnswersTimesOutAndIsRetried) {
+    // Connections are taken (the kernel's backlog) but never answered.
+    Poco::Net::ServerSocket silent(Poco::Net::SocketAddress("127.0.0.1", 0));
+    auto settings = server_->settings(kBucket);
+    settings.endpoint = "http://127.0.0.1:" + std::to_string(silent.address().port());
+    settings.stallTimeout = std::chrono::milliseconds(1000);
+    const auto started = std::chrono::steady_clock::now();
+    try {
+        S3ObjectStore(settings).put("aw-test/a.txt", "x");
+        FAIL() << "a put to a silent service succeeded";
+    } catch (const S3Error& e) {
+        EXPECT_EQ(e.problem().code, "object_store_unavailable");
+        EXPECT_EQ(e.kind(), CallFailureKind::Timeout) << e.problem().message;
+        EXPECT_EQ(e.attempts(), 3);
+    }
+    EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::seconds(3))
+        << "each attempt waited for the stall timeout";
 }
 
 }  // namespace

@@ -120,6 +120,30 @@ TEST_F(S3Store, LargeFileGoesUpInPartsAndComesBackIdentical) {
         << "every signature held";
 }
 
+TEST_F(S3Store, AFailedPartAbortsTheUploadAndStoresNothing) {
+    S3FaultProxy proxy(server_->port());
+    auto settings = verified(proxy);
+    settings.multipartThreshold = 1024 * 1024;
+    auto s3 = store(settings);
+    const auto source = dir_.write("big.bin", randomBytes(9 * 1024 * 1024));  // parts of 8 + 1 MiB
+    proxy.failNext(100, 503, "partNumber=2&");  // the second part never goes through
+    try {
+        s3.putFile("aw-test/ws/big.bin", source.string());
+        FAIL() << "an upload whose part failed succeeded";
+    } catch (const S3Error& e) {
+        EXPECT_EQ(e.problem().code, "object_store_unavailable");
+        EXPECT_NE(e.problem().message.find("UploadPart"), std::string::npos) << e.problem().message;
+        EXPECT_EQ(e.attempts(), 3);
+    }
+    const auto requests = proxy.requests();
+    ASSERT_FALSE(requests.empty());
+    EXPECT_EQ(requests.back().rfind("DELETE ", 0), 0u)
+        << "the upload is aborted: " << requests.back();
+    EXPECT_NE(requests.back().find("uploadId="), std::string::npos) << requests.back();
+    EXPECT_TRUE(server_->rcloneList(kBucket).empty()) << "no object was made";
+    EXPECT_FALSE(s3.get("aw-test/ws/big.bin").has_value());
+}
+
 TEST_F(S3Store, ListingPagesPastAThousandKeysAndRemovePrefixTakesThemAll) {
     auto s3 = store();
     constexpr int kKeys = 1100;

@@ -206,8 +206,9 @@ public:
         std::string fault;
         {
             std::lock_guard lock(state_->mutex);
-            state_->requests.push_back(request.getMethod() + " " + request.getURI());
-            if (state_->failures > 0) {
+            const std::string line = request.getMethod() + " " + request.getURI();
+            state_->requests.push_back(line);
+            if (state_->failures > 0 && line.find(state_->failureMatching) != std::string::npos) {
                 --state_->failures;
                 failWith = state_->failureStatus;
             }
@@ -277,10 +278,11 @@ S3FaultProxy::~S3FaultProxy() {
     server_->stopAll(true);
 }
 
-void S3FaultProxy::failNext(int count, int status) {
+void S3FaultProxy::failNext(int count, int status, const std::string& matching) {
     std::lock_guard lock(state_->mutex);
     state_->failures = count;
     state_->failureStatus = status;
+    state_->failureMatching = matching;
 }
 
 void S3FaultProxy::verifySignatures(const std::string& accessKey, const std::string& secret,

@@ -25,8 +25,9 @@ public:
     unsigned short port() const { return port_; }
     std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
-    //! The next `count` requests are answered `status` (an S3 error document), not forwarded.
-    void failNext(int count, int status = 500);
+    //! The next `count` requests (of those whose `METHOD path?query` contains `matching`)
+    //! are answered `status` (an S3 error document), not forwarded.
+    void failNext(int count, int status = 500, const std::string& matching = "");
     //! From now on every request must carry a valid SigV4 signature for these credentials
     //! (recomputed here from the AWS specification, independently of libcurl) and a payload
     //! hash that matches its body; otherwise it is answered 403 and not forwarded.
@@ -45,6 +46,7 @@ public:
         std::vector<std::string> requests;
         int failures = 0;
         int failureStatus = 500;
+        std::string failureMatching;
         std::string accessKey, secret, region;  //!< set: signatures are checked
         int verified = 0;
         unsigned short upstreamPort = 0;

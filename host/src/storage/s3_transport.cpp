@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -27,9 +28,6 @@ void initCurlOnce() {
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-struct CurlDeleter {
-    void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
-};
 struct SlistDeleter {
     void operator()(curl_slist* list) const { curl_slist_free_all(list); }
 };
@@ -118,6 +116,41 @@ bool isTransient(CURLcode code) {
 
 }  // namespace
 
+class CurlHandles {
+public:
+    ~CurlHandles() {
+        for (CURL* handle : idle_) curl_easy_cleanup(handle);
+    }
+    //! An idle handle (reset, its connections kept) or a new one; back with give().
+    CURL* take() {
+        {
+            std::lock_guard lock(mutex_);
+            if (!idle_.empty()) {
+                CURL* handle = idle_.back();
+                idle_.pop_back();
+                curl_easy_reset(handle);
+                return handle;
+            }
+        }
+        CURL* handle = curl_easy_init();
+        if (!handle) throw std::runtime_error("libcurl cannot make a handle");
+        return handle;
+    }
+    void give(CURL* handle) {
+        std::lock_guard lock(mutex_);
+        if (idle_.size() < kMaxIdle) {
+            idle_.push_back(handle);
+            return;
+        }
+        curl_easy_cleanup(handle);
+    }
+
+private:
+    static constexpr std::size_t kMaxIdle = 8;
+    std::mutex mutex_;
+    std::vector<CURL*> idle_;
+};
+
 std::string S3Response::header(const std::string& lowerName) const {
     const auto it = headers.find(lowerName);
     return it == headers.end() ? std::string() : it->second;
@@ -156,7 +189,8 @@ std::string sha256Hex(std::string_view bytes) {
     return Poco::DigestEngine::digestToHex(engine.digest());
 }
 
-S3Transport::S3Transport(S3Settings settings) : settings_(std::move(settings)) {
+S3Transport::S3Transport(S3Settings settings)
+    : settings_(std::move(settings)), handles_(std::make_shared<CurlHandles>()) {
     while (!settings_.endpoint.empty() && settings_.endpoint.back() == '/')
         settings_.endpoint.pop_back();
     initCurlOnce();
@@ -241,8 +275,10 @@ S3Response S3Transport::send(const S3Request& request) const {
 S3Transport::Outcome S3Transport::performOnce(const S3Request& request, const std::string& target,
                                               curl_slist* headers) const {
     Outcome outcome;
-    std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
-    if (!curl) throw std::runtime_error("libcurl cannot make a handle");
+    // Given back whatever happens; a handle whose transfer failed drops its broken
+    // connection itself.
+    const std::unique_ptr<CURL, std::function<void(CURL*)>> curl(
+        handles_->take(), [handles = handles_](CURL* handle) { handles->give(handle); });
     Attempt state;
     state.curl = curl.get();
     state.response = &outcome.response;

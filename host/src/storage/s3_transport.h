@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -107,6 +108,9 @@ private:
                         curl_slist* headers) const;
 
     S3Settings settings_;
+    //! Idle libcurl handles: a handle keeps its connections open, so consecutive requests
+    //! (a sync's many small files) reuse them instead of connecting each time.
+    std::shared_ptr<class CurlHandles> handles_;
 };
 
 //! S3's URI encoding: every byte but A-Z a-z 0-9 - . _ ~ as %XX (upper-case hex); `/` kept
