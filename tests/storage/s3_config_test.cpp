@@ -52,6 +52,10 @@ TEST(S3Config, AnS3StoreThatCannotWorkIsRefusedSayingWhatToSet) {
     EXPECT_NE(noEndpoint.find("object_store.endpoint"), std::string::npos) << noEndpoint;
     const auto badKind = codeAndMessage({"", {{"AW_OBJECT_STORE_KIND", "ftp"}}, {}, ""});
     EXPECT_NE(badKind.find("expected file or s3"), std::string::npos) << badKind;
+    const auto lineBreak = codeAndMessage(
+        s3Sources({{"AWS_ACCESS_KEY_ID", "a"}, {"AWS_SECRET_ACCESS_KEY", "b\nsmuggled-line"}}));
+    EXPECT_NE(lineBreak.find("line break"), std::string::npos) << lineBreak;
+    EXPECT_EQ(lineBreak.find("smuggled-line"), std::string::npos) << "the secret is not repeated";
     // The file store (the default) needs none of it.
     EXPECT_EQ(loadHostConfig({"", {}, {}, ""}).objectStoreKind, "file");
 }

@@ -186,6 +186,15 @@ S3Settings s3Settings(const ConfigSources& sources, const Layers& layers, bool i
              "are not both set in agent-host's environment",
              "export the S3 credentials (and AWS_SESSION_TOKEN for temporary ones)"});
     }
+    // They travel to the executors as lines on stdin.
+    for (const auto* value : {&s3.credentials.accessKeyId, &s3.credentials.secretAccessKey,
+                              &s3.credentials.sessionToken}) {
+        if (value->find_first_of("\r\n") != std::string::npos) {
+            throw ProblemError({"config_invalid", "an AWS_* credential contains a line break",
+                                "set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and "
+                                "AWS_SESSION_TOKEN to their values alone"});
+        }
+    }
     return s3;
 }
 
