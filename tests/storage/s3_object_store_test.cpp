@@ -1,7 +1,8 @@
 // The s3 object store against a real S3-compatible server (s3rver, started per test): round
-// trips of small, empty, odd-named and multipart objects, listing past one page, prefix
-// removal, missing objects, and a damaged object refused on restore. What the bucket holds
-// is checked with rclone, not with the store's own list.
+// trips of small, empty, odd-named and multipart objects (a failed part aborts the upload),
+// listing past one page, prefix removal, missing objects, and a damaged object refused on
+// restore. Requests go through a proxy that checks their signatures as S3 would; what the
+// bucket holds is checked with rclone, not with the store's own list.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
