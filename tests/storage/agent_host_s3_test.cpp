@@ -1,7 +1,8 @@
 // agent-host with local workers and the s3 object store (object_store.kind s3) against
 // s3rver: a message's workspace lands in the bucket (listed by rclone), idle stop and
 // removal keep it there and a new message restores it; the credentials appear nowhere but in
-// the host; /ready reports the bucket, and says so when it is missing.
+// the host; with the store down idle stop fails and keeps the worker, and succeeds once it
+// is back; /ready reports the bucket, and says so when it is missing.
 #include <gtest/gtest.h>
 
 #include <dirent.h>
@@ -147,6 +148,40 @@ TEST_F(HostS3, WorkspaceSyncsToTheBucketSurvivesRemovalAndComesBack) {
         EXPECT_EQ(Json(host.events(rid)).dump().find(kSecret), std::string::npos);
     }
     EXPECT_EQ(processesHolding(kSecret, host.pid()), std::vector<std::string>{});
+}
+
+TEST_F(HostS3, IdleStopWithTheStoreDownFailsKeepsTheWorkerAndSucceedsOnceItIsBack) {
+    server_->createBucket(kBucket);
+    AgentHost host(spec());
+    host.waitProviderHealthy("claude-code");
+    const std::string sid = "s3-down";
+    const auto rid = host.sendMessage(sid, "claude-code", "hello");
+    ASSERT_EQ(host.waitRunFinished(rid, 60s).value("status", ""), "completed")
+        << host.describeRun(rid);
+    ASSERT_TRUE(eventually([&] { return bucketWorkspace(sid).count("hello.txt") == 1; }, 30s));
+
+    server_->stop();
+    std::ofstream(host.workspace(sid) / "changed.txt") << "written while the store was down\n";
+    const auto failed = host.post("/v1/maintenance/idle-stop");
+    ASSERT_EQ(failed.status, 200) << failed.body;
+    EXPECT_EQ(failed.json().value("failed", -1), 1) << failed.body;
+    EXPECT_EQ(failed.json().value("stopped", -1), 0) << failed.body;
+    Json worker = host.session(sid);
+    EXPECT_EQ(worker.value("status", ""), "running") << worker.dump();
+    EXPECT_EQ(worker.value("last_sync_status", ""), "failed") << worker.dump();
+    const std::string error = worker.value("last_sync_error", Json("")).get<std::string>();
+    EXPECT_NE(error.find(server_->endpoint()), std::string::npos)
+        << "the error names the store: " << error;
+    EXPECT_EQ(host.post("/v1/maintenance/remove-stopped").json().value("removed", -1), 0);
+    EXPECT_EQ(host.get("/ready").status, 503) << "ready says the store is gone";
+
+    server_->start();
+    const auto stopped = host.post("/v1/maintenance/idle-stop");
+    EXPECT_EQ(stopped.json().value("stopped", -1), 1) << stopped.body;
+    worker = host.session(sid);
+    EXPECT_EQ(worker.value("status", ""), "stopped") << worker.dump();
+    EXPECT_EQ(worker.value("last_sync_status", ""), "succeeded") << worker.dump();
+    EXPECT_EQ(bucketWorkspace(sid).count("changed.txt"), 1u);
 }
 
 TEST_F(HostS3, ReadySaysWhenTheBucketIsMissing) {
