@@ -81,6 +81,8 @@ struct S3Response {
     bool ok() const { return status >= 200 && status < 300; }
 };
 
+class CurlHandles;  // idle libcurl handles, in s3_transport.cpp
+
 class S3Transport {
 public:
     explicit S3Transport(S3Settings settings);
@@ -110,7 +112,7 @@ private:
     S3Settings settings_;
     //! Idle libcurl handles: a handle keeps its connections open, so consecutive requests
     //! (a sync's many small files) reuse them instead of connecting each time.
-    std::shared_ptr<class CurlHandles> handles_;
+    std::shared_ptr<CurlHandles> handles_;
 };
 
 //! S3's URI encoding: every byte but A-Z a-z 0-9 - . _ ~ as %XX (upper-case hex); `/` kept
