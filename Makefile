@@ -19,6 +19,7 @@ deps-run:
 deps-test:
 	@scripts/install-deps.sh test
 	@scripts/install-agent-clis.sh
+	@scripts/install-test-servers.sh
 
 deps-image:
 	@scripts/install-deps.sh image

@@ -16,6 +16,8 @@ build_packages=(
   libsoci-dev libpq-dev libsqlite3-dev
   libgtest-dev libgmock-dev
 )
+# The s3 object store talks to S3 through libcurl (SigV4 signing included).
+build_packages+=(libcurl4-openssl-dev)
 # Local workers run sandboxed: bubblewrap for the namespaces, setpriv (util-linux) for the
 # worker's own uid.
 runtime_packages=(bubblewrap util-linux)
@@ -23,6 +25,8 @@ runtime_packages=(bubblewrap util-linux)
 # via runuser from util-linux) and a throwaway Docker engine (dockerd, containerd, runc and
 # docker-init from docker.io; the docker tests build their image with tar).
 test_packages=(postgresql util-linux docker.io tar)
+# The s3 object store's tests list the bucket with an independent client.
+test_packages+=(rclone)
 # The peer benchmark loads the servers with wrk, seeds and copies SQLite databases, checks
 # answers with curl and runs a throwaway cluster.
 bench_packages=(wrk sqlite3 curl postgresql util-linux)

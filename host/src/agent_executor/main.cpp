@@ -4,15 +4,17 @@
 // URL through a durable spool.
 //   agent-executor --socket PATH [--listen 127.0.0.1:PORT] --spool-dir DIR
 //                  --callback-url URL --executor-id ID --session-id ID [--exit-with-parent]
-//                  [--callback-max-body-bytes N] [--workspace DIR --home DIR --objects-dir DIR
-//                  --bucket B --key-prefix P
-//                   --state-dir DIR]
+//                  [--callback-max-body-bytes N] [--workspace DIR --home DIR --bucket B
+//                   --key-prefix P --state-dir DIR (--objects-dir DIR | --object-store s3
+//                   --s3-endpoint URL [--s3-region R] [--s3-path-style true|false])]
 //   It is a child subreaper: what its runs leave behind ends up below it, to be killed
 //   when the run ends. --exit-with-parent: shut down (as on SIGTERM) when the process that
 //   started it goes away (the local runtime's agent-host).
 //   Tokens come on stdin, one a line: first the executor token (to call this executor),
-//   then the callback token (to call the host back). Never on the command line or in the
-//   environment (both readable by anyone who can read /proc/<pid>), never logged.
+//   then the callback token (to call the host back); with --object-store s3 then the S3
+//   access key id, secret access key and session token (an empty line when there is none).
+//   Never on the command line or in the environment (both readable by anyone who can read
+//   /proc/<pid>), never logged.
 #include <Poco/Net/IPAddress.h>
 #include <Poco/Util/ServerApplication.h>
 #include <fcntl.h>
@@ -35,6 +37,7 @@
 #include "http/router.h"
 #include "logging/json_formatter.h"
 #include "storage/file_object_store.h"
+#include "storage/s3_object_store.h"
 
 namespace {
 
@@ -43,18 +46,25 @@ struct Arguments {
     std::string callbackMaxBodyBytes;  //!< the host's body limit (`http.max_body_bytes`)
     // The workspace: all or none (without them the executor only runs processes).
     std::string workspace, home, objectsDir, bucket, keyPrefix, stateDir;
+    // The object store: `file` (--objects-dir) or `s3` (its credentials come on stdin).
+    std::string objectStore = "file", s3Endpoint, s3Region = "us-east-1", s3PathStyle = "true";
     bool exitWithParent = false;
 };
 
 [[noreturn]] void usage(const std::string& message) {
-    std::cerr << "agent-executor: " << message
-              << "\nusage: agent-executor --socket PATH [--listen 127.0.0.1:PORT] --spool-dir DIR"
-                 " --callback-url URL --executor-id ID --session-id ID [--exit-with-parent]\n"
-                 "         [--callback-max-body-bytes N] [--workspace DIR --home DIR --objects-dir "
-                 "DIR --bucket B --key-prefix P"
-                 " --state-dir DIR]\n"
-                 "stdin: the executor token, then the callback token, one a line\n"
-                 "environment: AW_LOG_LEVEL\n";
+    std::cerr
+        << "agent-executor: " << message
+        << "\nusage: agent-executor --socket PATH [--listen 127.0.0.1:PORT] --spool-dir DIR"
+           " --callback-url URL --executor-id ID --session-id ID [--exit-with-parent]\n"
+           "         [--callback-max-body-bytes N] [--workspace DIR --home DIR --bucket B"
+           " --key-prefix P --state-dir DIR\n"
+           "          (--objects-dir DIR | --object-store s3 --s3-endpoint URL [--s3-region R]"
+           " [--s3-path-style true|false])]\n"
+           "stdin: the executor token, then the callback token, one a line; with "
+           "--object-store s3 then\n"
+           "       the access key id, the secret access key and the session token (may be "
+           "empty)\n"
+           "environment: AW_LOG_LEVEL\n";
     std::exit(2);
 }
 
@@ -73,7 +83,11 @@ Arguments parse(int argc, char** argv) {
         {"--bucket", &Arguments::bucket},
         {"--key-prefix", &Arguments::keyPrefix},
         {"--state-dir", &Arguments::stateDir},
-        {"--callback-max-body-bytes", &Arguments::callbackMaxBodyBytes}};
+        {"--callback-max-body-bytes", &Arguments::callbackMaxBodyBytes},
+        {"--object-store", &Arguments::objectStore},
+        {"--s3-endpoint", &Arguments::s3Endpoint},
+        {"--s3-region", &Arguments::s3Region},
+        {"--s3-path-style", &Arguments::s3PathStyle}};
     for (int i = 1; i < argc; ++i) {
         if (std::string(argv[i]) == "--exit-with-parent") {
             args.exitWithParent = true;
@@ -90,11 +104,21 @@ Arguments parse(int argc, char** argv) {
     }
     // Callbacks go to the host's TCP port (a unix socket is not supported).
     if (args.callbackUrl.rfind("http://", 0) != 0) usage("--callback-url must be an http:// URL");
+    if (args.objectStore != "file" && args.objectStore != "s3")
+        usage("--object-store is file or s3");
+    if (args.s3PathStyle != "true" && args.s3PathStyle != "false") {
+        usage("--s3-path-style is true or false");
+    }
+    const bool s3 = args.objectStore == "s3";
+    if (s3 && (args.s3Endpoint.empty() || !args.objectsDir.empty())) {
+        usage("--object-store s3 takes --s3-endpoint (and no --objects-dir)");
+    }
+    if (!s3 && !args.s3Endpoint.empty()) usage("--s3-endpoint needs --object-store s3");
     const bool anyWorkspace = !(args.workspace + args.home + args.objectsDir + args.bucket +
                                 args.keyPrefix + args.stateDir)
                                    .empty();
     const bool allWorkspace = !args.workspace.empty() && !args.home.empty() &&
-                              !args.objectsDir.empty() && !args.bucket.empty() &&
+                              (s3 || !args.objectsDir.empty()) && !args.bucket.empty() &&
                               !args.keyPrefix.empty() && !args.stateDir.empty();
     if (!args.callbackMaxBodyBytes.empty() &&
         (args.callbackMaxBodyBytes.find_first_not_of("0123456789") != std::string::npos ||
@@ -103,23 +127,35 @@ Arguments parse(int argc, char** argv) {
     }
     if (anyWorkspace && !allWorkspace) {
         usage(
-            "--workspace, --home, --objects-dir, --bucket, --key-prefix and --state-dir go "
-            "together");
+            "--workspace, --home, --bucket, --key-prefix, --state-dir and the object store "
+            "(--objects-dir or --object-store s3) go together");
     }
     return args;
 }
 
 struct Tokens {
     std::string executor, callback;
+    aw::S3Credentials s3;
 };
 
-//! The two tokens from stdin; stdin is then /dev/null, so the runs inherit nothing of it.
-Tokens readTokens() {
+//! The two tokens (and the S3 credentials) from stdin; stdin is then /dev/null, so the runs
+//! inherit nothing of it.
+Tokens readTokens(bool withS3Credentials) {
     Tokens tokens;
     std::getline(std::cin, tokens.executor);
     std::getline(std::cin, tokens.callback);
     if (tokens.executor.empty() || tokens.callback.empty()) {
         usage("stdin must give two lines: the executor token, then the callback token");
+    }
+    if (withS3Credentials) {
+        std::getline(std::cin, tokens.s3.accessKeyId);
+        std::getline(std::cin, tokens.s3.secretAccessKey);
+        std::getline(std::cin, tokens.s3.sessionToken);
+        if (tokens.s3.accessKeyId.empty() || tokens.s3.secretAccessKey.empty()) {
+            usage(
+                "with --object-store s3, stdin must go on with the access key id and the secret "
+                "access key (then the session token, or an empty line)");
+        }
     }
     const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null >= 0) {
@@ -142,6 +178,35 @@ Document bodyAs(const aw::HttpRequest& request) {
 
 aw::HttpResponse answer(int status, const auto& document) {
     return aw::HttpResponse::json(status, document.toJson());
+}
+
+//! Runs a workspace operation; a failure of the object store (missing bucket, refused
+//! credentials, a service still down after the store's own retries, a damaged object) is
+//! answered 424 with its problem: final for the host, which must not retry what the store
+//! already retried, and whose sync error then says what was wrong.
+template <typename Operation>
+aw::HttpResponse withStoreErrors(Operation operation) {
+    try {
+        return operation();
+    } catch (const aw::ApiError&) {
+        throw;
+    } catch (const aw::ProblemError& e) {
+        throw aw::ApiError(424, e.problem());
+    }
+}
+
+//! The store the workspace is restored from and synced to. The s3 store's bucket is the
+//! session's; its settings come from the host (credentials from stdin).
+std::unique_ptr<aw::ObjectStore> makeObjectStore(const Arguments& args,
+                                                 const aw::S3Credentials& credentials) {
+    if (args.objectStore == "file") return std::make_unique<aw::FileObjectStore>(args.objectsDir);
+    aw::S3Settings settings;
+    settings.endpoint = args.s3Endpoint;
+    settings.region = args.s3Region;
+    settings.bucket = args.bucket;
+    settings.pathStyle = args.s3PathStyle == "true";
+    settings.credentials = credentials;
+    return std::make_unique<aw::S3ObjectStore>(std::move(settings));
 }
 
 }  // namespace
@@ -170,7 +235,7 @@ int main(int argc, char** argv) {
     // The agent runs as our uid (in a sandbox, the worker's uid): not dumpable, so it cannot
     // read the tokens out of our memory (/proc/<pid>/mem, ptrace) or our /proc entries.
     ::prctl(PR_SET_DUMPABLE, 0);
-    const auto [token, callbackToken] = readTokens();
+    const auto [token, callbackToken, s3Credentials] = readTokens(args.objectStore == "s3");
     const char* level = std::getenv("AW_LOG_LEVEL");
     aw::configureJsonLogging(level && *level ? level : "information");
 
@@ -211,10 +276,14 @@ int main(int argc, char** argv) {
                  200, runs.signal(request.param("id"), bodyAs<aw::SignalRequest>(request).signal));
          }});
 
-    std::unique_ptr<aw::FileObjectStore> objects;
+    std::unique_ptr<aw::ObjectStore> objects;
     std::unique_ptr<aw::WorkspaceService> workspace;
     if (!args.workspace.empty()) {
-        objects = std::make_unique<aw::FileObjectStore>(args.objectsDir);
+        try {
+            objects = makeObjectStore(args, s3Credentials);
+        } catch (const aw::ProblemError& e) {
+            usage(e.problem().message + " (" + e.problem().hint + ")");
+        }
         workspace = std::make_unique<aw::WorkspaceService>(
             aw::WorkspaceLayout{
                 {std::filesystem::absolute(args.workspace).lexically_normal().string(),
@@ -224,16 +293,20 @@ int main(int argc, char** argv) {
                 std::filesystem::absolute(args.stateDir).lexically_normal()},
             *objects);
         router.add({"POST", "/workspace/restore", aw::Scope::Client, [&](const aw::HttpRequest& r) {
-                        return answer(200, workspace->restore(r.json()));
+                        return withStoreErrors(
+                            [&] { return answer(200, workspace->restore(r.json())); });
                     }});
         router.add({"POST", "/workspace/link", aw::Scope::Client, [&](const aw::HttpRequest& r) {
-                        return answer(200, workspace->link(r.json()));
+                        return withStoreErrors(
+                            [&] { return answer(200, workspace->link(r.json())); });
                     }});
         router.add(
             {"POST", "/workspace/validate", aw::Scope::Client,
              [&](const aw::HttpRequest& r) { return answer(200, workspace->validate(r.json())); }});
         router.add({"POST", "/workspace/sync", aw::Scope::Client, [&](const aw::HttpRequest& r) {
-                        return answer(200, workspace->sync(bodyAs<aw::SyncRequest>(r)));
+                        return withStoreErrors([&] {
+                            return answer(200, workspace->sync(bodyAs<aw::SyncRequest>(r)));
+                        });
                     }});
     }
 

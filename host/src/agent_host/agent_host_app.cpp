@@ -30,6 +30,7 @@
 #include "runs/worker_gateway.h"
 #include "runtime/docker_worker_runtime.h"
 #include "runtime/local_worker_runtime.h"
+#include "storage/s3_object_store.h"
 
 namespace aw {
 namespace {
@@ -281,6 +282,40 @@ int AgentHostApp::serve(const HostConfig& config) {
                                  std::to_string(bound.port) + "/v1/callbacks/executor";
     runtimeOptions.callbackMaxBodyBytes = config.maxBodyBytes;  // callbacks over it would get 413
     runtimeOptions.sandbox = config.localSandbox;
+    // The s3 store: the executors get its settings (credentials on stdin); /ready checks the
+    // bucket with a store of its own that tries once and gives up quickly (probes repeat).
+    std::unique_ptr<S3ObjectStore> probedStore;
+    std::vector<ReadinessCheck> readiness;
+    if (config.objectStoreKind == "s3") {
+        runtimeOptions.s3 = config.s3;
+        S3Settings probe = config.s3;
+        probe.retry.maxAttempts = 1;
+        probe.connectTimeout = std::chrono::seconds(2);
+        probe.stallTimeout = std::chrono::seconds(5);
+        try {
+            probedStore = std::make_unique<S3ObjectStore>(probe);
+        } catch (const ProblemError& e) {
+            return refuse(kExitConfig, e.problem(), true);
+        }
+        auto bucketProblem = [store = probedStore.get()]() -> std::optional<Problem> {
+            try {
+                store->checkBucket();
+                return std::nullopt;
+            } catch (const ProblemError& e) {
+                return e.problem();
+            }
+        };
+        // Not a reason to refuse to start: the store may come up later, /ready says so.
+        if (const auto problem = bucketProblem()) {
+            logFields(
+                hostLogger(), Poco::Message::PRIO_WARNING, "object store not ready",
+                {{"code", problem->code}, {"error", problem->message}, {"hint", problem->hint}});
+        }
+        readiness.push_back(
+            {"object_store",
+             bucketProblem,
+             {{"kind", "s3"}, {"endpoint", probe.endpoint}, {"bucket", probe.bucket}}});
+    }
     for (const auto& [provider, settings] : config.runs.providerSettings.items()) {
         if (settings.contains("binary") && settings["binary"].is_string()) {
             runtimeOptions.sandbox.programs.push_back(settings["binary"].get<std::string>());
@@ -348,7 +383,7 @@ int AgentHostApp::serve(const HostConfig& config) {
         return Problem{"forbidden", "a session worker's agent may not call the API",
                        "agents never get API access; a chat backend calls from outside the workers"};
     });
-    addHealthRoutes(router, *database, providers);
+    addHealthRoutes(router, *database, providers, std::move(readiness));
     addSessionRoutes(router, workers);
     RunEventStreams streams(runStore, hub, {config.sseMaxStreams, config.sseKeepAlive});
     addRunRoutes(router, engine, runStore, runStore, lifecycle, streams);

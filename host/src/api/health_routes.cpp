@@ -17,12 +17,14 @@ nlohmann::json providerSummary(const ProviderSupervisor& providers) {
 
 }  // namespace
 
-void addHealthRoutes(Router& router, StoreHealth& store, const ProviderSupervisor& providers) {
+void addHealthRoutes(Router& router, StoreHealth& store, const ProviderSupervisor& providers,
+                     std::vector<ReadinessCheck> checks) {
     // Probes answer under any load: /health on the I/O thread, /ready ahead of the queue.
     router.add({"GET", "/health", Scope::Public,
                 [](const HttpRequest&) { return HttpResponse::json(200, {{"status", "ok"}}); },
                 RouteLane::OnIoThread});
-    router.add({"GET", "/ready", Scope::Public, [&store, &providers](const HttpRequest&) {
+    router.add({"GET", "/ready", Scope::Public,
+                [&store, &providers, checks = std::move(checks)](const HttpRequest&) {
                     if (auto reason = store.unhealthyReason()) {
                         return HttpResponse::json(
                             503, {{"status", "unavailable"},
@@ -35,11 +37,29 @@ void addHealthRoutes(Router& router, StoreHealth& store, const ProviderSuperviso
                                     {"hint", "check that the database server is running; "
                                              "agent-host reconnects by itself"}}}});
                     }
-                    return HttpResponse::json(
-                        200, {{"status", "ready"},
-                              {"checks",
-                               {{"database", {{"ok", true}}},
-                                {"providers", providerSummary(providers)}}}});
+                    nlohmann::json results{{"database", {{"ok", true}}},
+                                           {"providers", providerSummary(providers)}};
+                    std::optional<Problem> firstProblem;
+                    for (const auto& check : checks) {
+                        nlohmann::json result = check.details;
+                        const auto problem = check.problem();
+                        result["ok"] = !problem;
+                        if (problem) {
+                            result["reason"] = problem->message;
+                            result["code"] = problem->code;
+                            if (!firstProblem) firstProblem = problem;
+                        }
+                        results[check.name] = result;
+                    }
+                    if (firstProblem) {
+                        return HttpResponse::json(503, {{"status", "unavailable"},
+                                                        {"checks", results},
+                                                        {"error",
+                                                         {{"code", firstProblem->code},
+                                                          {"message", firstProblem->message},
+                                                          {"hint", firstProblem->hint}}}});
+                    }
+                    return HttpResponse::json(200, {{"status", "ready"}, {"checks", results}});
                 },
                 RouteLane::QueuedFirst});
 }

@@ -1,10 +1,13 @@
 // The route groups agent-host serves. Each adds its routes to the router; see docs/api.md.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "agent_worker/core/lifecycle_manager.h"
 #include "agent_worker/core/repositories.h"
@@ -19,8 +22,18 @@ namespace aw {
 class RunEngine;
 class RunEventStreams;
 
-//! GET /health (liveness) and GET /ready (database reachable; providers reported).
-void addHealthRoutes(Router& router, StoreHealth& store, const ProviderSupervisor& providers);
+//! Something else /ready checks (the object store, ...), under `checks.<name>`.
+struct ReadinessCheck {
+    std::string name;
+    //! Empty when ready; otherwise what is wrong (its code, message and hint are answered).
+    std::function<std::optional<Problem>()> problem;
+    nlohmann::json details = nlohmann::json::object();  //!< shown either way (no secrets)
+};
+
+//! GET /health (liveness) and GET /ready (database reachable, and every check; providers
+//! reported).
+void addHealthRoutes(Router& router, StoreHealth& store, const ProviderSupervisor& providers,
+                     std::vector<ReadinessCheck> checks = {});
 
 //! GET /v1/sessions/{sid}: the session's worker record.
 void addSessionRoutes(Router& router, SessionWorkerRepository& workers);

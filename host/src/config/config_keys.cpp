@@ -42,6 +42,7 @@ const std::vector<ConfigKey>& hostConfigKeys() {
     const LifecyclePolicy lifecycle;
     const LocalSandboxOptions sandbox;
     const DockerRuntimeOptions docker;
+    const S3Settings s3;
     const auto& placement = runs.submission.placement;
     static const std::vector<ConfigKey> keys{
         {"listen", "127.0.0.1:8080", "HTTP listen address HOST:PORT (port 0 picks a free port)"},
@@ -169,8 +170,16 @@ const std::vector<ConfigKey>& hostConfigKeys() {
          "more paths a local worker's sandbox shows read-only "
          "(its PATH is shown already)",
          true},
-        {"object_store.kind", "file", "object store: file (s3 is not available yet)"},
+        {"object_store.kind", "file",
+         "object store: file (a directory) or s3 (any S3-compatible service; credentials from "
+         "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN)"},
         {"object_store.dir", "", "root of the file object store; default <data_dir>/objects"},
+        {"object_store.endpoint", "",
+         "s3: the service's URL, e.g. http://127.0.0.1:9000 or https://s3.eu-west-1.amazonaws.com"},
+        {"object_store.region", s3.region, "s3: the region requests are signed for"},
+        {"object_store.path_style", s3.pathStyle ? "true" : "false",
+         "s3: true puts the bucket in the path (endpoint/bucket/key: MinIO, RustFS); false in "
+         "the host name (bucket.endpoint-host/key: AWS)"},
         {"object_store.bucket", placement.bucket, "bucket of the session workspaces"},
         {"object_store.root_prefix", placement.rootPrefix, "key prefix above <tenant>/<session>/"},
         {"restore.level", std::string(toString(runs.restoreLevel)),

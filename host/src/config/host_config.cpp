@@ -169,6 +169,51 @@ const ConfigKey& keyNamed(const std::string& name) {
     throw std::logic_error("undeclared configuration key " + name);
 }
 
+//! object_store.endpoint, .region, .path_style and the AWS_* credentials; checked only when
+//! the s3 store is the one in use.
+S3Settings s3Settings(const ConfigSources& sources, const Layers& layers, bool inUse) {
+    S3Settings s3;
+    s3.endpoint = layers.scalar(keyNamed("object_store.endpoint"));
+    s3.region = layers.scalar(keyNamed("object_store.region"));
+    const std::string pathStyle = layers.scalar(keyNamed("object_store.path_style"));
+    auto env = [&](const char* name) {
+        const auto it = sources.env.find(name);
+        return it == sources.env.end() ? std::string() : it->second;
+    };
+    s3.credentials = {env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"),
+                      env("AWS_SESSION_TOKEN")};
+    if (!inUse) return s3;
+    if (pathStyle != "true" && pathStyle != "false") {
+        throw ProblemError(
+            invalidValue("object_store.path_style", pathStyle, "expected true or false"));
+    }
+    s3.pathStyle = pathStyle == "true";
+    if (s3.endpoint.rfind("http://", 0) != 0 && s3.endpoint.rfind("https://", 0) != 0) {
+        throw ProblemError(invalidValue("object_store.endpoint", s3.endpoint,
+                                        "object_store.kind s3 needs the service's http(s):// URL"));
+    }
+    if (s3.region.empty()) {
+        throw ProblemError(invalidValue("object_store.region", s3.region, "must not be empty"));
+    }
+    if (s3.credentials.accessKeyId.empty() || s3.credentials.secretAccessKey.empty()) {
+        throw ProblemError(
+            {"config_invalid",
+             "object_store.kind is s3 but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+             "are not both set in agent-host's environment",
+             "export the S3 credentials (and AWS_SESSION_TOKEN for temporary ones)"});
+    }
+    // They travel to the executors as lines on stdin.
+    for (const auto* value : {&s3.credentials.accessKeyId, &s3.credentials.secretAccessKey,
+                              &s3.credentials.sessionToken}) {
+        if (value->find_first_of("\r\n") != std::string::npos) {
+            throw ProblemError({"config_invalid", "an AWS_* credential contains a line break",
+                                "set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and "
+                                "AWS_SESSION_TOKEN to their values alone"});
+        }
+    }
+    return s3;
+}
+
 //! `<binaryDir>/../<name>`, normalised: the build tree and an install tree look alike.
 std::string besideBinaryDir(const std::string& binaryDir, const std::string& name) {
     const std::filesystem::path base = binaryDir.empty() ? "." : binaryDir;
@@ -372,13 +417,16 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
                 invalidValue("runtime.local.read_only_paths", path, "expected absolute paths"));
         }
     }
-    if (text("object_store.kind") != "file") {
-        throw ProblemError(invalidValue("object_store.kind", text("object_store.kind"),
-                                        "only the file object store is available in this version"));
+    config.objectStoreKind = text("object_store.kind");
+    if (config.objectStoreKind != "file" && config.objectStoreKind != "s3") {
+        throw ProblemError(
+            invalidValue("object_store.kind", config.objectStoreKind, "expected file or s3"));
     }
     config.objectsDir = text("object_store.dir");
     if (config.objectsDir.empty()) config.objectsDir = config.dataDir + "/objects";
     placement.bucket = text("object_store.bucket");
+    config.s3 = s3Settings(sources, layers, config.objectStoreKind == "s3");
+    config.s3.bucket = placement.bucket;
     placement.rootPrefix = text("object_store.root_prefix");
     const auto level = parseRestoreLevel(text("restore.level"));
     if (!level) {
@@ -475,10 +523,15 @@ std::string HostConfig::redactedJson() const {
           {"pids_limit", docker.pidsLimit},
           {"stop_grace_ms", docker.stopGrace.count()}}},
         {"object_store",
-         {{"kind", "file"},
+         {{"kind", objectStoreKind},
           {"dir", objectsDir},
           {"bucket", runs.submission.placement.bucket},
-          {"root_prefix", runs.submission.placement.rootPrefix}}},
+          {"root_prefix", runs.submission.placement.rootPrefix},
+          {"endpoint", s3.endpoint},
+          {"region", s3.region},
+          {"path_style", s3.pathStyle},
+          // Whether they are there, never what they are.
+          {"credentials", s3.credentials.accessKeyId.empty() ? "none" : "from AWS_ACCESS_KEY_ID"}}},
         {"restore",
          {{"level", toString(runs.restoreLevel)}, {"manifest_file", restoreManifestFile}}},
         {"lifecycle",
@@ -526,7 +579,10 @@ std::map<std::string, std::string> awEnvironment() {
     for (char** entry = environ; entry && *entry; ++entry) {
         const std::string item(*entry);
         const auto eq = item.find('=');
-        if (eq == std::string::npos || item.rfind("AW_", 0) != 0) continue;
+        const std::string name = item.substr(0, eq == std::string::npos ? 0 : eq);
+        const bool awsCredential = name == "AWS_ACCESS_KEY_ID" || name == "AWS_SECRET_ACCESS_KEY" ||
+                                   name == "AWS_SESSION_TOKEN";
+        if (eq == std::string::npos || (item.rfind("AW_", 0) != 0 && !awsCredential)) continue;
         env[item.substr(0, eq)] = item.substr(eq + 1);
     }
     return env;

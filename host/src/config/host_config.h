@@ -13,6 +13,7 @@
 #include "runs/run_engine_options.h"
 #include "runtime/docker_worker_runtime.h"
 #include "runtime/worker_sandbox.h"
+#include "storage/s3_transport.h"
 
 namespace aw {
 
@@ -75,6 +76,10 @@ struct HostConfig {
     //! when `runtime` is docker.
     DockerRuntimeOptions docker;
     std::string objectsDir;                   //!< the file object store's root
+    std::string objectStoreKind = "file";     //!< object_store.kind: file | s3
+    //! The s3 store (kind s3): endpoint, region, path style, the bucket, and the credentials
+    //! from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN (never printed).
+    S3Settings s3;
     std::string restoreManifestFile;          //!< empty: the default manifest
     LifecyclePolicy lifecycle;
     std::chrono::seconds reaperInterval{60};  //!< 0: reapers only on request
@@ -93,7 +98,8 @@ struct HostConfig {
 //! Where each layer comes from. `binaryDir` anchors the plugins and sql defaults.
 struct ConfigSources {
     std::string configFile;                    //!< empty: no file layer
-    std::map<std::string, std::string> env;    //!< AW_* variables (others ignored)
+    //! AW_* variables and the three AWS credentials (others ignored).
+    std::map<std::string, std::string> env;
     std::map<std::string, std::string> flags;  //!< key -> value from the command line
     std::string binaryDir;
 };
@@ -102,7 +108,8 @@ struct ConfigSources {
 //! `invalid_listen`, ...) naming the file, key or value at fault.
 HostConfig loadHostConfig(const ConfigSources& sources);
 
-//! The current process environment, AW_* variables only.
+//! The current process environment: AW_* variables, and AWS_ACCESS_KEY_ID,
+//! AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN for the s3 object store.
 std::map<std::string, std::string> awEnvironment();
 
 }  // namespace aw

@@ -229,7 +229,9 @@ void LocalWorkerRuntime::start(const SessionWorker& worker) {
     // Tokens of workers from before the private directory, where their agents could read them.
     std::error_code ignored;
     for (const char* old : {"token", "callback-token"}) fs::remove(dir / "state" / old, ignored);
-    const auto objects = objectsPrefixDir(worker);
+    // With the s3 store there is no objects directory: the sandbox shows the worker's own
+    // directory in its place, which it shows anyway.
+    const auto objects = options_.s3 ? dir : objectsPrefixDir(worker);
     fs::create_directories(objects);
 
     SubprocessOptions spawn;
@@ -250,8 +252,6 @@ void LocalWorkerRuntime::start(const SessionWorker& worker) {
                                      (dir / "workspace").string(),
                                      "--home",
                                      (dir / "home").string(),
-                                     "--objects-dir",
-                                     options_.objectsDir.string(),
                                      "--bucket",
                                      prefix.bucket,
                                      "--key-prefix",
@@ -259,6 +259,14 @@ void LocalWorkerRuntime::start(const SessionWorker& worker) {
                                      "--state-dir",
                                      (dir / "state").string(),
                                      "--exit-with-parent"};
+    if (options_.s3) {
+        command.insert(
+            command.end(),
+            {"--object-store", "s3", "--s3-endpoint", options_.s3->endpoint, "--s3-region",
+             options_.s3->region, "--s3-path-style", options_.s3->pathStyle ? "true" : "false"});
+    } else {
+        command.insert(command.end(), {"--objects-dir", options_.objectsDir.string()});
+    }
     if (options_.callbackMaxBodyBytes > 0) {
         command.push_back("--callback-max-body-bytes");
         command.push_back(std::to_string(options_.callbackMaxBodyBytes));
@@ -301,7 +309,13 @@ void LocalWorkerRuntime::start(const SessionWorker& worker) {
         throw runtimeProblem(std::string("cannot start agent-executor: ") + e.what(),
                              "build it (make) or set the executor binary path");
     }
-    executor->writeStdin(readToken(worker) + "\n" + callbackToken(worker) + "\n");
+    std::string secrets = readToken(worker) + "\n" + callbackToken(worker) + "\n";
+    if (options_.s3) {
+        const auto& credentials = options_.s3->credentials;
+        secrets += credentials.accessKeyId + "\n" + credentials.secretAccessKey + "\n" +
+                   credentials.sessionToken + "\n";
+    }
+    executor->writeStdin(secrets);
     executor->closeStdin();
     const auto line = executor->readLine(options_.startTimeout);
     if (!line || line->find("listening") == std::string::npos) {

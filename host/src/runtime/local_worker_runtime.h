@@ -28,6 +28,7 @@
 #include "runtime/callback_tokens.h"
 #include "runtime/executor_runtime.h"
 #include "runtime/worker_sandbox.h"
+#include "storage/s3_transport.h"
 
 namespace aw {
 
@@ -42,6 +43,9 @@ struct LocalRuntimeOptions {
     std::chrono::milliseconds startTimeout{10000};
     std::chrono::milliseconds stopGrace{5000};  //!< SIGTERM, then SIGKILL
     LocalSandboxOptions sandbox{};
+    //! Set: the executors use this s3 store instead of the file store at objectsDir (its
+    //! bucket is each session's; the credentials reach them on stdin like their tokens).
+    std::optional<S3Settings> s3{};
 };
 
 class LocalWorkerRuntime : public ExecutorRuntime {

@@ -1,6 +1,6 @@
 // The object store port: where workspaces live while their worker is stopped or removed.
 // Keys are `<bucket>/<key prefix from WorkspacePrefix><relative path>`; backends: `file`
-// (host/src/storage, the embedded default) and, later, `s3`.
+// (host/src/storage, the embedded default) and `s3` (any S3-compatible service).
 #pragma once
 
 #include <cstdint>
