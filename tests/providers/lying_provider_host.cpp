@@ -7,9 +7,11 @@
 //   stall-mid-frame  half an answer frame, then silence
 //   stranger         a response to a request never sent
 //   wrong-count      one output fewer than the lines it was fed
-//   not-json         an output document that is not JSON
+//   bad-error        an error output that is not JSON (only the provider-host writes errors)
+//   garbled-output   a plugin's output that is not JSON (not a lie of the process: that
+//                    line's error)
 //   honest           answers every line with an empty output (the control case)
-// agent-host must fail such a process with a clear error and carry on.
+// agent-host must fail such a process with a clear error and carry on (garbled-output aside).
 #include <signal.h>
 #include <unistd.h>
 
@@ -47,7 +49,10 @@ void answerFeed(const std::string& mode, const aw::FeedRequest& feed) {
             aw::encodeFrame(aw::FrameKind::Json, R"({"id":4242,"ok":true,"result":{}})"));
     }
     if (mode == "wrong-count") outputs.pop_back();
-    if (mode == "not-json") outputs.front().text = "}{";
+    // An error only the provider-host writes, and it writes JSON: a lie.
+    if (mode == "bad-error") outputs.front() = aw::FeedOutput{false, "}{"};
+    // What a plugin may well answer: forwarded unchecked, it is that line's error.
+    if (mode == "garbled-output") outputs.front().text = "}{";
     std::string frame = aw::encodeFeedAnswer(feed.id, outputs);
     if (mode == "truncated") {
         // Cut the last output short, and say the frame is that much shorter: the frame is

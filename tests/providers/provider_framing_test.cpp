@@ -193,13 +193,30 @@ INSTANTIATE_TEST_SUITE_P(
             "broke the protocol: answered a request it was never sent"},
         Lie{"wrong-count", "protocol_error",
             "broke the protocol: answered a feed of 3 lines with 2 outputs"},
-        Lie{"not-json", "protocol_error",
-            "broke the protocol: output 0 of a feed answer is not JSON: '}{'"}),
+        Lie{"bad-error", "protocol_error",
+            "broke the protocol: output 0 of a feed answer is not an error object: '}{'"}),
     [](const auto& info) {
         std::string name = info.param.mode;
         std::erase(name, '-');
         return name;
     });
+
+TEST(ProviderHostOutputs, APluginsOutputThatIsNotJsonIsThatLinesErrorAndTheProcessServesOn) {
+    // The provider-host forwards a plugin's text unchecked; agent-host parses it, and text
+    // that is not JSON is that line's error (the run path turns it into provider.line_error).
+    auto process = startProcess(lyingHostBinary(), "garbled-output.so");
+    process->call("open", {{"run", "a"}, {"request", nlohmann::json::object()}}, 10s);
+    const auto answer = process->call("feed", {{"run", "a"}, {"lines", linesJson(3)}}, 10s);
+    ASSERT_EQ(answer["outputs"].size(), 3u);
+    EXPECT_EQ(answer["outputs"][0]["error"]["code"], "invalid_plugin_output");
+    EXPECT_NE(answer["outputs"][0]["error"]["message"].get<std::string>().find("not JSON: '}{'"),
+              std::string::npos)
+        << answer.dump();
+    EXPECT_EQ(answer["outputs"][1], nlohmann::json::parse(R"({"events":[]})"));
+    EXPECT_FALSE(process->failure().has_value());
+    EXPECT_EQ(process->call("feed", {{"run", "a"}, {"lines", linesJson(2)}}, 10s)["outputs"].size(), 2u)
+        << "the process serves on";
+}
 
 TEST(LyingProviderHostSupervised, IsRestartedLikeAnyCrashAndServesAgain) {
     TempDir plugins("aw-liar");

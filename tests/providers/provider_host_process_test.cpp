@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent_worker/core/plugin_output_check.h"
 #include "process/subprocess.h"
 #include "provider/provider_protocol.h"
 #include "support/plugins.h"
@@ -202,18 +203,22 @@ TEST_F(ServedProviderHost, HandshakesThenAnswersRequestsByIdWithBatchedFeeds) {
               "run.completed");
 }
 
-TEST_F(ServedProviderHost, ALineWhoseEventsBreakTheTableIsAnErrorInPlaceThatKeepsItsStdin) {
+TEST_F(ServedProviderHost, FeedFramesCarryThePluginsOutputAsIsForAgentHostToCheck) {
+    // A plugin runs in this process, so agent-host trusts no check made here: it parses and
+    // checks every output itself (PluginOutputGate; RunRobustness.LinesWhoseEventsBreakThe
+    // TableAreLineErrorsInALiveRun), and the provider-host does not do it twice.
     start("lying-events");
     ASSERT_EQ(send({{"id", 1}, {"op", "open"}, {"run", "a"}, {"request", Json::object()}})["ok"],
               true);
     const auto outputs = feed(2, "a", {"fine", "a host type"});
     ASSERT_EQ(outputs.size(), 2u);
     EXPECT_EQ(outputs[0]["events"][0]["type"], "message.delta");
-    EXPECT_FALSE(outputs[1].contains("events")) << outputs[1].dump();
-    EXPECT_EQ(outputs[1]["error"]["code"], "invalid_plugin_output");
-    EXPECT_EQ(outputs[1]["error"]["message"],
-              "event 0 (run.queued): only the host emits run.queued");
-    EXPECT_EQ(outputs[1]["stdin"], "still answered\n") << "agent-host still writes it to the CLI";
+    EXPECT_EQ(outputs[1]["events"][0]["type"], "run.queued") << outputs[1].dump();
+    EXPECT_EQ(outputs[1]["stdin"], "still answered\n");
+    const auto checked = checkPluginOutput(outputs[1], PluginCall::Feed);
+    EXPECT_FALSE(checked.accepted());
+    EXPECT_EQ(checked.reason(), "event 0 (run.queued): only the host emits run.queued");
+    EXPECT_EQ(checked.stdinBytes, "still answered\n") << "agent-host still writes it to the CLI";
 }
 
 TEST_F(ServedProviderHost, BadRequestsGetErrorsAndServingGoesOn) {

@@ -201,9 +201,10 @@ nlohmann::json LoadedProvider::feed(aw_run* run, std::string_view line) {
 }
 
 std::string LoadedProvider::feedText(aw_run* run, std::string_view line) {
-    std::string text;
-    feedDocument(run, line, text);
-    return text;
+    aw_buffer buffer{nullptr, 0};
+    aw_error error{};
+    const auto status = table_->feed(run, line.data(), line.size(), &buffer, &error);
+    return takeText("feed", status, buffer, error);
 }
 
 nlohmann::json LoadedProvider::feedDocument(aw_run* run, std::string_view line, std::string& text) {

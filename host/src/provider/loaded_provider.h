@@ -78,8 +78,10 @@ public:
     //! throws PluginCallError when the plugin fails or its output is rejected.
     aw_run* open(const nlohmann::json& request, nlohmann::json& invocation);
     nlohmann::json feed(aw_run* run, std::string_view line);
-    //! feed(), as the plugin's own text (checked the same way): agent-provider-host forwards
-    //! it as is, sparing a dump per line.
+    //! feed(), as the plugin's own text, checked only for the call's status and the size
+    //! limit: agent-provider-host forwards it as is. agent-host parses and checks it itself
+    //! (PluginOutputGate), as it must not trust what leaves the process a plugin runs in, so
+    //! a parse and a check here would be done twice.
     std::string feedText(aw_run* run, std::string_view line);
     nlohmann::json exit(aw_run* run, int exitCode, int signal, bool stopRequested);
     nlohmann::json reply(aw_run* run, const nlohmann::json& answer);

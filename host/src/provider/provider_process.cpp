@@ -79,12 +79,21 @@ void checkFeed(const nlohmann::json& params) {
 }
 
 //! A feed answer's outputs as the run path reads them, parsed on the reader thread while the
-//! provider-host translates the next frame. Throws FrameError for what the provider-host,
-//! which checked every document and wrote every error itself, would never send.
+//! provider-host translates the next frame. The plugin's own text comes unchecked: text that
+//! is not JSON is that line's error, and the run path checks the rest (PluginOutputGate).
+//! Throws FrameError for an error the provider-host, which writes every error itself, would
+//! never send.
 nlohmann::json parseOutputs(const std::vector<FeedOutput>& answer) {
     nlohmann::json outputs = nlohmann::json::array();
     for (std::size_t i = 0; i < answer.size(); ++i) {
         auto parsed = nlohmann::json::parse(answer[i].text, nullptr, false);
+        if (answer[i].ok && parsed.is_discarded()) {
+            outputs.push_back({{"error",
+                                {{"code", "invalid_plugin_output"},
+                                 {"message", "the plugin's feed output is not JSON: " + quoteBytes(answer[i].text)},
+                                 {"hint", "fix the plugin's output encoding"}}}});
+            continue;
+        }
         if (parsed.is_discarded() ||
             (!answer[i].ok && !(parsed.is_object() && parsed.contains("error")))) {
             throw FrameError("output " + std::to_string(i) + " of a feed answer is " +

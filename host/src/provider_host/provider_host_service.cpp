@@ -62,7 +62,7 @@ nlohmann::json ProviderHostService::dispatch(const std::string& op, const nlohma
             views.push_back(line.get_ref<const std::string&>());
         }
         nlohmann::json outputs = nlohmann::json::array();
-        for (const auto& output : feed(stringField(request, "run"), views)) {
+        for (const auto& output : feed(stringField(request, "run"), views, true)) {
             outputs.push_back(nlohmann::json::parse(output.text));
         }
         return {{"outputs", std::move(outputs)}};
@@ -88,7 +88,8 @@ nlohmann::json ProviderHostService::dispatch(const std::string& op, const nlohma
 }
 
 std::vector<FeedOutput> ProviderHostService::feed(std::string_view run,
-                                                  const std::vector<std::string_view>& lines) {
+                                                  const std::vector<std::string_view>& lines,
+                                                  bool checkHere) {
     aw_run* handle = runFor(std::string(run));
     std::vector<FeedOutput> outputs;
     outputs.reserve(lines.size());
@@ -96,7 +97,8 @@ std::vector<FeedOutput> ProviderHostService::feed(std::string_view run,
         // One output per line, in order: a line the plugin fails, or whose output the event
         // table rejects, is reported in place and does not stop the lines after it.
         try {
-            outputs.push_back({true, provider_.feedText(handle, line)});
+            outputs.push_back({true, checkHere ? provider_.feed(handle, line).dump()
+                                               : provider_.feedText(handle, line)});
         } catch (const PluginCallError& e) {
             nlohmann::json failed{{"error",
                                    {{"code", e.problem().code},
@@ -116,7 +118,9 @@ std::vector<FeedOutput> ProviderHostService::feed(std::string_view run,
 
 std::string ProviderHostService::answerFeed(const FeedRequest& request) {
     try {
-        return encodeFeedAnswer(request.id, feed(request.run, request.lines));
+        // agent-host checks every output itself (a plugin may lie, and so may the process
+        // it runs in): checked here too, each would be parsed twice.
+        return encodeFeedAnswer(request.id, feed(request.run, request.lines, false));
     } catch (const ProblemError& e) {
         return encodeFrame(FrameKind::Json, errorResponse(request.id, e.problem()).dump());
     }

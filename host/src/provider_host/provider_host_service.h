@@ -21,10 +21,13 @@ public:
 
     //! Never throws: every failure becomes {"id","ok":false,"error":{...}}.
     nlohmann::json handle(const nlohmann::json& request);
-    //! A feed frame's lines for run `run`: one output per line, in order, each the plugin's
-    //! text as is once it passed the check of core/plugin_output_check.h, or the line's error.
-    //! Throws ProblemError (`bad_request`) when the run is not open.
-    std::vector<FeedOutput> feed(std::string_view run, const std::vector<std::string_view>& lines);
+    //! Run `run`'s lines: one output per line, in order, each the plugin's text as is, or the
+    //! line's error. `checkHere`: only outputs that are JSON and pass the check of
+    //! core/plugin_output_check.h (for callers that trust this process's word); otherwise the
+    //! reader checks them, as agent-host does (LoadedProvider::feedText). Throws ProblemError
+    //! (`bad_request`) when the run is not open.
+    std::vector<FeedOutput> feed(std::string_view run, const std::vector<std::string_view>& lines,
+                                 bool checkHere);
 
     //! The frame answering a feed frame: its outputs, or the error response when feed throws.
     std::string answerFeed(const FeedRequest& request);
