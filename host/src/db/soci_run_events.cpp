@@ -224,6 +224,20 @@ struct EventReads {
 
     explicit EventReads(soci::session& sql) : page(preparePage(sql)), last(prepareLast(sql)) {}
 
+    //! A page of the run's events after `afterSeq`, each row as `convert` makes it.
+    template <typename Convert>
+    auto read(const std::string& id, std::int64_t afterSeq, std::size_t pageSize, Convert convert) {
+        runId = id;
+        after = afterSeq;
+        limit = static_cast<long long>(pageSize);
+        std::vector<decltype(convert(row))> events;
+        if (page.execute(true)) {
+            do events.push_back(convert(row));
+            while (page.fetch());
+        }
+        return events;
+    }
+
     soci::details::prepare_temp_type preparePage(soci::session& sql) {
         soci::details::prepare_temp_type prep =
             (sql.prepare << std::string("SELECT ") + kEventColumns +
@@ -419,30 +433,14 @@ struct EventAppend {
 std::vector<StoredEvent> SociRunStore::events(const std::string& runId, std::int64_t afterSeq,
                                               std::size_t limit) {
     return database_.withPrepared<EventReads>([&](EventReads& reads) {
-        reads.runId = runId;
-        reads.after = afterSeq;
-        reads.limit = static_cast<long long>(limit);
-        std::vector<StoredEvent> page;
-        if (reads.page.execute(true)) {
-            do page.push_back(reads.row.get());
-            while (reads.page.fetch());
-        }
-        return page;
+        return reads.read(runId, afterSeq, limit, [](const EventRow& row) { return row.get(); });
     });
 }
 
 std::vector<EventText> SociRunStore::eventTexts(const std::string& runId, std::int64_t afterSeq,
                                                 std::size_t limit) {
     return database_.withPrepared<EventReads>([&](EventReads& reads) {
-        reads.runId = runId;
-        reads.after = afterSeq;
-        reads.limit = static_cast<long long>(limit);
-        std::vector<EventText> page;
-        if (reads.page.execute(true)) {
-            do page.push_back(reads.row.text());
-            while (reads.page.fetch());
-        }
-        return page;
+        return reads.read(runId, afterSeq, limit, [](const EventRow& row) { return row.text(); });
     });
 }
 
