@@ -65,17 +65,23 @@ TEST(ParallelTransfers, AFailureStopsNewTasks) {
 }
 
 TEST(ParallelTransfers, TasksRunningBesideAFailureFinish) {
-    // Task 3 fails while tasks 0..2 and 4 run (each on its own thread, waiting for it).
+    // Task 3 fails once tasks 0..2 and 4 have started (each on its own thread; they wait
+    // for the failure before they end).
     std::mutex mutex;
     std::condition_variable changed;
+    int started = 0;
     bool failedYet = false;
     const auto batch = runTransfers(5, 5, [&](std::size_t i) {
         std::unique_lock lock(mutex);
         if (i == 3) {
+            ASSERT_TRUE(
+                changed.wait_for(lock, std::chrono::seconds(10), [&] { return started == 4; }));
             failedYet = true;
             changed.notify_all();
             throw std::runtime_error("task 3 broke");
         }
+        ++started;
+        changed.notify_all();
         ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(10), [&] { return failedYet; }));
     });
     ASSERT_FALSE(batch.ok());
