@@ -80,8 +80,8 @@ void writeJsonFile(const fs::path& path, const nlohmann::json& document) {
     fs::rename(temporary, path);
 }
 
-//! `error` (the store's failure on `path`) with what was being done to which file first,
-//! so that one failure among thousands of transfers says which one it was.
+//! Throws `error` again, a ProblemError's message led by `doing` (what was done to which
+//! file and key), so that one failure among thousands of transfers says which one it was.
 [[noreturn]] void rethrowFor(const std::exception_ptr& error, const std::string& doing) {
     try {
         std::rethrow_exception(error);
