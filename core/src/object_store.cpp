@@ -28,4 +28,8 @@ std::optional<Problem> checkObjectKey(std::string_view key, bool isPrefix) {
     return std::nullopt;
 }
 
+void ObjectStore::removeMany(const std::vector<std::string>& keys) {
+    for (const auto& key : keys) remove(key);
+}
+
 }  // namespace aw

@@ -2,10 +2,15 @@
 // warm start (a stopped container started again until it answers), with the tests' own
 // dockerd and tiny image (support/docker_daemon.h), or the engine and image given. Prints
 // figures; asserts nothing.
-//   build/tests/aw_docker_bench [--workers N] [--socket PATH --image NAME]
+//   build/tests/aw_docker_bench [--workers N] [--socket PATH] [--image NAME | --real-image]
+// --real-image: the real worker image, agent-worker/worker:<version>, first brought up to
+// date in the bench's engine by scripts/build-worker-image.sh (a no-op when it is; the
+// first build into a fresh engine takes minutes). The engine: --socket, else DOCKER_HOST
+// (unix://...), else a dockerd of the bench's own.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -31,22 +36,50 @@ void report(const char* what, std::vector<double> samples) {
                 samples[samples.size() / 2], sum / samples.size(), samples.back());
 }
 
+//! Builds (or confirms) the real worker image in the engine at `socket`; false when the
+//! build script fails (it says why).
+bool buildRealImage(const std::string& socket) {
+    const std::string command = "DOCKER_HOST='unix://" + socket +
+                                "' '" AW_SOURCE_DIR "/scripts/build-worker-image.sh' '" AW_BUILD_DIR
+                                "' >&2";
+    std::fprintf(stderr, "docker bench: %s\n", command.c_str());
+    const auto start = Clock::now();
+    const int status = std::system(command.c_str());
+    std::fprintf(stderr, "docker bench: worker image ready in %.1f s\n", millisSince(start) / 1000);
+    return status == 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     int workers = 10;
+    bool realImage = false;
     std::string socket, image;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    for (int i = 1; i < argc; ++i) {
         const std::string flag = argv[i];
+        if (flag == "--real-image") {
+            realImage = true;
+            continue;
+        }
+        if (i + 1 >= argc) break;
         if (flag == "--workers") workers = std::max(1, std::stoi(argv[i + 1]));
         if (flag == "--socket") socket = argv[i + 1];
         if (flag == "--image") image = argv[i + 1];
+        ++i;
     }
+    const char* dockerHost = std::getenv("DOCKER_HOST");
+    if (realImage && socket.empty() && dockerHost &&
+        std::string(dockerHost).rfind("unix://", 0) == 0)
+        socket = std::string(dockerHost).substr(7);
     std::unique_ptr<aw::test::DockerDaemon> daemon;
     if (socket.empty()) {
         daemon = std::make_unique<aw::test::DockerDaemon>();
         socket = daemon->socketPath();
-        image = aw::test::importTestWorkerImage(socket, "aw-bench/worker:1").name;
+        if (!realImage) image = aw::test::importTestWorkerImage(socket, "aw-bench/worker:1").name;
+    }
+    if (realImage) {
+        image = "agent-worker/worker:" + aw::projectVersion();
+        if (!buildRealImage(socket)) return 1;
     }
     aw::test::TempDir data("awdb");
     aw::test::CallbackSink sink;

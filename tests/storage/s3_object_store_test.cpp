@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -190,6 +191,58 @@ TEST_F(S3Store, MissingObjectsAreNoErrors) {
     EXPECT_TRUE(s3.remove("aw-test/there.txt"));
     EXPECT_FALSE(s3.get("aw-test/there.txt").has_value());
     EXPECT_EQ(s3.removePrefix("aw-test/none/"), 0u);
+}
+
+TEST_F(S3Store, RemoveManyDeletesInOneRequestWithoutHeads) {
+    auto s3 = store();
+    for (const char* name : {"a.txt", "b/c.txt", "keep.txt"})
+        s3.put(std::string("aw-test/ws/") + name, "x");
+    S3FaultProxy proxy(server_->port());
+    auto counted = store(verified(proxy));
+    EXPECT_THROW(counted.removeMany({"aw-test/ws/a.txt", "aw-test/../x"}), ProblemError);
+    EXPECT_TRUE(proxy.requests().empty()) << "an unsafe key is refused before any request";
+    counted.removeMany({"aw-test/ws/a.txt", "aw-test/ws/b/c.txt", "aw-test/ws/never-was.txt"});
+    EXPECT_EQ(proxy.requests(), std::vector<std::string>{"POST /aw-test?delete="});
+    EXPECT_EQ(proxy.verified(), 1);
+    const auto left = server_->rcloneList(kBucket);
+    EXPECT_EQ(left.size(), 1u);
+    EXPECT_EQ(left.count("ws/keep.txt"), 1u);
+    counted.removeMany({});
+    EXPECT_EQ(proxy.requests().size(), 1u) << "nothing to remove sends nothing";
+}
+
+TEST_F(S3Store, OneStoreServesManyThreadsAtOnce) {
+    S3FaultProxy proxy(server_->port());
+    auto s3 = store(verified(proxy));
+    ASSERT_EQ(s3.parallelTransfers(), 8u);
+    constexpr int kThreads = 8, kEach = 25;
+    for (const char* dir : {"up", "down"}) fs::create_directories(dir_ / dir);
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < kEach; ++i) {
+                const std::string name = "t" + std::to_string(t) + "/f" + std::to_string(i);
+                try {
+                    const auto source = dir_.write("up/" + name, "content of " + name);
+                    s3.putFile("aw-test/par/" + name, source.string());
+                    const auto copy = dir_ / "down" / name;
+                    if (!s3.getFile("aw-test/par/" + name, copy.string()) ||
+                        readText(copy) != "content of " + name) {
+                        ++failures;
+                    }
+                } catch (const std::exception&) {
+                    ++failures;
+                }
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(failures, 0);
+    EXPECT_GT(proxy.maxInFlight(), 1);
+    EXPECT_EQ(proxy.verified(), 2 * kThreads * kEach) << "every signature held";
+    EXPECT_EQ(server_->rcloneList(kBucket, "par/").size(),
+              static_cast<std::size_t>(kThreads * kEach));
 }
 
 TEST_F(S3Store, KeysOutsideTheBucketOrUnsafeAreRefused) {

@@ -204,13 +204,28 @@ public:
         int failWith = 0;
         unsigned short upstream = 0;
         std::string fault;
+        // Counted while the request is handled, forwarding included.
+        struct InFlight {
+            S3FaultProxy::State& state;
+            explicit InFlight(S3FaultProxy::State& s) : state(s) {
+                std::lock_guard lock(state.mutex);
+                state.maxInFlight = std::max(state.maxInFlight, ++state.inFlight);
+            }
+            ~InFlight() {
+                std::lock_guard lock(state.mutex);
+                --state.inFlight;
+            }
+        } inFlight(*state_);
         {
             std::lock_guard lock(state_->mutex);
             const std::string line = request.getMethod() + " " + request.getURI();
             state_->requests.push_back(line);
-            if (state_->failures > 0 && line.find(state_->failureMatching) != std::string::npos) {
-                --state_->failures;
-                failWith = state_->failureStatus;
+            for (auto& fault : state_->faults) {
+                if (fault.remaining == 0 || line.find(fault.matching) == std::string::npos)
+                    continue;
+                if (fault.remaining > 0) --fault.remaining;
+                failWith = fault.status;
+                break;
             }
             upstream = state_->upstreamPort;
             if (!failWith && !state_->secret.empty()) {
@@ -269,7 +284,7 @@ S3FaultProxy::S3FaultProxy(unsigned short upstreamPort) : state_(std::make_share
     ServerSocket socket(SocketAddress("127.0.0.1", 0));
     port_ = socket.address().port();
     auto* params = new HTTPServerParams;
-    params->setMaxThreads(8);
+    params->setMaxThreads(16);  // above a client's parallel transfers (8), keep-alive included
     server_ = std::make_unique<HTTPServer>(new ProxyFactory(state_), socket, params);
     server_->start();
 }
@@ -280,9 +295,17 @@ S3FaultProxy::~S3FaultProxy() {
 
 void S3FaultProxy::failNext(int count, int status, const std::string& matching) {
     std::lock_guard lock(state_->mutex);
-    state_->failures = count;
-    state_->failureStatus = status;
-    state_->failureMatching = matching;
+    state_->faults = {{matching, count, status}};
+}
+
+void S3FaultProxy::addFault(const std::string& matching, int count, int status) {
+    std::lock_guard lock(state_->mutex);
+    state_->faults.push_back({matching, count, status});
+}
+
+int S3FaultProxy::maxInFlight() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->maxInFlight;
 }
 
 void S3FaultProxy::verifySignatures(const std::string& accessKey, const std::string& secret,
@@ -313,6 +336,7 @@ int S3FaultProxy::count(const std::string& method) const {
 void S3FaultProxy::clear() {
     std::lock_guard lock(state_->mutex);
     state_->requests.clear();
+    state_->maxInFlight = state_->inFlight;
 }
 
 }  // namespace aw::test

@@ -26,8 +26,13 @@ public:
     std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
     //! The next `count` requests (of those whose `METHOD path?query` contains `matching`)
-    //! are answered `status` (an S3 error document), not forwarded.
+    //! are answered `status` (an S3 error document), not forwarded. Replaces every fault.
     void failNext(int count, int status = 500, const std::string& matching = "");
+    //! Adds a fault beside the others: the next `count` requests matching `matching`
+    //! (every one when `count` is negative) are answered `status`.
+    void addFault(const std::string& matching, int count, int status = 500);
+    //! The most requests this proxy was handling at the same moment (since clear()).
+    int maxInFlight() const;
     //! From now on every request must carry a valid SigV4 signature for these credentials
     //! (recomputed here from the AWS specification, independently of libcurl) and a payload
     //! hash that matches its body; otherwise it is answered 403 and not forwarded.
@@ -41,12 +46,17 @@ public:
     int count(const std::string& method) const;
     void clear();
 
+    struct Fault {
+        std::string matching;
+        int remaining = 0;  //!< negative: forever
+        int status = 500;
+    };
     struct State {
         mutable std::mutex mutex;
         std::vector<std::string> requests;
-        int failures = 0;
-        int failureStatus = 500;
-        std::string failureMatching;
+        std::vector<Fault> faults;
+        int inFlight = 0;
+        int maxInFlight = 0;
         std::string accessKey, secret, region;  //!< set: signatures are checked
         int verified = 0;
         unsigned short upstreamPort = 0;

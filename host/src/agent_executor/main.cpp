@@ -48,6 +48,7 @@ struct Arguments {
     std::string workspace, home, objectsDir, bucket, keyPrefix, stateDir;
     // The object store: `file` (--objects-dir) or `s3` (its credentials come on stdin).
     std::string objectStore = "file", s3Endpoint, s3Region = "us-east-1", s3PathStyle = "true";
+    std::string s3Transfers = "8";  //!< S3 requests at once in a restore or a sync
     bool exitWithParent = false;
 };
 
@@ -59,7 +60,8 @@ struct Arguments {
            "         [--callback-max-body-bytes N] [--workspace DIR --home DIR --bucket B"
            " --key-prefix P --state-dir DIR\n"
            "          (--objects-dir DIR | --object-store s3 --s3-endpoint URL [--s3-region R]"
-           " [--s3-path-style true|false])]\n"
+           " [--s3-path-style true|false]\n"
+           "           [--s3-transfers N])]\n"
            "stdin: the executor token, then the callback token, one a line; with "
            "--object-store s3 then\n"
            "       the access key id, the secret access key and the session token (may be "
@@ -87,7 +89,8 @@ Arguments parse(int argc, char** argv) {
         {"--object-store", &Arguments::objectStore},
         {"--s3-endpoint", &Arguments::s3Endpoint},
         {"--s3-region", &Arguments::s3Region},
-        {"--s3-path-style", &Arguments::s3PathStyle}};
+        {"--s3-path-style", &Arguments::s3PathStyle},
+        {"--s3-transfers", &Arguments::s3Transfers}};
     for (int i = 1; i < argc; ++i) {
         if (std::string(argv[i]) == "--exit-with-parent") {
             args.exitWithParent = true;
@@ -108,6 +111,11 @@ Arguments parse(int argc, char** argv) {
         usage("--object-store is file or s3");
     if (args.s3PathStyle != "true" && args.s3PathStyle != "false") {
         usage("--s3-path-style is true or false");
+    }
+    if (args.s3Transfers.empty() || args.s3Transfers.size() > 2 ||
+        args.s3Transfers.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoul(args.s3Transfers) < 1 || std::stoul(args.s3Transfers) > 64) {
+        usage("--s3-transfers takes 1 to 64");
     }
     const bool s3 = args.objectStore == "s3";
     if (s3 && (args.s3Endpoint.empty() || !args.objectsDir.empty())) {
@@ -205,6 +213,7 @@ std::unique_ptr<aw::ObjectStore> makeObjectStore(const Arguments& args,
     settings.region = args.s3Region;
     settings.bucket = args.bucket;
     settings.pathStyle = args.s3PathStyle == "true";
+    settings.transfers = std::stoul(args.s3Transfers);
     settings.credentials = credentials;
     return std::make_unique<aw::S3ObjectStore>(std::move(settings));
 }

@@ -10,6 +10,7 @@
 
 #include "files/private_files.h"
 #include "http/api_error.h"
+#include "storage/parallel_transfers.h"
 
 namespace aw {
 namespace {
@@ -79,10 +80,28 @@ void writeJsonFile(const fs::path& path, const nlohmann::json& document) {
     fs::rename(temporary, path);
 }
 
+//! Throws `error` again, a ProblemError's message led by `doing` (what was done to which
+//! file and key), so that one failure among thousands of transfers says which one it was.
+[[noreturn]] void rethrowFor(const std::exception_ptr& error, const std::string& doing) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const ProblemError& e) {
+        Problem problem = e.problem();
+        problem.message = doing + ": " + problem.message;
+        throw ProblemError(std::move(problem));
+    }
+}
+
+nlohmann::json manifestEntry(const FileState& state) {
+    return {{"size", state.size}, {"mtime_ns", state.mtimeNs}};
+}
+
 //! Syncs the regular files below `root` to the objects under `prefix` (a full key prefix,
 //! bucket included). `full`, or a first sync without a manifest, compares with what the
 //! store holds and uploads every file; otherwise only files that differ from the manifest
-//! of the last sync go up. Files gone from `root` are deleted in the store either way.
+//! of the last sync go up, as many at once as the store takes. Files gone from `root` are
+//! deleted in the store either way. When an upload fails, the manifest still records what
+//! did go up (and nothing of what did not), then the first failure is thrown.
 SyncCounts syncTree(ObjectStore& store, const fs::path& root, const std::string& prefix,
                     const fs::path& manifestPath, bool full) {
     std::map<std::string, FileState> stored;
@@ -106,23 +125,63 @@ SyncCounts syncTree(ObjectStore& store, const fs::path& root, const std::string&
     SyncCounts counts;
     counts.files = static_cast<std::int64_t>(current.size());
     nlohmann::json manifest = nlohmann::json::object();
+    std::vector<std::pair<std::string, FileState>> uploads;
     for (const auto& [path, state] : current) {
         const auto it = stored.find(path);
         if (it != stored.end() && it->second == state) {
             ++counts.unchangedFiles;
+            manifest[path] = manifestEntry(state);
         } else {
-            store.putFile(prefix + path, (root / path).string());
+            uploads.emplace_back(path, state);
+        }
+    }
+    const auto batch = runTransfers(uploads.size(), store.parallelTransfers(), [&](std::size_t i) {
+        store.putFile(prefix + uploads[i].first, (root / uploads[i].first).string());
+    });
+    for (std::size_t i = 0; i < uploads.size(); ++i) {
+        const auto& [path, state] = uploads[i];
+        if (batch.outcomes[i] == TransferOutcome::Done) {
+            manifest[path] = manifestEntry(state);
             ++counts.uploadedFiles;
             counts.uploadedBytes += static_cast<std::int64_t>(state.size);
+        } else if (batch.outcomes[i] == TransferOutcome::Failed) {
+            // The object may or may not have been stored (an answer lost on the way): an
+            // entry no file matches, so the next sync uploads the file, or deletes the
+            // object if the file is gone by then.
+            manifest[path] = manifestEntry(FileState{state.size, -1});
+        } else if (const auto it = stored.find(path); it != stored.end()) {
+            manifest[path] = manifestEntry(it->second);  // not tried: the store has the old one
         }
-        manifest[path] = {{"size", state.size}, {"mtime_ns", state.mtimeNs}};
     }
+    std::vector<std::string> deletions;
     for (const auto& [path, state] : stored) {
-        if (!current.count(path) && store.remove(prefix + path)) ++counts.deletedFiles;
+        if (!current.count(path)) deletions.push_back(path);
     }
-    // The manifest is written last: a sync cut short leaves the previous one, so the next
-    // sync redoes whatever this one did not record.
+    std::exception_ptr deletionError;
+    if (batch.ok() && !deletions.empty()) {
+        std::vector<std::string> keys;
+        for (const auto& path : deletions) keys.push_back(prefix + path);
+        try {
+            store.removeMany(keys);
+            counts.deletedFiles = static_cast<std::int64_t>(deletions.size());
+        } catch (...) {
+            deletionError = std::current_exception();
+        }
+    }
+    if (!batch.ok() || deletionError) {
+        // Not deleted (or not known to be): the next sync deletes them again.
+        for (const auto& path : deletions) manifest[path] = manifestEntry(stored[path]);
+    }
+    // Written last, for what really happened: a sync cut short makes the next one redo
+    // exactly what this one did not do.
     writeJsonFile(manifestPath, manifest);
+    if (!batch.ok()) {
+        const auto& path = uploads[batch.firstFailed].first;
+        rethrowFor(batch.firstError,
+                   "cannot upload " + (root / path).string() + " to " + prefix + path);
+    }
+    if (deletionError)
+        rethrowFor(deletionError, "cannot delete the objects of files gone from " + root.string());
     return counts;
 }
 
@@ -166,6 +225,9 @@ RestorePlan WorkspaceService::checkedPlan(const nlohmann::json& planJson) const 
 void WorkspaceService::restoreTree(const std::string& sourceKey, const fs::path& target,
                                    ConflictPolicy policy, const RestorePlan& plan,
                                    TreeRestore& counts) {
+    // Every target is checked, and every conflict decided, before any file is written.
+    std::vector<std::pair<ObjectInfo, fs::path>> downloads;
+    std::set<fs::path> directories;
     for (const auto& object : store_.list(sourceKey)) {
         const fs::path destination = target / object.key.substr(sourceKey.size());
         checkTarget(destination, target, plan);
@@ -181,9 +243,27 @@ void WorkspaceService::restoreTree(const std::string& sourceKey, const fs::path&
                                      "remove the file or restore with keep_session"});
             }
         }
-        store_.getFile(object.key, destination.string());
+        directories.insert(destination.parent_path());
+        downloads.emplace_back(object, destination);
+    }
+    // Made here, once each, rather than by concurrent downloads racing for the same ones.
+    for (const auto& directory : directories) fs::create_directories(directory);
+    // Each download lands whole or not at all (the store writes beside and renames), and
+    // the store verifies its checksum first.
+    std::vector<char> found(downloads.size(), 0);
+    const auto batch =
+        runTransfers(downloads.size(), store_.parallelTransfers(), [&](std::size_t i) {
+            found[i] = store_.getFile(downloads[i].first.key, downloads[i].second.string());
+        });
+    if (!batch.ok()) {
+        const auto& [object, destination] = downloads[batch.firstFailed];
+        rethrowFor(batch.firstError,
+                   "cannot restore " + object.key + " to " + destination.string());
+    }
+    for (std::size_t i = 0; i < downloads.size(); ++i) {
+        if (!found[i]) continue;  // deleted since it was listed
         ++counts.files;
-        counts.bytes += static_cast<std::int64_t>(object.size);
+        counts.bytes += static_cast<std::int64_t>(downloads[i].first.size);
     }
 }
 

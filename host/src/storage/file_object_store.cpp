@@ -82,8 +82,18 @@ std::optional<std::string> FileObjectStore::get(const std::string& key) {
 bool FileObjectStore::getFile(const std::string& key, const std::string& path) {
     const auto source = pathOf(key);
     if (!std::filesystem::is_regular_file(source)) return false;
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-    std::filesystem::copy_file(source, path, std::filesystem::copy_options::overwrite_existing);
+    const std::filesystem::path target(path);
+    std::filesystem::create_directories(target.parent_path());
+    // Copied beside, then renamed over: a reader of `path` never sees half a file.
+    const auto temporary = target.parent_path() / temporaryName();
+    try {
+        std::filesystem::copy_file(source, temporary);
+        std::filesystem::rename(temporary, target);
+    } catch (...) {
+        std::error_code ignored;
+        std::filesystem::remove(temporary, ignored);
+        throw;
+    }
     return true;
 }
 

@@ -30,6 +30,8 @@ constexpr const char* kSha256Header = "x-amz-meta-aw-sha256";
 constexpr const char* kModeHeader = "x-amz-meta-aw-mode";
 constexpr std::size_t kDeleteBatch = 1000;  // S3's limit per DeleteObjects
 constexpr std::uint64_t kMinPartSize = 5ULL * 1024 * 1024;
+// More requests at once than this only queue up at the service (and cost a thread each).
+constexpr std::size_t kMaxTransfers = 64;
 
 ProblemError invalidSettings(const std::string& why, const std::string& hint) {
     return ProblemError({"object_store_invalid", "the s3 object store cannot work: " + why, hint});
@@ -121,6 +123,10 @@ S3ObjectStore::S3ObjectStore(S3Settings settings) : transport_(std::move(setting
     if (s.credentials.accessKeyId.empty() || s.credentials.secretAccessKey.empty()) {
         throw invalidSettings("no credentials",
                               "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for agent-host");
+    }
+    if (s.transfers < 1 || s.transfers > kMaxTransfers) {
+        throw invalidSettings(std::to_string(s.transfers) + " transfers at once",
+                              "use 1 to " + std::to_string(kMaxTransfers));
     }
     if (s.partSize < kMinPartSize) {
         throw invalidSettings("parts of " + std::to_string(s.partSize) + " bytes (S3 needs 5 MiB)",
@@ -324,7 +330,7 @@ std::vector<ObjectInfo> S3ObjectStore::listObjects(const std::string& objectPref
 
 bool S3ObjectStore::remove(const std::string& key) {
     // S3 answers a DELETE of nothing with success too: a HEAD first says whether there was
-    // an object (deletions are few: files gone from a workspace).
+    // an object. Callers that need no answer use removeMany.
     S3Request head = s3Request("HeadObject", "HEAD", objectKey(key));
     const auto headed = transport_.send(head);
     if (headed.status == 404) return false;
@@ -335,15 +341,30 @@ bool S3ObjectStore::remove(const std::string& key) {
     return true;
 }
 
+void S3ObjectStore::removeMany(const std::vector<std::string>& keys) {
+    std::vector<std::string> objectKeys;
+    objectKeys.reserve(keys.size());
+    for (const auto& key : keys) objectKeys.push_back(objectKey(key));
+    deleteObjects(objectKeys, "of " + std::to_string(keys.size()) + " to delete");
+}
+
 std::size_t S3ObjectStore::removePrefix(const std::string& prefix) {
     const auto objects = list(prefix);
     const std::size_t bucketPart = settings().bucket.size() + 1;
-    std::size_t removed = 0;
-    for (std::size_t start = 0; start < objects.size(); start += kDeleteBatch) {
-        std::vector<std::string> keys;
-        for (std::size_t i = start; i < std::min(objects.size(), start + kDeleteBatch); ++i) {
-            keys.push_back(objects[i].key.substr(bucketPart));
-        }
+    std::vector<std::string> keys;
+    keys.reserve(objects.size());
+    for (const auto& object : objects) keys.push_back(object.key.substr(bucketPart));
+    deleteObjects(keys, "under '" + prefix + "'");
+    return keys.size();
+}
+
+void S3ObjectStore::deleteObjects(const std::vector<std::string>& objectKeys,
+                                  const std::string& what) {
+    for (std::size_t start = 0; start < objectKeys.size(); start += kDeleteBatch) {
+        const auto first = objectKeys.begin() + static_cast<std::ptrdiff_t>(start);
+        const std::vector<std::string> keys(
+            first,
+            first + static_cast<std::ptrdiff_t>(std::min(kDeleteBatch, objectKeys.size() - start)));
         const std::string body = deleteObjectsXml(keys);
         Poco::MD5Engine md5;
         md5.update(body.data(), static_cast<unsigned>(body.size()));
@@ -358,14 +379,11 @@ std::size_t S3ObjectStore::removePrefix(const std::string& prefix) {
         const auto result = parseDeleteResult(response.body);
         if (!result.errors.empty()) {
             throw ProblemError({"object_store_delete_failed",
-                                std::to_string(result.errors.size()) + " object(s) under '" +
-                                    prefix + "' could not be deleted, e.g. " +
-                                    result.errors.front(),
+                                std::to_string(result.errors.size()) + " object(s) " + what +
+                                    " could not be deleted, e.g. " + result.errors.front(),
                                 "check the credentials' permissions; repeat the removal"});
         }
-        removed += keys.size();
     }
-    return removed;
 }
 
 void S3ObjectStore::checkBucket() {

@@ -26,8 +26,14 @@ public:
     //! Written to a temporary file beside `path`, verified, then renamed over it.
     bool getFile(const std::string& key, const std::string& path) override;
     std::vector<ObjectInfo> list(const std::string& prefix) override;
+    //! A HEAD, then the DELETE: S3 answers a DELETE of nothing with success too.
     bool remove(const std::string& key) override;
+    //! DeleteObjects, up to 1000 keys a request, no HEAD.
+    void removeMany(const std::vector<std::string>& keys) override;
     std::size_t removePrefix(const std::string& prefix) override;
+    //! `settings.transfers`: the transport is safe for concurrent requests (its handle pool
+    //! is locked; every request has its own handle, buffers and temporary file).
+    std::size_t parallelTransfers() const override { return settings().transfers; }
 
     //! Readiness: the endpoint answers and the bucket exists and takes these credentials.
     //! Throws ProblemError (S3Error) saying which of them is wrong.
@@ -46,6 +52,9 @@ private:
     void putMultipart(const std::string& objectKey, const std::string& path, std::uint64_t size,
                       unsigned mode);
     std::vector<ObjectInfo> listObjects(const std::string& objectPrefix);
+    //! DeleteObjects for `objectKeys` (keys in the bucket), in batches S3 takes; `what`
+    //! names them in the error when S3 refuses some.
+    void deleteObjects(const std::vector<std::string>& objectKeys, const std::string& what);
 
     S3Transport transport_;
 };

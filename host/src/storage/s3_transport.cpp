@@ -118,6 +118,7 @@ bool isTransient(CURLcode code) {
 
 class CurlHandles {
 public:
+    explicit CurlHandles(std::size_t maxIdle) : maxIdle_(maxIdle) {}
     ~CurlHandles() {
         for (CURL* handle : idle_) curl_easy_cleanup(handle);
     }
@@ -138,7 +139,7 @@ public:
     }
     void give(CURL* handle) {
         std::lock_guard lock(mutex_);
-        if (idle_.size() < kMaxIdle) {
+        if (idle_.size() < maxIdle_) {
             idle_.push_back(handle);
             return;
         }
@@ -146,7 +147,7 @@ public:
     }
 
 private:
-    static constexpr std::size_t kMaxIdle = 8;
+    const std::size_t maxIdle_;
     std::mutex mutex_;
     std::vector<CURL*> idle_;
 };
@@ -190,7 +191,8 @@ std::string sha256Hex(std::string_view bytes) {
 }
 
 S3Transport::S3Transport(S3Settings settings)
-    : settings_(std::move(settings)), handles_(std::make_shared<CurlHandles>()) {
+    : settings_(std::move(settings)),
+      handles_(std::make_shared<CurlHandles>(std::max<std::size_t>(1, settings_.transfers))) {
     while (!settings_.endpoint.empty() && settings_.endpoint.back() == '/')
         settings_.endpoint.pop_back();
     initCurlOnce();
@@ -260,13 +262,15 @@ S3Response S3Transport::send(const S3Request& request) const {
         const std::optional<int> status =
             response.status ? std::optional<int>(response.status) : std::nullopt;
         if (!settings_.retry.shouldRetry(*failure, status, attempt)) {
-            throw S3Error({"object_store_unavailable",
-                           request.operation + " on bucket " + settings_.bucket + " at " +
-                               settings_.endpoint + " failed after " + std::to_string(attempt) +
-                               " attempt(s) (" + toString(*failure) + ": " + why + ")",
-                           "check that the S3 service at object_store.endpoint is up; the "
-                           "operation can be repeated once it is"},
-                          *failure, status, attempt);
+            throw S3Error(
+                {"object_store_unavailable",
+                 request.operation + (request.key.empty() ? "" : " of '" + request.key + "'") +
+                     " on bucket " + settings_.bucket + " at " + settings_.endpoint +
+                     " failed after " + std::to_string(attempt) + " attempt(s) (" +
+                     toString(*failure) + ": " + why + ")",
+                 "check that the S3 service at object_store.endpoint is up; the "
+                 "operation can be repeated once it is"},
+                *failure, status, attempt);
         }
         std::this_thread::sleep_for(settings_.retry.backoffAfter(attempt, unitRandom()));
     }

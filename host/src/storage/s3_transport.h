@@ -40,6 +40,9 @@ struct S3Settings {
     std::chrono::milliseconds connectTimeout{5000};
     //! A request moving no byte this long is cut (and retried).
     std::chrono::milliseconds stallTimeout{30000};
+    //! Requests a caller may run at once (a workspace's files); the store keeps as many
+    //! connections open between them.
+    std::size_t transfers = 8;
 };
 
 //! A failed S3 request, once retries are exhausted or not allowed (4xx).
@@ -110,8 +113,9 @@ private:
                         curl_slist* headers) const;
 
     S3Settings settings_;
-    //! Idle libcurl handles: a handle keeps its connections open, so consecutive requests
-    //! (a sync's many small files) reuse them instead of connecting each time.
+    //! Idle libcurl handles, up to `transfers` of them: a handle keeps its connections open,
+    //! so consecutive requests (a sync's many small files) reuse them instead of connecting
+    //! each time. Shared by every thread sending through this transport.
     std::shared_ptr<CurlHandles> handles_;
 };
 

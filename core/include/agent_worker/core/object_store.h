@@ -33,8 +33,16 @@ public:
     virtual std::vector<ObjectInfo> list(const std::string& prefix) = 0;
     //! True when an object was removed.
     virtual bool remove(const std::string& key) = 0;
+    //! Removes each of `keys`; a key with no object is no error. For callers that need no
+    //! answer per key (a sync's deleted files): a backend may do it in fewer requests than
+    //! remove() one by one. Throws ProblemError naming a key that could not be removed; then
+    //! some of the others may be removed already.
+    virtual void removeMany(const std::vector<std::string>& keys);
     //! Removes every object under `prefix`; returns how many.
     virtual std::size_t removePrefix(const std::string& prefix) = 0;
+    //! How many put/get/remove calls a caller may run at once on this store from as many
+    //! threads (a workspace's files); 1: one at a time.
+    virtual std::size_t parallelTransfers() const { return 1; }
 };
 
 //! Empty when `key` is safe for any backend: relative, `/`-separated, no empty, `.` or
