@@ -242,12 +242,10 @@ TEST_F(DockerS3, ARealClaudeRunInAContainerKeepsItsWorkspaceInS3AcrossStopAndRem
     // callbacks (the host's log).
     DockerEngine engine(socket_);
     const std::string name = containerName(sid);
-    std::string traceId;
-    for (const auto& line : logLines(host.log())) {
-        if (line.value("msg", "") == "run started" && line.value("run_id", "") == first)
-            traceId = line.value("trace_id", "");
-    }
-    ASSERT_FALSE(traceId.empty()) << "no 'run started' line with a trace id:\n" << host.logTail();
+    // A run's trace id is its id's 32 hex digits (core/src/runs/worker_preparation.cpp).
+    ASSERT_EQ(first.rfind("run_", 0), 0u) << first;
+    const std::string traceId = first.substr(4);
+    ASSERT_EQ(traceId.size(), 32u) << first;
     int callbacks = 0;
     for (const auto& line : logLines(host.log())) {
         if (line.value("path", "") != "/v1/callbacks/executor" || line.value("run_id", "") != first)
