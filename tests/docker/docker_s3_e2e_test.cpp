@@ -306,10 +306,13 @@ TEST_F(DockerS3, ARealClaudeRunInAContainerKeepsItsWorkspaceInS3AcrossStopAndRem
     EXPECT_EQ(environ.out.find(secret_), std::string::npos)
         << "a process has it in its environment";
 
-    // Idle stop syncs first, then stops the container; remove deletes it; the bucket keeps
-    // the files.
+    // Idle stop syncs first (a file written since the run's last sync reaches the bucket),
+    // then stops the container; remove deletes it; the bucket keeps the files.
+    std::ofstream(host.workspace(sid) / "after-run.txt") << "written after the run\n";
+    EXPECT_EQ(bucketWorkspace(sid).count("after-run.txt"), 0u);
     const auto stopped = host.post("/v1/maintenance/idle-stop");
     EXPECT_EQ(stopped.json().value("stopped", -1), 1) << stopped.body;
+    EXPECT_EQ(bucketWorkspace(sid).count("after-run.txt"), 1u) << "idle stop did not sync";
     EXPECT_EQ(host.session(sid).value("status", ""), "stopped");
     EXPECT_EQ(host.session(sid).value("last_sync_status", ""), "succeeded");
     ASSERT_TRUE(engine.inspectContainer(name).has_value());
@@ -334,6 +337,7 @@ TEST_F(DockerS3, ARealClaudeRunInAContainerKeepsItsWorkspaceInS3AcrossStopAndRem
                 engine.inspectContainer(name)->running);
     EXPECT_EQ(fs::file_size(host.workspace(sid) / "hello.txt"), stored["hello.txt"]);
     EXPECT_TRUE(fs::exists(host.workspace(sid) / "notes.txt"));
+    EXPECT_EQ(readText(host.workspace(sid) / "after-run.txt"), "written after the run\n");
 }
 
 // A container removed behind the host's back: the next message finds it missing while the
