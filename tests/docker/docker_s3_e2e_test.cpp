@@ -151,6 +151,11 @@ protected:
     }
 
     std::string containerName(const std::string& sid) const { return "aw-" + hostId_ + "-" + sid; }
+    //! Whether the engine has the container and it runs.
+    bool runningContainer(const std::string& name) const {
+        const auto status = DockerEngine(socket_).inspectContainer(name);
+        return status && status->running;
+    }
     //! The session's workspace in the bucket, listed by rclone: relative path -> size.
     std::map<std::string, std::uint64_t> bucketWorkspace(const std::string& sid) const {
         const std::string prefix = "sessions/default/" + sid + "/workspace/";
@@ -333,8 +338,7 @@ TEST_F(DockerS3, ARealClaudeRunInAContainerKeepsItsWorkspaceInS3AcrossStopAndRem
     EXPECT_NE(recalled.back().find("I remember 1 earlier prompt(s): TOOLS_AND_TODOS"),
               std::string::npos)
         << recalled.back();
-    EXPECT_TRUE(engine.inspectContainer(name).has_value() &&
-                engine.inspectContainer(name)->running);
+    EXPECT_TRUE(runningContainer(name));
     EXPECT_EQ(fs::file_size(host.workspace(sid) / "hello.txt"), stored["hello.txt"]);
     EXPECT_TRUE(fs::exists(host.workspace(sid) / "notes.txt"));
     EXPECT_EQ(readText(host.workspace(sid) / "after-run.txt"), "written after the run\n");
@@ -352,7 +356,9 @@ TEST_F(DockerS3, AContainerRemovedBehindTheHostsBackIsRecreatedAndRestoredFromS3
 
     DockerEngine engine(socket_);
     const std::string name = containerName(sid);
-    const std::string before = engine.inspectContainer(name)->id;
+    const auto made = engine.inspectContainer(name);
+    ASSERT_TRUE(made.has_value()) << "no container for the session";
+    const std::string before = made->id;
     engine.removeContainer(name);
     fs::remove_all(host.workerDir(sid));  // the machine lost its files too
     EXPECT_EQ(host.session(sid).value("status", ""), "running") << "nothing told the host yet";
@@ -397,7 +403,7 @@ TEST_F(DockerS3, IdleStopWithTheStoreFailingKeepsTheContainerUntilTheStoreIsBack
         const std::string error = worker.value("last_sync_error", Json("")).get<std::string>();
         EXPECT_NE(error.find(because), std::string::npos)
             << fault << ": the error says why: " << error;
-        EXPECT_TRUE(engine.inspectContainer(name)->running) << fault << ": the container stopped";
+        EXPECT_TRUE(runningContainer(name)) << fault << ": the container stopped";
         const auto removed = host.post("/v1/maintenance/remove-stopped");
         EXPECT_EQ(removed.json().value("removed", -1), 0) << removed.body;
         EXPECT_TRUE(engine.inspectContainer(name).has_value());
@@ -419,7 +425,8 @@ TEST_F(DockerS3, IdleStopWithTheStoreFailingKeepsTheContainerUntilTheStoreIsBack
     EXPECT_EQ(worker.value("status", ""), "stopped") << worker.dump();
     EXPECT_EQ(worker.value("last_sync_status", ""), "succeeded") << worker.dump();
     EXPECT_EQ(bucketWorkspace(sid).count("changed.txt"), 1u);
-    EXPECT_FALSE(engine.inspectContainer(name)->running);
+    EXPECT_TRUE(engine.inspectContainer(name).has_value());
+    EXPECT_FALSE(runningContainer(name));
 }
 
 }  // namespace
