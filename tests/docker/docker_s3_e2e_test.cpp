@@ -251,6 +251,13 @@ TEST_F(DockerS3, ARealClaudeRunInAContainerKeepsItsWorkspaceInS3AcrossStopAndRem
     ASSERT_EQ(first.rfind("run_", 0), 0u) << first;
     const std::string traceId = first.substr(4);
     ASSERT_EQ(traceId.size(), 32u) << first;
+    bool started = false;
+    for (const auto& line : logLines(host.log())) {
+        if (line.value("msg", "") != "run started" || line.value("run_id", "") != first) continue;
+        started = true;
+        EXPECT_EQ(line.value("trace_id", ""), traceId) << line.dump();
+    }
+    EXPECT_TRUE(started) << "no 'run started' line naming the run:\n" << host.logTail();
     int callbacks = 0;
     for (const auto& line : logLines(host.log())) {
         if (line.value("path", "") != "/v1/callbacks/executor" || line.value("run_id", "") != first)
