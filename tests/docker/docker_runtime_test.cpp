@@ -5,6 +5,7 @@
 // through the Engine API and seen from inside, and the errors an operator meets.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <thread>
 
@@ -352,6 +353,41 @@ TEST_F(DockerRuntime, AnExecutorThatCannotStartIsReportedWithWhatItSaid) {
     }
     EXPECT_EQ(broken.inspect(worker), SandboxState::Stopped);
     broken.remove(worker);
+}
+
+TEST_F(DockerRuntime, TheExecutorsStoreFollowsTheObjectStoreAndItsSecretStaysOffTheSpec) {
+    const auto worker = workerOf("chat-12");
+    const auto has = [](const nlohmann::json& list, const std::vector<std::string>& run) {
+        const auto items = list.get<std::vector<std::string>>();
+        return std::search(items.begin(), items.end(), run.begin(), run.end()) != items.end();
+    };
+    const auto mountsAt = [](const nlohmann::json& spec, const std::string& prefix) {
+        int found = 0;
+        for (const auto& mount : spec["HostConfig"]["Mounts"])
+            found += mount.value("Target", "").rfind(prefix, 0) == 0 ? 1 : 0;
+        return found;
+    };
+    // The file store: the worker's own prefix of it, bind-mounted.
+    const nlohmann::json file = runtime().containerSpec(worker);
+    EXPECT_TRUE(has(file["Cmd"], {"--objects-dir", "/aw/objects"})) << file["Cmd"];
+    EXPECT_EQ(mountsAt(file, "/aw/objects/"), 1) << file["HostConfig"]["Mounts"];
+
+    // The s3 store: its settings on the command line, nothing mounted, the secret nowhere.
+    auto settings = options("host-s3");
+    settings.s3 = S3Settings{};
+    settings.s3->endpoint = "http://127.0.0.1:9";
+    settings.s3->region = "eu-west-3";
+    settings.s3->pathStyle = false;
+    settings.s3->credentials = {"AKIA-spec-test", "secret-off-the-spec", "session-off-the-spec"};
+    DockerWorkerRuntime withS3(settings);
+    const nlohmann::json s3 = withS3.containerSpec(worker);
+    EXPECT_TRUE(has(s3["Cmd"], {"--object-store", "s3", "--s3-endpoint", "http://127.0.0.1:9",
+                                "--s3-region", "eu-west-3", "--s3-path-style", "false"}))
+        << s3["Cmd"];
+    EXPECT_FALSE(has(s3["Cmd"], {"--objects-dir"})) << s3["Cmd"];
+    EXPECT_EQ(mountsAt(s3, "/aw/objects"), 0) << s3["HostConfig"]["Mounts"];
+    for (const char* secret : {"AKIA-spec-test", "secret-off-the-spec", "session-off-the-spec"})
+        EXPECT_EQ(s3.dump().find(secret), std::string::npos) << secret << " in " << s3.dump();
 }
 
 }  // namespace

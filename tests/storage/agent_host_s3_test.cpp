@@ -9,6 +9,7 @@
 
 #include <fstream>
 
+#include "agent_worker/core/random_id.h"
 #include "support/agent_host_harness.h"
 #include "support/fake_cli.h"
 #include "support/plugins.h"
@@ -21,9 +22,12 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-// s3rver checks the access key, not the signature: any secret passes, so the test can use
-// one that is easy to look for.
-constexpr const char* kSecret = "s3-secret-5be1d07c";
+// s3rver checks the access key, not the signature: any secret passes, so each test uses one
+// of its own that is easy to look for. Of its own: ctest runs these tests in parallel, and
+// another test's agent-host holds its secret in its environment.
+std::string newSecret() {
+    return "s3-secret-" + newToken().substr(0, 16);
+}
 constexpr const char* kBucket = "agent-worker";  // object_store.bucket's default
 
 //! Pids of processes (other than `except`) whose command line or environment holds `text`.
@@ -76,7 +80,7 @@ protected:
         spec.env["AW_OBJECT_STORE_ENDPOINT"] = server_->endpoint();
         spec.env["AW_OBJECT_STORE_PATH_STYLE"] = "true";
         spec.env["AWS_ACCESS_KEY_ID"] = S3Server::kAccessKey;
-        spec.env["AWS_SECRET_ACCESS_KEY"] = kSecret;
+        spec.env["AWS_SECRET_ACCESS_KEY"] = secret_;
         spec.env["AW_LIFECYCLE_IDLE_TIMEOUT_S"] = "0";
         spec.env["AW_LIFECYCLE_REMOVE_AFTER_S"] = "0";
         spec.env["AW_PROVIDERS"] = Json{{"claude-code", {{"binary", claude_.string()}}}}.dump();
@@ -93,6 +97,7 @@ protected:
     }
 
     std::unique_ptr<S3Server> server_;
+    const std::string secret_ = newSecret();
     TempDir root_{"aw-hs3"};
     fs::path claude_;
 };
@@ -142,12 +147,12 @@ TEST_F(HostS3, WorkspaceSyncsToTheBucketSurvivesRemovalAndComesBack) {
     // other process's command line or environment (the executors got it on stdin).
     const auto config = host.get("/admin/config");
     EXPECT_EQ(config.status, 200);
-    EXPECT_EQ(config.body.find(kSecret), std::string::npos) << config.body;
-    EXPECT_EQ(host.log().find(kSecret), std::string::npos) << "the secret is in the host's log";
+    EXPECT_EQ(config.body.find(secret_), std::string::npos) << config.body;
+    EXPECT_EQ(host.log().find(secret_), std::string::npos) << "the secret is in the host's log";
     for (const auto& rid : {first, second}) {
-        EXPECT_EQ(Json(host.events(rid)).dump().find(kSecret), std::string::npos);
+        EXPECT_EQ(Json(host.events(rid)).dump().find(secret_), std::string::npos);
     }
-    EXPECT_EQ(processesHolding(kSecret, host.pid()), std::vector<std::string>{});
+    EXPECT_EQ(processesHolding(secret_, host.pid()), std::vector<std::string>{});
 }
 
 TEST_F(HostS3, IdleStopWithTheStoreDownFailsKeepsTheWorkerAndSucceedsOnceItIsBack) {

@@ -279,9 +279,10 @@ private:
 
 }  // namespace
 
-S3FaultProxy::S3FaultProxy(unsigned short upstreamPort) : state_(std::make_shared<State>()) {
+S3FaultProxy::S3FaultProxy(unsigned short upstreamPort, unsigned short port)
+    : state_(std::make_shared<State>()) {
     state_->upstreamPort = upstreamPort;
-    ServerSocket socket(SocketAddress("127.0.0.1", 0));
+    ServerSocket socket(SocketAddress("127.0.0.1", port));
     port_ = socket.address().port();
     auto* params = new HTTPServerParams;
     params->setMaxThreads(16);  // above a client's parallel transfers (8), keep-alive included

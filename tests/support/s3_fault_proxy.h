@@ -18,8 +18,9 @@ namespace aw::test {
 
 class S3FaultProxy {
 public:
-    //! Listens on 127.0.0.1 (a free port), forwarding to 127.0.0.1:`upstreamPort`.
-    explicit S3FaultProxy(unsigned short upstreamPort);
+    //! Listens on 127.0.0.1:`port` (0: a free one), forwarding to 127.0.0.1:`upstreamPort`.
+    //! A proxy made again on the port of one that went is the service coming back.
+    explicit S3FaultProxy(unsigned short upstreamPort, unsigned short port = 0);
     ~S3FaultProxy();
 
     unsigned short port() const { return port_; }

@@ -344,7 +344,15 @@ int AgentHostApp::serve(const HostConfig& config) {
             docker.objectsDir = config.objectsDir;
             docker.callbackUrl = runtimeOptions.callbackUrl;
             docker.callbackMaxBodyBytes = runtimeOptions.callbackMaxBodyBytes;
-            workerRuntime = std::make_unique<DockerWorkerRuntime>(docker);
+            docker.s3 = runtimeOptions.s3;
+            auto dockerRuntime = std::make_unique<DockerWorkerRuntime>(docker);
+            // Workers cannot be made while the engine is gone or lacks the image: /ready says
+            // so (the host started with both; either can go later).
+            readiness.push_back(
+                {"docker",
+                 [runtime = dockerRuntime.get()] { return runtime->unavailableReason(); },
+                 {{"socket", docker.socketPath}, {"image", docker.image}}});
+            workerRuntime = std::move(dockerRuntime);
         } else {
             workerRuntime = std::make_unique<LocalWorkerRuntime>(runtimeOptions);
         }

@@ -38,9 +38,9 @@ Poco::Message::Priority priorityOf(const std::string& level) {
 }
 
 void note(const std::string& level, const std::string& what, const Json& fields) {
-    std::vector<std::pair<std::string, Json>> list;
-    for (const auto& [key, value] : fields.items()) list.emplace_back(key, value);
-    logFields(logger(), priorityOf(level), what, list);
+    // The object itself: a list of pairs would become a JSON array, whose fields the log
+    // line drops.
+    logFields(logger(), priorityOf(level), what, fields);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "agent_worker/core/identifiers.h"
 #include "agent_worker/core/random_id.h"
 #include "agent_worker/core/workspace_prefix.h"
+#include "runtime/executor_store_args.h"
 
 #ifndef AW_PROJECT_VERSION
 #error "AW_PROJECT_VERSION must be defined (host/CMakeLists.txt)"
@@ -198,10 +199,11 @@ nlohmann::json DockerWorkerRuntime::containerSpec(const SessionWorker& worker) c
                                      "--session-id",   worker.sessionId,
                                      "--workspace",    workspace,
                                      "--home",         home,
-                                     "--objects-dir",  kObjectsDir,
                                      "--bucket",       prefix.bucket,
                                      "--key-prefix",   prefix.keyPrefix,
                                      "--state-dir",    kStateDir};
+    const auto store = executorStoreArguments(options_.s3, kObjectsDir);
+    command.insert(command.end(), store.begin(), store.end());
     if (options_.callbackMaxBodyBytes > 0) {
         command.push_back("--callback-max-body-bytes");
         command.push_back(std::to_string(options_.callbackMaxBodyBytes));
@@ -210,13 +212,15 @@ nlohmann::json DockerWorkerRuntime::containerSpec(const SessionWorker& worker) c
                                 {std::string(kLabelTenant), worker.tenantId},
                                 {std::string(kLabelHost), options_.hostId},
                                 {std::string(kLabelVersion), projectVersion()}};
-    // Only the worker's own directories and its own object prefix are shown; the host's
-    // tokens, database, other workers and the Docker socket are not.
-    const nlohmann::json mounts{
-        bindMount(dir / "workspace", workspace), bindMount(dir / "home", home),
-        bindMount(dir / "state", kStateDir), bindMount(dir / "run", kRunDir),
-        bindMount(objectsPrefixDir(worker),
-                  std::string(kObjectsDir) + "/" + prefix.bucket + "/" + keyPrefix)};
+    // Only the worker's own directories and (with the file store) its own object prefix are
+    // shown; the host's tokens, database, other workers and the Docker socket are not. With
+    // the s3 store the executor reaches the bucket over the network, its credentials on stdin.
+    nlohmann::json mounts{bindMount(dir / "workspace", workspace), bindMount(dir / "home", home),
+                          bindMount(dir / "state", kStateDir), bindMount(dir / "run", kRunDir)};
+    if (!options_.s3) {
+        mounts.push_back(bindMount(objectsPrefixDir(worker), std::string(kObjectsDir) + "/" +
+                                                                 prefix.bucket + "/" + keyPrefix));
+    }
     const nlohmann::json hostConfig{
         {"Mounts", mounts},
         {"NetworkMode", options_.network},
@@ -269,8 +273,10 @@ void DockerWorkerRuntime::create(const SessionWorker& worker) {
         fs::create_directories(dir / sub);
         giveToContainerUser(dir / sub);
     }
-    fs::create_directories(objectsPrefixDir(worker));
-    giveToContainerUser(objectsPrefixDir(worker));
+    if (!options_.s3) {
+        fs::create_directories(objectsPrefixDir(worker));
+        giveToContainerUser(objectsPrefixDir(worker));
+    }
     // The worker's directory is the host's (0700): other users of the machine see nothing
     // of it; its parts are the container user's.
     fs::permissions(dir, fs::perms::owner_all);
@@ -295,7 +301,7 @@ void DockerWorkerRuntime::start(const SessionWorker& worker) {
     std::error_code ignored;
     fs::remove(workerDir(worker) / "run" / kSocketName, ignored);  // the last executor's
     engine_.startWithStdin(containerName(worker),
-                           readToken(worker) + "\n" + callbackToken(worker) + "\n");
+                           executorStdin(readToken(worker), callbackToken(worker), options_.s3));
     awaitExecutor(worker);
 }
 
@@ -370,9 +376,11 @@ void DockerWorkerRuntime::remove(const SessionWorker& worker) {
 }
 
 std::optional<Problem> DockerWorkerRuntime::unavailableReason() {
+    // Probes repeat: a hung engine is reported after a few seconds, not the calls' minute.
+    DockerEngine probe(options_.socketPath, std::chrono::seconds(5));
     try {
-        engine_.ping();
-        engine_.requireImage(options_.image, kImageHint);
+        probe.ping();
+        probe.requireImage(options_.image, kImageHint);
     } catch (const ProblemError& e) {
         return e.problem();
     }

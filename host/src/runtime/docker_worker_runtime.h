@@ -15,7 +15,8 @@
 //   <data>/workers-private/<session>/, which no container sees. The executor reads them on
 //   its stdin: the host attaches to the container's stdin, starts it, writes the two lines
 //   and closes it (StdinOnce), so the tokens are never in a file, the environment or the
-//   command line the agent could read.
+//   command line the agent could read. With the s3 store the S3 credentials follow them
+//   there (runtime/executor_store_args.h), the same lines the local runtime writes.
 #pragma once
 
 #include <sys/types.h>
@@ -36,6 +37,7 @@
 #include "runtime/callback_tokens.h"
 #include "runtime/docker_engine.h"
 #include "runtime/executor_runtime.h"
+#include "storage/s3_transport.h"
 
 namespace aw {
 
@@ -61,6 +63,10 @@ struct DockerRuntimeOptions {
     std::string hostId;                    //!< this host's id (container names and labels)
     std::filesystem::path workersDir;      //!< <data dir>/workers
     std::filesystem::path objectsDir;      //!< the file object store root
+    //! Set: the executors use this s3 store instead of the file store at objectsDir (no
+    //! objects directory is mounted; the credentials reach them on the container's stdin
+    //! after their tokens).
+    std::optional<S3Settings> s3{};
     std::string callbackUrl;               //!< the host's POST /v1/callbacks/executor
     std::size_t callbackMaxBodyBytes = 0;  //!< the host's http.max_body_bytes (0: default)
     std::string executorPath = "/usr/local/bin/agent-executor";  //!< inside the image

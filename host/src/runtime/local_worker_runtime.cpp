@@ -14,6 +14,7 @@
 #include "agent_worker/core/random_id.h"
 #include "agent_worker/core/workspace_prefix.h"
 #include "logging/json_formatter.h"
+#include "runtime/executor_store_args.h"
 
 namespace aw {
 namespace {
@@ -259,14 +260,8 @@ void LocalWorkerRuntime::start(const SessionWorker& worker) {
                                      "--state-dir",
                                      (dir / "state").string(),
                                      "--exit-with-parent"};
-    if (options_.s3) {
-        command.insert(
-            command.end(),
-            {"--object-store", "s3", "--s3-endpoint", options_.s3->endpoint, "--s3-region",
-             options_.s3->region, "--s3-path-style", options_.s3->pathStyle ? "true" : "false"});
-    } else {
-        command.insert(command.end(), {"--objects-dir", options_.objectsDir.string()});
-    }
+    const auto store = executorStoreArguments(options_.s3, options_.objectsDir.string());
+    command.insert(command.end(), store.begin(), store.end());
     if (options_.callbackMaxBodyBytes > 0) {
         command.push_back("--callback-max-body-bytes");
         command.push_back(std::to_string(options_.callbackMaxBodyBytes));
@@ -309,13 +304,7 @@ void LocalWorkerRuntime::start(const SessionWorker& worker) {
         throw runtimeProblem(std::string("cannot start agent-executor: ") + e.what(),
                              "build it (make) or set the executor binary path");
     }
-    std::string secrets = readToken(worker) + "\n" + callbackToken(worker) + "\n";
-    if (options_.s3) {
-        const auto& credentials = options_.s3->credentials;
-        secrets += credentials.accessKeyId + "\n" + credentials.secretAccessKey + "\n" +
-                   credentials.sessionToken + "\n";
-    }
-    executor->writeStdin(secrets);
+    executor->writeStdin(executorStdin(readToken(worker), callbackToken(worker), options_.s3));
     executor->closeStdin();
     const auto line = executor->readLine(options_.startTimeout);
     if (!line || line->find("listening") == std::string::npos) {
