@@ -13,6 +13,7 @@
 #include "agent_worker/core/random_id.h"
 #include "runtime/docker_engine.h"
 #include "runtime/docker_worker_runtime.h"
+#include "support/executor_fault_proxy.h"
 #include "support/agent_clis.h"
 #include "support/agent_host_harness.h"
 #include "support/docker_daemon.h"
@@ -434,6 +435,26 @@ TEST_F(DockerS3, IdleStopWithTheStoreFailingKeepsTheContainerUntilTheStoreIsBack
     EXPECT_EQ(bucketWorkspace(sid).count("changed.txt"), 1u);
     EXPECT_TRUE(engine.inspectContainer(name).has_value());
     EXPECT_FALSE(runningContainer(name));
+}
+
+// The seed's phase 8: the worker's executor answers 500 once, then succeeds; the host's
+// executor client retries the call and the run goes on.
+TEST_F(DockerS3, AnExecutorAnsweringFiveHundredOnceIsRetriedAndTheRunGoesOn) {
+    AgentHost host(spec());
+    host.waitProviderHealthy("claude-code");
+    const std::string sid = "e2e-500";
+    runToCompletion(host, sid, kToolsPrompt);
+
+    ExecutorFaultProxy proxy(host.workerDir(sid) / "run" / "executor.sock");
+    proxy.failNext("POST /runs", 1, 500);
+    const auto events = runToCompletion(host, sid, "RECALL what I asked before");
+    EXPECT_EQ(proxy.injected(), 1) << "the start of the run was not answered 500";
+    EXPECT_EQ(proxy.seen("POST /runs"), 2) << "the start, then its retry";
+    const auto recalled = messageTexts(events);
+    ASSERT_FALSE(recalled.empty()) << describeEvents(events);
+    EXPECT_NE(recalled.back().find("I remember 1 earlier prompt(s)"), std::string::npos)
+        << recalled.back();
+    EXPECT_EQ(dataOf(events, "run.started").size(), 1u) << "one start: the retry is the same run";
 }
 
 }  // namespace
