@@ -92,7 +92,10 @@ pass "runs as $agent_uid, no capabilities, read-only root, writable /tmp"
 for tool in "git --version" "python3 --version" "node --version" "curl --version" \
   "rg --version" "bash --version" "ps --version" "less --version" "find --version"; do
   read -r -a argv <<<"$tool"
-  got="$(inside "${argv[@]}" | head -n 1)" || fail "$tool failed inside: $got"
+  # The whole output, then its first line: `| head -n 1` would cut the tool off with SIGPIPE,
+  # which pipefail reports as its failure.
+  got="$(inside "${argv[@]}")" || fail "$tool failed inside: $got"
+  got="${got%%$'\n'*}"
   echo "  $tool: $got"
 done
 # The CLIs as the runtime runs them: HOME is the session's own writable directory.
