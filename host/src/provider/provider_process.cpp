@@ -30,6 +30,9 @@ constexpr std::size_t kMaxStderrLineBytes = 8192;
 // lines beat 16 and 64 for every shipped plugin at a run's chunk of 64. The window bounds
 // what one call keeps in the pipes; a run's chunk of 64 lines is in flight whole.
 constexpr std::size_t kFeedFrameLines = 32;
+// The call's last frames are smaller (half of what is left, down to this): nothing overlaps
+// agent-host's parse of the last answer, so a short one ends the call sooner.
+constexpr std::size_t kFeedTailFrameLines = 8;
 constexpr std::size_t kFeedFrameBytes = 256 * 1024;
 constexpr std::size_t kFeedWindow = 8;
 
@@ -329,9 +332,13 @@ nlohmann::json ProviderProcess::feedPipelined(const nlohmann::json& params,
         inFlight.pop_front();
     };
     for (std::size_t begin = 0; begin < lines.size();) {
-        // Up to kFeedFrameLines lines and kFeedFrameBytes bytes, and at least one line.
+        // Up to kFeedFrameLines lines (half of what is left, toward the end) and
+        // kFeedFrameBytes bytes, and at least one line.
+        const std::size_t left = lines.size() - begin;
+        const std::size_t frameLines =
+            left <= kFeedTailFrameLines ? left : std::clamp(left / 2, kFeedTailFrameLines, kFeedFrameLines);
         std::size_t end = begin + 1, bytes = lines[begin].get_ref<const std::string&>().size();
-        while (end < lines.size() && end - begin < kFeedFrameLines &&
+        while (end < lines.size() && end - begin < frameLines &&
                bytes + lines[end].get_ref<const std::string&>().size() <= kFeedFrameBytes) {
             bytes += lines[end++].get_ref<const std::string&>().size();
         }
