@@ -1,12 +1,10 @@
 #include "runtime/docker_worker_runtime.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cmath>
-#include <fstream>
 #include <thread>
 
 #include "agent_worker/core/identifiers.h"
@@ -35,25 +33,6 @@ const std::string kImageHint =
 
 ProblemError runtimeProblem(const std::string& message, const std::string& hint) {
     return ProblemError({"runtime_unavailable", message, hint});
-}
-
-//! A new random token in `file`, written 0600 from the start (it is a credential).
-std::string writeNewToken(const fs::path& file) {
-    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) throw runtimeProblem("cannot create " + file.string(), "check the data dir");
-    const std::string token = newToken();
-    const std::string line = token + "\n";
-    const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-    ::close(fd);
-    if (!written) throw runtimeProblem("cannot write " + file.string(), "check free space");
-    return token;
-}
-
-std::string readFirstLine(const fs::path& file) {
-    std::ifstream in(file);
-    std::string line;
-    std::getline(in, line);
-    return line;
 }
 
 nlohmann::json bindMount(const fs::path& source, std::string_view target, bool readOnly = false) {
@@ -100,19 +79,10 @@ DockerWorkerRuntime::DockerWorkerRuntime(DockerRuntimeOptions options)
     engine_.ping();
     engine_.requireImage(options_.image, kImageHint);
     fs::create_directories(options_.workersDir);
-    const auto privateRoot = options_.workersDir.parent_path() / "workers-private";
-    fs::create_directories(privateRoot);
-    fs::permissions(privateRoot, fs::perms::owner_all);
     // Workers of an earlier life of this host keep their callback tokens: their executors
     // still run (containers outlive the host) and deliver with them.
-    std::error_code error;
-    for (const auto& entry : fs::directory_iterator(options_.workersDir, error)) {
-        SessionWorker worker;
-        worker.sessionId = entry.path().filename().string();
-        if (checkIdentifier("session", worker.sessionId)) continue;
-        const std::string token = readFirstLine(privateDir(worker) / "callback-token");
-        if (!token.empty()) callbackTokens_.bind(worker.sessionId, executorId(worker), token);
-    }
+    tokens_.emplace(options_.workersDir,
+                    [this](const SessionWorker& worker) { return executorId(worker); });
 }
 
 fs::path DockerWorkerRuntime::workerDir(const SessionWorker& worker) const {
@@ -121,8 +91,7 @@ fs::path DockerWorkerRuntime::workerDir(const SessionWorker& worker) const {
 }
 
 fs::path DockerWorkerRuntime::privateDir(const SessionWorker& worker) const {
-    if (auto problem = checkIdentifier("session", worker.sessionId)) throw ProblemError(*problem);
-    return options_.workersDir.parent_path() / "workers-private" / worker.sessionId;
+    return tokens_->privateDir(worker);
 }
 
 fs::path DockerWorkerRuntime::objectsPrefixDir(const SessionWorker& worker) const {
@@ -150,27 +119,8 @@ bool DockerWorkerRuntime::executorRunning(const SessionWorker& worker) {
 }
 
 ExecutorEndpoint DockerWorkerRuntime::endpoint(const SessionWorker& worker) const {
-    return {"unix://" + (workerDir(worker) / "run" / kSocketName).string(), readToken(worker)};
-}
-
-std::string DockerWorkerRuntime::readToken(const SessionWorker& worker) const {
-    return readFirstLine(privateDir(worker) / "executor-token");
-}
-
-std::string DockerWorkerRuntime::callbackToken(const SessionWorker& worker) {
-    const auto file = privateDir(worker) / "callback-token";
-    std::string token = readFirstLine(file);
-    if (token.empty()) token = writeNewToken(file);
-    callbackTokens_.bind(worker.sessionId, executorId(worker), token);
-    return token;
-}
-
-void DockerWorkerRuntime::issueTokens(const SessionWorker& worker) {
-    fs::create_directories(privateDir(worker));
-    fs::permissions(privateDir(worker), fs::perms::owner_all);
-    if (!fs::exists(privateDir(worker) / "executor-token"))
-        writeNewToken(privateDir(worker) / "executor-token");
-    callbackToken(worker);
+    return {"unix://" + (workerDir(worker) / "run" / kSocketName).string(),
+            tokens_->executorToken(worker)};
 }
 
 void DockerWorkerRuntime::giveToContainerUser(const fs::path& dir) const {
@@ -267,7 +217,7 @@ SandboxState DockerWorkerRuntime::inspect(const SessionWorker& worker) {
 
 void DockerWorkerRuntime::create(const SessionWorker& worker) {
     const auto dir = workerDir(worker);
-    issueTokens(worker);
+    tokens_->issue(worker);
     fs::create_directories(dir);
     for (const char* sub : {"workspace", "home", "state", "run"}) {
         fs::create_directories(dir / sub);
@@ -296,12 +246,13 @@ void DockerWorkerRuntime::start(const SessionWorker& worker) {
         throw runtimeProblem("worker " + worker.sessionId + " has no container to start",
                              "create it first");
     }
-    issueTokens(worker);
+    tokens_->issue(worker);
     recreateWhenOutdated(worker);
     std::error_code ignored;
     fs::remove(workerDir(worker) / "run" / kSocketName, ignored);  // the last executor's
-    engine_.startWithStdin(containerName(worker),
-                           executorStdin(readToken(worker), callbackToken(worker), options_.s3));
+    engine_.startWithStdin(
+        containerName(worker),
+        executorStdin(tokens_->executorToken(worker), tokens_->callbackToken(worker), options_.s3));
     awaitExecutor(worker);
 }
 
@@ -364,10 +315,8 @@ void DockerWorkerRuntime::stop(const SessionWorker& worker) {
 
 void DockerWorkerRuntime::remove(const SessionWorker& worker) {
     engine_.removeContainer(containerName(worker));
-    // Revoked before the files go: nothing the removed worker left can post again.
-    callbackTokens_.revoke(worker.sessionId);
+    tokens_->revoke(worker);
     std::error_code error;
-    fs::remove_all(privateDir(worker), error);
     fs::remove_all(workerDir(worker), error);
     if (error) {
         throw runtimeProblem("cannot remove " + workerDir(worker).string() + ": " + error.message(),

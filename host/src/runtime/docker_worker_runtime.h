@@ -34,9 +34,9 @@
 #include "agent_worker/core/problem.h"
 #include "agent_worker/core/restore_paths.h"
 #include "executor/http_executor_client.h"
-#include "runtime/callback_tokens.h"
 #include "runtime/docker_engine.h"
 #include "runtime/executor_runtime.h"
+#include "runtime/worker_tokens.h"
 #include "storage/s3_transport.h"
 
 namespace aw {
@@ -94,7 +94,7 @@ public:
     void stop(const SessionWorker& worker) override;
     void remove(const SessionWorker& worker) override;
 
-    const CallbackTokens& callbackTokens() const override { return callbackTokens_; }
+    const CallbackTokens& callbackTokens() const override { return tokens_->callbackTokens(); }
     //! `docker-<session>`.
     std::string executorId(const SessionWorker& worker) const override {
         return "docker-" + worker.sessionId;
@@ -126,9 +126,6 @@ public:
     bool isWorkerUid(uid_t uid) const override { return uid == uid_; }
 
 private:
-    std::string readToken(const SessionWorker& worker) const;
-    std::string callbackToken(const SessionWorker& worker);
-    void issueTokens(const SessionWorker& worker);
     std::filesystem::path objectsPrefixDir(const SessionWorker& worker) const;
     //! Gives the worker's directories to the container's user, 0700.
     void giveToContainerUser(const std::filesystem::path& dir) const;
@@ -142,7 +139,7 @@ private:
     DockerEngine engine_;
     uid_t uid_ = 0;
     gid_t gid_ = 0;
-    CallbackTokens callbackTokens_;
+    std::optional<WorkerTokens> tokens_;  //!< made once the workers' directory is known
 };
 
 }  // namespace aw

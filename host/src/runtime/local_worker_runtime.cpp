@@ -1,6 +1,5 @@
 #include "runtime/local_worker_runtime.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,7 +10,6 @@
 #include <sstream>
 
 #include "agent_worker/core/identifiers.h"
-#include "agent_worker/core/random_id.h"
 #include "agent_worker/core/workspace_prefix.h"
 #include "logging/json_formatter.h"
 #include "runtime/executor_store_args.h"
@@ -23,18 +21,6 @@ namespace fs = std::filesystem;
 
 ProblemError runtimeProblem(const std::string& message, const std::string& hint) {
     return ProblemError({"runtime_unavailable", message, hint});
-}
-
-//! A new random token in `file`, written 0600 from the start (it is a credential).
-std::string writeNewToken(const fs::path& file) {
-    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) throw runtimeProblem("cannot create " + file.string(), "check the data dir");
-    const std::string token = newToken();
-    const std::string line = token + "\n";
-    const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-    ::close(fd);
-    if (!written) throw runtimeProblem("cannot write " + file.string(), "check free space");
-    return token;
 }
 
 //! Gives `dir` and everything below it to `uid` (not following links), unless it is already
@@ -69,13 +55,6 @@ uid_t ownerOf(const fs::path& path) {
     return ::lstat(path.c_str(), &status) == 0 ? status.st_uid : static_cast<uid_t>(-1);
 }
 
-std::string readFirstLine(const fs::path& file) {
-    std::ifstream in(file);
-    std::string line;
-    std::getline(in, line);
-    return line;
-}
-
 }  // namespace
 
 LocalWorkerRuntime::LocalWorkerRuntime(LocalRuntimeOptions options)
@@ -99,19 +78,10 @@ LocalWorkerRuntime::LocalWorkerRuntime(LocalRuntimeOptions options)
             {});
     }
     fs::create_directories(options_.workersDir);
-    fs::create_directories(options_.workersDir.parent_path() / "workers-private");
-    fs::permissions(options_.workersDir.parent_path() / "workers-private", fs::perms::owner_all);
     // Workers created by an earlier life of this host keep their callback tokens: their
     // executors (or the next ones, on the same spool) still deliver with them.
-    std::error_code error;
-    for (const auto& entry : fs::directory_iterator(options_.workersDir, error)) {
-        const std::string session = entry.path().filename().string();
-        if (checkIdentifier("session", session)) continue;
-        SessionWorker worker;
-        worker.sessionId = session;
-        const std::string token = readFirstLine(privateDir(worker) / "callback-token");
-        if (!token.empty()) callbackTokens_.bind(session, executorId(worker), token);
-    }
+    tokens_.emplace(options_.workersDir,
+                    [this](const SessionWorker& worker) { return executorId(worker); });
 }
 
 LocalWorkerRuntime::~LocalWorkerRuntime() {
@@ -138,7 +108,8 @@ RestoreRoots LocalWorkerRuntime::roots(const SessionWorker& worker) const {
 }
 
 ExecutorEndpoint LocalWorkerRuntime::endpoint(const SessionWorker& worker) const {
-    return {"unix://" + (workerDir(worker) / "executor.sock").string(), readToken(worker)};
+    return {"unix://" + (workerDir(worker) / "executor.sock").string(),
+            tokens_->executorToken(worker)};
 }
 
 std::optional<pid_t> LocalWorkerRuntime::executorPid(const SessionWorker& worker) const {
@@ -149,34 +120,12 @@ std::optional<pid_t> LocalWorkerRuntime::executorPid(const SessionWorker& worker
 }
 
 fs::path LocalWorkerRuntime::privateDir(const SessionWorker& worker) const {
-    if (auto problem = checkIdentifier("session", worker.sessionId)) throw ProblemError(*problem);
-    return options_.workersDir.parent_path() / "workers-private" / worker.sessionId;
+    return tokens_->privateDir(worker);
 }
 
 fs::path LocalWorkerRuntime::objectsPrefixDir(const SessionWorker& worker) const {
     const auto prefix = parseWorkspacePrefix(worker.workspaceS3Prefix);
     return (options_.objectsDir / prefix.bucket / prefix.keyPrefix).lexically_normal();
-}
-
-std::string LocalWorkerRuntime::readToken(const SessionWorker& worker) const {
-    return readFirstLine(privateDir(worker) / "executor-token");
-}
-
-std::string LocalWorkerRuntime::callbackToken(const SessionWorker& worker) {
-    const auto file = privateDir(worker) / "callback-token";
-    std::string token = readFirstLine(file);
-    if (token.empty()) token = writeNewToken(file);
-    callbackTokens_.bind(worker.sessionId, executorId(worker), token);
-    return token;
-}
-
-void LocalWorkerRuntime::issueTokens(const SessionWorker& worker) {
-    fs::create_directories(privateDir(worker));
-    fs::permissions(privateDir(worker), fs::perms::owner_all);
-    // The token callers of the executor present, and the one it presents on its callbacks.
-    if (!fs::exists(privateDir(worker) / "executor-token"))
-        writeNewToken(privateDir(worker) / "executor-token");
-    callbackToken(worker);
 }
 
 uid_t LocalWorkerRuntime::workerUid(const SessionWorker& worker) {
@@ -213,7 +162,7 @@ void LocalWorkerRuntime::create(const SessionWorker& worker) {
     for (const auto& path : {dir, dir / "workspace", dir / "home", dir / "tmp", dir / "state"}) {
         fs::permissions(path, fs::perms::owner_all);
     }
-    issueTokens(worker);
+    tokens_->issue(worker);
     if (sandbox_.enabled()) workerUid(worker);
 }
 
@@ -226,7 +175,7 @@ void LocalWorkerRuntime::start(const SessionWorker& worker) {
     const auto dir = workerDir(worker);
     const auto prefix = parseWorkspacePrefix(worker.workspaceS3Prefix);
     fs::create_directories(dir / "tmp");  // workers created before it existed
-    issueTokens(worker);  // workers from before the private directory have none there
+    tokens_->issue(worker);  // workers from before the private directory have none there
     // Tokens of workers from before the private directory, where their agents could read them.
     std::error_code ignored;
     for (const char* old : {"token", "callback-token"}) fs::remove(dir / "state" / old, ignored);
@@ -304,7 +253,8 @@ void LocalWorkerRuntime::start(const SessionWorker& worker) {
         throw runtimeProblem(std::string("cannot start agent-executor: ") + e.what(),
                              "build it (make) or set the executor binary path");
     }
-    executor->writeStdin(executorStdin(readToken(worker), callbackToken(worker), options_.s3));
+    executor->writeStdin(
+        executorStdin(tokens_->executorToken(worker), tokens_->callbackToken(worker), options_.s3));
     executor->closeStdin();
     const auto line = executor->readLine(options_.startTimeout);
     if (!line || line->find("listening") == std::string::npos) {
@@ -333,10 +283,8 @@ void LocalWorkerRuntime::stop(const SessionWorker& worker) {
 
 void LocalWorkerRuntime::remove(const SessionWorker& worker) {
     stop(worker);
-    // Revoked before the files go: nothing the removed worker left can post again.
-    callbackTokens_.revoke(worker.sessionId);
+    tokens_->revoke(worker);
     std::error_code error;
-    fs::remove_all(privateDir(worker), error);
     fs::remove_all(workerDir(worker), error);
     if (error)
         throw runtimeProblem("cannot remove " + workerDir(worker).string() + ": " + error.message(),

@@ -25,9 +25,9 @@
 
 #include "executor/http_executor_client.h"
 #include "process/subprocess.h"
-#include "runtime/callback_tokens.h"
 #include "runtime/executor_runtime.h"
 #include "runtime/worker_sandbox.h"
+#include "runtime/worker_tokens.h"
 #include "storage/s3_transport.h"
 
 namespace aw {
@@ -61,7 +61,7 @@ public:
     void stop(const SessionWorker& worker) override;
     void remove(const SessionWorker& worker) override;
 
-    const CallbackTokens& callbackTokens() const override { return callbackTokens_; }
+    const CallbackTokens& callbackTokens() const override { return tokens_->callbackTokens(); }
     //! The executor's unix socket in the worker's directory.
     ExecutorEndpoint endpoint(const SessionWorker& worker) const override;
     //! `local-<session>`.
@@ -85,11 +85,6 @@ public:
     std::filesystem::path privateDir(const SessionWorker& worker) const;
 
 private:
-    std::string readToken(const SessionWorker& worker) const;
-    //! The worker's callback token, made when missing; bound.
-    std::string callbackToken(const SessionWorker& worker);
-    //! The worker's private directory (0700) with both its tokens, made where missing.
-    void issueTokens(const SessionWorker& worker);
     //! The worker's uid (its directory's owner), given from the range when it has none.
     uid_t workerUid(const SessionWorker& worker);
     //! The worker's objects (<objects>/<bucket>/<key prefix>).
@@ -99,7 +94,7 @@ private:
     WorkerSandbox sandbox_;
     mutable std::mutex mutex_;
     std::map<std::string, std::unique_ptr<Subprocess>> executors_;
-    CallbackTokens callbackTokens_;
+    std::optional<WorkerTokens> tokens_;  //!< made once the workers' directory is known
 };
 
 }  // namespace aw
