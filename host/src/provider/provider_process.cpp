@@ -82,33 +82,6 @@ void checkFeed(const nlohmann::json& params) {
     }
 }
 
-//! A feed answer's outputs as the run path reads them, parsed on the reader thread while the
-//! provider-host translates the next frame. The plugin's own text comes unchecked: text that
-//! is not JSON is that line's error, and the run path checks the rest (PluginOutputGate).
-//! Throws FrameError for an error the provider-host, which writes every error itself, would
-//! never send.
-nlohmann::json parseOutputs(const std::vector<FeedOutput>& answer) {
-    nlohmann::json outputs = nlohmann::json::array();
-    for (std::size_t i = 0; i < answer.size(); ++i) {
-        auto parsed = nlohmann::json::parse(answer[i].text, nullptr, false);
-        if (answer[i].ok && parsed.is_discarded()) {
-            outputs.push_back({{"error",
-                                {{"code", "invalid_plugin_output"},
-                                 {"message", "the plugin's feed output is not JSON: " + quoteBytes(answer[i].text)},
-                                 {"hint", "fix the plugin's output encoding"}}}});
-            continue;
-        }
-        if (parsed.is_discarded() ||
-            (!answer[i].ok && !(parsed.is_object() && parsed.contains("error")))) {
-            throw FrameError("output " + std::to_string(i) + " of a feed answer is " +
-                             (answer[i].ok ? "not JSON: " : "not an error object: ") +
-                             quoteBytes(answer[i].text));
-        }
-        outputs.push_back(std::move(parsed));
-    }
-    return outputs;
-}
-
 }  // namespace
 
 struct ProviderProcess::Pending {
@@ -436,7 +409,7 @@ void ProviderProcess::onFrame(Frame frame) {
         if (frame.kind == FrameKind::Outputs) {
             answer = decodeFeedAnswer(frame.payload);
             id = static_cast<std::int64_t>(answer->id);
-            outputs = parseOutputs(answer->outputs);
+            outputs = parseFeedOutputs(answer->outputs);
         } else if (frame.kind == FrameKind::Json) {
             response = nlohmann::json::parse(frame.payload, nullptr, false);
             const bool wellFormed = response.is_object() && response.contains("id") &&

@@ -245,6 +245,26 @@ FeedAnswer decodeFeedAnswer(std::string_view payload) {
     return answer;
 }
 
+nlohmann::json parseFeedOutputs(const std::vector<FeedOutput>& outputs) {
+    nlohmann::json parsed = nlohmann::json::array();
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+        auto output = nlohmann::json::parse(outputs[i].text, nullptr, false);
+        if (outputs[i].ok && output.is_discarded()) {
+            output = {{"error",
+                       {{"code", "invalid_plugin_output"},
+                        {"message",
+                         "the plugin's feed output is not JSON: " + quoteBytes(outputs[i].text)},
+                        {"hint", "fix the plugin's output encoding"}}}};
+        } else if (!outputs[i].ok && !(output.is_object() && output.contains("error"))) {
+            throw FrameError(
+                "output " + std::to_string(i) +
+                " of a feed answer is not an error object: " + quoteBytes(outputs[i].text));
+        }
+        parsed.push_back(std::move(output));
+    }
+    return parsed;
+}
+
 std::string quoteBytes(std::string_view bytes, std::size_t limit) {
     std::string quoted = "'";
     for (const char c : bytes.substr(0, limit)) {

@@ -126,6 +126,11 @@ private:
 FeedRequest decodeFeedRequest(std::string_view payload);
 FeedAnswer decodeFeedAnswer(std::string_view payload);
 std::string encodeFeedAnswer(std::uint64_t id, const std::vector<FeedOutput>& outputs);
+//! A feed answer's outputs as the run path reads them. The plugin's own text comes
+//! unchecked: text that is not JSON is that line's error, and the run path checks the rest
+//! (PluginOutputGate). Throws FrameError for an error output that is not an error object:
+//! the provider-host writes every error itself.
+nlohmann::json parseFeedOutputs(const std::vector<FeedOutput>& outputs);
 
 //! `bytes` as a short, printable quote for an error message.
 std::string quoteBytes(std::string_view bytes, std::size_t limit = 60);
