@@ -33,21 +33,17 @@ struct EventRow {
     }
 
     StoredEvent get() const {
-        StoredEvent event;
-        event.eventId = eventId;
-        event.runId = runId;
-        event.sessionId = sessionId;
-        event.seq = seq;
-        event.type = type;
-        event.provider = provider;
+        StoredEvent event = withoutData();
         event.data = parseJson(data, nlohmann::json::object());
-        event.tsMs = ts;
         return event;
     }
 
     //! The event as JSON text; data is already dump()'s text (EventAppend wrote it), so it
     //! is copied, not parsed.
-    EventText text() const {
+    EventText text() const { return {seq, type, withoutData().jsonText(data)}; }
+
+    //! Every field but data.
+    StoredEvent withoutData() const {
         StoredEvent event;
         event.eventId = eventId;
         event.runId = runId;
@@ -56,7 +52,7 @@ struct EventRow {
         event.type = type;
         event.provider = provider;
         event.tsMs = ts;
-        return {seq, type, event.jsonText(data)};
+        return event;
     }
 };
 
