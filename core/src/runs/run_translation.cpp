@@ -71,10 +71,14 @@ void RunTranslation::translated(const std::vector<AssembledLine>& lines, const J
 }
 
 void RunTranslation::syncIfDue() {
-    if (unsyncedMessages_.empty()) return;
     const auto now = std::chrono::steady_clock::now();
     if (lastSync_ != std::chrono::steady_clock::time_point{} && now - lastSync_ < syncInterval_) return;
-    lastSync_ = now;
+    syncUnsynced();
+}
+
+void RunTranslation::syncUnsynced() {
+    if (unsyncedMessages_.empty()) return;
+    lastSync_ = std::chrono::steady_clock::now();
     std::vector<std::string> messages;
     messages.swap(unsyncedMessages_);
     syncAfterMessages(messages);
@@ -97,11 +101,7 @@ void RunTranslation::finished(const RawOutputRecord& exitRecord, const CliExit& 
                               bool stopRequested) {
     const auto& runId = channel_.run.runId;
     // The terminal event is the run's last: messages still waiting for their sync get it now.
-    if (!unsyncedMessages_.empty()) {
-        std::vector<std::string> messages;
-        messages.swap(unsyncedMessages_);
-        syncAfterMessages(messages);
-    }
+    syncUnsynced();
     auto events = eventsOf(admit(output, exitRecord.eventId, PluginCall::Exit), exitRecord.eventId);
     dropSettledHumanResponses(events);
     const bool terminal = std::any_of(events.begin(), events.end(), [](const NewEvent& event) {

@@ -76,6 +76,8 @@ public:
     const RunChannel& channel() const { return channel_; }
 
 private:
+    //! One sync for the messages that ended since the last one, if any.
+    void syncUnsynced();
     //! When the executor gave up some of the run's output (the host refused it for good),
     //! the terminal event says how much and why (`data.output_lost`).
     void reportLostOutput(std::vector<NewEvent>& events, const OutputLoss& loss);
