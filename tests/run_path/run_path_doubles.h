@@ -61,9 +61,9 @@ public:
     std::int64_t lastSeq(const std::string& runId) override {
         return log[runId].empty() ? 0 : log[runId].back().seq;
     }
-    std::vector<StoredEvent> appendEvents(const std::string& runId, const std::vector<NewEvent>& events,
-                                          const std::vector<std::string>& rawEventIds, RawState rawState,
-                                          std::int64_t nowMs) override {
+    std::vector<StoredEvent> appendEvents(const std::string& runId, std::vector<NewEvent> events,
+                                          const std::vector<std::string>& rawEventIds,
+                                          RawState rawState, std::int64_t nowMs) override {
         std::vector<StoredEvent> stored;
         for (const auto& event : events) {
             if (!eventIds.insert(event.eventId).second) continue;

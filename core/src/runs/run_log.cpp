@@ -8,8 +8,8 @@ namespace aw {
 std::vector<StoredEvent> RunLog::append(const std::string& runId, std::vector<NewEvent> events,
                                         const std::vector<std::string>& rawIds, RawState rawState) {
     if (events.empty() && rawIds.empty()) return {};
-    auto stored = store_.appendEvents(runId, events, rawIds, rawState, unixMillisNow());
-    if (!stored.empty() && published_) published_(runId, stored.back().seq);
+    auto stored = store_.appendEvents(runId, std::move(events), rawIds, rawState, unixMillisNow());
+    if (!stored.empty() && published_) published_(runId, stored);
     return stored;
 }
 

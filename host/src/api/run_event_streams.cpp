@@ -29,7 +29,9 @@ std::string frameOf(const EventText& event) {
 
 RunEventStreams::RunEventStreams(RunStore& store, EventHub& hub, RunEventStreamOptions options)
     : store_(store), hub_(hub), options_(options), keepAliveChunk_(ResponseStream::chunk(": keep-alive\n\n")) {
-    hub_.setListener([this](const std::string& runId) { wake(runId); });
+    hub_.setListener([this](const std::string& runId, const std::vector<StoredEvent>& events) {
+        wake(runId, events);
+    });
     for (int i = 0; i < std::max(1, options_.pumpThreads); ++i) threads_.emplace_back([this] { pumpLoop(); });
     threads_.emplace_back([this] { keepAliveLoop(); });
 }
@@ -94,12 +96,28 @@ void RunEventStreams::subscribe(const std::string& runId, Subscriber subscriber)
     wake(runId);
 }
 
-void RunEventStreams::wake(const std::string& runId) {
+void RunEventStreams::wake(const std::string& runId, const std::vector<StoredEvent>& events) {
+    std::vector<EventText> texts;
+    if (!events.empty()) {
+        {
+            std::lock_guard lock(mutex_);
+            if (!runs_.contains(runId)) return;  // nobody follows this run
+        }
+        texts.reserve(events.size());
+        for (const auto& event : events)
+            texts.push_back({event.seq, event.type,
+                             event.jsonText(event.data.dump(
+                                 -1, ' ', false, nlohmann::json::error_handler_t::replace))});
+    }
     {
         std::lock_guard lock(mutex_);
         const auto it = runs_.find(runId);
         if (it == runs_.end()) return;  // nobody follows this run
         RunStreams& run = it->second;
+        if (texts.empty())
+            run.readStore = true;
+        else
+            remember(run, std::move(texts));
         if (run.pumping) {
             run.again = true;
             return;
@@ -109,6 +127,40 @@ void RunEventStreams::wake(const std::string& runId) {
         ready_.push_back(runId);
     }
     changed_.notify_one();
+}
+
+void RunEventStreams::remember(RunStreams& run, std::vector<EventText> events) const {
+    // Publishers of one run may hand over out of order (a host event beside the run's
+    // loop): events that do not follow the recent ones replace them, and what lies between
+    // is read from the store.
+    if (!run.recent.empty() && events.front().seq != run.recent.back().seq + 1) {
+        if (events.back().seq <= run.recent.back().seq) return;
+        run.recent.clear();
+    }
+    std::move(events.begin(), events.end(), std::back_inserter(run.recent));
+    while (run.recent.size() > options_.recentEvents) run.recent.pop_front();
+}
+
+std::vector<EventText> RunEventStreams::eventsAfter(const std::string& runId, std::int64_t from,
+                                                    bool readStore) {
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = runs_.find(runId);
+        if (it != runs_.end() && !it->second.recent.empty() &&
+            it->second.recent.front().seq <= from + 1) {
+            const auto& recent = it->second.recent;
+            std::vector<EventText> events;
+            const auto first = recent.begin() + (from + 1 - recent.front().seq);
+            if (first < recent.end()) {
+                const auto count = std::min<std::size_t>(
+                    options_.readBatch, static_cast<std::size_t>(recent.end() - first));
+                events.assign(first, first + static_cast<std::ptrdiff_t>(count));
+                return events;
+            }
+            if (!readStore) return events;  // it has had every event published
+        }
+    }
+    return store_.eventTexts(runId, from, options_.readBatch);
 }
 
 void RunEventStreams::pumpLoop() {
@@ -121,12 +173,13 @@ void RunEventStreams::pumpLoop() {
         RunStreams& run = runs_[runId];
         run.queued = false;
         run.pumping = true;
+        const bool readStore = std::exchange(run.readStore, false);
         std::vector<Subscriber> subscribers;
         subscribers.swap(run.subscribers);
         lock.unlock();
 
         bool retry = false;
-        pump(runId, subscribers, retry);
+        pump(runId, subscribers, readStore, retry);
 
         lock.lock();
         if (closed_) {
@@ -139,6 +192,7 @@ void RunEventStreams::pumpLoop() {
         subscribers.insert(subscribers.end(), std::make_move_iterator(after.subscribers.begin()),
                            std::make_move_iterator(after.subscribers.end()));
         after.subscribers.swap(subscribers);
+        if (retry) after.readStore = true;
         if (after.again || retry) {
             after.again = false;
             if (!after.subscribers.empty()) {
@@ -163,6 +217,7 @@ void RunEventStreams::keepAliveLoop() {
                                            [&](const Subscriber& s) { return s.lastWrite <= quietSince; });
             if (quiet && !run.queued && !run.pumping) {
                 run.queued = true;
+                run.readStore = true;  // also what a pump could not read while the store was away
                 ready_.push_back(runId);
             }
         }
@@ -170,9 +225,10 @@ void RunEventStreams::keepAliveLoop() {
     }
 }
 
-void RunEventStreams::pump(const std::string& runId, std::vector<Subscriber>& subscribers, bool& retry) {
+void RunEventStreams::pump(const std::string& runId, std::vector<Subscriber>& subscribers,
+                           bool readStore, bool& retry) {
     try {
-        const auto lastDelivered = deliverNew(runId, subscribers);
+        const auto lastDelivered = deliverNew(runId, subscribers, readStore);
         endIfFinished(runId, subscribers, lastDelivered, retry);
     } catch (const StoreUnavailableError&) {
         retry = false;  // the database is away: the keep-alive pass tries again later
@@ -186,12 +242,13 @@ void RunEventStreams::pump(const std::string& runId, std::vector<Subscriber>& su
 }
 
 std::optional<EventText> RunEventStreams::deliverNew(const std::string& runId,
-                                                       std::vector<Subscriber>& subscribers) {
+                                                     std::vector<Subscriber>& subscribers,
+                                                     bool readStore) {
     std::optional<EventText> lastRead;
     while (!subscribers.empty()) {
         std::int64_t from = subscribers.front().last;
         for (const auto& subscriber : subscribers) from = std::min(from, subscriber.last);
-        const auto events = store_.eventTexts(runId, from, options_.readBatch);
+        const auto events = eventsAfter(runId, from, readStore);
         if (events.empty()) return lastRead;
         lastRead = events.back();
         std::vector<std::string> frames;

@@ -1,8 +1,8 @@
 // Live event streams (SSE) of runs, fanned out: when the EventHub says a run has new events,
-// one pump reads them from the store once, frames each once, and queues the same bytes on
-// every subscriber's connection. Pumps run on a few threads of their own and never wait
-// for a client: a subscriber that cannot keep up is dropped by the HTTP server (it comes
-// back with Last-Event-ID), so thousands of streams cost buffers, not threads.
+// one pump takes them (from what the hub handed over, else from the store) once, frames each
+// once, and queues the same bytes on every subscriber's connection. Pumps run on a few threads of
+// their own and never wait for a client: a subscriber that cannot keep up is dropped by the HTTP
+// server (it comes back with Last-Event-ID), so thousands of streams cost buffers, not threads.
 #pragma once
 
 #include <chrono>
@@ -29,6 +29,9 @@ struct RunEventStreamOptions {
     std::chrono::milliseconds keepAlive{15000};  //!< a comment after this long without an event
     int pumpThreads = 2;
     std::size_t readBatch = 500;  //!< events read from the store at a time
+    //! A followed run's newest events kept as the hub handed them over, so its streams need
+    //! not read back from the store what was just written to it.
+    std::size_t recentEvents = 1024;
 };
 
 class RunEventStreams {
@@ -59,18 +62,32 @@ private:
         bool queued = false;   //!< waiting for a pump thread
         bool pumping = false;  //!< a pump thread has its subscribers now
         bool again = false;    //!< woken while pumping: pump once more
+        //! The newest events as published, seqs without a gap; older ones are in the store.
+        std::deque<EventText> recent;
+        //! Woken without events (a new subscriber, a status change, a gap): what is new may
+        //! be only in the store.
+        bool readStore = true;
     };
 
     void subscribe(const std::string& runId, Subscriber subscriber);
-    //! Schedules a pump of the run, unless one is scheduled already.
-    void wake(const std::string& runId);
+    //! Schedules a pump of the run, unless one is scheduled already. `events`: those just
+    //! stored, kept for the pump when somebody follows the run.
+    void wake(const std::string& runId, const std::vector<StoredEvent>& events = {});
+    //! Adds published events to the run's recent ones (under mutex_).
+    void remember(RunStreams& run, std::vector<EventText> events) const;
+    //! The events after `from` (at most readBatch): from the recent ones when they reach back
+    //! that far, else from the store; none when nothing is new. `readStore`: ask the store
+    //! even when the recent events say nothing is new.
+    std::vector<EventText> eventsAfter(const std::string& runId, std::int64_t from, bool readStore);
     void pumpLoop();
     void keepAliveLoop();
     //! Sends each subscriber what it has not had yet; ends the streams of a finished run
     //! once they have its last event; keeps quiet streams alive.
-    void pump(const std::string& runId, std::vector<Subscriber>& subscribers, bool& retry);
+    void pump(const std::string& runId, std::vector<Subscriber>& subscribers, bool readStore,
+              bool& retry);
     //! The last event read (none when there was nothing new).
-    std::optional<EventText> deliverNew(const std::string& runId, std::vector<Subscriber>& subscribers);
+    std::optional<EventText> deliverNew(const std::string& runId,
+                                        std::vector<Subscriber>& subscribers, bool readStore);
     void endIfFinished(const std::string& runId, std::vector<Subscriber>& subscribers,
                        const std::optional<EventText>& lastDelivered, bool& retry);
 

@@ -340,7 +340,8 @@ struct EventAppend {
 
     //! Appends `events` to the run (see RunStore::appendEvents) inside the caller's
     //! transaction; returns what was new, with seq.
-    std::vector<StoredEvent> append(const std::string& id, const std::vector<NewEvent>& events,
+    //! The events' data is moved into what is returned.
+    std::vector<StoredEvent> append(const std::string& id, std::vector<NewEvent>& events,
                                     const std::vector<std::string>& rawEventIds, RawState state,
                                     long long now) {
         runId = id;
@@ -359,7 +360,7 @@ struct EventAppend {
         return inserted;
     }
 
-    StoredEvent toStored(const NewEvent& event, long long eventSeq, long long now) const {
+    StoredEvent toStored(NewEvent& event, long long eventSeq, long long now) const {
         StoredEvent stored;
         stored.eventId = event.eventId;
         stored.runId = runId;
@@ -367,18 +368,18 @@ struct EventAppend {
         stored.seq = eventSeq;
         stored.type = event.type;
         stored.provider = run.provider;
-        stored.data = event.data;
+        stored.data = std::move(event.data);
         stored.tsMs = event.tsMs > 0 ? event.tsMs : now;
         return stored;
     }
 
     //! SQLite: each event inserted in turn; one already stored changes nothing and takes no seq.
-    std::vector<StoredEvent> insertOneByOne(const std::vector<NewEvent>& events, long long now) {
+    std::vector<StoredEvent> insertOneByOne(std::vector<NewEvent>& events, long long now) {
         readLog.execute(true);
         stmt::finish(readLog);
         long long last = lastSeqInd == soci::i_ok ? lastSeq : 0;
         std::vector<StoredEvent> inserted;
-        for (const auto& event : events) {
+        for (auto& event : events) {
             StoredEvent next = toStored(event, last + 1, now);
             eventId = next.eventId;
             seq = next.seq;
@@ -395,7 +396,7 @@ struct EventAppend {
 
     //! PostgreSQL: which events are stored already, read once, then the new ones in one
     //! INSERT; the run's lock keeps the answer true until the insert.
-    std::vector<StoredEvent> insertAtOnce(const std::vector<NewEvent>& events, long long now) {
+    std::vector<StoredEvent> insertAtOnce(std::vector<NewEvent>& events, long long now) {
         nlohmann::json batchIds = nlohmann::json::array();
         for (const auto& event : events) batchIds.push_back(event.eventId);
         ids = batchIds.dump();
@@ -405,7 +406,7 @@ struct EventAppend {
         std::set<std::string> skip = nlohmann::json::parse(storedIds).get<std::set<std::string>>();
         nlohmann::json batch = nlohmann::json::array();
         std::vector<StoredEvent> inserted;
-        for (const auto& event : events) {
+        for (auto& event : events) {
             // Stored before (a replay), or twice in this batch: the first copy alone counts.
             if (!skip.insert(event.eventId).second) continue;
             StoredEvent next = toStored(event, ++last, now);
@@ -450,7 +451,7 @@ std::int64_t SociRunStore::lastSeq(const std::string& runId) {
 }
 
 std::vector<StoredEvent> SociRunStore::appendEvents(const std::string& runId,
-                                                    const std::vector<NewEvent>& events,
+                                                    std::vector<NewEvent> events,
                                                     const std::vector<std::string>& rawEventIds,
                                                     RawState rawState, std::int64_t nowMs) {
     return database_.withPrepared<EventAppend>([&](EventAppend& append) {

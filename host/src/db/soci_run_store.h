@@ -28,8 +28,7 @@ public:
     std::vector<EventText> eventTexts(const std::string& runId, std::int64_t afterSeq,
                                       std::size_t limit) override;
     std::int64_t lastSeq(const std::string& runId) override;
-    std::vector<StoredEvent> appendEvents(const std::string& runId,
-                                          const std::vector<NewEvent>& events,
+    std::vector<StoredEvent> appendEvents(const std::string& runId, std::vector<NewEvent> events,
                                           const std::vector<std::string>& rawEventIds,
                                           RawState rawState, std::int64_t nowMs) override;
     std::vector<RawOutputRecord> insertRawOutput(const std::vector<RawOutputRecord>& records,

@@ -2,12 +2,12 @@
 
 namespace aw {
 
-void EventHub::publish(const std::string& runId) {
+void EventHub::publish(const std::string& runId, const std::vector<StoredEvent>& events) {
     std::lock_guard lock(mutex_);  // the listener is not swapped away while it runs
-    if (listener_) listener_(runId);
+    if (listener_) listener_(runId, events);
 }
 
-void EventHub::setListener(std::function<void(const std::string& runId)> listener) {
+void EventHub::setListener(Listener listener) {
     std::lock_guard lock(mutex_);
     listener_ = std::move(listener);
 }

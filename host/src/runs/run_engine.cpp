@@ -76,20 +76,25 @@ struct RunEngine::ActiveRun {
     }
 };
 
-RunEngine::RunEngine(RunEngineOptions options, RunStore& store, RunQueue& queue, SessionWorkerStore& workers,
-                     LifecycleManager& lifecycle, WorkerGateway& gateway, ProviderRegistry& providers,
-                     EventHub& hub)
+RunEngine::RunEngine(RunEngineOptions options, RunStore& store, RunQueue& queue,
+                     SessionWorkerStore& workers, LifecycleManager& lifecycle,
+                     WorkerGateway& gateway, ProviderRegistry& providers, EventHub& hub)
     : options_(std::move(options)),
       store_(store),
       workers_(workers),
       gateway_(gateway),
       providers_(providers),
       hub_(hub),
-      log_(store, [&hub](const std::string& runId, std::int64_t) { hub.publish(runId); }, note),
+      log_(
+          store,
+          [&hub](const std::string& runId, const std::vector<StoredEvent>& stored) {
+              hub.publish(runId, stored);
+          },
+          note),
       submission_(options_.submission, providers, store),
       queue_(options_.queue, queue),
-      preparation_({options_.submission.placement, options_.restoreLevel, options_.manifest}, lifecycle, gateway,
-                   log_) {}
+      preparation_({options_.submission.placement, options_.restoreLevel, options_.manifest},
+                   lifecycle, gateway, log_) {}
 
 RunEngine::~RunEngine() { stop(); }
 

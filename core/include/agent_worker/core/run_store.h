@@ -190,7 +190,7 @@ public:
     //! inserted, with their seq, in order (duplicates are left out). On PostgreSQL the
     //! run's row is locked first, so two appenders never race for a seq.
     virtual std::vector<StoredEvent> appendEvents(const std::string& runId,
-                                                  const std::vector<NewEvent>& events,
+                                                  std::vector<NewEvent> events,
                                                   const std::vector<std::string>& rawEventIds,
                                                   RawState rawState, std::int64_t nowMs) = 0;
 

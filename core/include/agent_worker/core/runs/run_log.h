@@ -15,8 +15,9 @@ namespace aw {
 
 class RunLog {
 public:
-    //! Told the run's last stored seq after each append that stored something.
-    using Published = std::function<void(const std::string& runId, std::int64_t lastSeq)>;
+    //! Told the events each append stored (in seq order), when it stored something.
+    using Published =
+        std::function<void(const std::string& runId, const std::vector<StoredEvent>& stored)>;
 
     //! An operator-facing note: level (`information`, `warning`, `error`), what, fields.
     using Note = std::function<void(const std::string& level, const std::string& what,
