@@ -5,6 +5,8 @@
 
 #include <Poco/Logger.h>
 
+#include <sqlite3.h>
+
 #include <filesystem>
 #include <thread>
 
@@ -31,15 +33,33 @@ std::string oneLine(std::string text) {
     return text;
 }
 
-//! SQLITE_CORRUPT and SQLITE_NOTADB (sqlite3.h), without SOCI's error text to go on alone.
+//! SQLITE_CORRUPT and SQLITE_NOTADB, without SOCI's error text to go on alone.
 bool isSqliteDamage(const soci::soci_error& error) {
     if (const auto* sqlite = dynamic_cast<const soci::sqlite3_soci_error*>(&error)) {
         const int primary = sqlite->result() & 0xff;
-        if (primary == 11 || primary == 26) return true;
+        if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) return true;
     }
     const std::string message = error.get_error_message();
     return message.find("file is not a database") != std::string::npos ||
            message.find("database disk image is malformed") != std::string::npos;
+}
+
+//! How long a statement waits for another connection's write to end before it fails.
+constexpr auto kBusyTimeout = std::chrono::seconds(10);
+
+//! SQLite's own busy handler sleeps 1, 2, 5, 10... ms between tries. The writers of one
+//! host take turns often and briefly (a callback's admission beside a run's append, each
+//! a millisecond or so), and each turn lost that way was milliseconds of event latency.
+//! This one tries again after 50 us, doubling up to 1 ms, for up to kBusyTimeout.
+int retryWhileBusy(void*, int attempts) {
+    thread_local std::chrono::steady_clock::time_point since;
+    const auto now = std::chrono::steady_clock::now();
+    if (attempts == 0) since = now;
+    if (now - since >= kBusyTimeout) return 0;
+    const auto pause = std::chrono::microseconds(50) * (1 << std::min(attempts, 5));
+    std::this_thread::sleep_for(
+        std::min<std::chrono::microseconds>(pause, std::chrono::milliseconds(1)));
+    return 1;
 }
 
 }  // namespace
@@ -95,7 +115,8 @@ void Database::open(soci::session& session) {
         session << "PRAGMA journal_mode=WAL";
         session << "PRAGMA synchronous=NORMAL";
         session << "PRAGMA foreign_keys=ON";
-        session << "PRAGMA busy_timeout=10000";
+        auto* backend = static_cast<soci::sqlite3_session_backend*>(session.get_backend());
+        sqlite3_busy_handler(backend->conn_, retryWhileBusy, nullptr);
     } else {
         session.open(soci::postgresql, withConnectTimeout(url_.target));
     }
