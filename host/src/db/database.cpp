@@ -5,8 +5,6 @@
 
 #include <Poco/Logger.h>
 
-#include <sqlite3.h>
-
 #include <filesystem>
 #include <thread>
 
@@ -76,6 +74,7 @@ Database::Database(DatabaseUrl url, int poolSize, std::chrono::seconds connectTi
         std::error_code ignored;
         createPrivateDirectories(std::filesystem::path(url_.target).parent_path(), ignored);
         createPrivateFile(url_.target);
+        checkpointer_ = std::make_unique<SqliteCheckpointer>(url_.target);
     }
     const auto deadline = std::chrono::steady_clock::now() + connectTimeout;
     auto pause = std::chrono::milliseconds(200);
@@ -116,7 +115,8 @@ void Database::open(soci::session& session) {
         session << "PRAGMA synchronous=NORMAL";
         session << "PRAGMA foreign_keys=ON";
         auto* backend = static_cast<soci::sqlite3_session_backend*>(session.get_backend());
-        sqlite3_busy_handler(backend->conn_, retryWhileBusy, nullptr);
+        sqlite_api::sqlite3_busy_handler(backend->conn_, retryWhileBusy, nullptr);
+        if (checkpointer_) checkpointer_->watch(backend->conn_);
     } else {
         session.open(soci::postgresql, withConnectTimeout(url_.target));
     }

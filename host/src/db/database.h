@@ -14,6 +14,7 @@
 
 #include "agent_worker/core/repositories.h"
 #include "db/database_url.h"
+#include "db/sqlite_checkpointer.h"
 
 namespace aw {
 
@@ -88,6 +89,9 @@ private:
 
     DatabaseUrl url_;
     int poolSize_;
+    //! SQLite files: checkpoints off the committing threads. Declared before pool_, so the
+    //! connections that report to it close first.
+    std::unique_ptr<SqliteCheckpointer> checkpointer_;
     std::unique_ptr<soci::connection_pool> pool_;
     //! Per pool slot, withPrepared's objects by type; only the slot's leaseholder touches it.
     //! Declared after pool_, so destroyed before the connections they were prepared on.
