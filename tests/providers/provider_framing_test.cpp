@@ -124,6 +124,48 @@ TEST(ProviderProcessFrames, ALongFeedIsAnsweredInOrderThroughPipelinedFrames) {
     EXPECT_FALSE(process->failure().has_value());
 }
 
+TEST(ProviderProcessFrames, FeedsSubmittedAheadAreEachAnsweredWithTheirOwnOutputs) {
+    auto process = startProcess(providerHostBinary(), testPlugin("example").string());
+    process->call("open", {{"run", "a"}, {"request", nlohmann::json::object()}}, 10s);
+    // Three feeds and a ping in flight at once, as a run's pipelined chunks are.
+    const auto first = linesJson(70), second = linesJson(5), third = linesJson(40);
+    const auto one = process->submit("feed", {{"run", "a"}, {"lines", first}}, 10s);
+    const auto two = process->submit("feed", {{"run", "a"}, {"lines", second}}, 10s);
+    const auto ping = process->submit("ping", nlohmann::json::object(), 10s);
+    const auto three = process->submit("feed", {{"run", "a"}, {"lines", third}}, 10s);
+    const auto none =
+        process->submit("feed", {{"run", "a"}, {"lines", nlohmann::json::array()}}, 10s);
+    for (const auto& [ticket, lines] :
+         {std::pair{&one, &first}, {&two, &second}, {&three, &third}}) {
+        const auto fed = process->await(*ticket);
+        ASSERT_EQ(fed["outputs"].size(), lines->size());
+        for (std::size_t i = 0; i < lines->size(); ++i) {
+            EXPECT_EQ(fed["outputs"][i]["events"][0]["data"]["text"], (*lines)[i]) << i;
+        }
+    }
+    EXPECT_EQ(process->await(ping)["pong"], true);
+    EXPECT_EQ(process->await(none)["outputs"], nlohmann::json::array());
+    EXPECT_EQ(process->inFlight(), 0u);
+}
+
+TEST(ProviderProcessFrames, AFeedWithALineOverTheFrameLimitSendsNothing) {
+    auto process = startProcess(providerHostBinary(), testPlugin("example").string());
+    process->call("open", {{"run", "a"}, {"request", nlohmann::json::object()}}, 10s);
+    auto lines = linesJson(100);
+    lines[90] = std::string(kMaxRequestFrameBytes + 1, 'x');
+    try {
+        process->submit("feed", {{"run", "a"}, {"lines", lines}}, 10s);
+        FAIL() << "a frame over the limit was sent";
+    } catch (const ProviderCallError& e) {
+        EXPECT_EQ(e.problem().code, "bad_request");
+    }
+    EXPECT_EQ(process->inFlight(), 0u);
+    // Not one frame of it went out (a frame cut short would have broken the stream).
+    const auto fed = process->call("feed", {{"run", "a"}, {"lines", linesJson(1)}}, 10s);
+    EXPECT_EQ(fed["outputs"].size(), 1u);
+    EXPECT_FALSE(process->failure().has_value());
+}
+
 TEST(ProviderProcessFrames, AFeedForARunNotOpenIsThatCallsErrorNotTheProcesses) {
     auto process = startProcess(providerHostBinary(), testPlugin("example").string());
     try {
