@@ -3,6 +3,7 @@
 // killed with SIGKILL takes to serve again. Prints tables; asserts nothing (timings belong
 // in benchmarks, not tests).
 //   build/tests/aw_provider_bench [--seconds S] [--restarts N] [--only throughput|restart]
+//     [--provider NAME] [--batch N]   (one provider or batch only, e.g. to profile it)
 //   (make bench)
 #include <signal.h>
 #include <sys/resource.h>
@@ -287,7 +288,8 @@ Figures measureHosted(HostedProvider& hosted, const std::string& provider,
         });
 }
 
-void measureThroughput(double secondsPerCase) {
+void measureThroughput(double secondsPerCase, const std::string& onlyProvider,
+                       std::size_t onlyBatch) {
     const auto budget = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(secondsPerCase));
     const fs::path build = AW_BUILD_DIR;
     const fs::path fixtures = fs::path(AW_SOURCE_DIR) / "tests" / "fixtures" / "providers";
@@ -298,6 +300,7 @@ void measureThroughput(double secondsPerCase) {
                 "lines", "batch", "inproc l/s", "p50 us", "1 chunk l/s", "p50 us", "ratio",
                 "4 chunks", "p50 us", "ratio", "cpu in", "host", "ph");
     for (const auto& [provider, prefix] : cases) {
+        if (!onlyProvider.empty() && provider != onlyProvider) continue;
         const auto plugin = (build / "plugins" / (provider + ".so")).string();
         // A run's stream: the recordings, repeated to a realistic length, so the figures
         // measure translation rather than the per-run open/exit round trips.
@@ -308,6 +311,7 @@ void measureThroughput(double secondsPerCase) {
         auto loaded = aw::LoadedProvider::load(plugin);
         HostedProvider hosted(build, provider);
         for (std::size_t batch : {1, 16, 64, 256}) {
+            if (onlyBatch != 0 && batch != onlyBatch) continue;
             const auto inProcess = measure(
                 lines, batch, budget, 0,
                 [&] {
@@ -360,16 +364,19 @@ void measureThroughput(double secondsPerCase) {
 int main(int argc, char** argv) {
     double secondsPerCase = 1.0;
     int restarts = 20;
-    std::string only;
+    std::string only, provider;
+    std::size_t batch = 0;
     for (int i = 1; i + 1 < argc; ++i) {
         const std::string flag = argv[i];
         if (flag == "--seconds") secondsPerCase = std::stod(argv[i + 1]);
         if (flag == "--restarts") restarts = std::stoi(argv[i + 1]);
         if (flag == "--only") only = argv[i + 1];
+        if (flag == "--provider") provider = argv[i + 1];
+        if (flag == "--batch") batch = std::stoul(argv[i + 1]);
     }
     // The supervisor logs every crash and restart; the tables are the output here.
     Poco::Logger::setLevel("", Poco::Message::PRIO_ERROR);
-    if (only != "restart") measureThroughput(secondsPerCase);
+    if (only != "restart") measureThroughput(secondsPerCase, provider, batch);
     if (only != "throughput" && restarts > 0) measureRestarts(restarts);
     return 0;
 }
