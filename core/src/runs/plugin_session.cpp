@@ -134,7 +134,7 @@ void PluginSession::abandon(std::deque<SubmittedChunk>& inFlight) noexcept {
     for (auto& chunk : inFlight) {
         try {
             if (chunk.call) chunk.call->await();
-        } catch (const ProviderCallError&) {
+        } catch (const std::exception&) {
             // Its error, if any, is the same failure or comes again when it is resent.
         }
     }
