@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -145,6 +146,37 @@ TEST(ProviderProcessFrames, FeedsSubmittedAheadAreEachAnsweredWithTheirOwnOutput
     }
     EXPECT_EQ(process->await(ping)["pong"], true);
     EXPECT_EQ(process->await(none)["outputs"], nlohmann::json::array());
+    EXPECT_EQ(process->inFlight(), 0u);
+}
+
+TEST(ProviderProcessFrames, ACrashKeepsTheAnswersWrittenBeforeItAndFailsEveryFeedAfter) {
+    // What PluginSession's recovery counts on: a feed answered before the one that crashed
+    // the plugin is still answered; the crashed one and those sent after it fail with the
+    // process, never with a partial answer.
+    auto process = startProcess(providerHostBinary(), testPlugin("abort-on-poison").string());
+    process->call("open", {{"run", "a"}, {"request", nlohmann::json::object()}}, 10s);
+    auto poisoned = linesJson(40);
+    poisoned[20] = "a poison pill";
+    const auto before = process->submit("feed", {{"run", "a"}, {"lines", linesJson(40)}}, 10s);
+    const auto crashing = process->submit("feed", {{"run", "a"}, {"lines", poisoned}}, 10s);
+    std::optional<ProviderProcess::Ticket> after;
+    try {
+        after = process->submit("feed", {{"run", "a"}, {"lines", linesJson(40)}}, 10s);
+    } catch (const ProviderCallError& e) {
+        EXPECT_TRUE(e.processFailed()) << e.problem().message;  // it had failed already
+    }
+    EXPECT_EQ(process->await(before)["outputs"].size(), 40u);
+    std::vector<const ProviderProcess::Ticket*> failing = {&crashing};
+    if (after) failing.push_back(&*after);
+    for (const auto* ticket : failing) {
+        try {
+            process->await(*ticket);
+            FAIL() << "a feed sent with or after the crash was answered";
+        } catch (const ProviderCallError& e) {
+            EXPECT_TRUE(e.processFailed()) << e.problem().message;
+        }
+    }
+    EXPECT_TRUE(process->waitForFailure(10s).has_value());
     EXPECT_EQ(process->inFlight(), 0u);
 }
 
