@@ -3,6 +3,7 @@
 // killed with SIGKILL takes to serve again. Prints tables; asserts nothing (timings belong
 // in benchmarks, not tests).
 //   build/tests/aw_provider_bench [--seconds S] [--restarts N] [--only throughput|restart]
+//     [--provider NAME] [--batch N]   (one provider or batch only, e.g. to profile it)
 //   (make bench)
 #include <signal.h>
 #include <sys/resource.h>
@@ -19,14 +20,19 @@
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "agent_worker/core/runs/plugin_session.h"
+#include "db/database.h"
+#include "db/migrator.h"
+#include "db/soci_run_store.h"
 #include "provider/loaded_provider.h"
-#include "provider/provider_process.h"
 #include "provider/provider_supervisor.h"
+#include "provider/supervised_provider_registry.h"
 #include "support/plugins.h"
 #include "support/temp_dir.h"
 
@@ -211,17 +217,90 @@ void measureRestarts(int repetitions) {
     printQuantiles("2nd crash in window: healthy again", healthy[1]);
 }
 
-void measureThroughput(double secondsPerCase) {
+//! A provider served the way the run engine has it: a supervised agent-provider-host behind
+//! the ProviderRegistry port, and a store for the replay after a crash (none happens here).
+struct HostedProvider {
+    HostedProvider(const fs::path& build, const std::string& provider)
+        : plugins("aw-provider-bench"), data("aw-provider-bench-db") {
+        aw::test::dropPlugin(build / "plugins" / (provider + ".so"), plugins.path(),
+                             provider + ".so");
+        aw::ProviderSupervisorOptions options;
+        options.pluginsDir = plugins.path().string();
+        options.providerHostBinary = (build / "bin" / "agent-provider-host").string();
+        options.watchDirectory = false;
+        supervisor = std::make_unique<aw::ProviderSupervisor>(options);
+        supervisor->start();
+        pid = waitForRow(*supervisor, provider, [](const aw::ProviderSnapshot& row) {
+                  return row.status == aw::ProviderStatus::Healthy;
+              }).pid;
+        registry =
+            std::make_unique<aw::SupervisedProviderRegistry>(*supervisor, std::chrono::seconds(10));
+        database = std::make_unique<aw::Database>(
+            aw::parseDatabaseUrl("sqlite://" + (data.path() / "aw.db").string()), 1,
+            std::chrono::seconds(10));
+        aw::applyMigrations(*database, build / "sql");
+        store = std::make_unique<aw::SociRunStore>(*database);
+    }
+
+    aw::test::TempDir plugins, data;
+    std::unique_ptr<aw::ProviderSupervisor> supervisor;
+    pid_t pid = 0;
+    std::unique_ptr<aw::SupervisedProviderRegistry> registry;
+    std::unique_ptr<aw::Database> database;
+    std::unique_ptr<aw::SociRunStore> store;
+};
+
+//! Hosted runs through PluginSession, as the run engine feeds them: chunks of `chunk` lines
+//! (PluginSessionOptions::feedChunk), `feedLines` lines per feed (what the engine found
+//! ready), each answered chunk's outputs checked as the run's translation checks them.
+Figures measureHosted(HostedProvider& hosted, const std::string& provider,
+                      const std::vector<std::string>& lines, std::size_t chunk,
+                      std::size_t feedLines, Clock::duration budget) {
+    std::vector<aw::AssembledLine> assembled;
+    for (std::size_t i = 0; i < lines.size(); ++i)
+        assembled.push_back({{"bench/stdout/" + std::to_string(i)}, lines[i]});
+    aw::PluginSessionOptions options;
+    options.feedChunk = chunk;
+    int runNumber = 0;
+    const auto check = [](const std::vector<aw::AssembledLine>&, const nlohmann::json& outputs) {
+        validateOutputs({{"outputs", outputs}});
+    };
+    const auto quarantined = [](const aw::AssembledLine&, int, const std::string&) {};
+    return measure(
+        lines, feedLines, budget, hosted.pid,
+        [&] {
+            auto session = std::make_unique<aw::PluginSession>(
+                options, *hosted.registry, *hosted.store, "bench-" + std::to_string(++runNumber),
+                provider);
+            session->acquire();
+            session->open(kRequest);
+            return session;
+        },
+        [&](std::unique_ptr<aw::PluginSession>& session, std::size_t start, std::size_t end) {
+            const std::vector<aw::AssembledLine> ready(
+                assembled.begin() + static_cast<std::ptrdiff_t>(start),
+                assembled.begin() + static_cast<std::ptrdiff_t>(end));
+            session->feed(ready, static_cast<std::int64_t>(end), check, quarantined);
+        },
+        [&](std::unique_ptr<aw::PluginSession>& session) {
+            session->exit({0, std::nullopt, 0}, false, static_cast<std::int64_t>(lines.size()));
+            session.reset();  // closes the session
+        });
+}
+
+void measureThroughput(double secondsPerCase, const std::string& onlyProvider,
+                       std::size_t onlyBatch) {
     const auto budget = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(secondsPerCase));
     const fs::path build = AW_BUILD_DIR;
     const fs::path fixtures = fs::path(AW_SOURCE_DIR) / "tests" / "fixtures" / "providers";
     const std::vector<std::pair<std::string, std::string>> cases = {
         {"claude-code", "claude"}, {"codex-cli", "codex"}, {"opencode", "opencode"}};
 
-    std::printf("%-12s %6s %6s  %12s %9s %9s  %12s %9s %9s  %6s  %8s %8s %8s\n", "provider",
-                "lines", "batch", "inproc l/s", "p50 us", "p99 us", "hosted l/s", "p50 us",
-                "p99 us", "ratio", "cpu/l in", "host", "ph");
+    std::printf("%-12s %6s %6s  %11s %8s  %11s %8s %6s  %11s %8s %6s  %7s %7s %7s\n", "provider",
+                "lines", "batch", "inproc l/s", "p50 us", "1 chunk l/s", "p50 us", "ratio",
+                "4 chunks", "p50 us", "ratio", "cpu in", "host", "ph");
     for (const auto& [provider, prefix] : cases) {
+        if (!onlyProvider.empty() && provider != onlyProvider) continue;
         const auto plugin = (build / "plugins" / (provider + ".so")).string();
         // A run's stream: the recordings, repeated to a realistic length, so the figures
         // measure translation rather than the per-run open/exit round trips.
@@ -230,10 +309,9 @@ void measureThroughput(double secondsPerCase) {
         std::vector<std::string> lines;
         while (lines.size() < kLinesPerRun) lines.insert(lines.end(), recorded.begin(), recorded.end());
         auto loaded = aw::LoadedProvider::load(plugin);
-        auto hosted = aw::ProviderProcess::start(
-            {(build / "bin" / "agent-provider-host").string(), plugin, std::chrono::seconds(10),
-             std::chrono::seconds(2), 64 * 1024 * 1024});
+        HostedProvider hosted(build, provider);
         for (std::size_t batch : {1, 16, 64, 256}) {
+            if (onlyBatch != 0 && batch != onlyBatch) continue;
             const auto inProcess = measure(
                 lines, batch, budget, 0,
                 [&] {
@@ -253,46 +331,32 @@ void measureThroughput(double secondsPerCase) {
                     loaded->exit(run, 0, 0, false);
                     loaded->close(run);
                 });
-            int runNumber = 0;
-            const auto throughHost = measure(
-                lines, batch, budget, hosted->pid(),
-                [&] {
-                    const std::string run = "bench-" + std::to_string(++runNumber);
-                    hosted->call("open", {{"run", run}, {"request", kRequest}}, std::chrono::seconds(10));
-                    return run;
-                },
-                [&](const std::string& run, std::size_t start, std::size_t end) {
-                    nlohmann::json chunk = nlohmann::json::array();
-                    for (std::size_t i = start; i < end; ++i) chunk.push_back(lines[i]);
-                    validateOutputs(hosted->call("feed", {{"run", run}, {"lines", chunk}},
-                                                 std::chrono::seconds(10)));
-                },
-                [&](const std::string& run) {
-                    hosted->call("exit", {{"run", run}, {"exit_code", 0}}, std::chrono::seconds(10));
-                    hosted->call("close", {{"run", run}}, std::chrono::seconds(10));
-                });
+            const auto oneChunk = measureHosted(hosted, provider, lines, batch, batch, budget);
+            const auto fourChunks =
+                measureHosted(hosted, provider, lines, batch, 4 * batch, budget);
             std::printf(
-                "%-12s %6zu %6zu  %12.0f %9.1f %9.1f  %12.0f %9.1f %9.1f  %6.2f  %8.1f %8.1f "
-                "%8.1f\n",
+                "%-12s %6zu %6zu  %11.0f %8.1f  %11.0f %8.1f %6.2f  %11.0f %8.1f %6.2f  %7.1f "
+                "%7.1f %7.1f\n",
                 provider.c_str(), lines.size(), batch, inProcess.linesPerSecond,
-                inProcess.p50Micros, inProcess.p99Micros, throughHost.linesPerSecond,
-                throughHost.p50Micros, throughHost.p99Micros,
-                throughHost.linesPerSecond / inProcess.linesPerSecond,
-                inProcess.selfCpuMicrosPerLine, throughHost.selfCpuMicrosPerLine,
-                throughHost.childCpuMicrosPerLine);
+                inProcess.p50Micros, oneChunk.linesPerSecond, oneChunk.p50Micros,
+                oneChunk.linesPerSecond / inProcess.linesPerSecond, fourChunks.linesPerSecond,
+                fourChunks.p50Micros, fourChunks.linesPerSecond / inProcess.linesPerSecond,
+                inProcess.selfCpuMicrosPerLine, fourChunks.selfCpuMicrosPerLine,
+                fourChunks.childCpuMicrosPerLine);
             std::fflush(stdout);
         }
     }
     std::printf(
-        "\nhosted: one ProviderProcess::call(\"feed\") per batch, as a run feeds its chunks; the "
-        "call\n"
-        "sends the batch in frames of raw lines, the next before the answer to the previous is\n"
-        "read, so agent-host and agent-provider-host work in parallel. Batch 1 is a round trip\n"
-        "per line. ratio = hosted lines/s / in-process lines/s (goal: >= 0.7 at a run's\n"
-        "batch of 64). cpu/l: CPU microseconds per line, in process (in), and through the\n"
-        "provider-host on agent-host's side (host: frames, parsing and checking the outputs)\n"
-        "and on agent-provider-host's (ph: the plugin, its output check, frames): on a loaded\n"
-        "machine these say more than lines/s (run it under chrt -f 10 for a fair share).\n");
+        "\nhosted: runs through PluginSession and a supervised agent-provider-host, as the run\n"
+        "engine has them, in chunks of `batch` lines (feedChunk). `1 chunk`: each feed is one\n"
+        "chunk (lines trickling in); `4 chunks`: each feed is four (a backlog), pipelined: the\n"
+        "next chunks are sent before an answered one's outputs are checked, so the two processes\n"
+        "work in parallel. Within a chunk, lines go in frames of raw lines. p50 us: per feed.\n"
+        "ratio = hosted lines/s / in-process lines/s (goal: >= 0.7 at batch 64). cpu: CPU\n"
+        "microseconds per line, in process (in), and, for 4 chunks, on agent-host's side (host:\n"
+        "frames, parsing and checking the outputs) and agent-provider-host's (ph: the plugin, its\n"
+        "output check, frames): on a loaded machine these say more than lines/s (run it under\n"
+        "chrt -f 10 for a fair share).\n");
 }
 
 }  // namespace
@@ -300,16 +364,19 @@ void measureThroughput(double secondsPerCase) {
 int main(int argc, char** argv) {
     double secondsPerCase = 1.0;
     int restarts = 20;
-    std::string only;
+    std::string only, provider;
+    std::size_t batch = 0;
     for (int i = 1; i + 1 < argc; ++i) {
         const std::string flag = argv[i];
         if (flag == "--seconds") secondsPerCase = std::stod(argv[i + 1]);
         if (flag == "--restarts") restarts = std::stoi(argv[i + 1]);
         if (flag == "--only") only = argv[i + 1];
+        if (flag == "--provider") provider = argv[i + 1];
+        if (flag == "--batch") batch = std::stoul(argv[i + 1]);
     }
     // The supervisor logs every crash and restart; the tables are the output here.
     Poco::Logger::setLevel("", Poco::Message::PRIO_ERROR);
-    if (only != "restart") measureThroughput(secondsPerCase);
+    if (only != "restart") measureThroughput(secondsPerCase, provider, batch);
     if (only != "throughput" && restarts > 0) measureRestarts(restarts);
     return 0;
 }

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -121,6 +122,79 @@ TEST(ProviderProcessFrames, ALongFeedIsAnsweredInOrderThroughPipelinedFrames) {
         EXPECT_EQ(fed["outputs"][i]["events"][0]["data"]["text"], lines[i]) << i;
     }
     EXPECT_EQ(process->inFlight(), 0u);
+    EXPECT_FALSE(process->failure().has_value());
+}
+
+TEST(ProviderProcessFrames, FeedsSubmittedAheadAreEachAnsweredWithTheirOwnOutputs) {
+    auto process = startProcess(providerHostBinary(), testPlugin("example").string());
+    process->call("open", {{"run", "a"}, {"request", nlohmann::json::object()}}, 10s);
+    // Three feeds and a ping in flight at once, as a run's pipelined chunks are.
+    const auto first = linesJson(70), second = linesJson(5), third = linesJson(40);
+    const auto one = process->submit("feed", {{"run", "a"}, {"lines", first}}, 10s);
+    const auto two = process->submit("feed", {{"run", "a"}, {"lines", second}}, 10s);
+    const auto ping = process->submit("ping", nlohmann::json::object(), 10s);
+    const auto three = process->submit("feed", {{"run", "a"}, {"lines", third}}, 10s);
+    const auto none =
+        process->submit("feed", {{"run", "a"}, {"lines", nlohmann::json::array()}}, 10s);
+    for (const auto& [ticket, lines] :
+         {std::pair{&one, &first}, {&two, &second}, {&three, &third}}) {
+        const auto fed = process->await(*ticket);
+        ASSERT_EQ(fed["outputs"].size(), lines->size());
+        for (std::size_t i = 0; i < lines->size(); ++i) {
+            EXPECT_EQ(fed["outputs"][i]["events"][0]["data"]["text"], (*lines)[i]) << i;
+        }
+    }
+    EXPECT_EQ(process->await(ping)["pong"], true);
+    EXPECT_EQ(process->await(none)["outputs"], nlohmann::json::array());
+    EXPECT_EQ(process->inFlight(), 0u);
+}
+
+TEST(ProviderProcessFrames, ACrashKeepsTheAnswersWrittenBeforeItAndFailsEveryFeedAfter) {
+    // What PluginSession's recovery counts on: a feed answered before the one that crashed
+    // the plugin is still answered; the crashed one and those sent after it fail with the
+    // process, never with a partial answer.
+    auto process = startProcess(providerHostBinary(), testPlugin("abort-on-poison").string());
+    process->call("open", {{"run", "a"}, {"request", nlohmann::json::object()}}, 10s);
+    auto poisoned = linesJson(40);
+    poisoned[20] = "a poison pill";
+    const auto before = process->submit("feed", {{"run", "a"}, {"lines", linesJson(40)}}, 10s);
+    const auto crashing = process->submit("feed", {{"run", "a"}, {"lines", poisoned}}, 10s);
+    std::optional<ProviderProcess::Ticket> after;
+    try {
+        after = process->submit("feed", {{"run", "a"}, {"lines", linesJson(40)}}, 10s);
+    } catch (const ProviderCallError& e) {
+        EXPECT_TRUE(e.processFailed()) << e.problem().message;  // it had failed already
+    }
+    EXPECT_EQ(process->await(before)["outputs"].size(), 40u);
+    std::vector<const ProviderProcess::Ticket*> failing = {&crashing};
+    if (after) failing.push_back(&*after);
+    for (const auto* ticket : failing) {
+        try {
+            process->await(*ticket);
+            FAIL() << "a feed sent with or after the crash was answered";
+        } catch (const ProviderCallError& e) {
+            EXPECT_TRUE(e.processFailed()) << e.problem().message;
+        }
+    }
+    EXPECT_TRUE(process->waitForFailure(10s).has_value());
+    EXPECT_EQ(process->inFlight(), 0u);
+}
+
+TEST(ProviderProcessFrames, AFeedWithALineOverTheFrameLimitSendsNothing) {
+    auto process = startProcess(providerHostBinary(), testPlugin("example").string());
+    process->call("open", {{"run", "a"}, {"request", nlohmann::json::object()}}, 10s);
+    auto lines = linesJson(100);
+    lines[90] = std::string(kMaxRequestFrameBytes + 1, 'x');
+    try {
+        process->submit("feed", {{"run", "a"}, {"lines", lines}}, 10s);
+        FAIL() << "a frame over the limit was sent";
+    } catch (const ProviderCallError& e) {
+        EXPECT_EQ(e.problem().code, "bad_request");
+    }
+    EXPECT_EQ(process->inFlight(), 0u);
+    // Not one frame of it went out (a frame cut short would have broken the stream).
+    const auto fed = process->call("feed", {{"run", "a"}, {"lines", linesJson(1)}}, 10s);
+    EXPECT_EQ(fed["outputs"].size(), 1u);
     EXPECT_FALSE(process->failure().has_value());
 }
 

@@ -128,6 +128,105 @@ TEST_F(PluginSessionTest, ALineThatCrashesFreshProcessesIsQuarantinedAndTheRestT
     EXPECT_EQ(translated, (std::vector<std::string>{"a", "b"}));
 }
 
+//! The lines of each feed request a process got, in order.
+std::vector<std::vector<std::string>> feedsOf(const ScriptedPluginProcess& process) {
+    std::vector<std::vector<std::string>> feeds;
+    for (const auto& [op, params] : process.calls) {
+        if (op == "feed") feeds.push_back(params["lines"].get<std::vector<std::string>>());
+    }
+    return feeds;
+}
+
+using Feeds = std::vector<std::vector<std::string>>;
+const std::vector<std::string> kSixLines = {"a", "b", "c", "d", "e", "f"};
+
+TEST_F(PluginSessionTest, TheNextChunksAreSentBeforeAnAnsweredChunkIsTranslated) {
+    auto session = openSession(2);
+    auto process = providers.processes.front();
+    std::vector<int> feedsSentWhenTranslated;
+    auto mark = markTranslated();
+    session.feed(
+        deliver(kSixLines), seq + 1,
+        [&](const std::vector<AssembledLine>& lines, const Json& outputs) {
+            feedsSentWhenTranslated.push_back(process->feeds);
+            mark(lines, outputs);
+        },
+        recordQuarantine());
+    EXPECT_EQ(translated, kSixLines);
+    // While chunk k is translated, k+1 and k+2 are with the plugin already.
+    EXPECT_EQ(feedsSentWhenTranslated, (std::vector<int>{3, 3, 3}));
+    EXPECT_EQ(feedsOf(*process), (Feeds{{"a", "b"}, {"c", "d"}, {"e", "f"}}));
+}
+
+TEST_F(PluginSessionTest, ACrashOfTheNextChunkReplaysTheAnsweredOneAndRedoesEveryChunkAfterIt) {
+    auto session = openSession(2);
+    providers.processes.front()->crashOnFeed = 2;  // c, d: while a, b is answered, not yet handled
+    auto fresh = addProcess();
+    const auto lines = deliver(kSixLines);
+    session.feed(lines, seq + 1, markTranslated(), recordQuarantine());
+
+    // a, b reached the store before the crash was seen: the fresh process is rebuilt with
+    // them, takes the crashed chunk line by line, and e, f again (sent to the dead one).
+    EXPECT_EQ(translated, kSixLines);
+    EXPECT_EQ(feedsOf(*fresh), (Feeds{{"a", "b"}, {"c"}, {"d"}, {"e", "f"}}));
+    EXPECT_TRUE(quarantined.empty());
+}
+
+TEST_F(PluginSessionTest, ACrashThatTakesTheAnswersInFlightRedoesTheChunksFromTheFirstUnhandled) {
+    auto session = openSession(2);
+    providers.processes.front()->crashOnFeed = 2;
+    providers.processes.front()->crashFailsInFlight = true;  // a, b's answer dies with it
+    auto fresh = addProcess();
+    const auto lines = deliver(kSixLines);
+    session.feed(lines, seq + 1, markTranslated(), recordQuarantine());
+
+    // Nothing was translated, so nothing is replayed; a, b (the first chunk that failed) go
+    // line by line, the rest in chunks.
+    EXPECT_EQ(translated, kSixLines);
+    EXPECT_EQ(feedsOf(*fresh), (Feeds{{"a"}, {"b"}, {"c", "d"}, {"e", "f"}}));
+}
+
+TEST_F(PluginSessionTest, ACrashOfAChunkWithTheNextSubmittedRedoesBoth) {
+    auto session = openSession(2);
+    session.feed(deliver({"a", "b"}), seq + 1, markTranslated(), recordQuarantine());
+    providers.processes.front()->crashOnFeed = 2;  // c, d; e, f is sent to the dead process
+    auto fresh = addProcess();
+    session.feed(deliver({"c", "d", "e", "f"}), seq + 1, markTranslated(), recordQuarantine());
+
+    EXPECT_EQ(translated, kSixLines);
+    EXPECT_EQ(feedsOf(*fresh), (Feeds{{"a", "b"}, {"c"}, {"d"}, {"e", "f"}}));
+}
+
+TEST_F(PluginSessionTest, APoisonLineInTheNextChunkIsQuarantinedAndEveryOtherLineTranslatedOnce) {
+    auto session = openSession(2);
+    for (int i = 0; i < 3; ++i) {
+        auto process = i == 0 ? providers.processes.front() : addProcess();
+        process->poison = "d";
+    }
+    auto last = addProcess();
+    const auto lines = deliver(kSixLines);
+    session.feed(lines, seq + 1, markTranslated(), recordQuarantine());
+
+    EXPECT_EQ(quarantined, std::vector<std::string>{"d"});
+    EXPECT_EQ(translated, (std::vector<std::string>{"a", "b", "c", "e", "f"}));
+    // The process serving after the quarantine rebuilt from a, b, c (d never reached the
+    // store) and got e, f once.
+    EXPECT_EQ(feedsOf(*last), (Feeds{{"a", "b"}, {"c"}, {"e", "f"}}));
+}
+
+TEST_F(PluginSessionTest, ARefusedChunkThrowsAfterTheChunksBeforeItAreTranslated) {
+    auto session = openSession(2);
+    providers.processes.front()->refuseFeed = 2;
+    try {
+        session.feed(deliver(kSixLines), seq + 1, markTranslated(), recordQuarantine());
+        FAIL() << "the refused feed did not reach the caller";
+    } catch (const ProviderCallError& e) {
+        EXPECT_EQ(e.problem().code, "invalid_input");
+    }
+    EXPECT_EQ(translated, (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(providers.acquires, 1);
+}
+
 TEST_F(PluginSessionTest, APluginsRefusalOfOneRequestIsNotTakenForACrash) {
     auto session = openSession();
     providers.processes.front()->answers["reply"] = [](const Json&) -> Json {

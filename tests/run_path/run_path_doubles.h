@@ -5,10 +5,12 @@
 
 #include <gmock/gmock.h>
 
+#include <algorithm>
 #include <deque>
 #include <functional>
-#include <algorithm>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -212,24 +214,79 @@ public:
     MOCK_METHOD(nlohmann::json, runStatus, (const TraceContext&, const std::string&), (override));
 };
 
-//! A plugin process whose answers a test scripts per op. `crashOn(text)` makes a feed that
-//! contains that line fail the whole process, like a plugin that aborts.
+//! A plugin process whose answers a test scripts per op. It answers each request when it is
+//! submitted, in order, like a real one reading its input. `poison` makes a feed that
+//! contains that line fail the whole process, like a plugin that aborts; `crashOnFeed` the
+//! nth feed request (1-based). `crashFailsInFlight`: requests submitted before the crash
+//! and not awaited yet fail with it (their answers lost with the process), instead of
+//! keeping the answers written before it.
 class ScriptedPluginProcess : public PluginProcess {
 public:
     std::uint64_t capabilities() const override { return caps; }
     const nlohmann::json& facts() const override { return factsJson; }
     bool failed() const override { return dead; }
     const void* identity() const override { return this; }
-    nlohmann::json call(const std::string& op, nlohmann::json params) override {
+    std::unique_ptr<PendingPluginCall> submit(const std::string& op,
+                                              nlohmann::json params) override {
         calls.push_back({op, params});
+        auto pending = std::make_unique<Pending>(*this, calls.size());
+        try {
+            pending->answer = answer(op, params);
+        } catch (const ProviderCallError& e) {
+            pending->error = e;
+        }
+        return pending;
+    }
+
+    std::uint64_t caps = 0;
+    nlohmann::json factsJson = nlohmann::json::object();
+    bool dead = false;
+    std::string poison;   //!< a line that kills the process when fed
+    int crashOnFeed = 0;  //!< the feed request (1-based) that kills the process; 0: none
+    int refuseFeed = 0;   //!< the feed request (1-based) the plugin refuses (not a crash)
+    bool crashFailsInFlight = false;
+    std::function<nlohmann::json(const std::string&)> feedOutput;
+    std::map<std::string, std::function<nlohmann::json(const nlohmann::json&)>> answers;
+    std::vector<std::pair<std::string, nlohmann::json>> calls;
+    std::vector<std::string> fed;  //!< lines the process answered, in order
+    int feeds = 0;                 //!< feed requests it got
+    std::size_t diedAtCall = 0;    //!< calls[diedAtCall - 1] killed it
+
+private:
+    class Pending : public PendingPluginCall {
+    public:
+        Pending(ScriptedPluginProcess& process, std::size_t number)
+            : process_(process), number_(number) {}
+        nlohmann::json await() override {
+            if (error) throw *error;
+            if (process_.crashFailsInFlight && process_.dead && process_.diedAtCall > number_) {
+                throw ProviderCallError(
+                    {"provider_crashed", "the process died before this answer was read", ""});
+            }
+            return answer;
+        }
+        nlohmann::json answer;
+        std::optional<ProviderCallError> error;
+
+    private:
+        ScriptedPluginProcess& process_;
+        std::size_t number_;  //!< 1-based position in calls
+    };
+
+    void die(const std::string& why) {
+        dead = true;
+        diedAtCall = calls.size();
+        throw ProviderCallError({"provider_crashed", why, ""});
+    }
+
+    nlohmann::json answer(const std::string& op, const nlohmann::json& params) {
         if (dead) throw ProviderCallError({"provider_crashed", "the process is gone", ""});
         if (op == "feed") {
+            if (++feeds == crashOnFeed) die("abort on feed " + std::to_string(feeds));
+            if (feeds == refuseFeed) throw ProviderCallError({"invalid_input", "feed refused", ""});
             nlohmann::json outputs = nlohmann::json::array();
             for (const auto& line : params["lines"]) {
-                if (!poison.empty() && line.get<std::string>() == poison) {
-                    dead = true;
-                    throw ProviderCallError({"provider_crashed", "abort on " + poison, ""});
-                }
+                if (!poison.empty() && line.get<std::string>() == poison) die("abort on " + poison);
                 fed.push_back(line);
                 outputs.push_back(feedOutput ? feedOutput(line.get<std::string>()) : nlohmann::json::object());
             }
@@ -238,15 +295,6 @@ public:
         if (auto it = answers.find(op); it != answers.end()) return it->second(params);
         return nlohmann::json::object();
     }
-
-    std::uint64_t caps = 0;
-    nlohmann::json factsJson = nlohmann::json::object();
-    bool dead = false;
-    std::string poison;  //!< a line that kills the process when fed
-    std::function<nlohmann::json(const std::string&)> feedOutput;
-    std::map<std::string, std::function<nlohmann::json(const nlohmann::json&)>> answers;
-    std::vector<std::pair<std::string, nlohmann::json>> calls;
-    std::vector<std::string> fed;  //!< lines the process answered, in order
 };
 
 //! Providers a test lists; `acquire` hands out `processes` front to back (a restart is the

@@ -113,6 +113,33 @@ protected:
 
     void release(const std::string& sid) { std::ofstream(releaseDir() / sid) << "go\n"; }
 
+    //! A host serving abort-on-poison, which runs `cat` (from PATH) and aborts on any line
+    //! containing "poison". The `cat` first on the host's PATH prints lines/<session>.txt
+    //! (writeLines) when the provider's env names the folder (its working directory is the
+    //! workspace, whose parent is named after the session), and behaves as cat otherwise.
+    HostSpec poisonHostSpec() {
+        test::dropPlugin(test::testPlugin("abort-on-poison"), pluginsDir(), "abort-on-poison.so");
+        writeScript(binDir() / "cat",
+                    "if [ -n \"$AWRR_LINES_DIR\" ]; then\n"
+                    "  exec " +
+                        realCat() +
+                        " \"$AWRR_LINES_DIR/$(basename \"$(dirname \"$PWD\")\").txt\"\n"
+                        "fi\n"
+                        "exec " +
+                        realCat() + " \"$@\"\n");
+        const char* path = std::getenv("PATH");
+        return spec(
+            {{"PATH", binDir().string() + ":" + (path ? path : "/usr/bin:/bin")},
+             {"AW_PROVIDERS",
+              Json{{"abort-on-poison", {{"env", {{"AWRR_LINES_DIR", (root_ / "lines").string()}}}}}}
+                  .dump()}});
+    }
+    void writeLines(const std::string& sid, const std::vector<std::string>& lines) {
+        fs::create_directories(root_ / "lines");
+        std::ofstream file(root_ / "lines" / (sid + ".txt"));
+        for (const auto& line : lines) file << line << "\n";
+    }
+
     static std::string providersJson(const std::string& binary, const Json& env = Json::object()) {
         Json settings{{"binary", binary}};
         if (!env.empty()) settings["env"] = env;
@@ -384,40 +411,16 @@ TEST_F(RunRobustness, ProviderHostKilledMidRunLosesNothing) {
 // ---- 3. a line that crashes the plugin --------------------------------------------------
 
 TEST_F(RunRobustness, PoisonLineIsQuarantinedAndTheRestTranslated) {
-    // abort-on-poison runs `cat` (from PATH) and aborts on any line containing "poison". The
-    // `cat` first on the host's PATH prints lines/<session>.txt when the provider's env names
-    // the folder (its working directory is the workspace, whose parent is named after the
-    // session), and behaves as cat otherwise.
-    test::dropPlugin(test::testPlugin("abort-on-poison"), pluginsDir(), "abort-on-poison.so");
-    writeScript(binDir() / "cat",
-                "if [ -n \"$AWRR_LINES_DIR\" ]; then\n"
-                "  exec " +
-                    realCat() +
-                    " \"$AWRR_LINES_DIR/$(basename \"$(dirname \"$PWD\")\").txt\"\n"
-                    "fi\n"
-                    "exec " +
-                    realCat() + " \"$@\"\n");
     const std::vector<std::string> good = {
         R"({"n":1,"text":"good one"})",   R"({"n":2,"text":"good two"})",
         R"({"n":3,"text":"good three"})", R"({"n":4,"text":"good four"})",
         R"({"n":5,"text":"good five"})",  R"({"n":6,"text":"good six"})"};
     const std::string poison = R"({"n":"x","text":"a poison pill"})";
-    fs::create_directories(root_ / "lines");
-    {
-        std::ofstream poisoned(root_ / "lines" / "rr-poison.txt");
-        std::ofstream clean(root_ / "lines" / "rr-clean.txt");
-        for (std::size_t i = 0; i < good.size(); ++i) {
-            if (i == 3) poisoned << poison << "\n";
-            poisoned << good[i] << "\n";
-            clean << good[i] << "\n";
-        }
-    }
-    const char* path = std::getenv("PATH");
-    AgentHost host(spec(
-        {{"PATH", binDir().string() + ":" + (path ? path : "/usr/bin:/bin")},
-         {"AW_PROVIDERS",
-          Json{{"abort-on-poison", {{"env", {{"AWRR_LINES_DIR", (root_ / "lines").string()}}}}}}
-              .dump()}}));
+    std::vector<std::string> poisoned = good;
+    poisoned.insert(poisoned.begin() + 3, poison);
+    writeLines("rr-poison", poisoned);
+    writeLines("rr-clean", good);
+    AgentHost host(poisonHostSpec());
     host.waitProviderHealthy("abort-on-poison");
 
     const auto rid = host.sendMessage("rr-poison", "abort-on-poison", "anything");
@@ -467,6 +470,47 @@ TEST_F(RunRobustness, PoisonLineIsQuarantinedAndTheRestTranslated) {
     EXPECT_EQ(countType(cleanEvents, "provider.quarantine"), 0) << describeEvents(cleanEvents);
     EXPECT_EQ(host.provider("abort-on-poison").value("restarts", -1), row.value("restarts", 0))
         << "the clean run crashed the provider";
+}
+
+TEST_F(RunRobustness, APoisonLineAmidChunksInFlightLosesAndDoublesNothing) {
+    // Enough lines that a feed holds several chunks of 64, sent before the ones ahead of
+    // them are stored: the crash takes chunks in flight with it, and they are sent again.
+    std::vector<std::string> lines, good;
+    for (int n = 1; n <= 400; ++n) {
+        const std::string line =
+            R"({"n":)" + std::to_string(n) + R"(,"text":"line )" + std::to_string(n) + R"("})";
+        lines.push_back(line);
+        good.push_back(line);
+        if (n == 250) lines.push_back(R"({"n":"x","text":"a poison pill"})");
+    }
+    writeLines("rr-long", lines);
+    AgentHost host(poisonHostSpec());
+    host.waitProviderHealthy("abort-on-poison");
+
+    const auto rid = host.sendMessage("rr-long", "abort-on-poison", "anything");
+    const Json run = host.waitRunFinished(rid, 90s);
+    const auto events = host.events(rid);
+    EXPECT_EQ(run.value("status", ""), "completed") << run.dump() << "\n" << host.logTail();
+    EXPECT_EQ(denseAndUnique(events), "");
+    ASSERT_EQ(countType(events, "provider.quarantine"), 1) << host.logTail();
+    std::vector<std::string> texts;
+    std::vector<int> numbers;
+    for (const auto& event : events) {
+        const Json data = event.value("data", Json::object());
+        if (event["type"] == "provider.quarantine") {
+            EXPECT_EQ(data.value("raw_event_ids", Json()), Json::array({rid + "/stdout/251"}));
+        }
+        if (event["type"] == "message.delta") {
+            texts.push_back(data.value("text", ""));
+            numbers.push_back(data.value("line", 0));
+        }
+    }
+    // Every good line once, in order; the plugin's own counter, rebuilt by the replays,
+    // saw each once too.
+    EXPECT_EQ(texts, good);
+    std::vector<int> expected(good.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) expected[i] = static_cast<int>(i + 1);
+    EXPECT_EQ(numbers, expected);
 }
 
 // ---- 3b. a plugin whose output breaks the event table ----------------------------------------

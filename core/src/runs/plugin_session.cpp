@@ -9,6 +9,16 @@ namespace {
 
 using Json = nlohmann::json;
 constexpr auto kAcquireRetry = std::chrono::milliseconds(100);
+// Feed chunks in flight while this thread handles one chunk's outputs: the plugin
+// translates the next, and the one after waits in its input, so the plugin does not idle
+// while an answer is handed over and the next chunk sent.
+constexpr std::size_t kChunksInFlight = 2;
+
+//! A feed's answer's outputs, moved out: a copy of a chunk's DOMs is not free.
+Json outputsOf(Json fed) {
+    const auto outputs = fed.find("outputs");
+    return outputs != fed.end() ? std::move(*outputs) : Json::array();
+}
 
 }  // namespace
 
@@ -64,32 +74,87 @@ Json PluginSession::open(Json request) {
 
 void PluginSession::feed(const std::vector<AssembledLine>& lines, std::int64_t replayBefore,
                          const Translated& translated, const Quarantined& quarantined) {
-    for (std::size_t start = 0; start < lines.size(); start += options_.feedChunk) {
-        const auto end = std::min(lines.size(), start + options_.feedChunk);
-        const std::vector<AssembledLine> chunk(lines.begin() + static_cast<std::ptrdiff_t>(start),
-                                               lines.begin() + static_cast<std::ptrdiff_t>(end));
+    // Chunks in flight, oldest first: the next ones are submitted before the oldest's
+    // outputs are handled, so the plugin translates them while this thread stores those.
+    std::deque<SubmittedChunk> inFlight;
+    std::size_t nextStart = 0;
+    const auto submitAhead = [&] {
+        while (inFlight.size() < kChunksInFlight && nextStart < lines.size()) {
+            const auto end = std::min(lines.size(), nextStart + options_.feedChunk);
+            inFlight.push_back(submitChunk(lines, nextStart, end));
+            nextStart = end;
+        }
+    };
+    submitAhead();
+    while (!inFlight.empty()) {
+        SubmittedChunk chunk = std::move(inFlight.front());
+        inFlight.pop_front();
+        const std::vector<AssembledLine> chunkLines(
+            lines.begin() + static_cast<std::ptrdiff_t>(chunk.start),
+            lines.begin() + static_cast<std::ptrdiff_t>(chunk.end));
+        Json fed;
         try {
-            feedChunk(chunk, translated);
-            continue;
+            fed = chunk.await();
         } catch (const ProviderCallError& e) {
+            // The chunks after this one went to a plugin that did not translate it: what they
+            // answered is dropped, and they go again once this one is done.
+            abandon(inFlight);
+            nextStart = chunk.end;
             if (!e.processFailed()) throw;
             recover(e.problem().message, replayBefore);
+            feedAlone(chunkLines, replayBefore, translated, quarantined);
+            submitAhead();
+            continue;
         }
-        // The chunk crashed the plugin: feed its lines one at a time to find the one that
-        // does, and quarantine it once it crashed a fresh plugin quarantineAfter times.
-        for (const auto& line : chunk) {
-            for (;;) {
-                try {
-                    feedChunk({line}, translated);
+        submitAhead();
+        translated(chunkLines, outputsOf(std::move(fed)));
+    }
+}
+
+PluginSession::SubmittedChunk PluginSession::submitChunk(const std::vector<AssembledLine>& lines,
+                                                         std::size_t start, std::size_t end) {
+    SubmittedChunk chunk{start, end, nullptr, std::nullopt};
+    Json texts = Json::array();
+    for (auto i = start; i < end; ++i) texts.push_back(lines[i].text);
+    try {
+        chunk.call = process_->submit("feed", {{"run", key_}, {"lines", std::move(texts)}});
+    } catch (const ProviderCallError& e) {
+        // Raised in its turn, after the chunks before it are handled.
+        chunk.error = e;
+    }
+    return chunk;
+}
+
+Json PluginSession::SubmittedChunk::await() {
+    if (error) throw *error;
+    return call->await();
+}
+
+void PluginSession::abandon(std::deque<SubmittedChunk>& inFlight) noexcept {
+    for (auto& chunk : inFlight) {
+        try {
+            if (chunk.call) chunk.call->await();
+        } catch (const std::exception&) {
+            // Its error, if any, is the same failure or comes again when it is resent.
+        }
+    }
+    inFlight.clear();
+}
+
+void PluginSession::feedAlone(const std::vector<AssembledLine>& chunk, std::int64_t replayBefore,
+                              const Translated& translated, const Quarantined& quarantined) {
+    for (const auto& line : chunk) {
+        for (;;) {
+            try {
+                feedChunk({line}, translated);
+                break;
+            } catch (const ProviderCallError& e) {
+                if (!e.processFailed()) throw;
+                const int crashes = ++lineCrashes_[line.rawIds.back()];
+                recover(e.problem().message, replayBefore);
+                if (crashes >= options_.quarantineAfter) {
+                    quarantined(line, crashes, e.problem().message);
                     break;
-                } catch (const ProviderCallError& e) {
-                    if (!e.processFailed()) throw;
-                    const int crashes = ++lineCrashes_[line.rawIds.back()];
-                    recover(e.problem().message, replayBefore);
-                    if (crashes >= options_.quarantineAfter) {
-                        quarantined(line, crashes, e.problem().message);
-                        break;
-                    }
                 }
             }
         }
@@ -99,8 +164,7 @@ void PluginSession::feed(const std::vector<AssembledLine>& lines, std::int64_t r
 void PluginSession::feedChunk(const std::vector<AssembledLine>& chunk, const Translated& translated) {
     Json texts = Json::array();
     for (const auto& line : chunk) texts.push_back(line.text);
-    const Json fed = call("feed", {{"lines", texts}});
-    translated(chunk, fed.value("outputs", Json::array()));
+    translated(chunk, outputsOf(call("feed", {{"lines", std::move(texts)}})));
 }
 
 Json PluginSession::exit(const CliExit& exit, bool stopRequested, std::int64_t replayBefore) {

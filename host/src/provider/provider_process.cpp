@@ -27,14 +27,12 @@ constexpr std::size_t kMaxStderrLineBytes = 8192;
 // next frame while agent-host parses the answer to the previous one, large enough that
 // the per-frame cost (two writes, two wake-ups: a quarter of the provider-host's CPU for
 // codex's cheap lines at 16 a frame) stays small beside the translations. On the bench, 32
-// lines beat 16 and 64 for every shipped plugin at a run's chunk of 64. The window bounds
-// what one call keeps in the pipes; a run's chunk of 64 lines is in flight whole.
+// lines beat 16 and 64 for every shipped plugin at a run's chunk of 64.
 constexpr std::size_t kFeedFrameLines = 32;
 // The call's last frames are smaller (half of what is left, down to this): nothing overlaps
 // agent-host's parse of the last answer, so a short one ends the call sooner.
 constexpr std::size_t kFeedTailFrameLines = 8;
 constexpr std::size_t kFeedFrameBytes = 256 * 1024;
-constexpr std::size_t kFeedWindow = 8;
 
 Poco::Logger& logger() { return Poco::Logger::get("provider"); }
 
@@ -224,34 +222,8 @@ bool ProviderProcess::writeFrame(const std::string& frame,
 
 std::int64_t ProviderProcess::nextId() {
     std::lock_guard lock(mutex_);
-    if (failure_) {
-        throw ProviderCallError({"provider_unavailable",
-                                 "provider " + tag_ + " is not running: " + *failure_,
-                                 "it is being restarted; retry shortly"});
-    }
+    if (failure_) throw notRunning();
     return ++nextId_;
-}
-
-ProviderProcess::Ticket ProviderProcess::send(std::int64_t id, const std::string& op,
-                                              std::optional<std::size_t> feedLines,
-                                              const std::string& frame,
-                                              std::chrono::milliseconds timeout) {
-    Ticket ticket{std::make_shared<Pending>(), std::chrono::steady_clock::now() + timeout, timeout};
-    ticket.pending->op = op;
-    ticket.pending->feedLines = feedLines;
-    {
-        std::lock_guard lock(mutex_);
-        if (failure_) {
-            throw ProviderCallError({"provider_unavailable",
-                                     "provider " + tag_ + " is not running: " + *failure_,
-                                     "it is being restarted; retry shortly"});
-        }
-        pending_[id] = ticket.pending;
-    }
-    if (!writeFrame(frame, ticket.deadline)) {
-        fail("could not send `" + op + "` (the process stopped reading its input)", provider_error::kHung);
-    }
-    return ticket;
 }
 
 std::string ProviderProcess::feedFrame(std::int64_t id, const nlohmann::json& params,
@@ -272,81 +244,76 @@ std::string ProviderProcess::feedFrame(std::int64_t id, const nlohmann::json& pa
 
 ProviderProcess::Ticket ProviderProcess::submit(const std::string& op, nlohmann::json params,
                                                 std::chrono::milliseconds timeout) {
-    if (op == "feed") {
-        checkFeed(params);
+    Ticket ticket{{}, std::chrono::steady_clock::now() + timeout, timeout};
+    std::string frames;
+    if (op != "feed") {
         const auto id = nextId();
-        const std::size_t lines = params["lines"].size();
-        return send(id, op, lines, feedFrame(id, params, 0, lines), timeout);
+        params["id"] = id;
+        params["op"] = op;
+        frames = encodeFrame(FrameKind::Json,
+                             params.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        ticket.parts.push_back(expect(id, op, std::nullopt));
+    } else {
+        checkFeed(params);
+        // Every frame is built before any is sent: a line over the limit sends nothing.
+        const auto& lines = params["lines"];
+        std::vector<std::pair<std::int64_t, std::size_t>> cuts;  // id and lines of each frame
+        for (std::size_t begin = 0; begin < lines.size();) {
+            // Up to kFeedFrameLines lines (half of what is left, toward the end) and
+            // kFeedFrameBytes bytes, and at least one line.
+            const std::size_t left = lines.size() - begin;
+            const std::size_t frameLines =
+                left <= kFeedTailFrameLines
+                    ? left
+                    : std::clamp(left / 2, kFeedTailFrameLines, kFeedFrameLines);
+            std::size_t end = begin + 1, bytes = lines[begin].get_ref<const std::string&>().size();
+            while (end < lines.size() && end - begin < frameLines &&
+                   bytes + lines[end].get_ref<const std::string&>().size() <= kFeedFrameBytes) {
+                bytes += lines[end++].get_ref<const std::string&>().size();
+            }
+            const auto id = nextId();
+            frames += feedFrame(id, params, begin, end);
+            cuts.emplace_back(id, end - begin);
+            begin = end;
+        }
+        if (cuts.empty()) return ticket;
+        for (const auto& [id, count] : cuts) ticket.parts.push_back(expect(id, op, count));
     }
-    const auto id = nextId();
-    params["id"] = id;
-    params["op"] = op;
-    return send(id, op, std::nullopt,
-                encodeFrame(FrameKind::Json,
-                            params.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
-                timeout);
+    // One write for all of a feed's frames; the provider-host answers each as it goes.
+    if (!writeFrame(frames, ticket.deadline)) {
+        fail("could not send `" + op + "` (the process stopped reading its input)",
+             provider_error::kHung);
+    }
+    return ticket;
 }
 
-nlohmann::json ProviderProcess::feedPipelined(const nlohmann::json& params,
-                                              std::chrono::milliseconds timeout) {
-    checkFeed(params);
-    const auto& lines = params["lines"];
-    nlohmann::json outputs = nlohmann::json::array();
-    std::deque<Ticket> inFlight;
-    std::optional<ProviderCallError> firstError;
-    // Every frame sent is awaited, even after one failed: none is left to answer nobody.
-    const auto awaitOldest = [&] {
-        try {
-            auto result = await(inFlight.front());
-            for (auto& output : result["outputs"]) outputs.push_back(std::move(output));
-        } catch (const ProviderCallError& e) {
-            if (!firstError) firstError = e;
-        }
-        inFlight.pop_front();
-    };
-    for (std::size_t begin = 0; begin < lines.size();) {
-        // Up to kFeedFrameLines lines (half of what is left, toward the end) and
-        // kFeedFrameBytes bytes, and at least one line.
-        const std::size_t left = lines.size() - begin;
-        const std::size_t frameLines =
-            left <= kFeedTailFrameLines ? left : std::clamp(left / 2, kFeedTailFrameLines, kFeedFrameLines);
-        std::size_t end = begin + 1, bytes = lines[begin].get_ref<const std::string&>().size();
-        while (end < lines.size() && end - begin < frameLines &&
-               bytes + lines[end].get_ref<const std::string&>().size() <= kFeedFrameBytes) {
-            bytes += lines[end++].get_ref<const std::string&>().size();
-        }
-        if (inFlight.size() >= kFeedWindow) awaitOldest();
-        if (firstError) break;
-        try {
-            const auto id = nextId();
-            inFlight.push_back(
-                send(id, "feed", end - begin, feedFrame(id, params, begin, end), timeout));
-        } catch (const ProviderCallError& e) {
-            // The frames before this one know best why the process failed.
-            while (!inFlight.empty()) awaitOldest();
-            if (!firstError) firstError = e;
-            break;
-        }
-        begin = end;
-    }
-    // Answers come in order, so once the last frame is answered all are: the caller sleeps
-    // once for them, not once per frame.
-    try {
-        if (!inFlight.empty() && !firstError) wait(inFlight.back());
-    } catch (const ProviderCallError& e) {
-        firstError = e;  // a timeout: the frames' own errors only say the process was failed
-    }
-    while (!inFlight.empty()) awaitOldest();
-    if (firstError) throw *firstError;
-    return {{"outputs", std::move(outputs)}};
+std::shared_ptr<ProviderProcess::Pending> ProviderProcess::expect(
+    std::int64_t id, const std::string& op, std::optional<std::size_t> feedLines) {
+    auto pending = std::make_shared<Pending>();
+    pending->op = op;
+    pending->feedLines = feedLines;
+    std::lock_guard lock(mutex_);
+    if (failure_) throw notRunning();
+    pending_[id] = pending;
+    return pending;
+}
+
+ProviderCallError ProviderProcess::notRunning() const {
+    return ProviderCallError({"provider_unavailable",
+                              "provider " + tag_ + " is not running: " + *failure_,
+                              "it is being restarted; retry shortly"});
 }
 
 void ProviderProcess::wait(const Ticket& ticket) {
+    if (ticket.parts.empty()) return;
     std::unique_lock lock(mutex_);
-    ticket.pending->awaited = true;
-    if (!changed_.wait_until(lock, ticket.deadline, [&] { return ticket.pending->done; })) {
+    // Answers come in order, so once the last part is answered all are: the caller sleeps
+    // once for them, not once per frame.
+    const auto& last = ticket.parts.back();
+    last->awaited = true;
+    if (!changed_.wait_until(lock, ticket.deadline, [&] { return last->done; })) {
         lock.unlock();
-        const std::string reason = "no answer to `" + ticket.pending->op + "` within " +
+        const std::string reason = "no answer to `" + last->op + "` within " +
                                    std::to_string(ticket.timeout.count()) + " ms; killed as hung";
         fail(reason, provider_error::kHung);
         throw ProviderCallError({"provider_timeout", "provider " + tag_ + ": " + reason,
@@ -357,13 +324,22 @@ void ProviderProcess::wait(const Ticket& ticket) {
 nlohmann::json ProviderProcess::await(const Ticket& ticket) {
     wait(ticket);
     std::lock_guard lock(mutex_);
-    if (!ticket.pending->ok) throw ProviderCallError(ticket.pending->problem);
-    return std::move(ticket.pending->result);
+    // The first frame that failed knows best why: the later ones were failed with it.
+    for (const auto& part : ticket.parts) {
+        if (!part->ok) throw ProviderCallError(part->problem);
+    }
+    if (ticket.parts.size() == 1 && !ticket.parts.front()->feedLines) {
+        return std::move(ticket.parts.front()->result);
+    }
+    nlohmann::json outputs = nlohmann::json::array();
+    for (const auto& part : ticket.parts) {
+        for (auto& output : part->result["outputs"]) outputs.push_back(std::move(output));
+    }
+    return {{"outputs", std::move(outputs)}};
 }
 
 nlohmann::json ProviderProcess::call(const std::string& op, nlohmann::json params,
                                      std::chrono::milliseconds timeout) {
-    if (op == "feed") return feedPipelined(params, timeout);
     return await(submit(op, std::move(params), timeout));
 }
 

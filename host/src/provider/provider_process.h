@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "agent_worker/core/problem.h"
 #include "agent_worker/core/provider_registry.h"
@@ -62,25 +63,25 @@ public:
     const std::string& pluginPath() const { return options_.pluginPath; }
 
     struct Pending;
-    //! A request sent and not yet awaited.
+    //! A request sent and not yet awaited: a feed's frames in order, one otherwise.
     struct Ticket {
-        std::shared_ptr<Pending> pending;
+        std::vector<std::shared_ptr<Pending>> parts;
         std::chrono::steady_clock::time_point deadline;
         std::chrono::milliseconds timeout;
     };
 
-    //! Sends {"op": op, ...params} in one frame without waiting (a feed's "lines" go raw in
-    //! a feed frame). The provider-host answers requests in the order sent, so a caller may
-    //! keep several in flight (pipelining) and await them in turn. Throws ProviderCallError
-    //! when the process is not running or a feed is not {"run": string, "lines": [string]}.
+    //! Sends {"op": op, ...params} without waiting. A feed's "lines" go raw, in frames of a
+    //! few lines written at once, so the provider-host translates the next frame while
+    //! agent-host parses the answer to the previous one. The provider-host answers requests
+    //! in the order sent, so a caller may keep several in flight (pipelining) and await them
+    //! in turn. Throws ProviderCallError when the process is not running or a feed is not
+    //! {"run": string, "lines": [string]} (then nothing is sent).
     Ticket submit(const std::string& op, nlohmann::json params, std::chrono::milliseconds timeout);
     //! The response's "result" (a feed's: {"outputs": [one per line]}); throws
     //! ProviderCallError. A missed deadline fails the whole process (a hung plugin hangs
     //! everything behind it).
     nlohmann::json await(const Ticket& ticket);
-    //! submit() then await(); a feed goes in frames of a few lines, several in flight, so
-    //! the provider-host translates the next lines while agent-host parses the answer to the
-    //! previous ones.
+    //! submit() then await().
     nlohmann::json call(const std::string& op, nlohmann::json params,
                         std::chrono::milliseconds timeout);
 
@@ -108,13 +109,15 @@ private:
     void onStderrLine(const std::string& line);
     //! The id for the next request; throws ProviderCallError once the process has failed.
     std::int64_t nextId();
-    //! Registers request `id` and writes its frame. `feedLines`: a feed's line count.
-    Ticket send(std::int64_t id, const std::string& op, std::optional<std::size_t> feedLines,
-                const std::string& frame, std::chrono::milliseconds timeout);
+    //! Registers request `id`, to be answered; throws ProviderCallError once the process
+    //! has failed. `feedLines`: a feed's line count.
+    std::shared_ptr<Pending> expect(std::int64_t id, const std::string& op,
+                                    std::optional<std::size_t> feedLines);
+    //! The error for a request to a failed process; called with mutex_ held.
+    ProviderCallError notRunning() const;
     //! Lines [begin, end) of a feed's "lines" as one feed frame.
     std::string feedFrame(std::int64_t id, const nlohmann::json& params, std::size_t begin,
                           std::size_t end) const;
-    nlohmann::json feedPipelined(const nlohmann::json& params, std::chrono::milliseconds timeout);
     //! Waits until the ticket is answered; throws ProviderCallError (`provider_timeout`) and
     //! fails the process when its deadline passes first.
     void wait(const Ticket& ticket);

@@ -7,6 +7,18 @@ ProviderListing listingOf(const ProviderSnapshot& snapshot) {
     return {snapshot.name, snapshot.status, snapshot.capabilities, snapshot.lastError};
 }
 
+//! A request in flight to a provider-host process.
+class PendingProviderCall : public PendingPluginCall {
+public:
+    PendingProviderCall(std::shared_ptr<ProviderProcess> process, ProviderProcess::Ticket ticket)
+        : process_(std::move(process)), ticket_(std::move(ticket)) {}
+    nlohmann::json await() override { return process_->await(ticket_); }
+
+private:
+    std::shared_ptr<ProviderProcess> process_;
+    ProviderProcess::Ticket ticket_;
+};
+
 //! One provider-host process, called with the registry's timeout.
 class SupervisedPluginProcess : public PluginProcess {
 public:
@@ -17,8 +29,10 @@ public:
     const nlohmann::json& facts() const override { return process_->info().facts; }
     bool failed() const override { return process_->failure().has_value(); }
     const void* identity() const override { return process_.get(); }
-    nlohmann::json call(const std::string& op, nlohmann::json params) override {
-        return process_->call(op, std::move(params), timeout_);
+    std::unique_ptr<PendingPluginCall> submit(const std::string& op,
+                                              nlohmann::json params) override {
+        return std::make_unique<PendingProviderCall>(
+            process_, process_->submit(op, std::move(params), timeout_));
     }
 
 private:

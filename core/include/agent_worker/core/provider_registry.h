@@ -37,6 +37,14 @@ public:
     bool processFailed() const;
 };
 
+//! A request sent to a plugin's process and not answered yet (PluginProcess::submit).
+class PendingPluginCall {
+public:
+    virtual ~PendingPluginCall() = default;
+    //! Waits for the answer, once; throws ProviderCallError when there is no good one.
+    virtual nlohmann::json await() = 0;
+};
+
 //! One running process of a provider's plugin. Calls are JSON requests (`open`, `feed`,
 //! `exit`, `reply`, `interrupt`, `close`) answered by the plugin; each throws
 //! ProviderCallError when it gets no good answer.
@@ -50,7 +58,14 @@ public:
     virtual bool failed() const = 0;
     //! Stable for the life of the process: tells a restarted process from the old one.
     virtual const void* identity() const = 0;
-    virtual nlohmann::json call(const std::string& op, nlohmann::json params) = 0;
+    //! Sends a request without waiting for its answer. The process answers requests in the
+    //! order sent, so a caller may keep the next one in flight while it handles the last
+    //! answer. Throws ProviderCallError when the request cannot be sent.
+    virtual std::unique_ptr<PendingPluginCall> submit(const std::string& op,
+                                                      nlohmann::json params) = 0;
+    nlohmann::json call(const std::string& op, nlohmann::json params) {
+        return submit(op, std::move(params))->await();
+    }
 };
 
 class ProviderRegistry {

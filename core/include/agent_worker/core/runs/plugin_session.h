@@ -9,9 +9,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,8 +51,12 @@ public:
     //! Opens the run with `request`; returns the plugin's answer ({invocation}). Throws
     //! ProviderCallError.
     nlohmann::json open(nlohmann::json request);
-    //! Feeds `lines`. Each answered chunk goes to `translated` before the next is fed, so
-    //! the store marks it translated before a later crash replays. `replayBefore`: the
+    //! Feeds `lines` in chunks, pipelined: the next chunks are sent before an answered
+    //! chunk goes to `translated`, so the plugin translates them meanwhile. Chunks reach
+    //! `translated` in order, each once, and all of them before feed returns; the store
+    //! marks each translated before a later crash replays. When a chunk fails with its
+    //! process, what the chunks after it answered is dropped: after the replay the failed
+    //! chunk is fed line by line, and the later chunks are sent again. `replayBefore`: the
     //! stdout seq up to which the store's translated lines rebuild a new session.
     void feed(const std::vector<AssembledLine>& lines, std::int64_t replayBefore,
               const Translated& translated, const Quarantined& quarantined);
@@ -63,7 +69,25 @@ public:
     nlohmann::json interrupt();
 
 private:
+    //! Lines [start, end) of a feed, sent to the plugin and not yet answered.
+    struct SubmittedChunk {
+        std::size_t start = 0;
+        std::size_t end = 0;
+        std::unique_ptr<PendingPluginCall> call;
+        std::optional<ProviderCallError> error;  //!< why it could not be sent
+        //! The plugin's answer; throws the chunk's ProviderCallError.
+        nlohmann::json await();
+    };
+
     nlohmann::json call(const std::string& op, nlohmann::json params);
+    SubmittedChunk submitChunk(const std::vector<AssembledLine>& lines, std::size_t start,
+                               std::size_t end);
+    //! Waits out the chunks in flight and drops their answers.
+    static void abandon(std::deque<SubmittedChunk>& inFlight) noexcept;
+    //! Feeds a chunk that crashed the plugin one line at a time; quarantines a line once it
+    //! crashed a fresh plugin quarantineAfter times.
+    void feedAlone(const std::vector<AssembledLine>& chunk, std::int64_t replayBefore,
+                   const Translated& translated, const Quarantined& quarantined);
     void feedChunk(const std::vector<AssembledLine>& chunk, const Translated& translated);
     //! Opens a new session in a restarted process and replays the translated lines.
     void recover(const std::string& why, std::int64_t replayBefore);
