@@ -60,8 +60,8 @@ TEST_F(AgentHostOnPostgres, MigratesOnceAndServesReadiness) {
         EXPECT_EQ(httpGet(host.port(), "/ready").status, 200);
         EXPECT_EQ(host.stop().code, 0);
     }
-    // 001_init, 002_runs, 003_queue_done, 004_queue_claim
-    EXPECT_EQ(count("SELECT COUNT(*) FROM schema_migrations"), 4);
+    // 001_init, 002_runs, 003_queue_done, 004_queue_claim, 005_log_appends
+    EXPECT_EQ(count("SELECT COUNT(*) FROM schema_migrations"), 5);
     EXPECT_EQ(
         count("SELECT COUNT(*) FROM information_schema.tables WHERE table_name IN "
               "('session_workers','runs','run_queue','run_queue_done','run_events','raw_output',"
