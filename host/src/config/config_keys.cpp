@@ -2,6 +2,7 @@
 // structs, where it is written once) and what it means. `--help` and docs/configuration.md
 // show the same table.
 #include "config/host_config.h"
+#include "config/swarm_config.h"
 
 #include <cctype>
 #include <chrono>
@@ -32,6 +33,12 @@ std::string joined(const std::vector<int>& values) {
     return out;
 }
 
+//! `keys`, then `more` (the parts that keep their key tables apart, such as swarm.*).
+std::vector<ConfigKey> followedBy(std::vector<ConfigKey> more, std::vector<ConfigKey> keys) {
+    keys.insert(keys.end(), more.begin(), more.end());
+    return keys;
+}
+
 }  // namespace
 
 const std::vector<ConfigKey>& hostConfigKeys() {
@@ -44,7 +51,7 @@ const std::vector<ConfigKey>& hostConfigKeys() {
     const DockerRuntimeOptions docker;
     const S3Settings s3;
     const auto& placement = runs.submission.placement;
-    static const std::vector<ConfigKey> keys{
+    static const std::vector<ConfigKey> keys = followedBy(swarmConfigKeys(), {
         {"listen", "127.0.0.1:8080", "HTTP listen address HOST:PORT (port 0 picks a free port)"},
         {"data_dir", "./data", "directory for the SQLite database and local state"},
         {"db", "",
@@ -140,8 +147,8 @@ const std::vector<ConfigKey>& hostConfigKeys() {
         {"tenant_id", placement.tenantId,
          "tenant of the sessions this host serves (workspace prefix)"},
         {"runtime", placement.runtime,
-         "worker runtime: local (a sandboxed process per worker) or docker (a container per "
-         "worker, docker.*)"},
+         "worker runtime: local (a sandboxed process per worker), docker (a container per "
+         "worker, docker.*) or swarm (a Docker Swarm service per worker, swarm.*)"},
         {"docker.socket", "",
          "the Docker engine's unix socket; default: DOCKER_HOST when it is unix://..., else "
          "/var/run/docker.sock"},
@@ -228,7 +235,7 @@ const std::vector<ConfigKey>& hostConfigKeys() {
         {"providers", "",
          "per provider settings as a JSON object: {\"<name>\": {\"binary\", "
          "\"args\": [...], \"env\": {...}}}"},
-    };
+    });
     return keys;
 }
 
