@@ -279,9 +279,9 @@ TEST_F(Activate, AStoppedWorkerOfARuntimeThatKeepsNoFilesIsRestoredInFull) {
     put(worker);
     ON_CALL(fileless, inspect(_)).WillByDefault(Return(SandboxState::Stopped));
 
-    EXPECT_EQ(manager.decideActivation(worker, SandboxState::Stopped, kNow, policy)
-                  .restoreSituation,
-              RestoreSituation::StoppedWithFiles)
+    EXPECT_EQ(
+        manager.decideActivation(worker, SandboxState::Stopped, kNow, policy).restoreSituation,
+        RestoreSituation::StoppedWithFiles)
         << "a runtime that keeps files restores links only";
     const Activation activation = swarm.activate(spec("chat-1"));
 

@@ -24,6 +24,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -47,7 +48,7 @@ namespace {
 
 struct Arguments {
     std::string socket, listen, spoolDir, callbackUrl, executorId, sessionId;
-    std::string bootstrapUrl;  //!< the host's bootstrap exchange (instead of stdin)
+    std::string bootstrapUrl;          //!< the host's bootstrap exchange (instead of stdin)
     std::string callbackMaxBodyBytes;  //!< the host's body limit (`http.max_body_bytes`)
     // The workspace: all or none (without them the executor only runs processes).
     std::string workspace, home, objectsDir, bucket, keyPrefix, stateDir;
@@ -189,8 +190,10 @@ Tokens readTokens(bool withS3Credentials) {
 //! (the runs inherit nothing of it; used, it is worthless anyway). A refusal ends the
 //! executor: the host starts the worker again with a new token.
 Tokens bootstrapTokens(const Arguments& args, const std::string& listenHost, unsigned short port) {
-    const char* variable = std::getenv("AW_BOOTSTRAP_TOKEN");
+    char* variable = std::getenv("AW_BOOTSTRAP_TOKEN");
     const std::string bootstrap = variable ? variable : "";
+    // Overwritten where it lies, not only unset: /proc/<pid>/environ shows the original block.
+    if (variable) std::fill(variable, variable + bootstrap.size(), 'x');
     ::unsetenv("AW_BOOTSTRAP_TOKEN");
     if (bootstrap.empty()) usage("--bootstrap-url needs the token in AW_BOOTSTRAP_TOKEN");
     try {
@@ -305,8 +308,7 @@ int main(int argc, char** argv) {
     }
     const auto [token, callbackToken, s3Credentials] =
         args.bootstrapUrl.empty() ? readTokens(args.objectStore == "s3")
-                                  : bootstrapTokens(args, tcpHost,
-                                                    aw::boundPort(tcpListening));
+                                  : bootstrapTokens(args, tcpHost, aw::boundPort(tcpListening));
     const char* level = std::getenv("AW_LOG_LEVEL");
     aw::configureJsonLogging(level && *level ? level : "information");
 

@@ -359,10 +359,9 @@ int AgentHostApp::serve(const HostConfig& config) {
         } else if (config.runs.submission.placement.runtime == "swarm") {
             SwarmRuntimeOptions swarm = config.swarm;
             const std::string hostUrl =
-                swarm.hostUrl.empty()
-                    ? std::string(v6 ? "http://[::1]:" : "http://127.0.0.1:") +
-                          std::to_string(bound.port)
-                    : swarm.hostUrl;
+                swarm.hostUrl.empty() ? std::string(v6 ? "http://[::1]:" : "http://127.0.0.1:") +
+                                            std::to_string(bound.port)
+                                      : swarm.hostUrl;
             swarm.hostId = runOptions.queue.hostId;
             swarm.workersDir = config.dataDir + "/workers";
             swarm.callbackUrl = hostUrl + "/v1/callbacks/executor";

@@ -51,7 +51,7 @@ const std::vector<ConfigKey>& hostConfigKeys() {
     const DockerRuntimeOptions docker;
     const S3Settings s3;
     const auto& placement = runs.submission.placement;
-    static const std::vector<ConfigKey> keys = followedBy(swarmConfigKeys(), {
+    static const std::vector<ConfigKey> keys{
         {"listen", "127.0.0.1:8080", "HTTP listen address HOST:PORT (port 0 picks a free port)"},
         {"data_dir", "./data", "directory for the SQLite database and local state"},
         {"db", "",
@@ -235,8 +235,9 @@ const std::vector<ConfigKey>& hostConfigKeys() {
         {"providers", "",
          "per provider settings as a JSON object: {\"<name>\": {\"binary\", "
          "\"args\": [...], \"env\": {...}}}"},
-    });
-    return keys;
+    };
+    static const std::vector<ConfigKey> withSwarm = followedBy(swarmConfigKeys(), keys);
+    return withSwarm;
 }
 
 std::string envName(const std::string& key) {

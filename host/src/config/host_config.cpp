@@ -382,9 +382,9 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
         throw ProblemError(
             invalidValue("runtime", placement.runtime, "expected local, docker or swarm"));
     }
-    config.swarm = readSwarmConfig(
-        {text, [&](const char* name) { return layers.list(keyNamed(name)); }},
-        placement.runtime == "swarm");
+    config.swarm =
+        readSwarmConfig({text, [&](const char* name) { return layers.list(keyNamed(name)); }},
+                        placement.runtime == "swarm");
     auto& docker = config.docker;
     docker.socketPath = text("docker.socket");
     if (placement.runtime == "docker")

@@ -10,10 +10,12 @@
 namespace aw {
 namespace {
 
+//! The same shape as the other keys' refusals (host_config.cpp).
 ProblemError invalid(const std::string& key, const std::string& value, const std::string& why) {
     return ProblemError({"config_invalid",
-                         "configuration key " + key + " is '" + value + "': " + why,
-                         "fix " + key + " (" + envName(key) + "); see docs/configuration.md"});
+                         "configuration key '" + key + "' (" + envName(key) + ") has the value '" +
+                             value + "': " + why,
+                         "see docs/configuration.md for the accepted values"});
 }
 
 long long wholeNumber(const std::string& key, const std::string& value, long long min,

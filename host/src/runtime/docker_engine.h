@@ -130,7 +130,6 @@ public:
                            const std::string& hint = "") const;
 
 private:
-
     std::string socketPath_;
     std::chrono::milliseconds timeout_;
 };
