@@ -2,11 +2,16 @@
 
 #include <Poco/Net/ServerSocket.h>
 
+#include <filesystem>
+
 #include "runtime/docker_services.h"
 #include "support/docker_daemon.h"
 
 namespace aw::test {
 namespace {
+
+//! The bridge a swarm's engine makes on the machine for its overlay networks.
+const std::filesystem::path kGatewayBridge = "/sys/class/net/docker_gwbridge";
 
 unsigned short freeLoopbackPort() {
     Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
@@ -17,12 +22,14 @@ unsigned short freeLoopbackPort() {
 
 std::string SwarmEnvironment::failure_;
 bool SwarmEnvironment::initialised_ = false;
+bool SwarmEnvironment::madeGatewayBridge_ = false;
 
 void SwarmEnvironment::SetUp() {
     try {
         DockerEngine engine(DockerDaemonEnvironment::daemon().socketPath());
         // A port of its own: the machine's swarm (or another test's) may have 2377.
         const std::string address = "127.0.0.1:" + std::to_string(freeLoopbackPort());
+        madeGatewayBridge_ = !std::filesystem::exists(kGatewayBridge);
         DockerServices(engine).initSwarm(address, address);
         initialised_ = true;
     } catch (const std::exception& e) {
@@ -35,6 +42,9 @@ void SwarmEnvironment::TearDown() {
     try {
         DockerEngine engine(DockerDaemonEnvironment::daemon().socketPath());
         DockerServices(engine).leaveSwarm(true);
+        // Leaving keeps the engine's gateway bridge, which would outlive the engine on the
+        // machine: removed through the engine when this swarm made it.
+        if (madeGatewayBridge_) engine.call("DELETE", "/networks/docker_gwbridge");
     } catch (const std::exception& e) {
         ADD_FAILURE() << "cannot leave the swarm: " << e.what();
     }

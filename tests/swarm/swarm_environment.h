@@ -24,6 +24,7 @@ public:
 private:
     static std::string failure_;
     static bool initialised_;
+    static bool madeGatewayBridge_;
 };
 
 //! Runtime options for `hostId` on the test swarm with s3 `store` (callbacks and bootstrap at

@@ -194,5 +194,42 @@ TEST_F(SwarmRuntime, ABootstrapTokenServesOneExecutorOnce) {
     EXPECT_FALSE(runtime_->redeemBootstrap(used, "127.0.0.1:1"));
 }
 
+//! Sets the availability of the swarm's only node (active, drain).
+void setNodeAvailability(DockerEngine& engine, const std::string& availability) {
+    const auto info = Json::parse(engine.call("GET", "/info").body);
+    const std::string nodeId = info["Swarm"]["NodeID"];
+    const auto node = Json::parse(engine.call("GET", "/nodes/" + nodeId).body);
+    Json spec = node["Spec"];
+    spec["Availability"] = availability;
+    const auto answer = engine.call("POST",
+                                    "/nodes/" + nodeId + "/update?version=" +
+                                        std::to_string(node["Version"]["Index"].get<long>()),
+                                    spec.dump());
+    ASSERT_EQ(answer.status, 200) << answer.body;
+}
+
+TEST_F(SwarmRuntime, AWorkerWhoseNodeLeavesIsSeenStoppedAndStartsAgain) {
+    runtime_->create(worker_);
+    runtime_->start(worker_);
+    ASSERT_EQ(runtime_->inspect(worker_), SandboxState::Running);
+
+    // The node is drained (as before maintenance, or when it leaves): the swarm takes its
+    // tasks down, and with no restart policy it does not place them elsewhere.
+    DockerEngine engine(SwarmEnvironment::socket());
+    setNodeAvailability(engine, "drain");
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (runtime_->inspect(worker_) == SandboxState::Running &&
+           std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(100ms);
+    const auto drained = runtime_->inspect(worker_);
+    setNodeAvailability(engine, "active");
+    EXPECT_EQ(drained, SandboxState::Stopped);
+    EXPECT_FALSE(runtime_->executorRunning(worker_));
+
+    // A node is back: the next start places a new task there.
+    runtime_->start(worker_);
+    EXPECT_EQ(runtime_->inspect(worker_), SandboxState::Running);
+}
+
 }  // namespace
 }  // namespace aw::test
