@@ -186,9 +186,9 @@ Tokens readTokens(bool withS3Credentials) {
     return tokens;
 }
 
-//! The secrets for AW_BOOTSTRAP_TOKEN, reporting where we listen; the token leaves our environment
-//! (the runs inherit nothing of it; used, it is worthless anyway). A refusal ends the
-//! executor: the host starts the worker again with a new token.
+//! The secrets for AW_BOOTSTRAP_TOKEN, reporting where we listen. The token leaves our
+//! environment (the runs inherit nothing of it; used, it is worthless anyway). A refusal ends
+//! the executor: the host starts the worker again with a new token.
 Tokens bootstrapTokens(const Arguments& args, const std::string& listenHost, unsigned short port) {
     char* variable = std::getenv("AW_BOOTSTRAP_TOKEN");
     const std::string bootstrap = variable ? variable : "";
