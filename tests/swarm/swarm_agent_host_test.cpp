@@ -105,6 +105,11 @@ TEST_F(SwarmAgentHost, AMessageRunsInTheSessionsOwnService) {
     const auto stored = s3_->rcloneList(kBucket, "sessions/default/chat-swarm/workspace/");
     EXPECT_EQ(stored.count("sessions/default/chat-swarm/workspace/run-log.txt"), 1u)
         << "bucket holds " << stored.size() << " objects";
+    // /ready checks the swarm: this engine manages one and has the image.
+    const auto ready = host.get("/ready");
+    EXPECT_EQ(ready.status, 200) << ready.body;
+    EXPECT_EQ(ready.json()["checks"]["swarm"].value("ok", false), true) << ready.body;
+    EXPECT_EQ(ready.json()["checks"]["swarm"].value("image", ""), SwarmEnvironment::image());
     // No worker directory with files on the host: nothing to bind-mount.
     EXPECT_FALSE(fs::exists(root_ / "data" / "workers" / "chat-swarm" / "workspace"));
 }
