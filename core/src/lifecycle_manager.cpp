@@ -213,6 +213,12 @@ Activation LifecycleManager::activate(const WorkerSpec& spec) {
 
     const SandboxState observed = runtime_.inspect(worker);
     Activation activation{decideActivation(worker, observed, now, policy_), worker};
+    // A sandbox that comes back empty after a stop needs what storage holds, not only links.
+    if (activation.decision.restoreSituation == RestoreSituation::StoppedWithFiles &&
+        !runtime_.keepsFilesWhileStopped()) {
+        activation.decision.restoreSituation =
+            worker.lastSyncAtMs > 0 ? RestoreSituation::Recreated : RestoreSituation::NewWorker;
+    }
     const ActivationDecision& decision = activation.decision;
     if (decision.path == ActivationPath::WaitForTransition ||
         decision.path == ActivationPath::Run) {

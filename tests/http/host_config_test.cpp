@@ -131,6 +131,57 @@ TEST(HostConfig, DockerSettingsAreReadAndCheckedAndTheSocketFollowsDockerHost) {
     }
 }
 
+TEST(HostConfig, SwarmSettingsComeFromTheirKeys) {
+    const auto defaults = loadHostConfig({"", {}, {}, ""});
+    EXPECT_EQ(defaults.swarm.image, defaults.docker.image)
+        << "swarm.image defaults to docker.image";
+    EXPECT_EQ(defaults.swarm.network, "host");
+    EXPECT_EQ(defaults.swarm.executorListen, "127.0.0.1:0");
+    EXPECT_TRUE(defaults.swarm.constraints.empty());
+
+    const auto config =
+        loadHostConfig({"",
+                        {{"AW_RUNTIME", "swarm"},
+                         {"AW_SWARM_SOCKET", "/run/manager.sock"},
+                         {"AW_SWARM_IMAGE", "aw/worker:swarm"},
+                         {"AW_SWARM_NETWORK", "aw-workers"},
+                         {"AW_SWARM_MEMORY_BYTES", "1073741824"},
+                         {"AW_SWARM_MEMORY_RESERVATION_BYTES", "268435456"},
+                         {"AW_SWARM_CPUS", "1.5"},
+                         {"AW_SWARM_CPU_RESERVATION", "0.25"},
+                         {"AW_SWARM_CONSTRAINTS", "node.labels.aw==workers, node.role==worker"},
+                         {"AW_SWARM_HOST_URL", "http://10.0.0.1:8080/"},
+                         {"AW_SWARM_EXECUTOR_LISTEN", "0.0.0.0:0"}},
+                        {},
+                        ""});
+    EXPECT_EQ(config.runs.submission.placement.runtime, "swarm");
+    EXPECT_EQ(config.swarm.socketPath, "/run/manager.sock");
+    EXPECT_EQ(config.swarm.image, "aw/worker:swarm");
+    EXPECT_EQ(config.swarm.network, "aw-workers");
+    EXPECT_EQ(config.swarm.memoryBytes, 1073741824);
+    EXPECT_EQ(config.swarm.memoryReservationBytes, 268435456);
+    EXPECT_DOUBLE_EQ(config.swarm.cpus, 1.5);
+    EXPECT_DOUBLE_EQ(config.swarm.cpuReservation, 0.25);
+    EXPECT_EQ(config.swarm.constraints,
+              (std::vector<std::string>{"node.labels.aw==workers", "node.role==worker"}));
+    EXPECT_EQ(config.swarm.hostUrl, "http://10.0.0.1:8080");
+    EXPECT_EQ(config.swarm.executorListen, "0.0.0.0:0");
+    EXPECT_NE(config.redactedJson().find("node.labels.aw==workers"), std::string::npos);
+
+    for (const auto& [key, value] :
+         std::vector<std::pair<std::string, std::string>>{{"AW_SWARM_USER", "0:0"},
+                                                          {"AW_SWARM_CPUS", "0"},
+                                                          {"AW_SWARM_CPU_RESERVATION", "-1"},
+                                                          {"AW_SWARM_MEMORY_BYTES", "1024"},
+                                                          {"AW_SWARM_PIDS_LIMIT", "1"},
+                                                          {"AW_SWARM_HOST_URL", "10.0.0.1:8080"},
+                                                          {"AW_SWARM_EXECUTOR_LISTEN", "anywhere"},
+                                                          {"AW_SWARM_NETWORK", ""}}) {
+        EXPECT_NE(problemCode({"", {{key, value}}, {}, ""}).find(key), std::string::npos)
+            << key << "=" << value << " was accepted";
+    }
+}
+
 TEST(HostConfig, ListenAddressesKnowWhetherTheyAreLoopback) {
     EXPECT_TRUE(parseListenAddress("127.0.0.1:80").isLoopback());
     EXPECT_TRUE(parseListenAddress("127.9.9.9:80").isLoopback());

@@ -262,5 +262,32 @@ TEST_F(Activate, SyncWritesItsOutcomeBackEveryTime) {
     EXPECT_EQ(record("chat-1").lastSyncAtMs, kNow + kMinute);
 }
 
+//! A runtime whose stopped sandboxes come back empty (a Swarm service's next task may run on
+//! another node).
+class FilelessWhileStopped : public MockWorkerRuntime {
+public:
+    bool keepsFilesWhileStopped() const override { return false; }
+};
+
+TEST_F(Activate, AStoppedWorkerOfARuntimeThatKeepsNoFilesIsRestoredInFull) {
+    ::testing::NiceMock<FilelessWhileStopped> fileless;
+    LifecycleManager swarm(store, fileless, syncer, runs, clock, policy);
+    SessionWorker worker = idleRunning("chat-1");
+    worker.status = WorkerStatus::Stopped;
+    worker.lastSyncStatus = SyncStatus::Succeeded;
+    worker.lastSyncAtMs = kNow - 10 * kMinute;
+    put(worker);
+    ON_CALL(fileless, inspect(_)).WillByDefault(Return(SandboxState::Stopped));
+
+    EXPECT_EQ(
+        manager.decideActivation(worker, SandboxState::Stopped, kNow, policy).restoreSituation,
+        RestoreSituation::StoppedWithFiles)
+        << "a runtime that keeps files restores links only";
+    const Activation activation = swarm.activate(spec("chat-1"));
+
+    EXPECT_EQ(activation.decision.path, ActivationPath::StartRestoreRun);
+    EXPECT_EQ(activation.decision.restoreSituation, RestoreSituation::Recreated);
+}
+
 }  // namespace
 }  // namespace aw::testing

@@ -164,6 +164,13 @@ TestWorkerImage importTestWorkerImage(const std::string& socketPath, const std::
     for (const auto& library : libraries) copyInto(root, library, library);
     for (const char* dir : {"tmp", "etc", "proc", "sys", "dev"}) fs::create_directories(root / dir);
     fs::permissions(root / "tmp", fs::perms::all | fs::perms::sticky_bit);
+    // The agent's workspace and home, as the real image has them: a Swarm task's volumes
+    // mounted there start as copies of them, the agent's (bind mounts hide them).
+    for (const char* dir : {"workspace", "home/agent"}) {
+        fs::create_directories(root / dir);
+        if (::chown((root / dir).c_str(), 10001, 10001) != 0)
+            throw std::runtime_error(std::string("cannot give /") + dir + " to uid 10001");
+    }
     std::ofstream(root / "etc" / "passwd") << "root:x:0:0:root:/root:/bin/sh\n"
                                               "agent:x:10001:10001:agent:/home/agent:/bin/sh\n";
     std::ofstream(root / "etc" / "group") << "root:x:0:\nagent:x:10001:\n";

@@ -15,12 +15,16 @@
 //   access key id, secret access key and session token (an empty line when there is none).
 //   Never on the command line or in the environment (both readable by anyone who can read
 //   /proc/<pid>), never logged.
+//   --bootstrap-url URL (a Swarm task, which has no stdin): instead of stdin, the single-use
+//   token in AW_BOOTSTRAP_TOKEN is exchanged there for the same secrets, reporting the
+//   --listen address (its port when 0 was asked); before anything is served or run.
 #include <Poco/Net/IPAddress.h>
 #include <Poco/Util/ServerApplication.h>
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -28,6 +32,7 @@
 #include <iostream>
 #include <thread>
 
+#include "agent_executor/bootstrap_client.h"
 #include "agent_executor/callback_deliverer.h"
 #include "agent_executor/run_manager.h"
 #include "agent_executor/workspace_service.h"
@@ -43,6 +48,7 @@ namespace {
 
 struct Arguments {
     std::string socket, listen, spoolDir, callbackUrl, executorId, sessionId;
+    std::string bootstrapUrl;          //!< the host's bootstrap exchange (instead of stdin)
     std::string callbackMaxBodyBytes;  //!< the host's body limit (`http.max_body_bytes`)
     // The workspace: all or none (without them the executor only runs processes).
     std::string workspace, home, objectsDir, bucket, keyPrefix, stateDir;
@@ -55,7 +61,8 @@ struct Arguments {
 [[noreturn]] void usage(const std::string& message) {
     std::cerr
         << "agent-executor: " << message
-        << "\nusage: agent-executor --socket PATH [--listen 127.0.0.1:PORT] --spool-dir DIR"
+        << "\nusage: agent-executor --socket PATH [--listen 127.0.0.1:PORT] [--bootstrap-url URL]"
+           " --spool-dir DIR"
            " --callback-url URL --executor-id ID --session-id ID [--exit-with-parent]\n"
            "         [--callback-max-body-bytes N] [--workspace DIR --home DIR --bucket B"
            " --key-prefix P --state-dir DIR\n"
@@ -66,7 +73,8 @@ struct Arguments {
            "--object-store s3 then\n"
            "       the access key id, the secret access key and the session token (may be "
            "empty)\n"
-           "environment: AW_LOG_LEVEL\n";
+           "       (with --bootstrap-url none: AW_BOOTSTRAP_TOKEN is exchanged for them)\n"
+           "environment: AW_LOG_LEVEL, AW_BOOTSTRAP_TOKEN\n";
     std::exit(2);
 }
 
@@ -75,6 +83,7 @@ Arguments parse(int argc, char** argv) {
     const std::map<std::string, std::string Arguments::*> flags{
         {"--socket", &Arguments::socket},
         {"--listen", &Arguments::listen},
+        {"--bootstrap-url", &Arguments::bootstrapUrl},
         {"--spool-dir", &Arguments::spoolDir},
         {"--callback-url", &Arguments::callbackUrl},
         {"--executor-id", &Arguments::executorId},
@@ -107,6 +116,10 @@ Arguments parse(int argc, char** argv) {
     }
     // Callbacks go to the host's TCP port (a unix socket is not supported).
     if (args.callbackUrl.rfind("http://", 0) != 0) usage("--callback-url must be an http:// URL");
+    if (!args.bootstrapUrl.empty() &&
+        (args.listen.empty() || args.bootstrapUrl.rfind("http://", 0) != 0)) {
+        usage("--bootstrap-url takes an http:// URL and needs --listen (the address it reports)");
+    }
     if (args.objectStore != "file" && args.objectStore != "s3")
         usage("--object-store is file or s3");
     if (args.s3PathStyle != "true" && args.s3PathStyle != "false") {
@@ -171,6 +184,30 @@ Tokens readTokens(bool withS3Credentials) {
         ::close(null);
     }
     return tokens;
+}
+
+//! The secrets for AW_BOOTSTRAP_TOKEN, reporting where we listen. The token leaves our
+//! environment (the runs inherit nothing of it; used, it is worthless anyway). A refusal ends
+//! the executor: the host starts the worker again with a new token.
+Tokens bootstrapTokens(const Arguments& args, const std::string& listenHost, unsigned short port) {
+    char* variable = std::getenv("AW_BOOTSTRAP_TOKEN");
+    const std::string bootstrap = variable ? variable : "";
+    // Overwritten where it lies, not only unset: /proc/<pid>/environ shows the original block.
+    if (variable) std::fill(variable, variable + bootstrap.size(), 'x');
+    ::unsetenv("AW_BOOTSTRAP_TOKEN");
+    if (bootstrap.empty()) usage("--bootstrap-url needs the token in AW_BOOTSTRAP_TOKEN");
+    try {
+        auto answer = aw::exchangeBootstrapToken(args.bootstrapUrl, bootstrap, listenHost, port,
+                                                 std::chrono::seconds(30));
+        if (args.objectStore == "s3" && answer.s3.accessKeyId.empty()) {
+            usage("the bootstrap answer has no S3 credentials for --object-store s3");
+        }
+        return {answer.executorToken, answer.callbackToken, answer.s3};
+    } catch (const aw::ProblemError& e) {
+        std::cerr << "agent-executor: " << e.problem().message << " (" << e.problem().hint << ")"
+                  << std::endl;
+        std::exit(77);
+    }
 }
 
 //! The request body as an executor protocol document; a malformed one is answered 400.
@@ -244,7 +281,34 @@ int main(int argc, char** argv) {
     // The agent runs as our uid (in a sandbox, the worker's uid): not dumpable, so it cannot
     // read the tokens out of our memory (/proc/<pid>/mem, ptrace) or our /proc entries.
     ::prctl(PR_SET_DUMPABLE, 0);
-    const auto [token, callbackToken, s3Credentials] = readTokens(args.objectStore == "s3");
+    // The TCP port is bound before the tokens are known: a bootstrap reports it.
+    int tcpListening = -1;
+    std::string tcpHost, tcpAddress;
+    if (!args.listen.empty()) {
+        const auto colon = args.listen.rfind(':');
+        std::string host = args.listen.substr(0, colon);
+        if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+            host = host.substr(1, host.size() - 2);
+        Poco::Net::IPAddress address;
+        // Loopback, unless a bootstrap reports the address (a Swarm task on an overlay
+        // network is reached on its own address there); the token guards it either way.
+        if (colon == std::string::npos || !Poco::Net::IPAddress::tryParse(host, address) ||
+            (!address.isLoopback() && args.bootstrapUrl.empty()))
+            usage("--listen must be loopback (any address only with --bootstrap-url)");
+        tcpHost = host;
+        try {
+            tcpListening = aw::listenTcp(
+                host, static_cast<unsigned short>(std::stoi(args.listen.substr(colon + 1))), 64);
+        } catch (const std::system_error& e) {
+            std::cerr << "agent-executor: cannot listen: " << e.what() << std::endl;
+            return 69;
+        }
+        tcpAddress = (host.find(':') == std::string::npos ? host : "[" + host + "]") + ":" +
+                     std::to_string(aw::boundPort(tcpListening));
+    }
+    const auto [token, callbackToken, s3Credentials] =
+        args.bootstrapUrl.empty() ? readTokens(args.objectStore == "s3")
+                                  : bootstrapTokens(args, tcpHost, aw::boundPort(tcpListening));
     const char* level = std::getenv("AW_LOG_LEVEL");
     aw::configureJsonLogging(level && *level ? level : "information");
 
@@ -332,19 +396,9 @@ int main(int argc, char** argv) {
             serve(aw::listenUnix(args.socket, 64));
             std::cout << "agent-executor listening on unix://" << args.socket << std::endl;
         }
-        if (!args.listen.empty()) {
-            const auto colon = args.listen.rfind(':');
-            const std::string host = args.listen.substr(0, colon);
-            Poco::Net::IPAddress address;
-            if (!Poco::Net::IPAddress::tryParse(host, address) || !address.isLoopback())
-                usage("--listen must be loopback");
-            const int listening = aw::listenTcp(
-                host, static_cast<unsigned short>(std::stoi(args.listen.substr(colon + 1))), 64);
-            const unsigned short port = aw::boundPort(listening);
-            serve(listening);
-            std::cout << "agent-executor listening on http://"
-                      << (host.find(':') == std::string::npos ? host : "[" + host + "]") << ":"
-                      << port << std::endl;
+        if (tcpListening >= 0) {
+            serve(tcpListening);
+            std::cout << "agent-executor listening on http://" << tcpAddress << std::endl;
         }
     } catch (const std::system_error& e) {
         std::cerr << "agent-executor: cannot listen: " << e.what() << std::endl;

@@ -30,6 +30,7 @@
 #include "runs/worker_gateway.h"
 #include "runtime/docker_worker_runtime.h"
 #include "runtime/local_worker_runtime.h"
+#include "runtime/swarm_worker_runtime.h"
 #include "storage/s3_object_store.h"
 
 namespace aw {
@@ -334,8 +335,10 @@ int AgentHostApp::serve(const HostConfig& config) {
     if (runOptions.queue.hostId.empty()) {
         runOptions.queue.hostId = Poco::Environment::nodeName() + ":" + std::to_string(bound.port);
     }
-    // The worker runtime (`runtime`): local processes, or containers of the Docker engine.
+    // The worker runtime (`runtime`): local processes, containers of the Docker engine, or
+    // services of a Docker Swarm.
     std::unique_ptr<ExecutorRuntime> workerRuntime;
+    BootstrapExchange bootstrapExchange;  // the swarm's executors get their secrets from it
     try {
         if (config.runs.submission.placement.runtime == "docker") {
             DockerRuntimeOptions docker = config.docker;
@@ -353,6 +356,31 @@ int AgentHostApp::serve(const HostConfig& config) {
                  [runtime = dockerRuntime.get()] { return runtime->unavailableReason(); },
                  {{"socket", docker.socketPath}, {"image", docker.image}}});
             workerRuntime = std::move(dockerRuntime);
+        } else if (config.runs.submission.placement.runtime == "swarm") {
+            SwarmRuntimeOptions swarm = config.swarm;
+            const std::string hostUrl =
+                swarm.hostUrl.empty() ? std::string(v6 ? "http://[::1]:" : "http://127.0.0.1:") +
+                                            std::to_string(bound.port)
+                                      : swarm.hostUrl;
+            swarm.hostId = runOptions.queue.hostId;
+            swarm.workersDir = config.dataDir + "/workers";
+            swarm.callbackUrl = hostUrl + "/v1/callbacks/executor";
+            swarm.bootstrapUrl = hostUrl + "/v1/executors/bootstrap";
+            swarm.callbackMaxBodyBytes = runtimeOptions.callbackMaxBodyBytes;
+            swarm.s3 = runtimeOptions.s3;
+            auto swarmRuntime = std::make_unique<SwarmWorkerRuntime>(swarm);
+            readiness.push_back(
+                {"swarm",
+                 [runtime = swarmRuntime.get()] { return runtime->unavailableReason(); },
+                 {{"socket", swarm.socketPath}, {"image", swarm.image}}});
+            bootstrapExchange = [runtime = swarmRuntime.get()](
+                                    const std::string& token,
+                                    const std::string& address) -> std::optional<nlohmann::json> {
+                const auto grant = runtime->redeemBootstrap(token, address);
+                if (!grant) return std::nullopt;
+                return grant->toJson();
+            };
+            workerRuntime = std::move(swarmRuntime);
         } else {
             workerRuntime = std::make_unique<LocalWorkerRuntime>(runtimeOptions);
         }
@@ -398,6 +426,7 @@ int AgentHostApp::serve(const HostConfig& config) {
     addCallbackRoutes(router, engine, [&workerTokens](const std::string& token) {
         return workerTokens.identify(token);
     });
+    if (bootstrapExchange) addExecutorBootstrapRoutes(router, bootstrapExchange);
     addProviderRoutes(router, providers);
     addAdminRoutes(router, config);
 

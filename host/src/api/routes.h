@@ -56,4 +56,12 @@ using CallbackIdentify = std::function<std::optional<CallbackCaller>(const std::
 //! POST /v1/callbacks/executor: batches admitted by CallbackAdmission as they are delivered.
 void addCallbackRoutes(Router& router, RunEngine& engine, CallbackIdentify identify);
 
+//! Exchanges an executor's single-use bootstrap token, and the address it reports, for what
+//! it needs (its tokens, the S3 credentials) as JSON; nullopt refuses the token.
+using BootstrapExchange = std::function<std::optional<nlohmann::json>(const std::string& token,
+                                                                      const std::string& address)>;
+
+//! POST /v1/executors/bootstrap (the swarm runtime's executors; docs/swarm-runtime.md).
+void addExecutorBootstrapRoutes(Router& router, BootstrapExchange exchange);
+
 }  // namespace aw

@@ -2,6 +2,7 @@
 // structs, where it is written once) and what it means. `--help` and docs/configuration.md
 // show the same table.
 #include "config/host_config.h"
+#include "config/swarm_config.h"
 
 #include <cctype>
 #include <chrono>
@@ -30,6 +31,12 @@ std::string joined(const std::vector<int>& values) {
     std::string out;
     for (int value : values) out += (out.empty() ? "" : ",") + std::to_string(value);
     return out;
+}
+
+//! `keys`, then `more` (the parts that keep their key tables apart, such as swarm.*).
+std::vector<ConfigKey> followedBy(std::vector<ConfigKey> more, std::vector<ConfigKey> keys) {
+    keys.insert(keys.end(), more.begin(), more.end());
+    return keys;
 }
 
 }  // namespace
@@ -140,8 +147,8 @@ const std::vector<ConfigKey>& hostConfigKeys() {
         {"tenant_id", placement.tenantId,
          "tenant of the sessions this host serves (workspace prefix)"},
         {"runtime", placement.runtime,
-         "worker runtime: local (a sandboxed process per worker) or docker (a container per "
-         "worker, docker.*)"},
+         "worker runtime: local (a sandboxed process per worker), docker (a container per "
+         "worker, docker.*) or swarm (a Docker Swarm service per worker, swarm.*)"},
         {"docker.socket", "",
          "the Docker engine's unix socket; default: DOCKER_HOST when it is unix://..., else "
          "/var/run/docker.sock"},
@@ -229,7 +236,8 @@ const std::vector<ConfigKey>& hostConfigKeys() {
          "per provider settings as a JSON object: {\"<name>\": {\"binary\", "
          "\"args\": [...], \"env\": {...}}}"},
     };
-    return keys;
+    static const std::vector<ConfigKey> withSwarm = followedBy(swarmConfigKeys(), keys);
+    return withSwarm;
 }
 
 std::string envName(const std::string& key) {

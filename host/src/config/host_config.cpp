@@ -1,4 +1,5 @@
 #include "config/host_config.h"
+#include "config/swarm_config.h"
 
 #include <Poco/Exception.h>
 #include <Poco/Logger.h>
@@ -376,9 +377,14 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     runs.queue.hostId = text("host_id");
     placement.tenantId = text("tenant_id");
     placement.runtime = text("runtime");
-    if (placement.runtime != "local" && placement.runtime != "docker") {
-        throw ProblemError(invalidValue("runtime", placement.runtime, "expected local or docker"));
+    if (placement.runtime != "local" && placement.runtime != "docker" &&
+        placement.runtime != "swarm") {
+        throw ProblemError(
+            invalidValue("runtime", placement.runtime, "expected local, docker or swarm"));
     }
+    config.swarm =
+        readSwarmConfig({text, [&](const char* name) { return layers.list(keyNamed(name)); }},
+                        placement.runtime == "swarm");
     auto& docker = config.docker;
     docker.socketPath = text("docker.socket");
     if (placement.runtime == "docker")
@@ -522,6 +528,7 @@ std::string HostConfig::redactedJson() const {
           {"cpus", docker.cpus},
           {"pids_limit", docker.pidsLimit},
           {"stop_grace_ms", docker.stopGrace.count()}}},
+        {"swarm", swarmConfigJson(swarm)},
         {"object_store",
          {{"kind", objectStoreKind},
           {"dir", objectsDir},

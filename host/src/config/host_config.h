@@ -12,6 +12,7 @@
 #include "provider/provider_supervisor_options.h"
 #include "runs/run_engine_options.h"
 #include "runtime/docker_worker_runtime.h"
+#include "runtime/swarm_worker_runtime.h"
 #include "runtime/worker_sandbox.h"
 #include "storage/s3_transport.h"
 
@@ -75,6 +76,9 @@ struct HostConfig {
     //! callback URL. The socket is resolved (docker.socket, DOCKER_HOST, the default) only
     //! when `runtime` is docker.
     DockerRuntimeOptions docker;
+    //! The swarm runtime's settings (swarm.*, config/swarm_config.h); the host fills in the
+    //! rest as for docker.
+    SwarmRuntimeOptions swarm;
     std::string objectsDir;                   //!< the file object store's root
     std::string objectStoreKind = "file";     //!< object_store.kind: file | s3
     //! The s3 store (kind s3): endpoint, region, path style, the bucket, and the credentials

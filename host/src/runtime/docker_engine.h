@@ -124,11 +124,12 @@ public:
     Response call(const std::string& method, const std::string& path, const std::string& body = "",
                   const std::string& contentType = "application/json");
 
-private:
-    //! `runtime_unavailable` for an answer the caller did not expect.
+    //! Throws `runtime_unavailable` for an answer the caller did not expect: the engine's own
+    //! words, and `hint` (else: see the engine's log).
     [[noreturn]] void fail(const std::string& what, const Response& response,
                            const std::string& hint = "") const;
 
+private:
     std::string socketPath_;
     std::chrono::milliseconds timeout_;
 };

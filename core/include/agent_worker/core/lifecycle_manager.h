@@ -56,7 +56,7 @@ struct ActivationDecision {
 struct WorkerSpec {
     std::string sessionId;
     std::string tenantId;
-    std::string runtime;            //!< `local` or `docker`
+    std::string runtime;            //!< `local`, `docker` or `swarm`
     std::string workspaceS3Prefix;  //!< computeWorkspacePrefix(...).uri()
 };
 

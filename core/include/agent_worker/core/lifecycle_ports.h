@@ -39,6 +39,10 @@ public:
     virtual void stop(const SessionWorker& worker) = 0;
     //! Removes the sandbox and its files. Only called once a sync proved they are stored.
     virtual void remove(const SessionWorker& worker) = 0;
+    //! Whether a stopped sandbox still holds its files when it starts again. A runtime whose
+    //! workers may start on another machine (a Swarm service) says no: every start then
+    //! restores the whole workspace from storage.
+    virtual bool keepsFilesWhileStopped() const { return true; }
 };
 
 //! What one workspace sync did.

@@ -41,7 +41,7 @@ struct SessionWorker {
     WorkerStatus status = WorkerStatus::Pending;
     WorkerStatus desiredStatus = WorkerStatus::Running;
     std::int64_t version = 0;       //!< bumped by every compare-and-set transition and activity
-    std::string runtime;            //!< `local` or `docker`
+    std::string runtime;            //!< `local`, `docker` or `swarm`
     std::string workspaceS3Prefix;  //!< see computeWorkspacePrefix()
     std::string lastError;          //!< why the last transition failed or was forced; may be empty
     SyncStatus lastSyncStatus = SyncStatus::Never;

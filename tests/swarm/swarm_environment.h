@@ -1,0 +1,35 @@
+// The swarm the tests run on: the test binary's own dockerd (DockerDaemonEnvironment) made a
+// single-node swarm manager advertising 127.0.0.1 (POST /swarm/init), and left again at the
+// end. A swarm that cannot be made fails every test that asks for it, saying why.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "runtime/swarm_worker_runtime.h"
+
+namespace aw::test {
+
+class SwarmEnvironment : public ::testing::Environment {
+public:
+    void SetUp() override;
+    void TearDown() override;
+
+    //! The manager's socket; throws (failing the test) when there is no swarm.
+    static std::string socket();
+    //! The tests' worker image on it.
+    static std::string image();
+
+private:
+    static std::string failure_;
+    static bool initialised_;
+    static bool madeGatewayBridge_;
+};
+
+//! Runtime options for `hostId` on the test swarm with s3 `store` (callbacks and bootstrap at
+//! `hostUrl`).
+SwarmRuntimeOptions swarmOptions(const std::string& hostId, const std::filesystem::path& dataDir,
+                                 const S3Settings& store, const std::string& hostUrl);
+
+}  // namespace aw::test
