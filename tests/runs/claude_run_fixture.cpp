@@ -26,7 +26,9 @@ test::HostLaunch RunHarness::launchFor(const HarnessOptions& options, const Clau
     auto launch = test::defaultLaunch(world.data.path().string());
     launch.env["AW_PROVIDERS"] = providers.dump();
     for (const auto& [name, value] : options.hostEnv) launch.env[name] = value;
-    if (options.db == Db::Postgres) {
+    if (!options.dbUrl.empty()) {
+        test::setFlag(launch, "--db", options.dbUrl);
+    } else if (options.db == Db::Postgres) {
         test::setFlag(launch, "--db", test::databaseUrlFor(Db::Postgres, "runs"));
     }
     return launch;

@@ -32,6 +32,8 @@ struct HarnessOptions {
     std::string codexBinary;
     //! Waits until both providers are healthy before the harness is handed out.
     bool waitForProviders = true;
+    //! A PostgreSQL database to share with other harnesses (replicas); empty: one of its own.
+    std::string dbUrl;
 };
 
 //! What must exist before agent-host starts, and outlive it: its data dir, the model server.

@@ -16,6 +16,7 @@
 #include "db/database.h"
 #include "db/database_url.h"
 #include "db/migrator.h"
+#include "db/pg_event_listener.h"
 #include "db/soci_run_store.h"
 #include "db/soci_session_worker_repository.h"
 #include "http/http_server.h"
@@ -395,7 +396,7 @@ int AgentHostApp::serve(const HostConfig& config) {
     ExecutorWorkspaceSyncer syncer(gateway);
 
     SociSessionWorkerRepository workers(*database);
-    SociRunStore runStore(*database, config.queueDoneRetention);
+    SociRunStore runStore(*database, config.queueDoneRetention, runOptions.queue.hostId);
     StoreRunActivity activity(runStore);
     SystemClock clock;
     LifecycleManager lifecycle(workers, runtime, syncer, activity, clock, config.lifecycle);
@@ -422,6 +423,14 @@ int AgentHostApp::serve(const HostConfig& config) {
     addHealthRoutes(router, *database, providers, std::move(readiness));
     addSessionRoutes(router, workers);
     RunEventStreams streams(runStore, hub, {config.sseMaxStreams, config.sseKeepAlive});
+    // Replicas on one PostgreSQL: events another host stored reach this one's streams.
+    std::optional<PgEventListener> otherHostsEvents;
+    if (database->dialect() == Dialect::Postgresql) {
+        otherHostsEvents.emplace(
+            database->url(), runOptions.queue.hostId,
+            [&hub](const std::string& runId) { hub.publish(runId); },
+            [&streams] { streams.wakeAll(); });
+    }
     addRunRoutes(router, engine, runStore, runStore, lifecycle, streams);
     addCallbackRoutes(router, engine, [&workerTokens](const std::string& token) {
         return workerTokens.identify(token);

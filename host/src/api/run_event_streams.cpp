@@ -67,6 +67,22 @@ HttpResponse RunEventStreams::open(const std::string& runId, std::int64_t afterS
     return response;
 }
 
+void RunEventStreams::wakeAll() {
+    {
+        std::lock_guard lock(mutex_);
+        for (auto& [runId, run] : runs_) {
+            run.readStore = true;
+            if (run.pumping) {
+                run.again = true;
+            } else if (!run.queued) {
+                run.queued = true;
+                ready_.push_back(runId);
+            }
+        }
+    }
+    changed_.notify_all();
+}
+
 void RunEventStreams::close() {
     std::map<std::string, RunStreams> ending;
     {

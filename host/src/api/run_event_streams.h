@@ -44,6 +44,9 @@ public:
     //! The SSE answer for `runId`'s events after `afterSeq`. Throws ApiError 503
     //! `too_many_streams` when every slot is taken, `shutting_down` once closed.
     HttpResponse open(const std::string& runId, std::int64_t afterSeq);
+    //! Every followed run looks in the store for what it has not had (events were stored
+    //! where no wake-up said so: another host's, while its notices were lost).
+    void wakeAll();
     //! Ends every stream and refuses new ones: the host is stopping.
     void close();
     int openStreams() const { return open_->load(); }

@@ -17,12 +17,6 @@ namespace {
 
 Poco::Logger& logger() { return Poco::Logger::get("db"); }
 
-//! libpq waits for the OS TCP timeout by default; bound each attempt instead.
-std::string withConnectTimeout(const std::string& url) {
-    if (url.find("connect_timeout=") != std::string::npos) return url;
-    return url + (url.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=3";
-}
-
 std::string oneLine(std::string text) {
     for (char& c : text) {
         if (c == '\n' || c == '\r') c = ' ';

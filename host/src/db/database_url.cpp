@@ -39,4 +39,9 @@ DatabaseUrl parseDatabaseUrl(const std::string& url) {
                         "postgresql://user@host:5432/dbname"});
 }
 
+std::string withConnectTimeout(const std::string& url) {
+    if (url.find("connect_timeout=") != std::string::npos) return url;
+    return url + (url.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=3";
+}
+
 }  // namespace aw

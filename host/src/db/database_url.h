@@ -20,6 +20,10 @@ struct DatabaseUrl {
 //! `postgres://...`. Throws ProblemError `unsupported_database` for any other scheme.
 DatabaseUrl parseDatabaseUrl(const std::string& url);
 
+//! A PostgreSQL URL with a connect timeout of 3 s unless it names one: libpq waits for the
+//! OS's TCP timeout by default.
+std::string withConnectTimeout(const std::string& url);
+
 //! Masks user-info passwords and `password=` parameters.
 std::string redactUrl(const std::string& url);
 

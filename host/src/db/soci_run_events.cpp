@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "db/pg_event_listener.h"
 #include "db/soci_run_rows.h"
 #include "db/soci_run_store.h"
 
@@ -274,6 +275,8 @@ struct EventAppend {
     int rawState = 0;
     std::string rawIds;  // a JSON array
     soci::statement markRaw;
+    std::string notice;  // PostgreSQL: the payload of the events' notice
+    std::optional<soci::statement> announce;
 
     explicit EventAppend(soci::session& session)
         : sql(session),
@@ -282,7 +285,13 @@ struct EventAppend {
           lockRun(prepareLockRun()),
           readLog(prepareReadLog()),
           insert(prepareInsert()),
-          markRaw(prepareMarkRaw()) {}
+          markRaw(prepareMarkRaw()) {
+        if (postgres) {
+            announce.emplace((sql.prepare << "SELECT pg_notify('" + std::string(kRunEventsChannel) +
+                                                 "', :notice)",
+                              soci::use(notice)));
+        }
+    }
 
     soci::details::prepare_temp_type prepareLockRun() {
         // Locking the run's row first makes appenders of one run take turns, so the last seq
@@ -341,9 +350,11 @@ struct EventAppend {
     //! Appends `events` to the run (see RunStore::appendEvents) inside the caller's
     //! transaction; returns what was new, with seq.
     //! The events' data is moved into what is returned.
+    //! `hostId`: on PostgreSQL, new events are announced to the other hosts as this one's
+    //! (delivered when the transaction commits).
     std::vector<StoredEvent> append(const std::string& id, std::vector<NewEvent>& events,
                                     const std::vector<std::string>& rawEventIds, RawState state,
-                                    long long now) {
+                                    long long now, const std::string& hostId) {
         runId = id;
         if (!lockRun.execute(true)) throw ProblemError(runNotFound(id));
         stmt::finish(lockRun);
@@ -356,6 +367,11 @@ struct EventAppend {
             rawState = static_cast<int>(state);
             rawIds = nlohmann::json(rawEventIds).dump();
             markRaw.execute(true);
+        }
+        if (announce && !inserted.empty()) {
+            notice = runEventsNotice(hostId, id);
+            announce->execute(true);
+            stmt::finish(*announce);
         }
         return inserted;
     }
@@ -456,7 +472,7 @@ std::vector<StoredEvent> SociRunStore::appendEvents(const std::string& runId,
                                                     RawState rawState, std::int64_t nowMs) {
     return database_.withPrepared<EventAppend>([&](EventAppend& append) {
         WriteTransaction transaction(append.sql, append.dialect);
-        auto inserted = append.append(runId, events, rawEventIds, rawState, nowMs);
+        auto inserted = append.append(runId, events, rawEventIds, rawState, nowMs, hostId_);
         transaction.commit();
         return inserted;
     });

@@ -15,9 +15,12 @@ namespace aw {
 
 class SociRunStore : public RunStore, public RunQueue {
 public:
-    //! Claims delete entries that ended more than `queueDoneRetention` ago (0: never).
-    explicit SociRunStore(Database& database, std::chrono::milliseconds queueDoneRetention = {})
-        : database_(database), doneRetention_(queueDoneRetention) {}
+    //! Claims delete entries that ended more than `queueDoneRetention` ago (0: never). On
+    //! PostgreSQL each append that stored events is announced to the other hosts on the
+    //! database as `hostId`'s (PgEventListener).
+    explicit SociRunStore(Database& database, std::chrono::milliseconds queueDoneRetention = {},
+                          std::string hostId = {})
+        : database_(database), doneRetention_(queueDoneRetention), hostId_(std::move(hostId)) {}
 
     // RunStore
     CreatedRun createRun(const NewRun& run) override;
@@ -72,6 +75,7 @@ private:
 
     Database& database_;
     std::chrono::milliseconds doneRetention_;
+    std::string hostId_;
     std::atomic<std::int64_t> nextPruneMs_{0};  //!< in the claims' clock
 };
 

@@ -1,0 +1,54 @@
+// New events of runs driven by other hosts, as PostgreSQL announces them.
+//
+// Replicas of agent-host share one PostgreSQL: a run's events are stored by the replica
+// driving it, while its SSE streams may be served by any. Each append that stores events
+// sends NOTIFY on kRunEventsChannel in its own transaction (so the notice arrives once the
+// events can be read), with the storing host's id and the run's; this listener, on a
+// connection of its own, hands the runs that other hosts stored events for to
+// `onEvents` (the EventHub: streams then read them from the store). Its own appends it
+// skips: they are published in process, events and all. When the connection is lost, notices
+// are lost with it: once it is back, `onReconnect` lets every stream look in the store.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "db/database_url.h"
+
+namespace aw {
+
+inline constexpr std::string_view kRunEventsChannel = "aw_run_events";
+
+//! The payload of a notice: "<host id> <run id>" (run ids have no spaces).
+std::string runEventsNotice(const std::string& hostId, const std::string& runId);
+
+class PgEventListener {
+public:
+    using RunHasEvents = std::function<void(const std::string& runId)>;
+
+    //! Listens on `url` (a PostgreSQL database) for the notices of hosts other than `hostId`.
+    PgEventListener(DatabaseUrl url, std::string hostId, RunHasEvents onEvents,
+                    std::function<void()> onReconnect);
+    ~PgEventListener();
+    PgEventListener(const PgEventListener&) = delete;
+    PgEventListener& operator=(const PgEventListener&) = delete;
+
+    //! Whether it listens right now (for tests and readiness).
+    bool listening() const { return listening_.load(); }
+
+private:
+    void run();
+
+    DatabaseUrl url_;
+    std::string hostId_;
+    RunHasEvents onEvents_;
+    std::function<void()> onReconnect_;
+    std::atomic<bool> stopping_{false};
+    std::atomic<bool> listening_{false};
+    std::thread thread_;
+};
+
+}  // namespace aw

@@ -1,0 +1,94 @@
+// Replicas of agent-host on one PostgreSQL: whichever replica drives a run, the SSE streams
+// of every replica receive each of its events once and in order, and end with the run. The
+// streams' keep-alive pass is off, so events reach the replica that does not drive the run
+// only through PostgreSQL's notices (LISTEN/NOTIFY). The real Claude Code CLI against the
+// scripted model server.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "runs/claude_run_fixture.h"
+#include "support/raw_connection.h"
+#include "support/run_events.h"
+
+namespace aw::runs {
+namespace {
+
+using namespace std::chrono_literals;
+using test::RawConnection;
+
+const char* kToolsPrompt = "TOOLS_AND_TODOS: create hello.txt and notes.txt, track the work";
+
+std::vector<std::int64_t> eventIds(const std::string& body) {
+    std::vector<std::int64_t> ids;
+    std::istringstream lines(body);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.rfind("id: ", 0) == 0) ids.push_back(std::stoll(line.substr(4)));
+    }
+    return ids;
+}
+
+TEST(Replicas, EveryReplicasStreamsGetEachEventOfARunOnceInOrder) {
+    if (const auto missing = live::missingCli(Cli::ClaudeCode); !missing.empty())
+        GTEST_SKIP() << missing;
+    HarnessOptions options;
+    options.db = test::Db::Postgres;
+    options.dbUrl = test::databaseUrlFor(test::Db::Postgres, "replicas");
+    options.hostEnv = {{"AW_SSE_KEEPALIVE_MS", "3600000"}};
+    RunHarness a(options);
+    RunHarness b(options);
+
+    const std::string rid = a.startRun("chat-replicas", kToolsPrompt, {{"approval_mode", "ask"}});
+    ASSERT_FALSE(rid.empty());
+    // The run waits for a human: both replicas' streams open before the rest of it happens.
+    const Json waiting = b.waitForStatus(rid, "waiting_human");
+    ASSERT_EQ(waiting.value("status", ""), "waiting_human") << a.describe(rid);
+    std::vector<RawConnection> streams;
+    for (auto* replica : {&a, &b}) {
+        streams.emplace_back(replica->port());
+        ASSERT_TRUE(streams.back().send(
+            "GET /v1/runs/" + rid +
+            "/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"));
+        ASSERT_TRUE(streams.back().readUntil("retry: 1000", 30s));
+    }
+
+    // Every request is allowed, through whichever replica drives the run (the other
+    // answers 409 run_not_active).
+    for (int round = 0; round < 10; ++round) {
+        const Json run = a.waitForRun(rid, [](const Json& r) {
+            return r.value("status", "") == "waiting_human" ||
+                   test::isTerminalStatus(r.value("status", ""));
+        });
+        if (run.value("status", "") != "waiting_human") break;
+        for (const auto& pending : run.value("pending_human_requests", Json::array())) {
+            const Json reply = {{"request_id", pending.value("request_id", "")},
+                                {"decision", "allow"}};
+            const int status = a.humanReply(rid, reply).status;
+            if (status != 200) {
+                EXPECT_EQ(b.humanReply(rid, reply).status, 200) << "a answered " << status;
+            }
+        }
+        a.waitForRun(rid, [&](const Json& r) {
+            return r.value("status", "") != "waiting_human" ||
+                   r.value("pending_human_requests", Json::array()) !=
+                       run.value("pending_human_requests", Json::array());
+        });
+    }
+    const Json done = b.waitForEnd(rid);
+    ASSERT_EQ(done.value("status", ""), "completed") << a.describe(rid);
+
+    std::vector<std::int64_t> expected;
+    for (const auto& event : a.events(rid)) expected.push_back(event.value("seq", std::int64_t{0}));
+    ASSERT_GT(expected.size(), static_cast<std::size_t>(waiting.value("last_seq", 0)))
+        << "the run had no events after the streams opened";
+    for (std::size_t i = 0; i < streams.size(); ++i) {
+        const auto answer = streams[i].readResponse(60s);
+        ASSERT_TRUE(answer.has_value()) << "replica "
+                                        << "ab"[i] << ": the stream did not end with the run";
+        EXPECT_EQ(eventIds(answer->body), expected) << "replica "
+                                                    << "ab"[i];
+    }
+}
+
+}  // namespace
+}  // namespace aw::runs
