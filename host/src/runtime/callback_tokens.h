@@ -4,13 +4,13 @@
 // worker's in constant time, as TokenAuth does.
 #pragma once
 
-#include <array>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 
 #include "agent_worker/core/runs/callback_admission.h"
+#include "runtime/token_digest.h"
 
 namespace aw {
 
@@ -25,10 +25,9 @@ public:
     std::optional<CallbackCaller> identify(const std::string& token) const;
 
 private:
-    using Digest = std::array<unsigned char, 32>;
     struct Binding {
         std::string executorId;
-        Digest digest{};
+        TokenDigest digest{};
     };
 
     mutable std::mutex mutex_;

@@ -7,11 +7,12 @@
 // opens nothing.
 #pragma once
 
-#include <array>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+
+#include "runtime/token_digest.h"
 
 namespace aw {
 
@@ -26,9 +27,8 @@ public:
     std::optional<std::string> redeem(const std::string& token);
 
 private:
-    using Digest = std::array<unsigned char, 32>;
     std::mutex mutex_;
-    std::map<std::string, Digest> pending_;  //!< by session: only digests are kept
+    std::map<std::string, TokenDigest> pending_;  //!< by session: only digests are kept
 };
 
 }  // namespace aw
