@@ -166,10 +166,10 @@ std::vector<EventText> RunEventStreams::eventsAfter(const std::string& runId, st
             it->second.recent.front().seq <= from + 1) {
             const auto& recent = it->second.recent;
             std::vector<EventText> events;
-            const auto first = recent.begin() + (from + 1 - recent.front().seq);
-            if (first < recent.end()) {
-                const auto count = std::min<std::size_t>(
-                    options_.readBatch, static_cast<std::size_t>(recent.end() - first));
+            const auto skip = static_cast<std::size_t>(from + 1 - recent.front().seq);
+            if (skip < recent.size()) {
+                const auto first = recent.begin() + static_cast<std::ptrdiff_t>(skip);
+                const auto count = std::min(options_.readBatch, recent.size() - skip);
                 events.assign(first, first + static_cast<std::ptrdiff_t>(count));
                 return events;
             }
