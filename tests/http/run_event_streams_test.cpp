@@ -7,12 +7,12 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
 #include "api/run_event_streams.h"
 #include "run_path/run_path_doubles.h"
 #include "runs/event_hub.h"
+#include "support/run_events.h"
 
 namespace aw {
 namespace {
@@ -49,12 +49,7 @@ public:
     //! The `id:` of each event frame received, in order.
     std::vector<std::int64_t> ids() const {
         std::lock_guard lock(mutex_);
-        std::vector<std::int64_t> found;
-        std::istringstream lines(body_);
-        for (std::string line; std::getline(lines, line);) {
-            if (line.rfind("id: ", 0) == 0) found.push_back(std::stoll(line.substr(4)));
-        }
-        return found;
+        return test::sseEventIds(body_);
     }
     //! Waits until the last event received is `seq`; false at the deadline.
     bool waitForLast(std::int64_t seq) const {

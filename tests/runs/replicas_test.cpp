@@ -5,8 +5,6 @@
 // scripted model server.
 #include <gtest/gtest.h>
 
-#include <sstream>
-
 #include "runs/claude_run_fixture.h"
 #include "support/raw_connection.h"
 #include "support/run_events.h"
@@ -18,15 +16,6 @@ using namespace std::chrono_literals;
 using test::RawConnection;
 
 const char* kToolsPrompt = "TOOLS_AND_TODOS: create hello.txt and notes.txt, track the work";
-
-std::vector<std::int64_t> eventIds(const std::string& body) {
-    std::vector<std::int64_t> ids;
-    std::istringstream lines(body);
-    for (std::string line; std::getline(lines, line);) {
-        if (line.rfind("id: ", 0) == 0) ids.push_back(std::stoll(line.substr(4)));
-    }
-    return ids;
-}
 
 TEST(Replicas, EveryReplicasStreamsGetEachEventOfARunOnceInOrder) {
     if (const auto missing = live::missingCli(Cli::ClaudeCode); !missing.empty())
@@ -85,7 +74,7 @@ TEST(Replicas, EveryReplicasStreamsGetEachEventOfARunOnceInOrder) {
         const auto answer = streams[i].readResponse(60s);
         ASSERT_TRUE(answer.has_value()) << "replica "
                                         << "ab"[i] << ": the stream did not end with the run";
-        EXPECT_EQ(eventIds(answer->body), expected) << "replica "
+        EXPECT_EQ(test::sseEventIds(answer->body), expected) << "replica "
                                                     << "ab"[i];
     }
 }

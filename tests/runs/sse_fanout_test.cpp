@@ -6,8 +6,6 @@
 
 #include <sys/resource.h>
 
-#include <sstream>
-
 #include "runs/claude_run_fixture.h"
 #include "support/raw_connection.h"
 #include "support/run_events.h"
@@ -20,16 +18,6 @@ using test::RawConnection;
 
 constexpr int kSubscribers = 1000;
 const char* kToolsPrompt = "TOOLS_AND_TODOS: create hello.txt and notes.txt, track the work";
-
-//! The `id:` of each event frame of an SSE body, in the order they came.
-std::vector<std::int64_t> eventIds(const std::string& body) {
-    std::vector<std::int64_t> ids;
-    std::istringstream lines(body);
-    for (std::string line; std::getline(lines, line);) {
-        if (line.rfind("id: ", 0) == 0) ids.push_back(std::stoll(line.substr(4)));
-    }
-    return ids;
-}
 
 std::string paramName(const ::testing::TestParamInfo<test::Db>& info) { return toString(info.param); }
 
@@ -100,7 +88,7 @@ TEST_P(SseFanout, AThousandSubscribersEachGetEveryEventOnceInOrder) {
         const auto answer = subscribers[i].readResponse(60s);
         ASSERT_TRUE(answer.has_value()) << "subscriber " << i << ": the stream did not end with the run";
         EXPECT_EQ(answer->status, 200);
-        const auto ids = eventIds(answer->body);
+        const auto ids = test::sseEventIds(answer->body);
         EXPECT_EQ(ids, expected) << "subscriber " << i;
         whole += ids == expected ? 1 : 0;
     }

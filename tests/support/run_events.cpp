@@ -120,4 +120,13 @@ std::string describeEvents(const std::vector<Json>& events) {
     return out.str();
 }
 
+std::vector<std::int64_t> sseEventIds(const std::string& body) {
+    std::vector<std::int64_t> ids;
+    std::istringstream lines(body);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.rfind("id: ", 0) == 0) ids.push_back(std::stoll(line.substr(4)));
+    }
+    return ids;
+}
+
 }  // namespace aw::test

@@ -85,12 +85,7 @@ RunEngine::RunEngine(RunEngineOptions options, RunStore& store, RunQueue& queue,
       gateway_(gateway),
       providers_(providers),
       hub_(hub),
-      log_(
-          store,
-          [&hub](const std::string& runId, const std::vector<StoredEvent>& stored) {
-              hub.publish(runId, stored);
-          },
-          note),
+      log_(store, [&hub](const std::string& runId, const auto& stored) { hub.publish(runId, stored); }, note),
       submission_(options_.submission, providers, store),
       queue_(options_.queue, queue),
       preparation_({options_.submission.placement, options_.restoreLevel, options_.manifest},
