@@ -60,13 +60,14 @@ TEST_F(AgentHostOnPostgres, MigratesOnceAndServesReadiness) {
         EXPECT_EQ(httpGet(host.port(), "/ready").status, 200);
         EXPECT_EQ(host.stop().code, 0);
     }
-    // 001_init, 002_runs, 003_queue_done, 004_queue_claim, 005_log_appends
-    EXPECT_EQ(count("SELECT COUNT(*) FROM schema_migrations"), 5);
+    // 001_init, 002_runs, 003_queue_done, 004_queue_claim, 005_log_appends,
+    // 006_translation_progress
+    EXPECT_EQ(count("SELECT COUNT(*) FROM schema_migrations"), 6);
     EXPECT_EQ(
         count("SELECT COUNT(*) FROM information_schema.tables WHERE table_name IN "
               "('session_workers','runs','run_queue','run_queue_done','run_events','raw_output',"
-              "'human_loop','todos')"),
-        8);
+              "'human_loop','todos','run_translation')"),
+        9);
 }
 
 TEST_F(AgentHostOnPostgres, ReadinessFollowsTheDatabaseDownAndBackUp) {

@@ -97,7 +97,7 @@ protected:
             events.push_back(
                 {"r1/e" + std::to_string(next++), "message.delta", {{"text", "hello"}}, 1});
         }
-        auto stored = store.appendEvents("r1", events, {}, RawState::Translated, 1);
+        auto stored = store.appendEvents("r1", events, {}, 1);
         if (publish) hub.publish("r1", stored);
         return stored;
     }

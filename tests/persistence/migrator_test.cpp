@@ -99,6 +99,29 @@ TEST_F(SqliteMigrations, TheQueueClaimMigrationLeavesOneClaimedEntryPerSession) 
     EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM run_queue WHERE status = 'queued'"), 1);
 }
 
+TEST_F(SqliteMigrations, TheTranslationProgressMigrationTakesOverEachRunsMarkedLines) {
+    // A database at version 4, where each translated line's row was marked (1), a
+    // quarantined one 2: each run's translated seq becomes its highest marked stdout line.
+    test::TempDir version4;
+    std::filesystem::copy(projectSql(), version4.path(), std::filesystem::copy_options::recursive);
+    std::filesystem::remove(version4 / "sqlite/005_translation_progress.sql");
+    auto db = open();
+    applyMigrations(*db, version4.path());
+    db->withSession([](soci::session& sql) {
+        sql << "INSERT INTO raw_output (event_id, run_id, stream, seq, line, translated,"
+               " received_at_ms) VALUES"
+               " ('r1/stdout/1', 'r1', 'stdout', 1, 'a', 1, 0),"
+               " ('r1/stdout/2', 'r1', 'stdout', 2, 'b', 2, 0),"
+               " ('r1/stdout/3', 'r1', 'stdout', 3, 'c', 1, 0),"
+               " ('r1/stdout/4', 'r1', 'stdout', 4, 'd', 0, 0),"
+               " ('r1/exit/1', 'r1', 'exit', 1, '{}', 1, 0),"
+               " ('r2/stdout/1', 'r2', 'stdout', 1, 'e', 0, 0)";
+    });
+    applyMigrations(*db, projectSql());
+    EXPECT_EQ(count(*db, "SELECT stdout_seq FROM run_translation WHERE run_id = 'r1'"), 3);
+    EXPECT_EQ(count(*db, "SELECT COUNT(*) FROM run_translation WHERE run_id = 'r2'"), 0);
+}
+
 TEST_F(SqliteMigrations, BadlyNamedOrDuplicateFilesAreRefused) {
     test::TempDir sql;
     sql.write("sqlite/001_a.sql", "SELECT 1;");

@@ -103,7 +103,7 @@ protected:
 
     std::vector<StoredEvent> append(const std::string& runId, const std::vector<NewEvent>& events,
                                     std::int64_t now = kNow) {
-        return store_->appendEvents(runId, events, {}, RawState::Translated, now);
+        return store_->appendEvents(runId, events, {}, now);
     }
 
     RunRecord run(const std::string& runId) {
@@ -538,13 +538,17 @@ TEST_P(RunStoreTest, RawOutputIsStoredOnceAndMarkedWhenTranslated) {
     for (const auto& record : stdoutRecords) EXPECT_EQ(record.state, RawState::Pending);
     ASSERT_EQ(store_->rawOutput("r1", "exit").size(), 1u);
 
-    store_->appendEvents("r1", {event("r1/stdout/1#0", "message.start")}, {"r1/stdout/1", "r1/stdout/2"},
-                         RawState::Translated, kNow);
-    store_->appendEvents("r1", {}, {"r1/stdout/3"}, RawState::Quarantined, kNow);
+    store_->appendEvents("r1", {event("r1/stdout/1#0", "message.start")}, RawProgress{2, {}}, kNow);
+    stdoutRecords = store_->rawOutput("r1", "stdout");
+    EXPECT_EQ(stdoutRecords[1].state, RawState::Translated);
+    EXPECT_EQ(stdoutRecords[2].state, RawState::Pending);  // past the translated seq
+    store_->appendEvents("r1", {}, RawProgress{3, {"r1/stdout/3"}}, kNow);
+    store_->appendEvents("r1", {}, RawProgress{1, {}}, kNow);  // a replay's: the seq only grows
     stdoutRecords = store_->rawOutput("r1", "stdout");
     EXPECT_EQ(stdoutRecords[0].state, RawState::Translated);
     EXPECT_EQ(stdoutRecords[1].state, RawState::Translated);
     EXPECT_EQ(stdoutRecords[2].state, RawState::Quarantined);
+    EXPECT_EQ(store_->rawOutput("r1", "exit").front().state, RawState::Pending);
 }
 
 TEST_P(RunStoreTest, RawOutputPositionIsTheHighestStoredSeqOfEachLineStream) {
@@ -609,8 +613,7 @@ TEST_P(RunStoreTest, ABatchOfEventsIsNumberedDenselyAndKeepsItsData) {
         }
     }
     store_->insertRawOutput({raw("r1", "stdout", 1, "a"), raw("r1", "stdout", 2, "b")}, kNow);
-    const auto stored = store_->appendEvents("r1", batch, {"r1/stdout/1", "r1/stdout/2"},
-                                             RawState::Translated, kNow);
+    const auto stored = store_->appendEvents("r1", batch, RawProgress{2, {}}, kNow);
 
     ASSERT_EQ(stored.size(), batch.size() - 1);  // r1/stdout/2#0 was stored before
     for (std::size_t i = 0; i < stored.size(); ++i)

@@ -43,7 +43,7 @@ protected:
             record.eventId = "run_1/stdout/" + std::to_string(record.seq);
             record.line = text;
             records.push_back(record);
-            lines.push_back({{record.eventId}, text});
+            lines.push_back({{record.eventId}, text, record.seq});
         }
         store.insertRawOutput(records, 0);
         return lines;
@@ -53,18 +53,19 @@ protected:
     PluginSession::Translated markTranslated() {
         return [this](const std::vector<AssembledLine>& lines, const Json& outputs) {
             EXPECT_EQ(outputs.size(), lines.size());
-            std::vector<std::string> ids;
+            RawProgress progress;
             for (const auto& line : lines) {
-                ids.insert(ids.end(), line.rawIds.begin(), line.rawIds.end());
+                progress.translatedThrough = line.lastSeq;
                 translated.push_back(line.text);
             }
-            store.appendEvents("run_1", {}, ids, RawState::Translated, 0);
+            store.appendEvents("run_1", {}, progress, 0);
         };
     }
     PluginSession::Quarantined recordQuarantine() {
         return [this](const AssembledLine& line, int crashes, const std::string&) {
             quarantined.push_back(line.text);
             quarantineCrashes = crashes;
+            store.appendEvents("run_1", {}, RawProgress{line.lastSeq, line.rawIds}, 0);
         };
     }
 

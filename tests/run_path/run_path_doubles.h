@@ -44,8 +44,10 @@ public:
         record.createdAtMs = run.nowMs;
         runs[run.runId] = record;
         created.push_back(run);
-        appendEvents(run.runId, {{hostEventId(run.runId, "run.queued"), "run.queued", nlohmann::json::object(), run.nowMs}},
-                     {}, RawState::Translated, run.nowMs);
+        appendEvents(run.runId,
+                     {{hostEventId(run.runId, "run.queued"), "run.queued", nlohmann::json::object(),
+                       run.nowMs}},
+                     {}, run.nowMs);
         return {record, true};
     }
     std::optional<RunRecord> findRun(const std::string& runId) override {
@@ -64,8 +66,8 @@ public:
         return log[runId].empty() ? 0 : log[runId].back().seq;
     }
     std::vector<StoredEvent> appendEvents(const std::string& runId, std::vector<NewEvent> events,
-                                          const std::vector<std::string>& rawEventIds,
-                                          RawState rawState, std::int64_t nowMs) override {
+                                          const RawProgress& progress,
+                                          std::int64_t nowMs) override {
         std::vector<StoredEvent> stored;
         for (const auto& event : events) {
             if (!eventIds.insert(event.eventId).second) continue;
@@ -75,9 +77,10 @@ public:
             stored.push_back(row);
             applyHumanLoop(runId, event, nowMs);
         }
-        for (const auto& rawId : rawEventIds) {
+        translatedThrough[runId] = std::max(translatedThrough[runId], progress.translatedThrough);
+        for (const auto& rawId : progress.quarantined) {
             for (auto& record : raw[runId]) {
-                if (record.eventId == rawId) record.state = rawState;
+                if (record.eventId == rawId) record.state = RawState::Quarantined;
             }
         }
         return stored;
@@ -110,7 +113,12 @@ public:
     std::vector<RawOutputRecord> rawOutput(const std::string& runId, const std::string& stream) override {
         std::vector<RawOutputRecord> rows;
         for (const auto& record : raw[runId]) {
-            if (record.stream == stream) rows.push_back(record);
+            if (record.stream != stream) continue;
+            rows.push_back(record);
+            // As the database store: stdout lines up to the run's translated seq are translated.
+            const bool handedOn = stream == "stdout" && record.seq <= translatedThrough[runId];
+            if (handedOn && record.state == RawState::Pending)
+                rows.back().state = RawState::Translated;
         }
         std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
         return rows;
@@ -149,7 +157,7 @@ public:
         return found;
     }
     RawState rawState(const std::string& runId, const std::string& eventId) {
-        for (const auto& record : raw[runId]) {
+        for (const auto& record : rawOutput(runId, "stdout")) {
             if (record.eventId == eventId) return record.state;
         }
         return RawState::Pending;
@@ -158,6 +166,7 @@ public:
     std::map<std::string, RunRecord> runs;
     std::vector<NewRun> created;
     std::map<std::string, std::vector<StoredEvent>> log;
+    std::map<std::string, std::int64_t> translatedThrough;
     std::map<std::string, std::vector<RawOutputRecord>> raw;
     std::map<std::pair<std::string, std::string>, HumanLoopRecord> human;
     std::set<std::string> eventIds;

@@ -70,7 +70,7 @@ protected:
         record.eventId = "run_1/stdout/" + std::to_string(seq);
         record.line = text;
         store.insertRawOutput({record}, 0);
-        return {{record.eventId}, std::move(text)};
+        return {{record.eventId}, std::move(text), seq};
     }
 
     RunRecord run;

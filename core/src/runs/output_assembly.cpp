@@ -12,6 +12,7 @@ AssembledLine join(std::vector<RawOutputRecord>& pieces) {
     for (auto& piece : pieces) {
         line.rawIds.push_back(piece.eventId);
         line.text += piece.line;
+        line.lastSeq = piece.seq;
     }
     pieces.clear();
     return line;

@@ -6,9 +6,10 @@
 namespace aw {
 
 std::vector<StoredEvent> RunLog::append(const std::string& runId, std::vector<NewEvent> events,
-                                        const std::vector<std::string>& rawIds, RawState rawState) {
-    if (events.empty() && rawIds.empty()) return {};
-    auto stored = store_.appendEvents(runId, std::move(events), rawIds, rawState, unixMillisNow());
+                                        const RawProgress& progress) {
+    if (events.empty() && progress.translatedThrough == 0 && progress.quarantined.empty())
+        return {};
+    auto stored = store_.appendEvents(runId, std::move(events), progress, unixMillisNow());
     if (!stored.empty() && published_) published_(runId, stored);
     return stored;
 }

@@ -51,7 +51,7 @@ std::vector<NewEvent> RunTranslation::eventsOf(const PluginOutputGate::Admitted&
 
 void RunTranslation::translated(const std::vector<AssembledLine>& lines, const Json& outputs) {
     std::vector<NewEvent> events;
-    std::vector<std::string> rawIds;
+    RawProgress progress;
     std::vector<PluginOutputGate::Admitted> admitted;
     for (std::size_t i = 0; i < lines.size(); ++i) {
         const Json output = i < outputs.size() ? outputs[i] : Json::object();
@@ -59,10 +59,10 @@ void RunTranslation::translated(const std::vector<AssembledLine>& lines, const J
         auto lineEvents = eventsOf(admitted.back(), lines[i].rawIds.front());
         events.insert(events.end(), std::make_move_iterator(lineEvents.begin()),
                       std::make_move_iterator(lineEvents.end()));
-        rawIds.insert(rawIds.end(), lines[i].rawIds.begin(), lines[i].rawIds.end());
+        progress.translatedThrough = std::max(progress.translatedThrough, lines[i].lastSeq);
     }
     dropSettledHumanResponses(events);
-    const auto stored = log_.append(channel_.run.runId, std::move(events), rawIds);
+    const auto stored = log_.append(channel_.run.runId, std::move(events), progress);
     for (const auto& line : admitted) effects(line);
     for (const auto& event : stored) {
         if (event.type == AW_EVENT_MESSAGE_STOP) unsyncedMessages_.push_back(event.eventId);
@@ -91,10 +91,11 @@ void RunTranslation::quarantined(const AssembledLine& line, int crashes, const s
               {"crashes", crashes},
               {"error", why},
               {"line_preview", line.text.substr(0, 200)}};
-    log_.append(runId,
-                {{hostEventId(runId, std::string(AW_EVENT_PROVIDER_QUARANTINE) + ":" + line.rawIds.back()), AW_EVENT_PROVIDER_QUARANTINE, data,
-                  unixMillisNow()}},
-                line.rawIds, RawState::Quarantined);
+    log_.append(
+        runId,
+        {{hostEventId(runId, std::string(AW_EVENT_PROVIDER_QUARANTINE) + ":" + line.rawIds.back()),
+          AW_EVENT_PROVIDER_QUARANTINE, data, unixMillisNow()}},
+        RawProgress{line.lastSeq, line.rawIds});
 }
 
 void RunTranslation::finished(const RawOutputRecord& exitRecord, const CliExit& exit, const Json& output,
@@ -122,7 +123,7 @@ void RunTranslation::finished(const RawOutputRecord& exitRecord, const CliExit& 
         }
     }
     reportLostOutput(events, parseOutputLoss(exitRecord.line));
-    log_.append(runId, std::move(events), {exitRecord.eventId});
+    log_.append(runId, std::move(events));
 }
 
 void RunTranslation::reportLostOutput(std::vector<NewEvent>& events, const OutputLoss& loss) {

@@ -3,7 +3,8 @@
 // provider session, todos, human-loop requests) in the same transaction; and the reads of
 // events and of that state.
 #include <algorithm>
-#include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "db/pg_event_listener.h"
 #include "db/soci_run_rows.h"
@@ -266,15 +267,15 @@ struct EventAppend {
     soci::statement lockRun;
     long long lastSeq = 0;
     soci::indicator lastSeqInd = soci::i_ok;
-    std::string ids, storedIds;  // JSON arrays: the batch's event ids, those already stored
-    soci::statement readLog;
+    soci::statement readLog;  // SQLite (PostgreSQL reads the last seq within its INSERT)
     // PostgreSQL: the events as JSON. SQLite: one event's fields.
     std::string rows, eventId, type, data;
     long long seq = 0, ts = 0;
     soci::statement insert;
-    int rawState = 0;
-    std::string rawIds;  // a JSON array
-    soci::statement markRaw;
+    long long translatedThrough = 0;
+    soci::statement recordProgress;
+    std::string quarantinedIds;  // a JSON array
+    soci::statement markQuarantined;
     std::string notice;  // PostgreSQL: the payload of the events' notice
     std::optional<soci::statement> announce;
 
@@ -285,7 +286,8 @@ struct EventAppend {
           lockRun(prepareLockRun()),
           readLog(prepareReadLog()),
           insert(prepareInsert()),
-          markRaw(prepareMarkRaw()) {
+          recordProgress(prepareRecordProgress()),
+          markQuarantined(prepareMarkQuarantined()) {
         if (postgres) {
             announce.emplace((sql.prepare << "SELECT pg_notify('" + std::string(kRunEventsChannel) +
                                                  "', :notice)",
@@ -306,30 +308,30 @@ struct EventAppend {
 
     soci::details::prepare_temp_type prepareReadLog() {
         // MAX alone (no COALESCE around it) keeps SQLite's min/max index shortcut: NULL is 0.
-        if (postgres) {
-            return (
-                sql.prepare
-                    << "SELECT (SELECT MAX(seq) FROM run_events WHERE run_id = :rid),"
-                       " (SELECT COALESCE(CAST(json_agg(event_id) AS text), '[]') FROM run_events"
-                       " WHERE event_id IN (SELECT json_array_elements_text(CAST(:ids AS json))))",
-                soci::into(lastSeq, lastSeqInd), soci::into(storedIds), soci::use(runId),
-                soci::use(ids));
-        }
-        // SQLite inserts an event at a time and learns there which are stored.
+        // PostgreSQL reads it inside its one INSERT instead.
         return (sql.prepare << "SELECT MAX(seq) FROM run_events WHERE run_id = :rid",
                 soci::into(lastSeq, lastSeqInd), soci::use(runId));
     }
 
     soci::details::prepare_temp_type prepareInsert() {
         if (postgres) {
+            // One round trip: the events not stored yet (a replay's are), numbered on from
+            // the run's last seq in the batch's order, and each inserted one's seq back. The
+            // run's row lock keeps the last seq and what is stored unchanged until it commits.
             return (
-                sql.prepare << "INSERT INTO run_events (event_id, run_id, session_id, seq, type,"
+                sql.prepare << "WITH fresh AS (SELECT e.*, row_number() OVER (ORDER BY e.n) AS k"
+                               " FROM json_to_recordset(CAST(:rows AS json))"
+                               " AS e(n bigint, event_id text, type text, data text, ts bigint)"
+                               " WHERE NOT EXISTS (SELECT 1 FROM run_events r"
+                               " WHERE r.event_id = e.event_id)),"
+                               " last AS (SELECT COALESCE(MAX(seq), 0) AS seq FROM run_events"
+                               " WHERE run_id = :rid)"
+                               " INSERT INTO run_events (event_id, run_id, session_id, seq, type,"
                                " provider, data, ts_ms)"
-                               " SELECT e.event_id, :rid, :sid, e.seq, e.type, :provider, e.data,"
-                               " e.ts FROM json_to_recordset(CAST(:rows AS json))"
-                               " AS e(event_id text, seq bigint, type text, data text, ts bigint)",
-                soci::use(runId), soci::use(run.sessionId), soci::use(run.provider),
-                soci::use(rows));
+                               " SELECT f.event_id, :rid2, :sid, last.seq + f.k, f.type, :provider,"
+                               " f.data, f.ts FROM fresh f, last RETURNING event_id, seq",
+                soci::use(rows), soci::use(runId), soci::use(runId), soci::use(run.sessionId),
+                soci::use(run.provider), soci::into(eventId), soci::into(seq));
         }
         return (sql.prepare << "INSERT INTO run_events (event_id, run_id, session_id, seq, type,"
                                " provider, data, ts_ms)"
@@ -339,12 +341,23 @@ struct EventAppend {
                 soci::use(type), soci::use(run.provider), soci::use(data), soci::use(ts));
     }
 
-    soci::details::prepare_temp_type prepareMarkRaw() {
+    soci::details::prepare_temp_type prepareRecordProgress() {
+        // The seq only grows: a replay that hands on earlier lines again leaves it.
+        const std::string greatest = postgres ? "GREATEST" : "max";
+        return (
+            sql.prepare << "INSERT INTO run_translation (run_id, stdout_seq) VALUES (:rid, :seq)"
+                           " ON CONFLICT (run_id) DO UPDATE SET stdout_seq = " +
+                               greatest + "(run_translation.stdout_seq, excluded.stdout_seq)",
+            soci::use(runId), soci::use(translatedThrough));
+    }
+
+    soci::details::prepare_temp_type prepareMarkQuarantined() {
         const std::string ids = postgres ? "SELECT json_array_elements_text(CAST(:ids AS json))"
                                          : "SELECT value FROM json_each(:ids)";
-        const std::string query =
-            "UPDATE raw_output SET translated = :state WHERE event_id IN (" + ids + ")";
-        return (sql.prepare << query, soci::use(rawState), soci::use(rawIds));
+        const std::string query = "UPDATE raw_output SET translated = " +
+                                  std::to_string(static_cast<int>(RawState::Quarantined)) +
+                                  " WHERE event_id IN (" + ids + ")";
+        return (sql.prepare << query, soci::use(quarantinedIds));
     }
 
     //! Appends `events` to the run (see RunStore::appendEvents) inside the caller's
@@ -353,8 +366,8 @@ struct EventAppend {
     //! `hostId`: on PostgreSQL, new events are announced to the other hosts as this one's
     //! (delivered when the transaction commits).
     std::vector<StoredEvent> append(const std::string& id, std::vector<NewEvent>& events,
-                                    const std::vector<std::string>& rawEventIds, RawState state,
-                                    long long now, const std::string& hostId) {
+                                    const RawProgress& progress, long long now,
+                                    const std::string& hostId) {
         runId = id;
         if (!lockRun.execute(true)) throw ProblemError(runNotFound(id));
         stmt::finish(lockRun);
@@ -363,10 +376,13 @@ struct EventAppend {
         for (const auto& event : inserted) {
             applyChange(sql, dialect, record, deriveStateChange(event.type, event.data), now);
         }
-        if (!rawEventIds.empty()) {
-            rawState = static_cast<int>(state);
-            rawIds = nlohmann::json(rawEventIds).dump();
-            markRaw.execute(true);
+        if (progress.translatedThrough > 0) {
+            translatedThrough = progress.translatedThrough;
+            recordProgress.execute(true);
+        }
+        if (!progress.quarantined.empty()) {
+            quarantinedIds = nlohmann::json(progress.quarantined).dump();
+            markQuarantined.execute(true);
         }
         if (announce && !inserted.empty()) {
             notice = runEventsNotice(hostId, id);
@@ -410,34 +426,34 @@ struct EventAppend {
         return inserted;
     }
 
-    //! PostgreSQL: which events are stored already, read once, then the new ones in one
-    //! INSERT; the run's lock keeps the answer true until the insert.
+    //! PostgreSQL: the batch in one INSERT that leaves out what is stored already (a
+    //! replay) and numbers the rest; an event twice in the batch counts as its first copy.
     std::vector<StoredEvent> insertAtOnce(std::vector<NewEvent>& events, long long now) {
-        nlohmann::json batchIds = nlohmann::json::array();
-        for (const auto& event : events) batchIds.push_back(event.eventId);
-        ids = batchIds.dump();
-        readLog.execute(true);
-        stmt::finish(readLog);
-        long long last = lastSeqInd == soci::i_ok ? lastSeq : 0;
-        std::set<std::string> skip = nlohmann::json::parse(storedIds).get<std::set<std::string>>();
+        std::unordered_set<std::string> batchIds;
         nlohmann::json batch = nlohmann::json::array();
-        std::vector<StoredEvent> inserted;
+        std::vector<NewEvent*> candidates;
         for (auto& event : events) {
-            // Stored before (a replay), or twice in this batch: the first copy alone counts.
-            if (!skip.insert(event.eventId).second) continue;
-            StoredEvent next = toStored(event, ++last, now);
-            batch.push_back({{"event_id", next.eventId},
-                             {"seq", next.seq},
-                             {"type", next.type},
-                             {"data", next.data.dump()},
-                             {"ts", next.tsMs}});
-            inserted.push_back(std::move(next));
+            if (!batchIds.insert(event.eventId).second) continue;
+            batch.push_back({{"n", candidates.size()},
+                             {"event_id", event.eventId},
+                             {"type", event.type},
+                             {"data", event.data.dump()},
+                             {"ts", event.tsMs > 0 ? event.tsMs : now}});
+            candidates.push_back(&event);
         }
-        if (!inserted.empty()) {
-            rows = batch.dump();
-            insert.execute(true);
+        if (candidates.empty()) return {};
+        rows = batch.dump();
+        std::unordered_map<std::string, long long> seqOf;
+        if (insert.execute(true)) {
+            do seqOf.emplace(eventId, seq);
+            while (insert.fetch());
         }
-        return inserted;
+        std::vector<StoredEvent> inserted;
+        for (NewEvent* event : candidates) {
+            const auto found = seqOf.find(event->eventId);
+            if (found != seqOf.end()) inserted.push_back(toStored(*event, found->second, now));
+        }
+        return inserted;  // in the batch's order, which is seq order
     }
 };
 
@@ -468,11 +484,11 @@ std::int64_t SociRunStore::lastSeq(const std::string& runId) {
 
 std::vector<StoredEvent> SociRunStore::appendEvents(const std::string& runId,
                                                     std::vector<NewEvent> events,
-                                                    const std::vector<std::string>& rawEventIds,
-                                                    RawState rawState, std::int64_t nowMs) {
+                                                    const RawProgress& progress,
+                                                    std::int64_t nowMs) {
     return database_.withPrepared<EventAppend>([&](EventAppend& append) {
         WriteTransaction transaction(append.sql, append.dialect);
-        auto inserted = append.append(runId, events, rawEventIds, rawState, nowMs, hostId_);
+        auto inserted = append.append(runId, events, progress, nowMs, hostId_);
         transaction.commit();
         return inserted;
     });

@@ -25,6 +25,7 @@ struct RawRow {
             soci::into(line), soci::into(continued), soci::into(translated);
     }
 
+    //! Its state as stored: Quarantined, or Pending (rawOutput reads the run's translated seq).
     RawOutputRecord get() const {
         RawOutputRecord record;
         record.eventId = eventId;
@@ -33,9 +34,8 @@ struct RawRow {
         record.seq = seq;
         record.line = line;
         record.continued = continued != 0;
-        record.state = translated == static_cast<int>(RawState::Translated)    ? RawState::Translated
-                       : translated == static_cast<int>(RawState::Quarantined) ? RawState::Quarantined
-                                                                               : RawState::Pending;
+        record.state = translated == static_cast<int>(RawState::Quarantined) ? RawState::Quarantined
+                                                                             : RawState::Pending;
         return record;
     }
 };
@@ -235,10 +235,22 @@ std::optional<std::vector<RawOutputRecord>> SociRunStore::admitRawOutput(
 std::vector<RawOutputRecord> SociRunStore::rawOutput(const std::string& runId,
                                                      const std::string& stream) {
     return database_.withSession([&](soci::session& sql) {
-        return select<RawRow>(sql,
-                              std::string("SELECT ") + kRawColumns +
-                                  " FROM raw_output WHERE run_id = :rid AND stream = :stream ORDER BY seq",
-                              runId, stream);
+        // Read before the lines: a line stored meanwhile is at worst left Pending.
+        long long translatedThrough = 0;
+        soci::indicator found = soci::i_null;
+        sql << "SELECT stdout_seq FROM run_translation WHERE run_id = :rid",
+            soci::into(translatedThrough, found), soci::use(runId);
+        if (!sql.got_data() || found != soci::i_ok) translatedThrough = 0;
+        auto records = select<RawRow>(
+            sql,
+            std::string("SELECT ") + kRawColumns +
+                " FROM raw_output WHERE run_id = :rid AND stream = :stream ORDER BY seq",
+            runId, stream);
+        for (auto& record : records) {
+            const bool handedOn = record.stream == "stdout" && record.seq <= translatedThrough;
+            if (handedOn && record.state == RawState::Pending) record.state = RawState::Translated;
+        }
+        return records;
     });
 }
 

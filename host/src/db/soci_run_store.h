@@ -32,8 +32,7 @@ public:
                                       std::size_t limit) override;
     std::int64_t lastSeq(const std::string& runId) override;
     std::vector<StoredEvent> appendEvents(const std::string& runId, std::vector<NewEvent> events,
-                                          const std::vector<std::string>& rawEventIds,
-                                          RawState rawState, std::int64_t nowMs) override;
+                                          const RawProgress& progress, std::int64_t nowMs) override;
     std::vector<RawOutputRecord> insertRawOutput(const std::vector<RawOutputRecord>& records,
                                                  std::int64_t nowMs) override;
     std::optional<std::vector<RawOutputRecord>> admitRawOutput(

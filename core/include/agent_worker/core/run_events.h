@@ -62,6 +62,15 @@ enum class RawState {
     Quarantined = 2,  //!< crashed the plugin repeatedly: skipped, surfaced as an event
 };
 
+//! What an append says of the run's stdout lines. Lines are handed on in seq order, so one
+//! number says which are done; only the rare quarantined line is named on its own.
+struct RawProgress {
+    //! Every stdout record up to this seq is handed on (translated, or quarantined); 0: no news.
+    std::int64_t translatedThrough = 0;
+    //! Records of a line that crashed the plugin repeatedly (skipped when a session is rebuilt).
+    std::vector<std::string> quarantined;
+};
+
 //! A pending human-loop request, from a `human.request` event.
 struct HumanRequestChange {
     std::string requestId;

@@ -186,13 +186,13 @@ public:
 
     //! In one transaction: inserts the events whose event_id is not stored yet, giving each
     //! the next dense seq of the run, applies their derived state (deriveStateChange), and
-    //! sets the state of the raw records `rawEventIds` to `rawState`. Returns the events
-    //! inserted, with their seq, in order (duplicates are left out). On PostgreSQL the
+    //! records `progress` (the run's translated-through seq only ever grows). Returns the
+    //! events inserted, with their seq, in order (duplicates are left out). On PostgreSQL the
     //! run's row is locked first, so two appenders never race for a seq.
     virtual std::vector<StoredEvent> appendEvents(const std::string& runId,
                                                   std::vector<NewEvent> events,
-                                                  const std::vector<std::string>& rawEventIds,
-                                                  RawState rawState, std::int64_t nowMs) = 0;
+                                                  const RawProgress& progress,
+                                                  std::int64_t nowMs) = 0;
 
     //! Stores the records whose event_id is new (one transaction) and returns those, in the
     //! order given. Records of unknown runs throw ProblemError `run_not_found`.
@@ -208,7 +208,8 @@ public:
         const std::vector<RawOutputRecord>& records, const RawOutputAdmit& admit,
         std::int64_t nowMs) = 0;
 
-    //! A run's raw records of `stream` (stdout, or exit), in seq order.
+    //! A run's raw records of `stream` (stdout, or exit), in seq order, each with its state
+    //! (stdout: Translated up to the run's translated-through seq, Quarantined when named so).
     virtual std::vector<RawOutputRecord> rawOutput(const std::string& runId,
                                                    const std::string& stream) = 0;
 

@@ -17,6 +17,7 @@ namespace aw {
 struct AssembledLine {
     std::vector<std::string> rawIds;
     std::string text;
+    std::int64_t lastSeq = 0;  //!< the stdout seq of its last record
 };
 
 class OutputAssembler {

@@ -26,11 +26,10 @@ public:
     RunLog(RunStore& store, Published published, Note note = {})
         : store_(store), published_(std::move(published)), note_(std::move(note)) {}
 
-    //! Appends `events` (their derived state in the same transaction) and moves the raw
-    //! records `rawIds` to `rawState`. Returns what was new, with seq.
+    //! Appends `events` (their derived state and the raw output's `progress` in the same
+    //! transaction). Returns what was new, with seq.
     std::vector<StoredEvent> append(const std::string& runId, std::vector<NewEvent> events,
-                                    const std::vector<std::string>& rawIds = {},
-                                    RawState rawState = RawState::Translated);
+                                    const RawProgress& progress = {});
     //! An event the host emits; `name` makes its id (unique within the run).
     std::vector<StoredEvent> appendHostEvent(const std::string& runId, const std::string& name,
                                              const std::string& type, nlohmann::json data);
