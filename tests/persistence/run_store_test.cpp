@@ -302,6 +302,32 @@ TEST_P(RunStoreTest, TodoUpdateReplacesTheSessionsList) {
     EXPECT_TRUE(store_->todos("s2").empty());
 }
 
+TEST_P(RunStoreTest, AForwardedReplyWaitsOnItsPendingRequestUntilTheDrivingHostSettlesIt) {
+    create("s1", "r1");
+    append("r1",
+           {event("e1", "run.started"),
+            event("e2", "human.request", {{"request_id", "q1"}, {"kind", "permission"}})},
+           kNow + 10);
+    const std::string reply = R"({"decision":"allow"})";
+    EXPECT_FALSE(store_->forwardHumanReply("r1", "nope", reply));
+    ASSERT_TRUE(store_->forwardHumanReply("r1", "q1", reply));
+    EXPECT_FALSE(store_->forwardHumanReply("r1", "q1", reply)) << "one reply waits at a time";
+    EXPECT_EQ(store_->pendingHumanRequests("r1").at(0).forwardedReply, reply);
+
+    store_->settleForwardedReply("r1", "q1", "the plugin refused it");
+    auto request = store_->humanRequest("r1", "q1");
+    EXPECT_TRUE(request->forwardedReply.empty());
+    EXPECT_EQ(request->replyError, "the plugin refused it");
+    ASSERT_TRUE(store_->forwardHumanReply("r1", "q1", reply)) << "a corrected reply may follow";
+    EXPECT_TRUE(store_->humanRequest("r1", "q1")->replyError.empty());
+
+    store_->settleForwardedReply("r1", "q1", "");
+    append("r1", {event("e3", "human.response", {{"request_id", "q1"}, {"decision", "allow"}})},
+           kNow + 20);
+    EXPECT_EQ(store_->humanRequest("r1", "q1")->status, "answered");
+    EXPECT_FALSE(store_->forwardHumanReply("r1", "q1", reply)) << "an answered request takes none";
+}
+
 TEST_P(RunStoreTest, HumanRequestWaitsAndHumanResponseAnswersOnce) {
     create("s1", "r1");
     append("r1", {event("e1", "run.started")}, kNow + 10);

@@ -146,6 +146,23 @@ public:
         return pending;
     }
     std::vector<HumanLoopRecord> expiredHumanRequests(std::int64_t) override { return {}; }
+    bool forwardHumanReply(const std::string& runId, const std::string& requestId,
+                           const std::string& replyJson) override {
+        const auto it = human.find({runId, requestId});
+        if (it == human.end() || it->second.status != "pending" ||
+            !it->second.forwardedReply.empty())
+            return false;
+        it->second.forwardedReply = replyJson;
+        it->second.replyError.clear();
+        return true;
+    }
+    void settleForwardedReply(const std::string& runId, const std::string& requestId,
+                              const std::string& error) override {
+        const auto it = human.find({runId, requestId});
+        if (it == human.end()) return;
+        it->second.forwardedReply.clear();
+        it->second.replyError = error;
+    }
     std::vector<TodoItem> todos(const std::string&) override { return {}; }
     std::vector<RunRecord> runsWithStatus(const std::vector<RunStatus>&, std::size_t) override { return {}; }
     std::vector<RunStatus> unfinishedRunStatuses(const std::string&) override { return {}; }

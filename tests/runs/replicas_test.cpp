@@ -41,8 +41,9 @@ TEST(Replicas, EveryReplicasStreamsGetEachEventOfARunOnceInOrder) {
         ASSERT_TRUE(streams.back().readUntil("retry: 1000", 30s));
     }
 
-    // Every request is allowed, through whichever replica drives the run (the other
-    // answers 409 run_not_active).
+    // Every request is allowed, through the two replicas in turn: the one that does not
+    // drive the run leaves the reply for the one that does, and answers once it is taken.
+    int replies = 0;
     for (int round = 0; round < 10; ++round) {
         const Json run = a.waitForRun(rid, [](const Json& r) {
             return r.value("status", "") == "waiting_human" ||
@@ -52,10 +53,10 @@ TEST(Replicas, EveryReplicasStreamsGetEachEventOfARunOnceInOrder) {
         for (const auto& pending : run.value("pending_human_requests", Json::array())) {
             const Json reply = {{"request_id", pending.value("request_id", "")},
                                 {"decision", "allow"}};
-            const int status = a.humanReply(rid, reply).status;
-            if (status != 200) {
-                EXPECT_EQ(b.humanReply(rid, reply).status, 200) << "a answered " << status;
-            }
+            RunHarness& through = replies++ % 2 == 0 ? a : b;
+            const auto answered = through.humanReply(rid, reply);
+            ASSERT_EQ(answered.status, 200) << answered.body;
+            EXPECT_EQ(answered.json().value("decision", ""), "allow") << answered.body;
         }
         a.waitForRun(rid, [&](const Json& r) {
             return r.value("status", "") != "waiting_human" ||
@@ -65,6 +66,7 @@ TEST(Replicas, EveryReplicasStreamsGetEachEventOfARunOnceInOrder) {
     }
     const Json done = b.waitForEnd(rid);
     ASSERT_EQ(done.value("status", ""), "completed") << a.describe(rid);
+    EXPECT_GE(replies, 2) << "both replicas took a reply";
 
     std::vector<std::int64_t> expected;
     for (const auto& event : a.events(rid)) expected.push_back(event.value("seq", std::int64_t{0}));

@@ -423,12 +423,14 @@ int AgentHostApp::serve(const HostConfig& config) {
     addHealthRoutes(router, *database, providers, std::move(readiness));
     addSessionRoutes(router, workers);
     RunEventStreams streams(runStore, hub, {config.sseMaxStreams, config.sseKeepAlive});
-    // Replicas on one PostgreSQL: events another host stored reach this one's streams.
+    // Replicas on one PostgreSQL: events another host stored reach this one's streams, and
+    // replies another host received reach the runs this one drives.
     std::optional<PgEventListener> otherHostsEvents;
     if (database->dialect() == Dialect::Postgresql) {
         otherHostsEvents.emplace(
             database->url(), runOptions.queue.hostId,
             [&hub](const std::string& runId) { hub.publish(runId); },
+            [&engine](const std::string& runId) { engine.replyForwarded(runId); },
             [&streams] { streams.wakeAll(); });
     }
     addRunRoutes(router, engine, runStore, runStore, lifecycle, streams);

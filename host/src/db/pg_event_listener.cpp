@@ -29,7 +29,8 @@ Connection listen(const DatabaseUrl& url, bool& complained) {
     if (PQstatus(connection.get()) != CONNECTION_OK) {
         problem = PQerrorMessage(connection.get());
     } else {
-        const std::string command = "LISTEN " + std::string(kRunEventsChannel);
+        const std::string command = "LISTEN " + std::string(kRunEventsChannel) + "; LISTEN " +
+                                    std::string(kRunControlChannel);
         std::unique_ptr<PGresult, decltype(&PQclear)> result(
             PQexec(connection.get(), command.c_str()), &PQclear);
         if (PQresultStatus(result.get()) == PGRES_COMMAND_OK) return connection;
@@ -46,15 +47,16 @@ Connection listen(const DatabaseUrl& url, bool& complained) {
 
 }  // namespace
 
-std::string runEventsNotice(const std::string& hostId, const std::string& runId) {
+std::string runNotice(const std::string& hostId, const std::string& runId) {
     return hostId + " " + runId;
 }
 
-PgEventListener::PgEventListener(DatabaseUrl url, std::string hostId, RunHasEvents onEvents,
-                                 std::function<void()> onReconnect)
+PgEventListener::PgEventListener(DatabaseUrl url, std::string hostId, RunNoticed onEvents,
+                                 RunNoticed onReply, std::function<void()> onReconnect)
     : url_(std::move(url)),
       hostId_(std::move(hostId)),
       onEvents_(std::move(onEvents)),
+      onReply_(std::move(onReply)),
       onReconnect_(std::move(onReconnect)),
       thread_([this] { run(); }) {}
 
@@ -94,11 +96,13 @@ void PgEventListener::run() {
             continue;
         }
         while (PGnotify* notice = PQnotifies(connection.get())) {
+            const std::string channel = notice->relname;
             const std::string payload = notice->extra;
             PQfreemem(notice);
             const auto space = payload.find(' ');
             if (space == std::string::npos || payload.compare(0, space, hostId_) == 0) continue;
-            onEvents_(payload.substr(space + 1));
+            const auto& handler = channel == kRunControlChannel ? onReply_ : onEvents_;
+            if (handler) handler(payload.substr(space + 1));
         }
     }
 }

@@ -1,4 +1,5 @@
-// New events of runs driven by other hosts, as PostgreSQL announces them.
+// What other hosts announce of runs through PostgreSQL: new events of the runs they drive,
+// and human replies they received for runs this host may drive.
 //
 // Replicas of agent-host share one PostgreSQL: a run's events are stored by the replica
 // driving it, while its SSE streams may be served by any. Each append that stores events
@@ -8,6 +9,7 @@
 // `onEvents` (the EventHub: streams then read them from the store). Its own appends it
 // skips: they are published in process, events and all. When the connection is lost, notices
 // are lost with it: once it is back, `onReconnect` lets every stream look in the store.
+// A reply left for the driving host is announced on kRunControlChannel the same way.
 #pragma once
 
 #include <atomic>
@@ -21,16 +23,18 @@
 namespace aw {
 
 inline constexpr std::string_view kRunEventsChannel = "aw_run_events";
+inline constexpr std::string_view kRunControlChannel = "aw_run_control";
 
 //! The payload of a notice: "<host id> <run id>" (run ids have no spaces).
-std::string runEventsNotice(const std::string& hostId, const std::string& runId);
+std::string runNotice(const std::string& hostId, const std::string& runId);
 
 class PgEventListener {
 public:
-    using RunHasEvents = std::function<void(const std::string& runId)>;
+    using RunNoticed = std::function<void(const std::string& runId)>;
 
-    //! Listens on `url` (a PostgreSQL database) for the notices of hosts other than `hostId`.
-    PgEventListener(DatabaseUrl url, std::string hostId, RunHasEvents onEvents,
+    //! Listens on `url` (a PostgreSQL database) for the notices of hosts other than `hostId`:
+    //! new events (`onEvents`) and replies left for the driving host (`onReply`).
+    PgEventListener(DatabaseUrl url, std::string hostId, RunNoticed onEvents, RunNoticed onReply,
                     std::function<void()> onReconnect);
     ~PgEventListener();
     PgEventListener(const PgEventListener&) = delete;
@@ -44,7 +48,8 @@ private:
 
     DatabaseUrl url_;
     std::string hostId_;
-    RunHasEvents onEvents_;
+    RunNoticed onEvents_;
+    RunNoticed onReply_;
     std::function<void()> onReconnect_;
     std::atomic<bool> stopping_{false};
     std::atomic<bool> listening_{false};

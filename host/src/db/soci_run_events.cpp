@@ -60,20 +60,22 @@ struct EventRow {
 
 constexpr const char* kHumanColumns =
     "run_id, request_id, session_id, kind, tool, input, options, status, decision, message,"
-    " answered_by, created_at_ms, answered_at_ms";
+    " answered_by, created_at_ms, answered_at_ms, forwarded_reply, reply_error";
 
 struct HumanRow {
     std::string runId, requestId, sessionId, kind, tool, input, options, status, decision, message,
-        answeredBy;
+        answeredBy, forwardedReply, replyError;
     soci::indicator toolInd = soci::i_ok, decisionInd = soci::i_ok, messageInd = soci::i_ok,
-                    answeredByInd = soci::i_ok;
+                    answeredByInd = soci::i_ok, forwardedReplyInd = soci::i_ok,
+                    replyErrorInd = soci::i_ok;
     long long createdAt = 0, answeredAt = 0;
 
     void bind(soci::details::prepare_temp_type& prep) {
         prep, soci::into(runId), soci::into(requestId), soci::into(sessionId), soci::into(kind),
             soci::into(tool, toolInd), soci::into(input), soci::into(options), soci::into(status),
             soci::into(decision, decisionInd), soci::into(message, messageInd),
-            soci::into(answeredBy, answeredByInd), soci::into(createdAt), soci::into(answeredAt);
+            soci::into(answeredBy, answeredByInd), soci::into(createdAt), soci::into(answeredAt),
+            soci::into(forwardedReply, forwardedReplyInd), soci::into(replyError, replyErrorInd);
     }
 
     HumanLoopRecord get() const {
@@ -91,6 +93,8 @@ struct HumanRow {
         record.answeredBy = textOrEmpty(answeredBy, answeredByInd);
         record.createdAtMs = createdAt;
         record.answeredAtMs = answeredAt;
+        record.forwardedReply = textOrEmpty(forwardedReply, forwardedReplyInd);
+        record.replyError = textOrEmpty(replyError, replyErrorInd);
         return record;
     }
 };
@@ -385,7 +389,7 @@ struct EventAppend {
             markQuarantined.execute(true);
         }
         if (announce && !inserted.empty()) {
-            notice = runEventsNotice(hostId, id);
+            notice = runNotice(hostId, id);
             announce->execute(true);
             stmt::finish(*announce);
         }

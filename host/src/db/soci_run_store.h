@@ -47,6 +47,10 @@ public:
                                                 const std::string& requestId) override;
     std::vector<HumanLoopRecord> pendingHumanRequests(const std::string& runId) override;
     std::vector<HumanLoopRecord> expiredHumanRequests(std::int64_t createdBeforeMs) override;
+    bool forwardHumanReply(const std::string& runId, const std::string& requestId,
+                           const std::string& replyJson) override;
+    void settleForwardedReply(const std::string& runId, const std::string& requestId,
+                              const std::string& error) override;
     std::vector<TodoItem> todos(const std::string& sessionId) override;
     std::vector<RunRecord> runsWithStatus(const std::vector<RunStatus>& statuses,
                                           std::size_t limit) override;

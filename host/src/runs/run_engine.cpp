@@ -1,4 +1,5 @@
 #include "runs/run_engine.h"
+#include "runs/active_run.h"
 
 #include <Poco/Logger.h>
 
@@ -44,37 +45,6 @@ void note(const std::string& level, const std::string& what, const Json& fields)
 }
 
 }  // namespace
-
-//! A run this host is driving, and the parts that drive it.
-struct RunEngine::ActiveRun {
-    QueueEntry entry;
-    RunRecord run;
-    PreparedWorker worker;
-    std::unique_ptr<PluginSession> plugin;
-    std::unique_ptr<RunTranslation> translation;
-    std::unique_ptr<HumanLoop> humanLoop;
-    OutputAssembler output;
-    StopEscalation escalation{milliseconds(0)};
-    bool cliStarted = false;
-    bool done = false;
-    int executorMissing = 0;  //!< checks in a row that found the executor gone
-    SteadyClock::time_point startedAt = SteadyClock::now();
-    SteadyClock::time_point lastLeaseRenewal = SteadyClock::now();
-
-    // Filled by callback and API threads, emptied by the run's thread.
-    std::mutex mutex;
-    std::condition_variable wake;
-    std::vector<RawOutputRecord> inbox;
-    std::deque<std::function<void()>> commands;
-
-    void post(std::function<void()> command) {
-        {
-            std::lock_guard lock(mutex);
-            commands.push_back(std::move(command));
-        }
-        wake.notify_all();
-    }
-};
 
 RunEngine::RunEngine(RunEngineOptions options, RunStore& store, RunQueue& queue,
                      SessionWorkerStore& workers, LifecycleManager& lifecycle,
@@ -401,13 +371,15 @@ void RunEngine::superviseCli(ActiveRun& active) {
     }
 }
 
-//! Once a second: a stop asked through another host, the run timeout, human requests
-//! nobody answered, and whether the executor is still there.
+//! Once a second: a stop or a reply sent through another host, the run timeout, human
+//! requests nobody answered, and whether the executor is still there.
 void RunEngine::checkOnRun(ActiveRun& active) {
     const auto now = SteadyClock::now();
     if (!active.escalation.begun()) {
         const auto fresh = store_.findRun(active.run.runId);
         if (fresh && fresh->stopRequestedAtMs > 0) beginStop(active, "a stop was requested");
+        // Replies left by other hosts whose notice was lost (a dropped listener connection).
+        if (fresh && fresh->status == RunStatus::WaitingHuman) takeForwardedReplies(active);
     }
     if (!active.escalation.begun() && now - active.startedAt >= options_.runTimeout) {
         beginStop(active, "the run timeout of " + std::to_string(options_.runTimeout.count() / 1000) + " s passed");
@@ -528,73 +500,6 @@ RunRecord RunEngine::requestStop(const std::string& runId) {
     }
     wake_.notify_all();
     return *store_.findRun(runId);
-}
-
-Json RunEngine::humanReply(const std::string& runId, const HumanReplyRequest& reply) {
-    const auto run = store_.findRun(runId);
-    if (!run) throw Refused(RefusalKind::NotFound, {"run_not_found", "no run '" + runId + "'", ""});
-    const auto provider = providers_.find(run->provider);
-    if (provider && (provider->capabilities & capabilityBit("human_loop")) == 0) {
-        throw Refused(RefusalKind::Unprocessable,
-                      {"capability_missing",
-                       "provider '" + run->provider + "' has no HUMAN_LOOP capability: its runs never ask",
-                       "runs of this provider use approval_mode \"auto\"; nothing waits for a reply"});
-    }
-    if (reply.requestId.empty() || (reply.decision != "allow" && reply.decision != "deny")) {
-        throw Refused(RefusalKind::InvalidInput,
-                      {"invalid_reply",
-                       "send {\"request_id\", \"decision\": \"allow\"|\"deny\", \"message\"?, \"answers\"?}",
-                       "request ids are in the run's human.request events; a question's reply carries "
-                       "\"answers\""});
-    }
-    const auto request = store_.humanRequest(runId, reply.requestId);
-    if (!request || request->status != "pending") {
-        throw Refused(RefusalKind::Conflict,
-                      {"request_not_pending",
-                       request ? "request '" + reply.requestId + "' is already " + request->status
-                               : "run '" + runId + "' has no request '" + reply.requestId + "'",
-                       "GET /v1/runs/" + runId + "/events lists the pending human.request events"});
-    }
-    auto active = activeRun(runId);
-    if (!active) {
-        throw Refused(RefusalKind::Conflict, {"run_not_active", "run '" + runId + "' is not running on this host",
-                                              "retry shortly; the run may be starting or handled by another host"});
-    }
-    auto done = std::make_shared<std::promise<Json>>();
-    auto answer = done->get_future();
-    active->post([this, active, reply, done] {
-        try {
-            const auto current = store_.humanRequest(active->run.runId, reply.requestId);
-            if (!current || current->status != "pending") {
-                throw Refused(RefusalKind::Conflict, {"request_not_pending",
-                                                      "request '" + reply.requestId + "' is no longer pending", ""});
-            }
-            try {
-                active->humanLoop->answer(*current, {reply.decision, reply.message, reply.answers, "user"});
-            } catch (const ProviderCallError& e) {
-                if (e.processFailed()) throw;
-                // The plugin refused the reply itself (a question without answers...): the
-                // user can fix it and send again; the request stays pending.
-                throw Refused(RefusalKind::Unprocessable,
-                              {"invalid_reply", "provider '" + active->run.provider +
-                                                     "' rejected the reply: " + e.problem().message,
-                               "fix the reply and send it again; the request is still pending"});
-            }
-            done->set_value(
-                {{"run_id", active->run.runId}, {"request_id", reply.requestId}, {"decision", reply.decision}});
-        } catch (...) {
-            done->set_exception(std::current_exception());
-        }
-    });
-    // In ticks, so that a stopping host (whose runs take no more commands) answers at once.
-    const auto deadline = SteadyClock::now() + options_.providerCallTimeout + milliseconds(5000);
-    while (answer.wait_for(kTick) != std::future_status::ready) {
-        if (stopping_ || SteadyClock::now() >= deadline)
-            throw Refused(
-                RefusalKind::Unavailable,
-                {"reply_pending", "the run did not take the reply in time", "retry the reply"});
-    }
-    return answer.get();
 }
 
 }  // namespace aw

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -73,6 +74,9 @@ public:
     //! Throws Refused InvalidInput, NotFound, Conflict, Unprocessable (no HUMAN_LOOP, or the
     //! plugin rejected the reply), Unavailable (the run did not take it in time).
     nlohmann::json humanReply(const std::string& runId, const HumanReplyRequest& reply);
+    //! Another host left a reply for one of the run's requests (replicas): taken on the
+    //! run's thread when this host drives it.
+    void replyForwarded(const std::string& runId);
 
 private:
     struct ActiveRun;
@@ -102,6 +106,14 @@ private:
     void beginStop(ActiveRun& active, const std::string& why);
     void signalCli(ActiveRun& active, const std::string& signal);
     std::shared_ptr<ActiveRun> activeRun(const std::string& runId);
+    // Human replies (run_engine_replies.cpp).
+    std::chrono::milliseconds replyDeadline() const;
+    //! On the run's thread. Throws Refused Conflict (no longer pending), Unprocessable.
+    void answerOnRunThread(ActiveRun& active, const std::string& requestId,
+                           const HumanAnswer& answer);
+    //! Leaves the reply for the host driving the run and waits until it is taken.
+    nlohmann::json forwardReply(const std::string& runId, const HumanReplyRequest& reply);
+    void takeForwardedReplies(ActiveRun& active);
 
     RunEngineOptions options_;
     RunStore& store_;

@@ -131,6 +131,10 @@ struct HumanLoopRecord {
     std::string answeredBy;
     std::int64_t createdAtMs = 0;
     std::int64_t answeredAtMs = 0;
+    //! A reply another host received, waiting for the host driving the run (JSON; empty: none).
+    std::string forwardedReply;
+    //! Why the run's plugin refused the last forwarded reply (empty: it did not).
+    std::string replyError;
 
     nlohmann::json toJson() const;
 };
@@ -237,6 +241,15 @@ public:
     virtual std::vector<HumanLoopRecord> pendingHumanRequests(const std::string& runId) = 0;
     //! Pending requests (of any run) created before `createdBeforeMs`.
     virtual std::vector<HumanLoopRecord> expiredHumanRequests(std::int64_t createdBeforeMs) = 0;
+    //! Leaves a reply received by a host that does not drive the run on its pending request,
+    //! for the driving host (announced to the other hosts on PostgreSQL). False when the
+    //! request is not pending or already holds a forwarded reply.
+    virtual bool forwardHumanReply(const std::string& runId, const std::string& requestId,
+                                   const std::string& replyJson) = 0;
+    //! The driving host took the forwarded reply: `error` says why the plugin refused it
+    //! (empty: accepted; the request's answer is in its events).
+    virtual void settleForwardedReply(const std::string& runId, const std::string& requestId,
+                                      const std::string& error) = 0;
 
     virtual std::vector<TodoItem> todos(const std::string& sessionId) = 0;
 
