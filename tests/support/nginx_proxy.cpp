@@ -82,8 +82,8 @@ NginxProxy::NginxProxy(unsigned short upstreamPort) {
         }
         if (process_) {
             process_.reset();
-            throw std::runtime_error("nginx did not listen on 127.0.0.1:" +
-                                     std::to_string(port_) + " within 10 s: " + errorLog());
+            throw std::runtime_error("nginx did not listen on 127.0.0.1:" + std::to_string(port_) +
+                                     " within 10 s: " + errorLog());
         }
     }
 }
