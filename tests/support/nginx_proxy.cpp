@@ -117,12 +117,6 @@ void NginxProxy::writeConfig(unsigned short upstreamPort) const {
                    "    location / { proxy_pass " +
                    upstream +
                    "; }\n"
-                   "    location /buffered/ {\n"
-                   "      proxy_ignore_headers X-Accel-Buffering;\n"
-                   "      proxy_pass " +
-                   upstream +
-                   "/;\n"
-                   "    }\n"
                    "  }\n"
                    "}\n");
 }

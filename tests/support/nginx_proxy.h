@@ -18,10 +18,8 @@ std::string nginxBinary();
 
 class NginxProxy {
 public:
-    //! Proxies `/` to 127.0.0.1:upstreamPort, and `/buffered/` to the same place with the
-    //! upstream's X-Accel-Buffering header ignored (what a proxy that does not know it does),
-    //! so a test can show both sides. Throws std::runtime_error saying what is missing or
-    //! what nginx printed when it cannot start.
+    //! Proxies every path to 127.0.0.1:upstreamPort. Throws std::runtime_error saying what
+    //! is missing or what nginx printed when it cannot start.
     explicit NginxProxy(unsigned short upstreamPort);
     ~NginxProxy();
     NginxProxy(const NginxProxy&) = delete;
