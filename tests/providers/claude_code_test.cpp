@@ -94,7 +94,7 @@ TEST(ClaudeCode, APromptTooLongForAnArgumentGoesOnStdinInstead) {
     const auto argv = argvOf(run);
     EXPECT_FALSE(contains(argv, tooLong));
     EXPECT_FALSE(contains(argv, "--"));
-    EXPECT_EQ(argv.back(), "--dangerously-skip-permissions");
+    EXPECT_EQ(argv.back(), "--include-partial-messages");  // options only: no prompt argument
     EXPECT_EQ(run.invocation().at("stdin"), tooLong);
     EXPECT_FALSE(run.invocation().at("keep_stdin_open").get<bool>());
 }
