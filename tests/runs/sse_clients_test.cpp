@@ -11,6 +11,7 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <set>
 
@@ -128,7 +129,8 @@ TEST_F(SseClients, EventsArriveLiveThroughNginxWithItsDefaultBuffering) {
         << "through nginx the stream stopped before event " << held
         << " of a run waiting for a human; error log: " << proxy.errorLog();
     EXPECT_EQ(h.run(rid).value("status", ""), "waiting_human");
-    EXPECT_EQ(live.types().back(), "run.waiting_human");
+    const auto& types = live.types();
+    EXPECT_NE(std::find(types.begin(), types.end(), "run.waiting_human"), types.end());
 
     // Stopping the run ends the live stream with the terminal event.
     EXPECT_EQ(h.stopRun(rid).status, 202);
