@@ -35,9 +35,9 @@ TEST(ClaudeCode, AutoModeRunsPrintModeWithoutPermissionsAndStdinClosed) {
     const auto argv = argvOf(run);
     EXPECT_EQ(argv.front(), "claude");
     EXPECT_EQ(argv.back(), "make hello.txt");
-    for (const char* flag : {"-p", "--output-format", "stream-json", "--verbose",
-                             "--dangerously-skip-permissions", "--include-partial-messages",
-                             "--model", "claude-sonnet-4-5"}) {
+    for (const char* flag :
+         {"-p", "--output-format", "stream-json", "--verbose", "--dangerously-skip-permissions",
+          "--include-partial-messages", "--model", "claude-sonnet-4-5"}) {
         EXPECT_TRUE(contains(argv, flag)) << flag;
     }
     EXPECT_FALSE(contains(argv, "--resume"));
@@ -473,10 +473,9 @@ TEST(ClaudeCode, RecordedPartialMessagesTypeEveryBlockLive) {
         }
     }
     EXPECT_EQ(run.messageTexts(),
-              (std::vector<std::string>{"Loading the task tools.",
-                                        "I'll create hello.txt and track the work.",
-                                        "Now writing notes.txt.",
-                                        "Done: hello.txt and notes.txt were created."}));
+              (std::vector<std::string>{
+                  "Loading the task tools.", "I'll create hello.txt and track the work.",
+                  "Now writing notes.txt.", "Done: hello.txt and notes.txt were created."}));
     EXPECT_EQ(run.messageTexts("reasoning"),
               std::vector<std::string>{"The user wants two files; start with the shell."});
     EXPECT_EQ(run.eventsOfType("message.start").size(), run.eventsOfType("message.stop").size());
@@ -486,16 +485,15 @@ TEST(ClaudeCode, RecordedPartialMessagesTypeEveryBlockLive) {
 
 TEST(ClaudeCode, TheFullBlockDeliversWhatItsDeltasMissed) {
     PluginRun run(claude(), runRequest());
-    for (const char* line : {
-             R"({"type":"stream_event","event":{"type":"message_start","message":{"id":"m1"}}})",
-             R"({"type":"stream_event","event":{"type":"content_block_start","index":0,
-                 "content_block":{"type":"text","text":""}}})",
-             R"({"type":"stream_event","event":{"type":"content_block_delta","index":0,
-                 "delta":{"type":"text_delta","text":"Hel"}}})",
-             R"({"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"Hello"}]}})",
-         }) {
-        run.feed(oneLine(line));
-    }
+    const char* lines[] = {
+        R"({"type":"stream_event","event":{"type":"message_start","message":{"id":"m1"}}})",
+        R"({"type":"stream_event","event":{"type":"content_block_start","index":0,
+            "content_block":{"type":"text","text":""}}})",
+        R"({"type":"stream_event","event":{"type":"content_block_delta","index":0,
+            "delta":{"type":"text_delta","text":"Hel"}}})",
+        R"({"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"Hello"}]}})",
+    };
+    for (const char* line : lines) run.feed(oneLine(line));
     const auto deltas = run.eventsOfType("message.delta");
     ASSERT_EQ(deltas.size(), 2u);
     EXPECT_EQ(deltas[0]["text"], "Hel");
