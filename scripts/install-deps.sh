@@ -27,6 +27,9 @@ runtime_packages=(bubblewrap util-linux)
 test_packages=(postgresql util-linux docker.io tar)
 # The s3 object store's tests list the bucket with an independent client.
 test_packages+=(rclone)
+# The SSE tests put Debian's nginx (its default proxy buffering) in front of agent-host; the
+# test starts it itself on 127.0.0.1 with a temp config, never as the system service.
+test_packages+=(nginx)
 # The peer benchmark loads the servers with wrk, seeds and copies SQLite databases, checks
 # answers with curl and runs a throwaway cluster.
 bench_packages=(wrk sqlite3 curl postgresql util-linux)

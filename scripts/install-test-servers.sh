@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # Installs the pinned servers the test suites start themselves, with npm, into a cache directory
 # outside the source tree (one npm prefix per package@version, reused across runs, never global):
-# today the S3-compatible server s3rver (tests/support/s3_server.cpp) for the s3 object store.
+# the S3-compatible server s3rver (tests/support/s3_server.cpp) for the s3 object store, and the
+# EventSource client eventsource (a library, no binary) the SSE tests drive from node
+# (tests/runs/sse_clients_test.cpp).
 #   scripts/install-test-servers.sh          install what is missing, print where the binaries are
 #   AW_TEST_SERVERS_CACHE=/some/dir ...      another cache directory (the tests read the same variable)
 # Layout: ${AW_TEST_SERVERS_CACHE:-$HOME/.cache/agent-worker/test-servers}/<package>@<version>/node_modules/.bin/<bin>
-# When everything is present it only runs `<bin> --version`. It fails (non-zero, saying why) when it
-# cannot install or a binary does not report its version. s3rver: about 15 MB, a few seconds.
+# (a library: .../node_modules/<package>). When everything is present it only runs `<bin> --version`
+# (a library: reads its package.json version). It fails (non-zero, saying why) when it
+# cannot install or a binary does not report its version. s3rver: about 15 MB, a few seconds;
+# eventsource: under 100 kB.
 set -euo pipefail
 
-# package, version, binary: keep in step with tests/support/s3_server.cpp.
+# package, version, binary ("-" for a library): keep in step with tests/support/s3_server.cpp
+# and tests/runs/sse_clients_test.cpp.
 pins=(
   "s3rver 3.7.1 s3rver"
+  "eventsource 5.1.5 -"
 )
 
 cache="${AW_TEST_SERVERS_CACHE:-${HOME:?HOME is not set}/.cache/agent-worker/test-servers}"
@@ -39,11 +45,22 @@ version_of() {
   timeout 60 "$1" --version 2>/dev/null </dev/null | head -n 1 || true
 }
 
+# The version of what <prefix> holds: its binary's --version, or a library's package.json.
+installed_version() {
+  local prefix="$1" package="$2" binary="$3"
+  if [[ "$binary" == "-" ]]; then
+    node -p "require('$prefix/node_modules/$package/package.json').version" 2>/dev/null || true
+  else
+    version_of "$prefix/node_modules/.bin/$binary"
+  fi
+}
+
 for pin in "${pins[@]}"; do
   read -r package version binary <<<"$pin"
   prefix="$cache/$package@$version"
   bin="$prefix/node_modules/.bin/$binary"
-  if [[ -x "$bin" ]] && [[ "$(version_of "$bin")" == *"$version"* ]]; then
+  [[ "$binary" == "-" ]] && bin="$prefix/node_modules/$package"
+  if [[ -e "$bin" ]] && [[ "$(installed_version "$prefix" "$package" "$binary")" == *"$version"* ]]; then
     echo "install-test-servers: $package@$version: $bin"
     continue
   fi
@@ -59,15 +76,16 @@ for pin in "${pins[@]}"; do
     rm -rf "$staging" "$staging.log"
     fail "npm install $package@$version failed (is the npm registry reachable?)"
   fi
-  got="$(version_of "$staging/node_modules/.bin/$binary")"
+  got="$(installed_version "$staging" "$package" "$binary")"
   if [[ "$got" != *"$version"* ]]; then
     cat "$staging.log" >&2
     rm -rf "$staging" "$staging.log"
-    fail "$package@$version installed but '$binary --version' printed '${got:-nothing}'"
+    fail "$package@$version installed but reports version '${got:-nothing}'"
   fi
   rm -f "$staging.log"
   rm -rf "$prefix"
   mv "$staging" "$prefix"
-  [[ "$(version_of "$bin")" == *"$version"* ]] || fail "$bin does not run after moving it into place"
+  [[ "$(installed_version "$prefix" "$package" "$binary")" == *"$version"* ]] ||
+    fail "$bin does not run after moving it into place"
   echo "install-test-servers: $package@$version: $bin"
 done

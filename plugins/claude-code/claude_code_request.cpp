@@ -24,6 +24,9 @@ Json buildInvocation(const RunRequest& request) {
             argv.push_back(arg);
         }
     }
+    // Live typing: text and thinking arrive as stream_event deltas while the model writes,
+    // not only as whole blocks once each is done.
+    argv.push_back("--include-partial-messages");
     if (!request.model.empty()) {
         argv.push_back("--model");
         argv.push_back(request.model);

@@ -167,6 +167,15 @@ void Translator::emitBlockText(const std::string& apiMessageId, const std::strin
         return b.apiMessageId == apiMessageId && b.kind == kind;
     });
     if (streamed != streamed_.end()) {
+        // Whatever the deltas missed still reaches the client as a delta, so that they add
+        // up to the stop text.
+        if (text.size() > streamed->text.size() && text.starts_with(streamed->text)) {
+            out.add(AW_EVENT_MESSAGE_DELTA,
+                    withParent({{"message_id", streamed->messageId},
+                                {"kind", kind},
+                                {"text", text.substr(streamed->text.size())}},
+                               &parent));
+        }
         out.add(AW_EVENT_MESSAGE_STOP,
                 withParent({{"message_id", streamed->messageId}, {"kind", kind}, {"text", text}},
                            &parent));

@@ -35,8 +35,9 @@ TEST(ClaudeCode, AutoModeRunsPrintModeWithoutPermissionsAndStdinClosed) {
     const auto argv = argvOf(run);
     EXPECT_EQ(argv.front(), "claude");
     EXPECT_EQ(argv.back(), "make hello.txt");
-    for (const char* flag : {"-p", "--output-format", "stream-json", "--verbose",
-                             "--dangerously-skip-permissions", "--model", "claude-sonnet-4-5"}) {
+    for (const char* flag :
+         {"-p", "--output-format", "stream-json", "--verbose", "--dangerously-skip-permissions",
+          "--include-partial-messages", "--model", "claude-sonnet-4-5"}) {
         EXPECT_TRUE(contains(argv, flag)) << flag;
     }
     EXPECT_FALSE(contains(argv, "--resume"));
@@ -93,7 +94,7 @@ TEST(ClaudeCode, APromptTooLongForAnArgumentGoesOnStdinInstead) {
     const auto argv = argvOf(run);
     EXPECT_FALSE(contains(argv, tooLong));
     EXPECT_FALSE(contains(argv, "--"));
-    EXPECT_EQ(argv.back(), "--dangerously-skip-permissions");
+    EXPECT_EQ(argv.back(), "--include-partial-messages");  // options only: no prompt argument
     EXPECT_EQ(run.invocation().at("stdin"), tooLong);
     EXPECT_FALSE(run.invocation().at("keep_stdin_open").get<bool>());
 }
@@ -102,7 +103,11 @@ TEST(ClaudeCode, AskModeUsesTheStdioProtocolAndSendsThePromptAsAUserLine) {
     const Fixture fixture = loadFixture("claude-stdio-hitl");
     PluginRun run(claude(), runRequest({{"approval_mode", "ask"},
                                         {"prompt", "ASKUSER then make hello.txt"}}));
-    const auto argv = argvOf(run);
+    auto argv = argvOf(run);
+    // Live typing is on in both modes; the recording predates it.
+    const auto partial = std::find(argv.begin(), argv.end(), "--include-partial-messages");
+    ASSERT_NE(partial, argv.end());
+    argv.erase(partial);
     const std::vector<std::string> recorded =
         fixture.meta.at("argv").get<std::vector<std::string>>();
     EXPECT_EQ(std::vector<std::string>(argv.begin() + 1, argv.end()),
@@ -442,6 +447,58 @@ TEST(ClaudeCode, PartialMessagesStreamDeltasThatTheFullBlockCloses) {
     EXPECT_EQ(run.eventsOfType("message.start").size(), 2u);
     EXPECT_EQ(run.messageTexts("text"), std::vector<std::string>{"Hello"});
     EXPECT_EQ(run.messageTexts("reasoning"), std::vector<std::string>{"plan"});
+}
+
+// The real CLI with --include-partial-messages against the scripted model server: every
+// text and thinking block is typed live, in several deltas that come before its stop and add
+// up to its text.
+TEST(ClaudeCode, RecordedPartialMessagesTypeEveryBlockLive) {
+    PluginRun run(claude(), runRequest());
+    replay(run, loadFixture("claude-partial"));
+    std::map<std::string, std::string> typed;
+    std::map<std::string, int> deltas;
+    std::map<std::string, int> stops;
+    for (const Json& event : run.events()) {
+        const Json& data = event["data"];
+        const std::string id = data.value("message_id", "");
+        if (event["type"] == "message.delta") {
+            EXPECT_EQ(stops[id], 0) << "a delta after its message stopped: " << data.dump();
+            typed[id] += data["text"].get<std::string>();
+            ++deltas[id];
+        } else if (event["type"] == "message.stop") {
+            ++stops[id];
+            EXPECT_GE(deltas[id], 2) << data.dump();
+            EXPECT_EQ(typed[id], data["text"]) << data.dump();
+            EXPECT_FALSE(data.value("incomplete", false)) << data.dump();
+        }
+    }
+    EXPECT_EQ(run.messageTexts(),
+              (std::vector<std::string>{
+                  "Loading the task tools.", "I'll create hello.txt and track the work.",
+                  "Now writing notes.txt.", "Done: hello.txt and notes.txt were created."}));
+    EXPECT_EQ(run.messageTexts("reasoning"),
+              std::vector<std::string>{"The user wants two files; start with the shell."});
+    EXPECT_EQ(run.eventsOfType("message.start").size(), run.eventsOfType("message.stop").size());
+    ASSERT_EQ(run.terminalTypes(), std::vector<std::string>{"run.completed"});
+    EXPECT_EQ(run.terminal()["ignored_lines"]["unknown"], 0);
+}
+
+TEST(ClaudeCode, TheFullBlockDeliversWhatItsDeltasMissed) {
+    PluginRun run(claude(), runRequest());
+    const char* lines[] = {
+        R"({"type":"stream_event","event":{"type":"message_start","message":{"id":"m1"}}})",
+        R"({"type":"stream_event","event":{"type":"content_block_start","index":0,
+            "content_block":{"type":"text","text":""}}})",
+        R"({"type":"stream_event","event":{"type":"content_block_delta","index":0,
+            "delta":{"type":"text_delta","text":"Hel"}}})",
+        R"({"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"Hello"}]}})",
+    };
+    for (const char* line : lines) run.feed(oneLine(line));
+    const auto deltas = run.eventsOfType("message.delta");
+    ASSERT_EQ(deltas.size(), 2u);
+    EXPECT_EQ(deltas[0]["text"], "Hel");
+    EXPECT_EQ(deltas[1]["text"], "lo");
+    EXPECT_EQ(run.messageTexts(), std::vector<std::string>{"Hello"});
 }
 
 TEST(ClaudeCode, ThinkingBlocksAreReportedAsReasoningMessages) {

@@ -209,6 +209,13 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
                                           "send the id: of the last event received, a number"});
                             }
                             after = *seq;
+                            // A reconnect past the end of a finished run: 204 is the EventSource
+                            // standard's word for "stop"; a 200 would bring it back every second.
+                            if (isTerminal(run.status) && after >= store.lastSeq(run.runId)) {
+                                HttpResponse done;
+                                done.status = 204;
+                                return done;
+                            }
                         }
                         return streams.open(run.runId, after);
                     }

@@ -52,11 +52,15 @@ std::string serializeResponse(const HttpResponse& response, bool head, bool keep
         static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status));
     out += "\r\nDate: ";
     out += httpDate();
-    out += "\r\nContent-Type: ";
-    out += response.contentType;
+    // A 204 has no body, so neither a type nor a length (RFC 9110 forbids the length).
+    const bool noContent = response.status == 204;
+    if (!noContent) {
+        out += "\r\nContent-Type: ";
+        out += response.contentType;
+    }
     if (response.stream) {
         out += "\r\nTransfer-Encoding: chunked";
-    } else {
+    } else if (!noContent) {
         out += "\r\nContent-Length: ";
         out += std::to_string(response.body.size());
     }
@@ -71,7 +75,7 @@ std::string serializeResponse(const HttpResponse& response, bool head, bool keep
         out += value;
     }
     out += "\r\n\r\n";
-    if (!head && !response.stream) out += response.body;
+    if (!head && !response.stream && !noContent) out += response.body;
     return out;
 }
 

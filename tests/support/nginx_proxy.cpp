@@ -1,0 +1,132 @@
+#include "support/nginx_proxy.h"
+
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
+namespace aw::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+//! A port nobody listens on right now; nginx binds it a moment later (a clash is retried).
+unsigned short unusedPort() {
+    Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", 0));
+    const unsigned short port = probe.address().port();
+    probe.close();
+    return port;
+}
+
+bool accepts(unsigned short port) {
+    try {
+        Poco::Net::StreamSocket socket;
+        socket.connect(Poco::Net::SocketAddress("127.0.0.1", port), Poco::Timespan(0, 200000));
+        return true;
+    } catch (const Poco::Exception&) {
+        return false;
+    }
+}
+
+}  // namespace
+
+std::string nginxBinary() {
+    for (const char* candidate : {"/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"}) {
+        if (::access(candidate, X_OK) == 0) return candidate;
+    }
+    return "";
+}
+
+NginxProxy::NginxProxy(unsigned short upstreamPort) {
+    const std::string binary = nginxBinary();
+    if (binary.empty()) {
+        throw std::runtime_error(
+            "nginx is missing (no /usr/sbin/nginx): install Debian's nginx "
+            "(scripts/install-deps.sh test does); the test starts it itself");
+    }
+    for (const char* temp : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi", "logs"}) {
+        std::filesystem::create_directories(dir_ / temp);
+    }
+    for (int attempt = 1;; ++attempt) {
+        port_ = unusedPort();
+        writeConfig(upstreamPort);
+        SubprocessOptions options;
+        // -e: the error log before the config is read, else nginx writes /var/log/nginx.
+        options.argv = {binary,
+                        "-p",
+                        dir_.path().string() + "/",
+                        "-c",
+                        (dir_ / "nginx.conf").string(),
+                        "-e",
+                        (dir_ / "logs" / "error.log").string()};
+        options.pipeStdout = false;
+        options.stdoutFile = (dir_ / "logs" / "stdout.log").string();
+        options.stderrFile = (dir_ / "logs" / "stdout.log").string();
+        process_ = std::make_unique<Subprocess>(options);
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (accepts(port_)) return;
+            if (auto status = process_->poll()) {
+                process_.reset();
+                const std::string log = errorLog() + readText(dir_ / "logs" / "stdout.log");
+                if (attempt < 5 && log.find("Address already in use") != std::string::npos) break;
+                throw std::runtime_error("nginx ended (" + status->describe() +
+                                         ") before listening: " + log);
+            }
+            std::this_thread::sleep_for(20ms);
+        }
+        if (process_) {
+            process_.reset();
+            throw std::runtime_error("nginx did not listen on 127.0.0.1:" + std::to_string(port_) +
+                                     " within 10 s: " + errorLog());
+        }
+    }
+}
+
+NginxProxy::~NginxProxy() {
+    if (process_) process_->terminate(2s);
+}
+
+void NginxProxy::writeConfig(unsigned short upstreamPort) const {
+    const std::string upstream = "http://127.0.0.1:" + std::to_string(upstreamPort);
+    // Only what a test run needs (paths, port, logs); every proxy_* setting is nginx's default.
+    dir_.write("nginx.conf",
+               "daemon off;\n"
+               "master_process off;\n"
+               "worker_processes 1;\n"
+               "pid nginx.pid;\n"
+               "error_log logs/error.log info;\n"
+               "events { worker_connections 256; }\n"
+               "http {\n"
+               "  client_body_temp_path client_body;\n"
+               "  proxy_temp_path proxy;\n"
+               "  fastcgi_temp_path fastcgi;\n"
+               "  uwsgi_temp_path uwsgi;\n"
+               "  scgi_temp_path scgi;\n"
+               "  log_format aw '$request_method $request_uri $status $http_last_event_id';\n"
+               "  access_log logs/access.log aw;\n"
+               "  server {\n"
+               "    listen 127.0.0.1:" +
+                   std::to_string(port_) +
+                   ";\n"
+                   "    location / { proxy_pass " +
+                   upstream +
+                   "; }\n"
+                   "  }\n"
+                   "}\n");
+}
+
+std::string NginxProxy::accessLog() const {
+    return readText(dir_ / "logs" / "access.log");
+}
+
+std::string NginxProxy::errorLog() const {
+    return readText(dir_ / "logs" / "error.log");
+}
+
+}  // namespace aw::test
