@@ -165,7 +165,9 @@ TEST_F(MetricsEndToEnd, OnlyAnAdminOrMetricsTokenMayScrape) {
     for (const char* token : {"m-admin", "m-metrics"}) {
         const auto answer = get("/metrics", token);
         EXPECT_EQ(answer.status, 200) << token << ": " << answer.body;
-        EXPECT_EQ(answer.headers["Content-Type"], "text/plain; version=0.0.4; charset=utf-8");
+        const auto type = answer.headers.find("Content-Type");
+        ASSERT_NE(type, answer.headers.end()) << token;
+        EXPECT_EQ(type->second, "text/plain; version=0.0.4; charset=utf-8");
         EXPECT_NE(answer.body.find("# TYPE agent_worker_http_requests_total counter"),
                   std::string::npos);
     }

@@ -3,6 +3,7 @@
 // counting from many threads loses nothing.
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <thread>
 
 #include "metrics/event_latency.h"

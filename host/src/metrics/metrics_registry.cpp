@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 #include <variant>
 
 namespace aw {
@@ -153,6 +154,8 @@ MetricsRegistry::MetricsRegistry() {
                              "Scrape-time reads that failed (the family had no samples then)",
                              {"family"});
 }
+
+MetricsRegistry::~MetricsRegistry() = default;
 
 MetricsRegistry::Entry& MetricsRegistry::add(std::string name) {
     std::lock_guard lock(mutex_);

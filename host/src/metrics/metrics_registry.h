@@ -107,6 +107,9 @@ struct GaugeSample {
 class MetricsRegistry {
 public:
     MetricsRegistry();
+    ~MetricsRegistry();
+    MetricsRegistry(const MetricsRegistry&) = delete;
+    MetricsRegistry& operator=(const MetricsRegistry&) = delete;
 
     MetricFamily<Counter>& counter(std::string name, std::string help,
                                    std::vector<std::string> labelNames = {});
