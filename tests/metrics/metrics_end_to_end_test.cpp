@@ -56,7 +56,8 @@ protected:
     }
 
     //! GET /metrics (with `token` when given); fails the test unless promtool accepts it.
-    static std::map<std::string, double> scrape(const AgentHost& host, const std::string& token = "") {
+    static std::map<std::string, double> scrape(const AgentHost& host,
+                                                const std::string& token = "") {
         std::map<std::string, std::string> headers;
         if (!token.empty()) headers["Authorization"] = "Bearer " + token;
         const auto answer = test::httpGet(host.port(), "/metrics", headers);
@@ -80,8 +81,10 @@ TEST_F(MetricsEndToEnd, CountersMoveAsARunProceeds) {
     host.waitProviderHealthy("claude-code");
     const auto before = scrape(host);
     EXPECT_EQ(valueOf(before, R"(agent_worker_providers{status="healthy"})"), 1);
-    EXPECT_EQ(valueOf(before, R"(agent_worker_provider_restarts_total{provider="claude-code"})"), 0);
-    EXPECT_EQ(before.count(R"(agent_worker_provider_in_flight_requests{provider="claude-code"})"), 1u);
+    EXPECT_EQ(valueOf(before, R"(agent_worker_provider_restarts_total{provider="claude-code"})"),
+              0);
+    EXPECT_EQ(before.count(R"(agent_worker_provider_in_flight_requests{provider="claude-code"})"),
+              1u);
 
     const std::string sid = "metrics-session";
     const auto rid = host.sendMessage(sid, "claude-code", "hello");
@@ -122,19 +125,32 @@ TEST_F(MetricsEndToEnd, CountersMoveAsARunProceeds) {
     const auto moved = [&](const std::string& series) {
         return valueOf(after, series) - valueOf(before, series);
     };
-    EXPECT_EQ(moved(R"(agent_worker_http_requests_total{route="/v1/sessions/{sid}/messages",method="POST",status="202"})"), 1);
-    EXPECT_GE(moved(R"(agent_worker_http_requests_total{route="/v1/runs/{rid}/events",method="GET",status="200"})"), 1);
-    EXPECT_GE(moved(R"(agent_worker_http_request_duration_seconds_count{route="/v1/runs/{rid}",method="GET"})"), 1);
+    EXPECT_EQ(
+        moved(
+            R"(agent_worker_http_requests_total{route="/v1/sessions/{sid}/messages",method="POST",status="202"})"),
+        1);
+    EXPECT_GE(
+        moved(
+            R"(agent_worker_http_requests_total{route="/v1/runs/{rid}/events",method="GET",status="200"})"),
+        1);
+    EXPECT_GE(
+        moved(
+            R"(agent_worker_http_request_duration_seconds_count{route="/v1/runs/{rid}",method="GET"})"),
+        1);
     EXPECT_EQ(valueOf(after, R"(agent_worker_runs{status="completed"})"), 1);
     EXPECT_EQ(valueOf(after, R"(agent_worker_runs{status="running"})"), 0);
     EXPECT_EQ(valueOf(after, R"(agent_worker_workers{state="stopped"})"), 1);
     // The executor's batches and ours.
     EXPECT_GE(moved(R"(agent_worker_executor_callback_batches_total{outcome="admitted"})"), 2);
-    EXPECT_GE(moved("agent_worker_executor_callback_records_total"), static_cast<double>(lines.size()) + 1);
+    EXPECT_GE(moved("agent_worker_executor_callback_records_total"),
+              static_cast<double>(lines.size()) + 1);
     EXPECT_EQ(moved("agent_worker_executor_callback_duplicate_records_total"), 1);
     EXPECT_GE(moved("agent_worker_event_store_latency_seconds_count"), 1);
     EXPECT_GE(moved("agent_worker_event_stream_latency_seconds_count"), 1);
-    EXPECT_EQ(moved(R"(agent_worker_sync_duration_seconds_count{reason="idle_stop",outcome="succeeded"})"), 1);
+    EXPECT_EQ(
+        moved(
+            R"(agent_worker_sync_duration_seconds_count{reason="idle_stop",outcome="succeeded"})"),
+        1);
     EXPECT_GT(moved(R"(agent_worker_sync_uploaded_bytes_total{reason="idle_stop"})"), 0);
     EXPECT_EQ(moved(R"(agent_worker_sync_failures_total{reason="idle_stop"})"), 0);
 
@@ -177,8 +193,14 @@ TEST_F(MetricsEndToEnd, OnlyAnAdminOrMetricsTokenMayScrape) {
     EXPECT_EQ(get("/v1/sessions/s1", "m-metrics").status, 403);
     // Refusals are counted too, under the route they asked for.
     const auto samples = scrape(host, "m-metrics");
-    EXPECT_EQ(valueOf(samples, R"(agent_worker_http_requests_total{route="/metrics",method="GET",status="401"})"), 2);
-    EXPECT_EQ(valueOf(samples, R"(agent_worker_http_requests_total{route="/metrics",method="GET",status="403"})"), 2);
+    EXPECT_EQ(
+        valueOf(samples,
+                R"(agent_worker_http_requests_total{route="/metrics",method="GET",status="401"})"),
+        2);
+    EXPECT_EQ(
+        valueOf(samples,
+                R"(agent_worker_http_requests_total{route="/metrics",method="GET",status="403"})"),
+        2);
     // The configuration shows how many metrics tokens there are, never them.
     const auto config = get("/admin/config", "m-admin");
     EXPECT_EQ(config.json()["auth"].value("metrics_tokens", ""), "1 configured") << config.body;

@@ -120,11 +120,26 @@ TEST(HttpMetricsTest, RequestsAreCountedByRoutePatternAndStatus) {
     http.refused("POST").record(413, 1ms);
     const std::string text = registry.render();
     const auto samples = parseSamples(text);
-    EXPECT_EQ(samples.at(R"(agent_worker_http_requests_total{route="/v1/runs/{rid}",method="GET",status="200"})"), 2);
-    EXPECT_EQ(samples.at(R"(agent_worker_http_requests_total{route="/v1/runs/{rid}",method="GET",status="404"})"), 1);
-    EXPECT_EQ(samples.at(R"(agent_worker_http_requests_total{route="unmatched",method="other",status="404"})"), 1);
-    EXPECT_EQ(samples.at(R"(agent_worker_http_requests_total{route="refused",method="POST",status="413"})"), 1);
-    EXPECT_EQ(samples.at(R"(agent_worker_http_request_duration_seconds_count{route="/v1/runs/{rid}",method="GET"})"), 3);
+    EXPECT_EQ(
+        samples.at(
+            R"(agent_worker_http_requests_total{route="/v1/runs/{rid}",method="GET",status="200"})"),
+        2);
+    EXPECT_EQ(
+        samples.at(
+            R"(agent_worker_http_requests_total{route="/v1/runs/{rid}",method="GET",status="404"})"),
+        1);
+    EXPECT_EQ(
+        samples.at(
+            R"(agent_worker_http_requests_total{route="unmatched",method="other",status="404"})"),
+        1);
+    EXPECT_EQ(
+        samples.at(
+            R"(agent_worker_http_requests_total{route="refused",method="POST",status="413"})"),
+        1);
+    EXPECT_EQ(
+        samples.at(
+            R"(agent_worker_http_request_duration_seconds_count{route="/v1/runs/{rid}",method="GET"})"),
+        3);
     EXPECT_EQ(promtoolCheck(text).exitCode, 0) << promtoolCheck(text).output << text;
 }
 
@@ -135,8 +150,8 @@ TEST(EventLatencyTest, TimesEachCallbackToItsStoredEventsAndToTheirStream) {
     latency.arrived({"r1"}, arrival);
     latency.arrived({"r1"}, arrival + 5ms);  // not stored yet: the earlier one is timed
     latency.stored("r1", 4);
-    latency.stored("r1", 6);  // the host's own events: no callback to time
-    latency.stored("r2", 1);  // no callback ever
+    latency.stored("r1", 6);    // the host's own events: no callback to time
+    latency.stored("r2", 1);    // no callback ever
     latency.streamed("r1", 3);  // not yet up to the batch
     latency.streamed("r1", 6);
     latency.streamed("r1", 6);  // a second write of the same events times nothing
@@ -165,7 +180,8 @@ TEST(EventLatencyTest, FollowsABoundedNumberOfRuns) {
     // The first runs were dropped: their events are not timed; the latest ones are.
     latency.stored("run-0", 1);
     latency.stored("run-" + std::to_string(EventLatency::kMostRuns + 9), 1);
-    EXPECT_EQ(parseSamples(registry.render()).at("agent_worker_event_store_latency_seconds_count"), 1);
+    EXPECT_EQ(parseSamples(registry.render()).at("agent_worker_event_store_latency_seconds_count"),
+              1);
 }
 
 }  // namespace

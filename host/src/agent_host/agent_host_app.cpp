@@ -131,7 +131,8 @@ void raiseOpenFileLimit() {
 
 //! The executor options, telling `metrics` of each workspace sync.
 HttpExecutorClientOptions withSyncMetrics(HttpExecutorClientOptions options, HostMetrics& metrics) {
-    options.onSyncEnded = [&metrics](const std::string& reason, std::chrono::steady_clock::duration took,
+    options.onSyncEnded = [&metrics](const std::string& reason,
+                                     std::chrono::steady_clock::duration took,
                                      const nlohmann::json* answer) {
         std::optional<std::int64_t> uploaded;
         if (answer) {

@@ -78,14 +78,16 @@ struct CallbackCount {
 std::vector<std::string> runIdsOf(const std::vector<RawOutputRecord>& records) {
     std::vector<std::string> runIds;
     for (const auto& record : records) {
-        if (std::find(runIds.begin(), runIds.end(), record.runId) == runIds.end()) runIds.push_back(record.runId);
+        if (std::find(runIds.begin(), runIds.end(), record.runId) == runIds.end())
+            runIds.push_back(record.runId);
     }
     return runIds;
 }
 
 }  // namespace
 
-void addCallbackRoutes(Router& router, RunEngine& engine, CallbackIdentify identify, HostMetrics* metrics) {
+void addCallbackRoutes(Router& router, RunEngine& engine, CallbackIdentify identify,
+                       HostMetrics* metrics) {
     router.add({"POST", "/v1/callbacks/executor", Scope::Executor,
                 [&engine, identify = std::move(identify), metrics](const HttpRequest& request) {
                     const auto arrival = std::chrono::steady_clock::now();
@@ -111,7 +113,8 @@ void addCallbackRoutes(Router& router, RunEngine& engine, CallbackIdentify ident
                     // each get the answer that holds once the other is stored.
                     CallbackVerdict verdict;
                     const auto runIds = metrics ? runIdsOf(records) : std::vector<std::string>{};
-                    if (metrics) metrics->events().arrived(runIds, arrival);  // before its events can be stored
+                    // Told before the records are handed over: their events may be stored at once.
+                    if (metrics) metrics->events().arrived(runIds, arrival);
                     const auto delivered =
                         engine.deliver(records, [&](const RunOutputStates& states) {
                             verdict = CallbackAdmission(states).check(caller, batch);

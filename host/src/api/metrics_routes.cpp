@@ -67,20 +67,21 @@ void addStateMetrics(MetricsRegistry& registry, StoreCounts& counts,
         {"provider"}, [&providers] {
             std::vector<GaugeSample> samples;
             for (const auto& provider : providers.list()) {
-                samples.push_back({{providerLabel(provider)}, static_cast<double>(provider.restarts)});
+                samples.push_back(
+                    {{providerLabel(provider)}, static_cast<double>(provider.restarts)});
             }
             return samples;
         });
-    registry.gaugeAtScrape(
-        "agent_worker_provider_in_flight_requests",
-        "Requests sent to a provider's current process and not yet answered", {"provider"},
-        [&providers] {
-            std::vector<GaugeSample> samples;
-            for (const auto& provider : providers.list()) {
-                samples.push_back({{providerLabel(provider)}, static_cast<double>(provider.inFlight)});
-            }
-            return samples;
-        });
+    registry.gaugeAtScrape("agent_worker_provider_in_flight_requests",
+                           "Requests sent to a provider's current process and not yet answered",
+                           {"provider"}, [&providers] {
+                               std::vector<GaugeSample> samples;
+                               for (const auto& provider : providers.list()) {
+                                   samples.push_back({{providerLabel(provider)},
+                                                      static_cast<double>(provider.inFlight)});
+                               }
+                               return samples;
+                           });
 }
 
 }  // namespace aw

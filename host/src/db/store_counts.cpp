@@ -21,7 +21,9 @@ std::map<std::string, std::int64_t> StoreCounts::countByStatus(const std::string
     });
 }
 
-std::map<std::string, std::int64_t> StoreCounts::runsByStatus() { return countByStatus("runs"); }
+std::map<std::string, std::int64_t> StoreCounts::runsByStatus() {
+    return countByStatus("runs");
+}
 
 std::map<std::string, std::int64_t> StoreCounts::queueEntriesByStatus() {
     return countByStatus("run_queue");

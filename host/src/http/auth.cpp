@@ -17,7 +17,8 @@ TokenAuth::TokenAuth(const std::vector<std::string>& clientTokens,
 
 void TokenAuth::setMetricsTokens(const std::vector<std::string>& metricsTokens) {
     metrics_.clear();
-    std::transform(metricsTokens.begin(), metricsTokens.end(), std::back_inserter(metrics_), digest);
+    std::transform(metricsTokens.begin(), metricsTokens.end(), std::back_inserter(metrics_),
+                   digest);
 }
 
 TokenAuth::Digest TokenAuth::digest(const std::string& token) {

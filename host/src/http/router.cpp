@@ -190,7 +190,8 @@ void Router::add(Route route) {
 void Router::setMetrics(HttpMetrics& metrics) {
     metrics_ = &metrics;
     routeMetrics_.clear();
-    for (const auto& route : routes_) routeMetrics_.push_back(&metrics.route(route.method, route.pattern));
+    for (const auto& route : routes_)
+        routeMetrics_.push_back(&metrics.route(route.method, route.pattern));
 }
 
 RouteLane Router::laneOf(const IncomingRequest& request) const {
@@ -336,9 +337,10 @@ HttpResponse Router::handle(const IncomingRequest& request) {
     answer.headers["X-Request-Id"] = requestId;
     logAccess(request, requestId, answer.status, started);
     if (metrics_) {
-        RouteMetrics& slot = matched    ? *routeMetrics_[static_cast<std::size_t>(matched - routes_.data())]
-                             : refused ? metrics_->refused(request.method)
-                                       : metrics_->unmatched(request.method);
+        RouteMetrics& slot =
+            matched   ? *routeMetrics_[static_cast<std::size_t>(matched - routes_.data())]
+            : refused ? metrics_->refused(request.method)
+                      : metrics_->unmatched(request.method);
         slot.record(answer.status, std::chrono::steady_clock::now() - started);
     }
     return answer;
@@ -352,7 +354,8 @@ HttpResponse Router::refuse(const IncomingRequest& partial, const ApiError& erro
     answer.headers["X-Request-Id"] = requestId;
     logAccess(partial, requestId, answer.status, started);
     if (metrics_) {
-        metrics_->refused(partial.method).record(answer.status, std::chrono::steady_clock::now() - started);
+        metrics_->refused(partial.method)
+            .record(answer.status, std::chrono::steady_clock::now() - started);
     }
     return answer;
 }

@@ -42,7 +42,8 @@ public:
 private:
     struct Run {
         std::optional<Clock::time_point> unstored;  //!< earliest callback not yet stored
-        std::deque<std::pair<std::int64_t, Clock::time_point>> unstreamed;  //!< (last seq, callback)
+        std::deque<std::pair<std::int64_t, Clock::time_point>>
+            unstreamed;  //!< (last seq, callback)
     };
     Run& runOf(const std::string& runId);
 

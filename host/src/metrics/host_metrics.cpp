@@ -36,8 +36,8 @@ HostMetrics::HostMetrics(MetricsRegistry& registry, const std::string& version)
                                   {"reason"})),
       syncFailures_(registry.counter("agent_worker_sync_failures_total",
                                      "Workspace syncs that failed, by reason", {"reason"})) {
-    registry.gauge("agent_worker_build_info", "The running agent-host's version; always 1",
-                   {"version"})
+    registry
+        .gauge("agent_worker_build_info", "The running agent-host's version; always 1", {"version"})
         .with({version})
         .set(1);
 }
@@ -48,7 +48,9 @@ void HostMetrics::callbackAdmitted(std::uint64_t records, std::uint64_t duplicat
     duplicates_.inc(duplicates);
 }
 
-void HostMetrics::callbackRefused() { batchesRefused_.inc(); }
+void HostMetrics::callbackRefused() {
+    batchesRefused_.inc();
+}
 
 void HostMetrics::syncEnded(const std::string& reason, std::chrono::steady_clock::duration took,
                             std::optional<std::int64_t> uploadedBytes) {

@@ -36,8 +36,7 @@ std::uint64_t Histogram::cumulativeCount(std::size_t i) const {
 }
 
 std::vector<double> latencyBuckets() {
-    return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-            0.25,   0.5,   1,      2.5,   5,    10,    30};
+    return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 }
 
 // --- the text format ---------------------------------------------------------------------
@@ -73,7 +72,9 @@ void appendNumber(std::string& out, double value) {
     }
 }
 
-void appendNumber(std::string& out, std::uint64_t value) { out += std::to_string(value); }
+void appendNumber(std::string& out, std::uint64_t value) {
+    out += std::to_string(value);
+}
 
 //! `{a="x",b="y"}` (with `extra` last, for a histogram's `le`), or nothing without labels.
 void appendLabels(std::string& out, const std::vector<std::string>& names,
@@ -150,9 +151,9 @@ struct MetricsRegistry::Entry {
 };
 
 MetricsRegistry::MetricsRegistry() {
-    scrapeErrors_ = &counter("agent_worker_scrape_errors_total",
-                             "Scrape-time reads that failed (the family had no samples then)",
-                             {"family"});
+    scrapeErrors_ =
+        &counter("agent_worker_scrape_errors_total",
+                 "Scrape-time reads that failed (the family had no samples then)", {"family"});
 }
 
 MetricsRegistry::~MetricsRegistry() = default;
