@@ -122,6 +122,10 @@ TEST_F(MetricsEndToEnd, CountersMoveAsARunProceeds) {
     ASSERT_EQ(idle.json().value("stopped", -1), 1) << idle.body;
 
     const auto after = scrape(host);
+    std::string syncs;  // for failure messages
+    for (const auto& [series, value] : after) {
+        if (series.find("sync") != std::string::npos) syncs += series + " " + std::to_string(value) + "\n";
+    }
     const auto moved = [&](const std::string& series) {
         return valueOf(after, series) - valueOf(before, series);
     };
@@ -150,7 +154,8 @@ TEST_F(MetricsEndToEnd, CountersMoveAsARunProceeds) {
     EXPECT_EQ(
         moved(
             R"(agent_worker_sync_duration_seconds_count{reason="idle_stop",outcome="succeeded"})"),
-        1);
+        1)
+        << syncs << host.logTail();
     EXPECT_GT(moved(R"(agent_worker_sync_uploaded_bytes_total{reason="idle_stop"})"), 0);
     EXPECT_EQ(moved(R"(agent_worker_sync_failures_total{reason="idle_stop"})"), 0);
 
