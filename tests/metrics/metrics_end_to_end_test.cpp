@@ -1,6 +1,7 @@
 // GET /metrics of a real agent-host (a child process with its provider-host and a local
 // worker's executor): promtool accepts every scrape, the counters move as a run proceeds
-// (a fake Claude Code CLI printing a recorded stream, followed over SSE), and only an admin
+// (a fake Claude Code CLI printing a recorded stream, followed over SSE; on SQLite and on a
+// throwaway PostgreSQL, whose queries the state gauges are), and only an admin
 // or metrics token may scrape.
 #include <gtest/gtest.h>
 
@@ -48,7 +49,7 @@ protected:
                 "while [ ! -e \"$release\" ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i+1)); done\n"
                 "cat " +
                 test::shellQuote(test::fixturePath("claude-basic.jsonl").string()) + "\n");
-        HostSpec spec{dataDir(), pluginsDir(), "", test::quickHostEnv()};
+        HostSpec spec{dataDir(), pluginsDir(), db_, test::quickHostEnv()};
         spec.env["AW_RUNTIME_LOCAL_READ_ONLY_PATHS"] = releaseDir().string();
         spec.env["AW_PROVIDERS"] = Json{{"claude-code", {{"binary", cli.string()}}}}.dump();
         for (auto& [name, value] : extra) spec.env[name] = value;
@@ -74,9 +75,19 @@ protected:
     }
 
     test::TempDir root_{"aw-metrics"};
+    std::string db_;  //!< --db: "" for SQLite in the data dir
 };
 
-TEST_F(MetricsEndToEnd, CountersMoveAsARunProceeds) {
+//! The same on each database: the state gauges are its queries.
+class MetricsEndToEndDb : public MetricsEndToEnd, public ::testing::WithParamInterface<test::Db> {
+protected:
+    void SetUp() override {
+        MetricsEndToEnd::SetUp();
+        db_ = test::databaseUrlFor(GetParam(), "metrics");
+    }
+};
+
+TEST_P(MetricsEndToEndDb, CountersMoveAsARunProceeds) {
     AgentHost host(claudeHost({{"AW_LIFECYCLE_IDLE_TIMEOUT_S", "0"}}));
     host.waitProviderHealthy("claude-code");
     const auto before = scrape(host);
@@ -124,7 +135,8 @@ TEST_F(MetricsEndToEnd, CountersMoveAsARunProceeds) {
     const auto after = scrape(host);
     std::string syncs;  // for failure messages
     for (const auto& [series, value] : after) {
-        if (series.find("sync") != std::string::npos) syncs += series + " " + std::to_string(value) + "\n";
+        if (series.find("sync") != std::string::npos)
+            syncs += series + " " + std::to_string(value) + "\n";
     }
     const auto moved = [&](const std::string& series) {
         return valueOf(after, series) - valueOf(before, series);
@@ -165,6 +177,12 @@ TEST_F(MetricsEndToEnd, CountersMoveAsARunProceeds) {
     EXPECT_EQ(text.find(rid), std::string::npos) << text;
     EXPECT_NE(text.find("agent_worker_build_info{version=\""), std::string::npos) << text;
 }
+
+INSTANTIATE_TEST_SUITE_P(Db, MetricsEndToEndDb,
+                         ::testing::Values(test::Db::Sqlite, test::Db::Postgres),
+                         [](const ::testing::TestParamInfo<test::Db>& info) {
+                             return std::string(test::toString(info.param));
+                         });
 
 TEST_F(MetricsEndToEnd, OnlyAnAdminOrMetricsTokenMayScrape) {
     HostSpec spec{dataDir(), pluginsDir(), "", test::quickHostEnv()};
