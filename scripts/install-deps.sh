@@ -30,6 +30,8 @@ test_packages+=(rclone)
 # The SSE tests put Debian's nginx (its default proxy buffering) in front of agent-host; the
 # test starts it itself on 127.0.0.1 with a temp config, never as the system service.
 test_packages+=(nginx)
+# The metrics tests check GET /metrics with Prometheus's own checker (promtool).
+test_packages+=(prometheus)
 # The peer benchmark loads the servers with wrk, seeds and copies SQLite databases, checks
 # answers with curl and runs a throwaway cluster.
 bench_packages=(wrk sqlite3 curl postgresql util-linux)

@@ -43,6 +43,7 @@ const std::vector<RouteRow>& routeTable() {
         {"POST", "/admin/providers/rescan"},
         {"POST", "/admin/providers/{name}/restart"},
         {"POST", "/admin/providers/{name}/replay"},
+        {"GET", "/metrics"},
     };
     return routes;
 }

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "agent_worker/core/executor_protocol.h"
 #include "api/routes.h"
 #include "api/run_event_streams.h"
 #include "db/database.h"
@@ -19,10 +20,12 @@
 #include "db/pg_event_listener.h"
 #include "db/soci_run_store.h"
 #include "db/soci_session_worker_repository.h"
+#include "db/store_counts.h"
 #include "http/http_server.h"
 #include "http/loopback_peer.h"
 #include "http/router.h"
 #include "logging/json_formatter.h"
+#include "metrics/host_metrics.h"
 #include "provider/provider_supervisor.h"
 #include "provider/supervised_provider_registry.h"
 #include "runs/event_hub.h"
@@ -124,6 +127,24 @@ void raiseOpenFileLimit() {
         limit.rlim_cur = limit.rlim_max;
         ::setrlimit(RLIMIT_NOFILE, &limit);
     }
+}
+
+//! The executor options, telling `metrics` of each workspace sync.
+HttpExecutorClientOptions withSyncMetrics(HttpExecutorClientOptions options, HostMetrics& metrics) {
+    options.onSyncEnded = [&metrics](const std::string& reason,
+                                     std::chrono::steady_clock::duration took,
+                                     const nlohmann::json* answer) {
+        std::optional<std::int64_t> uploaded;
+        if (answer) {
+            try {
+                uploaded = SyncAnswer::fromJson(*answer).total.uploadedBytes;
+            } catch (const std::exception&) {
+                uploaded = 0;  // answered, so synced; the answer's counts are the executor's
+            }
+        }
+        metrics.syncEnded(reason, took, uploaded);
+    };
+    return options;
 }
 
 }  // namespace
@@ -392,7 +413,9 @@ int AgentHostApp::serve(const HostConfig& config) {
     // Each worker calls back with its own token (the runtime issues and revokes them); the
     // configured executor tokens are the operator's, bound to no worker, never handed out.
     const CallbackTokens& workerTokens = runtime.callbackTokens();
-    RuntimeWorkerGateway gateway(runtime, config.executor);
+    MetricsRegistry metricsRegistry;
+    HostMetrics metrics(metricsRegistry, AW_PROJECT_VERSION);
+    RuntimeWorkerGateway gateway(runtime, withSyncMetrics(config.executor, metrics));
     ExecutorWorkspaceSyncer syncer(gateway);
 
     SociSessionWorkerRepository workers(*database);
@@ -406,12 +429,14 @@ int AgentHostApp::serve(const HostConfig& config) {
                      hub);
     Maintenance maintenance(lifecycle, config.reaperInterval);
 
-    Router router(TokenAuth(config.clientTokens, config.adminTokens, config.executorTokens,
-                            [&workerTokens](const std::string& token) {
-                                return workerTokens.identify(token).has_value();
-                            }),
-                  config.maxBodyBytes);
+    TokenAuth routerAuth(config.clientTokens, config.adminTokens, config.executorTokens,
+                         [&workerTokens](const std::string& token) {
+                             return workerTokens.identify(token).has_value();
+                         });
+    routerAuth.setMetricsTokens(config.metricsTokens);
+    Router router(std::move(routerAuth), config.maxBodyBytes);
     router.setAccessLogSample(config.accessLogSample);
+    router.setMetrics(metrics.http());
     // Without tokens the API trusts the machine's own users, but agents share its loopback:
     // an agent in a sandbox is told apart by its connection's uid, a worker's.
     router.setOpenAccessCheck([&runtime](const IncomingRequest& request) -> std::optional<Problem> {
@@ -422,7 +447,9 @@ int AgentHostApp::serve(const HostConfig& config) {
     });
     addHealthRoutes(router, *database, providers, std::move(readiness));
     addSessionRoutes(router, workers);
-    RunEventStreams streams(runStore, hub, {config.sseMaxStreams, config.sseKeepAlive});
+    RunEventStreamOptions streamOptions{config.sseMaxStreams, config.sseKeepAlive};
+    streamOptions.latency = &metrics.events();
+    RunEventStreams streams(runStore, hub, streamOptions);
     // Replicas on one PostgreSQL: events another host stored reach this one's streams, and
     // replies another host received reach the runs this one drives.
     std::optional<PgEventListener> otherHostsEvents;
@@ -434,12 +461,16 @@ int AgentHostApp::serve(const HostConfig& config) {
             [&streams] { streams.wakeAll(); });
     }
     addRunRoutes(router, engine, runStore, runStore, lifecycle, streams);
-    addCallbackRoutes(router, engine, [&workerTokens](const std::string& token) {
-        return workerTokens.identify(token);
-    });
+    addCallbackRoutes(
+        router, engine,
+        [&workerTokens](const std::string& token) { return workerTokens.identify(token); },
+        &metrics);
     if (bootstrapExchange) addExecutorBootstrapRoutes(router, bootstrapExchange);
     addProviderRoutes(router, providers);
     addAdminRoutes(router, config);
+    StoreCounts storeCounts(*database);
+    addStateMetrics(metricsRegistry, storeCounts, providers);
+    addMetricsRoutes(router, metricsRegistry);
 
     HttpServer server(router, listening, config.http);
     server.start();

@@ -4,10 +4,13 @@
 // and is logged with the worker.
 #include <Poco/Logger.h>
 
+#include <algorithm>
+
 #include "agent_worker/core/executor_protocol.h"
 #include "agent_worker/core/runs/callback_admission.h"
 #include "api/routes.h"
 #include "logging/json_formatter.h"
+#include "metrics/host_metrics.h"
 #include "runs/run_engine.h"
 
 namespace aw {
@@ -57,11 +60,38 @@ int statusOf(CallbackVerdictKind kind) {
     throw ApiError(status, problem);
 }
 
+//! Counts the batch in the metrics as it is answered: admitted, or refused however it was.
+struct CallbackCount {
+    HostMetrics* metrics;
+    std::optional<nlohmann::json> delivered;  //!< {accepted, new} once admitted
+    ~CallbackCount() {
+        if (!metrics) return;
+        if (!delivered) {
+            metrics->callbackRefused();
+            return;
+        }
+        const auto accepted = (*delivered)["accepted"].get<std::uint64_t>();
+        metrics->callbackAdmitted(accepted, accepted - (*delivered)["new"].get<std::uint64_t>());
+    }
+};
+
+std::vector<std::string> runIdsOf(const std::vector<RawOutputRecord>& records) {
+    std::vector<std::string> runIds;
+    for (const auto& record : records) {
+        if (std::find(runIds.begin(), runIds.end(), record.runId) == runIds.end())
+            runIds.push_back(record.runId);
+    }
+    return runIds;
+}
+
 }  // namespace
 
-void addCallbackRoutes(Router& router, RunEngine& engine, CallbackIdentify identify) {
+void addCallbackRoutes(Router& router, RunEngine& engine, CallbackIdentify identify,
+                       HostMetrics* metrics) {
     router.add({"POST", "/v1/callbacks/executor", Scope::Executor,
-                [&engine, identify = std::move(identify)](const HttpRequest& request) {
+                [&engine, identify = std::move(identify), metrics](const HttpRequest& request) {
+                    const auto arrival = std::chrono::steady_clock::now();
+                    CallbackCount count{metrics, std::nullopt};
                     const CallbackCaller caller = callerOf(request, identify);
                     CallbackBatch batch;
                     try {
@@ -82,12 +112,19 @@ void addCallbackRoutes(Router& router, RunEngine& engine, CallbackIdentify ident
                     // run (a redelivery racing its original, a forged exit racing the real one)
                     // each get the answer that holds once the other is stored.
                     CallbackVerdict verdict;
+                    const auto runIds = metrics ? runIdsOf(records) : std::vector<std::string>{};
+                    // Told before the records are handed over: their events may be stored at once.
+                    if (metrics) metrics->events().arrived(runIds, arrival);
                     const auto delivered =
                         engine.deliver(records, [&](const RunOutputStates& states) {
                             verdict = CallbackAdmission(states).check(caller, batch);
                             return verdict.admitted();
                         });
-                    if (!delivered) refuse(caller, &batch, statusOf(verdict.kind), verdict.problem);
+                    if (!delivered) {
+                        if (metrics) metrics->events().withdrawn(runIds, arrival);
+                        refuse(caller, &batch, statusOf(verdict.kind), verdict.problem);
+                    }
+                    count.delivered = delivered;
                     return HttpResponse::json(200, *delivered);
                 }});
 }

@@ -19,8 +19,11 @@
 
 namespace aw {
 
+class HostMetrics;
+class MetricsRegistry;
 class RunEngine;
 class RunEventStreams;
+class StoreCounts;
 
 //! Something else /ready checks (the object store, ...), under `checks.<name>`.
 struct ReadinessCheck {
@@ -42,6 +45,13 @@ void addSessionRoutes(Router& router, SessionWorkerRepository& workers);
 //! POST /admin/providers/{name}/replay.
 void addProviderRoutes(Router& router, ProviderSupervisor& supervisor);
 
+//! GET /metrics: the registry in the Prometheus text format (an admin or metrics token).
+void addMetricsRoutes(Router& router, MetricsRegistry& registry);
+//! The metrics read at each scrape: runs, queue and workers counted in the database, and
+//! the providers' state.
+void addStateMetrics(MetricsRegistry& registry, StoreCounts& counts,
+                     const ProviderSupervisor& providers);
+
 //! GET /admin/config: the effective configuration, secrets redacted.
 void addAdminRoutes(Router& router, const HostConfig& config);
 
@@ -54,7 +64,9 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
 using CallbackIdentify = std::function<std::optional<CallbackCaller>(const std::string& token)>;
 
 //! POST /v1/callbacks/executor: batches admitted by CallbackAdmission as they are delivered.
-void addCallbackRoutes(Router& router, RunEngine& engine, CallbackIdentify identify);
+//! `metrics`: where batches and their event latency are counted (none when null).
+void addCallbackRoutes(Router& router, RunEngine& engine, CallbackIdentify identify,
+                       HostMetrics* metrics = nullptr);
 
 //! Exchanges an executor's single-use bootstrap token, and the address it reports, for what
 //! it needs (its tokens, the S3 credentials) as JSON; nullopt refuses the token.

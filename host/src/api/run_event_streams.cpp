@@ -4,6 +4,7 @@
 
 #include "agent_worker/core/event_type.h"
 #include "agent_worker/core/repositories.h"
+#include "metrics/event_latency.h"
 #include "runs/event_hub.h"
 
 namespace aw {
@@ -30,6 +31,7 @@ std::string frameOf(const EventText& event) {
 RunEventStreams::RunEventStreams(RunStore& store, EventHub& hub, RunEventStreamOptions options)
     : store_(store), hub_(hub), options_(options), keepAliveChunk_(ResponseStream::chunk(": keep-alive\n\n")) {
     hub_.setListener([this](const std::string& runId, const std::vector<StoredEvent>& events) {
+        if (options_.latency && !events.empty()) options_.latency->stored(runId, events.back().seq);
         wake(runId, events);
     });
     for (int i = 0; i < std::max(1, options_.pumpThreads); ++i) threads_.emplace_back([this] { pumpLoop(); });
@@ -290,6 +292,7 @@ std::optional<EventText> RunEventStreams::deliverNew(const std::string& runId,
             subscriber.last = events.back().seq;
             subscriber.lastWrite = now;
         }
+        if (options_.latency) options_.latency->streamed(runId, events.back().seq);
         std::erase_if(subscribers, [](const Subscriber& s) { return !s.stream->open(); });
         if (events.size() < options_.readBatch) return lastRead;
     }

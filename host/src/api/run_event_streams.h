@@ -23,6 +23,7 @@
 namespace aw {
 
 class EventHub;
+class EventLatency;
 
 struct RunEventStreamOptions {
     int maxStreams = 10000;                      //!< open streams at once; more get 503
@@ -32,6 +33,8 @@ struct RunEventStreamOptions {
     //! A followed run's newest events kept as the hub handed them over, so its streams need
     //! not read back from the store what was just written to it.
     std::size_t recentEvents = 1024;
+    //! Times events from their callback to stored and to the streams (none when null).
+    EventLatency* latency = nullptr;
 };
 
 class RunEventStreams {

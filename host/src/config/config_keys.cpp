@@ -141,6 +141,10 @@ const std::vector<ConfigKey>& hostConfigKeys() {
          "session (tools, tests); workers always call back with a token "
          "of their own",
          true, true},
+        {"auth.metrics_tokens", "",
+         "bearer tokens accepted on GET /metrics and nothing else (list); admin tokens "
+         "are accepted there too",
+         true, true},
         {"host_id", "",
          "this host's name in queue leases; default <hostname>:<port>. Keep it "
          "stable: a restarted host takes back its own leases at once"},

@@ -372,6 +372,7 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
         config.executorBinary = (base / "agent-executor").lexically_normal().string();
     }
     config.executorTokens = layers.list(keyNamed("auth.executor_tokens"));
+    config.metricsTokens = layers.list(keyNamed("auth.metrics_tokens"));
     auto& runs = config.runs;
     auto& placement = runs.submission.placement;
     runs.queue.hostId = text("host_id");
@@ -578,6 +579,7 @@ std::string HostConfig::redactedJson() const {
     out["auth"]["executor_tokens"] = executorTokens.empty()
                                          ? std::string("none (one per worker)")
                                          : std::to_string(executorTokens.size()) + " configured";
+    out["auth"]["metrics_tokens"] = std::to_string(metricsTokens.size()) + " configured";
     return out.dump();
 }
 

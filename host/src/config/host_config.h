@@ -70,6 +70,7 @@ struct HostConfig {
     HttpExecutorClientOptions executor;
     std::string executorBinary;
     std::vector<std::string> executorTokens;  //!< operator tokens; workers have their own
+    std::vector<std::string> metricsTokens;   //!< GET /metrics only (admin tokens too)
     //! The local runtime's sandbox (its hidden paths are the host's to fill in).
     LocalSandboxOptions localSandbox;
     //! The docker runtime's settings (docker.*); the host fills in its id, directories and

@@ -207,8 +207,17 @@ nlohmann::json HttpExecutorClient::sync(const TraceContext& trace, const std::st
                                       : nlohmann::json{{"mode", mode}, {"reason", reason}};
     // The reason is part of the operation name (`workspace.sync.message.stop`), so both
     // sides' logs tell a sync after a message from an idle-stop sync.
-    return call(reason.empty() ? "workspace.sync" : "workspace.sync." + reason, "POST",
-                "/workspace/sync", &body, trace);
+    const auto started = std::chrono::steady_clock::now();
+    const auto took = [&] { return std::chrono::steady_clock::now() - started; };
+    try {
+        auto answer = call(reason.empty() ? "workspace.sync" : "workspace.sync." + reason, "POST",
+                           "/workspace/sync", &body, trace);
+        if (options_.onSyncEnded) options_.onSyncEnded(reason, took(), &answer);
+        return answer;
+    } catch (...) {
+        if (options_.onSyncEnded) options_.onSyncEnded(reason, took(), nullptr);
+        throw;
+    }
 }
 nlohmann::json HttpExecutorClient::startRun(const TraceContext& trace, const nlohmann::json& spec) {
     return call("runs.start", "POST", "/runs", &spec, trace);

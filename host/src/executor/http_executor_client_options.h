@@ -3,6 +3,8 @@
 // from this struct).
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <functional>
 #include <map>
@@ -26,6 +28,11 @@ struct HttpExecutorClientOptions {
     std::chrono::milliseconds defaultTimeout{30000};
     //! Waits between attempts; tests replace it to avoid sleeping.
     std::function<void(std::chrono::milliseconds)> sleep;
+    //! Told of each workspace sync as it ends: its reason, how long it took, and the
+    //! executor's answer (null when the sync failed). For metrics; must not throw.
+    std::function<void(const std::string& reason, std::chrono::steady_clock::duration took,
+                       const nlohmann::json* answer)>
+        onSyncEnded;
 };
 
 }  // namespace aw

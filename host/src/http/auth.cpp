@@ -15,6 +15,12 @@ TokenAuth::TokenAuth(const std::vector<std::string>& clientTokens,
     std::transform(adminTokens.begin(), adminTokens.end(), std::back_inserter(admin_), digest);
 }
 
+void TokenAuth::setMetricsTokens(const std::vector<std::string>& metricsTokens) {
+    metrics_.clear();
+    std::transform(metricsTokens.begin(), metricsTokens.end(), std::back_inserter(metrics_),
+                   digest);
+}
+
 TokenAuth::Digest TokenAuth::digest(const std::string& token) {
     Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
     engine.update(token);
@@ -49,9 +55,14 @@ AuthOutcome TokenAuth::check(Scope scope, const std::string& authorization) cons
     const bool isAdmin = matchesAny(admin_, candidate);
     const bool isExecutor =
         matchesAny(executor_, candidate) || (isWorkerToken_ && isWorkerToken_(token));
-    const bool allowed = scope == Scope::Client ? isClient : scope == Scope::Admin ? isAdmin : isExecutor;
+    const bool isMetrics = matchesAny(metrics_, candidate);
+    const bool allowed = scope == Scope::Client    ? isClient
+                         : scope == Scope::Admin   ? isAdmin
+                         : scope == Scope::Metrics ? isAdmin || isMetrics
+                                                   : isExecutor;
     if (allowed) return AuthOutcome::Allowed;
-    return (isClient || isAdmin || isExecutor) ? AuthOutcome::WrongScope : AuthOutcome::UnknownToken;
+    return (isClient || isAdmin || isExecutor || isMetrics) ? AuthOutcome::WrongScope
+                                                            : AuthOutcome::UnknownToken;
 }
 
 }  // namespace aw

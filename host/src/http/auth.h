@@ -18,6 +18,9 @@ enum class Scope {
     //! executor token (a worker's own, or an operator's from auth.executor_tokens), even
     //! when client and admin tokens are not configured.
     Executor,
+    //! Monitoring (GET /metrics): an admin token, or one of auth.metrics_tokens, which
+    //! opens nothing else.
+    Metrics,
 };
 
 enum class AuthOutcome { Allowed, MissingToken, UnknownToken, WrongScope };
@@ -32,6 +35,9 @@ public:
               const std::vector<std::string>& adminTokens,
               const std::vector<std::string>& executorTokens = {},
               WorkerTokenCheck isWorkerToken = {});
+
+    //! Tokens that may scrape Scope::Metrics routes and nothing else.
+    void setMetricsTokens(const std::vector<std::string>& metricsTokens);
 
     //! No tokens configured at all: the host serves loopback only, unauthenticated.
     bool isOpen() const { return client_.empty() && admin_.empty(); }
@@ -48,6 +54,7 @@ private:
     std::vector<Digest> client_;
     std::vector<Digest> admin_;
     std::vector<Digest> executor_;
+    std::vector<Digest> metrics_;
     WorkerTokenCheck isWorkerToken_;
 };
 

@@ -11,6 +11,7 @@
 #include "agent_worker/core/random_id.h"
 #include "agent_worker/core/repositories.h"
 #include "logging/json_formatter.h"
+#include "metrics/http_metrics.h"
 
 namespace aw {
 namespace {
@@ -182,7 +183,15 @@ Router::Router(TokenAuth auth, std::size_t maxBodyBytes)
 
 void Router::add(Route route) {
     if (route.lane != RouteLane::Queued) lanes_[route.pattern] = route.lane;
+    if (metrics_) routeMetrics_.push_back(&metrics_->route(route.method, route.pattern));
     routes_.push_back(std::move(route));
+}
+
+void Router::setMetrics(HttpMetrics& metrics) {
+    metrics_ = &metrics;
+    routeMetrics_.clear();
+    for (const auto& route : routes_)
+        routeMetrics_.push_back(&metrics.route(route.method, route.pattern));
 }
 
 RouteLane Router::laneOf(const IncomingRequest& request) const {
@@ -210,7 +219,8 @@ Router::Dispatch Router::route(const std::string& asked, const std::string& path
     return dispatch;
 }
 
-HttpResponse Router::serve(const IncomingRequest& request, const std::string& requestId) {
+HttpResponse Router::serve(const IncomingRequest& request, const std::string& requestId,
+                           const Route*& matched) {
     // Route on the raw path and decode each segment on its own, so an encoded slash
     // (%2F) stays inside its segment and reaches validation instead of adding one.
     const std::string& uri = request.uri;
@@ -249,8 +259,10 @@ HttpResponse Router::serve(const IncomingRequest& request, const std::string& re
                 404, {"not_found", "no route for " + request.method + " " + path,
                       "see docs/api.md for the routes agent-host serves"});
         }
+        matched = dispatch.route;
         const Scope scope = dispatch.route->scope;
-        if (openAccessCheck_ && auth_.isOpen() && (scope == Scope::Client || scope == Scope::Admin)) {
+        if (openAccessCheck_ && auth_.isOpen() &&
+            (scope == Scope::Client || scope == Scope::Admin || scope == Scope::Metrics)) {
             if (auto refused = openAccessCheck_(request)) return HttpResponse::problem(403, *refused);
         }
         switch (auth_.check(dispatch.route->scope, std::string(request.header("Authorization")))) {
@@ -269,9 +281,12 @@ HttpResponse Router::serve(const IncomingRequest& request, const std::string& re
                           std::string("the token is valid but not for this route, which needs ") +
                               (dispatch.route->scope == Scope::Admin      ? "an admin"
                                : dispatch.route->scope == Scope::Executor ? "an executor"
+                               : dispatch.route->scope == Scope::Metrics  ? "an admin or metrics"
                                                                           : "a client") +
                               " token",
                           dispatch.route->scope == Scope::Admin ? "use a token from auth.admin_tokens"
+                          : dispatch.route->scope == Scope::Metrics
+                              ? "use a token from auth.admin_tokens or auth.metrics_tokens"
                           : dispatch.route->scope == Scope::Executor
                               ? "only session workers' executors call this route"
                               : "use a token from auth.client_tokens"});
@@ -313,13 +328,21 @@ HttpResponse Router::handle(const IncomingRequest& request) {
     const auto started = std::chrono::steady_clock::now();
     const std::string requestId = requestIdOf(request);
     const bool refused = refusing_;
+    const Route* matched = nullptr;
     HttpResponse answer =
         refused ? HttpResponse::problem(503, {"shutting_down", "agent-host is shutting down",
                                               "retry on another host, or once it is back"})
-                : serve(request, requestId);
+                : serve(request, requestId, matched);
     answer.close = answer.close || refused;
     answer.headers["X-Request-Id"] = requestId;
     logAccess(request, requestId, answer.status, started);
+    if (metrics_) {
+        RouteMetrics& slot =
+            matched   ? *routeMetrics_[static_cast<std::size_t>(matched - routes_.data())]
+            : refused ? metrics_->refused(request.method)
+                      : metrics_->unmatched(request.method);
+        slot.record(answer.status, std::chrono::steady_clock::now() - started);
+    }
     return answer;
 }
 
@@ -330,6 +353,10 @@ HttpResponse Router::refuse(const IncomingRequest& partial, const ApiError& erro
     answer.close = true;  // what follows on the connection cannot be trusted to frame
     answer.headers["X-Request-Id"] = requestId;
     logAccess(partial, requestId, answer.status, started);
+    if (metrics_) {
+        metrics_->refused(partial.method)
+            .record(answer.status, std::chrono::steady_clock::now() - started);
+    }
     return answer;
 }
 

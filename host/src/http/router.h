@@ -20,6 +20,9 @@
 
 namespace aw {
 
+class HttpMetrics;
+class RouteMetrics;
+
 //! What a handler sees of a request.
 class HttpRequest {
 public:
@@ -109,10 +112,14 @@ public:
     //! get 503 `shutting_down` and their connection closed; requests in flight go on.
     void refuseNewRequests() { refusing_ = true; }
 
+    //! Counts each request by route pattern and status, and times it (before serving).
+    void setMetrics(HttpMetrics& metrics);
+
 private:
     struct Dispatch;
     Dispatch route(const std::string& method, const std::string& path) const;
-    HttpResponse serve(const IncomingRequest& request, const std::string& requestId);
+    HttpResponse serve(const IncomingRequest& request, const std::string& requestId,
+                       const Route*& matched);
     void logAccess(const IncomingRequest& request, const std::string& requestId, int status,
                    std::chrono::steady_clock::time_point started) const;
 
@@ -124,6 +131,8 @@ private:
     std::map<std::string, RouteLane> lanes_;
     std::atomic<bool> refusing_{false};
     int accessLogSample_ = 1;
+    HttpMetrics* metrics_ = nullptr;
+    std::vector<RouteMetrics*> routeMetrics_;  //!< by index in routes_, once metrics are set
 };
 
 }  // namespace aw
