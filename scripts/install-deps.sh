@@ -27,6 +27,9 @@ runtime_packages=(bubblewrap util-linux)
 test_packages=(postgresql util-linux docker.io tar)
 # The s3 object store's tests list the bucket with an independent client.
 test_packages+=(rclone)
+# The operator console's test opens the page in a real browser: Debian's chromium, headless,
+# driven by puppeteer-core (scripts/install-browser-driver.sh).
+test_packages+=(chromium)
 # The peer benchmark loads the servers with wrk, seeds and copies SQLite databases, checks
 # answers with curl and runs a throwaway cluster.
 bench_packages=(wrk sqlite3 curl postgresql util-linux)
