@@ -56,7 +56,8 @@ void addSessionRoutes(Router& router, SessionWorkerStore& workers) {
     router.add({"GET", "/v1/sessions", Scope::Client, [&workers](const HttpRequest& request) {
                     const auto limit = listLimit(request);
                     nlohmann::json sessions = nlohmann::json::array();
-                    for (const auto& worker : workers.recentlyUpdated(limit)) sessions.push_back(toJson(worker));
+                    for (const auto& worker : workers.recentlyUpdated(limit))
+                        sessions.push_back(toJson(worker));
                     return HttpResponse::json(200, {{"sessions", sessions}});
                 }});
     router.add({"GET", "/v1/sessions/{sid}", Scope::Client, [&workers](const HttpRequest& request) {

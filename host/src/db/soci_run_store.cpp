@@ -307,12 +307,14 @@ std::vector<RunRecord> SociRunStore::recentRuns(const std::string& sessionId, st
     const std::string newestFirst = " ORDER BY created_at_ms DESC, run_id DESC LIMIT :limit";
     return database_.withSession([&](soci::session& sql) {
         if (sessionId.empty()) {
-            return select<RunRow>(sql, std::string("SELECT ") + kRunColumns + " FROM runs" + newestFirst,
+            return select<RunRow>(sql,
+                                  std::string("SELECT ") + kRunColumns + " FROM runs" + newestFirst,
                                   static_cast<long long>(limit));
         }
-        return select<RunRow>(
-            sql, std::string("SELECT ") + kRunColumns + " FROM runs WHERE session_id = :sid" + newestFirst,
-            sessionId, static_cast<long long>(limit));
+        return select<RunRow>(sql,
+                              std::string("SELECT ") + kRunColumns +
+                                  " FROM runs WHERE session_id = :sid" + newestFirst,
+                              sessionId, static_cast<long long>(limit));
     });
 }
 
