@@ -16,16 +16,18 @@ const ConsoleAsset* findAsset(const std::string& name) {
     return found == assets.end() ? nullptr : &*found;
 }
 
+std::string assetNames() {
+    std::string names;
+    for (const auto& asset : consoleAssets())
+        names += (names.empty() ? "" : ", ") + std::string(asset.name);
+    return names;
+}
+
 HttpResponse serveAsset(const std::string& name) {
     const ConsoleAsset* asset = findAsset(name);
     if (!asset) {
         throw ApiError(404, {"not_found", "the console has no file '" + name + "'",
-                             "open /console; its files are " + [] {
-                                 std::string names;
-                                 for (const auto& file : consoleAssets())
-                                     names += (names.empty() ? "" : ", ") + std::string(file.name);
-                                 return names;
-                             }()});
+                             "open /console; its files are " + assetNames()});
     }
     HttpResponse response;
     response.contentType = std::string(asset->contentType);
