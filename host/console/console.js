@@ -222,24 +222,49 @@ function renderUsage(usage) {
   document.getElementById("usage").replaceChildren(...rows);
 }
 
+// A question request's choices: one group of options per question (checkboxes when several
+// may be chosen), read back as the `answers` object of the reply.
+function questionChoices(request, index) {
+  return (request.questions || []).map((question, number) => el("fieldset", { "data-question": question.question },
+    el("legend", {}, question.header ? `${question.header}: ${question.question}` : question.question),
+    ...(question.options || []).map((option) => el("label", {},
+      el("input", {
+        type: question.multiSelect ? "checkbox" : "radio", name: `q-${index}-${number}`, value: option.label,
+      }), ` ${option.label}`, option.description ? ` — ${option.description}` : ""))));
+}
+
+function chosenAnswers(card) {
+  const answers = {};
+  for (const fieldset of card.querySelectorAll("fieldset[data-question]")) {
+    const chosen = [...fieldset.querySelectorAll("input:checked")].map((input) => input.value);
+    const multiple = fieldset.querySelector("input[type=checkbox]") !== null;
+    if (chosen.length) answers[fieldset.dataset.question] = multiple ? chosen : chosen[0];
+  }
+  return answers;
+}
+
 function renderApprovals() {
-  const cards = [...view.pending.values()].map((request) => {
+  const cards = [...view.pending.values()].map((request, index) => {
     const answer = async (decision, button) => {
-      for (const other of button.parentElement.querySelectorAll("button")) other.disabled = true;
+      const card = button.closest(".approval");
+      const buttons = card.querySelectorAll("button");
+      for (const other of buttons) other.disabled = true;
+      const body = { request_id: request.request_id, decision };
+      if (request.kind === "question" && decision === "allow") body.answers = chosenAnswers(card);
       try {
-        await api("client", `/v1/runs/${encodeURIComponent(view.runId)}/human-reply`,
-          { method: "POST", body: { request_id: request.request_id, decision } });
+        await api("client", `/v1/runs/${encodeURIComponent(view.runId)}/human-reply`, { method: "POST", body });
       } catch (error) {
         showConnection(`reply: ${error.message}`, "error");
-        for (const other of button.parentElement.querySelectorAll("button")) other.disabled = false;
+        for (const other of buttons) other.disabled = false;
       }
     };
-    const questions = (request.questions || []).map((q) => q.question).join(" / ");
+    const isQuestion = request.kind === "question";
     return el("div", { className: "approval", "data-request-id": request.request_id },
-      el("p", {}, el("span", { className: "label" }, `${request.kind}: ${request.tool}`),
-        request.description || questions || ""),
-      el("pre", {}, JSON.stringify(request.input, null, 2)),
-      el("button", { type: "button", "data-decision": "allow", onclick: (e) => answer("allow", e.target) }, "Allow"),
+      el("p", {}, el("span", { className: "label" }, `${request.kind}: ${request.tool}`), request.description || ""),
+      isQuestion ? null : el("pre", {}, JSON.stringify(request.input, null, 2)),
+      ...(isQuestion ? questionChoices(request, index) : []),
+      el("button", { type: "button", "data-decision": "allow", onclick: (e) => answer("allow", e.target) },
+        isQuestion ? "Answer" : "Allow"),
       el("button", { type: "button", "data-decision": "deny", onclick: (e) => answer("deny", e.target) }, "Deny"));
   });
   document.getElementById("approvals").replaceChildren(...cards);
