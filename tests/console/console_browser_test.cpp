@@ -192,7 +192,12 @@ TEST(ConsoleBrowser, OperatorWatchesRunsLiveAnswersApprovalsAndStopsARun) {
     EXPECT_EQ(h.run(stoppedId).value("status", ""), "stopped") << h.describe(stoppedId);
     EXPECT_TRUE(result["runs"]["stopped"]["view"].value("outcome", "").starts_with("stopped"));
 
-    // The lists: both sessions with their workers, every run with its status, the queue.
+    // A question answered by choosing an option: the agent got the answer.
+    const Json question = result["runs"]["question"]["view"];
+    EXPECT_EQ(question.value("status", ""), "completed") << question.dump(2);
+    EXPECT_TRUE(contains(question["messages"].back().value("text", ""), "bonjour")) << question.dump(2);
+
+    // The lists: the sessions with their workers, every run with its status, the queue.
     std::set<std::string> sessions;
     for (const auto& row : result["sessions"]) sessions.insert(row.value("session", ""));
     EXPECT_TRUE(sessions.count("console-chat") && sessions.count("console-stop"))
@@ -201,7 +206,7 @@ TEST(ConsoleBrowser, OperatorWatchesRunsLiveAnswersApprovalsAndStopsARun) {
         EXPECT_EQ(row.value("status", ""), h.run(row.value("run", "")).value("status", ""))
             << row.dump();
     }
-    EXPECT_EQ(result["runList"].size(), 3u);
+    EXPECT_EQ(result["runList"].size(), 4u);
     EXPECT_GE(result["queue"].size(), 3u) << result["queue"].dump();
 }
 

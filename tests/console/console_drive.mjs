@@ -168,7 +168,16 @@ try {
   await shot(page, "stopped-run");
   result.runs.stopped = { runId: stopRun, view: await readRunView(page) };
 
-  // 5. The lists as they stand now.
+  // 5. The agent asks a question; the operator picks an option and answers.
+  const questionRun = await send("console-question", { prompt: "ASKUSER: which greeting?", approval_mode: "ask" });
+  await openFromList(page, questionRun);
+  await click(page, '#approvals fieldset input[value="bonjour"]');
+  await shot(page, "question");
+  await click(page, '#approvals button[data-decision="allow"]');
+  await outcomeOf(page);
+  result.runs.question = { runId: questionRun, view: await readRunView(page) };
+
+  // 6. The lists as they stand now.
   await page.waitForFunction(
     (id) => document.querySelector(`#runs tr[data-run-id="${id}"] .status.stopped`), { timeout: 15_000 }, stopRun);
   result.sessions = await page.$$eval("#sessions tbody tr", (rows) => rows.map((row) => ({
