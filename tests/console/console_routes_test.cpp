@@ -82,6 +82,7 @@ TEST_F(ConsoleRoutes, ServesThePageAndItsFilesWithTheirTypes) {
     EXPECT_EQ(sheet.status, 200);
     EXPECT_EQ(sheet.headers.at("content-type"), "text/css; charset=utf-8");
     EXPECT_EQ(rawGet("/console/index.html").body, page.body);
+    EXPECT_EQ(rawGet("/console/").body, page.body);
 
     // The page needs no token: what it shows comes from API calls that carry one.
     const auto unknown = rawGet("/console/nothing.js");

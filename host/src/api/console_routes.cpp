@@ -48,8 +48,10 @@ HttpResponse serveAsset(const std::string& name) {
 void addConsoleRoutes(Router& router) {
     // Public: the page itself holds nothing secret; every call it makes carries the token
     // the operator entered.
-    router.add({"GET", "/console", Scope::Public,
-                [](const HttpRequest&) { return serveAsset("index.html"); }});
+    for (const char* page : {"/console", "/console/"}) {
+        router.add({"GET", page, Scope::Public,
+                    [](const HttpRequest&) { return serveAsset("index.html"); }});
+    }
     router.add({"GET", "/console/{file}", Scope::Public,
                 [](const HttpRequest& request) { return serveAsset(request.param("file")); }});
 }
