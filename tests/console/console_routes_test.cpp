@@ -40,6 +40,8 @@ protected:
                     {"AW_DISPATCHER_CONCURRENCY", "0"},
                     {"AW_PROVIDERS", R"({"claude-code": {"binary": "/bin/true"}})"}};
         host_ = std::make_unique<AgentHost>(spec);
+        // Messages name the provider, known once its plugin has hand-shaken.
+        host_->waitProviderHealthy("claude-code");
     }
 
     //! GET `rawPath` sent byte for byte as given (no client-side normalisation).
