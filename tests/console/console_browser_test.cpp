@@ -65,9 +65,11 @@ TEST(ConsoleBrowser, OperatorWatchesRunsLiveAnswersApprovalsAndStopsARun) {
     const std::string missing = missingBrowser();
     ASSERT_TRUE(missing.empty()) << missing;
 
-    RunHarness h({.hostEnv = {{"AW_AUTH_CLIENT_TOKENS", kClientToken},
-                              {"AW_AUTH_ADMIN_TOKENS", kAdminToken},
-                              {"AW_RUNS_STOP_GRACE_MS", "1000"}}});
+    HarnessOptions harness;
+    harness.hostEnv = {{"AW_AUTH_CLIENT_TOKENS", kClientToken},
+                       {"AW_AUTH_ADMIN_TOKENS", kAdminToken},
+                       {"AW_RUNS_STOP_GRACE_MS", "1000"}};
+    RunHarness h(harness);
     const auto artifacts = std::filesystem::path(AW_BUILD_DIR) / "tests" / "console-artifacts";
     std::filesystem::remove_all(artifacts);
     std::filesystem::create_directories(artifacts);
@@ -195,7 +197,8 @@ TEST(ConsoleBrowser, OperatorWatchesRunsLiveAnswersApprovalsAndStopsARun) {
     // A question answered by choosing an option: the agent got the answer.
     const Json question = result["runs"]["question"]["view"];
     EXPECT_EQ(question.value("status", ""), "completed") << question.dump(2);
-    EXPECT_TRUE(contains(question["messages"].back().value("text", ""), "bonjour")) << question.dump(2);
+    EXPECT_TRUE(contains(question["messages"].back().value("text", ""), "bonjour"))
+        << question.dump(2);
 
     // The lists: the sessions with their workers, every run with its status, the queue.
     std::set<std::string> sessions;

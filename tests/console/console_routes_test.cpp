@@ -72,9 +72,9 @@ TEST_F(ConsoleRoutes, ServesThePageAndItsFilesWithTheirTypes) {
     EXPECT_EQ(page.status, 200);
     EXPECT_EQ(page.headers.at("content-type"), "text/html; charset=utf-8");
     EXPECT_TRUE(contains(page.body, R"(<script src="/console/console.js")")) << page.body;
-    EXPECT_TRUE(contains(page.headers["content-security-policy"], "script-src 'self'"));
-    EXPECT_TRUE(contains(page.headers["content-security-policy"], "frame-ancestors 'none'"));
-    EXPECT_EQ(page.headers["x-content-type-options"], "nosniff");
+    EXPECT_TRUE(contains(page.headers.at("content-security-policy"), "script-src 'self'"));
+    EXPECT_TRUE(contains(page.headers.at("content-security-policy"), "frame-ancestors 'none'"));
+    EXPECT_EQ(page.headers.at("x-content-type-options"), "nosniff");
 
     const auto script = rawGet("/console/console.js");
     EXPECT_EQ(script.status, 200);
@@ -190,7 +190,9 @@ TEST_F(ConsoleRoutes, ListsRunsNewestFirstBySessionAndLimit) {
     for (const auto& run : runs) {
         const bool kept =
             std::any_of(two.begin(), two.end(), [&](const auto& r) { return r == run; });
-        if (!kept) EXPECT_LE(run.value("created_at", ""), two.back().value("created_at", ""));
+        if (!kept) {
+            EXPECT_LE(run.value("created_at", ""), two.back().value("created_at", ""));
+        }
     }
 
     EXPECT_EQ(getWith("/v1/runs?limit=0", kClientToken).status, 400);
