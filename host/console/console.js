@@ -426,9 +426,13 @@ document.addEventListener("DOMContentLoaded", () => {
     tokens.client = clientInput.value.trim();
     sessionStorage.setItem("aw.adminToken", tokens.admin);
     sessionStorage.setItem("aw.clientToken", tokens.client);
+    sessionStorage.setItem("aw.connected", "yes");
     startRefreshing();
     if (view) openRun(view.runId);
   });
   document.getElementById("stop-run").addEventListener("click", stopRun);
-  startRefreshing();
+  // Nothing is asked of the host before the operator has said which tokens to use (none,
+  // for a host without tokens): a first visit would only collect 401 answers.
+  if (sessionStorage.getItem("aw.connected")) startRefreshing();
+  else showConnection("enter the tokens (none for a host without tokens) and Connect", "");
 });

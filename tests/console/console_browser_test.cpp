@@ -153,11 +153,13 @@ TEST(ConsoleBrowser, OperatorWatchesRunsLiveAnswersApprovalsAndStopsARun) {
         EXPECT_EQ(Json::parse(view["tools"][i].value("input", "{}")), starts[i]["input"]);
     }
     for (const auto& toolResult : dataOf(events, "tool.result")) {
-        const auto tool = std::find_if(
-            view["tools"].begin(), view["tools"].end(),
-            [&](const Json& t) { return t.value("name", "") == toolResult.value("name", ""); });
+        const std::string callId = toolResult.value("tool_call_id", "");
+        const auto tool = std::find_if(view["tools"].begin(), view["tools"].end(),
+                                       [&](const Json& t) { return t.value("id", "") == callId; });
         ASSERT_NE(tool, view["tools"].end()) << toolResult.dump();
         EXPECT_EQ(tool->value("output", ""), toolResult.value("output", "")) << toolResult.dump();
+        EXPECT_EQ(tool->value("isError", false), toolResult.value("is_error", false))
+            << toolResult.dump();
     }
     const Json bash = *std::find_if(view["tools"].begin(), view["tools"].end(),
                                     [](const Json& t) { return t.value("name", "") == "Bash"; });

@@ -74,6 +74,7 @@ function readRunView(page) {
         text: li.querySelector(".message-text").textContent,
       })),
       tools: all("#conversation li.tool").map((li) => ({
+        id: li.dataset.toolCallId,
         name: li.dataset.toolName,
         input: li.querySelector(".tool-input").textContent,
         output: li.querySelector(".tool-output").textContent,
@@ -178,8 +179,10 @@ try {
   result.runs.question = { runId: questionRun, view: await readRunView(page) };
 
   // 6. The lists as they stand now.
-  await page.waitForFunction(
-    (id) => document.querySelector(`#runs tr[data-run-id="${id}"] .status.stopped`), { timeout: 15_000 }, stopRun);
+  // Once the list has caught up with every run's end (it is redrawn every two seconds).
+  await page.waitForFunction((ids) => ids.every((id) =>
+    document.querySelector(`#runs tr[data-run-id="${id}"] :is(.status.completed, .status.failed, .status.stopped)`)),
+  { timeout: 15_000 }, [approvalRun, recallRun, stopRun, questionRun]);
   result.sessions = await page.$$eval("#sessions tbody tr", (rows) => rows.map((row) => ({
     session: row.dataset.sessionId, status: row.querySelector(".status").textContent, sync: row.children[3].textContent,
     usage: row.children[5].textContent,
