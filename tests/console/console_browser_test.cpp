@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 #include <set>
+#include <sstream>
 
 #include "runs/claude_run_fixture.h"
 
@@ -111,6 +112,19 @@ TEST(ConsoleBrowser, OperatorWatchesRunsLiveAnswersApprovalsAndStopsARun) {
     ASSERT_NE(claude, providers.end()) << providers.dump();
     EXPECT_EQ(claude->value("status", ""), "healthy");
     EXPECT_TRUE(contains(claude->value("capabilities", ""), "human_loop")) << claude->dump();
+
+    // The Restart button asked the host to restart that provider, with the admin token.
+    bool restartAsked = false;
+    std::istringstream log(h.log());
+    for (std::string line; std::getline(log, line);) {
+        const Json entry = Json::parse(line, nullptr, false);
+        if (entry.is_object() && entry.value("path", "") == "/admin/providers/codex-cli/restart") {
+            EXPECT_EQ(entry.value("method", ""), "POST") << line;
+            EXPECT_EQ(entry.value("status", 0), 202) << line;
+            restartAsked = true;
+        }
+    }
+    EXPECT_TRUE(restartAsked) << "no restart request in the host's log";
 
     // The approval run, as the page showed it, against what the API recorded.
     const Json approval = result["runs"]["approval"];

@@ -127,6 +127,8 @@ try {
   })));
   result.tokenStored = await page.evaluate(() => sessionStorage.getItem("aw.adminToken"));
   await shot(page, "connected");
+  // The operator restarts a provider (the host's access log shows the request).
+  await click(page, '#providers button.restart[data-provider="codex-cli"]');
 
   // 2. A chat backend sends a message asking for approvals; it shows up, the operator opens
   //    it and answers each approval request with a click until the run ends.
