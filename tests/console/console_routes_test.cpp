@@ -31,10 +31,13 @@ bool contains(const std::string& text, const std::string& part) {
 //! threads): enough to have sessions and runs to list, no CLI needed.
 class ConsoleRoutes : public ::testing::Test {
 protected:
-    ConsoleRoutes() {
+    explicit ConsoleRoutes(Db db = Db::Sqlite) {
         std::filesystem::create_directories(data_ / "plugins");
         dropPlugin(shippedPlugin("claude-code"), data_ / "plugins", "claude-code.so");
-        HostSpec spec{data_.path(), data_ / "plugins", "", {}};
+        HostSpec spec{data_.path(),
+                      data_ / "plugins",
+                      db == Db::Sqlite ? "" : databaseUrlFor(db, "console"),
+                      {}};
         spec.env = {{"AW_AUTH_CLIENT_TOKENS", kClientToken},
                     {"AW_AUTH_ADMIN_TOKENS", kAdminToken},
                     {"AW_DISPATCHER_CONCURRENCY", "0"},
@@ -165,7 +168,17 @@ TEST(ConsoleEmbedding, RefusesSymlinksFoldersAndUnknownTypes) {
     EXPECT_TRUE(contains(refused.second, "notes.txt")) << refused.second;
 }
 
-TEST_F(ConsoleRoutes, ListsRunsNewestFirstBySessionAndLimit) {
+//! The listings read the database: on SQLite and on PostgreSQL.
+class ConsoleListings : public ConsoleRoutes, public ::testing::WithParamInterface<Db> {
+protected:
+    ConsoleListings() : ConsoleRoutes(GetParam()) {}
+};
+
+std::string paramName(const ::testing::TestParamInfo<Db>& info) {
+    return toString(info.param);
+}
+
+TEST_P(ConsoleListings, ListRunsNewestFirstBySessionAndLimit) {
     const std::vector<std::string> first = {send("list-a"), send("list-b"), send("list-a")};
     const auto all = getWith("/v1/runs", kClientToken);
     ASSERT_EQ(all.status, 200) << all.body;
@@ -204,7 +217,7 @@ TEST_F(ConsoleRoutes, ListsRunsNewestFirstBySessionAndLimit) {
         << "client routes take the client token";
 }
 
-TEST_F(ConsoleRoutes, ListsSessionsMostRecentlyUpdatedFirst) {
+TEST_P(ConsoleListings, ListSessionsMostRecentlyUpdatedFirst) {
     send("sess-1");
     send("sess-2");
     const auto answer = getWith("/v1/sessions", kClientToken);
@@ -222,6 +235,9 @@ TEST_F(ConsoleRoutes, ListsSessionsMostRecentlyUpdatedFirst) {
     EXPECT_EQ(getWith("/v1/sessions", "").status, 401);
     EXPECT_EQ(getWith("/v1/sessions", kAdminToken).status, 403);
 }
+
+INSTANTIATE_TEST_SUITE_P(Db, ConsoleListings, ::testing::Values(Db::Sqlite, Db::Postgres),
+                         paramName);
 
 }  // namespace
 }  // namespace aw::test
