@@ -32,6 +32,9 @@ test_packages+=(rclone)
 test_packages+=(nginx)
 # The metrics tests check GET /metrics with Prometheus's own checker (promtool).
 test_packages+=(prometheus)
+# The operator console's test opens the page in a real browser: Debian's chromium, headless,
+# driven by puppeteer-core (scripts/install-browser-driver.sh).
+test_packages+=(chromium)
 # The peer benchmark loads the servers with wrk, seeds and copies SQLite databases, checks
 # answers with curl and runs a throwaway cluster.
 bench_packages=(wrk sqlite3 curl postgresql util-linux)

@@ -59,6 +59,14 @@ public:
         return found;
     }
 
+    std::vector<SessionWorker> recentlyUpdated(std::size_t limit) override {
+        std::vector<SessionWorker> found;
+        for (const auto& [id, worker] : records) {
+            if (found.size() < limit) found.push_back(worker);
+        }
+        return found;
+    }
+
     bool insertIfAbsent(const SessionWorker& worker) override {
         return records.emplace(worker.sessionId, worker).second;
     }

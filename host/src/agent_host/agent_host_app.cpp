@@ -471,6 +471,7 @@ int AgentHostApp::serve(const HostConfig& config) {
     StoreCounts storeCounts(*database);
     addStateMetrics(metricsRegistry, storeCounts, providers);
     addMetricsRoutes(router, metricsRegistry);
+    addConsoleRoutes(router);
 
     HttpServer server(router, listening, config.http);
     server.start();

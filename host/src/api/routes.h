@@ -38,8 +38,9 @@ struct ReadinessCheck {
 void addHealthRoutes(Router& router, StoreHealth& store, const ProviderSupervisor& providers,
                      std::vector<ReadinessCheck> checks = {});
 
-//! GET /v1/sessions/{sid}: the session's worker record.
-void addSessionRoutes(Router& router, SessionWorkerRepository& workers);
+//! GET /v1/sessions (the most recently updated first) and GET /v1/sessions/{sid}: the
+//! sessions' worker records.
+void addSessionRoutes(Router& router, SessionWorkerStore& workers);
 
 //! GET /admin/providers, POST /admin/providers/rescan, POST /admin/providers/{name}/restart,
 //! POST /admin/providers/{name}/replay.
@@ -59,6 +60,10 @@ void addAdminRoutes(Router& router, const HostConfig& config);
 //! maintenance passes.
 void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& queue,
                   LifecycleManager& lifecycle, RunEventStreams& streams);
+
+//! GET /console and its files (host/console/, embedded at build time): the operator's web
+//! page, which speaks only the API above.
+void addConsoleRoutes(Router& router);
 
 //! The worker a callback token belongs to; nullopt for an operator's token.
 using CallbackIdentify = std::function<std::optional<CallbackCaller>(const std::string& token)>;

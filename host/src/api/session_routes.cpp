@@ -1,3 +1,5 @@
+#include <charconv>
+
 #include "agent_worker/core/identifiers.h"
 #include "agent_worker/core/time_format.h"
 #include "api/routes.h"
@@ -35,9 +37,29 @@ nlohmann::json toJson(const SessionWorker& worker) {
     };
 }
 
+//! ?limit= of a listing: 1..1000, 100 when absent.
+std::size_t listLimit(const HttpRequest& request) {
+    const auto text = request.query("limit").value_or("");
+    if (text.empty()) return 100;
+    std::size_t limit = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), limit);
+    if (error != std::errc() || end != text.data() + text.size() || limit < 1 || limit > 1000) {
+        throw ApiError(400, {"invalid_query", "?limit=" + text + " is not a number in 1..1000",
+                             "leave ?limit out for 100, or send 1..1000"});
+    }
+    return limit;
+}
+
 }  // namespace
 
-void addSessionRoutes(Router& router, SessionWorkerRepository& workers) {
+void addSessionRoutes(Router& router, SessionWorkerStore& workers) {
+    router.add({"GET", "/v1/sessions", Scope::Client, [&workers](const HttpRequest& request) {
+                    const auto limit = listLimit(request);
+                    nlohmann::json sessions = nlohmann::json::array();
+                    for (const auto& worker : workers.recentlyUpdated(limit))
+                        sessions.push_back(toJson(worker));
+                    return HttpResponse::json(200, {{"sessions", sessions}});
+                }});
     router.add({"GET", "/v1/sessions/{sid}", Scope::Client, [&workers](const HttpRequest& request) {
                     const std::string& sessionId = request.param("sid");
                     if (auto problem = checkIdentifier("session", sessionId)) {

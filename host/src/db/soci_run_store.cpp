@@ -302,6 +302,22 @@ std::vector<RunRecord> SociRunStore::runsWithStatus(const std::vector<RunStatus>
     });
 }
 
+std::vector<RunRecord> SociRunStore::recentRuns(const std::string& sessionId, std::size_t limit) {
+    if (limit == 0) return {};
+    const std::string newestFirst = " ORDER BY created_at_ms DESC, run_id DESC LIMIT :limit";
+    return database_.withSession([&](soci::session& sql) {
+        if (sessionId.empty()) {
+            return select<RunRow>(sql,
+                                  std::string("SELECT ") + kRunColumns + " FROM runs" + newestFirst,
+                                  static_cast<long long>(limit));
+        }
+        return select<RunRow>(sql,
+                              std::string("SELECT ") + kRunColumns +
+                                  " FROM runs WHERE session_id = :sid" + newestFirst,
+                              sessionId, static_cast<long long>(limit));
+    });
+}
+
 std::vector<RunStatus> SociRunStore::unfinishedRunStatuses(const std::string& sessionId) {
     return database_.withSession([&](soci::session& sql) {
         return select<StatusRow>(sql,

@@ -83,6 +83,16 @@ std::vector<SessionWorker> SociSessionWorkerRepository::listByStatus(WorkerStatu
     });
 }
 
+std::vector<SessionWorker> SociSessionWorkerRepository::recentlyUpdated(std::size_t limit) {
+    return database_.withSession([&](soci::session& sql) {
+        return selectWorkers(sql,
+                             std::string("SELECT ") + kWorkerColumns +
+                                 " FROM session_workers ORDER BY updated_at_ms DESC, session_id"
+                                 " LIMIT :limit",
+                             static_cast<long long>(limit));
+    });
+}
+
 bool SociSessionWorkerRepository::insertIfAbsent(const SessionWorker& worker) {
     return database_.withSession([&](soci::session& sql) {
         const long long changed = execute(

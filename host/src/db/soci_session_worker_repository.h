@@ -13,6 +13,7 @@ public:
 
     std::optional<SessionWorker> find(const std::string& sessionId) override;
     std::vector<SessionWorker> listByStatus(WorkerStatus status, std::size_t limit) override;
+    std::vector<SessionWorker> recentlyUpdated(std::size_t limit) override;
     bool insertIfAbsent(const SessionWorker& worker) override;
     bool compareAndSet(const std::string& sessionId, std::int64_t expectedVersion,
                        const WorkerTransition& transition, std::int64_t atMs) override;

@@ -55,6 +55,10 @@ public:
     //! Workers whose status is `status`, oldest state change first, at most `limit`.
     virtual std::vector<SessionWorker> listByStatus(WorkerStatus status, std::size_t limit) = 0;
 
+    //! Every status, the most recently updated first, at most `limit`. For listings
+    //! (GET /v1/sessions).
+    virtual std::vector<SessionWorker> recentlyUpdated(std::size_t limit) = 0;
+
     //! Inserts `worker` unless its session already has a record. True when inserted.
     virtual bool insertIfAbsent(const SessionWorker& worker) = 0;
 

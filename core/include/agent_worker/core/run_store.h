@@ -257,6 +257,10 @@ public:
     virtual std::vector<RunRecord> runsWithStatus(const std::vector<RunStatus>& statuses,
                                                   std::size_t limit) = 0;
 
+    //! The newest runs (created last first), of one session or, with `sessionId` empty, of
+    //! every session; at most `limit`. For listings (GET /v1/runs).
+    virtual std::vector<RunRecord> recentRuns(const std::string& sessionId, std::size_t limit) = 0;
+
     //! Statuses of the session's runs that are not terminal.
     virtual std::vector<RunStatus> unfinishedRunStatuses(const std::string& sessionId) = 0;
 };
