@@ -20,6 +20,7 @@ deps-test:
 	@scripts/install-deps.sh test
 	@scripts/install-agent-clis.sh
 	@scripts/install-test-servers.sh
+	@scripts/install-api-validator.sh
 
 deps-image:
 	@scripts/install-deps.sh image

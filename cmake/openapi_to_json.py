@@ -41,7 +41,7 @@ def main():
         f.write(text + "\n")
     with open(cpp_path, "w", encoding="utf-8") as f:
         f.write("// Generated from docs/openapi.yaml by cmake/openapi_to_json.py; do not edit.\n")
-        f.write('#include "api/openapi_document.h"\n\n')
+        f.write("#include \"api/openapi_document.h\"\n\n")
         f.write("namespace aw {\n\n")
         f.write("std::string_view openApiJson() {\n")
         f.write(f'    static constexpr std::string_view kDocument = R"{DELIMITER}({text}){DELIMITER}";\n')

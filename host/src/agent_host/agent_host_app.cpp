@@ -438,6 +438,7 @@ int AgentHostApp::serve(const HostConfig& config) {
     if (bootstrapExchange) addExecutorBootstrapRoutes(router, bootstrapExchange);
     addProviderRoutes(router, providers);
     addAdminRoutes(router, config);
+    addOpenApiRoutes(router);
 
     HttpServer server(router, listening, config.http);
     server.start();
