@@ -162,25 +162,28 @@ export class ResponseChecker {
     const method = String(record.method || "").toUpperCase();
     const path = String(record.path || "").split("?")[0];
     const status = Number(record.status);
+    // A HEAD answer has no body to name its error: its status alone must fit.
+    const headOnly = method === "HEAD";
     const errorCode = errorCodeOf(record.body);
+    const isError = (code) => errorCode === code || (headOnly && !record.body);
     const route = this.routeOf(path);
     if (!route) {
       // The router's answer to a path it does not serve is itself documented (docs/api.md).
-      if (status === 404 && errorCode === "not_found") return [];
+      if (status === 404 && isError("not_found")) return [];
       return [`route ${method} ${path} status ${status} not in docs/openapi.yaml (no path there matches ${path}; add it under paths)`];
     }
     const item = this.document.paths[route.template];
     const operationMethod = method === "HEAD" && !item.head ? "get" : method.toLowerCase();
     const operation = item[operationMethod];
     if (!operation) {
-      if (status === 405 && errorCode === "method_not_allowed") return [];
+      if (status === 405 && isError("method_not_allowed")) return [];
       return [`route ${method} ${route.template} status ${status} not in docs/openapi.yaml (no ${method} operation on ${route.template})`];
     }
     if (!operation.responses || !(String(status) in operation.responses)) {
       const documented = Object.keys(operation.responses || {}).join(", ");
       return [`route ${method} ${route.template} status ${status} not in docs/openapi.yaml (documented: ${documented})`];
     }
-    if (method === "HEAD") return [];  // the same status and headers, no body
+    if (headOnly) return [];  // the same status and headers as GET, no body
     const { pointer, response } = this.responseAt(route.template, operationMethod, status);
     const where = `${method} ${route.template} ${status}`;
     const content = response.content || {};
