@@ -33,8 +33,9 @@ TEST(OpenApiRoute, ServesTheDocumentItWasBuiltWith) {
     EXPECT_EQ(document, builtDocument());
     EXPECT_EQ(document["openapi"], "3.1.0");
     // The routes it describes are the routes this host serves.
-    for (const char* path : {"/health", "/ready", "/openapi.json", "/v1/sessions/{sid}/messages",
-                             "/v1/runs/{rid}/events", "/v1/callbacks/executor", "/admin/providers"}) {
+    for (const char* path :
+         {"/health", "/ready", "/openapi.json", "/v1/sessions/{sid}/messages",
+          "/v1/runs/{rid}/events", "/v1/callbacks/executor", "/admin/providers"}) {
         EXPECT_TRUE(document["paths"].contains(path)) << path;
     }
     const auto head = httpRequest(host.port(), {"HEAD", "/openapi.json"});

@@ -35,12 +35,16 @@ int recordFile(Recorder& r) {
     if (!dir || !*dir) return -1;
     std::filesystem::create_directories(dir);
     std::error_code error;
-    std::string program = std::filesystem::read_symlink("/proc/self/exe", error).filename().string();
+    std::string program =
+        std::filesystem::read_symlink("/proc/self/exe", error).filename().string();
     if (program.empty()) program = "tests";
-    const auto path = std::filesystem::path(dir) / (program + "-" + std::to_string(::getpid()) + ".jsonl");
+    const auto path =
+        std::filesystem::path(dir) / (program + "-" + std::to_string(::getpid()) + ".jsonl");
     r.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     // A suite that cannot record would let the document drift unnoticed: fail loudly.
-    if (r.fd < 0) throw std::runtime_error("AW_API_RECORD_DIR is set but " + path.string() + " cannot be opened");
+    if (r.fd < 0)
+        throw std::runtime_error("AW_API_RECORD_DIR is set but " + path.string() +
+                                 " cannot be opened");
     return r.fd;
 }
 
@@ -56,7 +60,8 @@ void append(unsigned short port, nlohmann::json record) {
     const int fd = recordFile(r);
     if (fd < 0) return;
     record["test"] = currentTest();
-    const std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    const std::string line =
+        record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     // O_APPEND and one write per line: lines of concurrent processes do not interleave.
     if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
         throw std::runtime_error("cannot append to the API record in AW_API_RECORD_DIR");
@@ -89,7 +94,8 @@ void response(unsigned short port, const std::string& method, const std::string&
 
 void streamEvent(unsigned short port, const std::string& target, const std::string& id,
                  const std::string& event, const std::string& data) {
-    append(port, {{"kind", "sse_event"}, {"path", target}, {"id", id}, {"event", event}, {"data", data}});
+    append(port,
+           {{"kind", "sse_event"}, {"path", target}, {"id", id}, {"event", event}, {"data", data}});
 }
 
 }  // namespace aw::test::api_record
