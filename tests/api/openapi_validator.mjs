@@ -77,6 +77,9 @@ function withoutOpenApiKeywords(node) {
   return copy;
 }
 
+//! The codes of a 400 the server answers before it looks for a route.
+const kRefusedBeforeRouting = ["invalid_request", "invalid_path", "invalid_query"];
+
 const kDocumentId = "https://agent-worker.invalid/openapi.json";
 
 export class ResponseChecker {
@@ -168,8 +171,11 @@ export class ResponseChecker {
     const isError = (code) => errorCode === code || (headOnly && !record.body);
     const route = this.routeOf(path);
     if (!route) {
-      // The router's answer to a path it does not serve is itself documented (docs/api.md).
+      // The router's answers to a path it does not serve, or one refused before any route is
+      // chosen (a malformed path or query, a body too large), are documented (docs/api.md).
       if (status === 404 && isError("not_found")) return [];
+      if (status === 400 && kRefusedBeforeRouting.some(isError)) return [];
+      if (status === 413 && isError("body_too_large")) return [];
       return [`route ${method} ${path} status ${status} not in docs/openapi.yaml (no path there matches ${path}; add it under paths)`];
     }
     const item = this.document.paths[route.template];

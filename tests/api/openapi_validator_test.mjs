@@ -37,6 +37,8 @@ const accepted = [
   ["HEAD of a GET route, no body", response("HEAD", "/v1/runs/r1", 200, "")],
   ["an error object", response("GET", "/v1/runs/r1", 404, { error: { code: "run_not_found", message: "no run", hint: "" } })],
   ["the router's 404 for an unknown path", response("GET", "/v2/nothing", 404, notFound)],
+  ["a malformed path refused before routing",
+   response("GET", "/heal%th", 400, { error: { code: "invalid_path", message: "bad escape", hint: "" } })],
   ["the router's 405 for a method a path has not",
    response("DELETE", "/v1/runs/r1", 405, { error: { code: "method_not_allowed", message: "m", hint: "GET" } })],
   ["an event page", response("GET", "/v1/runs/r1/events?after=0", 200, {
@@ -58,6 +60,8 @@ const rejected = [
    "route GET /v2/secret status 200 not in docs/openapi.yaml"],
   ["a 404 on an unknown path without the router's error", response("GET", "/v2/secret", 404, { ok: true }),
    "route GET /v2/secret status 404 not in docs/openapi.yaml"],
+  ["a handler's 400 on an unknown path", response("POST", "/v2/secret", 400,
+   { error: { code: "invalid_json", message: "m", hint: "" } }), "route POST /v2/secret status 400 not in docs/openapi.yaml"],
   ["an undocumented method", response("DELETE", "/health", 200, { status: "ok" }),
    "route DELETE /health status 200 not in docs/openapi.yaml"],
   ["an undocumented status", response("GET", "/v1/runs/r1", 418, { error: { code: "teapot", message: "" } }),
