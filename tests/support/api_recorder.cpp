@@ -19,7 +19,6 @@ struct Recorder {
     std::mutex mutex;
     std::set<unsigned short> hostPorts;
     int fd = -1;
-    bool opened = false;
 };
 
 Recorder& recorder() {
@@ -27,10 +26,10 @@ Recorder& recorder() {
     return instance;
 }
 
-//! The record file of this process, opened on first use; -1 when recording is off.
+//! The record file of this process, opened on first use while AW_API_RECORD_DIR is set;
+//! -1 while it is not.
 int recordFile(Recorder& r) {
-    if (r.opened) return r.fd;
-    r.opened = true;
+    if (r.fd >= 0) return r.fd;
     const char* dir = std::getenv("AW_API_RECORD_DIR");
     if (!dir || !*dir) return -1;
     std::filesystem::create_directories(dir);
@@ -42,9 +41,10 @@ int recordFile(Recorder& r) {
         std::filesystem::path(dir) / (program + "-" + std::to_string(::getpid()) + ".jsonl");
     r.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     // A suite that cannot record would let the document drift unnoticed: fail loudly.
-    if (r.fd < 0)
+    if (r.fd < 0) {
         throw std::runtime_error("AW_API_RECORD_DIR is set but " + path.string() +
                                  " cannot be opened");
+    }
     return r.fd;
 }
 
