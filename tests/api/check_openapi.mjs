@@ -43,17 +43,24 @@ async function main() {
   }
   const checker = await ResponseChecker.create(document);
   const records = readRecords(recordDir);
-  // One line per distinct problem, with the first test that met it.
+  // One line per distinct problem (told apart without the body they quote), with the first
+  // test that met it and how often it came.
   const problems = new Map();
-  const routes = new Set();
   for (const record of records) {
     const found = record.broken ? [record.broken] : checker.checkRecord(record);
-    if (!record.broken && record.kind !== "sse_event") routes.add(`${record.method} ${String(record.path).split("?")[0]}`);
     for (const problem of found) {
-      if (!problems.has(problem)) problems.set(problem, `${record.test || "?"} (${record.source || "?"})`);
+      const key = problem.split(/; (?:body|data): /)[0];
+      const seen = problems.get(key);
+      if (seen) {
+        seen.count += 1;
+      } else {
+        problems.set(key, { problem, where: `${record.test || "?"} (${record.source || "?"})`, count: 1 });
+      }
     }
   }
-  for (const [problem, where] of problems) console.error(`FAIL: ${problem}\n      seen in ${where}`);
+  for (const { problem, where, count } of problems.values()) {
+    console.error(`FAIL: ${problem}\n      seen in ${where}${count > 1 ? `, and ${count - 1} more times` : ""}`);
+  }
   console.log(`${records.length} recorded responses and events from ${recordDir} checked against ${documentPath}; ` +
               `${problems.size} problems`);
   if (problems.size) process.exit(1);
