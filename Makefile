@@ -21,6 +21,7 @@ deps-test:
 	@scripts/install-agent-clis.sh
 	@scripts/install-test-servers.sh
 	@scripts/install-browser-driver.sh
+	@scripts/install-api-validator.sh
 
 deps-image:
 	@scripts/install-deps.sh image

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "support/api_recorder.h"
 #include "support/run_events.h"
 
 extern char** environ;
@@ -120,6 +121,7 @@ AgentHost::AgentHost(HostLaunch launch) : launch_(std::move(launch)) {
 }
 
 AgentHost::~AgentHost() {
+    api_record::hostStopped(port_);
     if (process_) process_->terminate(15s);
 }
 
@@ -131,6 +133,7 @@ void AgentHost::start() {
         auto line = process_->readLine(200ms);
         if (line && line->rfind(kListeningPrefix, 0) == 0) {
             port_ = static_cast<unsigned short>(std::stoi(line->substr(line->rfind(':') + 1)));
+            api_record::hostListening(port_);
             return;
         }
         if (!line && process_->stdoutClosed()) break;
@@ -149,6 +152,7 @@ void AgentHost::killHard() {
 }
 
 void AgentHost::restart() {
+    api_record::hostStopped(port_);
     process_->terminate(15s);
     process_.reset();
     start();

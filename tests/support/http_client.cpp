@@ -5,6 +5,8 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
 
+#include "support/api_recorder.h"
+
 namespace aw::test {
 
 nlohmann::json HttpResult::json() const {
@@ -31,6 +33,8 @@ HttpResult httpRequest(unsigned short port, const HttpCall& call) {
     result.status = static_cast<int>(response.getStatus());
     Poco::StreamCopier::copyToString(in, result.body);
     for (const auto& [name, value] : response) result.headers[name] = value;
+    api_record::response(port, call.method, call.path, result.status, response.getContentType(),
+                         result.body);
     return result;
 }
 

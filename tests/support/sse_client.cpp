@@ -4,6 +4,8 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
 
+#include "support/api_recorder.h"
+
 namespace aw::test {
 
 using Json = nlohmann::json;
@@ -14,12 +16,12 @@ Json SseFrame::json() const {
 }
 
 SseClient::SseClient(unsigned short port, const std::string& runId, const std::string& lastEventId,
-                     std::chrono::milliseconds readTimeout) {
+                     std::chrono::milliseconds readTimeout)
+    : port_(port), target_("/v1/runs/" + runId + "/events") {
     session_ = std::make_unique<Poco::Net::HTTPClientSession>("127.0.0.1", port);
     session_->setTimeout(
         Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(readTimeout.count()) * 1000));
-    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET,
-                                   "/v1/runs/" + runId + "/events",
+    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, target_,
                                    Poco::Net::HTTPMessage::HTTP_1_1);
     request.set("Accept", "text/event-stream");
     if (!lastEventId.empty()) request.set("Last-Event-ID", lastEventId);
@@ -32,6 +34,7 @@ SseClient::SseClient(unsigned short port, const std::string& runId, const std::s
         Poco::StreamCopier::copyToString(*in_, body_);
         ended_ = true;
     }
+    api_record::response(port_, "GET", target_, status_, contentType_, body_);
 }
 
 SseClient::~SseClient() {
@@ -45,6 +48,14 @@ void SseClient::close() {
 }
 
 std::optional<SseFrame> SseClient::next() {
+    auto frame = readFrame();
+    if (frame && frame->isEvent()) {
+        api_record::streamEvent(port_, target_, frame->id.value_or(""), frame->event, frame->data);
+    }
+    return frame;
+}
+
+std::optional<SseFrame> SseClient::readFrame() {
     if (ended_ || !in_) return std::nullopt;
     SseFrame frame;
     bool any = false;

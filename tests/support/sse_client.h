@@ -47,6 +47,10 @@ public:
     void close();
 
 private:
+    std::optional<SseFrame> readFrame();
+
+    unsigned short port_;
+    std::string target_;  //!< the request's path
     std::unique_ptr<Poco::Net::HTTPClientSession> session_;
     std::istream* in_ = nullptr;
     int status_ = 0;

@@ -472,6 +472,7 @@ int AgentHostApp::serve(const HostConfig& config) {
     addStateMetrics(metricsRegistry, storeCounts, providers);
     addMetricsRoutes(router, metricsRegistry);
     addConsoleRoutes(router);
+    addOpenApiRoutes(router);
 
     HttpServer server(router, listening, config.http);
     server.start();

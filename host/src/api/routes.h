@@ -78,6 +78,9 @@ void addCallbackRoutes(Router& router, RunEngine& engine, CallbackIdentify ident
 using BootstrapExchange = std::function<std::optional<nlohmann::json>(const std::string& token,
                                                                       const std::string& address)>;
 
+//! GET /openapi.json: docs/openapi.yaml as JSON.
+void addOpenApiRoutes(Router& router);
+
 //! POST /v1/executors/bootstrap (the swarm runtime's executors; docs/swarm-runtime.md).
 void addExecutorBootstrapRoutes(Router& router, BootstrapExchange exchange);
 
