@@ -427,7 +427,8 @@ int AgentHostApp::serve(const HostConfig& config) {
     SupervisedProviderRegistry providerRegistry(providers, runOptions.providerCallTimeout);
     RunEngine engine(runOptions, runStore, runStore, workers, lifecycle, gateway, providerRegistry,
                      hub);
-    Maintenance maintenance(lifecycle, config.reaperInterval);
+    ClusterLock maintenanceLock(database->url(), "aw.maintenance");
+    Maintenance maintenance(lifecycle, maintenanceLock, config.reaperInterval);
 
     TokenAuth routerAuth(config.clientTokens, config.adminTokens, config.executorTokens,
                          [&workerTokens](const std::string& token) {
@@ -460,7 +461,7 @@ int AgentHostApp::serve(const HostConfig& config) {
             [&engine](const std::string& runId) { engine.replyForwarded(runId); },
             [&streams] { streams.wakeAll(); });
     }
-    addRunRoutes(router, engine, runStore, runStore, lifecycle, streams);
+    addRunRoutes(router, engine, runStore, runStore, maintenance, streams);
     addCallbackRoutes(
         router, engine,
         [&workerTokens](const std::string& token) { return workerTokens.identify(token); },

@@ -21,6 +21,7 @@ namespace aw {
 
 class HostMetrics;
 class MetricsRegistry;
+class Maintenance;
 class RunEngine;
 class RunEventStreams;
 class StoreCounts;
@@ -59,7 +60,7 @@ void addAdminRoutes(Router& router, const HostConfig& config);
 //! Messages, runs, events (JSON and SSE), stop, human replies, the run queue and the
 //! maintenance passes.
 void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& queue,
-                  LifecycleManager& lifecycle, RunEventStreams& streams);
+                  Maintenance& maintenance, RunEventStreams& streams);
 
 //! GET /console and its files (host/console/, embedded at build time): the operator's web
 //! page, which speaks only the API above.

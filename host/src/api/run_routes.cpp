@@ -7,6 +7,7 @@
 #include "agent_worker/core/refusal.h"
 #include "api/routes.h"
 #include "api/run_event_streams.h"
+#include "runs/maintenance.h"
 #include "runs/run_engine.h"
 
 namespace aw {
@@ -22,6 +23,8 @@ constexpr JsonDocumentKind kReplyBody{
 //! Keys a client chooses (Idempotency-Key, enqueue_key, a human request's id) are stored
 //! and compared, never interpreted: one cap keeps them from growing rows and log lines.
 constexpr std::size_t kMaxKeyLength = 200;
+//! How long a requested maintenance pass waits for another replica's to end.
+constexpr std::chrono::milliseconds kMaintenancePatience{30000};
 
 void checkKeyLength(const std::string& key, const std::string& name, const std::string& code) {
     if (key.size() > kMaxKeyLength) {
@@ -161,7 +164,7 @@ std::int64_t numberParam(const HttpRequest& request, const std::string& name, st
 }  // namespace
 
 void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& queue,
-                  LifecycleManager& lifecycle, RunEventStreams& streams) {
+                  Maintenance& maintenance, RunEventStreams& streams) {
     router.add({"POST", "/v1/sessions/{sid}/messages", Scope::Client, [&engine](const HttpRequest& request) {
                     MessageRequest message = messageFrom(request.json(), request.param("sid"), false);
                     message.idempotencyKey = request.header("Idempotency-Key");
@@ -278,11 +281,15 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
                     return HttpResponse::json(200, {{"entries", entries}});
                 }});
 
-    router.add({"POST", "/v1/maintenance/idle-stop", Scope::Client, [&lifecycle](const HttpRequest&) {
-                    return HttpResponse::json(200, lifecycle.stopIdleWorkers().toJson());
-                }});
-    router.add({"POST", "/v1/maintenance/remove-stopped", Scope::Client, [&lifecycle](const HttpRequest&) {
-                    return HttpResponse::json(200, lifecycle.removeLongStoppedWorkers().toJson());
+    router.add(
+        {"POST", "/v1/maintenance/idle-stop", Scope::Client, [&maintenance](const HttpRequest&) {
+             return HttpResponse::json(200,
+                                       maintenance.stopIdleWorkers(kMaintenancePatience).toJson());
+         }});
+    router.add({"POST", "/v1/maintenance/remove-stopped", Scope::Client,
+                [&maintenance](const HttpRequest&) {
+                    return HttpResponse::json(
+                        200, maintenance.removeLongStoppedWorkers(kMaintenancePatience).toJson());
                 }});
 }
 

@@ -2,6 +2,7 @@
 
 #include <Poco/Logger.h>
 
+#include "agent_worker/core/refusal.h"
 #include "logging/json_formatter.h"
 
 namespace aw {
@@ -31,6 +32,19 @@ void Maintenance::loop() {
 
 void Maintenance::pass() {
     auto& log = Poco::Logger::get("maintenance");
+    try {
+        if (!lock_.tryRun([&] { passes(log); })) {
+            logFields(log, Poco::Message::PRIO_DEBUG,
+                      "maintenance pass skipped: another host runs one", nlohmann::json::object());
+        }
+    } catch (const std::exception& e) {
+        logFields(log, Poco::Message::PRIO_WARNING,
+                  "maintenance pass skipped: the cluster lock is unavailable",
+                  {{"error", e.what()}});
+    }
+}
+
+void Maintenance::passes(Poco::Logger& log) {
     const std::pair<const char*, ReaperReport (LifecycleManager::*)()> passes[] = {
         {"idle-stop", &LifecycleManager::stopIdleWorkers},
         {"remove-stopped", &LifecycleManager::removeLongStoppedWorkers},
@@ -48,6 +62,26 @@ void Maintenance::pass() {
                       {{"error", e.what()}});
         }
     }
+}
+
+ReaperReport Maintenance::stopIdleWorkers(std::chrono::milliseconds patience) {
+    return runAlone(&LifecycleManager::stopIdleWorkers, patience);
+}
+
+ReaperReport Maintenance::removeLongStoppedWorkers(std::chrono::milliseconds patience) {
+    return runAlone(&LifecycleManager::removeLongStoppedWorkers, patience);
+}
+
+ReaperReport Maintenance::runAlone(ReaperReport (LifecycleManager::*pass)(),
+                                   std::chrono::milliseconds patience) {
+    ReaperReport report;
+    if (!lock_.run([&] { report = (lifecycle_.*pass)(); }, patience)) {
+        throw Refused(
+            RefusalKind::Unavailable,
+            {"maintenance_busy", "another maintenance pass kept the cluster's maintenance lock",
+             "retry shortly; passes on other replicas take turns with this one"});
+    }
+    return report;
 }
 
 }  // namespace aw
