@@ -41,8 +41,9 @@ TEST(OpenApiRoute, ServesTheDocumentItWasBuiltWith) {
     EXPECT_EQ(document["openapi"], "3.1.0");
     // The routes it describes are the routes this host serves.
     for (const char* path :
-         {"/health", "/ready", "/openapi.json", "/v1/sessions/{sid}/messages",
-          "/v1/runs/{rid}/events", "/v1/callbacks/executor", "/admin/providers"}) {
+         {"/health", "/ready", "/openapi.json", "/v1/sessions", "/v1/sessions/{sid}/messages",
+          "/v1/runs", "/v1/runs/{rid}/events", "/v1/callbacks/executor", "/admin/providers",
+          "/metrics", "/console", "/console/{file}"}) {
         EXPECT_TRUE(document["paths"].contains(path)) << path;
     }
     const auto head = httpRequest(host.port(), {"HEAD", "/openapi.json"});
