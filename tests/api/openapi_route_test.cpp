@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -41,13 +42,48 @@ TEST(OpenApiRoute, ServesTheDocumentItWasBuiltWith) {
     EXPECT_EQ(document["openapi"], "3.1.0");
     // The routes it describes are the routes this host serves.
     for (const char* path :
-         {"/health", "/ready", "/openapi.json", "/v1/sessions/{sid}/messages",
-          "/v1/runs/{rid}/events", "/v1/callbacks/executor", "/admin/providers"}) {
+         {"/health", "/ready", "/openapi.json", "/v1/sessions", "/v1/sessions/{sid}/messages",
+          "/v1/runs", "/v1/runs/{rid}/events", "/v1/callbacks/executor", "/admin/providers",
+          "/metrics", "/console", "/console/{file}"}) {
         EXPECT_TRUE(document["paths"].contains(path)) << path;
     }
     const auto head = httpRequest(host.port(), {"HEAD", "/openapi.json"});
     EXPECT_EQ(head.status, 200);
     EXPECT_TRUE(head.body.empty());
+}
+
+//! The media types the document allows for a console file (components/responses/ConsoleFile).
+std::vector<std::string> consoleMediaTypes(const Json& document) {
+    std::vector<std::string> types;
+    for (const auto& [type, _] :
+         document["components"]["responses"]["ConsoleFile"]["content"].items())
+        types.push_back(type);
+    return types;
+}
+
+// The console's answers, through the recording client (its own suite sends raw bytes, which
+// are not recorded), so the drift check sees them too: the page, its files, and the 404.
+TEST(OpenApiRoute, ConsoleAnswersAsTheDocumentSays) {
+    TempDir data;
+    auto launch = defaultLaunch(data.path().string());
+    launch.env["AW_AUTH_CLIENT_TOKENS"] = "client-t";
+    AgentHost host(launch);
+    const auto types = consoleMediaTypes(builtDocument());
+    ASSERT_FALSE(types.empty());
+    for (const char* path : {"/console", "/console/", "/console/index.html", "/console/console.js",
+                             "/console/console.css"}) {
+        const auto answer = httpGet(host.port(), path);  // no token: the console is public
+        ASSERT_EQ(answer.status, 200) << path << ": " << answer.body;
+        const std::string type = answer.headers.at("Content-Type");
+        const std::string mediaType = type.substr(0, type.find(';'));
+        EXPECT_NE(std::find(types.begin(), types.end(), mediaType), types.end())
+            << path << " is served as " << type << ", which docs/openapi.yaml does not list";
+        EXPECT_FALSE(answer.headers.at("Content-Security-Policy").empty()) << path;
+    }
+    const auto unknown = httpGet(host.port(), "/console/nothing.js");
+    EXPECT_EQ(unknown.status, 404);
+    EXPECT_EQ(unknown.json()["error"]["code"], "not_found") << unknown.body;
+    EXPECT_EQ(httpRequest(host.port(), {"HEAD", "/console"}).status, 200);
 }
 
 //! The records this process appended to `dir` (tests/support/api_recorder.h).

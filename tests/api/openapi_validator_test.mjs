@@ -48,6 +48,14 @@ const accepted = [
   ["an event stream's headers", response("GET", "/v1/runs/r1/events", 200, "", "text/event-stream")],
   ["a stream event", { kind: "sse_event", path: "/v1/runs/r1/events", id: "2", event: "tool.start",
                        data: json(event(2, "tool.start", { tool_call_id: "t1", name: "Bash", input: {} })) }],
+  ["the 204 that ends a finished run's reconnects", response("GET", "/v1/runs/r1/events", 204, "", "")],
+  ["a run listing", response("GET", "/v1/runs?session_id=s1&limit=5", 200,
+                             { runs: [{ ...run, pending_human_requests: undefined, last_seq: undefined }] })],
+  ["a session listing", response("GET", "/v1/sessions", 200, { sessions: [] })],
+  ["the metrics", response("GET", "/metrics", 200, "# TYPE x counter\nx 1\n", "text/plain; version=0.0.4; charset=utf-8")],
+  ["the console's script", response("GET", "/console/console.js", 200, "let x;", "text/javascript; charset=utf-8")],
+  ["a reply no host took in time",
+   response("POST", "/v1/runs/r1/human-reply", 503, { error: { code: "reply_pending", message: "m", hint: "" } })],
 ];
 for (const [what, record] of accepted) {
   assert.deepEqual(checker.checkRecord(record), [], `accepted: ${what}`);
@@ -73,6 +81,14 @@ const rejected = [
   ["an undocumented content type", response("GET", "/health", 200, "ok", "text/plain"),
    "content type 'text/plain' not in docs/openapi.yaml"],
   ["a body that is not JSON", response("GET", "/health", 200, "{"), "the body is not JSON"],
+  ["a 204 where the document has none", response("GET", "/v1/runs/r1", 204, ""),
+   "route GET /v1/runs/{rid} status 204 not in docs/openapi.yaml"],
+  ["a 204 with a body", response("GET", "/v1/runs/r1/events", 204, "x", "text/plain"),
+   "the document describes no body, but one came"],
+  ["the metrics as JSON", response("GET", "/metrics", 200, { x: 1 }),
+   "content type 'application/json' not in docs/openapi.yaml"],
+  ["a run listing without its list", response("GET", "/v1/runs", 200, { entries: [] }),
+   "must have required property 'runs'"],
   ["an error without its code", response("GET", "/v1/runs/r1", 404, { error: { message: "no run" } }),
    "must have required property 'code'"],
   ["an event missing a required data field", response("GET", "/v1/runs/r1/events", 200, {
