@@ -119,10 +119,17 @@ Json RunEngine::forwardReply(const std::string& runId, const HumanReplyRequest& 
     while (!stopping_ && SteadyClock::now() < deadline) {
         const auto request = store_.humanRequest(runId, reply.requestId);
         if (!request) break;
-        if (request->status != "pending") {
+        if (request->status == "answered") {
             return {{"run_id", runId},
                     {"request_id", reply.requestId},
                     {"decision", request->decision}};
+        }
+        if (request->status != "pending") {  // the run ended, or the request timed out, first
+            throw Refused(RefusalKind::Conflict,
+                          {"request_not_pending",
+                           "request '" + reply.requestId + "' ended " + request->status +
+                               " before the reply was taken",
+                           "GET /v1/runs/" + runId + " shows the run's state"});
         }
         if (request->forwardedReply.empty() && !request->replyError.empty()) {
             throw Refused(RefusalKind::Unprocessable,
