@@ -51,6 +51,14 @@ public:
         return it->second;
     }
 
+    std::vector<SessionWorker> recent(std::size_t limit) override {
+        std::vector<SessionWorker> found;
+        for (const auto& [id, worker] : records) {
+            if (found.size() < limit) found.push_back(worker);
+        }
+        return found;
+    }
+
     std::vector<SessionWorker> listByStatus(WorkerStatus status, std::size_t limit) override {
         std::vector<SessionWorker> found;
         for (const auto& [id, worker] : records) {

@@ -140,6 +140,7 @@ public:
     std::vector<HumanLoopRecord> expiredHumanRequests(std::int64_t) override { return {}; }
     std::vector<TodoItem> todos(const std::string&) override { return {}; }
     std::vector<RunRecord> runsWithStatus(const std::vector<RunStatus>&, std::size_t) override { return {}; }
+    std::vector<RunRecord> recentRuns(const std::string&, std::size_t) override { return {}; }
     std::vector<RunStatus> unfinishedRunStatuses(const std::string&) override { return {}; }
 
     //! Event types of a run, in seq order.

@@ -35,7 +35,8 @@ struct ReadinessCheck {
 void addHealthRoutes(Router& router, StoreHealth& store, const ProviderSupervisor& providers,
                      std::vector<ReadinessCheck> checks = {});
 
-//! GET /v1/sessions/{sid}: the session's worker record.
+//! GET /v1/sessions (the most recently updated first) and GET /v1/sessions/{sid}: the
+//! sessions' worker records.
 void addSessionRoutes(Router& router, SessionWorkerRepository& workers);
 
 //! GET /admin/providers, POST /admin/providers/rescan, POST /admin/providers/{name}/restart,
@@ -45,7 +46,7 @@ void addProviderRoutes(Router& router, ProviderSupervisor& supervisor);
 //! GET /admin/config: the effective configuration, secrets redacted.
 void addAdminRoutes(Router& router, const HostConfig& config);
 
-//! Messages, runs, events (JSON and SSE), stop, human replies, the run queue and the
+//! Messages, runs (GET /v1/runs lists the newest), events (JSON and SSE), stop, human replies, the run queue and the
 //! maintenance passes.
 void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& queue,
                   LifecycleManager& lifecycle, RunEventStreams& streams);

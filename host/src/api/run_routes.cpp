@@ -1,10 +1,9 @@
 // The run API: messages, runs and their event streams, stop, human replies, the run queue
 // and the maintenance passes (the executors' callbacks: callback_routes.cpp). See docs/api.md.
-#include <charconv>
-
 #include "agent_worker/core/identifiers.h"
 #include "agent_worker/core/json_access.h"
 #include "agent_worker/core/refusal.h"
+#include "api/query_params.h"
 #include "api/routes.h"
 #include "api/run_event_streams.h"
 #include "runs/run_engine.h"
@@ -135,29 +134,6 @@ RunRecord runOr404(RunStore& store, const std::string& runId) {
     return *run;
 }
 
-//! Decimal digits only, in min..max: no sign, space, suffix or exponent.
-std::optional<std::int64_t> parseNumber(const std::string& text, std::int64_t min,
-                                        std::int64_t max) {
-    if (text.empty() || text.front() < '0' || text.front() > '9') return std::nullopt;
-    std::int64_t value = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (error != std::errc() || end != text.data() + text.size() || value < min || value > max)
-        return std::nullopt;
-    return value;
-}
-
-std::int64_t numberParam(const HttpRequest& request, const std::string& name, std::int64_t fallback,
-                         std::int64_t min, std::int64_t max) {
-    const auto text = request.query(name);
-    if (!text || text->empty()) return fallback;
-    if (!parseNumber(*text, min, max)) {
-        throw ApiError(400, {"invalid_query", "?" + name + "=" + *text + " is not a number in " +
-                                                  std::to_string(min) + ".." + std::to_string(max),
-                             ""});
-    }
-    return *parseNumber(*text, min, max);
-}
-
 }  // namespace
 
 void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& queue,
@@ -180,6 +156,18 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
                     return HttpResponse::json(200, {{"session_id", sessionId}, {"todos", todos}});
                 }});
 
+    router.add({"GET", "/v1/runs", Scope::Client, [&store](const HttpRequest& request) {
+                    const std::string sessionId = request.query("session_id").value_or("");
+                    if (!sessionId.empty()) {
+                        if (auto problem = checkIdentifier("session", sessionId)) throw ApiError(400, *problem);
+                    }
+                    const auto limit = numberParam(request, "limit", 20, 1, 1000);
+                    Json runs = Json::array();
+                    for (const auto& run : store.recentRuns(sessionId, static_cast<std::size_t>(limit))) {
+                        runs.push_back(run.toJson());
+                    }
+                    return HttpResponse::json(200, {{"runs", runs}});
+                }});
     router.add({"GET", "/v1/runs/{rid}", Scope::Client, [&store](const HttpRequest& request) {
                     const std::string runId = runIdOf(request);
                     const auto view = store.runDetail(runId);

@@ -1,5 +1,6 @@
 #include "agent_worker/core/identifiers.h"
 #include "agent_worker/core/time_format.h"
+#include "api/query_params.h"
 #include "api/routes.h"
 
 namespace aw {
@@ -38,6 +39,14 @@ nlohmann::json toJson(const SessionWorker& worker) {
 }  // namespace
 
 void addSessionRoutes(Router& router, SessionWorkerRepository& workers) {
+    router.add({"GET", "/v1/sessions", Scope::Client, [&workers](const HttpRequest& request) {
+                    const auto limit = numberParam(request, "limit", 20, 1, 1000);
+                    nlohmann::json sessions = nlohmann::json::array();
+                    for (const auto& worker : workers.recent(static_cast<std::size_t>(limit))) {
+                        sessions.push_back(toJson(worker));
+                    }
+                    return HttpResponse::json(200, {{"sessions", sessions}});
+                }});
     router.add({"GET", "/v1/sessions/{sid}", Scope::Client, [&workers](const HttpRequest& request) {
                     const std::string& sessionId = request.param("sid");
                     if (auto problem = checkIdentifier("session", sessionId)) {

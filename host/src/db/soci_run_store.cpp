@@ -302,6 +302,18 @@ std::vector<RunRecord> SociRunStore::runsWithStatus(const std::vector<RunStatus>
     });
 }
 
+std::vector<RunRecord> SociRunStore::recentRuns(const std::string& sessionId, std::size_t limit) {
+    const std::string fromRuns = std::string("SELECT ") + kRunColumns + " FROM runs";
+    const std::string newestFirst = " ORDER BY created_at_ms DESC, run_id DESC LIMIT :limit";
+    return database_.withSession([&](soci::session& sql) {
+        if (sessionId.empty()) {
+            return stmt::select<RunRow>(sql, fromRuns + newestFirst, static_cast<long long>(limit));
+        }
+        return stmt::select<RunRow>(sql, fromRuns + " WHERE session_id = :sid" + newestFirst,
+                                    sessionId, static_cast<long long>(limit));
+    });
+}
+
 std::vector<RunStatus> SociRunStore::unfinishedRunStatuses(const std::string& sessionId) {
     return database_.withSession([&](soci::session& sql) {
         return select<StatusRow>(sql,

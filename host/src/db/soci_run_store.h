@@ -51,6 +51,7 @@ public:
     std::vector<TodoItem> todos(const std::string& sessionId) override;
     std::vector<RunRecord> runsWithStatus(const std::vector<RunStatus>& statuses,
                                           std::size_t limit) override;
+    std::vector<RunRecord> recentRuns(const std::string& sessionId, std::size_t limit) override;
     std::vector<RunStatus> unfinishedRunStatuses(const std::string& sessionId) override;
 
     // RunQueue

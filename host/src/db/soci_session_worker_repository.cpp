@@ -72,6 +72,16 @@ std::optional<SessionWorker> SociSessionWorkerRepository::find(const std::string
     });
 }
 
+std::vector<SessionWorker> SociSessionWorkerRepository::recent(std::size_t limit) {
+    return database_.withSession([&](soci::session& sql) {
+        return selectWorkers(sql,
+                             std::string("SELECT ") + kWorkerColumns +
+                                 " FROM session_workers"
+                                 " ORDER BY updated_at_ms DESC, session_id LIMIT :limit",
+                             static_cast<long long>(limit));
+    });
+}
+
 std::vector<SessionWorker> SociSessionWorkerRepository::listByStatus(WorkerStatus status,
                                                                      std::size_t limit) {
     return database_.withSession([&](soci::session& sql) {

@@ -12,6 +12,7 @@ public:
     explicit SociSessionWorkerRepository(Database& database) : database_(database) {}
 
     std::optional<SessionWorker> find(const std::string& sessionId) override;
+    std::vector<SessionWorker> recent(std::size_t limit) override;
     std::vector<SessionWorker> listByStatus(WorkerStatus status, std::size_t limit) override;
     bool insertIfAbsent(const SessionWorker& worker) override;
     bool compareAndSet(const std::string& sessionId, std::int64_t expectedVersion,

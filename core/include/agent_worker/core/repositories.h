@@ -30,6 +30,8 @@ class SessionWorkerRepository {
 public:
     virtual ~SessionWorkerRepository() = default;
     virtual std::optional<SessionWorker> find(const std::string& sessionId) = 0;
+    //! Every session's worker, the most recently updated first, at most `limit`.
+    virtual std::vector<SessionWorker> recent(std::size_t limit) = 0;
 };
 
 //! One state change of a worker, applied by SessionWorkerStore::compareAndSet.

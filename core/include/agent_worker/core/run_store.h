@@ -243,6 +243,10 @@ public:
     virtual std::vector<RunRecord> runsWithStatus(const std::vector<RunStatus>& statuses,
                                                   std::size_t limit) = 0;
 
+    //! The newest runs first, at most `limit`: of one session, or of all when `sessionId`
+    //! is empty.
+    virtual std::vector<RunRecord> recentRuns(const std::string& sessionId, std::size_t limit) = 0;
+
     //! Statuses of the session's runs that are not terminal.
     virtual std::vector<RunStatus> unfinishedRunStatuses(const std::string& sessionId) = 0;
 };
