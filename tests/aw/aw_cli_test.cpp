@@ -18,7 +18,8 @@ using namespace std::chrono_literals;
 
 constexpr const char* kClientToken = "aw-cli-client-token";
 constexpr const char* kAdminToken = "aw-cli-admin-token";
-constexpr const char* kToolsPrompt = "TOOLS_AND_TODOS: create hello.txt and notes.txt, track the work";
+constexpr const char* kToolsPrompt =
+    "TOOLS_AND_TODOS: create hello.txt and notes.txt, track the work";
 
 std::vector<std::string> linesOf(const std::string& text) {
     std::vector<std::string> lines;
@@ -51,7 +52,8 @@ protected:
     }
     void SetUp() override {
         // The suite's whole point is a real CLI's run: without it, fail and say how to get it.
-        ASSERT_EQ(live::missingCli(live::Cli::ClaudeCode), "") << "run scripts/install-agent-clis.sh";
+        ASSERT_EQ(live::missingCli(live::Cli::ClaudeCode), "")
+            << "run scripts/install-agent-clis.sh";
         ASSERT_NE(harness_, nullptr);
     }
 
@@ -68,7 +70,8 @@ protected:
 runs::RunHarness* AwCli::harness_ = nullptr;
 
 TEST_F(AwCli, SendShowsTextToolsTodosAndUsageAndExitsZeroOnCompletion) {
-    const auto result = runAw({"send", "aw-send", "--provider", "claude-code", kToolsPrompt}, env());
+    const auto result =
+        runAw({"send", "aw-send", "--provider", "claude-code", kToolsPrompt}, env());
     ASSERT_EQ(result.status.code, 0) << result.describe();
     const std::string& out = result.out;
     EXPECT_NE(out.find("I'll create hello.txt and track the work."), std::string::npos) << out;
@@ -94,14 +97,16 @@ TEST_F(AwCli, SendShowsTextToolsTodosAndUsageAndExitsZeroOnCompletion) {
 }
 
 TEST_F(AwCli, AFailedRunExitsOneWithTheError) {
-    const auto result = runAw({"send", "aw-fail", "--provider", "claude-code", "FAIL400 this one"}, env());
+    const auto result =
+        runAw({"send", "aw-fail", "--provider", "claude-code", "FAIL400 this one"}, env());
     EXPECT_EQ(result.status.code, 1) << result.describe();
     EXPECT_NE(result.out.find("✗ failed: api_error"), std::string::npos) << result.out;
     EXPECT_EQ(host().run(runIdIn(result.out)).value("status", ""), "failed");
 }
 
 TEST_F(AwCli, JsonPrintsEveryEventAsOneJsonLine) {
-    const auto result = runAw({"send", "aw-json", "--provider", "claude-code", "--json", "say hello"}, env());
+    const auto result =
+        runAw({"send", "aw-json", "--provider", "claude-code", "--json", "say hello"}, env());
     ASSERT_EQ(result.status.code, 0) << result.describe();
     const auto lines = linesOf(result.out);
     ASSERT_FALSE(lines.empty());
@@ -134,7 +139,8 @@ TEST_F(AwCli, ReplyAllowAnswersWhatTheRunAsks) {
     const auto result = send.finish(60s);
     ASSERT_EQ(result.status.code, 0) << result.describe();
     EXPECT_EQ(replies.size(), 2u) << result.out;
-    EXPECT_NE(result.out.find("? Bash asks for permission: echo hello > hello.txt"), std::string::npos)
+    EXPECT_NE(result.out.find("? Bash asks for permission: echo hello > hello.txt"),
+              std::string::npos)
         << result.out;
     EXPECT_NE(result.out.find("• answered allow (by user)"), std::string::npos) << result.out;
     EXPECT_TRUE(std::filesystem::exists(host().workspace("aw-ask") / "notes.txt"));
@@ -142,7 +148,8 @@ TEST_F(AwCli, ReplyAllowAnswersWhatTheRunAsks) {
     // Nothing is pending any more: a reply says so, with the run's status.
     const auto late = runAw({"reply", runIdIn(result.out), "deny"}, env());
     EXPECT_EQ(late.status.code, 4) << late.describe();
-    EXPECT_NE(late.err.find("has no pending request (it is completed)"), std::string::npos) << late.err;
+    EXPECT_NE(late.err.find("has no pending request (it is completed)"), std::string::npos)
+        << late.err;
 }
 
 TEST_F(AwCli, CtrlCStopsTheRunAndExitsThree) {
@@ -192,7 +199,8 @@ TEST_F(AwCli, ListsRunsSessionsAndProvidersAsTables) {
 TEST_F(AwCli, BadUrlAndBadTokensAreClearErrors) {
     const auto unreachable = runAw({"runs", "--url", "http://127.0.0.1:1"}, {});
     EXPECT_EQ(unreachable.status.code, 5) << unreachable.describe();
-    EXPECT_NE(unreachable.err.find("cannot reach agent-host at http://127.0.0.1:1"), std::string::npos)
+    EXPECT_NE(unreachable.err.find("cannot reach agent-host at http://127.0.0.1:1"),
+              std::string::npos)
         << unreachable.err;
 
     const auto notHttp = runAw({"runs", "--url", "https://127.0.0.1:1"}, {});
@@ -220,7 +228,8 @@ TEST_F(AwCli, BadUrlAndBadTokensAreClearErrors) {
 
     const auto unknownProvider = runAw({"send", "aw-usage", "--provider", "nope", "hi"}, env());
     EXPECT_EQ(unknownProvider.status.code, 4) << unknownProvider.describe();
-    EXPECT_NE(unknownProvider.err.find("404 unknown_provider"), std::string::npos) << unknownProvider.err;
+    EXPECT_NE(unknownProvider.err.find("404 unknown_provider"), std::string::npos)
+        << unknownProvider.err;
 }
 
 // The listing routes aw uses (docs/api.md): newest first, filtered, and strict about their query.

@@ -6,7 +6,9 @@
 
 namespace aw::awcli {
 
-std::string awBinary() { return std::string(AW_BUILD_DIR) + "/bin/aw"; }
+std::string awBinary() {
+    return std::string(AW_BUILD_DIR) + "/bin/aw";
+}
 
 std::string AwResult::describe() const {
     return "aw ended with " + status.describe() + "\n--- stdout:\n" + out + "\n--- stderr:\n" + err;

@@ -30,7 +30,8 @@ public:
     //! The next stdout line, or nullopt once stdout ended or `timeout` passed.
     std::optional<std::string> nextLine(std::chrono::milliseconds timeout);
     //! Reads stdout until a line contains `text`; that line, or nullopt (ended, timed out).
-    std::optional<std::string> waitForLine(const std::string& text, std::chrono::milliseconds timeout);
+    std::optional<std::string> waitForLine(const std::string& text,
+                                           std::chrono::milliseconds timeout);
     void signal(int sig) { process_->signal(sig); }
     //! Reads the rest of stdout and waits for the end; SIGKILL after `timeout`.
     AwResult finish(std::chrono::milliseconds timeout);

@@ -31,8 +31,11 @@ TEST(AwDemo, DemoScriptCheckRunsTheDemoToTheEnd) {
     auto status = demo.waitFor(10s);
     if (!status) status = demo.terminate(3000ms);
     std::ifstream errFile(dir / "stderr");
-    const std::string err((std::istreambuf_iterator<char>(errFile)), std::istreambuf_iterator<char>());
-    ASSERT_EQ(status->code, 0) << status->describe() << "\n--- stdout:\n" << out << "\n--- stderr:\n" << err;
+    const std::string err((std::istreambuf_iterator<char>(errFile)),
+                          std::istreambuf_iterator<char>());
+    ASSERT_EQ(status->code, 0) << status->describe() << "\n--- stdout:\n"
+                               << out << "\n--- stderr:\n"
+                               << err;
     EXPECT_NE(out.find("demo check: ok"), std::string::npos) << out;
     EXPECT_NE(out.find("? Bash asks for permission"), std::string::npos) << out;
     EXPECT_NE(out.find("todos:"), std::string::npos) << out;

@@ -22,8 +22,9 @@ std::int64_t numberParam(const HttpRequest& request, const std::string& name, st
     if (!text || text->empty()) return fallback;
     const auto value = parseNumber(*text, min, max);
     if (!value) {
-        throw ApiError(400, {"invalid_query", "?" + name + "=" + *text + " is not a number in " +
-                                                  std::to_string(min) + ".." + std::to_string(max),
+        throw ApiError(400, {"invalid_query",
+                             "?" + name + "=" + *text + " is not a number in " +
+                                 std::to_string(min) + ".." + std::to_string(max),
                              ""});
     }
     return *value;

@@ -75,7 +75,8 @@ ApiClient::Answer ApiClient::exchange(const std::string& method, const std::stri
         session.setTimeout(timespan(kRequestTimeout));
         HTTPRequest request(method, path, HTTPResponse::HTTP_1_1);
         request.set("Accept", "application/json");
-        if (const auto token = tokenFor(path); !token.empty()) request.setCredentials("Bearer", token);
+        if (const auto token = tokenFor(path); !token.empty())
+            request.setCredentials("Bearer", token);
         if (body) {
             request.setContentType("application/json");
             request.setContentLength64(static_cast<Poco::Int64>(body->size()));
@@ -135,13 +136,14 @@ void ApiClient::followEvents(const std::string& runId, std::int64_t afterSeq,
         bool progressed = false;
         try {
             Poco::Net::HTTPClientSession session(host_, port_);
-            session.setTimeout(timespan(kRequestTimeout),
-                               timespan(kRequestTimeout),
-                               timespan(std::chrono::duration_cast<std::chrono::seconds>(kStreamSilenceLimit)));
+            session.setTimeout(
+                timespan(kRequestTimeout), timespan(kRequestTimeout),
+                timespan(std::chrono::duration_cast<std::chrono::seconds>(kStreamSilenceLimit)));
             HTTPRequest request("GET", path, HTTPResponse::HTTP_1_1);
             request.set("Accept", "text/event-stream");
             if (lastSeq > 0) request.set("Last-Event-ID", std::to_string(lastSeq));
-            if (const auto token = tokenFor(path); !token.empty()) request.setCredentials("Bearer", token);
+            if (const auto token = tokenFor(path); !token.empty())
+                request.setCredentials("Bearer", token);
             session.sendRequest(request);
             HTTPResponse response;
             std::istream& in = session.receiveResponse(response);
@@ -164,7 +166,8 @@ void ApiClient::followEvents(const std::string& runId, std::int64_t afterSeq,
                     StreamedEvent streamed{id, Json::parse(data, nullptr, false)};
                     data.clear();
                     if (!streamed.event.is_object()) continue;
-                    if (streamed.seq == 0) streamed.seq = streamed.event.value("seq", std::int64_t{0});
+                    if (streamed.seq == 0)
+                        streamed.seq = streamed.event.value("seq", std::int64_t{0});
                     lastSeq = std::max(lastSeq, streamed.seq);
                     progressed = true;
                     onEvent(streamed);
@@ -185,7 +188,8 @@ void ApiClient::followEvents(const std::string& runId, std::int64_t afterSeq,
         if (isTerminalStatus(get("/v1/runs/" + runId).value("status", "")) && !progressed) return;
         dropsInARow = progressed ? 0 : dropsInARow + 1;
         if (dropsInARow >= kMaxReconnects) {
-            throw unreachable("the event stream of run " + runId + " keeps ending without the run's end");
+            throw unreachable("the event stream of run " + runId +
+                              " keeps ending without the run's end");
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(500 * dropsInARow));
     }

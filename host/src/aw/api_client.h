@@ -70,7 +70,8 @@ private:
         int status = 0;
         std::string body;
     };
-    Answer exchange(const std::string& method, const std::string& path, const std::string* body) const;
+    Answer exchange(const std::string& method, const std::string& path,
+                    const std::string* body) const;
     //! The answer's JSON, or the AwError its error object describes.
     Json jsonOf(const std::string& method, const std::string& path, const Answer& answer) const;
     std::string tokenFor(const std::string& path) const;

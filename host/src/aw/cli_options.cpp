@@ -6,9 +6,9 @@
 namespace aw::cli {
 namespace {
 
-const std::set<std::string> kValueFlags = {"url",   "token",   "admin-token", "provider",
-                                           "model", "session", "limit",       "message",
-                                           "request", "answer", "approval-mode"};
+const std::set<std::string> kValueFlags = {"url",     "token",   "admin-token",  "provider",
+                                           "model",   "session", "limit",        "message",
+                                           "request", "answer",  "approval-mode"};
 
 std::string fromEnvironment(const char* name) {
     const char* value = std::getenv(name);
@@ -84,10 +84,12 @@ Invocation parseCommandLine(int argc, char** argv) {
                 value = name.substr(equals + 1);
                 name.resize(equals);
             } else if (kValueFlags.count(name)) {
-                if (i + 1 >= argc) throw AwError(kUsage, "--" + name + " needs a value", "see aw --help");
+                if (i + 1 >= argc)
+                    throw AwError(kUsage, "--" + name + " needs a value", "see aw --help");
                 value = argv[++i];
             }
-            if (!kValueFlags.count(name)) throw AwError(kUsage, "unknown flag --" + name, "see aw --help");
+            if (!kValueFlags.count(name))
+                throw AwError(kUsage, "unknown flag --" + name, "see aw --help");
             if (name == "answer") {
                 invocation.answers.push_back(value);
             } else {

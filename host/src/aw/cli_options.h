@@ -16,7 +16,7 @@ struct Invocation {
     std::map<std::string, std::string> flags;  //!< value flags, by name without "--"
     std::vector<std::string> answers;          //!< --answer, repeatable
     bool json = false;
-    bool ask = false;   //!< --ask: approval_mode "ask"
+    bool ask = false;  //!< --ask: approval_mode "ask"
     bool help = false;
     Endpoint endpoint;
 

@@ -86,10 +86,12 @@ private:
         while (!done_) {
             if (sigtimedwait(&signals_, nullptr, &tick) < 0) continue;
             if (++received > 1) {
-                std::cerr << "\naw: quitting; run " << runId_ << " goes on unless stopped" << std::endl;
+                std::cerr << "\naw: quitting; run " << runId_ << " goes on unless stopped"
+                          << std::endl;
                 std::_Exit(kInterrupted);
             }
-            std::cerr << "\naw: stopping run " << runId_ << " (Ctrl-C again to quit now)" << std::endl;
+            std::cerr << "\naw: stopping run " << runId_ << " (Ctrl-C again to quit now)"
+                      << std::endl;
             try {
                 api_.post("/v1/runs/" + runId_ + "/stop", Json::object());
             } catch (const AwError& e) {
@@ -125,7 +127,8 @@ int follow(const ApiClient& api, const std::string& runId, bool json, std::ostre
 std::string promptOf(const Invocation& invocation) {
     std::vector<std::string> words(invocation.args.begin() + 1, invocation.args.end());
     if (words.size() == 1 && words[0] == "-") {
-        return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+        return std::string(std::istreambuf_iterator<char>(std::cin),
+                           std::istreambuf_iterator<char>());
     }
     std::string prompt;
     for (const auto& word : words) prompt += (prompt.empty() ? "" : " ") + word;
@@ -136,14 +139,16 @@ int send(const ApiClient& api, const Invocation& invocation, std::ostream& out) 
     requireArgs(invocation, 2, "aw send SESSION --provider P PROMPT...");
     const std::string provider = invocation.flag("provider");
     if (provider.empty()) {
-        throw AwError(kUsage, "aw send needs --provider", "aw providers lists them (e.g. claude-code)");
+        throw AwError(kUsage, "aw send needs --provider",
+                      "aw providers lists them (e.g. claude-code)");
     }
     Json body = {{"provider", provider}, {"prompt", promptOf(invocation)}};
     if (!invocation.flag("model").empty()) body["model"] = invocation.flag("model");
     std::string mode = invocation.flag("approval-mode");
     if (invocation.ask) mode = "ask";
     if (!mode.empty()) body["approval_mode"] = mode;
-    const Json accepted = api.post("/v1/sessions/" + encoded(invocation.args[0]) + "/messages", body);
+    const Json accepted =
+        api.post("/v1/sessions/" + encoded(invocation.args[0]) + "/messages", body);
     const std::string runId = accepted.value("run_id", "");
     StopOnInterrupt stopper(api, runId);
     return follow(api, runId, invocation.json, out);
@@ -154,16 +159,18 @@ int reply(const ApiClient& api, const Invocation& invocation, std::ostream& out)
     const std::string& runId = invocation.args[0];
     const std::string& decision = invocation.args[1];
     if (decision != "allow" && decision != "deny") {
-        throw AwError(kUsage, "the decision is allow or deny, not '" + decision + "'", "see aw --help");
+        throw AwError(kUsage, "the decision is allow or deny, not '" + decision + "'",
+                      "see aw --help");
     }
     std::string requestId = invocation.flag("request");
     if (requestId.empty()) {
         const Json run = api.get("/v1/runs/" + encoded(runId));
         const Json pending = run.value("pending_human_requests", Json::array());
         if (pending.empty()) {
-            throw AwError(kApiError, "run " + runId + " has no pending request (it is " +
-                                         run.value("status", "?") + ")",
-                          "aw watch " + runId + " shows what it asks, when it does");
+            throw AwError(
+                kApiError,
+                "run " + runId + " has no pending request (it is " + run.value("status", "?") + ")",
+                "aw watch " + runId + " shows what it asks, when it does");
         }
         requestId = pending[0].value("request_id", "");
     }
@@ -184,8 +191,10 @@ int reply(const ApiClient& api, const Invocation& invocation, std::ostream& out)
 }
 
 int runs(const ApiClient& api, const Invocation& invocation, std::ostream& out) {
-    std::string path = "/v1/runs?limit=" + encoded(invocation.flag("limit").empty() ? "20" : invocation.flag("limit"));
-    if (!invocation.flag("session").empty()) path += "&session_id=" + encoded(invocation.flag("session"));
+    std::string path = "/v1/runs?limit=" +
+                       encoded(invocation.flag("limit").empty() ? "20" : invocation.flag("limit"));
+    if (!invocation.flag("session").empty())
+        path += "&session_id=" + encoded(invocation.flag("session"));
     const Json answer = api.get(path);
     if (invocation.json) {
         out << answer.dump() << "\n";
@@ -202,15 +211,17 @@ int runs(const ApiClient& api, const Invocation& invocation, std::ostream& out) 
 
 int sessions(const ApiClient& api, const Invocation& invocation, std::ostream& out) {
     const Json answer =
-        api.get("/v1/sessions?limit=" + encoded(invocation.flag("limit").empty() ? "20" : invocation.flag("limit")));
+        api.get("/v1/sessions?limit=" +
+                encoded(invocation.flag("limit").empty() ? "20" : invocation.flag("limit")));
     if (invocation.json) {
         out << answer.dump() << "\n";
         return kCompleted;
     }
     std::vector<std::vector<std::string>> rows;
     for (const auto& session : answer.value("sessions", Json::array())) {
-        rows.push_back({text(session["session_id"]), text(session["status"]), text(session["runtime"]),
-                        text(session["last_sync_status"]), text(session["last_active_at"])});
+        rows.push_back({text(session["session_id"]), text(session["status"]),
+                        text(session["runtime"]), text(session["last_sync_status"]),
+                        text(session["last_active_at"])});
     }
     printTable(out, {"SESSION", "WORKER", "RUNTIME", "LAST SYNC", "LAST ACTIVE"}, rows);
     return kCompleted;

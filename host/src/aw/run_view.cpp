@@ -40,7 +40,8 @@ std::string RunView::inputSummary(const Json& input) {
         if (it->is_array()) {  // Codex's classic shell: ["bash", "-lc", "..."]
             std::string joined;
             for (const auto& part : *it) {
-                joined += (joined.empty() ? "" : " ") + (part.is_string() ? part.get<std::string>() : part.dump());
+                joined += (joined.empty() ? "" : " ") +
+                          (part.is_string() ? part.get<std::string>() : part.dump());
             }
             return oneLine(joined);
         }
@@ -79,15 +80,18 @@ void RunView::show(const Json& event) {
         line() << "• run " << event.value("run_id", "") << " queued (session "
                << event.value("session_id", "") << ", " << event.value("provider", "") << ")\n";
     } else if (type == "run.started") {
-        line() << "• started" << (data.value("attempt", 1) > 1 ? " (attempt " + std::to_string(data.value("attempt", 1)) + ")" : "")
+        line() << "• started"
+               << (data.value("attempt", 1) > 1
+                       ? " (attempt " + std::to_string(data.value("attempt", 1)) + ")"
+                       : "")
                << "\n";
     } else if (type == "message.delta") {
         messageDelta(data);
     } else if (type == "message.stop") {
         messageStop(data);
     } else if (type == "tool.start") {
-        line() << "→ " << stringField(data, "name") << "  " << inputSummary(data.value("input", Json()))
-               << "\n";
+        line() << "→ " << stringField(data, "name") << "  "
+               << inputSummary(data.value("input", Json())) << "\n";
     } else if (type == "tool.result") {
         const bool failed = data.value("is_error", false);
         std::string how = failed ? "✗ " : "✓ ";
@@ -103,8 +107,8 @@ void RunView::show(const Json& event) {
     } else if (type == "human.request") {
         humanRequest(event.value("run_id", ""), data);
     } else if (type == "human.response") {
-        line() << "• answered " << stringField(data, "decision") << " (by " << stringField(data, "by")
-               << ")\n";
+        line() << "• answered " << stringField(data, "decision") << " (by "
+               << stringField(data, "by") << ")\n";
     } else if (type == "run.waiting_human") {
         line() << "• waiting for an answer\n";
     } else if (type == "usage") {
@@ -174,8 +178,8 @@ void RunView::humanRequest(const std::string& runId, const Json& data) {
         out_ << "  answer: aw reply " << runId << " allow --answer LABEL (one per question)\n";
         return;
     }
-    line() << "? " << stringField(data, "tool") << " asks for permission: "
-           << inputSummary(data.value("input", Json())) << "\n";
+    line() << "? " << stringField(data, "tool")
+           << " asks for permission: " << inputSummary(data.value("input", Json())) << "\n";
     if (const auto why = stringField(data, "description"); !why.empty()) {
         out_ << "  " << oneLine(why, 200) << "\n";
     }
@@ -194,7 +198,8 @@ void RunView::terminal(const std::string& type, const Json& data) {
         line() << "✗ failed: " << stringField(error, "class") << ": "
                << oneLine(stringField(error, "message"), 300) << "\n";
     }
-    const Json usage = data.contains("usage") && data["usage"].is_object() ? data["usage"] : lastUsage_;
+    const Json usage =
+        data.contains("usage") && data["usage"].is_object() ? data["usage"] : lastUsage_;
     if (usage.is_object()) out_ << usageLine(usage) << "\n";
     out_ << std::flush;
 }

@@ -36,9 +36,9 @@ private:
     std::ostream& line();
 
     std::ostream& out_;
-    bool midLine_ = false;                 //!< streamed text left without its newline
-    std::set<std::string> streamed_;       //!< messages whose deltas were printed
-    std::string lastTodos_;                //!< the last checklist shown, to skip repeats
+    bool midLine_ = false;            //!< streamed text left without its newline
+    std::set<std::string> streamed_;  //!< messages whose deltas were printed
+    std::string lastTodos_;           //!< the last checklist shown, to skip repeats
     nlohmann::json lastUsage_;
     std::string outcome_;
 };
