@@ -46,8 +46,8 @@ void addProviderRoutes(Router& router, ProviderSupervisor& supervisor);
 //! GET /admin/config: the effective configuration, secrets redacted.
 void addAdminRoutes(Router& router, const HostConfig& config);
 
-//! Messages, runs (GET /v1/runs lists the newest), events (JSON and SSE), stop, human replies, the run queue and the
-//! maintenance passes.
+//! Messages, runs (GET /v1/runs lists the newest), events (JSON and SSE), stop, human replies, the
+//! run queue and the maintenance passes.
 void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& queue,
                   LifecycleManager& lifecycle, RunEventStreams& streams);
 

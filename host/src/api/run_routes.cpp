@@ -159,11 +159,13 @@ void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& 
     router.add({"GET", "/v1/runs", Scope::Client, [&store](const HttpRequest& request) {
                     const std::string sessionId = request.query("session_id").value_or("");
                     if (!sessionId.empty()) {
-                        if (auto problem = checkIdentifier("session", sessionId)) throw ApiError(400, *problem);
+                        if (auto problem = checkIdentifier("session", sessionId))
+                            throw ApiError(400, *problem);
                     }
                     const auto limit = numberParam(request, "limit", 20, 1, 1000);
                     Json runs = Json::array();
-                    for (const auto& run : store.recentRuns(sessionId, static_cast<std::size_t>(limit))) {
+                    for (const auto& run :
+                         store.recentRuns(sessionId, static_cast<std::size_t>(limit))) {
                         runs.push_back(run.toJson());
                     }
                     return HttpResponse::json(200, {{"runs", runs}});
