@@ -54,20 +54,20 @@ teardown() {
 trap teardown EXIT
 trap 'exit 130' INT TERM
 
-# Waits (at most $2 seconds) until file $1 has a first line, and prints it.
-first_line() {
-  local deadline=$((SECONDS + $2))
-  until [[ -s "$1" ]] && head -n 1 "$1" | grep -q .; do
+# Waits (at most $3 seconds) until file $1 has a line matching $2, and prints it.
+wait_for_line() {
+  local deadline=$((SECONDS + $3)) line
+  until line=$(grep -m 1 -e "$2" "$1" 2>/dev/null); do
     (( SECONDS < deadline )) || return 1
     sleep 0.1
   done
-  head -n 1 "$1"
+  printf '%s\n' "$line"
 }
 
 say "starting the scripted model server (it answers like the Anthropic API, from a script)"
 "$build/tests/aw-model-server" --port 0 >"$work/model.out" 2>"$work/model.log" &
 pids+=($!)
-model_port="$(first_line "$work/model.out" 20)" || fail "the model server did not start: $(cat "$work/model.log")"
+model_port="$(wait_for_line "$work/model.out" '^[0-9][0-9]*$' 20)" || fail "the model server did not start: $(cat "$work/model.log")"
 echo "  http://127.0.0.1:$model_port"
 
 say "starting agent-host, its claude-code provider pointed at the model server"
@@ -78,14 +78,14 @@ cp "$build/plugins/claude-code.so" "$work/plugins/"
 AW_PROVIDERS="$providers" "$build/bin/agent-host" --listen 127.0.0.1:0 --data-dir "$work/data" \
   --plugins-dir "$work/plugins" >"$work/host.out" 2>"$work/host.log" &
 pids+=($!)
-listening="$(first_line "$work/host.out" 30)" || fail "agent-host did not start: $(tail -n 20 "$work/host.log")"
+listening="$(wait_for_line "$work/host.out" '^agent-host listening on http://' 30)" || fail "agent-host did not start: $(tail -n 20 "$work/host.log")"
 export AW_URL="${listening##* }"
 unset AW_TOKEN AW_ADMIN_TOKEN
 aw="$build/bin/aw"
 echo "  $AW_URL"
 
 deadline=$((SECONDS + 30))
-until "$aw" providers 2>/dev/null | grep -q '^claude-code .* healthy '; do
+until grep -q '^claude-code .* healthy ' <<<"$("$aw" providers 2>/dev/null || true)"; do
   (( SECONDS < deadline )) || fail "the claude-code provider did not become healthy: $("$aw" providers 2>&1)"
   sleep 0.2
 done
