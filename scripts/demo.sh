@@ -54,11 +54,12 @@ teardown() {
 trap teardown EXIT
 trap 'exit 130' INT TERM
 
-# Waits (at most $3 seconds) until file $1 has a line matching $2, and prints it.
+# Waits (at most $3 seconds, while process $4 lives) until file $1 has a line matching $2,
+# and prints it.
 wait_for_line() {
   local deadline=$((SECONDS + $3)) line
   until line=$(grep -m 1 -e "$2" "$1" 2>/dev/null); do
-    (( SECONDS < deadline )) || return 1
+    (( SECONDS < deadline )) && kill -0 "$4" 2>/dev/null || return 1
     sleep 0.1
   done
   printf '%s\n' "$line"
@@ -67,7 +68,7 @@ wait_for_line() {
 say "starting the scripted model server (it answers like the Anthropic API, from a script)"
 "$build/tests/aw-model-server" --port 0 >"$work/model.out" 2>"$work/model.log" &
 pids+=($!)
-model_port="$(wait_for_line "$work/model.out" '^[0-9][0-9]*$' 20)" || fail "the model server did not start: $(cat "$work/model.log")"
+model_port="$(wait_for_line "$work/model.out" '^[0-9][0-9]*$' 20 $!)" || fail "the model server did not start: $(cat "$work/model.log")"
 echo "  http://127.0.0.1:$model_port"
 
 say "starting agent-host, its claude-code provider pointed at the model server"
@@ -78,7 +79,7 @@ cp "$build/plugins/claude-code.so" "$work/plugins/"
 AW_PROVIDERS="$providers" "$build/bin/agent-host" --listen 127.0.0.1:0 --data-dir "$work/data" \
   --plugins-dir "$work/plugins" >"$work/host.out" 2>"$work/host.log" &
 pids+=($!)
-listening="$(wait_for_line "$work/host.out" '^agent-host listening on http://' 30)" || fail "agent-host did not start: $(tail -n 20 "$work/host.log")"
+listening="$(wait_for_line "$work/host.out" '^agent-host listening on http://' 30 $!)" || fail "agent-host did not start: $(tail -n 20 "$work/host.log")"
 export AW_URL="${listening##* }"
 unset AW_TOKEN AW_ADMIN_TOKEN
 aw="$build/bin/aw"

@@ -80,8 +80,8 @@ TEST_F(AwCli, SendShowsTextToolsTodosAndUsageAndExitsZeroOnCompletion) {
     EXPECT_NE(out.find("  ✓ Bash"), std::string::npos) << out;
     EXPECT_NE(out.find("→ Write  " + host().workspace("aw-send").string()), std::string::npos)
         << "a Write shows its path; " << out;
-    // The checklist as it changed: first one item in progress, then both done.
-    const auto first = out.find("[~] Create hello.txt");
+    // The checklist as it changed: first one item to do, at last both done.
+    const auto first = out.find("[ ] Create hello.txt");
     const auto last = out.find("[x] Write notes.txt");
     EXPECT_NE(first, std::string::npos) << out;
     EXPECT_NE(last, std::string::npos) << out;

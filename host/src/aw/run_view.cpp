@@ -33,7 +33,7 @@ std::string RunView::inputSummary(const Json& input) {
     if (!input.is_object()) return oneLine(input.dump());
     // The field that says what a call does, in the names the CLIs' tools use.
     for (const char* key : {"command", "cmd", "file_path", "filePath", "path", "pattern", "query",
-                            "url", "description", "subject", "prompt"}) {
+                            "url", "subject", "description", "prompt"}) {
         const auto it = input.find(key);
         if (it == input.end()) continue;
         if (it->is_string()) return oneLine(it->get<std::string>());
@@ -74,6 +74,12 @@ std::ostream& RunView::line() {
 }
 
 void RunView::show(const Json& event) {
+    showUnflushed(event);
+    // Each event as it comes, also through a pipe (tee, a script waiting for a line).
+    out_.flush();
+}
+
+void RunView::showUnflushed(const Json& event) {
     const std::string type = event.value("type", "");
     const Json data = event.value("data", Json::object());
     if (type == "run.queued") {

@@ -26,6 +26,7 @@ public:
     static std::string inputSummary(const nlohmann::json& input);
 
 private:
+    void showUnflushed(const nlohmann::json& event);
     void messageDelta(const nlohmann::json& data);
     void messageStop(const nlohmann::json& data);
     void todos(const nlohmann::json& data);
