@@ -152,6 +152,25 @@ TEST_F(AwCli, ReplyAllowAnswersWhatTheRunAsks) {
         << late.err;
 }
 
+TEST_F(AwCli, ReplyAnswersAQuestionWithTheChosenLabel) {
+    AwProcess send(
+        {"send", "aw-question", "--provider", "claude-code", "--ask", "ASKUSER: which greeting?"},
+        env());
+    const auto how = send.waitForLine("answer: aw reply ", 90s);
+    ASSERT_TRUE(how) << send.outSoFar();
+    EXPECT_NE(send.outSoFar().find("Which greeting should I write?"), std::string::npos)
+        << send.outSoFar();
+    EXPECT_NE(send.outSoFar().find("- bonjour: The French greeting"), std::string::npos)
+        << send.outSoFar();
+    const auto reply =
+        runAw({"reply", runIdIn(send.outSoFar()), "allow", "--answer", "bonjour"}, env());
+    ASSERT_EQ(reply.status.code, 0) << reply.describe();
+    const auto result = send.finish(60s);
+    ASSERT_EQ(result.status.code, 0) << result.describe();
+    EXPECT_NE(result.out.find("You answered."), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("bonjour"), std::string::npos) << result.out;
+}
+
 TEST_F(AwCli, CtrlCStopsTheRunAndExitsThree) {
     AwProcess send({"send", "aw-stop", "--provider", "claude-code", "SLOWTOOL please"}, env());
     // The slow command runs (30 s) once the CLI has started it.
