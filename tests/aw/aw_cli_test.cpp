@@ -273,7 +273,8 @@ TEST_F(AwCli, ListingRoutesAnswerNewestFirstAndRefuseBadQueries) {
     const auto sessions = host().get("/v1/sessions?limit=1000");
     ASSERT_EQ(sessions.status, 200) << sessions.body;
     bool found = false;
-    for (const auto& session : sessions.json()["sessions"]) {
+    const Json listedSessions = sessions.json()["sessions"];
+    for (const auto& session : listedSessions) {
         found = found || session.value("session_id", "") == "aw-routes";
     }
     EXPECT_TRUE(found) << sessions.body;
