@@ -1128,11 +1128,11 @@ TEST_P(RunStoreTest, RecentRunsAndWorkersListTheNewestFirst) {
     EXPECT_TRUE(workers_->insertIfAbsent(worker("w1", WorkerStatus::Running, kNow + 5)));
     EXPECT_TRUE(workers_->insertIfAbsent(worker("w2", WorkerStatus::Stopped, kNow + 9)));
     EXPECT_TRUE(workers_->insertIfAbsent(worker("w3", WorkerStatus::Failed, kNow)));
-    const auto workers = workers_->recent(10);
-    ASSERT_EQ(workers.size(), 3u);
-    EXPECT_EQ(workers[0].sessionId, "w2");
-    EXPECT_EQ(workers[1].sessionId, "w1");
-    EXPECT_EQ(workers[2].sessionId, "w3");
+    std::vector<std::string> order;  // the runs' sessions have records too: leave them out
+    for (const auto& w : workers_->recent(10)) {
+        if (w.sessionId.rfind("w", 0) == 0) order.push_back(w.sessionId);
+    }
+    EXPECT_EQ(order, (std::vector<std::string>{"w2", "w1", "w3"}));
     EXPECT_EQ(workers_->recent(2).size(), 2u);
 }
 
