@@ -8,7 +8,9 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <istream>
 #include <thread>
 
@@ -32,6 +34,35 @@ bool isTerminal(const std::string& type) {
 
 bool isTerminalStatus(const std::string& status) {
     return status == "completed" || status == "failed" || status == "stopped";
+}
+
+//! Reads server-sent events from `in` until it ends or the run's terminal event was handed
+//! on (true). One event is `id:`, `event:` and `data:` lines ended by an empty line; `event:`
+//! repeats the JSON's type, and `:` lines are keep-alive comments.
+bool readEvents(std::istream& in, std::int64_t& lastSeq, bool& progressed,
+                const std::function<void(const StreamedEvent&)>& onEvent) {
+    std::string line, data;
+    std::int64_t id = 0;
+    while (std::getline(in, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.rfind("id:", 0) == 0) {
+            id = std::strtoll(line.c_str() + 3, nullptr, 10);
+        } else if (line.rfind("data:", 0) == 0) {
+            const std::size_t start = line.size() > 5 && line[5] == ' ' ? 6 : 5;
+            data += (data.empty() ? "" : "\n") + line.substr(start);
+        } else if (line.empty() && !data.empty()) {
+            StreamedEvent streamed{id, Json::parse(data, nullptr, false)};
+            data.clear();
+            id = 0;
+            if (!streamed.event.is_object()) continue;
+            if (streamed.seq == 0) streamed.seq = streamed.event.value("seq", std::int64_t{0});
+            lastSeq = std::max(lastSeq, streamed.seq);
+            progressed = true;
+            onEvent(streamed);
+            if (isTerminal(streamed.event.value("type", ""))) return true;
+        }
+    }
+    return false;
 }
 
 Poco::Timespan timespan(std::chrono::seconds value) {
@@ -156,30 +187,7 @@ void ApiClient::followEvents(const std::string& runId, std::int64_t afterSeq,
                 throw unreachable("GET " + path + " answered " + std::to_string(status) +
                                   " without an event stream");
             }
-            // One event: `id:`, `event:` and `data:` lines, ended by an empty line.
-            std::string line, data;
-            std::int64_t id = 0;
-            while (std::getline(in, line)) {
-                if (!line.empty() && line.back() == '\r') line.pop_back();
-                if (line.empty()) {
-                    if (data.empty()) continue;
-                    StreamedEvent streamed{id, Json::parse(data, nullptr, false)};
-                    data.clear();
-                    if (!streamed.event.is_object()) continue;
-                    if (streamed.seq == 0)
-                        streamed.seq = streamed.event.value("seq", std::int64_t{0});
-                    lastSeq = std::max(lastSeq, streamed.seq);
-                    progressed = true;
-                    onEvent(streamed);
-                    if (isTerminal(streamed.event.value("type", ""))) return;
-                } else if (line.rfind("id:", 0) == 0) {
-                    id = std::strtoll(line.c_str() + 3, nullptr, 10);
-                } else if (line.rfind("data:", 0) == 0) {
-                    const std::size_t start = line.size() > 5 && line[5] == ' ' ? 6 : 5;
-                    data += (data.empty() ? "" : "\n") + line.substr(start);
-                }
-                // `event:` repeats the JSON's type; `:` lines are keep-alive comments.
-            }
+            if (readEvents(in, lastSeq, progressed, onEvent)) return;
         } catch (const Poco::Exception& e) {
             if (dropsInARow + 1 >= kMaxReconnects) throw unreachable(e.displayText());
         }
