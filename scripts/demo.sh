@@ -19,7 +19,11 @@ build="$(cd "${1:-$repo/build}" 2>/dev/null && pwd || echo "${1:-$repo/build}")"
 session=demo
 prompt="TOOLS_AND_TODOS: create hello.txt and notes.txt, and keep a todo list while you work"
 
-say() { printf '\n\033[1mdemo:\033[0m %s\n' "$*"; }
+say() {
+  if [[ -t 1 ]]; then printf '\n\033[1mdemo:\033[0m %s\n' "$*"; else printf '\ndemo: %s\n' "$*"; fi
+}
+# A terminal to ask the user on (none under a test, CI or a pipe).
+have_tty() { { : </dev/tty; } 2>/dev/null; }
 fail() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
 if (( ! check )); then
@@ -94,6 +98,7 @@ done
 
 say "aw send $session --provider claude-code --ask \"$prompt\""
 echo "  (the scripted model follows keywords in the prompt: TOOLS_AND_TODOS is its two-files-and-a-todo-list script)"
+: >"$work/send.out"
 "$aw" send "$session" --provider claude-code --ask "$prompt" > >(tee "$work/send.out") &
 send=$!
 pids+=($send)
@@ -105,7 +110,7 @@ while kill -0 "$send" 2>/dev/null; do
   if (( asked > answered )); then
     run=$(sed -n 's/^• run \([^ ]*\) queued.*/\1/p' "$work/send.out" | head -n 1)
     decision=allow
-    if (( ! check )) && [[ -r /dev/tty ]]; then
+    if (( ! check )) && have_tty; then
       read -r -p "demo: allow it? [Y/n] " reply </dev/tty || reply=y
       [[ "$reply" =~ ^[Nn] ]] && decision=deny
     fi
@@ -133,8 +138,10 @@ if (( check )); then
   echo "demo check: ok"
   exit 0
 fi
-say "agent-host still runs at $AW_URL; try, in another terminal:"
-echo "  AW_URL=$AW_URL $aw send $session --provider claude-code \"RECALL what did I ask?\""
-echo "  AW_URL=$AW_URL $aw sessions"
-read -r -p "demo: press Enter to stop agent-host and the model server " _ </dev/tty || true
+if have_tty; then
+  say "agent-host still runs at $AW_URL; try, in another terminal:"
+  echo "  AW_URL=$AW_URL $aw send $session --provider claude-code \"RECALL what did I ask?\""
+  echo "  AW_URL=$AW_URL $aw sessions"
+  read -r -p "demo: press Enter to stop agent-host and the model server " _ </dev/tty || true
+fi
 exit "$status"
