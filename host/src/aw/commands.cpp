@@ -109,7 +109,7 @@ private:
     std::thread watcher_;
 };
 
-//! Shows a run's events from `afterSeq` until it ends; the exit code of its outcome.
+//! Shows a run's events from its first until it ends; the exit code of its outcome.
 int follow(const ApiClient& api, const std::string& runId, bool json, std::ostream& out) {
     RunView view(out);
     api.followEvents(runId, 0, [&](const StreamedEvent& streamed) {
