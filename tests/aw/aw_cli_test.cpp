@@ -215,6 +215,15 @@ TEST_F(AwCli, ListsRunsSessionsAndProvidersAsTables) {
     EXPECT_EQ(listed["runs"][0].value("run_id", ""), runId);
 }
 
+TEST_F(AwCli, WatchShowsAnEndedRunFromItsStartAndItsOutcome) {
+    const auto failed =
+        runAw({"send", "aw-watch", "--provider", "claude-code", "FAIL400 again"}, env());
+    ASSERT_EQ(failed.status.code, 1) << failed.describe();
+    const auto watched = runAw({"watch", runIdIn(failed.out)}, env());
+    EXPECT_EQ(watched.status.code, 1) << watched.describe();
+    EXPECT_EQ(watched.out, failed.out) << "the same events, shown the same way";
+}
+
 TEST_F(AwCli, BadUrlAndBadTokensAreClearErrors) {
     const auto unreachable = runAw({"runs", "--url", "http://127.0.0.1:1"}, {});
     EXPECT_EQ(unreachable.status.code, 5) << unreachable.describe();
