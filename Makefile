@@ -1,5 +1,7 @@
 # Agent Worker: the two commands a fresh Debian 12 machine needs.
 #   make run    install what is missing, build (Release), start agent-host on 127.0.0.1:8080
+#   make demo   install what is missing, build, show a real agent CLI at work, driven with
+#               build/bin/aw against the scripted model server (no API key; scripts/demo.sh)
 #   make test   install what is missing, build, run every test suite through ctest
 #   make bench  benchmarks (figures only, no assertions)
 #   make bench-peers  agent-host beside Express and graphile-worker (from npm), one table
@@ -9,7 +11,7 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps-run deps-test deps-image configure build run test bench bench-peers worker-image clean format
+.PHONY: all deps-run deps-test deps-image configure build run demo test bench bench-peers worker-image clean format
 
 all: build
 
@@ -39,6 +41,10 @@ build: deps-run configure
 run: build
 	@scripts/install-agent-clis.sh
 	PATH="$(CLI_PATH)$$PATH" $(BUILD_DIR)/bin/agent-host --data-dir ./data --plugins-dir $(BUILD_DIR)/plugins
+
+# Installs and builds what it needs itself (the CLIs, agent-host, aw, the model server).
+demo:
+	@scripts/demo.sh $(BUILD_DIR)
 
 test: deps-test build
 	cd $(BUILD_DIR) && ctest --output-on-failure --parallel $(JOBS) $(CTEST_ARGS)

@@ -1139,6 +1139,32 @@ TEST_P(RunStoreTest, WorkerStoreInsertsOnceAndListsOldestChangeFirst) {
     EXPECT_FALSE(workers_->find("nobody").has_value());
 }
 
+TEST_P(RunStoreTest, RecentRunsAndWorkersListTheNewestFirst) {
+    create("s1", "r1", 3, kNow);
+    create("s2", "r2", 3, kNow + 1);
+    create("s1", "r3", 3, kNow + 2);
+    const auto all = store_->recentRuns("", 10);
+    ASSERT_EQ(all.size(), 3u);
+    EXPECT_EQ(all[0].runId, "r3");
+    EXPECT_EQ(all[2].runId, "r1");
+    const auto ofS1 = store_->recentRuns("s1", 10);
+    ASSERT_EQ(ofS1.size(), 2u);
+    EXPECT_EQ(ofS1[0].runId, "r3");
+    EXPECT_EQ(ofS1[1].runId, "r1");
+    EXPECT_EQ(store_->recentRuns("", 1).size(), 1u);
+    EXPECT_TRUE(store_->recentRuns("nobody", 10).empty());
+
+    EXPECT_TRUE(workers_->insertIfAbsent(worker("w1", WorkerStatus::Running, kNow + 5)));
+    EXPECT_TRUE(workers_->insertIfAbsent(worker("w2", WorkerStatus::Stopped, kNow + 9)));
+    EXPECT_TRUE(workers_->insertIfAbsent(worker("w3", WorkerStatus::Failed, kNow)));
+    std::vector<std::string> order;  // the runs' sessions have records too: leave them out
+    for (const auto& w : workers_->recentlyUpdated(10)) {
+        if (w.sessionId.rfind("w", 0) == 0) order.push_back(w.sessionId);
+    }
+    EXPECT_EQ(order, (std::vector<std::string>{"w2", "w1", "w3"}));
+    EXPECT_EQ(workers_->recentlyUpdated(2).size(), 2u);
+}
+
 TEST_P(RunStoreTest, WorkerCompareAndSetHasExactlyOneWinner) {
     ASSERT_TRUE(workers_->insertIfAbsent(worker("w1", WorkerStatus::Running, kNow)));
     std::atomic<int> ready{0};

@@ -57,8 +57,8 @@ void addStateMetrics(MetricsRegistry& registry, StoreCounts& counts,
 //! GET /admin/config: the effective configuration, secrets redacted.
 void addAdminRoutes(Router& router, const HostConfig& config);
 
-//! Messages, runs, events (JSON and SSE), stop, human replies, the run queue and the
-//! maintenance passes.
+//! Messages, runs (GET /v1/runs lists the newest), events (JSON and SSE), stop, human replies, the
+//! run queue and the maintenance passes.
 void addRunRoutes(Router& router, RunEngine& engine, RunStore& store, RunQueue& queue,
                   Maintenance& maintenance, RunEventStreams& streams);
 

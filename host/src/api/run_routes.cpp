@@ -1,10 +1,9 @@
 // The run API: messages, runs and their event streams, stop, human replies, the run queue
 // and the maintenance passes (the executors' callbacks: callback_routes.cpp). See docs/api.md.
-#include <charconv>
-
 #include "agent_worker/core/identifiers.h"
 #include "agent_worker/core/json_access.h"
 #include "agent_worker/core/refusal.h"
+#include "api/query_params.h"
 #include "api/routes.h"
 #include "api/run_event_streams.h"
 #include "runs/maintenance.h"
@@ -136,29 +135,6 @@ RunRecord runOr404(RunStore& store, const std::string& runId) {
     auto run = store.findRun(runId);
     if (!run) throw runNotFound(runId);
     return *run;
-}
-
-//! Decimal digits only, in min..max: no sign, space, suffix or exponent.
-std::optional<std::int64_t> parseNumber(const std::string& text, std::int64_t min,
-                                        std::int64_t max) {
-    if (text.empty() || text.front() < '0' || text.front() > '9') return std::nullopt;
-    std::int64_t value = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (error != std::errc() || end != text.data() + text.size() || value < min || value > max)
-        return std::nullopt;
-    return value;
-}
-
-std::int64_t numberParam(const HttpRequest& request, const std::string& name, std::int64_t fallback,
-                         std::int64_t min, std::int64_t max) {
-    const auto text = request.query(name);
-    if (!text || text->empty()) return fallback;
-    if (!parseNumber(*text, min, max)) {
-        throw ApiError(400, {"invalid_query", "?" + name + "=" + *text + " is not a number in " +
-                                                  std::to_string(min) + ".." + std::to_string(max),
-                             ""});
-    }
-    return *parseNumber(*text, min, max);
 }
 
 }  // namespace

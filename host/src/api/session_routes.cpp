@@ -2,6 +2,7 @@
 
 #include "agent_worker/core/identifiers.h"
 #include "agent_worker/core/time_format.h"
+#include "api/query_params.h"
 #include "api/routes.h"
 
 namespace aw {
