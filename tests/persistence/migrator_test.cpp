@@ -108,6 +108,13 @@ TEST_F(SqliteMigrations, TheTranslationProgressMigrationTakesOverEachRunsMarkedL
     auto db = open();
     applyMigrations(*db, version4.path());
     db->withSession([](soci::session& sql) {
+        sql << "INSERT INTO session_workers (session_id, workspace_s3_prefix, created_at_ms,"
+               " updated_at_ms) VALUES ('s1', 'p', 0, 0)";
+        for (const char* run : {"r1", "r2"}) {
+            sql << "INSERT INTO runs (run_id, session_id, provider, prompt, created_at_ms)"
+                   " VALUES ('"
+                << run << "', 's1', 'p', 'x', 0)";
+        }
         sql << "INSERT INTO raw_output (event_id, run_id, stream, seq, line, translated,"
                " received_at_ms) VALUES"
                " ('r1/stdout/1', 'r1', 'stdout', 1, 'a', 1, 0),"
