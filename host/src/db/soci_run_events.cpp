@@ -258,10 +258,11 @@ struct EventReads {
 };
 
 //! appendEvents' statements, prepared once per pooled connection (Database::withPrepared).
-//! An append is: the run's row, locked; its last seq; the events inserted; their raw
-//! records marked. On PostgreSQL the events go in one INSERT (a JSON array the server
-//! unpacks) after one read of which of them are stored already, so an append is six round
-//! trips whatever its size; SQLite runs in-process and inserts an event at a time.
+//! An append is: the run's row, locked; its last seq; the events inserted; the run's
+//! translated seq moved on. On PostgreSQL the events go in one statement (a JSON array the
+//! server unpacks) that also moves the translated seq and sends the notice, so an append is
+//! four round trips (begin, lock, insert, commit) whatever its size; SQLite runs in-process
+//! and inserts an event at a time.
 struct EventAppend {
     soci::session& sql;
     const Dialect dialect;
@@ -275,13 +276,13 @@ struct EventAppend {
     // PostgreSQL: the events as JSON. SQLite: one event's fields.
     std::string rows, eventId, type, data;
     long long seq = 0, ts = 0;
-    soci::statement insert;
     long long translatedThrough = 0;
+    std::string notice;     // PostgreSQL: the payload of the events' notice
+    long long noticed = 0;  // PostgreSQL: 1 once the notice is sent
+    soci::statement insert;
     soci::statement recordProgress;
     std::string quarantinedIds;  // a JSON array
     soci::statement markQuarantined;
-    std::string notice;  // PostgreSQL: the payload of the events' notice
-    std::optional<soci::statement> announce;
 
     explicit EventAppend(soci::session& session)
         : sql(session),
@@ -291,13 +292,7 @@ struct EventAppend {
           readLog(prepareReadLog()),
           insert(prepareInsert()),
           recordProgress(prepareRecordProgress()),
-          markQuarantined(prepareMarkQuarantined()) {
-        if (postgres) {
-            announce.emplace((sql.prepare << "SELECT pg_notify('" + std::string(kRunEventsChannel) +
-                                                 "', :notice)",
-                              soci::use(notice)));
-        }
-    }
+          markQuarantined(prepareMarkQuarantined()) {}
 
     soci::details::prepare_temp_type prepareLockRun() {
         // Locking the run's row first makes appenders of one run take turns, so the last seq
@@ -320,8 +315,11 @@ struct EventAppend {
     soci::details::prepare_temp_type prepareInsert() {
         if (postgres) {
             // One round trip: the events not stored yet (a replay's are), numbered on from
-            // the run's last seq in the batch's order, and each inserted one's seq back. The
-            // run's row lock keeps the last seq and what is stored unchanged until it commits.
+            // the run's last seq in the batch's order, and each inserted one's seq back; the
+            // run's translated seq moved on; and, when any event was new, the notice to the
+            // other hosts (once: an uncorrelated subquery is evaluated once, and only for a
+            // row to return). The run's row lock keeps the last seq and what is stored
+            // unchanged until it commits.
             return (
                 sql.prepare << "WITH fresh AS (SELECT e.*, row_number() OVER (ORDER BY e.n) AS k"
                                " FROM json_to_recordset(CAST(:rows AS json))"
@@ -329,13 +327,25 @@ struct EventAppend {
                                " WHERE NOT EXISTS (SELECT 1 FROM run_events r"
                                " WHERE r.event_id = e.event_id)),"
                                " last AS (SELECT COALESCE(MAX(seq), 0) AS seq FROM run_events"
-                               " WHERE run_id = :rid)"
-                               " INSERT INTO run_events (event_id, run_id, session_id, seq, type,"
-                               " provider, data, ts_ms)"
+                               " WHERE run_id = :rid),"
+                               " ins AS (INSERT INTO run_events (event_id, run_id, session_id, seq,"
+                               " type, provider, data, ts_ms)"
                                " SELECT f.event_id, :rid2, :sid, last.seq + f.k, f.type, :provider,"
-                               " f.data, f.ts FROM fresh f, last RETURNING event_id, seq",
+                               " f.data, f.ts FROM fresh f, last RETURNING event_id, seq),"
+                               " progress AS (INSERT INTO run_translation (run_id, stdout_seq)"
+                               " SELECT :rid3, CAST(:through AS bigint)"
+                               " WHERE CAST(:through2 AS bigint) > 0 ON CONFLICT (run_id) DO UPDATE"
+                               " SET stdout_seq = GREATEST(run_translation.stdout_seq,"
+                               " excluded.stdout_seq)),"
+                               " notice AS (SELECT pg_notify('" +
+                                   std::string(kRunEventsChannel) +
+                                   "', :notice) FROM (SELECT 1 FROM ins LIMIT 1) AS stored)"
+                                   " SELECT ins.event_id, ins.seq, (SELECT COUNT(*) FROM notice)"
+                                   " FROM ins",
                 soci::use(rows), soci::use(runId), soci::use(runId), soci::use(run.sessionId),
-                soci::use(run.provider), soci::into(eventId), soci::into(seq));
+                soci::use(run.provider), soci::use(runId), soci::use(translatedThrough),
+                soci::use(translatedThrough), soci::use(notice), soci::into(eventId),
+                soci::into(seq), soci::into(noticed));
         }
         return (sql.prepare << "INSERT INTO run_events (event_id, run_id, session_id, seq, type,"
                                " provider, data, ts_ms)"
@@ -376,22 +386,18 @@ struct EventAppend {
         if (!lockRun.execute(true)) throw ProblemError(runNotFound(id));
         stmt::finish(lockRun);
         RunRecord record = run.get();
-        auto inserted = postgres ? insertAtOnce(events, now) : insertOneByOne(events, now);
+        translatedThrough = progress.translatedThrough;
+        notice = runNotice(hostId, id);
+        bool progressRecorded = false;  // PostgreSQL's insert records it, and announces
+        auto inserted =
+            postgres ? insertAtOnce(events, now, progressRecorded) : insertOneByOne(events, now);
         for (const auto& event : inserted) {
             applyChange(sql, dialect, record, deriveStateChange(event.type, event.data), now);
         }
-        if (progress.translatedThrough > 0) {
-            translatedThrough = progress.translatedThrough;
-            recordProgress.execute(true);
-        }
+        if (translatedThrough > 0 && !progressRecorded) recordProgress.execute(true);
         if (!progress.quarantined.empty()) {
             quarantinedIds = nlohmann::json(progress.quarantined).dump();
             markQuarantined.execute(true);
-        }
-        if (announce && !inserted.empty()) {
-            notice = runNotice(hostId, id);
-            announce->execute(true);
-            stmt::finish(*announce);
         }
         return inserted;
     }
@@ -432,7 +438,8 @@ struct EventAppend {
 
     //! PostgreSQL: the batch in one INSERT that leaves out what is stored already (a
     //! replay) and numbers the rest; an event twice in the batch counts as its first copy.
-    std::vector<StoredEvent> insertAtOnce(std::vector<NewEvent>& events, long long now) {
+    std::vector<StoredEvent> insertAtOnce(std::vector<NewEvent>& events, long long now,
+                                          bool& progressRecorded) {
         std::unordered_set<std::string> batchIds;
         nlohmann::json batch = nlohmann::json::array();
         std::vector<NewEvent*> candidates;
@@ -447,6 +454,7 @@ struct EventAppend {
         }
         if (candidates.empty()) return {};
         rows = batch.dump();
+        progressRecorded = true;
         std::unordered_map<std::string, long long> seqOf;
         if (insert.execute(true)) {
             do seqOf.emplace(eventId, seq);
