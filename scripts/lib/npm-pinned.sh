@@ -27,7 +27,10 @@ npm_pinned_setup() {
   command -v npm >/dev/null || npm_pinned_fail "npm is not installed ($node_use)"
   command -v node >/dev/null || npm_pinned_fail "node is not installed"
   npm_pinned_cache="${!cache_variable:-}"
-  [[ -n "$npm_pinned_cache" ]] || npm_pinned_cache="${HOME:?HOME is not set}/$default_cache"
+  if [[ -z "$npm_pinned_cache" ]]; then
+    [[ -n "${HOME:-}" ]] || npm_pinned_fail "HOME is not set; set it or $cache_variable"
+    npm_pinned_cache="$HOME/$default_cache"
+  fi
   npm_pinned_cache="$(realpath -m "$npm_pinned_cache")"
   source_tree="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
   case "$npm_pinned_cache/" in
