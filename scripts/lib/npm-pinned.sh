@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # What the installers of pinned npm packages share (scripts/install-test-servers.sh,
-# install-browser-driver.sh, install-api-validator.sh): each set of pins lives in an npm prefix
-# of its own in a cache directory outside the source tree, reused across runs, never global.
+# install-browser-driver.sh, install-api-validator.sh; install-agent-clis.sh takes only the
+# setup): each set of pins lives in an npm prefix of its own in a cache directory outside the
+# source tree, reused across runs, never global.
 # A prefix is installed whole into a staging directory and moved into place only once it checks
 # out, so a half-finished install is never taken for a good one.
 # Sourced, not run: `source "$(dirname "$0")/lib/npm-pinned.sh"` in a script with
@@ -46,7 +47,7 @@ npm_pinned_setup() {
 }
 
 # npm_pinned_check PREFIX PIN...: true when PREFIX holds every pin at its version; otherwise
-# prints what the first pin that does not reported instead, and is false.
+# false, printing what the first missing or mismatched pin showed.
 npm_pinned_check() {
   local prefix="$1" pin package version binary got
   shift
