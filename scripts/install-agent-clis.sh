@@ -20,6 +20,8 @@ pins=(
   "opencode-ai 1.18.33 opencode"
 )
 
+cache="${AW_CLI_CACHE:-${HOME:?HOME is not set}/.cache/agent-worker/clis}"
+
 list=0
 case "${1:-}" in
   --list) list=1 ;;
@@ -31,16 +33,24 @@ report() {
   if ((list)); then echo "$@" >&2; else echo "$@"; fi
 }
 
-# shellcheck source=lib/npm-pinned.sh source-path=SCRIPTDIR
-source "$(dirname "$0")/lib/npm-pinned.sh"
-npm_pinned_setup install-agent-clis AW_CLI_CACHE .cache/agent-worker/clis \
-  "node 20+ with npm is needed for the live CLI tests"
-cache="$npm_pinned_cache"
-
 fail() {
   echo "install-agent-clis: ERROR: $*" >&2
   exit 1
 }
+
+command -v npm >/dev/null || fail "npm is not installed (node 20+ with npm is needed for the live CLI tests)"
+command -v node >/dev/null || fail "node is not installed"
+cache="$(realpath -m "$cache")"
+case "$cache/" in
+  "$(cd "$(dirname "$0")/.." && pwd -P)/"*) fail "the cache directory $cache is inside the source tree; set AW_CLI_CACHE elsewhere" ;;
+esac
+mkdir -p "$cache" || fail "cannot create the cache directory $cache"
+
+# One installer at a time per cache (make test runs may overlap).
+exec 9>"$cache/.lock"
+if command -v flock >/dev/null; then
+  flock 9 || fail "cannot lock $cache/.lock"
+fi
 
 # The cache's directory for a pin: "@scope/name" -> "scope__name@version".
 dir_name_of() {
