@@ -1,7 +1,6 @@
 # shellcheck shell=bash
 # What the installers of pinned npm packages share (scripts/install-test-servers.sh,
-# install-browser-driver.sh, install-api-validator.sh; install-agent-clis.sh takes only the
-# setup): each set of pins lives in an npm prefix of its own in a cache directory outside the
+# install-browser-driver.sh, install-api-validator.sh): each set of pins lives in an npm prefix of its own in a cache directory outside the
 # source tree, reused across runs, never global.
 # A prefix is installed whole into a staging directory and moved into place only once it checks
 # out, so a half-finished install is never taken for a good one.
