@@ -1080,6 +1080,20 @@ TEST_P(RunStoreTest, OnSqliteTheClaimWalksIndexesAndSortsNothing) {
     EXPECT_NE(plan.find("run_queue_one_claimed"), std::string::npos) << plan;
 }
 
+TEST_P(RunStoreTest, OnSqliteTheNewestRunsOfAllSessionsAreReadWithoutASort) {
+    if (GetParam() != Dialect::Sqlite) GTEST_SKIP() << "SQLite's EXPLAIN QUERY PLAN";
+    std::string plan;
+    db_->withSession([&](soci::session& sql) {
+        // recentRuns' order, across sessions (GET /v1/runs without session_id).
+        soci::rowset<soci::row> steps =
+            (sql.prepare << "EXPLAIN QUERY PLAN SELECT run_id FROM runs"
+                            " ORDER BY created_at_ms DESC, run_id DESC LIMIT 20");
+        for (const auto& step : steps) plan += step.get<std::string>(3) + "\n";
+    });
+    EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+    EXPECT_NE(plan.find("runs_newest"), std::string::npos) << plan;
+}
+
 TEST_P(RunStoreTest, OnPostgresqlEnqueueClaimAndFinishArePreparedOnceAndReused) {
     if (GetParam() != Dialect::Postgresql) GTEST_SKIP() << "PostgreSQL's pg_prepared_statements";
     Database one(parseDatabaseUrl(url_), 1, std::chrono::seconds(10));
