@@ -1,5 +1,3 @@
-#include <charconv>
-
 #include "agent_worker/core/identifiers.h"
 #include "agent_worker/core/time_format.h"
 #include "api/query_params.h"
@@ -38,24 +36,12 @@ nlohmann::json toJson(const SessionWorker& worker) {
     };
 }
 
-//! ?limit= of a listing: 1..1000, 100 when absent.
-std::size_t listLimit(const HttpRequest& request) {
-    const auto text = request.query("limit").value_or("");
-    if (text.empty()) return 100;
-    std::size_t limit = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), limit);
-    if (error != std::errc() || end != text.data() + text.size() || limit < 1 || limit > 1000) {
-        throw ApiError(400, {"invalid_query", "?limit=" + text + " is not a number in 1..1000",
-                             "leave ?limit out for 100, or send 1..1000"});
-    }
-    return limit;
-}
-
 }  // namespace
 
 void addSessionRoutes(Router& router, SessionWorkerStore& workers) {
     router.add({"GET", "/v1/sessions", Scope::Client, [&workers](const HttpRequest& request) {
-                    const auto limit = listLimit(request);
+                    const auto limit =
+                        static_cast<std::size_t>(numberParam(request, "limit", 100, 1, 1000));
                     nlohmann::json sessions = nlohmann::json::array();
                     for (const auto& worker : workers.recentlyUpdated(limit))
                         sessions.push_back(toJson(worker));

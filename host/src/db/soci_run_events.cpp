@@ -3,6 +3,7 @@
 // provider session, todos, human-loop requests) in the same transaction; and the reads of
 // events and of that state.
 #include <algorithm>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -272,7 +273,8 @@ struct EventAppend {
     soci::statement lockRun;
     long long lastSeq = 0;
     soci::indicator lastSeqInd = soci::i_ok;
-    soci::statement readLog;  // SQLite (PostgreSQL reads the last seq within its INSERT)
+    std::optional<soci::statement>
+        readLog;  // SQLite (PostgreSQL reads the last seq within its INSERT)
     // PostgreSQL: the events as JSON. SQLite: one event's fields.
     std::string rows, eventId, type, data;
     long long seq = 0, ts = 0;
@@ -289,10 +291,11 @@ struct EventAppend {
           dialect(run_rows::dialectOf(session)),
           postgres(dialect == Dialect::Postgresql),
           lockRun(prepareLockRun()),
-          readLog(prepareReadLog()),
           insert(prepareInsert()),
           recordProgress(prepareRecordProgress()),
-          markQuarantined(prepareMarkQuarantined()) {}
+          markQuarantined(prepareMarkQuarantined()) {
+        if (!postgres) readLog.emplace(prepareReadLog());
+    }
 
     soci::details::prepare_temp_type prepareLockRun() {
         // Locking the run's row first makes appenders of one run take turns, so the last seq
@@ -417,8 +420,8 @@ struct EventAppend {
 
     //! SQLite: each event inserted in turn; one already stored changes nothing and takes no seq.
     std::vector<StoredEvent> insertOneByOne(std::vector<NewEvent>& events, long long now) {
-        readLog.execute(true);
-        stmt::finish(readLog);
+        readLog->execute(true);
+        stmt::finish(*readLog);
         long long last = lastSeqInd == soci::i_ok ? lastSeq : 0;
         std::vector<StoredEvent> inserted;
         for (auto& event : events) {

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
-#include <future>
 
 #include "agent_worker/core/capabilities.h"
 #include "agent_worker/core/runs/cli_invocation.h"
