@@ -317,38 +317,11 @@ struct EventAppend {
 
     soci::details::prepare_temp_type prepareInsert() {
         if (postgres) {
-            // One round trip: the events not stored yet (a replay's are), numbered on from
-            // the run's last seq in the batch's order, and each inserted one's seq back; the
-            // run's translated seq moved on; and, when any event was new, the notice to the
-            // other hosts (once: an uncorrelated subquery is evaluated once, and only for a
-            // row to return). The run's row lock keeps the last seq and what is stored
-            // unchanged until it commits.
-            return (
-                sql.prepare << "WITH fresh AS (SELECT e.*, row_number() OVER (ORDER BY e.n) AS k"
-                               " FROM json_to_recordset(CAST(:rows AS json))"
-                               " AS e(n bigint, event_id text, type text, data text, ts bigint)"
-                               " WHERE NOT EXISTS (SELECT 1 FROM run_events r"
-                               " WHERE r.event_id = e.event_id)),"
-                               " last AS (SELECT COALESCE(MAX(seq), 0) AS seq FROM run_events"
-                               " WHERE run_id = :rid),"
-                               " ins AS (INSERT INTO run_events (event_id, run_id, session_id, seq,"
-                               " type, provider, data, ts_ms)"
-                               " SELECT f.event_id, :rid2, :sid, last.seq + f.k, f.type, :provider,"
-                               " f.data, f.ts FROM fresh f, last RETURNING event_id, seq),"
-                               " progress AS (INSERT INTO run_translation (run_id, stdout_seq)"
-                               " SELECT :rid3, CAST(:through AS bigint)"
-                               " WHERE CAST(:through2 AS bigint) > 0 ON CONFLICT (run_id) DO UPDATE"
-                               " SET stdout_seq = GREATEST(run_translation.stdout_seq,"
-                               " excluded.stdout_seq)),"
-                               " notice AS (SELECT pg_notify('" +
-                                   std::string(kRunEventsChannel) +
-                                   "', :notice) FROM (SELECT 1 FROM ins LIMIT 1) AS stored)"
-                                   " SELECT ins.event_id, ins.seq, (SELECT COUNT(*) FROM notice)"
-                                   " FROM ins",
-                soci::use(rows), soci::use(runId), soci::use(runId), soci::use(run.sessionId),
-                soci::use(run.provider), soci::use(runId), soci::use(translatedThrough),
-                soci::use(translatedThrough), soci::use(notice), soci::into(eventId),
-                soci::into(seq), soci::into(noticed));
+            return (sql.prepare << SociRunStore::appendStatement(), soci::use(rows),
+                    soci::use(runId), soci::use(runId), soci::use(run.sessionId),
+                    soci::use(run.provider), soci::use(runId), soci::use(translatedThrough),
+                    soci::use(translatedThrough), soci::use(notice), soci::into(eventId),
+                    soci::into(seq), soci::into(noticed));
         }
         return (sql.prepare << "INSERT INTO run_events (event_id, run_id, session_id, seq, type,"
                                " provider, data, ts_ms)"
@@ -473,6 +446,34 @@ struct EventAppend {
 };
 
 }  // namespace
+
+std::string SociRunStore::appendStatement() {
+    // One round trip: the events not stored yet (a replay's are), numbered on from the run's
+    // last seq in the batch's order, and each inserted one's seq back; the run's translated
+    // seq moved on; and, when any event was new, the notice to the other hosts (once: an
+    // uncorrelated subquery is evaluated once, and only for a row to return). The run's row
+    // lock keeps the last seq and what is stored unchanged until it commits. What is stored
+    // is looked up event by event in a scalar subquery, which PostgreSQL cannot plan as a
+    // join: as NOT EXISTS, a young table's statistics made it hash the whole run_events
+    // table on every append (half the event path's speed until autovacuum analyzed it).
+    return "WITH fresh AS (SELECT e.*, row_number() OVER (ORDER BY e.n) AS k"
+           " FROM json_to_recordset(CAST(:rows AS json))"
+           " AS e(n bigint, event_id text, type text, data text, ts bigint)"
+           " WHERE (SELECT 1 FROM run_events r WHERE r.event_id = e.event_id) IS NULL),"
+           " last AS (SELECT COALESCE(MAX(seq), 0) AS seq FROM run_events WHERE run_id = :rid),"
+           " ins AS (INSERT INTO run_events (event_id, run_id, session_id, seq,"
+           " type, provider, data, ts_ms)"
+           " SELECT f.event_id, :rid2, :sid, last.seq + f.k, f.type, :provider,"
+           " f.data, f.ts FROM fresh f, last RETURNING event_id, seq),"
+           " progress AS (INSERT INTO run_translation (run_id, stdout_seq)"
+           " SELECT :rid3, CAST(:through AS bigint)"
+           " WHERE CAST(:through2 AS bigint) > 0 ON CONFLICT (run_id) DO UPDATE"
+           " SET stdout_seq = GREATEST(run_translation.stdout_seq, excluded.stdout_seq)),"
+           " notice AS (SELECT pg_notify('" +
+           std::string(kRunEventsChannel) +
+           "', :notice) FROM (SELECT 1 FROM ins LIMIT 1) AS stored)"
+           " SELECT ins.event_id, ins.seq, (SELECT COUNT(*) FROM notice) FROM ins";
+}
 
 std::vector<StoredEvent> SociRunStore::events(const std::string& runId, std::int64_t afterSeq,
                                               std::size_t limit) {

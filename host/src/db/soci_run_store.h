@@ -72,6 +72,8 @@ public:
 
     //! The statement a claim runs (for EXPLAIN in the bench and the tests).
     static std::string claimStatement(Dialect dialect);
+    //! PostgreSQL's statement that appends a batch of events (for EXPLAIN in the tests).
+    static std::string appendStatement();
 
 private:
     //! Deletes a batch of the finished entries past the retention, when a prune is due.
