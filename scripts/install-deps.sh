@@ -18,6 +18,8 @@ build_packages=(
 )
 # The s3 object store talks to S3 through libcurl (SigV4 signing included).
 build_packages+=(libcurl4-openssl-dev)
+# agent-host and agent-provider-host allocate with jemalloc (host/CMakeLists.txt says why).
+build_packages+=(libjemalloc-dev)
 # docs/openapi.yaml is converted to the JSON agent-host serves at build time (cmake/openapi_to_json.py).
 build_packages+=(python3 python3-yaml)
 # Local workers run sandboxed: bubblewrap for the namespaces, setpriv (util-linux) for the
