@@ -15,14 +15,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-//! A port nobody listens on right now; nginx binds it a moment later (a clash is retried).
-unsigned short unusedPort() {
-    Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", 0));
-    const unsigned short port = probe.address().port();
-    probe.close();
-    return port;
-}
-
 bool accepts(unsigned short port) {
     try {
         Poco::Net::StreamSocket socket;
@@ -35,6 +27,13 @@ bool accepts(unsigned short port) {
 
 }  // namespace
 
+unsigned short freeLoopbackPort() {
+    Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", 0));
+    const unsigned short port = probe.address().port();
+    probe.close();
+    return port;
+}
+
 std::string nginxBinary() {
     for (const char* candidate : {"/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"}) {
         if (::access(candidate, X_OK) == 0) return candidate;
@@ -42,7 +41,11 @@ std::string nginxBinary() {
     return "";
 }
 
-NginxProxy::NginxProxy(unsigned short upstreamPort) {
+NginxProxy::NginxProxy(unsigned short upstreamPort)
+    : NginxProxy(std::vector<unsigned short>{upstreamPort}, 0) {}
+
+NginxProxy::NginxProxy(const std::vector<unsigned short>& upstreamPorts,
+                       unsigned short listenPort) {
     const std::string binary = nginxBinary();
     if (binary.empty()) {
         throw std::runtime_error(
@@ -53,8 +56,8 @@ NginxProxy::NginxProxy(unsigned short upstreamPort) {
         std::filesystem::create_directories(dir_ / temp);
     }
     for (int attempt = 1;; ++attempt) {
-        port_ = unusedPort();
-        writeConfig(upstreamPort);
+        port_ = listenPort != 0 ? listenPort : freeLoopbackPort();
+        writeConfig(upstreamPorts);
         SubprocessOptions options;
         // -e: the error log before the config is read, else nginx writes /var/log/nginx.
         options.argv = {binary,
@@ -74,7 +77,10 @@ NginxProxy::NginxProxy(unsigned short upstreamPort) {
             if (auto status = process_->poll()) {
                 process_.reset();
                 const std::string log = errorLog() + readText(dir_ / "logs" / "stdout.log");
-                if (attempt < 5 && log.find("Address already in use") != std::string::npos) break;
+                if (listenPort == 0 && attempt < 5 &&
+                    log.find("Address already in use") != std::string::npos) {
+                    break;
+                }
                 throw std::runtime_error("nginx ended (" + status->describe() +
                                          ") before listening: " + log);
             }
@@ -92,8 +98,10 @@ NginxProxy::~NginxProxy() {
     if (process_) process_->terminate(2s);
 }
 
-void NginxProxy::writeConfig(unsigned short upstreamPort) const {
-    const std::string upstream = "http://127.0.0.1:" + std::to_string(upstreamPort);
+void NginxProxy::writeConfig(const std::vector<unsigned short>& upstreamPorts) const {
+    std::string servers;
+    for (const auto port : upstreamPorts)
+        servers += "    server 127.0.0.1:" + std::to_string(port) + ";\n";
     // Only what a test run needs (paths, port, logs); every proxy_* setting is nginx's default.
     dir_.write("nginx.conf",
                "daemon off;\n"
@@ -109,20 +117,27 @@ void NginxProxy::writeConfig(unsigned short upstreamPort) const {
                "  uwsgi_temp_path uwsgi;\n"
                "  scgi_temp_path scgi;\n"
                "  log_format aw '$request_method $request_uri $status $http_last_event_id';\n"
+               "  log_format upstream '$request_uri $upstream_addr';\n"
                "  access_log logs/access.log aw;\n"
-               "  server {\n"
-               "    listen 127.0.0.1:" +
+               "  access_log logs/upstreams.log upstream;\n"
+               "  upstream agent_host {\n" +
+                   servers +
+                   "  }\n"
+                   "  server {\n"
+                   "    listen 127.0.0.1:" +
                    std::to_string(port_) +
                    ";\n"
-                   "    location / { proxy_pass " +
-                   upstream +
-                   "; }\n"
+                   "    location / { proxy_pass http://agent_host; }\n"
                    "  }\n"
                    "}\n");
 }
 
 std::string NginxProxy::accessLog() const {
     return readText(dir_ / "logs" / "access.log");
+}
+
+std::string NginxProxy::upstreamLog() const {
+    return readText(dir_ / "logs" / "upstreams.log");
 }
 
 std::string NginxProxy::errorLog() const {

@@ -7,11 +7,16 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "process/subprocess.h"
 #include "support/temp_dir.h"
 
 namespace aw::test {
+
+//! A loopback port nobody listens on right now (for a server started a moment later; a clash
+//! is possible, and NginxProxy retries its own).
+unsigned short freeLoopbackPort();
 
 //! Where nginx is, or "" when it is missing (scripts/install-deps.sh test installs it).
 std::string nginxBinary();
@@ -21,6 +26,9 @@ public:
     //! Proxies every path to 127.0.0.1:upstreamPort. Throws std::runtime_error saying what
     //! is missing or what nginx printed when it cannot start.
     explicit NginxProxy(unsigned short upstreamPort);
+    //! A load balancer: each request to the next of `upstreamPorts` in turn (nginx's
+    //! round robin), listening on `listenPort` (0: one that is free).
+    NginxProxy(const std::vector<unsigned short>& upstreamPorts, unsigned short listenPort);
     ~NginxProxy();
     NginxProxy(const NginxProxy&) = delete;
     NginxProxy& operator=(const NginxProxy&) = delete;
@@ -29,9 +37,11 @@ public:
     //! One line per request answered: "<method> <uri> <status> <Last-Event-ID or ->".
     std::string accessLog() const;
     std::string errorLog() const;
+    //! One line per request answered: "<uri> <the upstream's host:port>".
+    std::string upstreamLog() const;
 
 private:
-    void writeConfig(unsigned short upstreamPort) const;
+    void writeConfig(const std::vector<unsigned short>& upstreamPorts) const;
 
     TempDir dir_{"aw-nginx"};
     std::unique_ptr<Subprocess> process_;

@@ -18,6 +18,7 @@
 #include "db/database_url.h"
 #include "db/migrator.h"
 #include "db/pg_event_listener.h"
+#include "db/soci_callback_tokens.h"
 #include "db/soci_run_store.h"
 #include "db/soci_session_worker_repository.h"
 #include "db/store_counts.h"
@@ -295,14 +296,17 @@ int AgentHostApp::serve(const HostConfig& config) {
     ProviderSupervisor providers(config.providers);
     providers.start();
 
-    // Local executors call back on loopback whatever address the API listens on.
+    // Executors call back through `public_url` (several replicas: their load balancer), or
+    // on loopback whatever address the API listens on.
     const bool v6 = bound.host.find(':') != std::string::npos;
+    const std::string ownUrl =
+        std::string(v6 ? "http://[::1]:" : "http://127.0.0.1:") + std::to_string(bound.port);
+    const std::string callbackBase = config.publicUrl.empty() ? ownUrl : config.publicUrl;
     LocalRuntimeOptions runtimeOptions;
     runtimeOptions.workersDir = config.dataDir + "/workers";
     runtimeOptions.objectsDir = config.objectsDir;
     runtimeOptions.executorBinary = config.executorBinary;
-    runtimeOptions.callbackUrl = std::string(v6 ? "http://[::1]:" : "http://127.0.0.1:") +
-                                 std::to_string(bound.port) + "/v1/callbacks/executor";
+    runtimeOptions.callbackUrl = callbackBase + "/v1/callbacks/executor";
     runtimeOptions.callbackMaxBodyBytes = config.maxBodyBytes;  // callbacks over it would get 413
     runtimeOptions.sandbox = config.localSandbox;
     // The s3 store: the executors get its settings (credentials on stdin); /ready checks the
@@ -380,13 +384,13 @@ int AgentHostApp::serve(const HostConfig& config) {
             workerRuntime = std::move(dockerRuntime);
         } else if (config.runs.submission.placement.runtime == "swarm") {
             SwarmRuntimeOptions swarm = config.swarm;
-            const std::string hostUrl =
-                swarm.hostUrl.empty() ? std::string(v6 ? "http://[::1]:" : "http://127.0.0.1:") +
-                                            std::to_string(bound.port)
-                                      : swarm.hostUrl;
+            // The bootstrap exchange is this host's (it holds the pending tokens); the
+            // callbacks go where every replica's do.
+            const std::string hostUrl = swarm.hostUrl.empty() ? ownUrl : swarm.hostUrl;
             swarm.hostId = runOptions.queue.hostId;
             swarm.workersDir = config.dataDir + "/workers";
-            swarm.callbackUrl = hostUrl + "/v1/callbacks/executor";
+            swarm.callbackUrl =
+                (config.publicUrl.empty() ? hostUrl : config.publicUrl) + "/v1/callbacks/executor";
             swarm.bootstrapUrl = hostUrl + "/v1/executors/bootstrap";
             swarm.callbackMaxBodyBytes = runtimeOptions.callbackMaxBodyBytes;
             swarm.s3 = runtimeOptions.s3;
@@ -412,7 +416,18 @@ int AgentHostApp::serve(const HostConfig& config) {
     ExecutorRuntime& runtime = *workerRuntime;
     // Each worker calls back with its own token (the runtime issues and revokes them); the
     // configured executor tokens are the operator's, bound to no worker, never handed out.
-    const CallbackTokens& workerTokens = runtime.callbackTokens();
+    // The tokens' digests are kept in the database, where every replica finds them.
+    SociCallbackTokenRegistry callbackTokenRegistry(*database);
+    CallbackTokens& workerTokens = runtime.callbackTokens();
+    try {
+        workerTokens.share(callbackTokenRegistry);
+    } catch (const std::exception& e) {
+        return refuse(
+            kExitUnavailable,
+            {"store_unavailable", std::string("cannot record the workers' tokens: ") + e.what(),
+             "check the database (--db)"},
+            true);
+    }
     MetricsRegistry metricsRegistry;
     HostMetrics metrics(metricsRegistry, AW_PROJECT_VERSION);
     RuntimeWorkerGateway gateway(runtime, withSyncMetrics(config.executor, metrics));
@@ -457,9 +472,11 @@ int AgentHostApp::serve(const HostConfig& config) {
     if (database->dialect() == Dialect::Postgresql) {
         otherHostsEvents.emplace(
             database->url(), runOptions.queue.hostId,
-            [&hub](const std::string& runId) { hub.publish(runId); },
-            [&engine](const std::string& runId) { engine.replyForwarded(runId); },
-            [&streams] { streams.wakeAll(); });
+            PgEventListener::Handlers{
+                [&hub](const std::string& runId) { hub.publish(runId); },
+                [&engine](const std::string& runId) { engine.replyForwarded(runId); },
+                [&engine](const std::string& runId) { engine.outputStored(runId); },
+                [&streams] { streams.wakeAll(); }});
     }
     addRunRoutes(router, engine, runStore, runStore, maintenance, streams);
     addCallbackRoutes(

@@ -145,6 +145,10 @@ const std::vector<ConfigKey>& hostConfigKeys() {
          "bearer tokens accepted on GET /metrics and nothing else (list); admin tokens "
          "are accepted there too",
          true, true},
+        {"public_url", "",
+         "agent-host's URL as the workers' executors reach it for callbacks: the load "
+         "balancer in front of several replicas (http://aw.internal:8080); default: this "
+         "host's own, http://127.0.0.1:<listen port>"},
         {"host_id", "",
          "this host's name in queue leases; default <hostname>:<port>. Keep it "
          "stable: a restarted host takes back its own leases at once"},

@@ -376,6 +376,11 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     auto& runs = config.runs;
     auto& placement = runs.submission.placement;
     runs.queue.hostId = text("host_id");
+    config.publicUrl = text("public_url");
+    while (!config.publicUrl.empty() && config.publicUrl.back() == '/') config.publicUrl.pop_back();
+    if (!config.publicUrl.empty() && config.publicUrl.rfind("http://", 0) != 0) {
+        throw ProblemError(invalidValue("public_url", config.publicUrl, "expected an http:// URL"));
+    }
     placement.tenantId = text("tenant_id");
     placement.runtime = text("runtime");
     if (placement.runtime != "local" && placement.runtime != "docker" &&
@@ -513,6 +518,7 @@ std::string HostConfig::redactedJson() const {
           {"timeout_ms", executor.defaultTimeout.count()}}},
         {"executor_binary", executorBinary},
         {"host_id", runs.queue.hostId},
+        {"public_url", publicUrl},
         {"tenant_id", runs.submission.placement.tenantId},
         {"runtime", runs.submission.placement.runtime},
         {"runtime_local",

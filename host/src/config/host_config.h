@@ -49,6 +49,9 @@ ListenAddress parseListenAddress(const std::string& text);
 //! The resolved configuration agent-host runs with.
 struct HostConfig {
     ListenAddress listen;
+    //! agent-host's URL as the workers' executors reach it for callbacks (`public_url`): the
+    //! load balancer in front of the replicas. Empty: this host's own loopback URL.
+    std::string publicUrl;
     std::string dataDir;
     std::string databaseUrl;
     std::string pluginsDir;

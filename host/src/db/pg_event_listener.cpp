@@ -30,7 +30,8 @@ Connection listen(const DatabaseUrl& url, bool& complained) {
         problem = PQerrorMessage(connection.get());
     } else {
         const std::string command = "LISTEN " + std::string(kRunEventsChannel) + "; LISTEN " +
-                                    std::string(kRunControlChannel);
+                                    std::string(kRunControlChannel) + "; LISTEN " +
+                                    std::string(kRunOutputChannel);
         std::unique_ptr<PGresult, decltype(&PQclear)> result(
             PQexec(connection.get(), command.c_str()), &PQclear);
         if (PQresultStatus(result.get()) == PGRES_COMMAND_OK) return connection;
@@ -51,13 +52,10 @@ std::string runNotice(const std::string& hostId, const std::string& runId) {
     return hostId + " " + runId;
 }
 
-PgEventListener::PgEventListener(DatabaseUrl url, std::string hostId, RunNoticed onEvents,
-                                 RunNoticed onReply, std::function<void()> onReconnect)
+PgEventListener::PgEventListener(DatabaseUrl url, std::string hostId, Handlers handlers)
     : url_(std::move(url)),
       hostId_(std::move(hostId)),
-      onEvents_(std::move(onEvents)),
-      onReply_(std::move(onReply)),
-      onReconnect_(std::move(onReconnect)),
+      handlers_(std::move(handlers)),
       thread_([this] { run(); }) {}
 
 PgEventListener::~PgEventListener() {
@@ -81,7 +79,7 @@ void PgEventListener::run() {
             listening_ = true;
             complained = false;
             // What was stored while nobody listened is in the store.
-            if (everListened && onReconnect_) onReconnect_();
+            if (everListened && handlers_.reconnected) handlers_.reconnected();
             everListened = true;
         }
         pollfd socket{PQsocket(connection.get()), POLLIN, 0};
@@ -101,7 +99,9 @@ void PgEventListener::run() {
             PQfreemem(notice);
             const auto space = payload.find(' ');
             if (space == std::string::npos || payload.compare(0, space, hostId_) == 0) continue;
-            const auto& handler = channel == kRunControlChannel ? onReply_ : onEvents_;
+            const auto& handler = channel == kRunControlChannel  ? handlers_.replies
+                                  : channel == kRunOutputChannel ? handlers_.output
+                                                                 : handlers_.events;
             if (handler) handler(payload.substr(space + 1));
         }
     }

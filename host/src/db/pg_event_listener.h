@@ -9,7 +9,9 @@
 // `onEvents` (the EventHub: streams then read them from the store). Its own appends it
 // skips: they are published in process, events and all. When the connection is lost, notices
 // are lost with it: once it is back, `onReconnect` lets every stream look in the store.
-// A reply left for the driving host is announced on kRunControlChannel the same way.
+// A reply left for the driving host is announced on kRunControlChannel the same way, and
+// executor output a host stored for a run it does not drive (callbacks reach any replica) on
+// kRunOutputChannel.
 #pragma once
 
 #include <atomic>
@@ -24,6 +26,7 @@ namespace aw {
 
 inline constexpr std::string_view kRunEventsChannel = "aw_run_events";
 inline constexpr std::string_view kRunControlChannel = "aw_run_control";
+inline constexpr std::string_view kRunOutputChannel = "aw_run_output";
 
 //! The payload of a notice: "<host id> <run id>" (run ids have no spaces).
 std::string runNotice(const std::string& hostId, const std::string& runId);
@@ -32,10 +35,16 @@ class PgEventListener {
 public:
     using RunNoticed = std::function<void(const std::string& runId)>;
 
-    //! Listens on `url` (a PostgreSQL database) for the notices of hosts other than `hostId`:
-    //! new events (`onEvents`) and replies left for the driving host (`onReply`).
-    PgEventListener(DatabaseUrl url, std::string hostId, RunNoticed onEvents, RunNoticed onReply,
-                    std::function<void()> onReconnect);
+    //! What to do with other hosts' notices, each given the run's id.
+    struct Handlers {
+        RunNoticed events;                  //!< new events stored
+        RunNoticed replies;                 //!< a human reply left for the driving host
+        RunNoticed output;                  //!< executor output stored for the driving host
+        std::function<void()> reconnected;  //!< notices may have been lost meanwhile
+    };
+
+    //! Listens on `url` (a PostgreSQL database) for the notices of hosts other than `hostId`.
+    PgEventListener(DatabaseUrl url, std::string hostId, Handlers handlers);
     ~PgEventListener();
     PgEventListener(const PgEventListener&) = delete;
     PgEventListener& operator=(const PgEventListener&) = delete;
@@ -48,9 +57,7 @@ private:
 
     DatabaseUrl url_;
     std::string hostId_;
-    RunNoticed onEvents_;
-    RunNoticed onReply_;
-    std::function<void()> onReconnect_;
+    Handlers handlers_;
     std::atomic<bool> stopping_{false};
     std::atomic<bool> listening_{false};
     std::thread thread_;

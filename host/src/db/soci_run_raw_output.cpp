@@ -4,6 +4,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "db/pg_event_listener.h"
 #include "db/soci_run_rows.h"
 #include "db/soci_run_store.h"
 
@@ -11,6 +12,7 @@ namespace aw {
 namespace {
 
 using run_rows::runNotFound;
+using stmt::execute;
 using stmt::select;
 
 constexpr const char* kRawColumns = "event_id, run_id, stream, seq, line, continued, translated";
@@ -251,6 +253,31 @@ std::vector<RawOutputRecord> SociRunStore::rawOutput(const std::string& runId,
             if (handedOn && record.state == RawState::Pending) record.state = RawState::Translated;
         }
         return records;
+    });
+}
+
+std::vector<RawOutputRecord> SociRunStore::rawOutputAfter(const std::string& runId,
+                                                          std::int64_t afterSeq) {
+    const long long after = afterSeq;
+    return database_.withSession([&](soci::session& sql) {
+        // Two reads of the (run_id, stream, seq) index, stdout first.
+        return select<RawRow>(sql,
+                              std::string("SELECT ") + kRawColumns + " FROM (SELECT " +
+                                  kRawColumns +
+                                  ", 0 AS part FROM raw_output WHERE run_id = :rid"
+                                  " AND stream = 'stdout' AND seq > :after UNION ALL SELECT " +
+                                  kRawColumns +
+                                  ", 1 AS part FROM raw_output WHERE run_id = :rid2"
+                                  " AND stream = 'exit') AS found ORDER BY part, seq",
+                              runId, after, runId);
+    });
+}
+
+void SociRunStore::announceOutput(const std::string& runId) {
+    if (database_.dialect() != Dialect::Postgresql) return;
+    database_.withSession([&](soci::session& sql) {
+        execute(sql, "SELECT pg_notify('" + std::string(kRunOutputChannel) + "', :notice)",
+                runNotice(hostId_, runId));
     });
 }
 

@@ -41,6 +41,10 @@ public:
     std::vector<RawOutputRecord> rawOutput(const std::string& runId,
                                            const std::string& stream) override;
     RawOutputPosition rawOutputPosition(const std::string& runId) override;
+    std::vector<RawOutputRecord> rawOutputAfter(const std::string& runId,
+                                                std::int64_t afterSeq) override;
+    //! PostgreSQL: NOTIFY on kRunOutputChannel, as this host's.
+    void announceOutput(const std::string& runId) override;
     bool markStarting(const std::string& runId, int attempts, std::int64_t nowMs) override;
     bool requestStop(const std::string& runId, std::int64_t nowMs) override;
     std::optional<HumanLoopRecord> humanRequest(const std::string& runId,

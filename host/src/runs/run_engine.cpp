@@ -380,6 +380,8 @@ void RunEngine::checkOnRun(ActiveRun& active) {
         // Replies left by other hosts whose notice was lost (a dropped listener connection).
         if (fresh && fresh->status == RunStatus::WaitingHuman) takeForwardedReplies(active);
     }
+    // Output other hosts stored, should their notice have been lost.
+    takeStoredOutput(active);
     if (!active.escalation.begun() && now - active.startedAt >= options_.runTimeout) {
         beginStop(active, "the run timeout of " + std::to_string(options_.runTimeout.count() / 1000) + " s passed");
     }
@@ -392,6 +394,20 @@ void RunEngine::checkOnRun(ActiveRun& active) {
         throw RunAttemptFailure({"executor_lost", "the session worker's executor stopped while the agent was running",
                                  "send the message again; the worker is restarted and its workspace kept"},
                                 false);
+    }
+}
+
+void RunEngine::outputStored(const std::string& runId) {
+    if (auto active = activeRun(runId)) {
+        active->post([this, active] { takeStoredOutput(*active); });
+    }
+}
+
+void RunEngine::takeStoredOutput(ActiveRun& active) {
+    if (active.output.exitArrived()) return;
+    // The assembler skips what it has taken already.
+    for (auto& record : store_.rawOutputAfter(active.run.runId, active.output.nextSeq() - 1)) {
+        active.output.add(std::move(record));
     }
 }
 
@@ -478,6 +494,10 @@ std::optional<Json> RunEngine::deliver(const std::vector<RawOutputRecord>& recor
                 for (auto& record : list) active->inbox.push_back(std::move(record));
             }
             active->wake.notify_all();
+        } else {
+            // Another replica drives the run (or will, once it takes the run over): it reads
+            // what is stored here.
+            store_.announceOutput(runId);
         }
     }
     return Json{{"accepted", records.size()}, {"new", fresh->size()}};

@@ -77,6 +77,9 @@ public:
     //! Another host left a reply for one of the run's requests (replicas): taken on the
     //! run's thread when this host drives it.
     void replyForwarded(const std::string& runId);
+    //! Another host stored executor output of the run (a callback reached it): read from
+    //! the store on the run's thread when this host drives it.
+    void outputStored(const std::string& runId);
 
 private:
     struct ActiveRun;
@@ -99,6 +102,8 @@ private:
     void startCli(ActiveRun& active);
     void superviseCli(ActiveRun& active);
     void checkOnRun(ActiveRun& active);
+    //! Adds what is stored past the run's output position (stored by another host).
+    void takeStoredOutput(ActiveRun& active);
     void translate(ActiveRun& active);
     //! Feeds lines to the run's plugin session, its answers to the run's translation.
     void feed(ActiveRun& active, const std::vector<AssembledLine>& lines);

@@ -94,7 +94,7 @@ public:
     void stop(const SessionWorker& worker) override;
     void remove(const SessionWorker& worker) override;
 
-    const CallbackTokens& callbackTokens() const override { return tokens_->callbackTokens(); }
+    CallbackTokens& callbackTokens() override { return tokens_->callbackTokens(); }
     //! `docker-<session>`.
     std::string executorId(const SessionWorker& worker) const override {
         return "docker-" + worker.sessionId;

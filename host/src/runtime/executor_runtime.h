@@ -18,7 +18,7 @@ namespace aw {
 class ExecutorRuntime : public WorkerRuntime {
 public:
     //! The workers' callback tokens: who posted a callback.
-    virtual const CallbackTokens& callbackTokens() const = 0;
+    virtual CallbackTokens& callbackTokens() = 0;
     //! Where and how to call the worker's executor (a unix socket or loopback, its token).
     virtual ExecutorEndpoint endpoint(const SessionWorker& worker) const = 0;
     //! The id the worker's executor reports and posts callbacks as.

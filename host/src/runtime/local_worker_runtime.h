@@ -61,7 +61,7 @@ public:
     void stop(const SessionWorker& worker) override;
     void remove(const SessionWorker& worker) override;
 
-    const CallbackTokens& callbackTokens() const override { return tokens_->callbackTokens(); }
+    CallbackTokens& callbackTokens() override { return tokens_->callbackTokens(); }
     //! The executor's unix socket in the worker's directory.
     ExecutorEndpoint endpoint(const SessionWorker& worker) const override;
     //! `local-<session>`.

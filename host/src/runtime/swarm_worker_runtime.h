@@ -96,7 +96,7 @@ public:
     //! A stopped worker's task is gone, and the next may run on another node.
     bool keepsFilesWhileStopped() const override { return false; }
 
-    const CallbackTokens& callbackTokens() const override { return tokens_->callbackTokens(); }
+    CallbackTokens& callbackTokens() override { return tokens_->callbackTokens(); }
     //! `swarm-<session>`.
     std::string executorId(const SessionWorker& worker) const override {
         return "swarm-" + worker.sessionId;

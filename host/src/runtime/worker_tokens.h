@@ -36,7 +36,7 @@ public:
     //! The callback token is no longer accepted, and the private directory is gone.
     void revoke(const SessionWorker& worker);
 
-    const CallbackTokens& callbackTokens() const { return callbackTokens_; }
+    CallbackTokens& callbackTokens() { return callbackTokens_; }
 
 private:
     std::filesystem::path root_;

@@ -217,6 +217,21 @@ public:
     virtual std::vector<RawOutputRecord> rawOutput(const std::string& runId,
                                                    const std::string& stream) = 0;
 
+    //! The run's stdout records after `afterSeq`, in seq order, then its exit record if it
+    //! is stored: what another host stored for a run this one drives (callbacks may reach
+    //! any replica). This default reads every record; a database reads its index.
+    virtual std::vector<RawOutputRecord> rawOutputAfter(const std::string& runId,
+                                                        std::int64_t afterSeq) {
+        std::vector<RawOutputRecord> records;
+        for (auto& record : rawOutput(runId, "stdout"))
+            if (record.seq > afterSeq) records.push_back(std::move(record));
+        for (auto& record : rawOutput(runId, "exit")) records.push_back(std::move(record));
+        return records;
+    }
+    //! Tells the host driving the run that output was stored for it here (replicas on
+    //! PostgreSQL: a notice; in one process there is nobody else to tell).
+    virtual void announceOutput(const std::string& runId) { (void)runId; }
+
     //! The highest stored seq of stdout and stderr. This default reads every record; a
     //! database answers from its (run_id, stream, seq) index.
     virtual RawOutputPosition rawOutputPosition(const std::string& runId) {
