@@ -11,6 +11,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "runtime/docker_engine.h"
 #include "support/fake_cli.h"
@@ -153,14 +154,17 @@ TestWorkerImage importTestWorkerImage(const std::string& socketPath, const std::
     TempDir stage("awi");
     const fs::path root = stage / "root";
     const std::string executor = std::string(AW_BUILD_DIR) + "/bin/agent-executor";
-    std::set<std::string> files{executor, "/bin/sh", "/bin/cat", "/bin/ls"};
+    const std::vector<std::string> tools{"/bin/sh",    "/bin/cat",      "/bin/ls",
+                                         "/bin/sleep", "/usr/bin/head", "/usr/bin/tail"};
+    std::set<std::string> files(tools.begin(), tools.end());
+    files.insert(executor);
     std::set<std::string> libraries;
     for (const auto& file : files) {
         const auto needed = sharedLibraries(file, stage / "ldd.log");
         libraries.insert(needed.begin(), needed.end());
     }
     copyInto(root, executor, "/usr/local/bin/agent-executor");
-    for (const auto& file : {"/bin/sh", "/bin/cat", "/bin/ls"}) copyInto(root, file, file);
+    for (const auto& file : tools) copyInto(root, file, file);
     for (const auto& library : libraries) copyInto(root, library, library);
     for (const char* dir : {"tmp", "etc", "proc", "sys", "dev"}) fs::create_directories(root / dir);
     fs::permissions(root / "tmp", fs::perms::all | fs::perms::sticky_bit);
@@ -176,9 +180,18 @@ TestWorkerImage importTestWorkerImage(const std::string& socketPath, const std::
     std::ofstream(root / "etc" / "group") << "root:x:0:\nagent:x:10001:\n";
     // A fake Claude Code: notes each run in the workspace (run-log.txt, so tests see what a
     // restore brought back) and prints a recorded turn (fixtures/providers/claude-basic.jsonl).
+    // With `hold-output` in the workspace it prints the turn's first three lines, then waits
+    // until the test puts `release` there, so a test can act in the middle of a run.
     copyInto(root, fixturePath("claude-basic.jsonl").string(), "/opt/aw-test/claude-basic.jsonl");
     writeScript(root / "usr/local/bin/claude",
-                "echo run >> run-log.txt\nexec cat /opt/aw-test/claude-basic.jsonl\n");
+                "echo run >> run-log.txt\n"
+                "turn=/opt/aw-test/claude-basic.jsonl\n"
+                "if [ -f hold-output ]; then\n"
+                "  head -n 3 \"$turn\"\n"
+                "  while [ ! -f release ]; do sleep 0.1; done\n"
+                "  exec tail -n +4 \"$turn\"\n"
+                "fi\n"
+                "exec cat \"$turn\"\n");
     output({"tar", "-C", root.string(), "-cf", (stage / "rootfs.tar").string(), "."},
            stage / "tar.log");
     const auto colon = name.rfind(':');

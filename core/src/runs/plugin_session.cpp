@@ -187,36 +187,21 @@ Json PluginSession::reply(const Json& reply) { return call("reply", {{"reply", r
 
 Json PluginSession::interrupt() { return call("interrupt", Json::object()); }
 
+void PluginSession::resume(Json request, std::int64_t replayBefore) {
+    request_ = std::move(request);
+    try {
+        openAndReplay(replayBefore);
+    } catch (const ProviderCallError& e) {
+        if (!e.processFailed()) throw;
+        recover(e.problem().message, replayBefore);
+    }
+}
+
 void PluginSession::recover(const std::string& why, std::int64_t replayBefore) {
     for (int tries = 0; tries < 3; ++tries) {
         process_ = waitForProcess(process_ ? process_->identity() : nullptr);
-        key_ = runId_ + "#" + std::to_string(++generation_);
         try {
-            process_->call("open", {{"run", key_}, {"request", request_}});
-            // Rebuild the plugin's state from the lines it already translated; their events
-            // are stored, so the outputs are dropped (and nothing is written to the CLI again).
-            Json batch = Json::array();
-            std::string pieces;
-            auto flush = [&] {
-                if (batch.empty()) return;
-                call("feed", {{"lines", batch}});
-                batch = Json::array();
-            };
-            for (const auto& row : store_.rawOutput(runId_, "stdout")) {
-                if (row.seq >= replayBefore) break;
-                if (row.state != RawState::Translated) {
-                    pieces.clear();
-                    continue;
-                }
-                if (row.continued) {
-                    pieces += row.line;
-                    continue;
-                }
-                batch.push_back(pieces + row.line);
-                pieces.clear();
-                if (batch.size() >= options_.feedChunk) flush();
-            }
-            flush();
+            openAndReplay(replayBefore);
             return;
         } catch (const ProviderCallError& e) {
             if (!e.processFailed()) throw;
@@ -226,6 +211,35 @@ void PluginSession::recover(const std::string& why, std::int64_t replayBefore) {
                              "provider '" + provider_ + "' keeps crashing while replaying this run (" + why + ")",
                              "see GET /admin/providers for its last error"},
                             false);
+}
+
+void PluginSession::openAndReplay(std::int64_t replayBefore) {
+    key_ = runId_ + "#" + std::to_string(++generation_);
+    process_->call("open", {{"run", key_}, {"request", request_}});
+    // Rebuild the plugin's state from the lines it already translated; their events are
+    // stored, so the outputs are dropped (and nothing is written to the CLI again).
+    Json batch = Json::array();
+    std::string pieces;
+    auto flush = [&] {
+        if (batch.empty()) return;
+        call("feed", {{"lines", batch}});
+        batch = Json::array();
+    };
+    for (const auto& row : store_.rawOutput(runId_, "stdout")) {
+        if (row.seq >= replayBefore) break;
+        if (row.state != RawState::Translated) {
+            pieces.clear();
+            continue;
+        }
+        if (row.continued) {
+            pieces += row.line;
+            continue;
+        }
+        batch.push_back(pieces + row.line);
+        pieces.clear();
+        if (batch.size() >= options_.feedChunk) flush();
+    }
+    flush();
 }
 
 void PluginSession::close() noexcept {

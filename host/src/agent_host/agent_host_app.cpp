@@ -362,13 +362,16 @@ int AgentHostApp::serve(const HostConfig& config) {
         runOptions.queue.hostId = Poco::Environment::nodeName() + ":" + std::to_string(bound.port);
     }
     // The worker runtime (`runtime`): local processes, containers of the Docker engine, or
-    // services of a Docker Swarm.
+    // services of a Docker Swarm. Containers and services are named after their owner:
+    // this host, or the cluster of replicas that share them.
+    const std::string workerOwner =
+        config.clusterId.empty() ? runOptions.queue.hostId : config.clusterId;
     std::unique_ptr<ExecutorRuntime> workerRuntime;
     BootstrapExchange bootstrapExchange;  // the swarm's executors get their secrets from it
     try {
         if (config.runs.submission.placement.runtime == "docker") {
             DockerRuntimeOptions docker = config.docker;
-            docker.hostId = runOptions.queue.hostId;
+            docker.hostId = workerOwner;
             docker.workersDir = config.dataDir + "/workers";
             docker.objectsDir = config.objectsDir;
             docker.callbackUrl = runtimeOptions.callbackUrl;
@@ -387,7 +390,7 @@ int AgentHostApp::serve(const HostConfig& config) {
             // The bootstrap exchange is this host's (it holds the pending tokens); the
             // callbacks go where every replica's do.
             const std::string hostUrl = swarm.hostUrl.empty() ? ownUrl : swarm.hostUrl;
-            swarm.hostId = runOptions.queue.hostId;
+            swarm.hostId = workerOwner;
             swarm.workersDir = config.dataDir + "/workers";
             swarm.callbackUrl =
                 (config.publicUrl.empty() ? hostUrl : config.publicUrl) + "/v1/callbacks/executor";

@@ -149,6 +149,9 @@ const std::vector<ConfigKey>& hostConfigKeys() {
          "agent-host's URL as the workers' executors reach it for callbacks: the load "
          "balancer in front of several replicas (http://aw.internal:8080); default: this "
          "host's own, http://127.0.0.1:<listen port>"},
+        {"cluster_id", "",
+         "the name docker and swarm workers are named and labelled with, so that replicas "
+         "sharing it (and the data dir) share their workers; default: host_id"},
         {"host_id", "",
          "this host's name in queue leases; default <hostname>:<port>. Keep it "
          "stable: a restarted host takes back its own leases at once"},

@@ -376,6 +376,7 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     auto& runs = config.runs;
     auto& placement = runs.submission.placement;
     runs.queue.hostId = text("host_id");
+    config.clusterId = text("cluster_id");
     config.publicUrl = text("public_url");
     while (!config.publicUrl.empty() && config.publicUrl.back() == '/') config.publicUrl.pop_back();
     if (!config.publicUrl.empty() && config.publicUrl.rfind("http://", 0) != 0) {
@@ -519,6 +520,7 @@ std::string HostConfig::redactedJson() const {
         {"executor_binary", executorBinary},
         {"host_id", runs.queue.hostId},
         {"public_url", publicUrl},
+        {"cluster_id", clusterId},
         {"tenant_id", runs.submission.placement.tenantId},
         {"runtime", runs.submission.placement.runtime},
         {"runtime_local",

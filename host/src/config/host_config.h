@@ -52,6 +52,9 @@ struct HostConfig {
     //! agent-host's URL as the workers' executors reach it for callbacks (`public_url`): the
     //! load balancer in front of the replicas. Empty: this host's own loopback URL.
     std::string publicUrl;
+    //! The name of the workers' owner (`cluster_id`): docker and swarm workers are named and
+    //! labelled with it, so replicas that share it share their workers. Empty: host_id.
+    std::string clusterId;
     std::string dataDir;
     std::string databaseUrl;
     std::string pluginsDir;

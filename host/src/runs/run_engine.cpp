@@ -190,17 +190,6 @@ bool RunEngine::settledWithoutRunning(const QueueEntry& entry, const std::option
         queue_.succeed(entry, now);
         return true;
     }
-    if (found->status == RunStatus::Running || found->status == RunStatus::WaitingHuman) {
-        // The host that ran it died (its lease expired, or it is us, restarted). The CLI ended
-        // with that host's workers; re-running would repeat what the agent already did.
-        log_.failRun(found->runId, "host_lost",
-                     "agent-host stopped while this run was " + std::string(toString(found->status)) +
-                         " (attempt " + std::to_string(entry.attempts - 1) +
-                         "); the agent's process ended with it. Send the message again to continue the "
-                         "session.");
-        queue_.failFinally(entry, "host lost mid-run", now);
-        return true;
-    }
     if (found->stopRequestedAtMs > 0) {
         log_.appendHostEvent(found->runId, AW_EVENT_RUN_STOPPED, AW_EVENT_RUN_STOPPED,
                              {{"reason", "cancelled"}, {"exit_code", nullptr}, {"signal", nullptr}});
@@ -212,8 +201,13 @@ bool RunEngine::settledWithoutRunning(const QueueEntry& entry, const std::option
 
 void RunEngine::execute(const QueueEntry& entry) {
     const auto found = store_.findRun(entry.runId);
-    if (settledWithoutRunning(entry, found)) return;
-    store_.markStarting(entry.runId, entry.attempts, unixMillisNow());
+    // Running already: the host that drove it died (its lease expired, or it is us, restarted).
+    const bool orphaned =
+        found && (found->status == RunStatus::Running || found->status == RunStatus::WaitingHuman);
+    if (!orphaned) {
+        if (settledWithoutRunning(entry, found)) return;
+        store_.markStarting(entry.runId, entry.attempts, unixMillisNow());
+    }
 
     auto active = std::make_shared<ActiveRun>();
     active->entry = entry;
@@ -226,7 +220,11 @@ void RunEngine::execute(const QueueEntry& entry) {
     note("information", "run claimed",
          {{"run_id", entry.runId}, {"session_id", entry.sessionId}, {"attempt", entry.attempts}});
     try {
-        attempt(*active);
+        if (orphaned) {
+            takeOver(*active);
+        } else {
+            attempt(*active);
+        }
         queue_.succeed(entry, unixMillisNow());
     } catch (const RunAttemptFailure& failure) {
         const auto& problem = failure.problem();

@@ -95,10 +95,14 @@ private:
         ~SlotReturn() { engine.giveSlots(1); }
     };
     void execute(const QueueEntry& entry);
-    //! True when the entry was settled without running (missing, finished, host lost,
-    //! stopped while queued).
+    //! True when the entry was settled without running (missing, finished, stopped while
+    //! queued).
     bool settledWithoutRunning(const QueueEntry& entry, const std::optional<RunRecord>& run);
     void attempt(ActiveRun& active);
+    //! A run its host left running when it died: carried on where the store says it is
+    //! (run_engine_takeover.cpp). Throws RunAttemptFailure `host_lost` when the worker no
+    //! longer has its CLI.
+    void takeOver(ActiveRun& active);
     void startCli(ActiveRun& active);
     void superviseCli(ActiveRun& active);
     void checkOnRun(ActiveRun& active);

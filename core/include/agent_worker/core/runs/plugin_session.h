@@ -51,6 +51,10 @@ public:
     //! Opens the run with `request`; returns the plugin's answer ({invocation}). Throws
     //! ProviderCallError.
     nlohmann::json open(nlohmann::json request);
+    //! Opens the run with `request` as another session (host) left it: the lines before
+    //! `replayBefore` rebuild the plugin's state, their outputs dropped, since their events
+    //! are stored and their effects had. Throws ProviderCallError, RunAttemptFailure.
+    void resume(nlohmann::json request, std::int64_t replayBefore);
     //! Feeds `lines` in chunks, pipelined: the next chunks are sent before an answered
     //! chunk goes to `translated`, so the plugin translates them meanwhile. Chunks reach
     //! `translated` in order, each once, and all of them before feed returns; the store
@@ -91,6 +95,9 @@ private:
     void feedChunk(const std::vector<AssembledLine>& chunk, const Translated& translated);
     //! Opens a new session in a restarted process and replays the translated lines.
     void recover(const std::string& why, std::int64_t replayBefore);
+    //! Opens a new session in the current process and replays the translated lines before
+    //! `replayBefore`. Throws ProviderCallError.
+    void openAndReplay(std::int64_t replayBefore);
     std::shared_ptr<PluginProcess> waitForProcess(const void* notThis);
     void close() noexcept;
 
