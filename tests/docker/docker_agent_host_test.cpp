@@ -1,22 +1,15 @@
 // agent-host with `runtime: docker` against the tests' dockerd: a message runs in the
 // session's own container (a fake Claude Code in the test image prints a recorded turn), the
 // container carries the host's labels, a host killed in the middle of a run takes it over
-// when it is back, as another replica does when the killed one is gone for good, and without
-// its image the host refuses to start, naming the command that builds it.
+// when it is back, and without its image the host refuses to start, naming the command that
+// builds it.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <fstream>
 
-#include "runtime/docker_engine.h"
-#include "runtime/docker_worker_runtime.h"
-#include "support/agent_host_harness.h"
-#include "support/docker_daemon.h"
+#include "docker/docker_host_fixture.h"
 #include "support/nginx_proxy.h"
-#include "support/plugins.h"
-#include "support/raw_connection.h"
 #include "support/run_events.h"
-#include "support/temp_dir.h"
 
 namespace aw::test {
 namespace {
@@ -24,33 +17,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-class DockerAgentHost : public ::testing::Test {
-protected:
-    void SetUp() override {
-        fs::create_directories(root_ / "plugins");
-        dropPlugin(shippedPlugin("claude-code"), root_ / "plugins", "claude-code.so");
-    }
-    void TearDown() override {
-        DockerEngine engine(DockerDaemonEnvironment::daemon().socketPath());
-        for (const auto& container :
-             engine.listContainers({{std::string(kLabelHost), "docker-e2e"}})) {
-            engine.removeContainer(container.id);
-        }
-    }
-    HostSpec spec() const {
-        HostSpec spec{root_ / "data", root_ / "plugins", "", quickHostEnv()};
-        spec.env["AW_RUNTIME"] = "docker";
-        spec.env["AW_DOCKER_SOCKET"] = DockerDaemonEnvironment::daemon().socketPath();
-        spec.env["AW_DOCKER_IMAGE"] = DockerDaemonEnvironment::image().name;
-        spec.env["AW_DOCKER_MEMORY_BYTES"] = std::to_string(256 * 1024 * 1024);
-        spec.env["AW_HOST_ID"] = "docker-e2e";
-        spec.env["AW_PROVIDERS"] =
-            nlohmann::json{{"claude-code", {{"binary", "/usr/local/bin/claude"}}}}.dump();
-        return spec;
-    }
-
-    TempDir root_{"awde"};
-};
+using DockerAgentHost = DockerHostTest;
 
 TEST_F(DockerAgentHost, AMessageRunsInTheSessionsOwnContainer) {
     AgentHost host(spec());
@@ -119,17 +86,6 @@ TEST_F(DockerAgentHost, ARestartedHostCarriesOnWithTheContainerItLeftRunning) {
     EXPECT_EQ(readText(host.workspace("chat-again") / "run-log.txt"), "run\nrun\n");
 }
 
-//! What the plugin made of the CLI's output: the events but the host's own (run.*,
-//! workspace.*), comparable across runs.
-Json translatedPart(const std::vector<Json>& events, const std::string& runId) {
-    Json kept = Json::array();
-    for (const auto& event : comparable(events, runId)) {
-        const std::string type = event.value("type", "");
-        if (type.rfind("run.", 0) != 0 && type.rfind("workspace.", 0) != 0) kept.push_back(event);
-    }
-    return kept;
-}
-
 TEST_F(DockerAgentHost, AHostKilledMidRunTakesItOverWhenBackAndNothingStartsTwice) {
     auto launch = spec().launch();
     setFlag(launch, "--listen", "127.0.0.1:" + std::to_string(freeLoopbackPort()));
@@ -170,106 +126,13 @@ TEST_F(DockerAgentHost, AHostKilledMidRunTakesItOverWhenBackAndNothingStartsTwic
                                      events.begin() + static_cast<std::ptrdiff_t>(before.size()))),
               Json(before))
         << "what was stored before the kill changed";
-    EXPECT_EQ(translatedPart(events, rid), translatedPart(host.events(undisturbed), undisturbed))
+    EXPECT_EQ(comparableTranslation(events, rid),
+              comparableTranslation(host.events(undisturbed), undisturbed))
         << describeEvents(events);
     EXPECT_EQ(countType(events, "run.started"), 1) << describeEvents(events);
     // The CLI ran once for this run, in the worker that was there all along.
     EXPECT_EQ(readText(host.workspace("chat-taken") / "run-log.txt"), "run\nrun\nrun\n");
     EXPECT_EQ(engine.inspectContainer(name)->id, container) << "the worker was made again";
-}
-
-TEST_F(DockerAgentHost, AReplicaKilledMidRunIsTakenOverByAnotherInTheSameWorker) {
-    ASSERT_FALSE(nginxBinary().empty()) << "install Debian's nginx (scripts/install-deps.sh test)";
-    // Three replicas on one PostgreSQL, sharing the data dir and the cluster's name (so
-    // their workers), behind nginx: the executors' callbacks go there.
-    const unsigned short balancerPort = freeLoopbackPort();
-    HostSpec shared = spec();
-    shared.db = databaseUrlFor(Db::Postgres, "docker_replicas");
-    shared.env["AW_CLUSTER_ID"] = "docker-e2e";
-    shared.env["AW_PUBLIC_URL"] = "http://127.0.0.1:" + std::to_string(balancerPort);
-    shared.env["AW_QUEUE_LEASE_S"] = "5";  // a dead replica's runs are claimable 5 s on
-    std::vector<std::unique_ptr<AgentHost>> replicas;
-    for (const char* id : {"a", "b", "c"}) {
-        HostSpec own = shared;
-        own.env["AW_HOST_ID"] = std::string("docker-e2e-") + id;
-        replicas.push_back(std::make_unique<AgentHost>(own));
-    }
-    std::vector<unsigned short> ports;
-    for (const auto& replica : replicas) {
-        replica->waitProvidersHealthy(1);
-        ports.push_back(replica->port());
-    }
-    NginxProxy balancer(ports, balancerPort);
-    AgentHost& front = *replicas[0];
-    std::string undisturbed;
-    for (const char* prompt : {"one", "two"}) {
-        undisturbed = front.sendMessage("chat-replicas", "claude-code", prompt);
-        ASSERT_EQ(front.waitRunFinished(undisturbed, 60s).value("status", ""), "completed")
-            << front.describeRun(undisturbed);
-    }
-    DockerEngine engine(DockerDaemonEnvironment::daemon().socketPath());
-    const std::string name = "aw-docker-e2e-chat-replicas";
-    const std::string container = engine.inspectContainer(name)->id;
-
-    std::ofstream(front.workspace("chat-replicas") / "hold-output").flush();
-    const std::string rid = front.sendMessage("chat-replicas", "claude-code", "three");
-    ASSERT_TRUE(eventually([&] { return countType(front.events(rid), "message.stop") >= 1; }, 60s))
-        << front.describeRun(rid);
-    const auto before = front.events(rid);
-    const auto drives = [&rid](const AgentHost& replica) {
-        const std::string log = replica.logTail(1000000);
-        for (auto at = log.find("\"run claimed\""); at != std::string::npos;
-             at = log.find("\"run claimed\"", at + 1)) {
-            const auto lineEnd = log.find('\n', at);
-            const auto lineStart = log.rfind('\n', at);
-            if (log.substr(lineStart + 1, lineEnd - lineStart).find(rid) != std::string::npos)
-                return true;
-        }
-        return false;
-    };
-    const auto driver =
-        std::find_if(replicas.begin(), replicas.end(), [&](const auto& r) { return drives(*r); });
-    ASSERT_NE(driver, replicas.end()) << "no replica logged claiming " << rid;
-    std::vector<AgentHost*> survivors;
-    for (auto& replica : replicas) {
-        if (replica.get() != driver->get()) survivors.push_back(replica.get());
-    }
-    // A stream on a surviving replica follows the run from its start.
-    RawConnection stream(survivors[0]->port());
-    ASSERT_TRUE(
-        stream.send("GET /v1/runs/" + rid +
-                    "/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"));
-    (*driver)->killHard();
-    ASSERT_TRUE(engine.inspectContainer(name)->running) << "the worker stopped with its replica";
-
-    const auto takenOver = [&] {
-        for (const auto* survivor : survivors) {
-            if (survivor->logTail(1000000).find("taking a run over") != std::string::npos)
-                return true;
-        }
-        return false;
-    };
-    ASSERT_TRUE(eventually(takenOver, 30s)) << survivors[0]->logTail() << survivors[1]->logTail();
-    std::ofstream(front.workspace("chat-replicas") / "release").flush();
-    const Json run = survivors[1]->waitRunFinished(rid, 60s);
-    ASSERT_EQ(run.value("status", ""), "completed") << survivors[1]->describeRun(rid);
-
-    const auto events = survivors[1]->events(rid);
-    EXPECT_EQ(denseAndUnique(events), "") << describeEvents(events);
-    EXPECT_EQ(Json(std::vector<Json>(events.begin(),
-                                     events.begin() + static_cast<std::ptrdiff_t>(before.size()))),
-              Json(before));
-    EXPECT_EQ(translatedPart(events, rid),
-              translatedPart(survivors[1]->events(undisturbed), undisturbed))
-        << describeEvents(events);
-    EXPECT_EQ(countType(events, "run.started"), 1) << describeEvents(events);
-    EXPECT_EQ(readText(front.workspace("chat-replicas") / "run-log.txt"), "run\nrun\nrun\n");
-    EXPECT_EQ(engine.inspectContainer(name)->id, container) << "the worker was made again";
-    std::vector<std::int64_t> seqs;
-    for (const auto& event : events) seqs.push_back(event.value("seq", std::int64_t{0}));
-    const auto answer = stream.readResponse(60s);
-    ASSERT_TRUE(answer.has_value()) << "the surviving replica's stream did not end with the run";
-    EXPECT_EQ(sseEventIds(answer->body), seqs);
 }
 
 TEST_F(DockerAgentHost, WithoutItsImageTheHostRefusesToStartNamingTheCommand) {

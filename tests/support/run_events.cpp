@@ -111,6 +111,15 @@ Json comparable(const std::vector<Json>& events, const std::string& runId) {
     return out;
 }
 
+Json comparableTranslation(const std::vector<Json>& events, const std::string& runId) {
+    Json kept = Json::array();
+    for (const auto& event : comparable(events, runId)) {
+        const std::string type = event.value("type", "");
+        if (type.rfind("run.", 0) != 0 && type.rfind("workspace.", 0) != 0) kept.push_back(event);
+    }
+    return kept;
+}
+
 std::string describeEvents(const std::vector<Json>& events) {
     std::ostringstream out;
     for (const auto& event : events) {

@@ -31,6 +31,9 @@ std::string denseAndUnique(const std::vector<Json>& events);
 //! is reduced to what must not vary. workspace.sync events are left out: one sync covers
 //! the messages of one batch of lines, so their number follows the batching.
 Json comparable(const std::vector<Json>& events, const std::string& runId);
+//! comparable() of the events the plugin made of the CLI's output: without the host's own
+//! (run.*, workspace.*), so that two runs of the same output compare equal.
+Json comparableTranslation(const std::vector<Json>& events, const std::string& runId);
 //! The `id:` of each event frame of an SSE body, in the order they came.
 std::vector<std::int64_t> sseEventIds(const std::string& body);
 //! For failure messages: one line per event, clipped.

@@ -402,7 +402,7 @@ void RunEngine::outputStored(const std::string& runId) {
 }
 
 void RunEngine::takeStoredOutput(ActiveRun& active) {
-    if (active.output.exitArrived()) return;
+    if (active.output.exitReady()) return;  // every line the exit counts is here
     // The assembler skips what it has taken already.
     for (auto& record : store_.rawOutputAfter(active.run.runId, active.output.nextSeq() - 1)) {
         active.output.add(std::move(record));

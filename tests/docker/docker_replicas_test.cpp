@@ -1,0 +1,184 @@
+// Replicas of agent-host on one PostgreSQL with docker workers they share (the same data
+// dir and cluster_id), behind nginx, which is where the executors post their callbacks:
+//   - the replica driving a run is killed in the middle of its output, and another takes the
+//     run over in the same container: every event once and in order, on a stream served by a
+//     third replica, and the CLI never started again;
+//   - 1,000 queued runs, posted to the replicas in turn, are drained by the three: each run
+//     claimed once, every replica claiming some, each session's runs one after the other.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "docker/docker_host_fixture.h"
+#include "support/nginx_proxy.h"
+#include "support/raw_connection.h"
+#include "support/run_events.h"
+
+namespace aw::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class DockerReplicas : public DockerHostTest {
+protected:
+    //! Starts `count` replicas sharing the database, data dir and cluster name, and nginx in
+    //! front of them on a port chosen first (their executors are given it).
+    void startReplicas(int count, const std::map<std::string, std::string>& extraEnv = {}) {
+        ASSERT_FALSE(nginxBinary().empty())
+            << "install Debian's nginx (scripts/install-deps.sh test)";
+        const unsigned short balancerPort = freeLoopbackPort();
+        HostSpec shared = spec();
+        shared.db = databaseUrlFor(Db::Postgres, "docker_replicas");
+        shared.env["AW_CLUSTER_ID"] = kOwner;
+        shared.env["AW_PUBLIC_URL"] = "http://127.0.0.1:" + std::to_string(balancerPort);
+        for (const auto& [key, value] : extraEnv) shared.env[key] = value;
+        std::vector<unsigned short> ports;
+        for (int i = 0; i < count; ++i) {
+            HostSpec own = shared;
+            own.env["AW_HOST_ID"] = std::string(kOwner) + "-" + std::to_string(i);
+            replicas_.push_back(std::make_unique<AgentHost>(own));
+            replicas_.back()->waitProvidersHealthy(1);
+            ports.push_back(replicas_.back()->port());
+        }
+        balancer_ = std::make_unique<NginxProxy>(ports, balancerPort);
+    }
+
+    //! The host holding the run's queue entry, as any replica's GET /v1/run-queue shows it.
+    static std::string holder(const AgentHost& replica, const std::string& runId) {
+        const auto listed = replica.get("/v1/run-queue?status=claimed&limit=1000");
+        for (const auto& entry : listed.json().value("entries", Json::array())) {
+            if (entry.value("run_id", "") == runId && entry["locked_by"].is_string())
+                return entry["locked_by"];
+        }
+        return "";
+    }
+
+    std::vector<std::unique_ptr<AgentHost>> replicas_;
+    std::unique_ptr<NginxProxy> balancer_;
+};
+
+TEST_F(DockerReplicas, AReplicaKilledMidRunIsTakenOverByAnotherInTheSameWorker) {
+    startReplicas(3, {{"AW_QUEUE_LEASE_S", "5"}});  // a dead replica's runs are claimable 5 s on
+    auto& replicas = replicas_;
+    AgentHost& front = *replicas[0];
+    std::string undisturbed;
+    for (const char* prompt : {"one", "two"}) {
+        undisturbed = front.sendMessage("chat-replicas", "claude-code", prompt);
+        ASSERT_EQ(front.waitRunFinished(undisturbed, 60s).value("status", ""), "completed")
+            << front.describeRun(undisturbed);
+    }
+    DockerEngine engine(DockerDaemonEnvironment::daemon().socketPath());
+    const std::string name = "aw-docker-e2e-chat-replicas";
+    const std::string container = engine.inspectContainer(name)->id;
+
+    std::ofstream(front.workspace("chat-replicas") / "hold-output").flush();
+    const std::string rid = front.sendMessage("chat-replicas", "claude-code", "three");
+    ASSERT_TRUE(eventually([&] { return countType(front.events(rid), "message.stop") >= 1; }, 60s))
+        << front.describeRun(rid);
+    const auto before = front.events(rid);
+    // The replica driving the run holds its queue entry.
+    const auto driver = std::find_if(replicas.begin(), replicas.end(), [&](const auto& r) {
+        return r->launch().env.at("AW_HOST_ID") == holder(front, rid);
+    });
+    ASSERT_NE(driver, replicas.end()) << "no replica holds " << rid;
+    std::vector<AgentHost*> survivors;
+    for (auto& replica : replicas) {
+        if (replica.get() != driver->get()) survivors.push_back(replica.get());
+    }
+    // A stream on a surviving replica follows the run from its start.
+    RawConnection stream(survivors[0]->port());
+    ASSERT_TRUE(
+        stream.send("GET /v1/runs/" + rid +
+                    "/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"));
+    (*driver)->killHard();
+    ASSERT_TRUE(engine.inspectContainer(name)->running) << "the worker stopped with its replica";
+
+    const auto takenOver = [&] {
+        for (const auto* survivor : survivors) {
+            if (survivor->logTail(1000000).find("taking a run over") != std::string::npos)
+                return true;
+        }
+        return false;
+    };
+    ASSERT_TRUE(eventually(takenOver, 30s)) << survivors[0]->logTail() << survivors[1]->logTail();
+    std::ofstream(front.workspace("chat-replicas") / "release").flush();
+    const Json run = survivors[1]->waitRunFinished(rid, 60s);
+    ASSERT_EQ(run.value("status", ""), "completed") << survivors[1]->describeRun(rid);
+
+    const auto events = survivors[1]->events(rid);
+    EXPECT_EQ(denseAndUnique(events), "") << describeEvents(events);
+    EXPECT_EQ(Json(std::vector<Json>(events.begin(),
+                                     events.begin() + static_cast<std::ptrdiff_t>(before.size()))),
+              Json(before));
+    EXPECT_EQ(comparableTranslation(events, rid),
+              comparableTranslation(survivors[1]->events(undisturbed), undisturbed))
+        << describeEvents(events);
+    EXPECT_EQ(countType(events, "run.started"), 1) << describeEvents(events);
+    EXPECT_EQ(readText(front.workspace("chat-replicas") / "run-log.txt"), "run\nrun\nrun\n");
+    EXPECT_EQ(engine.inspectContainer(name)->id, container) << "the worker was made again";
+    std::vector<std::int64_t> seqs;
+    for (const auto& event : events) seqs.push_back(event.value("seq", std::int64_t{0}));
+    const auto answer = stream.readResponse(60s);
+    ASSERT_TRUE(answer.has_value()) << "the surviving replica's stream did not end with the run";
+    EXPECT_EQ(sseEventIds(answer->body), seqs);
+}
+
+TEST_F(DockerReplicas, AThousandQueuedRunsAreDrainedByThreeReplicasEachClaimedOnce) {
+    startReplicas(3);
+    constexpr int kRuns = 1000;
+    constexpr int kSessions = 20;
+    // Posted to the replicas in turn: each session's runs reach all of them.
+    std::vector<std::string> runIds;
+    const auto posted = std::chrono::steady_clock::now();
+    for (int i = 0; i < kRuns; ++i) {
+        auto& replica = *replicas_[static_cast<std::size_t>(i) % replicas_.size()];
+        runIds.push_back(replica.sendMessage("drain-" + std::to_string(i % kSessions),
+                                             "claude-code", "run " + std::to_string(i)));
+        ASSERT_FALSE(runIds.back().empty());
+    }
+    std::map<std::string, std::vector<Json>> bySession;  // in the order they were posted
+    for (const auto& rid : runIds) {
+        const Json run = replicas_[0]->waitRunFinished(rid, 120s);
+        ASSERT_EQ(run.value("status", ""), "completed") << replicas_[0]->describeRun(rid);
+        EXPECT_EQ(run.value("attempts", 0), 1) << run.dump();
+        bySession[run.value("session_id", "")].push_back(run);
+    }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - posted).count();
+    std::cout << kRuns << " runs through 3 replicas in " << seconds << " s: " << kRuns / seconds
+              << " runs/s\n";
+
+    // Claimed once each, by one replica or another, and every replica took some: the queue's
+    // finished entries say who held them.
+    const auto done = replicas_[2]->get("/v1/run-queue?status=succeeded&limit=1000").json();
+    std::map<std::string, int> byHolder;
+    for (const auto& entry : done.value("entries", Json::array())) {
+        EXPECT_EQ(entry.value("attempts", 0), 1) << entry.dump();
+        ++byHolder[entry.value("locked_by", "")];
+    }
+    int claimed = 0;
+    for (const auto& replica : replicas_) {
+        const int mine = byHolder[replica->launch().env.at("AW_HOST_ID")];
+        EXPECT_GT(mine, 0) << "a replica claimed nothing";
+        claimed += mine;
+    }
+    EXPECT_EQ(claimed, kRuns);
+    for (const auto& rid : {runIds.front(), runIds[kRuns / 2], runIds.back()}) {
+        EXPECT_EQ(countType(replicas_[1]->events(rid), "run.started"), 1);
+    }
+    // A session's runs one at a time, in the order they were posted.
+    for (const auto& [session, runs] : bySession) {
+        for (std::size_t i = 1; i < runs.size(); ++i) {
+            EXPECT_LE(runs[i - 1].value("finished_at", ""), runs[i].value("started_at", ""))
+                << session << ": " << runs[i - 1].dump() << " then " << runs[i].dump();
+        }
+    }
+}
+
+}  // namespace
+}  // namespace aw::test
