@@ -4,7 +4,8 @@
 //     run over in the same container: every event once and in order, on a stream served by a
 //     third replica, and the CLI never started again;
 //   - 1,000 queued runs, posted to the replicas in turn, are drained by the three: each run
-//     claimed once, every replica claiming some, each session's runs one after the other.
+//     claimed once, every replica claiming some, each session's runs one after the other;
+//   - two replicas' idle-stop passes at the same moment stop each worker once, after its sync.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "docker/docker_host_fixture.h"
@@ -177,6 +179,46 @@ TEST_F(DockerReplicas, AThousandQueuedRunsAreDrainedByThreeReplicasEachClaimedOn
             EXPECT_LE(runs[i - 1].value("finished_at", ""), runs[i].value("started_at", ""))
                 << session << ": " << runs[i - 1].dump() << " then " << runs[i].dump();
         }
+    }
+}
+
+TEST_F(DockerReplicas, TwoReplicasMaintenancePassesAtOnceStopEachWorkerOnceAfterItsSync) {
+    startReplicas(2, {{"AW_LIFECYCLE_IDLE_TIMEOUT_S", "0"}});  // idle once its run is over
+    constexpr int kSessions = 6;
+    for (int i = 0; i < kSessions; ++i) {
+        auto& replica = *replicas_[static_cast<std::size_t>(i) % replicas_.size()];
+        const std::string rid =
+            replica.sendMessage("idle-" + std::to_string(i), "claude-code", "hello");
+        ASSERT_EQ(replica.waitRunFinished(rid, 60s).value("status", ""), "completed")
+            << replica.describeRun(rid);
+    }
+
+    // Both replicas' idle-stop passes at the same moment: they take turns.
+    std::vector<HttpResult> passes(replicas_.size());
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < replicas_.size(); ++i) {
+        threads.emplace_back(
+            [&, i] { passes[i] = replicas_[i]->post("/v1/maintenance/idle-stop"); });
+    }
+    for (auto& thread : threads) thread.join();
+    std::map<std::string, int> stops;
+    for (const auto& pass : passes) {
+        ASSERT_EQ(pass.status, 200) << pass.body;
+        for (const auto& worker : pass.json().value("workers", Json::array())) {
+            if (worker.value("outcome", "") == "acted") ++stops[worker.value("session_id", "")];
+        }
+    }
+    DockerEngine engine(DockerDaemonEnvironment::daemon().socketPath());
+    for (int i = 0; i < kSessions; ++i) {
+        const std::string sid = "idle-" + std::to_string(i);
+        EXPECT_EQ(stops[sid], 1) << sid << " " << passes[0].body << " " << passes[1].body;
+        const Json session = replicas_[0]->session(sid);
+        EXPECT_EQ(session.value("status", ""), "stopped") << session;
+        // Synced by the pass that stopped it: after the run's end, and successfully.
+        EXPECT_EQ(session.value("last_sync_status", ""), "succeeded") << session;
+        EXPECT_GE(session.value("last_sync_at", ""), session.value("last_active_at", ""))
+            << session;
+        EXPECT_FALSE(engine.inspectContainer("aw-docker-e2e-" + sid)->running) << sid;
     }
 }
 
