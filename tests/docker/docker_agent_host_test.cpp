@@ -91,24 +91,12 @@ TEST_F(DockerAgentHost, AHostKilledMidRunTakesItOverWhenBackAndNothingStartsTwic
     setFlag(launch, "--listen", "127.0.0.1:" + std::to_string(freeLoopbackPort()));
     AgentHost host(launch);
     host.waitProvidersHealthy(1);
-    // Two undisturbed runs: the first makes the worker, the second is what the third, taken
-    // over, must come out as (a session's first run reports the session's cost as its own).
-    std::string undisturbed;
-    for (const char* prompt : {"one", "two"}) {
-        undisturbed = host.sendMessage("chat-taken", "claude-code", prompt);
-        ASSERT_EQ(host.waitRunFinished(undisturbed, 60s).value("status", ""), "completed")
-            << host.describeRun(undisturbed);
-    }
+    // The CLI prints three lines and waits: the host dies after storing their events.
+    HeldRun held;
+    ASSERT_NO_FATAL_FAILURE(holdARun(host, "chat-taken", held));
+    const std::string& rid = held.runId;
     DockerEngine engine(DockerDaemonEnvironment::daemon().socketPath());
     const std::string name = "aw-docker-e2e-chat-taken";
-    const std::string container = engine.inspectContainer(name)->id;
-
-    // The CLI prints three lines and waits: the host dies after storing their events.
-    std::ofstream(host.workspace("chat-taken") / "hold-output").flush();
-    const std::string rid = host.sendMessage("chat-taken", "claude-code", "three");
-    ASSERT_TRUE(eventually([&] { return countType(host.events(rid), "message.stop") >= 1; }, 60s))
-        << host.describeRun(rid);
-    const auto before = host.events(rid);
     host.killHard();
     ASSERT_TRUE(engine.inspectContainer(name)->running) << "the worker stopped with the host";
 
@@ -122,17 +110,17 @@ TEST_F(DockerAgentHost, AHostKilledMidRunTakesItOverWhenBackAndNothingStartsTwic
 
     const auto events = host.events(rid);
     EXPECT_EQ(denseAndUnique(events), "") << describeEvents(events);
-    EXPECT_EQ(Json(std::vector<Json>(events.begin(),
-                                     events.begin() + static_cast<std::ptrdiff_t>(before.size()))),
-              Json(before))
+    EXPECT_EQ(Json(std::vector<Json>(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(
+                                                                          held.before.size()))),
+              Json(held.before))
         << "what was stored before the kill changed";
     EXPECT_EQ(comparableTranslation(events, rid),
-              comparableTranslation(host.events(undisturbed), undisturbed))
+              comparableTranslation(host.events(held.undisturbed), held.undisturbed))
         << describeEvents(events);
     EXPECT_EQ(countType(events, "run.started"), 1) << describeEvents(events);
     // The CLI ran once for this run, in the worker that was there all along.
     EXPECT_EQ(readText(host.workspace("chat-taken") / "run-log.txt"), "run\nrun\nrun\n");
-    EXPECT_EQ(engine.inspectContainer(name)->id, container) << "the worker was made again";
+    EXPECT_EQ(engine.inspectContainer(name)->id, held.container) << "the worker was made again";
 }
 
 TEST_F(DockerAgentHost, WithoutItsImageTheHostRefusesToStartNamingTheCommand) {

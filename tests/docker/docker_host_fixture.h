@@ -5,11 +5,16 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <string>
+#include <vector>
+
 #include "runtime/docker_engine.h"
 #include "runtime/docker_worker_runtime.h"
 #include "support/agent_host_harness.h"
 #include "support/docker_daemon.h"
 #include "support/plugins.h"
+#include "support/run_events.h"
 #include "support/temp_dir.h"
 
 namespace aw::test {
@@ -39,6 +44,32 @@ protected:
         spec.env["AW_PROVIDERS"] =
             nlohmann::json{{"claude-code", {{"binary", "/usr/local/bin/claude"}}}}.dump();
         return spec;
+    }
+
+    //! A session's third run, held by the fake CLI after its first three lines (their events
+    //! stored); the session's second, undisturbed run is what it must come out as (a
+    //! session's first run reports the session's cost as its own).
+    struct HeldRun {
+        std::string undisturbed;
+        std::string runId;
+        std::string container;     //!< the session's container's id
+        std::vector<Json> before;  //!< the held run's events so far
+    };
+    static void holdARun(AgentHost& host, const std::string& sessionId, HeldRun& held) {
+        using namespace std::chrono_literals;
+        for (const char* prompt : {"one", "two"}) {
+            held.undisturbed = host.sendMessage(sessionId, "claude-code", prompt);
+            ASSERT_EQ(host.waitRunFinished(held.undisturbed, 60s).value("status", ""), "completed")
+                << host.describeRun(held.undisturbed);
+        }
+        DockerEngine engine(DockerDaemonEnvironment::daemon().socketPath());
+        held.container = engine.inspectContainer(std::string("aw-") + kOwner + "-" + sessionId)->id;
+        std::ofstream(host.workspace(sessionId) / "hold-output").flush();
+        held.runId = host.sendMessage(sessionId, "claude-code", "three");
+        ASSERT_TRUE(eventually(
+            [&] { return countType(host.events(held.runId), "message.stop") >= 1; }, 60s))
+            << host.describeRun(held.runId);
+        held.before = host.events(held.runId);
     }
 
     TempDir root_{"awde"};

@@ -68,21 +68,11 @@ TEST_F(DockerReplicas, AReplicaKilledMidRunIsTakenOverByAnotherInTheSameWorker) 
     startReplicas(3, {{"AW_QUEUE_LEASE_S", "5"}});  // a dead replica's runs are claimable 5 s on
     auto& replicas = replicas_;
     AgentHost& front = *replicas[0];
-    std::string undisturbed;
-    for (const char* prompt : {"one", "two"}) {
-        undisturbed = front.sendMessage("chat-replicas", "claude-code", prompt);
-        ASSERT_EQ(front.waitRunFinished(undisturbed, 60s).value("status", ""), "completed")
-            << front.describeRun(undisturbed);
-    }
+    HeldRun held;
+    ASSERT_NO_FATAL_FAILURE(holdARun(front, "chat-replicas", held));
+    const std::string& rid = held.runId;
     DockerEngine engine(DockerDaemonEnvironment::daemon().socketPath());
     const std::string name = "aw-docker-e2e-chat-replicas";
-    const std::string container = engine.inspectContainer(name)->id;
-
-    std::ofstream(front.workspace("chat-replicas") / "hold-output").flush();
-    const std::string rid = front.sendMessage("chat-replicas", "claude-code", "three");
-    ASSERT_TRUE(eventually([&] { return countType(front.events(rid), "message.stop") >= 1; }, 60s))
-        << front.describeRun(rid);
-    const auto before = front.events(rid);
     // The replica driving the run holds its queue entry.
     const auto driver = std::find_if(replicas.begin(), replicas.end(), [&](const auto& r) {
         return r->launch().env.at("AW_HOST_ID") == holder(front, rid);
@@ -114,15 +104,15 @@ TEST_F(DockerReplicas, AReplicaKilledMidRunIsTakenOverByAnotherInTheSameWorker) 
 
     const auto events = survivors[1]->events(rid);
     EXPECT_EQ(denseAndUnique(events), "") << describeEvents(events);
-    EXPECT_EQ(Json(std::vector<Json>(events.begin(),
-                                     events.begin() + static_cast<std::ptrdiff_t>(before.size()))),
-              Json(before));
+    EXPECT_EQ(Json(std::vector<Json>(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(
+                                                                          held.before.size()))),
+              Json(held.before));
     EXPECT_EQ(comparableTranslation(events, rid),
-              comparableTranslation(survivors[1]->events(undisturbed), undisturbed))
+              comparableTranslation(survivors[1]->events(held.undisturbed), held.undisturbed))
         << describeEvents(events);
     EXPECT_EQ(countType(events, "run.started"), 1) << describeEvents(events);
     EXPECT_EQ(readText(front.workspace("chat-replicas") / "run-log.txt"), "run\nrun\nrun\n");
-    EXPECT_EQ(engine.inspectContainer(name)->id, container) << "the worker was made again";
+    EXPECT_EQ(engine.inspectContainer(name)->id, held.container) << "the worker was made again";
     std::vector<std::int64_t> seqs;
     for (const auto& event : events) seqs.push_back(event.value("seq", std::int64_t{0}));
     const auto answer = stream.readResponse(60s);
