@@ -71,8 +71,10 @@ public:
         std::vector<StoredEvent> stored;
         for (const auto& event : events) {
             if (!eventIds.insert(event.eventId).second) continue;
-            StoredEvent row{event.eventId, runId, runs.count(runId) ? runs[runId].sessionId : "", lastSeq(runId) + 1,
-                            event.type, "", event.data, event.tsMs};
+            StoredEvent row{
+                event.eventId,      runId,      runs.count(runId) ? runs[runId].sessionId : "",
+                lastSeq(runId) + 1, event.type, "",
+                event.data,         event.tsMs, ""};
             log[runId].push_back(row);
             stored.push_back(row);
             applyHumanLoop(runId, event, nowMs);

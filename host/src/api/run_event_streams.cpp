@@ -122,10 +122,14 @@ void RunEventStreams::wake(const std::string& runId, const std::vector<StoredEve
             if (!runs_.contains(runId)) return;  // nobody follows this run
         }
         texts.reserve(events.size());
-        for (const auto& event : events)
-            texts.push_back({event.seq, event.type,
-                             event.jsonText(event.data.dump(
-                                 -1, ' ', false, nlohmann::json::error_handler_t::replace))});
+        for (const auto& event : events) {
+            texts.push_back(
+                {event.seq, event.type,
+                 event.jsonText(!event.dataText.empty()
+                                    ? event.dataText
+                                    : event.data.dump(-1, ' ', false,
+                                                      nlohmann::json::error_handler_t::replace))});
+        }
     }
     {
         std::lock_guard lock(mutex_);

@@ -407,6 +407,7 @@ struct EventAppend {
             insert.execute(true);
             if (insert.get_affected_rows() == 0) continue;  // stored before: a replay
             ++last;
+            next.dataText = data;
             inserted.push_back(std::move(next));
         }
         return inserted;
@@ -419,12 +420,14 @@ struct EventAppend {
         std::unordered_set<std::string> batchIds;
         nlohmann::json batch = nlohmann::json::array();
         std::vector<NewEvent*> candidates;
+        std::vector<std::string> texts;  // each candidate's data as written
         for (auto& event : events) {
             if (!batchIds.insert(event.eventId).second) continue;
+            texts.push_back(event.data.dump());
             batch.push_back({{"n", candidates.size()},
                              {"event_id", event.eventId},
                              {"type", event.type},
-                             {"data", event.data.dump()},
+                             {"data", texts.back()},
                              {"ts", event.tsMs > 0 ? event.tsMs : now}});
             candidates.push_back(&event);
         }
@@ -437,9 +440,11 @@ struct EventAppend {
             while (insert.fetch());
         }
         std::vector<StoredEvent> inserted;
-        for (NewEvent* event : candidates) {
-            const auto found = seqOf.find(event->eventId);
-            if (found != seqOf.end()) inserted.push_back(toStored(*event, found->second, now));
+        for (std::size_t i = 0; i < candidates.size(); ++i) {
+            const auto found = seqOf.find(candidates[i]->eventId);
+            if (found == seqOf.end()) continue;
+            inserted.push_back(toStored(*candidates[i], found->second, now));
+            inserted.back().dataText = std::move(texts[i]);
         }
         return inserted;  // in the batch's order, which is seq order
     }

@@ -25,6 +25,9 @@ struct StoredEvent {
     std::string provider;
     nlohmann::json data = nlohmann::json::object();
     std::int64_t tsMs = 0;
+    //! `data` as the store wrote it (dump()), when an append just did: streams send it as it
+    //! is instead of writing it again. Empty otherwise.
+    std::string dataText;
 
     //! {event_id, run_id, session_id, seq, type, ts (ISO UTC), provider, data}
     nlohmann::json toJson() const;
