@@ -1,17 +1,25 @@
 // agent-host with `runtime: swarm` on the tests' single-node swarm and s3rver: a message runs
 // a fake Claude Code in the session's own service, whose workspace lands in the bucket; the
-// bootstrap route refuses a used, a wrong and a missing token; and a task killed behind the
-// host's back makes the worker stopped, the next message bringing it back with its files.
+// bootstrap route refuses a used, a wrong and a missing token; a task killed behind the
+// host's back makes the worker stopped, the next message bringing it back with its files; and
+// of three replicas sharing their workers (data dir, cluster_id) behind nginx, the one driving
+// a run is killed mid-output and another takes the run over in the same task.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "agent_worker/core/random_id.h"
 #include "runtime/docker_services.h"
 #include "runtime/docker_worker_runtime.h"
 #include "support/agent_host_harness.h"
 #include "support/http_client.h"
+#include "support/nginx_proxy.h"
 #include "support/plugins.h"
+#include "support/raw_connection.h"
+#include "support/run_events.h"
 #include "support/s3_server.h"
 #include "support/temp_dir.h"
 #include "swarm/swarm_environment.h"
@@ -166,6 +174,86 @@ TEST_F(SwarmAgentHost, ATaskKilledBehindTheHostsBackIsBroughtBackWithItsFiles) {
     // The new task began with the image's empty workspace: the first run's line came back
     // from the bucket before the second run added its own.
     EXPECT_EQ(workspaceFile(second, "run-log.txt"), "run\nrun\n");
+}
+
+TEST_F(SwarmAgentHost, AReplicaKilledMidRunIsTakenOverByAnotherInTheSameTask) {
+    ASSERT_FALSE(nginxBinary().empty()) << "install Debian's nginx (scripts/install-deps.sh test)";
+    const unsigned short balancerPort = freeLoopbackPort();
+    HostSpec shared = spec();
+    shared.db = databaseUrlFor(Db::Postgres, "swarm_replicas");
+    shared.env["AW_CLUSTER_ID"] = hostId_;  // the services' names and labels
+    shared.env["AW_PUBLIC_URL"] = "http://127.0.0.1:" + std::to_string(balancerPort);
+    shared.env["AW_QUEUE_LEASE_S"] = "5";
+    std::vector<std::unique_ptr<AgentHost>> replicas;
+    std::vector<unsigned short> ports;
+    for (int i = 0; i < 3; ++i) {
+        HostSpec own = shared;
+        own.env["AW_HOST_ID"] = hostId_ + "-" + std::to_string(i);
+        replicas.push_back(std::make_unique<AgentHost>(own));
+        replicas.back()->waitProvidersHealthy(1);
+        ports.push_back(replicas.back()->port());
+    }
+    NginxProxy balancer(ports, balancerPort);
+    AgentHost& front = *replicas[0];
+    runToCompletion(front, "chat-taken");
+    const std::string undisturbed = runToCompletion(front, "chat-taken");
+    const std::string task = runningContainer("chat-taken");
+    ASSERT_FALSE(task.empty());
+
+    // The fake CLI prints three lines and waits for `release` in its workspace.
+    DockerEngine engine(SwarmEnvironment::socket());
+    ASSERT_EQ(engine.exec(task, {"/bin/sh", "-c", ": > /workspace/hold-output"}).exitCode, 0);
+    const std::string rid = front.sendMessage("chat-taken", "claude-code", "three");
+    ASSERT_TRUE(eventually([&] { return countType(front.events(rid), "message.stop") >= 1; }, 60s))
+        << front.describeRun(rid);
+    const auto before = front.events(rid);
+    std::string holder;
+    for (const auto& entry :
+         front.get("/v1/run-queue?status=claimed").json().value("entries", Json::array())) {
+        if (entry.value("run_id", "") == rid) holder = entry.value("locked_by", "");
+    }
+    const auto driver = std::find_if(replicas.begin(), replicas.end(), [&](const auto& replica) {
+        return replica->launch().env.at("AW_HOST_ID") == holder;
+    });
+    ASSERT_NE(driver, replicas.end()) << "no replica holds " << rid;
+    std::vector<AgentHost*> survivors;
+    for (auto& replica : replicas) {
+        if (replica.get() != driver->get()) survivors.push_back(replica.get());
+    }
+    RawConnection stream(survivors[0]->port());
+    ASSERT_TRUE(
+        stream.send("GET /v1/runs/" + rid +
+                    "/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"));
+    (*driver)->killHard();
+    ASSERT_TRUE(eventually(
+        [&] {
+            for (const auto* survivor : survivors) {
+                if (survivor->logTail(1000000).find("taking a run over") != std::string::npos)
+                    return true;
+            }
+            return false;
+        },
+        30s));
+    ASSERT_EQ(engine.exec(task, {"/bin/sh", "-c", ": > /workspace/release"}).exitCode, 0);
+    const Json run = survivors[1]->waitRunFinished(rid, 60s);
+    ASSERT_EQ(run.value("status", ""), "completed") << survivors[1]->describeRun(rid);
+
+    const auto events = survivors[1]->events(rid);
+    EXPECT_EQ(denseAndUnique(events), "") << describeEvents(events);
+    EXPECT_EQ(Json(std::vector<Json>(events.begin(),
+                                     events.begin() + static_cast<std::ptrdiff_t>(before.size()))),
+              Json(before));
+    EXPECT_EQ(comparableTranslation(events, rid),
+              comparableTranslation(survivors[1]->events(undisturbed), undisturbed))
+        << describeEvents(events);
+    EXPECT_EQ(countType(events, "run.started"), 1);
+    EXPECT_EQ(runningContainer("chat-taken"), task) << "the worker's task was replaced";
+    EXPECT_EQ(workspaceFile(task, "run-log.txt"), "run\nrun\nrun\n");
+    std::vector<std::int64_t> seqs;
+    for (const auto& event : events) seqs.push_back(event.value("seq", std::int64_t{0}));
+    const auto answer = stream.readResponse(60s);
+    ASSERT_TRUE(answer.has_value()) << "the surviving replica's stream did not end with the run";
+    EXPECT_EQ(sseEventIds(answer->body), seqs);
 }
 
 }  // namespace

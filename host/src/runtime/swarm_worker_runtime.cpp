@@ -99,14 +99,6 @@ SwarmWorkerRuntime::SwarmWorkerRuntime(SwarmRuntimeOptions options)
     fs::create_directories(options_.workersDir);
     tokens_.emplace(options_.workersDir,
                     [this](const SessionWorker& worker) { return executorId(worker); });
-    // Workers of an earlier life of this host: their executors still listen where they said.
-    std::error_code error;
-    for (const auto& entry : fs::directory_iterator(options_.workersDir, error)) {
-        std::ifstream in(entry.path() / kAddressFile);
-        std::string address;
-        if (std::getline(in, address) && !address.empty())
-            addresses_[entry.path().filename().string()] = address;
-    }
 }
 
 fs::path SwarmWorkerRuntime::workerDir(const SessionWorker& worker) const {
@@ -382,22 +374,25 @@ void SwarmWorkerRuntime::recordAddress(const std::string& sessionId, const std::
     SessionWorker worker;
     worker.sessionId = sessionId;
     fs::create_directories(workerDir(worker));
-    std::ofstream(workerDir(worker) / kAddressFile) << address << "\n";
-    std::lock_guard lock(addressesMutex_);
-    addresses_[sessionId] = address;
+    // Renamed into place: a reader sees the old address or the new one, never part of one.
+    const fs::path file = workerDir(worker) / kAddressFile;
+    const fs::path written = file.string() + ".new";
+    std::ofstream(written) << address << "\n";
+    fs::rename(written, file);
 }
 
 void SwarmWorkerRuntime::forgetAddress(const SessionWorker& worker) {
     std::error_code ignored;
     fs::remove(workerDir(worker) / kAddressFile, ignored);
-    std::lock_guard lock(addressesMutex_);
-    addresses_.erase(worker.sessionId);
 }
 
 std::string SwarmWorkerRuntime::addressOf(const SessionWorker& worker) const {
-    std::lock_guard lock(addressesMutex_);
-    const auto found = addresses_.find(worker.sessionId);
-    return found == addresses_.end() ? std::string() : found->second;
+    // Read from the worker's directory every time: an earlier life of this host, or another
+    // replica sharing the data dir, may have recorded it (and a restart replaced it).
+    std::ifstream in(workerDir(worker) / kAddressFile);
+    std::string address;
+    std::getline(in, address);
+    return address;
 }
 
 ExecutorEndpoint SwarmWorkerRuntime::endpoint(const SessionWorker& worker) const {

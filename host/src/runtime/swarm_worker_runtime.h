@@ -144,8 +144,6 @@ private:
     std::string networkId_;
     std::optional<WorkerTokens> tokens_;
     ExecutorBootstraps bootstraps_;
-    mutable std::mutex addressesMutex_;
-    std::map<std::string, std::string> addresses_;  //!< by session: host:port
 };
 
 }  // namespace aw
