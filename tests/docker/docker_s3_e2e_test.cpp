@@ -2,22 +2,28 @@
 // `object_store.kind: s3` runs the real Claude Code CLI inside the REAL worker image
 // (scripts/build-worker-image.sh, built into this binary's own dockerd) against the scripted
 // model server, and keeps the session's files in s3rver (behind a proxy that checks every
-// request's SigV4 signature and injects faults). What the tests look at, they look at from
-// outside: the bucket through rclone, the containers through the Engine API.
+// request's SigV4 signature and injects faults); and three replicas sharing the container
+// take over a run whose replica was killed while the CLI waited for approval. What the tests
+// look at, they look at from outside: the bucket through rclone, the containers through the
+// Engine API.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <sstream>
+#include <vector>
 
 #include "agent_worker/core/random_id.h"
 #include "runtime/docker_engine.h"
 #include "runtime/docker_worker_runtime.h"
-#include "support/executor_fault_proxy.h"
 #include "support/agent_clis.h"
 #include "support/agent_host_harness.h"
 #include "support/docker_daemon.h"
+#include "support/executor_fault_proxy.h"
+#include "support/nginx_proxy.h"
 #include "support/plugins.h"
+#include "support/raw_connection.h"
 #include "support/run_events.h"
 #include "support/s3_fault_proxy.h"
 #include "support/s3_server.h"
@@ -194,6 +200,110 @@ std::vector<std::string> messageTexts(const std::vector<Json>& events) {
 std::string providerSessionOf(const std::vector<Json>& events) {
     const auto sessions = dataOf(events, "provider.session");
     return sessions.empty() ? "" : sessions.front().value("provider_session_id", "");
+}
+
+// Three replicas sharing the session's container (data dir, cluster_id) behind nginx: the real
+// CLI asks for approval, the replica driving the run is killed while it waits, another takes
+// the run over (the plugin's state rebuilt from the stored lines, the pending request
+// included), a reply through a surviving replica reaches the CLI that kept waiting in its
+// container, and the run finishes: every event once, in order, on a survivor's stream.
+TEST_F(DockerS3, AReplicaKilledWhileTheRealCliWaitsForApprovalIsTakenOverAndTheRunFinishes) {
+    ASSERT_FALSE(nginxBinary().empty()) << "install Debian's nginx (scripts/install-deps.sh test)";
+    const unsigned short balancerPort = freeLoopbackPort();
+    HostSpec shared = spec();
+    shared.db = databaseUrlFor(Db::Postgres, "docker_s3_replicas");
+    shared.env["AW_CLUSTER_ID"] = hostId_;
+    shared.env["AW_PUBLIC_URL"] = "http://127.0.0.1:" + std::to_string(balancerPort);
+    shared.env["AW_QUEUE_LEASE_S"] = "5";
+    std::vector<std::unique_ptr<AgentHost>> replicas;
+    std::vector<unsigned short> ports;
+    for (int i = 0; i < 3; ++i) {
+        HostSpec own = shared;
+        own.env["AW_HOST_ID"] = hostId_ + "-" + std::to_string(i);
+        replicas.push_back(std::make_unique<AgentHost>(own));
+        replicas.back()->waitProvidersHealthy(1);
+        ports.push_back(replicas.back()->port());
+    }
+    NginxProxy balancer(ports, balancerPort);
+    const std::string sid = "s3-taken";
+    const auto posted = replicas[0]->postMessage(
+        sid, {{"provider", "claude-code"}, {"prompt", kToolsPrompt}, {"approval_mode", "ask"}});
+    ASSERT_EQ(posted.status, 202) << posted.body;
+    const std::string rid = posted.json().value("run_id", "");
+    ASSERT_TRUE(eventually(
+        [&] { return replicas[0]->run(rid).value("status", "") == "waiting_human"; }, 180s))
+        << replicas[0]->describeRun(rid);
+    const auto container = DockerEngine(socket_).inspectContainer(containerName(sid));
+    ASSERT_TRUE(container && container->running);
+
+    std::string holder;
+    for (const auto& entry :
+         replicas[0]->get("/v1/run-queue?status=claimed").json().value("entries", Json::array())) {
+        if (entry.value("run_id", "") == rid) holder = entry.value("locked_by", "");
+    }
+    std::vector<AgentHost*> survivors;
+    AgentHost* driver = nullptr;
+    for (auto& replica : replicas) {
+        (replica->launch().env.at("AW_HOST_ID") == holder ? driver : survivors.emplace_back()) =
+            replica.get();
+    }
+    ASSERT_NE(driver, nullptr) << "no replica holds " << rid;
+    RawConnection stream(survivors[0]->port());
+    ASSERT_TRUE(
+        stream.send("GET /v1/runs/" + rid +
+                    "/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"));
+    driver->killHard();
+    ASSERT_TRUE(eventually(
+        [&] {
+            for (const auto* survivor : survivors) {
+                if (survivor->logTail(1000000).find("taking a run over") != std::string::npos)
+                    return true;
+            }
+            return false;
+        },
+        30s));
+
+    // Every request is allowed through the survivors in turn, until the run ends.
+    int replies = 0;
+    Json run;
+    for (int round = 0; round < 10; ++round) {
+        ASSERT_TRUE(eventually(
+            [&] {
+                run = survivors[1]->run(rid);
+                return run.value("status", "") == "waiting_human" ||
+                       isTerminalStatus(run.value("status", ""));
+            },
+            180s))
+            << survivors[1]->describeRun(rid);
+        if (isTerminalStatus(run.value("status", ""))) break;
+        const Json pending = run.value("pending_human_requests", Json::array());
+        for (const auto& request : pending) {
+            const auto answered = survivors[replies++ % 2]->humanReply(
+                rid, {{"request_id", request.value("request_id", "")}, {"decision", "allow"}});
+            ASSERT_EQ(answered.status, 200) << answered.body;
+        }
+        ASSERT_TRUE(eventually(
+            [&] {
+                const Json now = survivors[1]->run(rid);
+                return now.value("status", "") != "waiting_human" ||
+                       now.value("pending_human_requests", Json::array()) != pending;
+            },
+            120s));
+    }
+    run = survivors[1]->waitRunFinished(rid, 180s);
+    ASSERT_EQ(run.value("status", ""), "completed") << survivors[1]->describeRun(rid);
+    EXPECT_GE(replies, 1);
+
+    const auto events = survivors[1]->events(rid);
+    EXPECT_EQ(denseAndUnique(events), "") << describeEvents(events);
+    EXPECT_EQ(countType(events, "run.started"), 1) << describeEvents(events);
+    EXPECT_EQ(DockerEngine(socket_).inspectContainer(containerName(sid))->id, container->id)
+        << "the worker was made again";
+    std::vector<std::int64_t> seqs;
+    for (const auto& event : events) seqs.push_back(event.value("seq", std::int64_t{0}));
+    const auto answer = stream.readResponse(60s);
+    ASSERT_TRUE(answer.has_value()) << "the surviving replica's stream did not end with the run";
+    EXPECT_EQ(sseEventIds(answer->body), seqs);
 }
 
 // A run of the real CLI in the session's container completes; its files are in the bucket;
