@@ -23,10 +23,10 @@
 #include "support/agent_host_harness.h"
 #include "support/docker_daemon.h"
 #include "support/http_client.h"
-#include "support/nginx_proxy.h"
 #include "support/plugins.h"
 #include "support/postgres_cluster.h"
 #include "support/raw_connection.h"
+#include "support/replica_cluster.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -34,6 +34,7 @@ namespace {
 using namespace std::chrono_literals;
 using aw::test::AgentHost;
 using aw::test::HostSpec;
+using aw::test::ReplicaCluster;
 using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
 
@@ -47,68 +48,33 @@ double percentile(std::vector<double> samples, double p) {
     return samples[static_cast<std::size_t>(p * static_cast<double>(samples.size() - 1))];
 }
 
-//! Replicas of one cluster behind nginx, each with its own host id.
-struct Cluster {
-    Cluster(const HostSpec& base, int count) {
-        const unsigned short balancerPort = aw::test::freeLoopbackPort();
-        HostSpec shared = base;
-        shared.env["AW_PUBLIC_URL"] = "http://127.0.0.1:" + std::to_string(balancerPort);
-        std::vector<unsigned short> ports;
-        for (int i = 0; i < count; ++i) {
-            HostSpec own = shared;
-            own.env["AW_HOST_ID"] = "bench-" + std::to_string(i);
-            replicas.push_back(std::make_unique<AgentHost>(own));
-            replicas.back()->waitProvidersHealthy(1);
-            ports.push_back(replicas.back()->port());
-        }
-        balancer = std::make_unique<aw::test::NginxProxy>(ports, balancerPort);
-    }
-    std::string holder(const std::string& runId) const {
-        const auto listed = replicas[0]->get("/v1/run-queue?status=claimed&limit=1000");
-        for (const auto& entry : listed.json().value("entries", Json::array())) {
-            if (entry.value("run_id", "") == runId && entry["locked_by"].is_string())
-                return entry["locked_by"];
-        }
-        return "";
-    }
-    std::size_t indexOf(const std::string& hostId) const {
-        for (std::size_t i = 0; i < replicas.size(); ++i) {
-            if (replicas[i]->launch().env.at("AW_HOST_ID") == hostId) return i;
-        }
-        return replicas.size();
-    }
-    std::vector<std::unique_ptr<AgentHost>> replicas;
-    std::unique_ptr<aw::test::NginxProxy> balancer;
-};
-
 void runsPerSecond(const HostSpec& base, int replicaCount, int runs, const std::string& tag) {
-    Cluster cluster(base, replicaCount);
+    ReplicaCluster cluster(base, replicaCount, "bench");
     std::vector<std::string> ids;
     const auto start = Clock::now();
     for (int i = 0; i < runs; ++i) {
-        auto& replica = *cluster.replicas[static_cast<std::size_t>(i) % cluster.replicas.size()];
+        auto& replica = cluster[static_cast<std::size_t>(i) % cluster.replicas().size()];
         ids.push_back(
             replica.sendMessage(tag + "-" + std::to_string(i % 20), "claude-code", "run"));
     }
     int completed = 0;
     for (const auto& id : ids) {
-        completed +=
-            cluster.replicas[0]->waitRunFinished(id, 300s).value("status", "") == "completed";
+        completed += cluster[0].waitRunFinished(id, 300s).value("status", "") == "completed";
     }
     const double seconds = millisSince(start) / 1000;
     std::printf("runs end to end   replicas %d  runs %4d  completed %4d  %6.1f s  %6.1f runs/s\n",
                 replicaCount, runs, completed, seconds, runs / seconds);
 }
 
-std::string heldRun(Cluster& cluster, const std::string& sessionId) {
-    auto& front = *cluster.replicas[0];
+std::string heldRun(ReplicaCluster& cluster, const std::string& sessionId) {
+    auto& front = cluster[0];
     // A first run makes the worker; the next one's CLI prints three lines and holds.
     front.waitRunFinished(front.sendMessage(sessionId, "claude-code", "warm"), 60s);
     std::ofstream(front.workspace(sessionId) / "hold-output").flush();
     const std::string runId = front.sendMessage(sessionId, "claude-code", "held");
     for (auto deadline = Clock::now() + 60s; Clock::now() < deadline;
          std::this_thread::sleep_for(50ms)) {
-        if (!cluster.holder(runId).empty() && front.run(runId).value("last_seq", 0) >= 6) break;
+        if (cluster.driverOf(runId) && front.run(runId).value("last_seq", 0) >= 6) break;
     }
     return runId;
 }
@@ -141,15 +107,16 @@ aw::test::RawConnection openStream(const AgentHost& replica, const std::string& 
 }
 
 void crossReplicaLatency(const HostSpec& base, int lines) {
-    Cluster cluster(base, 3);
+    ReplicaCluster cluster(base, 3, "bench");
     const std::string runId = heldRun(cluster, "latency");
-    const std::size_t driver = cluster.indexOf(cluster.holder(runId));
-    if (driver >= 3) {
+    const auto* driver = cluster.driverOf(runId);
+    if (!driver) {
         std::printf("latency: no replica holds the run\n");
         return;
     }
-    auto& reader = *cluster.replicas[(driver + 1) % 3];
-    auto& receiver = *cluster.replicas[(driver + 2) % 3];
+    const auto others = cluster.allBut(driver);
+    auto& reader = *others[0];
+    auto& receiver = *others[1];
     auto stream = openStream(reader, runId);
     std::vector<double> latencies;
     for (int i = 0; i < lines; ++i) {
@@ -175,18 +142,18 @@ void crossReplicaLatency(const HostSpec& base, int lines) {
     }
     std::printf("callback on C -> driver B -> SSE on A   lines %d  p50 %6.2f ms  p99 %6.2f ms\n",
                 lines, percentile(latencies, 0.5), percentile(latencies, 0.99));
-    cluster.replicas[0]->post("/v1/runs/" + runId + "/stop");
+    cluster[0].post("/v1/runs/" + runId + "/stop");
 }
 
 void takeover(const HostSpec& base) {
-    Cluster cluster(base, 3);
+    ReplicaCluster cluster(base, 3, "bench");
     const std::string runId = heldRun(cluster, "takeover");
-    const std::size_t driver = cluster.indexOf(cluster.holder(runId));
-    if (driver >= 3) {
+    auto* driver = cluster.driverOf(runId);
+    if (!driver) {
         std::printf("takeover: no replica holds the run\n");
         return;
     }
-    auto& survivor = *cluster.replicas[(driver + 1) % 3];
+    auto& survivor = *cluster.allBut(driver)[0];
     auto stream = openStream(survivor, runId);
     const std::int64_t seen = survivor.run(runId).value("last_seq", 0);
     if (!stream.readUntil("id: " + std::to_string(seen) + "\n", 10s)) {
@@ -194,7 +161,7 @@ void takeover(const HostSpec& base) {
         return;
     }
     const auto killed = Clock::now();
-    cluster.replicas[driver]->killHard();
+    driver->killHard();
     std::ofstream(survivor.workspace("takeover") / "release").flush();
     if (!stream.readUntil("id: " + std::to_string(seen + 1) + "\n", 60s)) {
         std::printf("takeover: no event after the kill within 60 s\n");

@@ -8,7 +8,6 @@
 //   - two replicas' idle-stop passes at the same moment stop each worker once, after its sync.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -17,8 +16,8 @@
 #include <vector>
 
 #include "docker/docker_host_fixture.h"
-#include "support/nginx_proxy.h"
 #include "support/raw_connection.h"
+#include "support/replica_cluster.h"
 #include "support/run_events.h"
 
 namespace aw::test {
@@ -28,76 +27,38 @@ using namespace std::chrono_literals;
 
 class DockerReplicas : public DockerHostTest {
 protected:
-    //! Starts `count` replicas sharing the database, data dir and cluster name, and nginx in
-    //! front of them on a port chosen first (their executors are given it).
+    //! Starts `count` replicas sharing the database, data dir and cluster name.
     void startReplicas(int count, const std::map<std::string, std::string>& extraEnv = {}) {
-        ASSERT_FALSE(nginxBinary().empty())
-            << "install Debian's nginx (scripts/install-deps.sh test)";
-        const unsigned short balancerPort = freeLoopbackPort();
         HostSpec shared = spec();
         shared.db = databaseUrlFor(Db::Postgres, "docker_replicas");
         shared.env["AW_CLUSTER_ID"] = kOwner;
-        shared.env["AW_PUBLIC_URL"] = "http://127.0.0.1:" + std::to_string(balancerPort);
         for (const auto& [key, value] : extraEnv) shared.env[key] = value;
-        std::vector<unsigned short> ports;
-        for (int i = 0; i < count; ++i) {
-            HostSpec own = shared;
-            own.env["AW_HOST_ID"] = std::string(kOwner) + "-" + std::to_string(i);
-            replicas_.push_back(std::make_unique<AgentHost>(own));
-            replicas_.back()->waitProvidersHealthy(1);
-            ports.push_back(replicas_.back()->port());
-        }
-        balancer_ = std::make_unique<NginxProxy>(ports, balancerPort);
+        cluster_ = std::make_unique<ReplicaCluster>(shared, count, kOwner);
     }
 
-    //! The host holding the run's queue entry, as any replica's GET /v1/run-queue shows it.
-    static std::string holder(const AgentHost& replica, const std::string& runId) {
-        const auto listed = replica.get("/v1/run-queue?status=claimed&limit=1000");
-        for (const auto& entry : listed.json().value("entries", Json::array())) {
-            if (entry.value("run_id", "") == runId && entry["locked_by"].is_string())
-                return entry["locked_by"];
-        }
-        return "";
-    }
-
-    std::vector<std::unique_ptr<AgentHost>> replicas_;
-    std::unique_ptr<NginxProxy> balancer_;
+    std::unique_ptr<ReplicaCluster> cluster_;
 };
 
 TEST_F(DockerReplicas, AReplicaKilledMidRunIsTakenOverByAnotherInTheSameWorker) {
     startReplicas(3, {{"AW_QUEUE_LEASE_S", "5"}});  // a dead replica's runs are claimable 5 s on
-    auto& replicas = replicas_;
-    AgentHost& front = *replicas[0];
+    AgentHost& front = (*cluster_)[0];
     HeldRun held;
     ASSERT_NO_FATAL_FAILURE(holdARun(front, "chat-replicas", held));
     const std::string& rid = held.runId;
     DockerEngine engine(DockerDaemonEnvironment::daemon().socketPath());
     const std::string name = "aw-docker-e2e-chat-replicas";
-    // The replica driving the run holds its queue entry.
-    const auto driver = std::find_if(replicas.begin(), replicas.end(), [&](const auto& r) {
-        return r->launch().env.at("AW_HOST_ID") == holder(front, rid);
-    });
-    ASSERT_NE(driver, replicas.end()) << "no replica holds " << rid;
-    std::vector<AgentHost*> survivors;
-    for (auto& replica : replicas) {
-        if (replica.get() != driver->get()) survivors.push_back(replica.get());
-    }
+    AgentHost* driver = cluster_->driverOf(rid);
+    ASSERT_NE(driver, nullptr) << "no replica holds " << rid;
+    const auto survivors = cluster_->allBut(driver);
     // A stream on a surviving replica follows the run from its start.
     RawConnection stream(survivors[0]->port());
     ASSERT_TRUE(
         stream.send("GET /v1/runs/" + rid +
                     "/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"));
-    (*driver)->killHard();
+    driver->killHard();
     ASSERT_TRUE(engine.inspectContainer(name)->running) << "the worker stopped with its replica";
-
-    const auto takenOver = [&] {
-        for (const auto* survivor : survivors) {
-            if (survivor->logTail(1000000).find("taking a run over") != std::string::npos)
-                return true;
-        }
-        return false;
-    };
-    ASSERT_TRUE(eventually(takenOver, 30s)) << survivors[0]->logTail() << survivors[1]->logTail();
+    ASSERT_TRUE(eventually([&] { return ReplicaCluster::tookOver(survivors); }, 30s))
+        << survivors[0]->logTail() << survivors[1]->logTail();
     std::ofstream(front.workspace("chat-replicas") / "release").flush();
     const Json run = survivors[1]->waitRunFinished(rid, 60s);
     ASSERT_EQ(run.value("status", ""), "completed") << survivors[1]->describeRun(rid);
@@ -128,15 +89,17 @@ TEST_F(DockerReplicas, AThousandQueuedRunsAreDrainedByThreeReplicasEachClaimedOn
     std::vector<std::string> runIds;
     const auto posted = std::chrono::steady_clock::now();
     for (int i = 0; i < kRuns; ++i) {
-        auto& replica = *replicas_[static_cast<std::size_t>(i) % replicas_.size()];
+        auto& replica =
+            *cluster_->replicas()[static_cast<std::size_t>(i) % cluster_->replicas().size()];
         runIds.push_back(replica.sendMessage("drain-" + std::to_string(i % kSessions),
                                              "claude-code", "run " + std::to_string(i)));
         ASSERT_FALSE(runIds.back().empty());
     }
     std::map<std::string, std::vector<Json>> bySession;  // in the order they were posted
     for (const auto& rid : runIds) {
-        const Json run = replicas_[0]->waitRunFinished(rid, 120s);
-        ASSERT_EQ(run.value("status", ""), "completed") << replicas_[0]->describeRun(rid);
+        const Json run = cluster_->replicas()[0]->waitRunFinished(rid, 120s);
+        ASSERT_EQ(run.value("status", ""), "completed")
+            << cluster_->replicas()[0]->describeRun(rid);
         EXPECT_EQ(run.value("attempts", 0), 1) << run.dump();
         bySession[run.value("session_id", "")].push_back(run);
     }
@@ -147,21 +110,22 @@ TEST_F(DockerReplicas, AThousandQueuedRunsAreDrainedByThreeReplicasEachClaimedOn
 
     // Claimed once each, by one replica or another, and every replica took some: the queue's
     // finished entries say who held them.
-    const auto done = replicas_[2]->get("/v1/run-queue?status=succeeded&limit=1000").json();
+    const auto done =
+        cluster_->replicas()[2]->get("/v1/run-queue?status=succeeded&limit=1000").json();
     std::map<std::string, int> byHolder;
     for (const auto& entry : done.value("entries", Json::array())) {
         EXPECT_EQ(entry.value("attempts", 0), 1) << entry.dump();
         ++byHolder[entry.value("locked_by", "")];
     }
     int claimed = 0;
-    for (const auto& replica : replicas_) {
+    for (const auto& replica : cluster_->replicas()) {
         const int mine = byHolder[replica->launch().env.at("AW_HOST_ID")];
         EXPECT_GT(mine, 0) << "a replica claimed nothing";
         claimed += mine;
     }
     EXPECT_EQ(claimed, kRuns);
     for (const auto& rid : {runIds.front(), runIds[kRuns / 2], runIds.back()}) {
-        EXPECT_EQ(countType(replicas_[1]->events(rid), "run.started"), 1);
+        EXPECT_EQ(countType(cluster_->replicas()[1]->events(rid), "run.started"), 1);
     }
     // A session's runs one at a time, in the order they were posted.
     for (const auto& [session, runs] : bySession) {
@@ -176,7 +140,8 @@ TEST_F(DockerReplicas, TwoReplicasMaintenancePassesAtOnceStopEachWorkerOnceAfter
     startReplicas(2, {{"AW_LIFECYCLE_IDLE_TIMEOUT_S", "0"}});  // idle once its run is over
     constexpr int kSessions = 6;
     for (int i = 0; i < kSessions; ++i) {
-        auto& replica = *replicas_[static_cast<std::size_t>(i) % replicas_.size()];
+        auto& replica =
+            *cluster_->replicas()[static_cast<std::size_t>(i) % cluster_->replicas().size()];
         const std::string rid =
             replica.sendMessage("idle-" + std::to_string(i), "claude-code", "hello");
         ASSERT_EQ(replica.waitRunFinished(rid, 60s).value("status", ""), "completed")
@@ -184,11 +149,11 @@ TEST_F(DockerReplicas, TwoReplicasMaintenancePassesAtOnceStopEachWorkerOnceAfter
     }
 
     // Both replicas' idle-stop passes at the same moment: they take turns.
-    std::vector<HttpResult> passes(replicas_.size());
+    std::vector<HttpResult> passes(cluster_->replicas().size());
     std::vector<std::thread> threads;
-    for (std::size_t i = 0; i < replicas_.size(); ++i) {
+    for (std::size_t i = 0; i < cluster_->replicas().size(); ++i) {
         threads.emplace_back(
-            [&, i] { passes[i] = replicas_[i]->post("/v1/maintenance/idle-stop"); });
+            [&, i] { passes[i] = cluster_->replicas()[i]->post("/v1/maintenance/idle-stop"); });
     }
     for (auto& thread : threads) thread.join();
     std::map<std::string, int> stops;
@@ -202,7 +167,7 @@ TEST_F(DockerReplicas, TwoReplicasMaintenancePassesAtOnceStopEachWorkerOnceAfter
     for (int i = 0; i < kSessions; ++i) {
         const std::string sid = "idle-" + std::to_string(i);
         EXPECT_EQ(stops[sid], 1) << sid << " " << passes[0].body << " " << passes[1].body;
-        const Json session = replicas_[0]->session(sid);
+        const Json session = cluster_->replicas()[0]->session(sid);
         EXPECT_EQ(session.value("status", ""), "stopped") << session;
         // Synced by the pass that stopped it: after the run's end, and successfully.
         EXPECT_EQ(session.value("last_sync_status", ""), "succeeded") << session;

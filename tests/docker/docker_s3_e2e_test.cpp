@@ -21,9 +21,9 @@
 #include "support/agent_host_harness.h"
 #include "support/docker_daemon.h"
 #include "support/executor_fault_proxy.h"
-#include "support/nginx_proxy.h"
 #include "support/plugins.h"
 #include "support/raw_connection.h"
+#include "support/replica_cluster.h"
 #include "support/run_events.h"
 #include "support/s3_fault_proxy.h"
 #include "support/s3_server.h"
@@ -208,23 +208,12 @@ std::string providerSessionOf(const std::vector<Json>& events) {
 // included), a reply through a surviving replica reaches the CLI that kept waiting in its
 // container, and the run finishes: every event once, in order, on a survivor's stream.
 TEST_F(DockerS3, AReplicaKilledWhileTheRealCliWaitsForApprovalIsTakenOverAndTheRunFinishes) {
-    ASSERT_FALSE(nginxBinary().empty()) << "install Debian's nginx (scripts/install-deps.sh test)";
-    const unsigned short balancerPort = freeLoopbackPort();
     HostSpec shared = spec();
     shared.db = databaseUrlFor(Db::Postgres, "docker_s3_replicas");
     shared.env["AW_CLUSTER_ID"] = hostId_;
-    shared.env["AW_PUBLIC_URL"] = "http://127.0.0.1:" + std::to_string(balancerPort);
     shared.env["AW_QUEUE_LEASE_S"] = "5";
-    std::vector<std::unique_ptr<AgentHost>> replicas;
-    std::vector<unsigned short> ports;
-    for (int i = 0; i < 3; ++i) {
-        HostSpec own = shared;
-        own.env["AW_HOST_ID"] = hostId_ + "-" + std::to_string(i);
-        replicas.push_back(std::make_unique<AgentHost>(own));
-        replicas.back()->waitProvidersHealthy(1);
-        ports.push_back(replicas.back()->port());
-    }
-    NginxProxy balancer(ports, balancerPort);
+    ReplicaCluster cluster(shared, 3, hostId_);
+    auto& replicas = cluster.replicas();
     const std::string sid = "s3-taken";
     const auto posted = replicas[0]->postMessage(
         sid, {{"provider", "claude-code"}, {"prompt", kToolsPrompt}, {"approval_mode", "ask"}});
@@ -236,32 +225,15 @@ TEST_F(DockerS3, AReplicaKilledWhileTheRealCliWaitsForApprovalIsTakenOverAndTheR
     const auto container = DockerEngine(socket_).inspectContainer(containerName(sid));
     ASSERT_TRUE(container && container->running);
 
-    std::string holder;
-    for (const auto& entry :
-         replicas[0]->get("/v1/run-queue?status=claimed").json().value("entries", Json::array())) {
-        if (entry.value("run_id", "") == rid) holder = entry.value("locked_by", "");
-    }
-    std::vector<AgentHost*> survivors;
-    AgentHost* driver = nullptr;
-    for (auto& replica : replicas) {
-        (replica->launch().env.at("AW_HOST_ID") == holder ? driver : survivors.emplace_back()) =
-            replica.get();
-    }
+    AgentHost* driver = cluster.driverOf(rid);
     ASSERT_NE(driver, nullptr) << "no replica holds " << rid;
+    const auto survivors = cluster.allBut(driver);
     RawConnection stream(survivors[0]->port());
     ASSERT_TRUE(
         stream.send("GET /v1/runs/" + rid +
                     "/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"));
     driver->killHard();
-    ASSERT_TRUE(eventually(
-        [&] {
-            for (const auto* survivor : survivors) {
-                if (survivor->logTail(1000000).find("taking a run over") != std::string::npos)
-                    return true;
-            }
-            return false;
-        },
-        30s));
+    ASSERT_TRUE(eventually([&] { return ReplicaCluster::tookOver(survivors); }, 30s));
 
     // Every request is allowed through the survivors in turn, until the run ends.
     int replies = 0;

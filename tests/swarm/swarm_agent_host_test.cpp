@@ -16,9 +16,9 @@
 #include "runtime/docker_worker_runtime.h"
 #include "support/agent_host_harness.h"
 #include "support/http_client.h"
-#include "support/nginx_proxy.h"
 #include "support/plugins.h"
 #include "support/raw_connection.h"
+#include "support/replica_cluster.h"
 #include "support/run_events.h"
 #include "support/s3_server.h"
 #include "support/temp_dir.h"
@@ -177,24 +177,12 @@ TEST_F(SwarmAgentHost, ATaskKilledBehindTheHostsBackIsBroughtBackWithItsFiles) {
 }
 
 TEST_F(SwarmAgentHost, AReplicaKilledMidRunIsTakenOverByAnotherInTheSameTask) {
-    ASSERT_FALSE(nginxBinary().empty()) << "install Debian's nginx (scripts/install-deps.sh test)";
-    const unsigned short balancerPort = freeLoopbackPort();
     HostSpec shared = spec();
     shared.db = databaseUrlFor(Db::Postgres, "swarm_replicas");
     shared.env["AW_CLUSTER_ID"] = hostId_;  // the services' names and labels
-    shared.env["AW_PUBLIC_URL"] = "http://127.0.0.1:" + std::to_string(balancerPort);
     shared.env["AW_QUEUE_LEASE_S"] = "5";
-    std::vector<std::unique_ptr<AgentHost>> replicas;
-    std::vector<unsigned short> ports;
-    for (int i = 0; i < 3; ++i) {
-        HostSpec own = shared;
-        own.env["AW_HOST_ID"] = hostId_ + "-" + std::to_string(i);
-        replicas.push_back(std::make_unique<AgentHost>(own));
-        replicas.back()->waitProvidersHealthy(1);
-        ports.push_back(replicas.back()->port());
-    }
-    NginxProxy balancer(ports, balancerPort);
-    AgentHost& front = *replicas[0];
+    ReplicaCluster cluster(shared, 3, hostId_);
+    AgentHost& front = cluster[0];
     runToCompletion(front, "chat-taken");
     const std::string undisturbed = runToCompletion(front, "chat-taken");
     const std::string task = runningContainer("chat-taken");
@@ -207,33 +195,15 @@ TEST_F(SwarmAgentHost, AReplicaKilledMidRunIsTakenOverByAnotherInTheSameTask) {
     ASSERT_TRUE(eventually([&] { return countType(front.events(rid), "message.stop") >= 1; }, 60s))
         << front.describeRun(rid);
     const auto before = front.events(rid);
-    std::string holder;
-    for (const auto& entry :
-         front.get("/v1/run-queue?status=claimed").json().value("entries", Json::array())) {
-        if (entry.value("run_id", "") == rid) holder = entry.value("locked_by", "");
-    }
-    const auto driver = std::find_if(replicas.begin(), replicas.end(), [&](const auto& replica) {
-        return replica->launch().env.at("AW_HOST_ID") == holder;
-    });
-    ASSERT_NE(driver, replicas.end()) << "no replica holds " << rid;
-    std::vector<AgentHost*> survivors;
-    for (auto& replica : replicas) {
-        if (replica.get() != driver->get()) survivors.push_back(replica.get());
-    }
+    AgentHost* driver = cluster.driverOf(rid);
+    ASSERT_NE(driver, nullptr) << "no replica holds " << rid;
+    const auto survivors = cluster.allBut(driver);
     RawConnection stream(survivors[0]->port());
     ASSERT_TRUE(
         stream.send("GET /v1/runs/" + rid +
                     "/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"));
-    (*driver)->killHard();
-    ASSERT_TRUE(eventually(
-        [&] {
-            for (const auto* survivor : survivors) {
-                if (survivor->logTail(1000000).find("taking a run over") != std::string::npos)
-                    return true;
-            }
-            return false;
-        },
-        30s));
+    driver->killHard();
+    ASSERT_TRUE(eventually([&] { return ReplicaCluster::tookOver(survivors); }, 30s));
     ASSERT_EQ(engine.exec(task, {"/bin/sh", "-c", ": > /workspace/release"}).exitCode, 0);
     const Json run = survivors[1]->waitRunFinished(rid, 60s);
     ASSERT_EQ(run.value("status", ""), "completed") << survivors[1]->describeRun(rid);
