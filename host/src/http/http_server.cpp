@@ -540,7 +540,10 @@ private:
         const bool keepAlive = wantsKeepAlive(request) && !answer.close;
         Bytes head = bytesOf(serializeResponse(answer, request.isHead(), keepAlive, request.version == "HTTP/1.0"));
         if (!answer.stream || request.isHead()) {
-            // A HEAD gets a stream's headers and no stream.
+            // A HEAD gets a stream's headers and no stream. The stream (and whatever it holds,
+            // such as a stream slot) goes before the answer does, so a client's next request
+            // never finds it still held.
+            answer.stream = nullptr;
             mailbox_->post({connection, Posted::Kind::Answer, std::move(head), keepAlive, {}, {}});
             return;
         }
