@@ -6,6 +6,11 @@
 // the pool's connections only report the log's length as they commit, and this thread
 // checkpoints, PASSIVE (it never waits for a reader or a writer), on its own connection once
 // the log is past kPages, and once a second while the log holds anything.
+//
+// kPages is eight times SQLite's default: the pages every commit touches (the tail of each
+// table and index, the run's row) are copied once per checkpoint however often they were
+// logged, so fewer, larger checkpoints copy less. At 50,000 events a second that was a
+// seventh of agent-host's CPU at 1,000 pages; the log stays under about 32 MiB.
 #pragma once
 
 #include <condition_variable>
@@ -22,7 +27,7 @@ namespace aw {
 
 class SqliteCheckpointer {
 public:
-    static constexpr int kPages = 1000;  //!< SQLite's own autocheckpoint threshold
+    static constexpr int kPages = 8000;  //!< 4 KiB pages
 
     //! Opens its own connection to the database file at `path`.
     explicit SqliteCheckpointer(const std::string& path);
