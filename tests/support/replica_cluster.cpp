@@ -4,7 +4,8 @@
 
 namespace aw::test {
 
-ReplicaCluster::ReplicaCluster(HostSpec shared, int count, const std::string& hostIdPrefix) {
+ReplicaCluster::ReplicaCluster(HostSpec shared, int count, const std::string& hostIdPrefix,
+                               DataDirs dataDirs) {
     if (nginxBinary().empty()) {
         throw std::runtime_error(
             "nginx is missing: install Debian's nginx (scripts/install-deps.sh test)");
@@ -15,6 +16,8 @@ ReplicaCluster::ReplicaCluster(HostSpec shared, int count, const std::string& ho
     for (int i = 0; i < count; ++i) {
         HostSpec own = shared;
         own.env["AW_HOST_ID"] = hostIdPrefix + "-" + std::to_string(i);
+        if (dataDirs == DataDirs::OwnEach)
+            own.dataDir = shared.dataDir / ("replica-" + std::to_string(i));
         replicas_.push_back(std::make_unique<AgentHost>(own));
         replicas_.back()->waitProvidersHealthy(1);
         ports.push_back(replicas_.back()->port());

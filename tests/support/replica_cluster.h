@@ -14,10 +14,15 @@ namespace aw::test {
 
 class ReplicaCluster {
 public:
+    //! Whether the replicas share `shared`'s data dir (one machine) or each has its own
+    //! under it, `replica-<i>` (as on machines of their own).
+    enum class DataDirs { Shared, OwnEach };
+
     //! Starts `count` replicas of `shared` (its database, cluster_id and settings), each with
     //! host id `<hostIdPrefix>-<i>` and providers healthy, then nginx in front of them on a
     //! port chosen first. Throws std::runtime_error when nginx is missing.
-    ReplicaCluster(HostSpec shared, int count, const std::string& hostIdPrefix);
+    ReplicaCluster(HostSpec shared, int count, const std::string& hostIdPrefix,
+                   DataDirs dataDirs = DataDirs::Shared);
 
     std::vector<std::unique_ptr<AgentHost>>& replicas() { return replicas_; }
     AgentHost& operator[](std::size_t i) { return *replicas_.at(i); }

@@ -1,12 +1,15 @@
 // agent-host with `runtime: swarm` on the tests' single-node swarm and s3rver: a message runs
 // a fake Claude Code in the session's own service, whose workspace lands in the bucket; the
 // bootstrap route refuses a used, a wrong and a missing token; a task killed behind the
-// host's back makes the worker stopped, the next message bringing it back with its files; and
-// of three replicas sharing their workers (data dir, cluster_id) behind nginx, the one driving
-// a run is killed mid-output and another takes the run over in the same task.
+// host's back makes the worker stopped, the next message bringing it back with its files; of
+// three replicas sharing their workers behind nginx (the database, cluster_id and the cluster
+// secret; each with a data dir of its own, as on machines of their own), the one driving a
+// run is killed mid-output and another takes the run over in the same task; and a replica
+// without the cluster's secret refuses to start, saying which setting to give it.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -31,6 +34,7 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 constexpr const char* kBucket = "swarm-e2e";
+constexpr const char* kClusterSecret = "swarm-e2e-cluster-secret-0123456789abcdef";
 
 class SwarmAgentHost : public ::testing::Test {
 protected:
@@ -177,11 +181,14 @@ TEST_F(SwarmAgentHost, ATaskKilledBehindTheHostsBackIsBroughtBackWithItsFiles) {
 }
 
 TEST_F(SwarmAgentHost, AReplicaKilledMidRunIsTakenOverByAnotherInTheSameTask) {
+    // Each replica has a data dir of its own, as on a machine of its own: they share the
+    // database, the cluster secret and the swarm, nothing else.
     HostSpec shared = spec();
     shared.db = databaseUrlFor(Db::Postgres, "swarm_replicas");
     shared.env["AW_CLUSTER_ID"] = hostId_;  // the services' names and labels
+    shared.env["AW_CLUSTER_SECRET"] = kClusterSecret;
     shared.env["AW_QUEUE_LEASE_S"] = "5";
-    ReplicaCluster cluster(shared, 3, hostId_);
+    ReplicaCluster cluster(shared, 3, hostId_, ReplicaCluster::DataDirs::OwnEach);
     AgentHost& front = cluster[0];
     runToCompletion(front, "chat-taken");
     const std::string undisturbed = runToCompletion(front, "chat-taken");
@@ -224,6 +231,34 @@ TEST_F(SwarmAgentHost, AReplicaKilledMidRunIsTakenOverByAnotherInTheSameTask) {
     const auto answer = stream.readResponse(60s);
     ASSERT_TRUE(answer.has_value()) << "the surviving replica's stream did not end with the run";
     EXPECT_EQ(sseEventIds(answer->body), seqs);
+}
+
+TEST_F(SwarmAgentHost, AReplicaWithoutTheClustersSecretRefusesToStartAndSaysWhy) {
+    HostSpec first = spec();
+    first.db = databaseUrlFor(Db::Postgres, "swarm_secret");
+    first.dataDir = root_ / "first";
+    first.env["AW_CLUSTER_ID"] = hostId_;
+    AgentHost running(first);  // no secret configured: it made one in its data dir
+
+    // Another machine: its own data dir, no secret configured, so another secret.
+    HostSpec second = first;
+    second.dataDir = root_ / "second";
+    second.env["AW_HOST_ID"] = hostId_ + "-second";
+    const auto refused = runHostExpectingExit(second.launch());
+    EXPECT_EQ(refused.status.code, 78) << refused.status.describe();  // EX_CONFIG
+    EXPECT_NE(refused.stderrText.find("cluster_secret"), std::string::npos) << refused.stderrText;
+    EXPECT_NE(refused.stderrText.find("AW_CLUSTER_SECRET"), std::string::npos)
+        << refused.stderrText;
+
+    // Given the first one's secret, it starts and serves the first one's worker.
+    std::ifstream file(first.dataDir / "cluster-secret");
+    std::string secret;
+    std::getline(file, secret);
+    ASSERT_GE(secret.size(), 32u);
+    second.env["AW_CLUSTER_SECRET"] = secret;
+    runToCompletion(running, "chat-secret");
+    AgentHost joined(second);
+    runToCompletion(joined, "chat-secret");
 }
 
 }  // namespace

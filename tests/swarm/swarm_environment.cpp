@@ -61,7 +61,7 @@ std::string SwarmEnvironment::image() {
     return DockerDaemonEnvironment::image().name;
 }
 
-SwarmRuntimeOptions swarmOptions(const std::string& hostId, const std::filesystem::path& dataDir,
+SwarmRuntimeOptions swarmOptions(const std::string& hostId, ExecutorDirectory& directory,
                                  const S3Settings& store, const std::string& hostUrl) {
     SwarmRuntimeOptions options;
     options.socketPath = SwarmEnvironment::socket();
@@ -74,7 +74,8 @@ SwarmRuntimeOptions swarmOptions(const std::string& hostId, const std::filesyste
     options.stopGrace = std::chrono::milliseconds(2000);
     options.startTimeout = std::chrono::milliseconds(30000);
     options.hostId = hostId;
-    options.workersDir = dataDir / "workers";
+    options.directory = &directory;
+    options.clusterSecret = kTestClusterSecret;
     options.s3 = store;
     options.callbackUrl = hostUrl + "/v1/callbacks/executor";
     options.bootstrapUrl = hostUrl + "/v1/executors/bootstrap";

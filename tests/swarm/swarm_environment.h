@@ -27,9 +27,12 @@ private:
     static bool madeGatewayBridge_;
 };
 
+//! The cluster secret of the tests' runtimes.
+inline constexpr const char* kTestClusterSecret = "swarm-tests-cluster-secret-0123456789abcdef";
+
 //! Runtime options for `hostId` on the test swarm with s3 `store` (callbacks and bootstrap at
-//! `hostUrl`).
-SwarmRuntimeOptions swarmOptions(const std::string& hostId, const std::filesystem::path& dataDir,
+//! `hostUrl`), its executors kept in `directory`.
+SwarmRuntimeOptions swarmOptions(const std::string& hostId, ExecutorDirectory& directory,
                                  const S3Settings& store, const std::string& hostUrl);
 
 }  // namespace aw::test

@@ -1,7 +1,9 @@
 // The swarm worker runtime against a real single-node swarm and s3rver: create, start, stop
 // and remove map to the worker's service and its replicas; the task carries the isolation
 // and resource settings; the executor answers where it said it listens; and the bootstrap
-// exchange refuses a token used once, a wrong one and one revoked by a stop.
+// exchange refuses a token used once, a wrong one and one revoked by a stop. Two runtimes
+// sharing only the database and the cluster secret (replicas on two machines) drive one
+// worker alike; one with another secret is refused.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -9,6 +11,9 @@
 
 #include "agent_worker/core/random_id.h"
 #include "api/routes.h"
+#include "db/database.h"
+#include "db/migrator.h"
+#include "db/soci_executor_directory.h"
 #include "http/http_server.h"
 #include "http/listening_socket.h"
 #include "runtime/docker_services.h"
@@ -62,8 +67,8 @@ protected:
             FAIL() << "cannot start the S3 test server: " << e.what();
         }
         s3_->createBucket(kBucket);
-        runtime_ = std::make_unique<SwarmWorkerRuntime>(
-            swarmOptions(hostId_, root_.path(), s3_->settings(kBucket), host_.url()));
+        applyMigrations(database_, std::filesystem::path(AW_SOURCE_DIR) / "sql");
+        runtime_ = std::make_unique<SwarmWorkerRuntime>(options());
         host_.serve(*runtime_);
         worker_.sessionId = "chat-" + newToken().substr(0, 6);
         worker_.tenantId = "acme";
@@ -76,6 +81,11 @@ protected:
         DockerServices services(engine);
         for (const auto& service : services.listServices({{std::string(kLabelHost), hostId_}}))
             services.removeService(service.id);
+    }
+
+    //! What every runtime of this test's cluster is made with.
+    SwarmRuntimeOptions options() {
+        return swarmOptions(hostId_, directory_, s3_->settings(kBucket), host_.url());
     }
 
     ServiceStatus service() {
@@ -96,6 +106,9 @@ protected:
 
     const std::string hostId_ = "swarm-" + newToken().substr(0, 6);
     TempDir root_{"awsw"};
+    Database database_{parseDatabaseUrl("sqlite://" + (root_.path() / "aw.db").string()), 2,
+                       std::chrono::seconds(10)};
+    SociExecutorDirectory directory_{database_};
     std::unique_ptr<S3Server> s3_;
     BootstrapHost host_;
     std::unique_ptr<SwarmWorkerRuntime> runtime_;
@@ -229,6 +242,61 @@ TEST_F(SwarmRuntime, AWorkerWhoseNodeLeavesIsSeenStoppedAndStartsAgain) {
     // A node is back: the next start places a new task there.
     runtime_->start(worker_);
     EXPECT_EQ(runtime_->inspect(worker_), SandboxState::Running);
+}
+
+
+TEST_F(SwarmRuntime, TwoRuntimesSharingOnlyTheDatabaseAndSecretDriveOneWorker) {
+    // Another replica on another machine: its own directory object and connections, no file
+    // of the first's.
+    Database otherDatabase(parseDatabaseUrl("sqlite://" + (root_.path() / "aw.db").string()), 1,
+                           10s);
+    SociExecutorDirectory otherDirectory(otherDatabase);
+    auto options = this->options();
+    options.directory = &otherDirectory;
+    SwarmWorkerRuntime other(options);
+
+    runtime_->create(worker_);
+    runtime_->start(worker_);
+    const auto mine = runtime_->endpoint(worker_);
+    const auto theirs = other.endpoint(worker_);
+    EXPECT_EQ(theirs.url, mine.url);
+    EXPECT_EQ(theirs.token, mine.token);
+    EXPECT_EQ(other.inspect(worker_), SandboxState::Running);
+    HttpExecutorClientOptions once;
+    once.retry.maxAttempts = 1;
+    const TraceContext trace{newTraceId(), worker_.sessionId, other.executorId(worker_), ""};
+    EXPECT_EQ(HttpExecutorClient(theirs, once).health(trace).value("executor_id", ""),
+              other.executorId(worker_));
+
+    // The other stops and starts it: the first reaches the new task's executor.
+    other.stop(worker_);
+    EXPECT_EQ(runtime_->endpoint(worker_).url, "http://127.0.0.1:0") << "a stopped worker's address";
+    other.start(worker_);
+    EXPECT_EQ(HttpExecutorClient(runtime_->endpoint(worker_), once)
+                  .health(trace)
+                  .value("executor_id", ""),
+              runtime_->executorId(worker_));
+
+    // Removed by the other: its tokens open nothing on either.
+    other.remove(worker_);
+    EXPECT_EQ(runtime_->inspect(worker_), SandboxState::Missing);
+    EXPECT_EQ(runtime_->endpoint(worker_).token, "");
+}
+
+TEST_F(SwarmRuntime, ARuntimeWithAnotherClusterSecretIsRefused) {
+    auto options = this->options();
+    options.clusterSecret = std::string(kTestClusterSecret) + "-but-another";
+    try {
+        SwarmWorkerRuntime stranger(options);
+        FAIL() << "a runtime with another secret was made";
+    } catch (const ProblemError& e) {
+        EXPECT_EQ(e.problem().code, "config_invalid");
+        EXPECT_NE(e.problem().message.find("cluster_secret"), std::string::npos)
+            << e.problem().message;
+        EXPECT_NE(e.problem().hint.find("AW_CLUSTER_SECRET"), std::string::npos);
+    }
+    options.clusterSecret.clear();
+    EXPECT_THROW(SwarmWorkerRuntime{options}, ProblemError);
 }
 
 }  // namespace

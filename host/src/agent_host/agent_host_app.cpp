@@ -19,6 +19,7 @@
 #include "db/migrator.h"
 #include "db/pg_event_listener.h"
 #include "db/soci_callback_tokens.h"
+#include "db/soci_executor_directory.h"
 #include "db/soci_run_store.h"
 #include "db/soci_session_worker_repository.h"
 #include "db/store_counts.h"
@@ -33,6 +34,7 @@
 #include "runs/maintenance.h"
 #include "runs/run_engine.h"
 #include "runs/worker_gateway.h"
+#include "runtime/cluster_secret.h"
 #include "runtime/docker_worker_runtime.h"
 #include "runtime/local_worker_runtime.h"
 #include "runtime/swarm_worker_runtime.h"
@@ -367,6 +369,7 @@ int AgentHostApp::serve(const HostConfig& config) {
     const std::string workerOwner =
         config.clusterId.empty() ? runOptions.queue.hostId : config.clusterId;
     std::unique_ptr<ExecutorRuntime> workerRuntime;
+    SociExecutorDirectory executorDirectory(*database);  // the swarm runtime's
     BootstrapExchange bootstrapExchange;  // the swarm's executors get their secrets from it
     try {
         if (config.runs.submission.placement.runtime == "docker") {
@@ -387,14 +390,15 @@ int AgentHostApp::serve(const HostConfig& config) {
             workerRuntime = std::move(dockerRuntime);
         } else if (config.runs.submission.placement.runtime == "swarm") {
             SwarmRuntimeOptions swarm = config.swarm;
-            // The bootstrap exchange is this host's (it holds the pending tokens); the
-            // callbacks go where every replica's do.
+            // Callbacks and the bootstrap exchange go where every replica's do: any replica
+            // finds the worker's pending bootstrap and tokens in the database.
             const std::string hostUrl = swarm.hostUrl.empty() ? ownUrl : swarm.hostUrl;
+            const std::string workersReach = config.publicUrl.empty() ? hostUrl : config.publicUrl;
             swarm.hostId = workerOwner;
-            swarm.workersDir = config.dataDir + "/workers";
-            swarm.callbackUrl =
-                (config.publicUrl.empty() ? hostUrl : config.publicUrl) + "/v1/callbacks/executor";
-            swarm.bootstrapUrl = hostUrl + "/v1/executors/bootstrap";
+            swarm.directory = &executorDirectory;
+            swarm.clusterSecret = clusterSecret(config.clusterSecret, config.dataDir);
+            swarm.callbackUrl = workersReach + "/v1/callbacks/executor";
+            swarm.bootstrapUrl = workersReach + "/v1/executors/bootstrap";
             swarm.callbackMaxBodyBytes = runtimeOptions.callbackMaxBodyBytes;
             swarm.s3 = runtimeOptions.s3;
             auto swarmRuntime = std::make_unique<SwarmWorkerRuntime>(swarm);

@@ -152,6 +152,11 @@ const std::vector<ConfigKey>& hostConfigKeys() {
         {"cluster_id", "",
          "the name docker and swarm workers are named and labelled with, so that replicas "
          "sharing it (and the data dir) share their workers; default: host_id"},
+        {"cluster_secret", "",
+         "the secret the workers' tokens derive from, the same on every replica sharing the "
+         "database (at least 32 characters: openssl rand -hex 32); default: made once in "
+         "<data_dir>/cluster-secret, enough for replicas that share the data dir",
+         false, true},
         {"host_id", "",
          "this host's name in queue leases; default <hostname>:<port>. Keep it "
          "stable: a restarted host takes back its own leases at once"},

@@ -54,6 +54,7 @@ std::string HostConfig::redactedJson() const {
         {"host_id", runs.queue.hostId},
         {"public_url", publicUrl},
         {"cluster_id", clusterId},
+        {"cluster_secret", clusterSecret.empty() ? "<data_dir>/cluster-secret" : "(configured)"},
         {"tenant_id", runs.submission.placement.tenantId},
         {"runtime", runs.submission.placement.runtime},
         {"runtime_local",

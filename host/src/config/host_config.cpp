@@ -377,6 +377,13 @@ HostConfig loadHostConfig(const ConfigSources& sources) {
     auto& placement = runs.submission.placement;
     runs.queue.hostId = text("host_id");
     config.clusterId = text("cluster_id");
+    config.clusterSecret = text("cluster_secret");
+    if (!config.clusterSecret.empty() && config.clusterSecret.size() < 32) {
+        throw ProblemError(invalidValue("cluster_secret", "(secret, " +
+                                            std::to_string(config.clusterSecret.size()) +
+                                            " characters)",
+                                        "expected at least 32 characters: openssl rand -hex 32"));
+    }
     config.publicUrl = text("public_url");
     while (!config.publicUrl.empty() && config.publicUrl.back() == '/') config.publicUrl.pop_back();
     if (!config.publicUrl.empty() && config.publicUrl.rfind("http://", 0) != 0) {

@@ -55,6 +55,7 @@ struct HostConfig {
     //! The name of the workers' owner (`cluster_id`): docker and swarm workers are named and
     //! labelled with it, so replicas that share it share their workers. Empty: host_id.
     std::string clusterId;
+    std::string clusterSecret;  //!< empty: <data dir>/cluster-secret (runtime/cluster_secret.h)
     std::string dataDir;
     std::string databaseUrl;
     std::string pluginsDir;

@@ -6,16 +6,6 @@
 namespace aw {
 namespace {
 
-std::string hex(const TokenDigest& digest) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string text;
-    text.reserve(digest.size() * 2);
-    for (const unsigned char byte : digest) {
-        text += kDigits[byte >> 4];
-        text += kDigits[byte & 0x0f];
-    }
-    return text;
-}
 
 //! The lookup every callback makes, prepared once per connection.
 struct TokenLookup {
@@ -32,7 +22,7 @@ struct TokenLookup {
 
 void SociCallbackTokenRegistry::put(const std::string& sessionId, const std::string& executorId,
                                     const TokenDigest& digest, bool replace) {
-    const std::string digestHex = hex(digest);
+    const std::string digestText = digestHex(digest);
     const long long now = unixMillisNow();
     const std::string onConflict =
         replace ? " ON CONFLICT (session_id) DO UPDATE SET executor_id = excluded.executor_id,"
@@ -42,7 +32,7 @@ void SociCallbackTokenRegistry::put(const std::string& sessionId, const std::str
         sql << "INSERT INTO worker_callback_tokens (session_id, executor_id, digest, bound_at_ms)"
                " VALUES (:sid, :eid, :digest, :now)" +
                    onConflict,
-            soci::use(sessionId), soci::use(executorId), soci::use(digestHex), soci::use(now);
+            soci::use(sessionId), soci::use(executorId), soci::use(digestText), soci::use(now);
     });
 }
 
@@ -55,7 +45,7 @@ void SociCallbackTokenRegistry::erase(const std::string& sessionId) {
 std::optional<CallbackCaller> SociCallbackTokenRegistry::find(const TokenDigest& digest) {
     return database_.withPrepared<TokenLookup>(
         [&](TokenLookup& lookup) -> std::optional<CallbackCaller> {
-            lookup.digest = hex(digest);
+            lookup.digest = digestHex(digest);
             const bool found = lookup.find.execute(true);
             stmt::finish(lookup.find);
             if (!found) return std::nullopt;

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <fstream>
 #include <set>
 #include <thread>
 
@@ -18,14 +17,12 @@
 namespace aw {
 namespace {
 
-namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 // Inside every worker task.
 constexpr const char* kWorkspace = "/workspace";
 constexpr const char* kHome = "/home/agent";
 constexpr const char* kStateDir = "/aw/state";
-constexpr const char* kAddressFile = "executor-address";
 //! The executor reads its bootstrap token here, and drops it from its environment.
 constexpr const char* kBootstrapVariable = "AW_BOOTSTRAP_TOKEN";
 
@@ -64,6 +61,16 @@ bool isIpAndPort(const std::string& address) {
     return number > 0 && number < 65536;
 }
 
+//! The directory the runtime keeps its workers' executors in; it must have one.
+ExecutorDirectory& directoryOf(const SwarmRuntimeOptions& options) {
+    if (!options.directory || options.clusterSecret.empty()) {
+        throw ProblemError({"config_invalid",
+                            "the swarm runtime needs the cluster's database and secret",
+                            "set cluster_secret (AW_CLUSTER_SECRET), or leave it to agent-host"});
+    }
+    return *options.directory;
+}
+
 }  // namespace
 
 nlohmann::json BootstrapGrant::toJson() const {
@@ -78,8 +85,12 @@ nlohmann::json BootstrapGrant::toJson() const {
     return out;
 }
 
+
 SwarmWorkerRuntime::SwarmWorkerRuntime(SwarmRuntimeOptions options)
-    : options_(std::move(options)), engine_(options_.socketPath), services_(engine_) {
+    : options_(std::move(options)),
+      engine_(options_.socketPath),
+      services_(engine_),
+      directory_(directoryOf(options_)) {
     uid_ = parseDockerUser(options_.user).first;
     if (options_.hostId.empty()) {
         throw ProblemError({"config_invalid", "the swarm runtime needs this host's id",
@@ -95,15 +106,29 @@ SwarmWorkerRuntime::SwarmWorkerRuntime(SwarmRuntimeOptions options)
     services_.requireSwarmManager();
     engine_.requireImage(options_.image, kImageHint);
     networkId_ = services_.networkId(options_.network);
-    options_.workersDir = fs::absolute(options_.workersDir).lexically_normal();
-    fs::create_directories(options_.workersDir);
-    tokens_.emplace(options_.workersDir,
-                    [this](const SessionWorker& worker) { return executorId(worker); });
+    // A replica with another secret would present tokens no executor accepts: refused here.
+    const std::string fingerprint = derivedToken(options_.clusterSecret, "fingerprint");
+    if (directory_.adoptSecretFingerprint(fingerprint) != fingerprint) {
+        throw ProblemError(
+            {"config_invalid",
+             "this host's cluster_secret is not the one the other replicas of its cluster use "
+             "(the database records another)",
+             "give every replica sharing the database the same cluster_secret "
+             "(AW_CLUSTER_SECRET); docs/deployment.md, \"Several agent-host replicas\""});
+    }
 }
 
-fs::path SwarmWorkerRuntime::workerDir(const SessionWorker& worker) const {
+void SwarmWorkerRuntime::issueTokens(const SessionWorker& worker) {
     if (auto problem = checkIdentifier("session", worker.sessionId)) throw ProblemError(*problem);
-    return options_.workersDir / worker.sessionId;
+    const auto entry = directory_.ensure(worker.sessionId, newToken());
+    callbackTokens_.bind(worker.sessionId, executorId(worker),
+                         tokenOf("callback", worker, entry.nonce));
+}
+
+std::string SwarmWorkerRuntime::tokenOf(const char* purpose, const SessionWorker& worker,
+                                        const std::string& nonce) const {
+    return derivedToken(options_.clusterSecret,
+                        std::string(purpose) + "\n" + worker.sessionId + "\n" + nonce);
 }
 
 std::string SwarmWorkerRuntime::serviceName(const SessionWorker& worker) const {
@@ -227,9 +252,7 @@ bool SwarmWorkerRuntime::executorRunning(const SessionWorker& worker) {
 }
 
 void SwarmWorkerRuntime::create(const SessionWorker& worker) {
-    tokens_->issue(worker);
-    fs::create_directories(workerDir(worker));
-    fs::permissions(workerDir(worker), fs::perms::owner_all);
+    issueTokens(worker);
     if (services_.inspectService(serviceName(worker))) return;
     try {
         services_.createService(serviceSpec(worker, 0, ""));
@@ -267,12 +290,14 @@ void SwarmWorkerRuntime::start(const SessionWorker& worker) {
                              "create it first");
     }
     if (state == SandboxState::Running && !addressOf(worker).empty()) return;
-    tokens_->issue(worker);
-    forgetAddress(worker);
-    const auto before = taskIds(worker);
+    issueTokens(worker);
     // A new token each start: the spec changes, so the engine makes a new task, whose
-    // executor alone can use it.
-    updateSpec(worker, serviceSpec(worker, 1, bootstraps_.issue(worker.sessionId)));
+    // executor alone can use it. Expected (and the old address forgotten) before the task
+    // can present it.
+    const std::string bootstrap = newToken();
+    directory_.expectBootstrap(worker.sessionId, tokenDigest(bootstrap));
+    const auto before = taskIds(worker);
+    updateSpec(worker, serviceSpec(worker, 1, bootstrap));
     awaitExecutor(worker, before);
 }
 
@@ -303,7 +328,7 @@ void SwarmWorkerRuntime::awaitExecutor(const SessionWorker& worker,
             return;
         for (const auto& task : tasks) {
             if (old.count(task.id) || !ended(task)) continue;
-            bootstraps_.revoke(worker.sessionId);
+            directory_.forget(worker.sessionId);
             const std::string logs = task.containerId.empty()
                                          ? std::string("no container")
                                          : engine_.containerLogs(task.containerId, 20);
@@ -314,7 +339,7 @@ void SwarmWorkerRuntime::awaitExecutor(const SessionWorker& worker,
                 "check the worker image and docker service ps --no-trunc " + serviceName(worker));
         }
         if (std::chrono::steady_clock::now() > deadline) {
-            bootstraps_.revoke(worker.sessionId);
+            directory_.forget(worker.sessionId);
             throw runtimeProblem("the executor of service " + serviceName(worker) +
                                      " did not answer within " +
                                      std::to_string(options_.startTimeout.count()) + " ms",
@@ -328,11 +353,10 @@ void SwarmWorkerRuntime::awaitExecutor(const SessionWorker& worker,
 }
 
 void SwarmWorkerRuntime::stop(const SessionWorker& worker) {
-    bootstraps_.revoke(worker.sessionId);
+    directory_.forget(worker.sessionId);
     const auto service = services_.inspectService(serviceName(worker));
     if (!service) return;
     if (service->replicas != 0) updateSpec(worker, serviceSpec(worker, 0, ""));
-    forgetAddress(worker);
     // Done once no task runs any more (the engine sends SIGTERM, SIGKILL after the grace).
     const auto deadline = std::chrono::steady_clock::now() + options_.stopGrace + 30s;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -347,59 +371,43 @@ void SwarmWorkerRuntime::stop(const SessionWorker& worker) {
 }
 
 void SwarmWorkerRuntime::remove(const SessionWorker& worker) {
-    bootstraps_.revoke(worker.sessionId);
+    directory_.forget(worker.sessionId);
     services_.removeService(serviceName(worker));
-    forgetAddress(worker);
-    tokens_->revoke(worker);
-    std::error_code error;
-    fs::remove_all(workerDir(worker), error);
-    if (error) {
-        throw runtimeProblem("cannot remove " + workerDir(worker).string() + ": " + error.message(),
-                             "check the data dir's permissions");
-    }
+    // Revoked before the entry goes: nothing the removed worker left can post again.
+    callbackTokens_.revoke(worker.sessionId);
+    directory_.erase(worker.sessionId);
 }
 
 std::optional<BootstrapGrant> SwarmWorkerRuntime::redeemBootstrap(const std::string& token,
                                                                   const std::string& address) {
-    const auto sessionId = bootstraps_.redeem(token);
-    if (!sessionId || !isIpAndPort(address)) return std::nullopt;
+    if (token.empty()) return std::nullopt;
+    // A bad address uses the token up all the same, and records nothing.
+    const bool reachable = isIpAndPort(address);
+    const auto sessionId = directory_.redeem(tokenDigest(token), reachable ? address : "");
+    if (!sessionId || !reachable) return std::nullopt;
     SessionWorker worker;
     worker.sessionId = *sessionId;
-    recordAddress(*sessionId, address);
-    return BootstrapGrant{executorId(worker), tokens_->executorToken(worker),
-                          tokens_->callbackToken(worker), options_.s3->credentials};
-}
-
-void SwarmWorkerRuntime::recordAddress(const std::string& sessionId, const std::string& address) {
-    SessionWorker worker;
-    worker.sessionId = sessionId;
-    fs::create_directories(workerDir(worker));
-    // Renamed into place: a reader sees the old address or the new one, never part of one.
-    const fs::path file = workerDir(worker) / kAddressFile;
-    const fs::path written = file.string() + ".new";
-    std::ofstream(written) << address << "\n";
-    fs::rename(written, file);
-}
-
-void SwarmWorkerRuntime::forgetAddress(const SessionWorker& worker) {
-    std::error_code ignored;
-    fs::remove(workerDir(worker) / kAddressFile, ignored);
+    const auto entry = directory_.find(worker.sessionId);
+    if (!entry) return std::nullopt;  // removed meanwhile
+    const std::string callbackToken = tokenOf("callback", worker, entry->nonce);
+    callbackTokens_.bind(worker.sessionId, executorId(worker), callbackToken);
+    return BootstrapGrant{executorId(worker), tokenOf("executor", worker, entry->nonce),
+                          callbackToken, options_.s3->credentials};
 }
 
 std::string SwarmWorkerRuntime::addressOf(const SessionWorker& worker) const {
-    // Read from the worker's directory every time: an earlier life of this host, or another
-    // replica sharing the data dir, may have recorded it (and a restart replaced it).
-    std::ifstream in(workerDir(worker) / kAddressFile);
-    std::string address;
-    std::getline(in, address);
-    return address;
+    // Asked every time: another replica, or an earlier life of this one, may have started the
+    // worker (and a restart replaced the address).
+    const auto entry = directory_.find(worker.sessionId);
+    return entry ? entry->address : std::string();
 }
 
 ExecutorEndpoint SwarmWorkerRuntime::endpoint(const SessionWorker& worker) const {
-    const std::string address = addressOf(worker);
+    const auto entry = directory_.find(worker.sessionId);
+    const std::string address = entry ? entry->address : std::string();
     // No address: the executor has not reported one; a call fails at once (port 0).
     return {"http://" + (address.empty() ? std::string("127.0.0.1:0") : address),
-            tokens_->executorToken(worker)};
+            entry ? tokenOf("executor", worker, entry->nonce) : std::string()};
 }
 
 std::optional<Problem> SwarmWorkerRuntime::unavailableReason() {

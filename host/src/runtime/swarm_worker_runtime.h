@@ -11,10 +11,12 @@
 // - No bind mounts: the workspace and home are the task's own volumes, filled from the
 //   object store (s3) at every start and synced back before every stop and remove. A stopped
 //   worker keeps no files (keepsFilesWhileStopped), so each start restores in full.
-// - No stdin either: the task gets a single-use bootstrap token (runtime/executor_bootstraps.h)
-//   in its spec, which its executor exchanges with the host, before it runs anything, for its
-//   two tokens and the S3 credentials, telling the host where it listens (loopback TCP with
-//   the host network). The host calls it there with its token; never a container address.
+// - No stdin either: the task gets a single-use bootstrap token in its spec, which its
+//   executor exchanges with any replica, before it runs anything, for its two tokens and the
+//   S3 credentials, telling where it listens (loopback TCP with the host network). The host
+//   calls it there with its token; never a container address. Tokens, addresses and
+//   bootstraps live in the database (runtime/executor_directory.h), the tokens derived from
+//   the cluster's secret: every replica, on any machine, drives every worker.
 // - A task that failed, or whose node is down, makes the worker Stopped; a service gone
 //   makes it Missing. Either way the next message starts it again and restores it.
 #pragma once
@@ -32,9 +34,9 @@
 
 #include "runtime/docker_engine.h"
 #include "runtime/docker_services.h"
-#include "runtime/executor_bootstraps.h"
+#include "runtime/callback_tokens.h"
+#include "runtime/executor_directory.h"
 #include "runtime/executor_runtime.h"
-#include "runtime/worker_tokens.h"
 #include "storage/s3_transport.h"
 
 namespace aw {
@@ -64,7 +66,10 @@ struct SwarmRuntimeOptions {
     std::string hostUrl;
 
     std::string hostId;
-    std::filesystem::path workersDir;  //!< <data dir>/workers: each worker's reported address
+    //! Every replica's: the workers' executor addresses, token nonces and bootstraps.
+    ExecutorDirectory* directory = nullptr;
+    //! The cluster's secret, the same on every replica: the workers' tokens derive from it.
+    std::string clusterSecret;
     std::optional<S3Settings> s3;      //!< required: the workspace follows the worker there
     std::string callbackUrl;           //!< the host's POST /v1/callbacks/executor
     std::string bootstrapUrl;          //!< the host's POST /v1/executors/bootstrap
@@ -85,7 +90,8 @@ struct BootstrapGrant {
 class SwarmWorkerRuntime : public ExecutorRuntime {
 public:
     //! Throws ProblemError `runtime_unavailable` when the engine is no swarm manager or lacks
-    //! the image, `config_invalid` without the s3 store or with a bad user.
+    //! the image, `config_invalid` without the s3 store, with a bad user, or with a cluster
+    //! secret that is not the one the cluster's other replicas use.
     explicit SwarmWorkerRuntime(SwarmRuntimeOptions options);
 
     SandboxState inspect(const SessionWorker& worker) override;
@@ -96,7 +102,7 @@ public:
     //! A stopped worker's task is gone, and the next may run on another node.
     bool keepsFilesWhileStopped() const override { return false; }
 
-    CallbackTokens& callbackTokens() override { return tokens_->callbackTokens(); }
+    CallbackTokens& callbackTokens() override { return callbackTokens_; }
     //! `swarm-<session>`.
     std::string executorId(const SessionWorker& worker) const override {
         return "swarm-" + worker.sessionId;
@@ -125,9 +131,11 @@ public:
     DockerEngine& engine() { return engine_; }
 
 private:
-    std::filesystem::path workerDir(const SessionWorker& worker) const;
-    void recordAddress(const std::string& sessionId, const std::string& address);
-    void forgetAddress(const SessionWorker& worker);
+    //! The worker's entry made where missing, and its callback token bound.
+    void issueTokens(const SessionWorker& worker);
+    //! `purpose`'s token of the worker whose nonce is `nonce`.
+    std::string tokenOf(const char* purpose, const SessionWorker& worker,
+                        const std::string& nonce) const;
     std::string addressOf(const SessionWorker& worker) const;
     //! Replaces the service's spec with `spec` at its current version (retried when someone
     //! changed it meanwhile).
@@ -142,8 +150,8 @@ private:
     DockerServices services_;
     uid_t uid_ = 0;
     std::string networkId_;
-    std::optional<WorkerTokens> tokens_;
-    ExecutorBootstraps bootstraps_;
+    ExecutorDirectory& directory_;
+    CallbackTokens callbackTokens_;
 };
 
 }  // namespace aw
