@@ -6,7 +6,6 @@
 namespace aw {
 namespace {
 
-
 //! The lookup every callback makes, prepared once per connection.
 struct TokenLookup {
     std::string digest, sessionId, executorId;

@@ -85,7 +85,6 @@ nlohmann::json BootstrapGrant::toJson() const {
     return out;
 }
 
-
 SwarmWorkerRuntime::SwarmWorkerRuntime(SwarmRuntimeOptions options)
     : options_(std::move(options)),
       engine_(options_.socketPath),
