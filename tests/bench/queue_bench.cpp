@@ -211,7 +211,10 @@ public:
         applyMigrations(*db, sqlDir_);
         if (!cluster_) {
             db->withSession([](soci::session& sql) {
-                sql << "TRUNCATE runs, session_workers, run_queue, run_queue_done CASCADE";
+                // The event log and raw output are named: they have no foreign key to runs
+                // (migration 005), so CASCADE alone leaves them.
+                sql << "TRUNCATE runs, session_workers, run_queue, run_queue_done, run_events,"
+                       " raw_output CASCADE";
             });
         }
         return db;
