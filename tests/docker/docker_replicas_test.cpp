@@ -1,8 +1,9 @@
 // Replicas of agent-host on one PostgreSQL with docker workers they share (the same data
 // dir and cluster_id), behind nginx, which is where the executors post their callbacks:
 //   - the replica driving a run is killed in the middle of its output, and another takes the
-//     run over in the same container: every event once and in order, on a stream served by a
-//     third replica, and the CLI never started again;
+//     run over in the same container, long before the run's lease would have run out: every
+//     event once and in order, on a stream served by a third replica, and the CLI never
+//     started again;
 //   - 1,000 queued runs, posted to the replicas in turn, are drained by the three: each run
 //     claimed once, every replica claiming some, each session's runs one after the other;
 //   - two replicas' idle-stop passes at the same moment stop each worker once, after its sync.
@@ -40,7 +41,9 @@ protected:
 };
 
 TEST_F(DockerReplicas, AReplicaKilledMidRunIsTakenOverByAnotherInTheSameWorker) {
-    startReplicas(3, {{"AW_QUEUE_LEASE_S", "5"}});  // a dead replica's runs are claimable 5 s on
+    // A lease of ten minutes: a takeover within the 30 s below comes from the survivors
+    // seeing the dead replica's presence lock freed (ReplicaPresence), not from its lease.
+    startReplicas(3, {{"AW_QUEUE_LEASE_S", "600"}});
     AgentHost& front = (*cluster_)[0];
     HeldRun held;
     ASSERT_NO_FATAL_FAILURE(holdARun(front, "chat-replicas", held));
@@ -59,6 +62,9 @@ TEST_F(DockerReplicas, AReplicaKilledMidRunIsTakenOverByAnotherInTheSameWorker) 
     ASSERT_TRUE(engine.inspectContainer(name)->running) << "the worker stopped with its replica";
     ASSERT_TRUE(eventually([&] { return ReplicaCluster::tookOver(survivors); }, 30s))
         << survivors[0]->logTail() << survivors[1]->logTail();
+    EXPECT_NE(
+        (survivors[0]->log() + survivors[1]->log()).find("a replica is gone; its leases ended"),
+        std::string::npos);
     std::ofstream(front.workspace("chat-replicas") / "release").flush();
     const Json run = survivors[1]->waitRunFinished(rid, 60s);
     ASSERT_EQ(run.value("status", ""), "completed") << survivors[1]->describeRun(rid);

@@ -62,7 +62,7 @@ TEST_F(AgentHostOnPostgres, MigratesOnceAndServesReadiness) {
     }
     // 001_init, 002_runs, 003_queue_done, 004_queue_claim, 005_log_appends,
     // 006_translation_progress, 007_forwarded_replies, 008_runs_newest
-    EXPECT_EQ(count("SELECT COUNT(*) FROM schema_migrations"), 10);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM schema_migrations"), 11);
     EXPECT_EQ(
         count("SELECT COUNT(*) FROM information_schema.tables WHERE table_name IN "
               "('session_workers','runs','run_queue','run_queue_done','run_events','raw_output',"

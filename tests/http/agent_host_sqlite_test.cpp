@@ -135,7 +135,7 @@ TEST(AgentHostOnSqlite, MigrationsAreAppliedOnceAcrossRestarts) {
         R"("migrations_applied":["001_init.sql","002_runs.sql",)"
         R"("003_queue_done.sql","004_queue_claim.sql","005_translation_progress.sql",)"
         R"("006_forwarded_replies.sql","007_runs_newest.sql","008_worker_callback_tokens.sql",)"
-        R"("009_worker_executors.sql"])";
+        R"("009_worker_executors.sql","010_cluster_replicas.sql"])";
     for (int start = 0; start < 3; ++start) {
         AgentHost host(defaultLaunch(data.path().string()));
         EXPECT_EQ(httpGet(host.port(), "/ready").status, 200);

@@ -220,6 +220,7 @@ public:
     MOCK_METHOD(std::vector<QueueEntry>, claim, (const std::string&, std::int64_t, std::int64_t, std::size_t),
                 (override));
     MOCK_METHOD(bool, extendLease, (std::int64_t, const std::string&, std::int64_t, std::int64_t), (override));
+    MOCK_METHOD(std::size_t, expireLeasesOf, (const std::string&, std::int64_t), (override));
     MOCK_METHOD(bool, finish, (std::int64_t, const std::string&, QueueStatus, const std::string&, std::int64_t),
                 (override));
     MOCK_METHOD(std::optional<QueueStatus>, retryLater,

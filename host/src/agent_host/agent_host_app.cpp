@@ -18,6 +18,7 @@
 #include "db/database_url.h"
 #include "db/migrator.h"
 #include "db/pg_event_listener.h"
+#include "db/replica_presence.h"
 #include "db/soci_callback_tokens.h"
 #include "db/soci_executor_directory.h"
 #include "db/soci_run_store.h"
@@ -451,6 +452,13 @@ int AgentHostApp::serve(const HostConfig& config) {
                      hub);
     ClusterLock maintenanceLock(database->url(), "aw.maintenance");
     Maintenance maintenance(lifecycle, maintenanceLock, config.reaperInterval);
+    // Another replica's death, seen through PostgreSQL: its runs are taken over at once.
+    ReplicaPresence presence(*database, runOptions.queue.hostId, runStore,
+                             [](const std::string& replica, std::size_t leases) {
+                                 logFields(hostLogger(), Poco::Message::PRIO_NOTICE,
+                                           "a replica is gone; its leases ended",
+                                           {{"replica", replica}, {"leases", leases}});
+                             });
 
     TokenAuth routerAuth(config.clientTokens, config.adminTokens, config.executorTokens,
                          [&workerTokens](const std::string& token) {
@@ -502,6 +510,7 @@ int AgentHostApp::serve(const HostConfig& config) {
     HttpServer server(router, listening, config.http);
     server.start();
     engine.start();
+    presence.start();
     maintenance.start();
     // Scripts and tests wait for this line; with port 0 it carries the port chosen.
     std::cout << "agent-host listening on " << bound.url() << std::endl;

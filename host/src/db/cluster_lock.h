@@ -11,15 +11,13 @@
 #include <string>
 
 #include "db/database_url.h"
-
-struct pg_conn;
+#include "db/pg_advisory_session.h"
 
 namespace aw {
 
 class ClusterLock {
 public:
     ClusterLock(DatabaseUrl url, std::string name);
-    ~ClusterLock();
     ClusterLock(const ClusterLock&) = delete;
     ClusterLock& operator=(const ClusterLock&) = delete;
 
@@ -32,13 +30,11 @@ public:
 private:
     bool tryLock();
     void unlock();
-    //! One value of the lock's key query ("t"/"f"), reconnecting first if need be.
-    std::string ask(const std::string& function);
 
-    DatabaseUrl url_;
+    const bool shared_;  //!< PostgreSQL: other hosts may hold it
     std::string name_;
-    std::mutex mutex_;  //!< this process's callers take turns; guards connection_
-    pg_conn* connection_ = nullptr;
+    std::mutex mutex_;  //!< this process's callers take turns; guards session_
+    PgAdvisorySession session_;
 };
 
 }  // namespace aw

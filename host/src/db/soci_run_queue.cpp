@@ -284,6 +284,18 @@ bool SociRunStore::extendLease(std::int64_t queueId, const std::string& holder, 
     });
 }
 
+std::size_t SociRunStore::expireLeasesOf(const std::string& holder, std::int64_t nowMs) {
+    return database_.withSession([&](soci::session& sql) {
+        return static_cast<std::size_t>(
+            execute(sql,
+                    "UPDATE run_queue SET lock_expires_at_ms = :expired, updated_at_ms = :now"
+                    " WHERE locked_by = :holder AND status = 'claimed'"
+                    " AND lock_expires_at_ms > :live",
+                    static_cast<long long>(nowMs - 1), static_cast<long long>(nowMs), holder,
+                    static_cast<long long>(nowMs)));
+    });
+}
+
 bool SociRunStore::finish(std::int64_t queueId, const std::string& holder, QueueStatus status,
                           const std::string& error, std::int64_t nowMs) {
     if (status != QueueStatus::Succeeded && status != QueueStatus::FinalFailed) {

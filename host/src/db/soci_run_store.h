@@ -64,6 +64,7 @@ public:
     // RunQueue
     std::vector<QueueEntry> claim(const std::string& holder, std::int64_t nowMs,
                                   std::int64_t leaseMs, std::size_t limit) override;
+    std::size_t expireLeasesOf(const std::string& holder, std::int64_t nowMs) override;
     bool extendLease(std::int64_t queueId, const std::string& holder, std::int64_t untilMs,
                      std::int64_t nowMs) override;
     bool finish(std::int64_t queueId, const std::string& holder, QueueStatus status,

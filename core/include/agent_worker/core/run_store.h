@@ -300,6 +300,10 @@ public:
     virtual bool extendLease(std::int64_t queueId, const std::string& holder,
                              std::int64_t untilMs, std::int64_t nowMs) = 0;
 
+    //! Ends the live leases of `holder`, a replica known to be gone: its claimed entries can
+    //! be claimed at once instead of when their leases run out. Returns how many it had.
+    virtual std::size_t expireLeasesOf(const std::string& holder, std::int64_t nowMs) = 0;
+
     //! Ends a claimed entry: `succeeded` or `final_failed` (with `error`). False when
     //! `holder` no longer holds it. An ended entry leaves the table claims search (on SQL:
     //! run_queue_done); findByRun, list and its enqueue key still find it.
