@@ -7,8 +7,9 @@
 //     lines), lines posted as callbacks to replica C, the SSE stream read on replica A: from
 //     each POST to its line's first event on A's stream, p50 and p99.
 //  3. Takeover: the replica driving a run killed with SIGKILL, its CLI then printing the rest:
-//     from the kill to the run's next event on a surviving replica's stream (queue.lease_s
-//     is 5 s here, its least value: most of it is the lease running out).
+//     from the kill to the run's next event on a surviving replica's stream. The survivors
+//     end the dead replica's leases once its presence lock is found free twice (about two
+//     seconds at most, ReplicaPresence), before queue.lease_s (5 s here) would.
 //   build/tests/aw_replicas_bench [--runs N] [--lines L]   (as root: it starts a dockerd)
 #include <algorithm>
 #include <chrono>
@@ -59,7 +60,12 @@ void runsPerSecond(const HostSpec& base, int replicaCount, int runs, const std::
     }
     int completed = 0;
     for (const auto& id : ids) {
-        completed += cluster[0].waitRunFinished(id, 300s).value("status", "") == "completed";
+        const Json run = cluster[0].waitRunFinished(id, 300s);
+        if (run.value("status", "") == "completed") {
+            ++completed;
+        } else {  // a figure of runs that did not complete says which and why
+            std::printf("run %s ended %s\n", id.c_str(), cluster[0].describeRun(id).c_str());
+        }
     }
     const double seconds = millisSince(start) / 1000;
     std::printf("runs end to end   replicas %d  runs %4d  completed %4d  %6.1f s  %6.1f runs/s\n",

@@ -800,6 +800,35 @@ TEST_F(RunRobustness, SyncFailureKeepsTheWorkerRunning) {
     EXPECT_TRUE(fs::is_regular_file(storeDir(sid) / "workspace" / "changed.txt"));
 }
 
+TEST_F(RunRobustness, AWorkerSlowerToStartThanTheLeaseKeepsItsRunFromItsClaimOn) {
+    // The worker's executor takes 7 s to answer, the lease is 5 s: the lease must be renewed
+    // while the worker is made, or a second dispatcher claims the run again meanwhile.
+    dropClaudeCode();
+    const auto claude = fakeClaude("quick-claude", "claude-basic.jsonl", 1000);
+    const auto executor = writeScript(
+        binDir() / "slow-executor",
+        "sleep 7\nexec " + shellQuote(std::string(AW_BUILD_DIR) + "/bin/agent-executor") +
+            " \"$@\"\n");
+    AgentHost host(spec({{"AW_EXECUTOR_BINARY", executor.string()},
+                         {"AW_QUEUE_LEASE_S", "5"},
+                         {"AW_DISPATCHER_CONCURRENCY", "2"},
+                         {"AW_PROVIDERS", providersJson(claude.string())}}));
+    host.waitProviderHealthy("claude-code");
+    const std::string sid = "rr-slow-worker";
+    release(sid);  // the fake CLI prints its turn and ends at once
+    const std::string rid = host.sendMessage(sid, "claude-code", "hello");
+    const Json run = host.waitRunFinished(rid, 60s);
+    EXPECT_EQ(run.value("status", ""), "completed") << host.describeRun(rid);
+    EXPECT_EQ(run.value("attempts", 0), 1) << host.describeRun(rid);
+    const auto events = host.events(rid);
+    EXPECT_EQ(countType(events, "run.started"), 1) << describeEvents(events);
+    EXPECT_EQ(countType(events, "run.queued"), 1) << "retried: " << describeEvents(events);
+    // Claimed once: had the lease lapsed, the second dispatcher would have claimed it again
+    // (and left it to the attempt under way, which this host still drives).
+    EXPECT_EQ(host.log().find("claimed a run this host still works on"), std::string::npos)
+        << "the lease lapsed while the worker was made";
+}
+
 // ---- 7. the queue drained by hand ---------------------------------------------------------
 
 //! With dispatcher.concurrency 0 nothing runs until POST /v1/run-queue/drain; the fake CLI

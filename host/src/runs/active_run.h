@@ -2,6 +2,7 @@
 // run_engine_replies.cpp).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -33,7 +34,10 @@ struct RunEngine::ActiveRun {
     bool done = false;
     int executorMissing = 0;  //!< checks in a row that found the executor gone
     std::chrono::steady_clock::time_point startedAt = std::chrono::steady_clock::now();
+    //! The engine's lease keeper's alone (RunEngine::keepLeases).
     std::chrono::steady_clock::time_point lastLeaseRenewal = std::chrono::steady_clock::now();
+    //! Set by the lease keeper when another host holds the run's entry now.
+    std::atomic<bool> leaseLost{false};
 
     // Filled by callback and API threads, emptied by the run's thread.
     std::mutex mutex;

@@ -66,6 +66,44 @@ void RunEngine::start() {
     queue_.expireOwnLeases(unixMillisNow());
     std::lock_guard lock(mutex_);
     for (int i = 0; i < options_.concurrency; ++i) threads_.emplace_back([this] { dispatchLoop(); });
+    threads_.emplace_back([this] { keepLeases(); });
+}
+
+void RunEngine::keepLeases() {
+    // Often enough that QueueDriver::keepLease (a third of the lease) is never late by much.
+    const auto tick =
+        std::max(std::chrono::milliseconds(100),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(options_.queue.lease / 6));
+    while (!stopping_) {
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait_for(lock, tick, [&] { return stopping_.load(); });
+        }
+        std::vector<std::shared_ptr<ActiveRun>> active;
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto& [id, run] : active_) active.push_back(run);
+        }
+        for (const auto& run : active) {
+            try {
+                if (!queue_.keepLease(run->entry, run->lastLeaseRenewal, SteadyClock::now(),
+                                      unixMillisNow()))
+                    run->leaseLost = true;
+            } catch (const std::exception& e) {
+                // The store is down: asked again next tick; the lease runs out meanwhile.
+                note("warning", "cannot renew a run's lease",
+                     {{"run_id", run->entry.runId}, {"error", e.what()}});
+            }
+        }
+    }
+}
+
+void RunEngine::requireLease(const ActiveRun& active) {
+    if (active.leaseLost) {
+        throw RunAttemptFailure(
+            {"lease_lost", "this host lost the run's queue lease", "another host took it over"},
+            false);
+    }
 }
 
 void RunEngine::stop() {
@@ -200,6 +238,13 @@ bool RunEngine::settledWithoutRunning(const QueueEntry& entry, const std::option
 }
 
 void RunEngine::execute(const QueueEntry& entry) {
+    if (activeRun(entry.runId)) {
+        // This host still works on it: its lease lapsed (a store too slow to renew it) and a
+        // dispatcher claimed it again. The attempt under way keeps it and ends the entry.
+        note("warning", "claimed a run this host still works on; left to it",
+             {{"run_id", entry.runId}});
+        return;
+    }
     const auto found = store_.findRun(entry.runId);
     // Running already: the host that drove it died (its lease expired, or it is us, restarted).
     const bool orphaned =
@@ -281,6 +326,7 @@ void RunEngine::attempt(ActiveRun& active) {
         options_.messageSyncInterval);
     active.humanLoop =
         std::make_unique<HumanLoop>(*active.translation, *active.plugin, log_, options_.humanTimeout);
+    requireLease(active);  // the preparation took seconds: still this host's run?
     startCli(active);
     superviseCli(active);
 }
@@ -350,10 +396,7 @@ void RunEngine::superviseCli(ActiveRun& active) {
         active.translation->syncIfDue();
 
         const auto now = SteadyClock::now();
-        if (!queue_.keepLease(active.entry, active.lastLeaseRenewal, now, unixMillisNow())) {
-            throw RunAttemptFailure({"lease_lost", "this host lost the run's queue lease", "another host took it over"},
-                                    false);
-        }
+        requireLease(active);
         if (!active.output.exitArrived()) {
             if (auto signal = active.escalation.due(now)) {
                 note("warning", "the CLI outlived its stop grace; escalating",

@@ -85,6 +85,11 @@ private:
     struct ActiveRun;
 
     void dispatchLoop();
+    //! Renews the queue lease of every run this host works on, from its claim on (a worker
+    //! being made or restored takes seconds too), and marks the runs whose lease is lost.
+    void keepLeases();
+    //! Throws lease_lost when the lease keeper found the run's lease taken.
+    static void requireLease(const ActiveRun& active);
     //! Takes up to `wanted` run slots (fewer when the concurrency is nearly used); returns how
     //! many. giveSlots returns them and wakes a waiting dispatcher.
     int takeSlots(int wanted);
