@@ -8,12 +8,9 @@
 #include <memory>
 
 #include "db/database.h"
-#include "db/migrator.h"
 #include "db/soci_callback_tokens.h"
+#include "persistence/shared_database_test_base.h"
 #include "runtime/callback_tokens.h"
-#include "support/agent_host_harness.h"
-#include "support/postgres_cluster.h"
-#include "support/temp_dir.h"
 
 namespace aw {
 namespace {
@@ -29,25 +26,9 @@ struct Host {
     CallbackTokens tokens;
 };
 
-class SharedCallbackTokens : public ::testing::TestWithParam<Dialect> {
+class SharedCallbackTokens : public test::SharedDatabaseTest<Host> {
 protected:
-    void SetUp() override {
-        if (GetParam() == Dialect::Postgresql) {
-            if (const auto reason = test::PostgresCluster::unavailableReason(); !reason.empty()) {
-                GTEST_FAIL() << "PostgreSQL is needed for these tests: " << reason;
-            }
-            url_ = test::databaseUrlFor(test::Db::Postgres, "callbacktokens");
-        } else {
-            url_ = "sqlite://" + (dir_ / "aw.db").string();
-        }
-        Database migrated(parseDatabaseUrl(url_), 1, 10s);
-        applyMigrations(migrated, std::filesystem::path(AW_SOURCE_DIR) / "sql");
-    }
-
-    std::unique_ptr<Host> host() { return std::make_unique<Host>(url_); }
-
-    test::TempDir dir_;
-    std::string url_;
+    SharedCallbackTokens() : SharedDatabaseTest("callbacktokens") {}
 };
 
 TEST_P(SharedCallbackTokens, ATokenOneHostBoundIsKnownToTheOthers) {
@@ -101,9 +82,7 @@ TEST_P(SharedCallbackTokens, AHostsOlderTokensDoNotReplaceWhatAnotherBoundSince)
 
 INSTANTIATE_TEST_SUITE_P(Dialects, SharedCallbackTokens,
                          ::testing::Values(Dialect::Sqlite, Dialect::Postgresql),
-                         [](const auto& info) {
-                             return info.param == Dialect::Sqlite ? "sqlite" : "postgresql";
-                         });
+                         test::dialectName);
 
 }  // namespace
 }  // namespace aw

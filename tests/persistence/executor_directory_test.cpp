@@ -12,11 +12,8 @@
 #include <vector>
 
 #include "db/database.h"
-#include "db/migrator.h"
 #include "db/soci_executor_directory.h"
-#include "support/agent_host_harness.h"
-#include "support/postgres_cluster.h"
-#include "support/temp_dir.h"
+#include "persistence/shared_database_test_base.h"
 
 namespace aw {
 namespace {
@@ -30,25 +27,9 @@ struct Host {
     SociExecutorDirectory directory;
 };
 
-class SharedExecutorDirectory : public ::testing::TestWithParam<Dialect> {
+class SharedExecutorDirectory : public test::SharedDatabaseTest<Host> {
 protected:
-    void SetUp() override {
-        if (GetParam() == Dialect::Postgresql) {
-            if (const auto reason = test::PostgresCluster::unavailableReason(); !reason.empty()) {
-                GTEST_FAIL() << "PostgreSQL is needed for these tests: " << reason;
-            }
-            url_ = test::databaseUrlFor(test::Db::Postgres, "executordirectory");
-        } else {
-            url_ = "sqlite://" + (dir_ / "aw.db").string();
-        }
-        Database migrated(parseDatabaseUrl(url_), 1, 10s);
-        applyMigrations(migrated, std::filesystem::path(AW_SOURCE_DIR) / "sql");
-    }
-
-    std::unique_ptr<Host> host() { return std::make_unique<Host>(url_); }
-
-    test::TempDir dir_;
-    std::string url_;
+    SharedExecutorDirectory() : SharedDatabaseTest("executordirectory") {}
 };
 
 TEST_P(SharedExecutorDirectory, WhatOneHostRecordsTheOthersRead) {
@@ -124,9 +105,7 @@ TEST_P(SharedExecutorDirectory, TheFirstHostsSecretFingerprintIsTheClusters) {
 
 INSTANTIATE_TEST_SUITE_P(Dialects, SharedExecutorDirectory,
                          ::testing::Values(Dialect::Sqlite, Dialect::Postgresql),
-                         [](const auto& info) {
-                             return info.param == Dialect::Sqlite ? "sqlite" : "postgresql";
-                         });
+                         test::dialectName);
 
 TEST(DerivedToken, IsHmacSha256AndAgreesOnlyWhereTheSecretDoes) {
     // RFC 4231, test case 2.
