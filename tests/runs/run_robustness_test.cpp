@@ -805,11 +805,15 @@ TEST_F(RunRobustness, AWorkerSlowerToStartThanTheLeaseKeepsItsRunFromItsClaimOn)
     // while the worker is made, or a second dispatcher claims the run again meanwhile.
     dropClaudeCode();
     const auto claude = fakeClaude("quick-claude", "claude-basic.jsonl", 1000);
+    const std::string realExecutorDir = std::string(AW_BUILD_DIR) + "/bin";
     const auto executor = writeScript(
         binDir() / "slow-executor",
-        "sleep 7\nexec " + shellQuote(std::string(AW_BUILD_DIR) + "/bin/agent-executor") +
-            " \"$@\"\n");
+        "sleep 7\nexec " + shellQuote(realExecutorDir + "/agent-executor") + " \"$@\"\n");
+    // The sandbox the executor runs in shows its own binary; the wrapper needs the real one.
+    const std::string shown =
+        spec().env.at("AW_RUNTIME_LOCAL_READ_ONLY_PATHS") + "," + realExecutorDir;
     AgentHost host(spec({{"AW_EXECUTOR_BINARY", executor.string()},
+                         {"AW_RUNTIME_LOCAL_READ_ONLY_PATHS", shown},
                          {"AW_QUEUE_LEASE_S", "5"},
                          {"AW_DISPATCHER_CONCURRENCY", "2"},
                          {"AW_PROVIDERS", providersJson(claude.string())}}));

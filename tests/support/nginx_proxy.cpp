@@ -7,6 +7,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -25,13 +30,49 @@ bool accepts(unsigned short port) {
     }
 }
 
+//! Whether process `pid` holds the socket listening on 127.0.0.1:`port` (an answer on the
+//! port alone could come from another test's server that holds it, nginx failing to bind).
+bool listensOn(pid_t pid, unsigned short port) {
+    char local[32];
+    std::snprintf(local, sizeof local, "0100007F:%04X", static_cast<unsigned>(port));
+    std::ifstream table("/proc/net/tcp");
+    std::string line, inode;
+    while (std::getline(table, line)) {
+        std::istringstream fields(line);
+        std::string slot, address, remote, state, queues, timer, retransmits, uid, timeout;
+        fields >> slot >> address >> remote >> state >> queues >> timer >> retransmits >> uid >>
+            timeout >> inode;
+        if (address == local && state == "0A") break;  // 0A: LISTEN
+        inode.clear();
+    }
+    if (inode.empty()) return false;
+    const std::string socket = "socket:[" + inode + "]";
+    std::error_code error;
+    const std::filesystem::path fds = "/proc/" + std::to_string(pid) + "/fd";
+    for (const auto& fd : std::filesystem::directory_iterator(fds, error)) {
+        if (std::filesystem::read_symlink(fd.path(), error).string() == socket) return true;
+    }
+    return false;
+}
+
 }  // namespace
 
 unsigned short freeLoopbackPort() {
-    Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", 0));
-    const unsigned short port = probe.address().port();
-    probe.close();
-    return port;
+    // Below the ephemeral range (32768 and up, where every server bound to port 0 lands), so
+    // that no such server takes the port between this probe and its use.
+    static std::mt19937 random(std::random_device{}());
+    std::uniform_int_distribution<int> pick(20000, 32000);
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        const auto port = static_cast<unsigned short>(pick(random));
+        try {
+            Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", port));
+            probe.close();
+            return port;
+        } catch (const Poco::Exception&) {
+            // Taken: another.
+        }
+    }
+    throw std::runtime_error("no free loopback port between 20000 and 32000");
 }
 
 std::string nginxBinary() {
@@ -73,7 +114,7 @@ NginxProxy::NginxProxy(const std::vector<unsigned short>& upstreamPorts,
         process_ = std::make_unique<Subprocess>(options);
         const auto deadline = std::chrono::steady_clock::now() + 10s;
         while (std::chrono::steady_clock::now() < deadline) {
-            if (accepts(port_)) return;
+            if (accepts(port_) && listensOn(process_->pid(), port_)) return;
             if (auto status = process_->poll()) {
                 process_.reset();
                 const std::string log = errorLog() + readText(dir_ / "logs" / "stdout.log");

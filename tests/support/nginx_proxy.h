@@ -14,8 +14,8 @@
 
 namespace aw::test {
 
-//! A loopback port nobody listens on right now (for a server started a moment later; a clash
-//! is possible, and NginxProxy retries its own).
+//! A loopback port nobody listens on right now, below the ephemeral range, for a server
+//! started a moment later (NginxProxy retries its own on a clash).
 unsigned short freeLoopbackPort();
 
 //! Where nginx is, or "" when it is missing (scripts/install-deps.sh test installs it).
