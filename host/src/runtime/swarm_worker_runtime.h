@@ -25,9 +25,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
-#include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
